@@ -1,0 +1,69 @@
+//! Extractors that resolve the session to a user. Every request re-reads the user row, so a
+//! disabled or deleted account stops working at once, whatever its sessions say.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::keys;
+use crate::error::AppError;
+use crate::models::User;
+use crate::startup::AppState;
+
+/// A signed-in, enabled user. Anonymous requests get `AppError::LoginRequired`
+/// (a redirect to `/login` for pages, 401 for JSON).
+pub struct CurrentUser {
+    pub user: User,
+    /// The `sessions` row of this request.
+    pub session_id: Option<i64>,
+}
+
+/// The signed-in user if there is one; never refuses the request.
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    let session = req.get_session();
+    let Some(user_id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
+        return Ok(None);
+    };
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+    let user = state
+        .db
+        .run(move |conn| Ok(User::find(conn, user_id)?))
+        .await?;
+    match user {
+        Some(user) if !user.disabled => Ok(Some(CurrentUser {
+            user,
+            session_id: session.get::<i64>(keys::SESSION_ID).ok().flatten(),
+        })),
+        _ => {
+            session.purge();
+            Ok(None)
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { resolve(req).await?.ok_or(AppError::LoginRequired) })
+    }
+}
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(resolve(req).await?)) })
+    }
+}

@@ -1,0 +1,102 @@
+//! The connection pool, embedded migrations, and [`Db::run`]: the one way request code
+//! touches the database. Diesel is synchronous, so every query runs on actix's blocking
+//! thread pool, never on the async executor.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// How long after a failed checkout an unexplained 500 is reported as a 503.
+const UNAVAILABLE_MEMORY_SECS: i64 = 10;
+
+/// The pool plus a note of when the database was last unreachable.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+    last_unavailable_at: Arc<AtomicI64>,
+}
+
+impl Db {
+    /// A pool that gives up on a checkout after `connect_timeout` so a dead database turns
+    /// into a 503 within seconds (r2d2 would wait 30 s by default). Does not connect yet.
+    pub fn new(url: &str, max_size: u32, connect_timeout: Duration) -> Self {
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(connect_timeout)
+            .build_unchecked(ConnectionManager::new(url));
+        Db {
+            pool,
+            last_unavailable_at: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Runs `query` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, query: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        web::block(move || {
+            let mut conn = db.checkout()?;
+            query(&mut conn)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// A connection for code already off the executor (CLI, background tasks).
+    pub fn checkout(
+        &self,
+    ) -> Result<diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>, AppError> {
+        self.pool.get().map_err(|err| {
+            self.last_unavailable_at
+                .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+            tracing::warn!(error = %err, "database checkout failed");
+            AppError::DatabaseUnavailable
+        })
+    }
+
+    /// True when a checkout failed in the last few seconds; used to report failures from
+    /// layers that cannot return an `AppError` (the session store) as 503 instead of 500.
+    pub fn recently_unavailable(&self) -> bool {
+        let at = self.last_unavailable_at.load(Ordering::Relaxed);
+        chrono::Utc::now().timestamp() - at <= UNAVAILABLE_MEMORY_SECS
+    }
+
+    /// Applies pending migrations.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;
+        run_migrations(&mut conn)
+    }
+}
+
+pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
+    conn.run_pending_migrations(MIGRATIONS)
+        .map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
+    Ok(())
+}
+
+/// True when the error is a unique-constraint violation on `constraint`.
+pub fn is_unique_violation(err: &diesel::result::Error, constraint: &str) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(constraint)
+    )
+}

@@ -1,0 +1,124 @@
+//! The one error type of the request path, and how it reaches the client.
+//!
+//! Handlers return `Result<_, AppError>`. `AppError::error_response` only sets the status,
+//! the headers (`Retry-After`) and an [`ErrorInfo`] extension; the `error_pages` middleware
+//! (see `middleware.rs`) then renders it as an HTML page in the site's layout or as
+//! `{"success":false,"error":…}` for JSON clients, because only it can see the request.
+//! Form validation failures are not `AppError`s: the form is rendered again with the
+//! errors beside the fields.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug)]
+pub enum AppError {
+    /// The thing does not exist, or this client may not know that it exists.
+    NotFound,
+    /// A page or action that needs a signed-in user, asked for anonymously.
+    LoginRequired,
+    /// Refused for a reason the client may know (blocked IP, cross-site form post).
+    Forbidden(String),
+    /// The request itself is malformed or its values are out of range.
+    BadRequest(String),
+    /// The request conflicts with the current state (e.g. a name already taken).
+    Conflict(String),
+    /// A rate limit was hit; the client may retry after `retry_after_secs`.
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The database could not be reached in time.
+    DatabaseUnavailable,
+    /// A bug or an unexpected failure; the detail is logged, never shown.
+    Internal(anyhow::Error),
+}
+
+/// What the error renderer needs, left on the response by `AppError::error_response`.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub message: String,
+}
+
+impl AppError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(err.into())
+    }
+
+    /// The sentence shown to the user.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::NotFound => "The page or item you asked for does not exist.".into(),
+            AppError::LoginRequired => "Please log in to continue.".into(),
+            AppError::Forbidden(msg)
+            | AppError::BadRequest(msg)
+            | AppError::Conflict(msg)
+            | AppError::TooManyRequests { message: msg, .. } => msg.clone(),
+            AppError::DatabaseUnavailable => {
+                "The database is not reachable right now. Please try again in a moment.".into()
+            }
+            AppError::Internal(_) => {
+                "Something went wrong on our side. It has been logged; please try again.".into()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Internal(err) => write!(f, "internal error: {err:#}"),
+            other => f.write_str(&other.message()),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(err) = self {
+            tracing::error!(error = format!("{err:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            AppError::DatabaseUnavailable => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            _ => {}
+        }
+        let mut response = response.finish();
+        response.extensions_mut().insert(ErrorInfo {
+            message: self.message(),
+        });
+        response
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(err: askama::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}

@@ -1,0 +1,18 @@
+//! Atelier: a self-hosted, multi-user AI image studio. The binary (`main.rs`) and the
+//! black-box tests share everything through this library.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod middleware;
+pub mod models;
+pub mod pg_embedded;
+pub mod quota;
+pub mod routes;
+pub mod schema;
+pub mod startup;
+pub mod tokens;

@@ -1,0 +1,262 @@
+//! Cross-cutting request handling, outermost first: request logging (which also turns
+//! errors raised by other middleware into pages), security headers, CSRF defence, and the
+//! error renderer that gives every 4xx/5xx the site's layout or a JSON body.
+
+use std::time::Instant;
+
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+
+use crate::auth::keys;
+use crate::error::{AppError, ErrorInfo};
+use crate::routes::errors;
+use crate::startup::AppState;
+
+/// Logs one line per request and renders errors that escaped the inner layers (for example
+/// a session store that cannot reach the database: 503, not a bare 500).
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let http_req = req.request().clone();
+    let response = match next.call(req).await {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(err) => {
+            let mut status = err.as_response_error().status_code();
+            let db_down = http_req
+                .app_data::<web::Data<AppState>>()
+                .is_some_and(|state| state.db.recently_unavailable());
+            if status == StatusCode::INTERNAL_SERVER_ERROR && db_down {
+                status = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            tracing::warn!(error = %err, %status, "request failed in middleware");
+            let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+                AppError::DatabaseUnavailable.message()
+            } else {
+                default_message(status, None)
+            };
+            let mut page = errors::render(&http_req, status, &message, false);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ServiceResponse::new(http_req, page)
+        }
+    };
+    tracing::info!(
+        method = %response.request().method(),
+        path = %response.request().path(),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(response)
+}
+
+/// Content-Security-Policy for pages: no inline script, no framing.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Adds the baseline headers unless the handler chose its own (the image proxy does).
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    let defaults = [
+        (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    for (name, value) in defaults {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(response)
+}
+
+/// Refuses state-changing requests that a browser sent on behalf of another site.
+///
+/// `Sec-Fetch-Site` is authoritative when present (`cross-site` and `same-site` are
+/// refused). Without it, an `Origin` naming another origin is refused. Requests carrying
+/// neither header are not from a modern browser's cross-site form (curl, scripts): they
+/// pass, and the session cookie's `SameSite=Lax` covers old browsers.
+pub async fn csrf(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if is_cross_site_write(&req) {
+        let http_req = req.request().clone();
+        let page = errors::render(
+            &http_req,
+            StatusCode::FORBIDDEN,
+            "This request came from another site and was refused. If you clicked a link \
+             elsewhere, open Atelier directly and try again.",
+            false,
+        );
+        return Ok(ServiceResponse::new(http_req, page));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+fn is_cross_site_write(req: &ServiceRequest) -> bool {
+    if matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        return false;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site.trim(), "same-origin" | "none");
+    }
+    if let Some(origin) = header("origin") {
+        let host = header("host").unwrap_or_default();
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        return !authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host));
+    }
+    false
+}
+
+/// Gives 4xx/5xx responses the site's error page (or JSON), unless the handler rendered a
+/// page of its own (a form shown again with its errors). A 401 on a page becomes a redirect
+/// to the login form.
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let response = next.call(req).await?;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(response.map_into_boxed_body());
+    }
+    let info = response.response().extensions().get::<ErrorInfo>().cloned();
+    let rendered_by_handler = info.is_none()
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"));
+    if rendered_by_handler {
+        return Ok(response.map_into_boxed_body());
+    }
+    let (http_req, old) = response.into_parts();
+    if status == StatusCode::UNAUTHORIZED && !errors::wants_json(&http_req) {
+        let target = if http_req.method() == Method::GET {
+            let here = http_req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str());
+            format!("/login?next={}", crate::routes::url_encode(here))
+        } else {
+            "/login".to_owned()
+        };
+        let redirect = HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, target))
+            .finish();
+        return Ok(ServiceResponse::new(http_req, redirect));
+    }
+    let message = match info {
+        Some(info) => info.message,
+        None => default_message(status, old.error()),
+    };
+    let signed_in = http_req
+        .get_session()
+        .get::<i64>(keys::USER_ID)
+        .ok()
+        .flatten()
+        .is_some();
+    let mut page = errors::render(&http_req, status, &message, signed_in);
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(value) = old.headers().get(&name) {
+            page.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(http_req, page))
+}
+
+/// A message for errors raised outside `AppError` (actix's own 404/405/400s).
+fn default_message(status: StatusCode, error: Option<&Error>) -> String {
+    match status {
+        StatusCode::NOT_FOUND => AppError::NotFound.message(),
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that method.".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "The request is too large.".into(),
+        s if s.is_client_error() => match error {
+            Some(err) => format!("The request could not be understood: {err}"),
+            None => "The request could not be understood.".into(),
+        },
+        StatusCode::SERVICE_UNAVAILABLE => AppError::DatabaseUnavailable.message(),
+        _ => AppError::internal(anyhow::anyhow!("unreachable")).message(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn post(headers: &[(&str, &str)]) -> ServiceRequest {
+        let mut req = TestRequest::post()
+            .uri("/login")
+            .insert_header(("host", "127.0.0.1:8080"));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        req.to_srv_request()
+    }
+
+    #[test]
+    fn csrf_rules() {
+        assert!(
+            !is_cross_site_write(&post(&[])),
+            "curl without headers passes"
+        );
+        assert!(!is_cross_site_write(&post(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!is_cross_site_write(&post(&[("sec-fetch-site", "none")])));
+        assert!(is_cross_site_write(&post(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(is_cross_site_write(&post(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(!is_cross_site_write(&post(&[(
+            "origin",
+            "http://127.0.0.1:8080"
+        )])));
+        assert!(is_cross_site_write(&post(&[(
+            "origin",
+            "http://evil.example"
+        )])));
+        assert!(is_cross_site_write(&post(&[("origin", "null")])));
+        assert!(is_cross_site_write(&post(&[(
+            "origin",
+            "http://127.0.0.1:8080.evil.example"
+        )])));
+        // Sec-Fetch-Site wins over a matching Origin.
+        assert!(is_cross_site_write(&post(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        let get = TestRequest::get()
+            .insert_header(("sec-fetch-site", "cross-site"))
+            .to_srv_request();
+        assert!(!is_cross_site_write(&get), "safe methods are never refused");
+    }
+}

@@ -1,0 +1,9 @@
+//! Diesel structs and their query functions, one file per table. Query functions take
+//! `&mut PgConnection` and are called inside `Db::run`.
+
+pub mod login_failure;
+pub mod session;
+pub mod user;
+
+pub use session::SessionRow;
+pub use user::{NewUser, User};

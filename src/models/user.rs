@@ -1,0 +1,153 @@
+//! The `users` table: accounts with role, tier, credits and the disabled flag.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::is_unique_violation;
+use crate::domain::Email;
+use crate::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub tier: String,
+    pub credits: i64,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub credits: i64,
+}
+
+/// Why a user could not be created or renamed.
+#[derive(Debug)]
+pub enum UniqueFieldTaken {
+    Username,
+    Email,
+}
+
+pub const ROLE_ADMIN: &str = "admin";
+pub const ROLE_USER: &str = "user";
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == ROLE_ADMIN
+    }
+}
+
+impl User {
+    pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Finds by username, or by email when the identifier contains `@`. Case-insensitive,
+    /// since both columns hold folded values.
+    pub fn find_by_login(conn: &mut PgConnection, identifier: &str) -> QueryResult<Option<User>> {
+        let folded = identifier.trim().to_lowercase();
+        let query = users::table.select(User::as_select()).into_boxed();
+        let query = if folded.contains('@') {
+            query.filter(users::email.eq(folded))
+        } else {
+            query.filter(users::username.eq(folded))
+        };
+        query.first(conn).optional()
+    }
+
+    /// Inserts the user. A taken username or email (also when two registrations race) is
+    /// reported as `Ok(Err(..))` by the unique constraints, not as a database error.
+    pub fn create(
+        conn: &mut PgConnection,
+        new: &NewUser<'_>,
+    ) -> QueryResult<Result<User, UniqueFieldTaken>> {
+        match diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+        {
+            Ok(user) => Ok(Ok(user)),
+            Err(err) if is_unique_violation(&err, "users_username_key") => {
+                Ok(Err(UniqueFieldTaken::Username))
+            }
+            Err(err) if is_unique_violation(&err, "users_email_key") => {
+                Ok(Err(UniqueFieldTaken::Email))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_email(
+        conn: &mut PgConnection,
+        id: i64,
+        email: &Email,
+    ) -> QueryResult<Result<(), UniqueFieldTaken>> {
+        match diesel::update(users::table.find(id))
+            .set((
+                users::email.eq(email.as_str()),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(err) if is_unique_violation(&err, "users_email_key") => {
+                Ok(Err(UniqueFieldTaken::Email))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub fn set_disabled(conn: &mut PgConnection, id: i64, disabled: bool) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::disabled.eq(disabled),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+    }
+
+    pub fn admin_exists(conn: &mut PgConnection) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            users::table.filter(users::role.eq(ROLE_ADMIN)),
+        ))
+        .get_result(conn)
+    }
+
+    pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn)
+    }
+}
+
+/// What a form needs to know to show the right field error.
+pub fn taken_message(field: &UniqueFieldTaken) -> (&'static str, &'static str) {
+    match field {
+        UniqueFieldTaken::Username => ("username", "This username is already taken."),
+        UniqueFieldTaken::Email => ("email", "An account with this email already exists."),
+    }
+}

@@ -1,0 +1,333 @@
+//! The signed-in user's own pages: the dashboard and `/account` (password, email, sessions).
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{FieldErrors, Flash, Layout, render, see_other};
+use crate::auth::CurrentUser;
+use crate::domain::{Email, NewPassword};
+use crate::error::AppError;
+use crate::models::user::taken_message;
+use crate::models::{SessionRow, User};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/dashboard", web::get().to(dashboard))
+        .route("/account", web::get().to(account))
+        .route("/account/password", web::post().to(change_password))
+        .route("/account/email", web::post().to(change_email))
+        .route(
+            "/account/sessions/{id}/revoke",
+            web::post().to(revoke_session),
+        );
+}
+
+#[derive(Template)]
+#[template(path = "account/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    username: String,
+    credits: i64,
+    tier: String,
+    member_since: String,
+}
+
+async fn dashboard(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
+    let user = &current.user;
+    render(
+        StatusCode::OK,
+        &DashboardPage {
+            layout: Layout::new(&session, Some(&current)),
+            username: user.username.clone(),
+            credits: user.credits,
+            tier: user.tier.clone(),
+            member_since: user.created_at.format("%B %-d, %Y").to_string(),
+        },
+    )
+}
+
+/// One line of the session list.
+struct SessionView {
+    id: i64,
+    current: bool,
+    browser: String,
+    user_agent: String,
+    ip: String,
+    started: String,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/account.html")]
+struct AccountPage {
+    layout: Layout,
+    email: String,
+    new_email: String,
+    sessions: Vec<SessionView>,
+    password_errors: FieldErrors,
+    email_errors: FieldErrors,
+}
+
+async fn account(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    account_page(
+        &state,
+        &session,
+        current,
+        StatusCode::OK,
+        String::new(),
+        FieldErrors::default(),
+        FieldErrors::default(),
+    )
+    .await
+}
+
+/// Renders `/account`, optionally with one form's errors (and its typed email).
+async fn account_page(
+    state: &AppState,
+    session: &Session,
+    current: CurrentUser,
+    status: StatusCode,
+    new_email: String,
+    password_errors: FieldErrors,
+    email_errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let user_id = current.user.id;
+    let rows = state
+        .db
+        .run(move |conn| Ok(SessionRow::list_for_user(conn, user_id)?))
+        .await?;
+    let sessions = rows
+        .into_iter()
+        .map(|row| {
+            let user_agent = row.user_agent.unwrap_or_default();
+            SessionView {
+                id: row.id,
+                current: Some(row.id) == current.session_id,
+                browser: describe_browser(&user_agent),
+                user_agent,
+                ip: row.ip.map(|net| net.ip().to_string()).unwrap_or_default(),
+                started: timestamp(row.created_at),
+                last_seen: timestamp(row.last_seen_at),
+            }
+        })
+        .collect();
+    render(
+        status,
+        &AccountPage {
+            layout: Layout::new(session, Some(&current)),
+            email: current.user.email.clone(),
+            new_email,
+            sessions,
+            password_errors,
+            email_errors,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+/// Changes the password and ends every other session of the account.
+async fn change_password(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let ok = state
+        .hasher
+        .verify(
+            form.current_password,
+            Some(current.user.password_hash.clone()),
+        )
+        .await?;
+    if !ok {
+        errors.add("current_password", "Your current password is not right.");
+    }
+    let new_password = NewPassword::parse(&form.new_password, &form.confirm_password)
+        .map_err(|problem| errors.add("new_password", problem.message()))
+        .ok();
+    let Some(new_password) = new_password.filter(|_| errors.is_empty()) else {
+        return account_page(
+            &state,
+            &session,
+            current,
+            StatusCode::BAD_REQUEST,
+            String::new(),
+            errors,
+            FieldErrors::default(),
+        )
+        .await;
+    };
+    let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
+    let (user_id, keep) = (current.user.id, current.session_id);
+    let ended = state
+        .db
+        .run(move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                User::set_password_hash(conn, user_id, &hash)?;
+                SessionRow::revoke_others(conn, user_id, keep)
+            })
+            .map_err(AppError::from)
+        })
+        .await?;
+    let others = match ended {
+        0 => String::new(),
+        1 => " Your other session was signed out.".to_owned(),
+        n => format!(" Your {n} other sessions were signed out."),
+    };
+    Flash::success(&session, format!("Password changed.{others}"));
+    Ok(see_other("/account"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+    password: String,
+}
+
+async fn change_email(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    form: web::Form<EmailForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let email = Email::parse(&form.email)
+        .map_err(|msg| errors.add("email", msg))
+        .ok();
+    let ok = state
+        .hasher
+        .verify(form.password, Some(current.user.password_hash.clone()))
+        .await?;
+    if !ok {
+        errors.add("password", "Your password is not right.");
+    }
+    let typed = form.email.trim().to_owned();
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        return account_page(
+            &state,
+            &session,
+            current,
+            StatusCode::BAD_REQUEST,
+            typed,
+            FieldErrors::default(),
+            errors,
+        )
+        .await;
+    };
+    let user_id = current.user.id;
+    let changed = state
+        .db
+        .run(move |conn| Ok(User::set_email(conn, user_id, &email)?))
+        .await?;
+    if let Err(taken) = changed {
+        errors.add("email", taken_message(&taken).1);
+        return account_page(
+            &state,
+            &session,
+            current,
+            StatusCode::CONFLICT,
+            typed,
+            FieldErrors::default(),
+            errors,
+        )
+        .await;
+    }
+    Flash::success(&session, "Email address updated.");
+    Ok(see_other("/account"))
+}
+
+async fn revoke_session(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let revoked = state
+        .db
+        .run(move |conn| Ok(SessionRow::revoke(conn, user_id, id)?))
+        .await?;
+    if !revoked {
+        return Err(AppError::NotFound);
+    }
+    if Some(id) == current.session_id {
+        session.purge();
+        return Ok(see_other("/login"));
+    }
+    Flash::success(&session, "That session has been signed out.");
+    Ok(see_other("/account"))
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// "Firefox on Linux" from a user agent string; good enough to recognise one's devices.
+fn describe_browser(user_agent: &str) -> String {
+    if user_agent.is_empty() {
+        return "Unknown client".into();
+    }
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map_or("Browser", |(_, name)| name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map(|(_, name)| *name);
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_browser;
+
+    #[test]
+    fn browsers_are_recognised() {
+        assert_eq!(
+            describe_browser(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Chrome/120.0 Safari/537.36"
+            ),
+            "Chrome on Linux"
+        );
+        assert_eq!(describe_browser("curl/8.5.0"), "curl");
+        assert_eq!(describe_browser(""), "Unknown client");
+    }
+}

@@ -1,0 +1,285 @@
+//! Registration, login and logout.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
+use crate::auth::{MaybeUser, keys};
+use crate::domain::{Email, NewPassword, Username};
+use crate::error::AppError;
+use crate::models::login_failure::{self, Throttled};
+use crate::models::user::{ROLE_USER, taken_message};
+use crate::models::{NewUser, User};
+use crate::quota::{ClientIp, limit_key};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/register", web::get().to(register_form))
+        .route("/register", web::post().to(register))
+        .route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout));
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    username: String,
+    email: String,
+    password: String,
+    confirm_password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+struct RegisterPage<'a> {
+    layout: Layout,
+    username: &'a str,
+    email: &'a str,
+    errors: FieldErrors,
+}
+
+async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    render(
+        StatusCode::OK,
+        &RegisterPage {
+            layout: Layout::new(&session, None),
+            username: "",
+            email: "",
+            errors: FieldErrors::default(),
+        },
+    )
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let username = Username::parse(&form.username)
+        .map_err(|msg| errors.add("username", msg))
+        .ok();
+    let email = Email::parse(&form.email)
+        .map_err(|msg| errors.add("email", msg))
+        .ok();
+    let password = NewPassword::parse(&form.password, &form.confirm_password)
+        .map_err(|problem| {
+            let field = match problem {
+                crate::domain::PasswordProblem::Mismatch => "confirm_password",
+                _ => "password",
+            };
+            errors.add(field, problem.message());
+        })
+        .ok();
+    let show_again = |session: &Session, status, errors| {
+        render(
+            status,
+            &RegisterPage {
+                layout: Layout::new(session, None),
+                username: form.username.trim(),
+                email: form.email.trim(),
+                errors,
+            },
+        )
+    };
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return show_again(&session, StatusCode::BAD_REQUEST, errors);
+    };
+
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let created = state
+        .db
+        .run(move |conn| {
+            Ok(User::create(
+                conn,
+                &NewUser {
+                    username: username.as_str(),
+                    email: email.as_str(),
+                    password_hash: &hash,
+                    role: ROLE_USER,
+                    credits: 0,
+                },
+            )?)
+        })
+        .await?;
+    match created {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, username = %user.username, "account created");
+            Flash::success(&session, "Your account is ready. Log in to start creating.");
+            Ok(see_other("/login"))
+        }
+        Err(taken) => {
+            let (field, message) = taken_message(&taken);
+            errors.add(field, message);
+            show_again(&session, StatusCode::CONFLICT, errors)
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage<'a> {
+    layout: Layout,
+    username: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+async fn login_form(
+    session: Session,
+    user: MaybeUser,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if user.0.is_some() {
+        return Ok(see_other(next));
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            layout: Layout::new(&session, None),
+            username: "",
+            next,
+            error: None,
+        },
+    )
+}
+
+/// The same answer for an unknown account and a wrong password.
+const BAD_CREDENTIALS: &str = "Invalid username/email or password.";
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    ip: ClientIp,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let show_again = |status: StatusCode, error: &str| {
+        render(
+            status,
+            &LoginPage {
+                layout: Layout::new(&session, None),
+                username: form.username.trim(),
+                next: &next,
+                error: Some(error),
+            },
+        )
+    };
+    let identifier = form.username.trim().to_lowercase();
+    if identifier.is_empty() || form.password.is_empty() {
+        return show_again(
+            StatusCode::BAD_REQUEST,
+            "Enter your username (or email) and password.",
+        );
+    }
+
+    let settings = state.settings.clone();
+    let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
+    let window = Duration::seconds(
+        i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+    );
+    let lookup = identifier.clone();
+    let (user, account_key, attempt) = state
+        .db
+        .run(move |conn| {
+            let user = User::find_by_login(conn, &lookup)?;
+            // Throttle the account, however it is named; unknown names by what was typed.
+            let account_key = match &user {
+                Some(user) => format!("user:{}", user.id),
+                None => format!("name:{lookup}"),
+            };
+            let attempt = login_failure::check_and_record(
+                conn,
+                ip_key,
+                &account_key,
+                settings.login_failure_limit,
+                window,
+            )?;
+            Ok((user, account_key, attempt))
+        })
+        .await?;
+    let attempt = match attempt {
+        Ok(id) => id,
+        Err(Throttled { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let mut response = show_again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed logins from this network or for this account. \
+                     Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            )?;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(response);
+        }
+    };
+
+    let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let password_ok = state.hasher.verify(form.password.clone(), hash).await?;
+    let user = match user {
+        Some(user) if password_ok => user,
+        _ => return show_again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+    };
+    if user.disabled {
+        return show_again(
+            StatusCode::FORBIDDEN,
+            "This account has been disabled. Contact the site's administrator.",
+        );
+    }
+    state
+        .db
+        .run(move |conn| {
+            Ok(login_failure::clear_after_success(
+                conn,
+                attempt,
+                &account_key,
+            )?)
+        })
+        .await?;
+
+    // A fresh session id at every login defeats session fixation.
+    session.renew();
+    session.remove(keys::FLASH);
+    let stored = session
+        .insert(keys::USER_ID, user.id)
+        .and(session.insert(keys::IP, ip.0.to_string()))
+        .and(session.insert(keys::USER_AGENT, user_agent(&req)));
+    stored.map_err(AppError::internal)?;
+    tracing::info!(user_id = user.id, "logged in");
+    Ok(see_other(&next))
+}
+
+async fn logout(session: Session) -> HttpResponse {
+    session.purge();
+    see_other("/")
+}

@@ -1,0 +1,182 @@
+//! Builds the application from settings: database pool, migrations, the first admin,
+//! middleware, routes and background tasks. Binds before returning, so tests can ask for
+//! port 0 and read the port back.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::auth::{PasswordHasher, PgSessionStore};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::{accounts, middleware, models, routes, tokens};
+
+/// What handlers share. Cheap to clone; wrapped in `web::Data`.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "atelier_session";
+
+impl Application {
+    /// `database_url` is the resolved database (the embedded cluster's, or the configured one).
+    pub async fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
+        let db = Db::new(
+            database_url,
+            settings.db_pool_size,
+            Duration::from_secs(settings.db_connect_timeout_secs),
+        );
+        let session_key = session_key(&settings)?;
+        let hasher = PasswordHasher::new(settings.bcrypt_cost, settings.bcrypt_concurrency)?;
+        {
+            let db = db.clone();
+            let settings = settings.clone();
+            let hasher = hasher.clone();
+            web::block(move || -> anyhow::Result<()> {
+                db.migrate()?;
+                accounts::ensure_admin_from_settings(&db, &settings, &hasher)
+            })
+            .await??;
+        }
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            db,
+            hasher,
+        });
+        spawn_housekeeping(state.clone());
+
+        let workers = state.settings.workers;
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            let state = server_state.clone();
+            let sessions = SessionMiddleware::builder(
+                PgSessionStore::new(state.db.clone()),
+                session_key.clone(),
+            )
+            .cookie_name(SESSION_COOKIE.to_owned())
+            .cookie_secure(state.settings.cookie_secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(CookieDuration::seconds(
+                        i64::try_from(state.settings.session_ttl_secs).unwrap_or(i64::MAX),
+                    ))
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+            )
+            .build();
+            App::new()
+                .app_data(state)
+                .app_data(routes::form_config())
+                .app_data(routes::json_config())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap(from_fn(middleware::error_pages))
+                .wrap(sessions)
+                .wrap(from_fn(middleware::csrf))
+                .wrap(from_fn(middleware::security_headers))
+                .wrap(from_fn(middleware::request_log))
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The configured key, or one generated on first run and kept in `data_dir/session.key`
+/// (so restarts keep people signed in).
+fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    let hex = match &settings.session_key {
+        Some(hex) => hex.clone(),
+        None => {
+            let path = settings.data_dir.join("session.key");
+            match std::fs::read_to_string(&path) {
+                Ok(hex) => hex.trim().to_owned(),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&settings.data_dir)?;
+                    let hex = tokens::random_hex(64)?;
+                    write_private(&path, &hex)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    hex
+                }
+                Err(err) => {
+                    return Err(err).with_context(|| format!("cannot read {}", path.display()));
+                }
+            }
+        }
+    };
+    let bytes = tokens::unhex(&hex)
+        .filter(|bytes| bytes.len() >= 64)
+        .context("the session key must be at least 64 bytes, hex-encoded (128 hex digits)")?;
+    Ok(Key::from(&bytes))
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Periodic clean-up: expired sessions and old login failures.
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    let window = chrono::Duration::seconds(
+        i64::try_from(state.settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+    );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            let result = state
+                .db
+                .run(move |conn| {
+                    let sessions = models::SessionRow::purge_expired(conn)?;
+                    let failures = models::login_failure::prune(conn, window)?;
+                    Ok((sessions, failures))
+                })
+                .await;
+            match result {
+                Ok((sessions, failures)) => {
+                    tracing::debug!(sessions, failures, "housekeeping removed expired rows")
+                }
+                Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
+            }
+        }
+    });
+}
