@@ -1,6 +1,9 @@
 //! Atelier: a self-hosted, multi-user AI image studio. The binary (`main.rs`) and the
 //! black-box tests share everything through this library.
 
+// A panic in a request path is a context-free 500: handle the error instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod accounts;
 pub mod auth;
 pub mod cli;

@@ -24,39 +24,77 @@ pub async fn request_log(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let http_req = req.request().clone();
-    let response = match next.call(req).await {
-        Ok(response) => response.map_into_boxed_body(),
-        Err(err) => {
-            let mut status = err.as_response_error().status_code();
-            let db_down = http_req
-                .app_data::<web::Data<AppState>>()
-                .is_some_and(|state| state.db.recently_unavailable());
-            if status == StatusCode::INTERNAL_SERVER_ERROR && db_down {
-                status = StatusCode::SERVICE_UNAVAILABLE;
-            }
-            tracing::warn!(error = %err, %status, "request failed in middleware");
-            let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-                AppError::DatabaseUnavailable.message()
-            } else {
-                default_message(status, None)
-            };
-            let mut page = errors::render(&http_req, status, &message, false);
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                page.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            ServiceResponse::new(http_req, page)
-        }
+    // Cloning the HttpRequest here would break routing; keep what the error path needs.
+    let json = errors::wants_json(req.request());
+    let db = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.db.clone());
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(err) => err.as_response_error().status_code(),
     };
     tracing::info!(
-        method = %response.request().method(),
-        path = %response.request().path(),
-        status = response.status().as_u16(),
+        %method,
+        %path,
+        status = status.as_u16(),
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    Ok(response)
+    match result {
+        Ok(response) => Ok(response.map_into_boxed_body()),
+        Err(err) => {
+            tracing::warn!(error = %err, %status, "request failed in middleware");
+            let db_down = db.is_some_and(|db| db.recently_unavailable());
+            let page = if status == StatusCode::INTERNAL_SERVER_ERROR && db_down {
+                let mut page = errors::render(
+                    json,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &AppError::DatabaseUnavailable.message(),
+                    false,
+                );
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                page
+            } else {
+                errors::render(json, status, &default_message(status, None), false)
+            };
+            Err(PreparedError(std::cell::RefCell::new(Some(page))).into())
+        }
+    }
+}
+
+/// An error whose page is already rendered; lets the outermost middleware answer with our
+/// page through actix's error path (it has no request left to build a response with).
+struct PreparedError(std::cell::RefCell<Option<HttpResponse>>);
+
+impl std::fmt::Debug for PreparedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedError")
+    }
+}
+
+impl std::fmt::Display for PreparedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request failed")
+    }
+}
+
+impl actix_web::ResponseError for PreparedError {
+    fn status_code(&self) -> StatusCode {
+        self.0
+            .borrow()
+            .as_ref()
+            .map_or(StatusCode::INTERNAL_SERVER_ERROR, HttpResponse::status)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| HttpResponse::InternalServerError().finish())
+    }
 }
 
 /// Content-Security-Policy for pages: no inline script, no framing.
@@ -96,15 +134,14 @@ pub async fn csrf(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     if is_cross_site_write(&req) {
-        let http_req = req.request().clone();
         let page = errors::render(
-            &http_req,
+            errors::wants_json(req.request()),
             StatusCode::FORBIDDEN,
             "This request came from another site and was refused. If you clicked a link \
              elsewhere, open Atelier directly and try again.",
             false,
         );
-        return Ok(ServiceResponse::new(http_req, page));
+        return Ok(req.into_response(page));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }
@@ -178,7 +215,8 @@ pub async fn error_pages(
         .ok()
         .flatten()
         .is_some();
-    let mut page = errors::render(&http_req, status, &message, signed_in);
+    let json = errors::wants_json(&http_req);
+    let mut page = errors::render(json, status, &message, signed_in);
     for name in [header::RETRY_AFTER, header::ALLOW] {
         if let Some(value) = old.headers().get(&name) {
             page.headers_mut().insert(name, value.clone());

@@ -113,7 +113,7 @@ impl PgCluster {
     pub fn stop(&self) -> anyhow::Result<()> {
         let status = self
             .pg_ctl()
-            .args(["stop", "-m", "fast", "-w", "-t", "60"])
+            .args(["stop", "-s", "-m", "fast", "-w", "-t", "60"])
             .status()
             .context("cannot run pg_ctl stop")?;
         if !status.success() {
@@ -248,17 +248,24 @@ impl PgCluster {
 
 /// `initdb`, `pg_ctl` and `postgres` from PATH, else the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_server_binaries() -> anyhow::Result<PathBuf> {
+    find_server_binaries_in(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+}
+
+fn find_server_binaries_in(
+    path: Option<std::ffi::OsString>,
+    versions_root: &Path,
+) -> anyhow::Result<PathBuf> {
     let has_all = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|p| dir.join(p).is_file())
     };
-    if let Some(path) = std::env::var_os("PATH") {
+    if let Some(path) = path {
         if let Some(dir) = std::env::split_paths(&path).find(|dir| has_all(dir)) {
             return Ok(dir);
         }
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .into_iter()
         .flatten()
         .flatten()
@@ -345,6 +352,31 @@ fn percent_encode_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binaries_are_found_on_path_or_under_versioned_dirs_or_explained() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let err = find_server_binaries_in(Some("/nonexistent".into()), root.path())
+            .expect_err("nothing to find");
+        assert!(
+            err.to_string()
+                .contains("install PostgreSQL >= 13 server binaries or set DATABASE_URL"),
+            "{err}"
+        );
+        for version in ["12", "14", "16"] {
+            let bin = root.path().join(version).join("bin");
+            fs::create_dir_all(&bin).expect("mkdir");
+            for program in ["initdb", "pg_ctl", "postgres"] {
+                fs::write(bin.join(program), "").expect("touch");
+            }
+        }
+        let found = find_server_binaries_in(None, root.path()).expect("found");
+        assert_eq!(found, root.path().join("16/bin"), "the newest version wins");
+        let on_path = root.path().join("12/bin");
+        let found =
+            find_server_binaries_in(Some(on_path.clone().into()), root.path()).expect("found");
+        assert_eq!(found, on_path, "PATH comes first");
+    }
 
     #[test]
     fn socket_paths_are_encoded_for_libpq() {

@@ -144,7 +144,8 @@ mod tests {
         let proxies = crate::config::parse_cidrs("127.0.0.1/32, 10.0.0.0/8").expect("cidrs");
         let none: Vec<IpNetwork> = vec![];
         // (peer, headers, trusted, expected)
-        let cases: Vec<(&str, Vec<(&str, &str)>, &[IpNetwork], &str)> = vec![
+        type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [IpNetwork], &'a str);
+        let cases: Vec<Case> = vec![
             // No trusted proxies: headers are ignored whatever they say.
             (
                 "198.51.100.7",

@@ -30,13 +30,9 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-pub fn render(
-    req: &HttpRequest,
-    status: StatusCode,
-    message: &str,
-    signed_in: bool,
-) -> HttpResponse {
-    if wants_json(req) {
+/// The error as a page, or as JSON when `json`; `signed_in` picks the navigation links.
+pub fn render(json: bool, status: StatusCode, message: &str, signed_in: bool) -> HttpResponse {
+    if json {
         return HttpResponse::build(status).json(serde_json::json!({
             "success": false,
             "error": message,

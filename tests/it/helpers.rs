@@ -1,0 +1,271 @@
+//! The test harness: one throwaway PostgreSQL cluster per test process (the app's own
+//! embedded-cluster code, or `TEST_DATABASE_URL`), a migrated template database, and per
+//! test a fresh database cloned from it with the real server on port 0 in front.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use atelier::config::Settings;
+use atelier::pg_embedded::{Durability, PgCluster};
+use atelier::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Client, Response, redirect};
+
+struct TestCluster {
+    /// Builds a URL for a database name.
+    base_url: String,
+    query: String,
+    template: String,
+    _cluster: Option<PgCluster>,
+}
+
+impl TestCluster {
+    fn url(&self, database: &str) -> String {
+        format!("{}/{database}{}", self.base_url, self.query)
+    }
+}
+
+fn cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let pid = std::process::id();
+        let (base_url, query, template, cluster) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) => {
+                let (without_query, query) = match url.split_once('?') {
+                    Some((head, tail)) => (head.to_owned(), format!("?{tail}")),
+                    None => (url.clone(), String::new()),
+                };
+                let base = without_query
+                    .rsplit_once('/')
+                    .map(|(base, _)| base.to_owned())
+                    .expect("TEST_DATABASE_URL must name a database");
+                (base, query, format!("atelier_template_{pid}"), None)
+            }
+            Err(_) => {
+                let root = std::env::temp_dir().join(format!("atelier-test-pg-{pid}"));
+                std::fs::create_dir_all(&root).expect("create test cluster dir");
+                let cluster = PgCluster::start(&root.join("pg"), Durability::Throwaway)
+                    .expect("start test cluster");
+                cluster
+                    .stop_and_remove_after_exit_of(pid, &root)
+                    .expect("spawn reaper");
+                let url = cluster.url("postgres");
+                let (without_query, query) = url.split_once('?').expect("socket url");
+                let base = without_query.rsplit_once('/').expect("db").0.to_owned();
+                (
+                    base,
+                    format!("?{query}"),
+                    "atelier_template".to_owned(),
+                    Some(cluster),
+                )
+            }
+        };
+        let test_cluster = TestCluster {
+            base_url,
+            query,
+            template,
+            _cluster: cluster,
+        };
+        let mut admin =
+            PgConnection::establish(&test_cluster.url("postgres")).expect("connect to postgres");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", test_cluster.template))
+            .execute(&mut admin)
+            .expect("drop old template");
+        diesel::sql_query(format!("CREATE DATABASE {}", test_cluster.template))
+            .execute(&mut admin)
+            .expect("create template");
+        let mut template = PgConnection::establish(&test_cluster.url(&test_cluster.template))
+            .expect("connect template");
+        atelier::db::run_migrations(&mut template).expect("migrate template");
+        test_cluster
+    })
+}
+
+/// A new empty database (migrated, from the template); returns its URL.
+pub fn fresh_database() -> String {
+    let cluster = cluster();
+    let name = format!("test_{}", atelier::tokens::random_hex(8).expect("rng"));
+    let mut admin = PgConnection::establish(&cluster.url("postgres")).expect("connect to postgres");
+    diesel::sql_query(format!(
+        "CREATE DATABASE {name} TEMPLATE {}",
+        cluster.template
+    ))
+    .execute(&mut admin)
+    .expect("clone template");
+    cluster.url(&name)
+}
+
+/// A new database with nothing in it (for migration tests).
+pub fn empty_database() -> String {
+    let cluster = cluster();
+    let name = format!("empty_{}", atelier::tokens::random_hex(8).expect("rng"));
+    let mut admin = PgConnection::establish(&cluster.url("postgres")).expect("connect to postgres");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create db");
+    cluster.url(&name)
+}
+
+/// Forcibly removes a database (simulates the database going away under the app).
+pub fn drop_database(url: &str) {
+    let name = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("db name");
+    let mut admin =
+        PgConnection::establish(&cluster().url("postgres")).expect("connect to postgres");
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .expect("drop db");
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db_url: String,
+    _data_dir: tempfile::TempDir,
+}
+
+/// Settings every test starts from: port 0, cheap bcrypt, a fixed session key.
+pub fn test_settings(data_dir: &std::path::Path) -> HashMap<String, String> {
+    HashMap::from([
+        ("bind".to_owned(), "127.0.0.1:0".to_owned()),
+        ("bcrypt_cost".to_owned(), "4".to_owned()),
+        ("bcrypt_concurrency".to_owned(), "2".to_owned()),
+        ("workers".to_owned(), "2".to_owned()),
+        ("db_pool_size".to_owned(), "6".to_owned()),
+        ("db_connect_timeout_secs".to_owned(), "2".to_owned()),
+        (
+            "data_dir".to_owned(),
+            data_dir.join("data").display().to_string(),
+        ),
+        (
+            "uploads_dir".to_owned(),
+            data_dir.join("uploads").display().to_string(),
+        ),
+        (
+            "session_key".to_owned(),
+            atelier::tokens::random_hex(64).expect("rng"),
+        ),
+    ])
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the real server on a fresh database; `customise` may change any setting.
+pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut values = test_settings(data_dir.path());
+    customise(&mut values);
+    let settings = Settings::from_map(&values).expect("test settings");
+    let db_url = tokio::task::spawn_blocking(fresh_database)
+        .await
+        .expect("create db");
+    let app = Application::build(settings, &db_url)
+        .await
+        .expect("build app");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db_url,
+        _data_dir: data_dir,
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.db_url).expect("connect test db")
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_form(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn register(
+        &self,
+        client: &Client,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Response {
+        self.post_form(
+            client,
+            "/register",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("confirm_password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login(&self, client: &Client, username: &str, password: &str) -> Response {
+        self.post_form(
+            client,
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Registers and logs in `username` on `client`.
+    pub async fn signed_in_user(&self, client: &Client, username: &str) {
+        let response = self
+            .register(
+                client,
+                username,
+                &format!("{username}@example.com"),
+                PASSWORD,
+            )
+            .await;
+        assert_eq!(response.status(), 303, "register {username}");
+        let response = self.login(client, username, PASSWORD).await;
+        assert_eq!(response.status(), 303, "login {username}");
+    }
+
+    pub fn count_users(&self) -> i64 {
+        use atelier::schema::users::dsl::users;
+        use diesel::QueryDsl;
+        users
+            .count()
+            .get_result(&mut self.conn())
+            .expect("count users")
+    }
+}
+
+/// A password that passes every rule.
+pub const PASSWORD: &str = "testpass123";
+
+pub fn location(response: &Response) -> &str {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
