@@ -35,6 +35,10 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub db_connect_timeout_secs: u64,
     pub workers: usize,
+    /// Uploads larger than this are refused with 413 before they are read.
+    pub max_upload_bytes: u64,
+    /// Images with more pixels than this are refused from their header.
+    pub max_image_pixels: u64,
     pub admin_username: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
@@ -58,6 +62,8 @@ const KNOWN: &[&str] = &[
     "db_pool_size",
     "db_connect_timeout_secs",
     "workers",
+    "max_upload_bytes",
+    "max_image_pixels",
     "admin_username",
     "admin_email",
     "admin_password",
@@ -108,6 +114,8 @@ impl Settings {
             db_pool_size: values.parse("db_pool_size", 16)?,
             db_connect_timeout_secs: values.parse("db_connect_timeout_secs", 3)?,
             workers: values.parse("workers", default_workers())?,
+            max_upload_bytes: values.parse("max_upload_bytes", 20 * 1024 * 1024)?,
+            max_image_pixels: values.parse("max_image_pixels", 50_000_000)?,
             admin_username: text("admin_username"),
             admin_email: text("admin_email"),
             admin_password: values.0.get("admin_password").cloned(),
@@ -215,6 +223,8 @@ mod tests {
         assert!(settings.trusted_proxies.is_empty());
         assert!(settings.database_url.is_none());
         assert!(!settings.cookie_secure);
+        assert_eq!(settings.max_upload_bytes, 20_971_520);
+        assert_eq!(settings.max_image_pixels, 50_000_000);
     }
 
     #[test]

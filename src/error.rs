@@ -23,6 +23,12 @@ pub enum AppError {
     BadRequest(String),
     /// The request conflicts with the current state (e.g. a name already taken).
     Conflict(String),
+    /// The body is larger than allowed (an upload over the size or pixel limit).
+    PayloadTooLarge(String),
+    /// The body is of a type Atelier does not take (an upload that is not an image).
+    UnsupportedMediaType(String),
+    /// The body is of the right type but unusable (a corrupt image).
+    Unprocessable(String),
     /// A rate limit was hit; the client may retry after `retry_after_secs`.
     TooManyRequests {
         message: String,
@@ -53,6 +59,9 @@ impl AppError {
             AppError::Forbidden(msg)
             | AppError::BadRequest(msg)
             | AppError::Conflict(msg)
+            | AppError::PayloadTooLarge(msg)
+            | AppError::UnsupportedMediaType(msg)
+            | AppError::Unprocessable(msg)
             | AppError::TooManyRequests { message: msg, .. } => msg.clone(),
             AppError::DatabaseUnavailable => {
                 "The database is not reachable right now. Please try again in a moment.".into()
@@ -81,6 +90,9 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,6 +126,19 @@ impl ResponseError for AppError {
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         AppError::Internal(err.into())
+    }
+}
+
+impl From<crate::storage::imaging::ImageProblem> for AppError {
+    fn from(problem: crate::storage::imaging::ImageProblem) -> Self {
+        use crate::storage::imaging::ImageProblem;
+        let message = problem.message();
+        match problem {
+            ImageProblem::UnsupportedType => AppError::UnsupportedMediaType(message),
+            ImageProblem::TooManyPixels { .. } => AppError::PayloadTooLarge(message),
+            ImageProblem::Corrupt(_) => AppError::Unprocessable(message),
+            ImageProblem::BadEdit(_) => AppError::BadRequest(message),
+        }
     }
 }
 

@@ -1,6 +1,42 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    folders (id) {
+        id -> Int8,
+        user_id -> Int8,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    images (id) {
+        id -> Int8,
+        user_id -> Int8,
+        folder_id -> Int8,
+        kind -> Text,
+        stem -> Text,
+        original_ext -> Text,
+        thumb_ext -> Text,
+        pristine_ext -> Text,
+        mime -> Text,
+        width -> Int4,
+        height -> Int4,
+        bytes -> Int8,
+        disk_bytes -> Int8,
+        title -> Text,
+        tags -> Array<Text>,
+        share_nonce -> Nullable<Bytea>,
+        share_token_hash -> Nullable<Bytea>,
+        shared_at -> Nullable<Timestamptz>,
+        client_ip -> Nullable<Inet>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         ip_key -> Inet,
@@ -38,6 +74,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(folders -> users (user_id));
+diesel::joinable!(images -> folders (folder_id));
+diesel::joinable!(images -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_failures, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(folders, images, login_failures, sessions, users,);

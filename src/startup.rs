@@ -17,6 +17,8 @@ use anyhow::Context;
 use crate::auth::{PasswordHasher, PgSessionStore};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::library::Library;
+use crate::storage::Storage;
 use crate::{accounts, middleware, models, routes, tokens};
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
@@ -24,6 +26,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub hasher: PasswordHasher,
+    pub library: Library,
 }
 
 pub struct Application {
@@ -55,6 +58,11 @@ impl Application {
             .await??;
         }
 
+        let storage = Storage::open(&settings.uploads_dir).with_context(|| {
+            format!("cannot open the uploads folder {}", settings.uploads_dir.display())
+        })?;
+        let library = Library::new(storage, session_key.master(), settings.max_image_pixels);
+
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -62,6 +70,7 @@ impl Application {
             settings: Arc::new(settings),
             db,
             hasher,
+            library,
         });
         spawn_housekeeping(state.clone());
 
@@ -98,6 +107,8 @@ impl Application {
                 .wrap(from_fn(middleware::request_log))
         })
         .workers(workers)
+        // Small responses (thumbnails) must not wait on Nagle + delayed ACK.
+        .tcp_nodelay(true)
         .shutdown_timeout(30)
         .listen(listener)?
         .run();

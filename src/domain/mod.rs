@@ -2,9 +2,13 @@
 //! rest of the code cannot hold an invalid username, email or password.
 
 mod email;
+mod folder;
 mod password;
+mod tags;
 mod username;
 
 pub use email::Email;
+pub use folder::{FolderSlug, parse_folder_name};
+pub use tags::parse_tags;
 pub use password::{NewPassword, PasswordProblem};
 pub use username::Username;

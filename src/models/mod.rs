@@ -1,9 +1,13 @@
 //! Diesel structs and their query functions, one file per table. Query functions take
 //! `&mut PgConnection` and are called inside `Db::run`.
 
+pub mod folder;
+pub mod image;
 pub mod login_failure;
 pub mod session;
 pub mod user;
 
+pub use folder::Folder;
+pub use image::{Image, PlacedImage};
 pub use session::SessionRow;
 pub use user::{NewUser, User};

@@ -7,12 +7,14 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::gallery::{Card, human_bytes};
 use super::{FieldErrors, Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
 use crate::models::user::taken_message;
-use crate::models::{SessionRow, User};
+use crate::models::image::ImageFilter;
+use crate::models::{Folder, Image, SessionRow, User};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,9 +36,30 @@ struct DashboardPage {
     credits: i64,
     tier: String,
     member_since: String,
+    image_count: i64,
+    folder_count: usize,
+    storage_used: String,
+    recent: Vec<Card>,
 }
 
-async fn dashboard(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
+/// How many recent images the dashboard shows.
+const RECENT: i64 = 8;
+
+async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let user_id = current.user.id;
+    let (usage, folders, recent) = state
+        .db
+        .run(move |conn| {
+            let usage = Image::usage_for_user(conn, user_id)?;
+            let folders = Folder::list_with_counts(conn, user_id)?.len();
+            let recent = Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, RECENT)?;
+            Ok((usage, folders, recent))
+        })
+        .await?;
     let user = &current.user;
     render(
         StatusCode::OK,
@@ -46,6 +69,10 @@ async fn dashboard(session: Session, current: CurrentUser) -> Result<HttpRespons
             credits: user.credits,
             tier: user.tier.clone(),
             member_since: user.created_at.format("%B %-d, %Y").to_string(),
+            image_count: usage.0,
+            folder_count: folders,
+            storage_used: human_bytes(usage.1),
+            recent: recent.items.iter().map(Card::owned).collect(),
         },
     )
 }

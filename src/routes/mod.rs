@@ -3,11 +3,16 @@
 //! and the render helper.
 
 pub mod account;
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod errors;
+pub mod gallery;
 pub mod health;
 pub mod home;
+pub mod media;
+pub mod share;
+pub mod upload;
 
 use std::collections::HashMap;
 
@@ -27,6 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     auth::configure(cfg);
     account::configure(cfg);
+    gallery::configure(cfg);
+    upload::configure(cfg);
+    media::configure(cfg);
+    share::configure(cfg);
+    api::configure(cfg);
 }
 
 /// Form bodies are small; refuse anything else before reading it.

@@ -1,0 +1,276 @@
+//! A user's image library: storing new images, moving, editing, deleting and sharing them,
+//! keeping files and rows consistent.
+//!
+//! The rule is "no row without its files": new files are written (atomically) before the
+//! row is inserted and removed again if the insert fails; a delete removes the row first
+//! and the files after (a leftover file is harmless and `atelier doctor` can find it; a row
+//! without files would be a broken image). Every function here is blocking: call it inside
+//! `Db::run` or `web::block`.
+
+use diesel::PgConnection;
+use hmac::{Hmac, Mac};
+use ipnetwork::IpNetwork;
+use sha2::Sha256;
+
+use crate::domain::{FolderSlug, Username};
+use crate::error::AppError;
+use crate::models::image::NewImage;
+use crate::models::{Folder, Image, PlacedImage};
+use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
+use crate::storage::{FileName, Storage, Variant, mime_for};
+use crate::tokens;
+
+/// Bytes of randomness in a share token (192 bits; at least 128 are required).
+const SHARE_TOKEN_BYTES: usize = 24;
+
+#[derive(Clone)]
+pub struct Library {
+    pub storage: Storage,
+    /// Derives share tokens from a stored nonce, so the database alone cannot rebuild them.
+    share_key: [u8; 32],
+    pub max_pixels: u64,
+}
+
+/// Where an image goes and what it is.
+pub struct NewImageInput<'a> {
+    pub user_id: i64,
+    pub username: &'a Username,
+    pub folder: &'a Folder,
+    pub kind: &'a str,
+    pub pristine: &'a [u8],
+    pub pristine_format: Format,
+    pub sanitised: Sanitised,
+    pub title: &'a str,
+    pub tags: &'a [String],
+    pub client_ip: Option<IpNetwork>,
+}
+
+impl Library {
+    pub fn new(storage: Storage, secret: &[u8], max_pixels: u64) -> Self {
+        let share_key = hmac_sha256(secret, &[b"atelier share links v1"]);
+        Library {
+            storage,
+            share_key,
+            max_pixels,
+        }
+    }
+
+    /// Writes the three variants and inserts the row; on failure nothing is left behind.
+    pub fn store(&self, conn: &mut PgConnection, input: NewImageInput<'_>) -> Result<Image, AppError> {
+        let stem = FileName::random_stem().map_err(AppError::internal)?;
+        let folder = input.folder.slug();
+        let files = [
+            (Variant::Pristine, input.pristine_format, input.pristine),
+            (Variant::Original, input.sanitised.original.format, &input.sanitised.original.bytes[..]),
+            (Variant::Thumb, input.sanitised.thumb.format, &input.sanitised.thumb.bytes[..]),
+        ];
+        let mut written = Vec::new();
+        let result = (|| {
+            for (variant, format, bytes) in files {
+                let name = FileName::new(&stem, format.ext()).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
+                let path = self
+                    .storage
+                    .resolve(input.username, &folder, variant, &name)
+                    .map_err(AppError::internal)?;
+                self.storage.write_atomic(&path, bytes).map_err(AppError::internal)?;
+                written.push(path);
+            }
+            let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
+            let original_ext = input.sanitised.original.format.ext();
+            Ok(Image::insert(
+                conn,
+                &NewImage {
+                    user_id: input.user_id,
+                    folder_id: input.folder.id,
+                    kind: input.kind,
+                    stem: &stem,
+                    original_ext,
+                    thumb_ext: input.sanitised.thumb.format.ext(),
+                    pristine_ext: input.pristine_format.ext(),
+                    mime: mime_for(original_ext),
+                    width: to_i32(input.sanitised.width),
+                    height: to_i32(input.sanitised.height),
+                    bytes: input.sanitised.original.bytes.len() as i64,
+                    disk_bytes,
+                    title: input.title,
+                    tags: input.tags,
+                    client_ip: input.client_ip,
+                },
+            )?)
+        })();
+        if result.is_err() {
+            for path in &written {
+                let _ = self.storage.remove(path);
+            }
+        }
+        result
+    }
+
+    /// The path of one variant of a placed image.
+    pub fn path_of(&self, placed: &PlacedImage, variant: Variant) -> Result<std::path::PathBuf, AppError> {
+        let (user, folder, name) = place(placed, variant)?;
+        self.storage
+            .resolve(&user, &folder, variant, &name)
+            .map_err(AppError::internal)
+    }
+
+    /// Moves the image's files into `to` and records it, with title and tags.
+    pub fn update(
+        &self,
+        conn: &mut PgConnection,
+        placed: &PlacedImage,
+        to: &Folder,
+        title: &str,
+        tags: &[String],
+    ) -> Result<(), AppError> {
+        if to.id == placed.image.folder_id {
+            Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
+            return Ok(());
+        }
+        let mut moved: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
+        let result = (|| {
+            for variant in Variant::ALL {
+                let (user, _, name) = place(placed, variant)?;
+                let from = self.path_of(placed, variant)?;
+                let target = self
+                    .storage
+                    .resolve(&user, &to.slug(), variant, &name)
+                    .map_err(AppError::internal)?;
+                self.storage.rename(&from, &target).map_err(AppError::internal)?;
+                moved.push((from, target));
+            }
+            Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
+            Ok(())
+        })();
+        if result.is_err() {
+            for (from, target) in moved.iter().rev() {
+                let _ = self.storage.rename(target, from);
+            }
+        }
+        result
+    }
+
+    /// Applies an edit to the working copy (or, with `None`, restores it from pristine),
+    /// then regenerates the thumbnail. Bad parameters change nothing.
+    pub fn edit(&self, conn: &mut PgConnection, placed: &PlacedImage, edit: Option<Edit>) -> Result<Result<(), ImageProblem>, AppError> {
+        let image = &placed.image;
+        let (source_variant, source_ext) = match edit {
+            Some(_) => (Variant::Original, &image.original_ext),
+            None => (Variant::Pristine, &image.pristine_ext),
+        };
+        let format = Format::from_ext(source_ext).ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown ext")))?;
+        let bytes = self
+            .storage
+            .read(&self.path_of(placed, source_variant)?)
+            .map_err(AppError::internal)?;
+        let decoded = match imaging::decode(&bytes, format, self.max_pixels) {
+            Ok(decoded) => decoded,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let edited = match edit {
+            Some(edit) => match imaging::apply_edit(&decoded, edit) {
+                Ok(edited) => edited,
+                Err(problem) => return Ok(Err(problem)),
+            },
+            None => decoded,
+        };
+        let working = Format::from_ext(&image.original_ext).unwrap_or(Format::Png);
+        let sanitised = match imaging::encode_variants(&edited, working) {
+            Ok(sanitised) => sanitised,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let (user, folder, _) = place(placed, Variant::Original)?;
+        let new_original = FileName::new(&image.stem, sanitised.original.format.ext())
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
+        let new_thumb = FileName::new(&image.stem, sanitised.thumb.format.ext())
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
+        let original_path = self.storage.resolve(&user, &folder, Variant::Original, &new_original).map_err(AppError::internal)?;
+        let thumb_path = self.storage.resolve(&user, &folder, Variant::Thumb, &new_thumb).map_err(AppError::internal)?;
+        let old_thumb_path = self.path_of(placed, Variant::Thumb)?;
+        self.storage.write_atomic(&original_path, &sanitised.original.bytes).map_err(AppError::internal)?;
+        self.storage.write_atomic(&thumb_path, &sanitised.thumb.bytes).map_err(AppError::internal)?;
+        let pristine_size = std::fs::metadata(self.path_of(placed, Variant::Pristine)?)
+            .map_err(AppError::internal)?
+            .len() as i64;
+        if old_thumb_path != thumb_path {
+            let _ = self.storage.remove(&old_thumb_path);
+        }
+        let original_bytes = sanitised.original.bytes.len() as i64;
+        let disk_bytes = original_bytes + sanitised.thumb.bytes.len() as i64 + pristine_size;
+        Image::update_pixels(
+            conn,
+            image.id,
+            (to_i32(sanitised.width), to_i32(sanitised.height)),
+            sanitised.original.format.ext(),
+            sanitised.thumb.format.ext(),
+            mime_for(sanitised.original.format.ext()),
+            (original_bytes, disk_bytes),
+        )?;
+        Ok(Ok(()))
+    }
+
+    /// Deletes the row, then the files.
+    pub fn delete(&self, conn: &mut PgConnection, placed: &PlacedImage) -> Result<(), AppError> {
+        let paths: Vec<_> = Variant::ALL
+            .iter()
+            .map(|variant| self.path_of(placed, *variant))
+            .collect::<Result<_, _>>()?;
+        Image::delete(conn, placed.image.id)?;
+        for path in paths {
+            if let Err(err) = self.storage.remove(&path) {
+                tracing::warn!(path = %path.display(), error = %err, "could not remove a deleted image's file");
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates (or replaces) the image's share link; returns the token.
+    pub fn share(&self, conn: &mut PgConnection, image_id: i64) -> Result<String, AppError> {
+        let nonce = tokens::random_hex(16).map_err(AppError::internal)?;
+        let token = self.share_token(image_id, nonce.as_bytes());
+        Image::set_share(conn, image_id, nonce.as_bytes(), &tokens::digest(&token))?;
+        Ok(token)
+    }
+
+    /// The share token of a shared image, rebuilt from its nonce.
+    pub fn share_token_of(&self, image: &Image) -> Option<String> {
+        image
+            .share_nonce
+            .as_deref()
+            .map(|nonce| self.share_token(image.id, nonce))
+    }
+
+    fn share_token(&self, image_id: i64, nonce: &[u8]) -> String {
+        let digest = hmac_sha256(&self.share_key, &[&image_id.to_be_bytes(), nonce]);
+        tokens::hex(&digest[..SHARE_TOKEN_BYTES])
+    }
+}
+
+/// Validated path segments of a placed image's variant.
+fn place(placed: &PlacedImage, variant: Variant) -> Result<(Username, FolderSlug, FileName), AppError> {
+    let image = &placed.image;
+    let ext = match variant {
+        Variant::Original => &image.original_ext,
+        Variant::Thumb => &image.thumb_ext,
+        Variant::Pristine => &image.pristine_ext,
+    };
+    let broken = || AppError::internal(anyhow::anyhow!("image {} has an invalid stored path", image.id));
+    let user = Username::parse(&placed.username).map_err(|_| broken())?;
+    let folder = FolderSlug::parse(&placed.folder_slug).ok_or_else(broken)?;
+    let name = FileName::new(&image.stem, ext).ok_or_else(broken)?;
+    Ok((user, folder, name))
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC key"));
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}

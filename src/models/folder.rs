@@ -1,0 +1,128 @@
+//! The `folders` table: each user's folders, with a `default` one made on demand.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::is_unique_violation;
+use crate::domain::FolderSlug;
+use crate::schema::{folders, images};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = folders)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Folder {
+    pub id: i64,
+    pub user_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a folder could not be deleted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FolderDeleteRefusal {
+    NotFound,
+    IsDefault,
+    NotEmpty(i64),
+}
+
+impl Folder {
+    pub fn is_default(&self) -> bool {
+        self.slug == FolderSlug::DEFAULT
+    }
+
+    pub fn slug(&self) -> FolderSlug {
+        FolderSlug::parse(&self.slug).unwrap_or_else(FolderSlug::default_folder)
+    }
+}
+
+impl Folder {
+    /// The user's default folder, created the first time it is needed.
+    pub fn ensure_default(conn: &mut PgConnection, user_id: i64) -> QueryResult<Folder> {
+        Self::find_or_create(conn, user_id, FolderSlug::DEFAULT, "Default")
+    }
+
+    /// The folder with `slug`, created with `name` if missing (safe under races).
+    pub fn find_or_create(conn: &mut PgConnection, user_id: i64, slug: &str, name: &str) -> QueryResult<Folder> {
+        diesel::insert_into(folders::table)
+            .values((folders::user_id.eq(user_id), folders::slug.eq(slug), folders::name.eq(name)))
+            .on_conflict((folders::user_id, folders::slug))
+            .do_nothing()
+            .execute(conn)?;
+        folders::table
+            .filter(folders::user_id.eq(user_id))
+            .filter(folders::slug.eq(slug))
+            .select(Folder::as_select())
+            .first(conn)
+    }
+
+    /// Creates a folder; `Ok(None)` when the user already has one with that slug.
+    pub fn create(conn: &mut PgConnection, user_id: i64, slug: &FolderSlug, name: &str) -> QueryResult<Option<Folder>> {
+        match diesel::insert_into(folders::table)
+            .values((folders::user_id.eq(user_id), folders::slug.eq(slug.as_str()), folders::name.eq(name)))
+            .returning(Folder::as_returning())
+            .get_result(conn)
+        {
+            Ok(folder) => Ok(Some(folder)),
+            Err(err) if is_unique_violation(&err, "folders_user_id_slug_key") => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub fn find_by_slug(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<Option<Folder>> {
+        folders::table
+            .filter(folders::user_id.eq(user_id))
+            .filter(folders::slug.eq(slug))
+            .select(Folder::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The user's folders with how many images each holds, default first then by name.
+    pub fn list_with_counts(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<(Folder, i64)>> {
+        Self::ensure_default(conn, user_id)?;
+        let folders: Vec<Folder> = folders::table
+            .filter(folders::user_id.eq(user_id))
+            .select(Folder::as_select())
+            .load(conn)?;
+        let counts: Vec<(i64, i64)> = images::table
+            .filter(images::user_id.eq(user_id))
+            .group_by(images::folder_id)
+            .select((images::folder_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        let mut listed: Vec<(Folder, i64)> = folders
+            .into_iter()
+            .map(|folder| {
+                let count = counts.iter().find(|(id, _)| *id == folder.id).map_or(0, |(_, n)| *n);
+                (folder, count)
+            })
+            .collect();
+        listed.sort_by(|(a, _), (b, _)| (!a.is_default(), a.name.to_lowercase()).cmp(&(!b.is_default(), b.name.to_lowercase())));
+        Ok(listed)
+    }
+
+    /// Deletes an empty, non-default folder of the user; returns it.
+    pub fn delete_if_empty(conn: &mut PgConnection, user_id: i64, id: i64) -> QueryResult<Result<Folder, FolderDeleteRefusal>> {
+        conn.transaction(|conn| {
+            let folder: Option<Folder> = folders::table
+                .filter(folders::id.eq(id))
+                .filter(folders::user_id.eq(user_id))
+                .select(Folder::as_select())
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let Some(folder) = folder else {
+                return Ok(Err(FolderDeleteRefusal::NotFound));
+            };
+            if folder.is_default() {
+                return Ok(Err(FolderDeleteRefusal::IsDefault));
+            }
+            let count: i64 = images::table.filter(images::folder_id.eq(id)).count().get_result(conn)?;
+            if count > 0 {
+                return Ok(Err(FolderDeleteRefusal::NotEmpty(count)));
+            }
+            diesel::delete(folders::table.find(id)).execute(conn)?;
+            Ok(Ok(folder))
+        })
+    }
+}

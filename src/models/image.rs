@@ -1,0 +1,296 @@
+//! The `images` table: one row per stored image, the only key to its files.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use ipnetwork::IpNetwork;
+
+use crate::schema::{folders, images, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = images)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Image {
+    pub id: i64,
+    pub user_id: i64,
+    pub folder_id: i64,
+    pub kind: String,
+    pub stem: String,
+    pub original_ext: String,
+    pub thumb_ext: String,
+    pub pristine_ext: String,
+    pub mime: String,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub disk_bytes: i64,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub share_nonce: Option<Vec<u8>>,
+    pub share_token_hash: Option<Vec<u8>>,
+    pub shared_at: Option<DateTime<Utc>>,
+    pub client_ip: Option<IpNetwork>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = images)]
+pub struct NewImage<'a> {
+    pub user_id: i64,
+    pub folder_id: i64,
+    pub kind: &'a str,
+    pub stem: &'a str,
+    pub original_ext: &'a str,
+    pub thumb_ext: &'a str,
+    pub pristine_ext: &'a str,
+    pub mime: &'a str,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub disk_bytes: i64,
+    pub title: &'a str,
+    pub tags: &'a [String],
+    pub client_ip: Option<IpNetwork>,
+}
+
+/// An image with where its files live: owner's username and folder.
+#[derive(Debug, Clone)]
+pub struct PlacedImage {
+    pub image: Image,
+    pub username: String,
+    pub folder_slug: String,
+    pub folder_name: String,
+}
+
+/// A page of a listing.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+type PlacedColumns = (
+    diesel::dsl::AsSelect<Image, diesel::pg::Pg>,
+    users::username,
+    folders::slug,
+    folders::name,
+);
+type PlacedRow = (Image, String, String, String);
+
+fn placed_columns() -> PlacedColumns {
+    (Image::as_select(), users::username, folders::slug, folders::name)
+}
+
+impl From<PlacedRow> for PlacedImage {
+    fn from((image, username, folder_slug, folder_name): PlacedRow) -> Self {
+        PlacedImage {
+            image,
+            username,
+            folder_slug,
+            folder_name,
+        }
+    }
+}
+
+/// What a gallery listing filters by.
+#[derive(Debug, Default, Clone)]
+pub struct ImageFilter {
+    pub folder_id: Option<i64>,
+    pub tag: Option<String>,
+}
+
+impl Image {
+    pub fn insert(conn: &mut PgConnection, new: &NewImage<'_>) -> QueryResult<Image> {
+        diesel::insert_into(images::table)
+            .values(new)
+            .returning(Image::as_returning())
+            .get_result(conn)
+    }
+
+    pub fn find_placed(conn: &mut PgConnection, id: i64) -> QueryResult<Option<PlacedImage>> {
+        images::table
+            .inner_join(users::table)
+            .inner_join(folders::table)
+            .filter(images::id.eq(id))
+            .select(placed_columns())
+            .first::<PlacedRow>(conn)
+            .optional()
+            .map(|row| row.map(PlacedImage::from))
+    }
+
+    /// The row behind a media URL, if the file name's stem belongs to that user and folder.
+    pub fn find_for_media(
+        conn: &mut PgConnection,
+        username: &str,
+        folder_slug: &str,
+        stem: &str,
+    ) -> QueryResult<Option<PlacedImage>> {
+        images::table
+            .inner_join(users::table)
+            .inner_join(folders::table)
+            .filter(images::stem.eq(stem))
+            .filter(users::username.eq(username))
+            .filter(folders::slug.eq(folder_slug))
+            .select(placed_columns())
+            .first::<PlacedRow>(conn)
+            .optional()
+            .map(|row| row.map(PlacedImage::from))
+    }
+
+    pub fn find_by_share_hash(conn: &mut PgConnection, hash: &[u8]) -> QueryResult<Option<PlacedImage>> {
+        images::table
+            .inner_join(users::table)
+            .inner_join(folders::table)
+            .filter(images::share_token_hash.eq(hash))
+            .select(placed_columns())
+            .first::<PlacedRow>(conn)
+            .optional()
+            .map(|row| row.map(PlacedImage::from))
+    }
+
+    /// The user's images, newest first.
+    pub fn list_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Page<PlacedImage>> {
+        let query = || {
+            let mut query = images::table
+                .inner_join(users::table)
+                .inner_join(folders::table)
+                .filter(images::user_id.eq(user_id))
+                .into_boxed();
+            if let Some(folder_id) = filter.folder_id {
+                query = query.filter(images::folder_id.eq(folder_id));
+            }
+            if let Some(tag) = &filter.tag {
+                query = query.filter(images::tags.contains(vec![tag.clone()]));
+            }
+            query
+        };
+        let total = query().count().get_result(conn)?;
+        let items = query()
+            .order((images::created_at.desc(), images::id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .select(placed_columns())
+            .load::<PlacedRow>(conn)?
+            .into_iter()
+            .map(PlacedImage::from)
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    /// Shared images, most recently shared first.
+    pub fn list_shared(conn: &mut PgConnection, offset: i64, limit: i64) -> QueryResult<Page<PlacedImage>> {
+        let total = images::table
+            .filter(images::share_token_hash.is_not_null())
+            .count()
+            .get_result(conn)?;
+        let items = images::table
+            .inner_join(users::table)
+            .inner_join(folders::table)
+            .filter(images::share_token_hash.is_not_null())
+            .order((images::shared_at.desc(), images::id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .select(placed_columns())
+            .load::<PlacedRow>(conn)?
+            .into_iter()
+            .map(PlacedImage::from)
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    /// The user's distinct tags, for the gallery's filter.
+    pub fn tags_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<String>> {
+        #[derive(QueryableByName)]
+        struct Tag {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            tag: String,
+        }
+        let tags: Vec<Tag> = diesel::sql_query(
+            "SELECT DISTINCT unnest(tags) AS tag FROM images WHERE user_id = $1 ORDER BY tag LIMIT 200",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(user_id)
+        .load(conn)?;
+        Ok(tags.into_iter().map(|t| t.tag).collect())
+    }
+
+    /// (image count, bytes on disk) for the user.
+    pub fn usage_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<(i64, i64)> {
+        use diesel::sql_types::{BigInt, Nullable};
+        let (count, bytes): (i64, Option<i64>) = images::table
+            .filter(images::user_id.eq(user_id))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::sql::<Nullable<BigInt>>("sum(disk_bytes)::bigint"),
+            ))
+            .first(conn)?;
+        Ok((count, bytes.unwrap_or(0)))
+    }
+
+    pub fn update_meta(conn: &mut PgConnection, id: i64, title: &str, tags: &[String], folder_id: i64) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::title.eq(title),
+                images::tags.eq(tags),
+                images::folder_id.eq(folder_id),
+                images::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Records new working-copy facts after an edit or revert.
+    pub fn update_pixels(
+        conn: &mut PgConnection,
+        id: i64,
+        (width, height): (i32, i32),
+        original_ext: &str,
+        thumb_ext: &str,
+        mime: &str,
+        (bytes, disk_bytes): (i64, i64),
+    ) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::width.eq(width),
+                images::height.eq(height),
+                images::original_ext.eq(original_ext),
+                images::thumb_ext.eq(thumb_ext),
+                images::mime.eq(mime),
+                images::bytes.eq(bytes),
+                images::disk_bytes.eq(disk_bytes),
+                images::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_share(conn: &mut PgConnection, id: i64, nonce: &[u8], hash: &[u8]) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::share_nonce.eq(nonce),
+                images::share_token_hash.eq(hash),
+                images::shared_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn clear_share(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::share_nonce.eq(None::<Vec<u8>>),
+                images::share_token_hash.eq(None::<Vec<u8>>),
+                images::shared_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(images::table.find(id)).execute(conn)
+    }
+}

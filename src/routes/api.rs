@@ -1,0 +1,80 @@
+//! The JSON API's read side for the library (`GET /api/images`). Errors are
+//! `{"success":false,"error":…}` (see `routes/errors.rs`).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::gallery::{PER_PAGE, page_number};
+use super::media::media_url;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::models::PlacedImage;
+use crate::models::image::ImageFilter;
+use crate::models::{Folder, Image};
+use crate::startup::AppState;
+use crate::storage::Variant;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/images", web::get().to(list_images));
+}
+
+/// An image as the API shows it.
+pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
+    let image = &placed.image;
+    serde_json::json!({
+        "id": image.id,
+        "title": image.title,
+        "tags": image.tags,
+        "folder": placed.folder_slug,
+        "kind": image.kind,
+        "width": image.width,
+        "height": image.height,
+        "bytes": image.bytes,
+        "urls": {
+            "original": media_url(placed, Variant::Original),
+            "thumb": media_url(placed, Variant::Thumb),
+            "pristine": media_url(placed, Variant::Pristine),
+            "page": format!("/images/{}", image.id),
+        },
+        "prompt": serde_json::Value::Null,
+        "created": image.created_at.to_rfc3339(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    folder: Option<String>,
+    tag: Option<String>,
+    page: Option<String>,
+}
+
+async fn list_images(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let page = page_number(query.page.as_deref());
+    let user_id = current.user.id;
+    let listing = state
+        .db
+        .run(move |conn| {
+            let folder_id = match query.folder.filter(|f| !f.is_empty()) {
+                Some(slug) => Some(Folder::find_by_slug(conn, user_id, &slug)?.ok_or(AppError::NotFound)?.id),
+                None => None,
+            };
+            let filter = ImageFilter {
+                folder_id,
+                tag: query.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()),
+            };
+            Ok(Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "success": true,
+        "page": page,
+        "per_page": PER_PAGE,
+        "total": listing.total,
+        "images": listing.items.iter().map(image_json).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,548 @@
+//! The gallery (`/gallery`), the image page (`/images/{id}`) with its actions (update,
+//! edit, share, unshare, delete) and folders. Another user's image is a 404 everywhere.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::media::media_url;
+use super::{Flash, Layout, render, see_other};
+use crate::auth::CurrentUser;
+use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
+use crate::error::AppError;
+use crate::models::folder::FolderDeleteRefusal;
+use crate::models::image::ImageFilter;
+use crate::models::{Folder, Image, PlacedImage};
+use crate::startup::AppState;
+use crate::storage::Variant;
+use crate::storage::imaging::Edit;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/gallery", web::get().to(gallery))
+        .route("/images/{id}", web::get().to(image_page))
+        .route("/images/{id}/update", web::post().to(update))
+        .route("/images/{id}/edit", web::post().to(edit))
+        .route("/images/{id}/share", web::post().to(share))
+        .route("/images/{id}/unshare", web::post().to(unshare))
+        .route("/images/{id}/delete", web::post().to(delete))
+        .route("/folders", web::post().to(create_folder))
+        .route("/folders/{id}/delete", web::post().to(delete_folder));
+}
+
+pub const PER_PAGE: i64 = 24;
+
+/// A thumbnail in a grid.
+pub struct Card {
+    pub id: i64,
+    pub title: String,
+    pub thumb_url: String,
+    pub link: String,
+}
+
+impl Card {
+    pub fn owned(placed: &PlacedImage) -> Self {
+        Card {
+            id: placed.image.id,
+            title: display_title(&placed.image),
+            thumb_url: media_url(placed, Variant::Thumb),
+            link: format!("/images/{}", placed.image.id),
+        }
+    }
+}
+
+pub fn display_title(image: &Image) -> String {
+    if image.title.is_empty() {
+        format!("Image {}", image.id)
+    } else {
+        image.title.clone()
+    }
+}
+
+/// One folder in the sidebar.
+struct FolderLink {
+    id: i64,
+    slug: String,
+    name: String,
+    count: i64,
+    active: bool,
+    deletable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "gallery/gallery.html")]
+struct GalleryPage {
+    layout: Layout,
+    heading: String,
+    folders: Vec<FolderLink>,
+    tags: Vec<String>,
+    active_folder: String,
+    active_tag: String,
+    cards: Vec<Card>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+    folder_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GalleryQuery {
+    folder: Option<String>,
+    tag: Option<String>,
+    page: Option<String>,
+}
+
+/// `page` as a number ≥ 1; anything else counts as the first page.
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=100_000).contains(p)).unwrap_or(1)
+}
+
+async fn gallery(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    query: web::Query<GalleryQuery>,
+) -> Result<HttpResponse, AppError> {
+    gallery_page(&state, &session, &current, query.into_inner(), StatusCode::OK, None).await
+}
+
+async fn gallery_page(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    query: GalleryQuery,
+    status: StatusCode,
+    folder_error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref());
+    let folder_slug = query.folder.filter(|f| !f.is_empty());
+    let tag = query.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+    let user_id = current.user.id;
+    let (folders, tags, listing, folder) = {
+        let (folder_slug, tag) = (folder_slug.clone(), tag.clone());
+        state
+            .db
+            .run(move |conn| {
+                let folders = Folder::list_with_counts(conn, user_id)?;
+                let folder = match &folder_slug {
+                    Some(slug) => Some(
+                        folders
+                            .iter()
+                            .find(|(f, _)| &f.slug == slug)
+                            .map(|(f, _)| f.clone())
+                            .ok_or(AppError::NotFound)?,
+                    ),
+                    None => None,
+                };
+                let filter = ImageFilter {
+                    folder_id: folder.as_ref().map(|f| f.id),
+                    tag,
+                };
+                let listing = Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?;
+                let tags = Image::tags_for_user(conn, user_id)?;
+                Ok((folders, tags, listing, folder))
+            })
+            .await?
+    };
+    let pages = ((listing.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let link = |page: i64| {
+        let mut params = Vec::new();
+        if let Some(slug) = &folder_slug {
+            params.push(format!("folder={}", super::url_encode(slug)));
+        }
+        if let Some(tag) = &tag {
+            params.push(format!("tag={}", super::url_encode(tag)));
+        }
+        params.push(format!("page={page}"));
+        format!("/gallery?{}", params.join("&"))
+    };
+    let heading = match (&folder, &tag) {
+        (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
+        (Some(folder), None) => folder.name.clone(),
+        (None, Some(tag)) => format!("#{tag}"),
+        (None, None) => "All images".to_owned(),
+    };
+    render(
+        status,
+        &GalleryPage {
+            layout: Layout::new(session, Some(current)),
+            heading,
+            folders: folders
+                .into_iter()
+                .map(|(f, count)| FolderLink {
+                    active: folder_slug.as_deref() == Some(f.slug.as_str()),
+                    deletable: !f.is_default(),
+                    id: f.id,
+                    slug: f.slug,
+                    name: f.name,
+                    count,
+                })
+                .collect(),
+            tags,
+            active_folder: folder_slug.clone().unwrap_or_default(),
+            active_tag: tag.clone().unwrap_or_default(),
+            cards: listing.items.iter().map(Card::owned).collect(),
+            total: listing.total,
+            page,
+            pages,
+            prev_link: (page > 1).then(|| link(page - 1)),
+            next_link: (page < pages).then(|| link(page + 1)),
+            folder_error,
+        },
+    )
+}
+
+/// The image if the current user owns it (admins may view any); 404 otherwise.
+async fn owned_image(state: &AppState, current: &CurrentUser, id: i64, allow_admin: bool) -> Result<PlacedImage, AppError> {
+    let placed = state
+        .db
+        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let is_owner = placed.image.user_id == current.user.id;
+    if is_owner || (allow_admin && current.user.is_admin()) {
+        Ok(placed)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "gallery/image.html")]
+struct ImagePage {
+    layout: Layout,
+    id: i64,
+    title: String,
+    raw_title: String,
+    original_url: String,
+    pristine_url: String,
+    width: i32,
+    height: i32,
+    size: String,
+    kind: String,
+    tags: Vec<String>,
+    tags_text: String,
+    folder_slug: String,
+    folder_name: String,
+    folders: Vec<(String, String)>,
+    created: String,
+    updated: String,
+    share_url: Option<String>,
+    is_owner: bool,
+    error: Option<String>,
+}
+
+async fn image_page(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), true).await?;
+    image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
+}
+
+async fn image_page_with(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    placed: PlacedImage,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let owner_id = placed.image.user_id;
+    let folders = state
+        .db
+        .run(move |conn| Ok(Folder::list_with_counts(conn, owner_id)?))
+        .await?
+        .into_iter()
+        .map(|(f, _)| (f.slug, f.name))
+        .collect();
+    let image = &placed.image;
+    render(
+        status,
+        &ImagePage {
+            layout: Layout::new(session, Some(current)),
+            id: image.id,
+            title: display_title(image),
+            raw_title: image.title.clone(),
+            original_url: media_url(&placed, Variant::Original),
+            pristine_url: media_url(&placed, Variant::Pristine),
+            width: image.width,
+            height: image.height,
+            size: human_bytes(image.bytes),
+            kind: image.kind.clone(),
+            tags: image.tags.clone(),
+            tags_text: image.tags.join(", "),
+            folder_slug: placed.folder_slug.clone(),
+            folder_name: placed.folder_name.clone(),
+            folders,
+            created: image.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            updated: image.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            share_url: state.library.share_token_of(image).map(|token| format!("/s/{token}")),
+            is_owner: owner_id == current.user.id,
+            error,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateForm {
+    title: String,
+    tags: String,
+    folder: String,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<UpdateForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let form = form.into_inner();
+    let checked = (|| {
+        let tags = parse_tags(&form.tags)?;
+        let title = form.title.trim().to_owned();
+        if title.chars().count() > 200 {
+            return Err("Titles are at most 200 characters.".to_owned());
+        }
+        let slug = match form.folder.trim() {
+            "" => placed.folder_slug.clone(),
+            raw => FolderSlug::parse(raw).ok_or("Choose one of your folders.")?.as_str().to_owned(),
+        };
+        Ok((title, tags, slug))
+    })();
+    let (title, tags, slug) = match checked {
+        Ok(values) => values,
+        Err(message) => {
+            return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some(message)).await;
+        }
+    };
+    let library = state.library.clone();
+    let user_id = current.user.id;
+    let id = placed.image.id;
+    let moved = state
+        .db
+        .run(move |conn| {
+            let Some(folder) = Folder::find_by_slug(conn, user_id, &slug)? else {
+                return Ok(Err(placed));
+            };
+            library.update(conn, &placed, &folder, &title, &tags)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    if let Err(placed) = moved {
+        return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some("That folder does not exist.".into())).await;
+    }
+    Flash::success(&session, "Saved.");
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditForm {
+    op: String,
+    x: String,
+    y: String,
+    w: String,
+    h: String,
+}
+
+/// `None` is "revert".
+fn parse_edit(form: &EditForm) -> Result<Option<Edit>, String> {
+    let number = |name: &str, raw: &str| {
+        raw.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{name} must be a whole number of pixels."))
+    };
+    Ok(Some(match form.op.as_str() {
+        "rotate90" => Edit::Rotate90,
+        "rotate180" => Edit::Rotate180,
+        "rotate270" => Edit::Rotate270,
+        "fliph" => Edit::FlipHorizontal,
+        "flipv" => Edit::FlipVertical,
+        "grayscale" => Edit::Grayscale,
+        "crop" => Edit::Crop {
+            x: number("x", &form.x)?,
+            y: number("y", &form.y)?,
+            width: number("w", &form.w)?,
+            height: number("h", &form.h)?,
+        },
+        "resize" => Edit::Resize {
+            width: number("w", &form.w)?,
+            height: number("h", &form.h)?,
+        },
+        "revert" => return Ok(None),
+        other => {
+            return Err(format!(
+                "Unknown edit {other:?}: use rotate90, rotate180, rotate270, fliph, flipv, grayscale, crop, resize or revert."
+            ));
+        }
+    }))
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let edit = match parse_edit(&form) {
+        Ok(edit) => edit,
+        Err(message) => {
+            return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some(message)).await;
+        }
+    };
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let for_page = placed.clone();
+    let result = state.db.run(move |conn| library.edit(conn, &placed, edit)).await?;
+    if let Err(problem) = result {
+        let err = AppError::from(problem);
+        return image_page_with(&state, &session, &current, for_page, err.status_code(), Some(err.message())).await;
+    }
+    Flash::success(&session, if edit.is_some() { "Edited." } else { "Restored the original." });
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn share(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let library = state.library.clone();
+    let id = placed.image.id;
+    state.db.run(move |conn| library.share(conn, id)).await?;
+    Flash::success(&session, "Share link created. Anyone with the link can see this image.");
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn unshare(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let id = placed.image.id;
+    state.db.run(move |conn| Ok(Image::clear_share(conn, id)?)).await?;
+    Flash::success(&session, "Share link revoked. The old link no longer works.");
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let library = state.library.clone();
+    let folder = placed.folder_slug.clone();
+    state.db.run(move |conn| library.delete(conn, &placed)).await?;
+    Flash::success(&session, "Image deleted.");
+    Ok(see_other(&format!("/gallery?folder={}", super::url_encode(&folder))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FolderForm {
+    name: String,
+}
+
+async fn create_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    form: web::Form<FolderForm>,
+) -> Result<HttpResponse, AppError> {
+    let (name, slug) = match parse_folder_name(&form.name) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            return gallery_page(&state, &session, &current, GalleryQuery::default(), StatusCode::BAD_REQUEST, Some(message.into())).await;
+        }
+    };
+    let user_id = current.user.id;
+    let created = {
+        let slug = slug.clone();
+        state
+            .db
+            .run(move |conn| {
+                Folder::ensure_default(conn, user_id)?;
+                Ok(Folder::create(conn, user_id, &slug, &name)?)
+            })
+            .await?
+    };
+    match created {
+        Some(folder) => {
+            Flash::success(&session, format!("Folder “{}” created.", folder.name));
+            Ok(see_other(&format!("/gallery?folder={}", folder.slug)))
+        }
+        None => {
+            gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::CONFLICT,
+                Some(format!("You already have a folder called “{}”.", slug)),
+            )
+            .await
+        }
+    }
+}
+
+async fn delete_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let result = state
+        .db
+        .run(move |conn| Ok(Folder::delete_if_empty(conn, user_id, id)?))
+        .await?;
+    match result {
+        Ok(folder) => {
+            if let Ok(username) = crate::domain::Username::parse(&current.user.username) {
+                state.library.storage.remove_empty_folder(&username, &folder.slug());
+            }
+            Flash::success(&session, format!("Folder “{}” deleted.", folder.name));
+            Ok(see_other("/gallery"))
+        }
+        Err(FolderDeleteRefusal::NotFound) => Err(AppError::NotFound),
+        Err(refusal) => {
+            let message = match refusal {
+                FolderDeleteRefusal::IsDefault => "The default folder cannot be deleted.".to_owned(),
+                FolderDeleteRefusal::NotEmpty(n) => format!(
+                    "This folder still holds {n} image{}. Move or delete them first.",
+                    if n == 1 { "" } else { "s" }
+                ),
+                FolderDeleteRefusal::NotFound => String::new(),
+            };
+            gallery_page(&state, &session, &current, GalleryQuery::default(), StatusCode::CONFLICT, Some(message)).await
+        }
+    }
+}
+
+/// "1.2 MB" for a byte count.
+pub fn human_bytes(bytes: i64) -> String {
+    let bytes = bytes.max(0) as f64;
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.0} KB", b / 1e3),
+        b => format!("{b} bytes"),
+    }
+}

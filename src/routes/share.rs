@@ -1,0 +1,146 @@
+//! Public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`) and `/explore`.
+//! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
+//! stored token hash, so the old link is a 404 from the next request on.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::gallery::{PER_PAGE, display_title, page_number};
+use super::media::serve_variant;
+use super::{Layout, render};
+use crate::auth::MaybeUser;
+use crate::error::AppError;
+use crate::models::{Image, PlacedImage};
+use crate::startup::AppState;
+use crate::storage::Variant;
+use crate::tokens;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/s/{token}", web::get().to(share_page))
+        .route("/s/{token}/image", web::get().to(share_image))
+        .route("/s/{token}/thumb", web::get().to(share_thumb))
+        .route("/explore", web::get().to(explore));
+}
+
+/// Share links must be revalidated each time, so a revoked link stops at once.
+const SHARE_CACHE: &str = "no-cache";
+
+async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppError> {
+    let well_formed = token.len() == 48 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !well_formed {
+        return Err(AppError::NotFound);
+    }
+    let hash = tokens::digest(token);
+    state
+        .db
+        .run(move |conn| Ok(Image::find_by_share_hash(conn, &hash)?))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "share/share.html")]
+struct SharePage {
+    layout: Layout,
+    title: String,
+    owner: String,
+    image_url: String,
+    width: i32,
+    height: i32,
+    tags: Vec<String>,
+}
+
+async fn share_page(
+    state: web::Data<AppState>,
+    session: Session,
+    viewer: MaybeUser,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let placed = find_shared(&state, &token).await?;
+    render(
+        StatusCode::OK,
+        &SharePage {
+            layout: Layout::new(&session, viewer.0.as_ref()),
+            title: display_title(&placed.image),
+            owner: placed.username.clone(),
+            image_url: format!("/s/{token}/image"),
+            width: placed.image.width,
+            height: placed.image.height,
+            tags: placed.image.tags.clone(),
+        },
+    )
+}
+
+async fn share_image(req: HttpRequest, state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let placed = find_shared(&state, &token).await?;
+    serve_variant(&req, &state.library, &placed, Variant::Original, SHARE_CACHE).await
+}
+
+async fn share_thumb(req: HttpRequest, state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let placed = find_shared(&state, &token).await?;
+    serve_variant(&req, &state.library, &placed, Variant::Thumb, SHARE_CACHE).await
+}
+
+pub struct SharedCard {
+    title: String,
+    owner: String,
+    link: String,
+    thumb_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "share/explore.html")]
+struct ExplorePage {
+    layout: Layout,
+    cards: Vec<SharedCard>,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ExploreQuery {
+    page: Option<String>,
+}
+
+async fn explore(
+    state: web::Data<AppState>,
+    session: Session,
+    viewer: MaybeUser,
+    query: web::Query<ExploreQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref());
+    let listing = state
+        .db
+        .run(move |conn| Ok(Image::list_shared(conn, (page - 1) * PER_PAGE, PER_PAGE)?))
+        .await?;
+    let pages = ((listing.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let cards = listing
+        .items
+        .iter()
+        .filter_map(|placed| {
+            let token = state.library.share_token_of(&placed.image)?;
+            Some(SharedCard {
+                title: display_title(&placed.image),
+                owner: placed.username.clone(),
+                link: format!("/s/{token}"),
+                thumb_url: format!("/s/{token}/thumb"),
+            })
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ExplorePage {
+            layout: Layout::new(&session, viewer.0.as_ref()),
+            cards,
+            page,
+            pages,
+            prev_link: (page > 1).then(|| format!("/explore?page={}", page - 1)),
+            next_link: (page < pages).then(|| format!("/explore?page={}", page + 1)),
+        },
+    )
+}

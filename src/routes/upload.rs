@@ -1,0 +1,239 @@
+//! Uploads: the form (`GET/POST /upload`) and the JSON twin (`POST /api/upload`). Both read
+//! the multipart body through [`receive`], which refuses oversize bodies before reading
+//! them whole, and store through the library.
+
+use actix_multipart::Multipart;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use futures_util::StreamExt;
+
+use super::{Flash, Layout, render, see_other};
+use crate::auth::CurrentUser;
+use crate::domain::{FolderSlug, Username, parse_folder_name, parse_tags};
+use crate::error::AppError;
+use crate::library::NewImageInput;
+use crate::models::{Folder, Image};
+use crate::quota::ClientIp;
+use crate::startup::AppState;
+use crate::storage::imaging;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/upload", web::get().to(upload_form))
+        .route("/upload", web::post().to(upload))
+        .route("/api/upload", web::post().to(api_upload));
+}
+
+/// The fields of an upload form.
+#[derive(Default)]
+struct Received {
+    file: Option<Vec<u8>>,
+    folder: String,
+    tags: String,
+    title: String,
+}
+
+/// Small text fields may not exceed this.
+const MAX_FIELD_BYTES: usize = 4096;
+
+/// Reads the multipart body: `file` up to `max_bytes`, and the small text fields.
+async fn receive(req: &HttpRequest, mut payload: Multipart, max_bytes: u64) -> Result<Received, AppError> {
+    let too_large = || {
+        AppError::PayloadTooLarge(format!(
+            "The file is too large: the limit is {} MiB.",
+            max_bytes / (1024 * 1024)
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_bytes + 64 * 1024) {
+        return Err(too_large());
+    }
+    let mut received = Received::default();
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let limit = if name == "file" { max_bytes as usize } else { MAX_FIELD_BYTES };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(if name == "file" {
+                    too_large()
+                } else {
+                    AppError::BadRequest(format!("The field {name:?} is too long."))
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&bytes).into_owned();
+        match name.as_str() {
+            "file" => received.file = Some(bytes),
+            "folder" => received.folder = text(),
+            "tags" => received.tags = text(),
+            "title" => received.title = text(),
+            _ => {}
+        }
+    }
+    Ok(received)
+}
+
+/// Validates, decodes (off the executor) and stores an upload; returns the new image id.
+async fn store_upload(state: &AppState, current: &CurrentUser, ip: ClientIp, received: Received) -> Result<i64, AppError> {
+    let bytes = received
+        .file
+        .filter(|bytes| !bytes.is_empty())
+        .ok_or_else(|| AppError::BadRequest("Choose an image file to upload (field \"file\").".into()))?;
+    let tags = parse_tags(&received.tags).map_err(AppError::BadRequest)?;
+    let title: String = received.title.trim().chars().take(200).collect();
+    let folder = match received.folder.trim() {
+        "" => None,
+        raw => Some(match FolderSlug::parse(raw) {
+            Some(slug) => (raw.to_owned(), slug),
+            None => parse_folder_name(raw).map_err(|msg| AppError::BadRequest(msg.into()))?,
+        }),
+    };
+    let max_pixels = state.library.max_pixels;
+    let (format, sanitised, bytes) = web::block(move || {
+        imaging::sanitise_upload(&bytes, max_pixels).map(|(format, sanitised)| (format, sanitised, bytes))
+    })
+    .await
+    .map_err(AppError::internal)??;
+
+    let library = state.library.clone();
+    let (user_id, username) = (current.user.id, current.user.username.clone());
+    let image = state
+        .db
+        .run(move |conn| {
+            let username = Username::parse(&username).map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let folder = match &folder {
+                Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
+                None => Folder::ensure_default(conn, user_id)?,
+            };
+            library.store(
+                conn,
+                NewImageInput {
+                    user_id,
+                    username: &username,
+                    folder: &folder,
+                    kind: "upload",
+                    pristine: &bytes,
+                    pristine_format: format,
+                    sanitised,
+                    title: &title,
+                    tags: &tags,
+                    client_ip: Some(ip.0.into()),
+                },
+            )
+        })
+        .await?;
+    tracing::info!(image = image.id, user = user_id, "image uploaded");
+    Ok(image.id)
+}
+
+#[derive(Template)]
+#[template(path = "gallery/upload.html")]
+struct UploadPage {
+    layout: Layout,
+    folders: Vec<(String, String)>,
+    folder: String,
+    tags: String,
+    title: String,
+    error: Option<String>,
+    max_mib: u64,
+}
+
+async fn upload_page(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    status: StatusCode,
+    error: Option<String>,
+    (folder, tags, title): (String, String, String),
+) -> Result<HttpResponse, AppError> {
+    let user_id = current.user.id;
+    let folders = state
+        .db
+        .run(move |conn| Ok(Folder::list_with_counts(conn, user_id)?))
+        .await?
+        .into_iter()
+        .map(|(folder, _)| (folder.slug, folder.name))
+        .collect();
+    render(
+        status,
+        &UploadPage {
+            layout: Layout::new(session, Some(current)),
+            folders,
+            folder,
+            tags,
+            title,
+            error,
+            max_mib: state.settings.max_upload_bytes / (1024 * 1024),
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    folder: Option<String>,
+}
+
+async fn upload_form(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    query: web::Query<UploadQuery>,
+) -> Result<HttpResponse, AppError> {
+    let folder = query.into_inner().folder.unwrap_or_default();
+    upload_page(&state, &session, &current, StatusCode::OK, None, (folder, String::new(), String::new())).await
+}
+
+async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    ip: ClientIp,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let received = receive(&req, payload, state.settings.max_upload_bytes).await?;
+    let kept = (received.folder.clone(), received.tags.clone(), received.title.clone());
+    match store_upload(&state, &current, ip, received).await {
+        Ok(id) => {
+            Flash::success(&session, "Uploaded.");
+            Ok(see_other(&format!("/images/{id}")))
+        }
+        Err(err @ (AppError::BadRequest(_)
+        | AppError::PayloadTooLarge(_)
+        | AppError::UnsupportedMediaType(_)
+        | AppError::Unprocessable(_))) => {
+            upload_page(&state, &session, &current, err.status_code(), Some(err.message()), kept).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn api_upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    ip: ClientIp,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let received = receive(&req, payload, state.settings.max_upload_bytes).await?;
+    let id = store_upload(&state, &current, ip, received).await?;
+    let placed = state
+        .db
+        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "success": true,
+        "image": super::api::image_json(&placed),
+        "message": "Image uploaded successfully",
+    })))
+}

@@ -1,0 +1,313 @@
+//! Image bytes in, sanitised variants out. CPU-bound: call from the blocking pool.
+//!
+//! Types are recognised by their magic bytes, never by name or declared type, and only
+//! JPEG, PNG, WebP and GIF are accepted. Decoding is bounded twice: the header's dimensions
+//! are checked against the pixel limit before any pixel is decoded (a 60000×60000 "bomb"
+//! is refused from its first bytes), and the decoder gets a memory cap. The working copy is
+//! re-encoded from pixels, so no metadata (EXIF GPS included) survives; EXIF orientation is
+//! applied first.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+/// Longest side of a thumbnail.
+pub const THUMB_SIZE: u32 = 320;
+/// Longest side a resize may ask for.
+pub const MAX_RESIZE_SIDE: u32 = 8192;
+
+/// A raster format Atelier stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    WebP,
+    Gif,
+}
+
+impl Format {
+    /// Recognises a format from the first bytes.
+    pub fn detect(bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Format::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Format::Png)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Format::Gif)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Format::WebP)
+        } else {
+            None
+        }
+    }
+
+    pub fn ext(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::WebP => "webp",
+            Format::Gif => "gif",
+        }
+    }
+
+    pub fn from_ext(ext: &str) -> Option<Format> {
+        match ext {
+            "jpg" => Some(Format::Jpeg),
+            "png" => Some(Format::Png),
+            "webp" => Some(Format::WebP),
+            "gif" => Some(Format::Gif),
+            _ => None,
+        }
+    }
+
+    fn image_format(self) -> ImageFormat {
+        match self {
+            Format::Jpeg => ImageFormat::Jpeg,
+            Format::Png => ImageFormat::Png,
+            Format::WebP => ImageFormat::WebP,
+            Format::Gif => ImageFormat::Gif,
+        }
+    }
+
+    /// The format of the re-encoded working copy: GIF becomes PNG (first frame).
+    fn working_format(self) -> Format {
+        match self {
+            Format::Gif => Format::Png,
+            other => other,
+        }
+    }
+}
+
+/// Why an image was refused, in words for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageProblem {
+    UnsupportedType,
+    TooManyPixels { width: u32, height: u32, max: u64 },
+    Corrupt(String),
+    BadEdit(String),
+}
+
+impl ImageProblem {
+    pub fn message(&self) -> String {
+        match self {
+            ImageProblem::UnsupportedType => {
+                "This file is not a JPEG, PNG, WebP or GIF image. Only those types are accepted."
+                    .into()
+            }
+            ImageProblem::TooManyPixels { width, height, max } => format!(
+                "This image is {width}×{height} pixels; the limit is {} megapixels.",
+                max / 1_000_000
+            ),
+            ImageProblem::Corrupt(detail) => {
+                format!("This image could not be decoded (it may be damaged or truncated): {detail}")
+            }
+            ImageProblem::BadEdit(detail) => detail.clone(),
+        }
+    }
+}
+
+/// One encoded variant.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub format: Format,
+}
+
+/// What is stored for an image: the sanitised working copy and its thumbnail.
+pub struct Sanitised {
+    pub original: Encoded,
+    pub thumb: Encoded,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decodes `bytes` (already known to be `format`) within the limits, orientation applied.
+pub fn decode(bytes: &[u8], format: Format, max_pixels: u64) -> Result<DynamicImage, ImageProblem> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(65_535);
+    limits.max_image_height = Some(65_535);
+    // Decoded RGBA at the pixel limit, plus headroom for the decoder's own buffers.
+    limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(corrupt_or_limit)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageProblem::TooManyPixels {
+            width,
+            height,
+            max: max_pixels,
+        });
+    }
+    let orientation = decoder.orientation().map_err(corrupt_or_limit)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt_or_limit)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
+    match err {
+        image::ImageError::Limits(limit) => ImageProblem::Corrupt(format!("too large to decode ({limit})")),
+        other => ImageProblem::Corrupt(other.to_string()),
+    }
+}
+
+/// Checks and decodes an upload, then makes the working copy and thumbnail.
+pub fn sanitise_upload(bytes: &[u8], max_pixels: u64) -> Result<(Format, Sanitised), ImageProblem> {
+    let format = Format::detect(bytes).ok_or(ImageProblem::UnsupportedType)?;
+    let image = decode(bytes, format, max_pixels)?;
+    Ok((format, encode_variants(&image, format.working_format())?))
+}
+
+/// Encodes the working copy in `format` and a thumbnail.
+pub fn encode_variants(image: &DynamicImage, format: Format) -> Result<Sanitised, ImageProblem> {
+    let original = encode(image, format)?;
+    let thumb_image = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
+    let thumb_format = if image.color().has_alpha() {
+        Format::Png
+    } else {
+        Format::Jpeg
+    };
+    let thumb = encode(&thumb_image, thumb_format)?;
+    Ok(Sanitised {
+        original,
+        thumb,
+        width: image.width(),
+        height: image.height(),
+    })
+}
+
+fn encode(image: &DynamicImage, format: Format) -> Result<Encoded, ImageProblem> {
+    let mut bytes = Vec::new();
+    let failed = |err: image::ImageError| ImageProblem::Corrupt(format!("could not encode: {err}"));
+    match format {
+        Format::Jpeg => {
+            let rgb = image.to_rgb8();
+            JpegEncoder::new_with_quality(&mut bytes, 90)
+                .encode_image(&rgb)
+                .map_err(failed)?;
+        }
+        Format::WebP => {
+            let rgba = image.to_rgba8();
+            WebPEncoder::new_lossless(&mut bytes)
+                .encode(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
+                .map_err(failed)?;
+        }
+        Format::Png | Format::Gif => {
+            let image = match image {
+                DynamicImage::ImageLuma8(_)
+                | DynamicImage::ImageLumaA8(_)
+                | DynamicImage::ImageRgb8(_)
+                | DynamicImage::ImageRgba8(_) => image.clone(),
+                other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+                other => DynamicImage::ImageRgb8(other.to_rgb8()),
+            };
+            image
+                .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+                .map_err(failed)?;
+            return Ok(Encoded {
+                bytes,
+                format: Format::Png,
+            });
+        }
+    }
+    Ok(Encoded { bytes, format })
+}
+
+/// An edit of the working copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    Rotate90,
+    Rotate180,
+    Rotate270,
+    FlipHorizontal,
+    FlipVertical,
+    Grayscale,
+    Crop { x: u32, y: u32, width: u32, height: u32 },
+    Resize { width: u32, height: u32 },
+}
+
+/// Applies `edit`, refusing parameters that do not fit the image.
+pub fn apply_edit(image: &DynamicImage, edit: Edit) -> Result<DynamicImage, ImageProblem> {
+    Ok(match edit {
+        Edit::Rotate90 => image.rotate90(),
+        Edit::Rotate180 => image.rotate180(),
+        Edit::Rotate270 => image.rotate270(),
+        Edit::FlipHorizontal => image.fliph(),
+        Edit::FlipVertical => image.flipv(),
+        Edit::Grayscale => match image.color().has_alpha() {
+            true => DynamicImage::ImageLumaA8(image.to_luma_alpha8()),
+            false => DynamicImage::ImageLuma8(image.to_luma8()),
+        },
+        Edit::Crop { x, y, width, height } => {
+            let fits = width > 0
+                && height > 0
+                && u64::from(x) + u64::from(width) <= u64::from(image.width())
+                && u64::from(y) + u64::from(height) <= u64::from(image.height());
+            if !fits {
+                return Err(ImageProblem::BadEdit(format!(
+                    "The crop must be a non-empty area inside the {}×{} image.",
+                    image.width(),
+                    image.height()
+                )));
+            }
+            image.crop_imm(x, y, width, height)
+        }
+        Edit::Resize { width, height } => {
+            if width == 0 || height == 0 || width > MAX_RESIZE_SIDE || height > MAX_RESIZE_SIDE {
+                return Err(ImageProblem::BadEdit(format!(
+                    "Width and height must be between 1 and {MAX_RESIZE_SIDE} pixels."
+                )));
+            }
+            image.resize_exact(width, height, image::imageops::FilterType::Triangle)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([x as u8, y as u8, 128])
+        }));
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .expect("png");
+        bytes
+    }
+
+    #[test]
+    fn detects_by_magic_bytes_only() {
+        assert_eq!(Format::detect(&png(2, 2)), Some(Format::Png));
+        assert_eq!(Format::detect(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), None);
+        assert_eq!(Format::detect(b"<html><body>hi</body></html>"), None);
+        assert_eq!(Format::detect(b"GIF89a...."), Some(Format::Gif));
+        assert_eq!(Format::detect(b"RIFF\0\0\0\0WEBPVP8 "), Some(Format::WebP));
+    }
+
+    #[test]
+    fn thumbnails_keep_aspect_and_fit() {
+        let (format, out) = sanitise_upload(&png(1000, 500), 50_000_000).expect("ok");
+        assert_eq!(format, Format::Png);
+        assert_eq!((out.width, out.height), (1000, 500));
+        let thumb = image::load_from_memory(&out.thumb.bytes).expect("thumb");
+        assert_eq!((thumb.width(), thumb.height()), (320, 160));
+    }
+
+    #[test]
+    fn edits_check_their_parameters() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::new(40, 20));
+        assert_eq!(apply_edit(&image, Edit::Rotate90).expect("rotate").width(), 20);
+        let crop = |x, y, width, height| apply_edit(&image, Edit::Crop { x, y, width, height });
+        assert!(crop(0, 0, 40, 20).is_ok());
+        assert!(crop(30, 0, 11, 20).is_err());
+        assert!(crop(0, 0, 0, 5).is_err());
+        assert!(crop(u32::MAX, 0, 2, 2).is_err());
+        assert!(apply_edit(&image, Edit::Resize { width: 0, height: 5 }).is_err());
+        assert!(apply_edit(&image, Edit::Resize { width: 100_000, height: 5 }).is_err());
+    }
+}
