@@ -56,23 +56,38 @@ impl Library {
     }
 
     /// Writes the three variants and inserts the row; on failure nothing is left behind.
-    pub fn store(&self, conn: &mut PgConnection, input: NewImageInput<'_>) -> Result<Image, AppError> {
+    pub fn store(
+        &self,
+        conn: &mut PgConnection,
+        input: NewImageInput<'_>,
+    ) -> Result<Image, AppError> {
         let stem = FileName::random_stem().map_err(AppError::internal)?;
         let folder = input.folder.slug();
         let files = [
             (Variant::Pristine, input.pristine_format, input.pristine),
-            (Variant::Original, input.sanitised.original.format, &input.sanitised.original.bytes[..]),
-            (Variant::Thumb, input.sanitised.thumb.format, &input.sanitised.thumb.bytes[..]),
+            (
+                Variant::Original,
+                input.sanitised.original.format,
+                &input.sanitised.original.bytes[..],
+            ),
+            (
+                Variant::Thumb,
+                input.sanitised.thumb.format,
+                &input.sanitised.thumb.bytes[..],
+            ),
         ];
         let mut written = Vec::new();
         let result = (|| {
             for (variant, format, bytes) in files {
-                let name = FileName::new(&stem, format.ext()).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
+                let name = FileName::new(&stem, format.ext())
+                    .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
                 let path = self
                     .storage
                     .resolve(input.username, &folder, variant, &name)
                     .map_err(AppError::internal)?;
-                self.storage.write_atomic(&path, bytes).map_err(AppError::internal)?;
+                self.storage
+                    .write_atomic(&path, bytes)
+                    .map_err(AppError::internal)?;
                 written.push(path);
             }
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
@@ -107,7 +122,11 @@ impl Library {
     }
 
     /// The path of one variant of a placed image.
-    pub fn path_of(&self, placed: &PlacedImage, variant: Variant) -> Result<std::path::PathBuf, AppError> {
+    pub fn path_of(
+        &self,
+        placed: &PlacedImage,
+        variant: Variant,
+    ) -> Result<std::path::PathBuf, AppError> {
         let (user, folder, name) = place(placed, variant)?;
         self.storage
             .resolve(&user, &folder, variant, &name)
@@ -136,7 +155,9 @@ impl Library {
                     .storage
                     .resolve(&user, &to.slug(), variant, &name)
                     .map_err(AppError::internal)?;
-                self.storage.rename(&from, &target).map_err(AppError::internal)?;
+                self.storage
+                    .rename(&from, &target)
+                    .map_err(AppError::internal)?;
                 moved.push((from, target));
             }
             Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
@@ -152,13 +173,19 @@ impl Library {
 
     /// Applies an edit to the working copy (or, with `None`, restores it from pristine),
     /// then regenerates the thumbnail. Bad parameters change nothing.
-    pub fn edit(&self, conn: &mut PgConnection, placed: &PlacedImage, edit: Option<Edit>) -> Result<Result<(), ImageProblem>, AppError> {
+    pub fn edit(
+        &self,
+        conn: &mut PgConnection,
+        placed: &PlacedImage,
+        edit: Option<Edit>,
+    ) -> Result<Result<(), ImageProblem>, AppError> {
         let image = &placed.image;
         let (source_variant, source_ext) = match edit {
             Some(_) => (Variant::Original, &image.original_ext),
             None => (Variant::Pristine, &image.pristine_ext),
         };
-        let format = Format::from_ext(source_ext).ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown ext")))?;
+        let format = Format::from_ext(source_ext)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown ext")))?;
         let bytes = self
             .storage
             .read(&self.path_of(placed, source_variant)?)
@@ -184,11 +211,21 @@ impl Library {
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
         let new_thumb = FileName::new(&image.stem, sanitised.thumb.format.ext())
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-        let original_path = self.storage.resolve(&user, &folder, Variant::Original, &new_original).map_err(AppError::internal)?;
-        let thumb_path = self.storage.resolve(&user, &folder, Variant::Thumb, &new_thumb).map_err(AppError::internal)?;
+        let original_path = self
+            .storage
+            .resolve(&user, &folder, Variant::Original, &new_original)
+            .map_err(AppError::internal)?;
+        let thumb_path = self
+            .storage
+            .resolve(&user, &folder, Variant::Thumb, &new_thumb)
+            .map_err(AppError::internal)?;
         let old_thumb_path = self.path_of(placed, Variant::Thumb)?;
-        self.storage.write_atomic(&original_path, &sanitised.original.bytes).map_err(AppError::internal)?;
-        self.storage.write_atomic(&thumb_path, &sanitised.thumb.bytes).map_err(AppError::internal)?;
+        self.storage
+            .write_atomic(&original_path, &sanitised.original.bytes)
+            .map_err(AppError::internal)?;
+        self.storage
+            .write_atomic(&thumb_path, &sanitised.thumb.bytes)
+            .map_err(AppError::internal)?;
         let pristine_size = std::fs::metadata(self.path_of(placed, Variant::Pristine)?)
             .map_err(AppError::internal)?
             .len() as i64;
@@ -247,14 +284,22 @@ impl Library {
 }
 
 /// Validated path segments of a placed image's variant.
-fn place(placed: &PlacedImage, variant: Variant) -> Result<(Username, FolderSlug, FileName), AppError> {
+fn place(
+    placed: &PlacedImage,
+    variant: Variant,
+) -> Result<(Username, FolderSlug, FileName), AppError> {
     let image = &placed.image;
     let ext = match variant {
         Variant::Original => &image.original_ext,
         Variant::Thumb => &image.thumb_ext,
         Variant::Pristine => &image.pristine_ext,
     };
-    let broken = || AppError::internal(anyhow::anyhow!("image {} has an invalid stored path", image.id));
+    let broken = || {
+        AppError::internal(anyhow::anyhow!(
+            "image {} has an invalid stored path",
+            image.id
+        ))
+    };
     let user = Username::parse(&placed.username).map_err(|_| broken())?;
     let folder = FolderSlug::parse(&placed.folder_slug).ok_or_else(broken)?;
     let name = FileName::new(&image.stem, ext).ok_or_else(broken)?;

@@ -59,7 +59,10 @@ impl Application {
         }
 
         let storage = Storage::open(&settings.uploads_dir).with_context(|| {
-            format!("cannot open the uploads folder {}", settings.uploads_dir.display())
+            format!(
+                "cannot open the uploads folder {}",
+                settings.uploads_dir.display()
+            )
         })?;
         let library = Library::new(storage, session_key.master(), settings.max_image_pixels);
 

@@ -71,10 +71,25 @@ mod tests {
 
     #[test]
     fn slugs() {
-        assert_eq!(FolderSlug::from_name("  Summer Trip 2026! ").map(|s| s.0), Some("summer-trip-2026".into()));
-        assert_eq!(FolderSlug::from_name("Ünïcode/../x").map(|s| s.0), Some("n-code-x".into()));
+        assert_eq!(
+            FolderSlug::from_name("  Summer Trip 2026! ").map(|s| s.0),
+            Some("summer-trip-2026".into())
+        );
+        assert_eq!(
+            FolderSlug::from_name("Ünïcode/../x").map(|s| s.0),
+            Some("n-code-x".into())
+        );
         assert!(FolderSlug::from_name("!!!").is_none());
-        for bad in ["", "..", ".hidden", "a/b", "UPPER", "-lead", "a\0b", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "..",
+            ".hidden",
+            "a/b",
+            "UPPER",
+            "-lead",
+            "a\0b",
+            &"a".repeat(65),
+        ] {
             assert!(FolderSlug::parse(bad).is_none(), "{bad:?}");
         }
         assert!(FolderSlug::parse("summer-trip_2").is_some());

@@ -9,6 +9,6 @@ mod username;
 
 pub use email::Email;
 pub use folder::{FolderSlug, parse_folder_name};
-pub use tags::parse_tags;
 pub use password::{NewPassword, PasswordProblem};
+pub use tags::parse_tags;
 pub use username::Username;

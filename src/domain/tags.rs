@@ -9,9 +9,9 @@ pub fn parse_tags(raw: &str) -> Result<Vec<String>, String> {
             continue;
         }
         if tag.chars().count() > 32
-            || !tag
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ' ' | '_' | '-'))
+            || !tag.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ' ' | '_' | '-')
+            })
         {
             return Err(format!(
                 "Tag {tag:?} is not allowed: tags are up to 32 letters, digits, spaces, '_' or '-'."
@@ -33,7 +33,10 @@ mod tests {
 
     #[test]
     fn tags() {
-        assert_eq!(parse_tags(" Cats, dogs ,,cats, sea side").expect("ok"), ["cats", "dogs", "sea side"]);
+        assert_eq!(
+            parse_tags(" Cats, dogs ,,cats, sea side").expect("ok"),
+            ["cats", "dogs", "sea side"]
+        );
         assert!(parse_tags("").expect("ok").is_empty());
         assert!(parse_tags("<script>").is_err());
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();

@@ -43,9 +43,18 @@ impl Folder {
     }
 
     /// The folder with `slug`, created with `name` if missing (safe under races).
-    pub fn find_or_create(conn: &mut PgConnection, user_id: i64, slug: &str, name: &str) -> QueryResult<Folder> {
+    pub fn find_or_create(
+        conn: &mut PgConnection,
+        user_id: i64,
+        slug: &str,
+        name: &str,
+    ) -> QueryResult<Folder> {
         diesel::insert_into(folders::table)
-            .values((folders::user_id.eq(user_id), folders::slug.eq(slug), folders::name.eq(name)))
+            .values((
+                folders::user_id.eq(user_id),
+                folders::slug.eq(slug),
+                folders::name.eq(name),
+            ))
             .on_conflict((folders::user_id, folders::slug))
             .do_nothing()
             .execute(conn)?;
@@ -57,9 +66,18 @@ impl Folder {
     }
 
     /// Creates a folder; `Ok(None)` when the user already has one with that slug.
-    pub fn create(conn: &mut PgConnection, user_id: i64, slug: &FolderSlug, name: &str) -> QueryResult<Option<Folder>> {
+    pub fn create(
+        conn: &mut PgConnection,
+        user_id: i64,
+        slug: &FolderSlug,
+        name: &str,
+    ) -> QueryResult<Option<Folder>> {
         match diesel::insert_into(folders::table)
-            .values((folders::user_id.eq(user_id), folders::slug.eq(slug.as_str()), folders::name.eq(name)))
+            .values((
+                folders::user_id.eq(user_id),
+                folders::slug.eq(slug.as_str()),
+                folders::name.eq(name),
+            ))
             .returning(Folder::as_returning())
             .get_result(conn)
         {
@@ -69,7 +87,11 @@ impl Folder {
         }
     }
 
-    pub fn find_by_slug(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<Option<Folder>> {
+    pub fn find_by_slug(
+        conn: &mut PgConnection,
+        user_id: i64,
+        slug: &str,
+    ) -> QueryResult<Option<Folder>> {
         folders::table
             .filter(folders::user_id.eq(user_id))
             .filter(folders::slug.eq(slug))
@@ -79,7 +101,10 @@ impl Folder {
     }
 
     /// The user's folders with how many images each holds, default first then by name.
-    pub fn list_with_counts(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<(Folder, i64)>> {
+    pub fn list_with_counts(
+        conn: &mut PgConnection,
+        user_id: i64,
+    ) -> QueryResult<Vec<(Folder, i64)>> {
         Self::ensure_default(conn, user_id)?;
         let folders: Vec<Folder> = folders::table
             .filter(folders::user_id.eq(user_id))
@@ -93,16 +118,25 @@ impl Folder {
         let mut listed: Vec<(Folder, i64)> = folders
             .into_iter()
             .map(|folder| {
-                let count = counts.iter().find(|(id, _)| *id == folder.id).map_or(0, |(_, n)| *n);
+                let count = counts
+                    .iter()
+                    .find(|(id, _)| *id == folder.id)
+                    .map_or(0, |(_, n)| *n);
                 (folder, count)
             })
             .collect();
-        listed.sort_by(|(a, _), (b, _)| (!a.is_default(), a.name.to_lowercase()).cmp(&(!b.is_default(), b.name.to_lowercase())));
+        listed.sort_by(|(a, _), (b, _)| {
+            (!a.is_default(), a.name.to_lowercase()).cmp(&(!b.is_default(), b.name.to_lowercase()))
+        });
         Ok(listed)
     }
 
     /// Deletes an empty, non-default folder of the user; returns it.
-    pub fn delete_if_empty(conn: &mut PgConnection, user_id: i64, id: i64) -> QueryResult<Result<Folder, FolderDeleteRefusal>> {
+    pub fn delete_if_empty(
+        conn: &mut PgConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Result<Folder, FolderDeleteRefusal>> {
         conn.transaction(|conn| {
             let folder: Option<Folder> = folders::table
                 .filter(folders::id.eq(id))
@@ -117,7 +151,10 @@ impl Folder {
             if folder.is_default() {
                 return Ok(Err(FolderDeleteRefusal::IsDefault));
             }
-            let count: i64 = images::table.filter(images::folder_id.eq(id)).count().get_result(conn)?;
+            let count: i64 = images::table
+                .filter(images::folder_id.eq(id))
+                .count()
+                .get_result(conn)?;
             if count > 0 {
                 return Ok(Err(FolderDeleteRefusal::NotEmpty(count)));
             }

@@ -77,7 +77,12 @@ type PlacedColumns = (
 type PlacedRow = (Image, String, String, String);
 
 fn placed_columns() -> PlacedColumns {
-    (Image::as_select(), users::username, folders::slug, folders::name)
+    (
+        Image::as_select(),
+        users::username,
+        folders::slug,
+        folders::name,
+    )
 }
 
 impl From<PlacedRow> for PlacedImage {
@@ -136,7 +141,10 @@ impl Image {
             .map(|row| row.map(PlacedImage::from))
     }
 
-    pub fn find_by_share_hash(conn: &mut PgConnection, hash: &[u8]) -> QueryResult<Option<PlacedImage>> {
+    pub fn find_by_share_hash(
+        conn: &mut PgConnection,
+        hash: &[u8],
+    ) -> QueryResult<Option<PlacedImage>> {
         images::table
             .inner_join(users::table)
             .inner_join(folders::table)
@@ -183,7 +191,11 @@ impl Image {
     }
 
     /// Shared images, most recently shared first.
-    pub fn list_shared(conn: &mut PgConnection, offset: i64, limit: i64) -> QueryResult<Page<PlacedImage>> {
+    pub fn list_shared(
+        conn: &mut PgConnection,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Page<PlacedImage>> {
         let total = images::table
             .filter(images::share_token_hash.is_not_null())
             .count()
@@ -231,7 +243,13 @@ impl Image {
         Ok((count, bytes.unwrap_or(0)))
     }
 
-    pub fn update_meta(conn: &mut PgConnection, id: i64, title: &str, tags: &[String], folder_id: i64) -> QueryResult<()> {
+    pub fn update_meta(
+        conn: &mut PgConnection,
+        id: i64,
+        title: &str,
+        tags: &[String],
+        folder_id: i64,
+    ) -> QueryResult<()> {
         diesel::update(images::table.find(id))
             .set((
                 images::title.eq(title),
@@ -268,7 +286,12 @@ impl Image {
         Ok(())
     }
 
-    pub fn set_share(conn: &mut PgConnection, id: i64, nonce: &[u8], hash: &[u8]) -> QueryResult<()> {
+    pub fn set_share(
+        conn: &mut PgConnection,
+        id: i64,
+        nonce: &[u8],
+        hash: &[u8],
+    ) -> QueryResult<()> {
         diesel::update(images::table.find(id))
             .set((
                 images::share_nonce.eq(nonce),

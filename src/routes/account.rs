@@ -12,8 +12,8 @@ use super::{FieldErrors, Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
-use crate::models::user::taken_message;
 use crate::models::image::ImageFilter;
+use crate::models::user::taken_message;
 use crate::models::{Folder, Image, SessionRow, User};
 use crate::startup::AppState;
 

@@ -60,14 +60,27 @@ async fn list_images(
         .db
         .run(move |conn| {
             let folder_id = match query.folder.filter(|f| !f.is_empty()) {
-                Some(slug) => Some(Folder::find_by_slug(conn, user_id, &slug)?.ok_or(AppError::NotFound)?.id),
+                Some(slug) => Some(
+                    Folder::find_by_slug(conn, user_id, &slug)?
+                        .ok_or(AppError::NotFound)?
+                        .id,
+                ),
                 None => None,
             };
             let filter = ImageFilter {
                 folder_id,
-                tag: query.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()),
+                tag: query
+                    .tag
+                    .map(|t| t.trim().to_lowercase())
+                    .filter(|t| !t.is_empty()),
             };
-            Ok(Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?)
+            Ok(Image::list_for_user(
+                conn,
+                user_id,
+                &filter,
+                (page - 1) * PER_PAGE,
+                PER_PAGE,
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -97,7 +97,9 @@ pub struct GalleryQuery {
 
 /// `page` as a number ≥ 1; anything else counts as the first page.
 pub fn page_number(raw: Option<&str>) -> i64 {
-    raw.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=100_000).contains(p)).unwrap_or(1)
+    raw.and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1)
 }
 
 async fn gallery(
@@ -106,7 +108,15 @@ async fn gallery(
     current: CurrentUser,
     query: web::Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    gallery_page(&state, &session, &current, query.into_inner(), StatusCode::OK, None).await
+    gallery_page(
+        &state,
+        &session,
+        &current,
+        query.into_inner(),
+        StatusCode::OK,
+        None,
+    )
+    .await
 }
 
 async fn gallery_page(
@@ -119,7 +129,10 @@ async fn gallery_page(
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
     let folder_slug = query.folder.filter(|f| !f.is_empty());
-    let tag = query.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+    let tag = query
+        .tag
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty());
     let user_id = current.user.id;
     let (folders, tags, listing, folder) = {
         let (folder_slug, tag) = (folder_slug.clone(), tag.clone());
@@ -141,7 +154,8 @@ async fn gallery_page(
                     folder_id: folder.as_ref().map(|f| f.id),
                     tag,
                 };
-                let listing = Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?;
+                let listing =
+                    Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?;
                 let tags = Image::tags_for_user(conn, user_id)?;
                 Ok((folders, tags, listing, folder))
             })
@@ -196,7 +210,12 @@ async fn gallery_page(
 }
 
 /// The image if the current user owns it (admins may view any); 404 otherwise.
-async fn owned_image(state: &AppState, current: &CurrentUser, id: i64, allow_admin: bool) -> Result<PlacedImage, AppError> {
+async fn owned_image(
+    state: &AppState,
+    current: &CurrentUser,
+    id: i64,
+    allow_admin: bool,
+) -> Result<PlacedImage, AppError> {
     let placed = state
         .db
         .run(move |conn| Ok(Image::find_placed(conn, id)?))
@@ -282,7 +301,10 @@ async fn image_page_with(
             folders,
             created: image.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             updated: image.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            share_url: state.library.share_token_of(image).map(|token| format!("/s/{token}")),
+            share_url: state
+                .library
+                .share_token_of(image)
+                .map(|token| format!("/s/{token}")),
             is_owner: owner_id == current.user.id,
             error,
         },
@@ -314,14 +336,25 @@ async fn update(
         }
         let slug = match form.folder.trim() {
             "" => placed.folder_slug.clone(),
-            raw => FolderSlug::parse(raw).ok_or("Choose one of your folders.")?.as_str().to_owned(),
+            raw => FolderSlug::parse(raw)
+                .ok_or("Choose one of your folders.")?
+                .as_str()
+                .to_owned(),
         };
         Ok((title, tags, slug))
     })();
     let (title, tags, slug) = match checked {
         Ok(values) => values,
         Err(message) => {
-            return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some(message)).await;
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await;
         }
     };
     let library = state.library.clone();
@@ -338,7 +371,15 @@ async fn update(
         })
         .await?;
     if let Err(placed) = moved {
-        return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some("That folder does not exist.".into())).await;
+        return image_page_with(
+            &state,
+            &session,
+            &current,
+            placed,
+            StatusCode::BAD_REQUEST,
+            Some("That folder does not exist.".into()),
+        )
+        .await;
     }
     Flash::success(&session, "Saved.");
     Ok(see_other(&format!("/images/{id}")))
@@ -398,18 +439,44 @@ async fn edit(
     let edit = match parse_edit(&form) {
         Ok(edit) => edit,
         Err(message) => {
-            return image_page_with(&state, &session, &current, placed, StatusCode::BAD_REQUEST, Some(message)).await;
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await;
         }
     };
     let library = state.library.clone();
     let id = placed.image.id;
     let for_page = placed.clone();
-    let result = state.db.run(move |conn| library.edit(conn, &placed, edit)).await?;
+    let result = state
+        .db
+        .run(move |conn| library.edit(conn, &placed, edit))
+        .await?;
     if let Err(problem) = result {
         let err = AppError::from(problem);
-        return image_page_with(&state, &session, &current, for_page, err.status_code(), Some(err.message())).await;
+        return image_page_with(
+            &state,
+            &session,
+            &current,
+            for_page,
+            err.status_code(),
+            Some(err.message()),
+        )
+        .await;
     }
-    Flash::success(&session, if edit.is_some() { "Edited." } else { "Restored the original." });
+    Flash::success(
+        &session,
+        if edit.is_some() {
+            "Edited."
+        } else {
+            "Restored the original."
+        },
+    );
     Ok(see_other(&format!("/images/{id}")))
 }
 
@@ -423,7 +490,10 @@ async fn share(
     let library = state.library.clone();
     let id = placed.image.id;
     state.db.run(move |conn| library.share(conn, id)).await?;
-    Flash::success(&session, "Share link created. Anyone with the link can see this image.");
+    Flash::success(
+        &session,
+        "Share link created. Anyone with the link can see this image.",
+    );
     Ok(see_other(&format!("/images/{id}")))
 }
 
@@ -435,8 +505,14 @@ async fn unshare(
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let id = placed.image.id;
-    state.db.run(move |conn| Ok(Image::clear_share(conn, id)?)).await?;
-    Flash::success(&session, "Share link revoked. The old link no longer works.");
+    state
+        .db
+        .run(move |conn| Ok(Image::clear_share(conn, id)?))
+        .await?;
+    Flash::success(
+        &session,
+        "Share link revoked. The old link no longer works.",
+    );
     Ok(see_other(&format!("/images/{id}")))
 }
 
@@ -449,9 +525,15 @@ async fn delete(
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let library = state.library.clone();
     let folder = placed.folder_slug.clone();
-    state.db.run(move |conn| library.delete(conn, &placed)).await?;
+    state
+        .db
+        .run(move |conn| library.delete(conn, &placed))
+        .await?;
     Flash::success(&session, "Image deleted.");
-    Ok(see_other(&format!("/gallery?folder={}", super::url_encode(&folder))))
+    Ok(see_other(&format!(
+        "/gallery?folder={}",
+        super::url_encode(&folder)
+    )))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -469,7 +551,15 @@ async fn create_folder(
     let (name, slug) = match parse_folder_name(&form.name) {
         Ok(parsed) => parsed,
         Err(message) => {
-            return gallery_page(&state, &session, &current, GalleryQuery::default(), StatusCode::BAD_REQUEST, Some(message.into())).await;
+            return gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
         }
     };
     let user_id = current.user.id;
@@ -516,7 +606,10 @@ async fn delete_folder(
     match result {
         Ok(folder) => {
             if let Ok(username) = crate::domain::Username::parse(&current.user.username) {
-                state.library.storage.remove_empty_folder(&username, &folder.slug());
+                state
+                    .library
+                    .storage
+                    .remove_empty_folder(&username, &folder.slug());
             }
             Flash::success(&session, format!("Folder “{}” deleted.", folder.name));
             Ok(see_other("/gallery"))
@@ -524,14 +617,24 @@ async fn delete_folder(
         Err(FolderDeleteRefusal::NotFound) => Err(AppError::NotFound),
         Err(refusal) => {
             let message = match refusal {
-                FolderDeleteRefusal::IsDefault => "The default folder cannot be deleted.".to_owned(),
+                FolderDeleteRefusal::IsDefault => {
+                    "The default folder cannot be deleted.".to_owned()
+                }
                 FolderDeleteRefusal::NotEmpty(n) => format!(
                     "This folder still holds {n} image{}. Move or delete them first.",
                     if n == 1 { "" } else { "s" }
                 ),
                 FolderDeleteRefusal::NotFound => String::new(),
             };
-            gallery_page(&state, &session, &current, GalleryQuery::default(), StatusCode::CONFLICT, Some(message)).await
+            gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::CONFLICT,
+                Some(message),
+            )
+            .await
         }
     }
 }

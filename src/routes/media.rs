@@ -8,7 +8,9 @@
 //! the file; everyone else gets 404, so the proxy never confirms that a file exists.
 
 use actix_files::NamedFile;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, HeaderValue};
+use actix_web::http::header::{
+    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::MaybeUser;
@@ -20,7 +22,10 @@ use crate::startup::AppState;
 use crate::storage::{FileName, Variant};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/media/{username}/{folder}/{variant}/{file}", web::get().to(media));
+    cfg.route(
+        "/media/{username}/{folder}/{variant}/{file}",
+        web::get().to(media),
+    );
 }
 
 /// The proxy's answer for uploaded bytes: never rendered as a document, never sniffed.
@@ -93,11 +98,16 @@ pub async fn serve_variant(
     variant: Variant,
     cache_control: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    let path = library.path_of(placed, variant)?;
-    let storage = library.storage.clone();
-    let file = web::block(move || {
-        let file = storage.open_file(&path)?;
-        NamedFile::from_file(file, &path)
+    // Resolving checks every folder on the way for symlinks: file system work, so it runs
+    // on the blocking pool with the open. A refused or missing file is a 404, never a 500.
+    let (library, target) = (library.clone(), placed.clone());
+    let file = web::block(move || -> Result<NamedFile, AppError> {
+        let path = library.path_of(&target, variant)?;
+        let file = library
+            .storage
+            .open_file(&path)
+            .map_err(AppError::internal)?;
+        NamedFile::from_file(file, &path).map_err(AppError::internal)
     })
     .await
     .map_err(AppError::internal)?
@@ -108,7 +118,11 @@ pub async fn serve_variant(
     let mime = crate::storage::mime_for(variant_ext(&placed.image, variant))
         .parse()
         .map_err(AppError::internal)?;
-    let name = format!("{}.{}", placed.image.stem, variant_ext(&placed.image, variant));
+    let name = format!(
+        "{}.{}",
+        placed.image.stem,
+        variant_ext(&placed.image, variant)
+    );
     let mut response = file
         .set_content_type(mime)
         .set_content_disposition(ContentDisposition {
@@ -119,8 +133,17 @@ pub async fn serve_variant(
         .use_last_modified(true)
         .into_response(req);
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(MEDIA_CSP));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(MEDIA_CSP),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     Ok(response)
 }

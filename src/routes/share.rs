@@ -28,7 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const SHARE_CACHE: &str = "no-cache";
 
 async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppError> {
-    let well_formed = token.len() == 48 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let well_formed = token.len() == 48
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !well_formed {
         return Err(AppError::NotFound);
     }
@@ -74,12 +77,27 @@ async fn share_page(
     )
 }
 
-async fn share_image(req: HttpRequest, state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+async fn share_image(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
-    serve_variant(&req, &state.library, &placed, Variant::Original, SHARE_CACHE).await
+    serve_variant(
+        &req,
+        &state.library,
+        &placed,
+        Variant::Original,
+        SHARE_CACHE,
+    )
+    .await
 }
 
-async fn share_thumb(req: HttpRequest, state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+async fn share_thumb(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
     serve_variant(&req, &state.library, &placed, Variant::Thumb, SHARE_CACHE).await
 }

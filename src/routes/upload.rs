@@ -38,7 +38,11 @@ struct Received {
 const MAX_FIELD_BYTES: usize = 4096;
 
 /// Reads the multipart body: `file` up to `max_bytes`, and the small text fields.
-async fn receive(req: &HttpRequest, mut payload: Multipart, max_bytes: u64) -> Result<Received, AppError> {
+async fn receive(
+    req: &HttpRequest,
+    mut payload: Multipart,
+    max_bytes: u64,
+) -> Result<Received, AppError> {
     let too_large = || {
         AppError::PayloadTooLarge(format!(
             "The file is too large: the limit is {} MiB.",
@@ -55,12 +59,19 @@ async fn receive(req: &HttpRequest, mut payload: Multipart, max_bytes: u64) -> R
     }
     let mut received = Received::default();
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+        let mut field = field
+            .map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
         let name = field.name().unwrap_or_default().to_owned();
-        let limit = if name == "file" { max_bytes as usize } else { MAX_FIELD_BYTES };
+        let limit = if name == "file" {
+            max_bytes as usize
+        } else {
+            MAX_FIELD_BYTES
+        };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+            let chunk = chunk.map_err(|err| {
+                AppError::BadRequest(format!("The upload could not be read: {err}"))
+            })?;
             if bytes.len() + chunk.len() > limit {
                 return Err(if name == "file" {
                     too_large()
@@ -83,11 +94,18 @@ async fn receive(req: &HttpRequest, mut payload: Multipart, max_bytes: u64) -> R
 }
 
 /// Validates, decodes (off the executor) and stores an upload; returns the new image id.
-async fn store_upload(state: &AppState, current: &CurrentUser, ip: ClientIp, received: Received) -> Result<i64, AppError> {
+async fn store_upload(
+    state: &AppState,
+    current: &CurrentUser,
+    ip: ClientIp,
+    received: Received,
+) -> Result<i64, AppError> {
     let bytes = received
         .file
         .filter(|bytes| !bytes.is_empty())
-        .ok_or_else(|| AppError::BadRequest("Choose an image file to upload (field \"file\").".into()))?;
+        .ok_or_else(|| {
+            AppError::BadRequest("Choose an image file to upload (field \"file\").".into())
+        })?;
     let tags = parse_tags(&received.tags).map_err(AppError::BadRequest)?;
     let title: String = received.title.trim().chars().take(200).collect();
     let folder = match received.folder.trim() {
@@ -99,7 +117,8 @@ async fn store_upload(state: &AppState, current: &CurrentUser, ip: ClientIp, rec
     };
     let max_pixels = state.library.max_pixels;
     let (format, sanitised, bytes) = web::block(move || {
-        imaging::sanitise_upload(&bytes, max_pixels).map(|(format, sanitised)| (format, sanitised, bytes))
+        imaging::sanitise_upload(&bytes, max_pixels)
+            .map(|(format, sanitised)| (format, sanitised, bytes))
     })
     .await
     .map_err(AppError::internal)??;
@@ -109,7 +128,8 @@ async fn store_upload(state: &AppState, current: &CurrentUser, ip: ClientIp, rec
     let image = state
         .db
         .run(move |conn| {
-            let username = Username::parse(&username).map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let username = Username::parse(&username)
+                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
             let folder = match &folder {
                 Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
                 None => Folder::ensure_default(conn, user_id)?,
@@ -189,7 +209,15 @@ async fn upload_form(
     query: web::Query<UploadQuery>,
 ) -> Result<HttpResponse, AppError> {
     let folder = query.into_inner().folder.unwrap_or_default();
-    upload_page(&state, &session, &current, StatusCode::OK, None, (folder, String::new(), String::new())).await
+    upload_page(
+        &state,
+        &session,
+        &current,
+        StatusCode::OK,
+        None,
+        (folder, String::new(), String::new()),
+    )
+    .await
 }
 
 async fn upload(
@@ -200,18 +228,37 @@ async fn upload(
     ip: ClientIp,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let received = receive(&req, payload, state.settings.max_upload_bytes).await?;
-    let kept = (received.folder.clone(), received.tags.clone(), received.title.clone());
-    match store_upload(&state, &current, ip, received).await {
+    let (result, kept) = match receive(&req, payload, state.settings.max_upload_bytes).await {
+        Ok(received) => {
+            let kept = (
+                received.folder.clone(),
+                received.tags.clone(),
+                received.title.clone(),
+            );
+            (store_upload(&state, &current, ip, received).await, kept)
+        }
+        Err(err) => (Err(err), Default::default()),
+    };
+    match result {
         Ok(id) => {
             Flash::success(&session, "Uploaded.");
             Ok(see_other(&format!("/images/{id}")))
         }
-        Err(err @ (AppError::BadRequest(_)
-        | AppError::PayloadTooLarge(_)
-        | AppError::UnsupportedMediaType(_)
-        | AppError::Unprocessable(_))) => {
-            upload_page(&state, &session, &current, err.status_code(), Some(err.message()), kept).await
+        Err(
+            err @ (AppError::BadRequest(_)
+            | AppError::PayloadTooLarge(_)
+            | AppError::UnsupportedMediaType(_)
+            | AppError::Unprocessable(_)),
+        ) => {
+            upload_page(
+                &state,
+                &session,
+                &current,
+                err.status_code(),
+                Some(err.message()),
+                kept,
+            )
+            .await
         }
         Err(err) => Err(err),
     }

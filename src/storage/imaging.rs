@@ -101,7 +101,9 @@ impl ImageProblem {
                 max / 1_000_000
             ),
             ImageProblem::Corrupt(detail) => {
-                format!("This image could not be decoded (it may be damaged or truncated): {detail}")
+                format!(
+                    "This image could not be decoded (it may be damaged or truncated): {detail}"
+                )
             }
             ImageProblem::BadEdit(detail) => detail.clone(),
         }
@@ -148,7 +150,9 @@ pub fn decode(bytes: &[u8], format: Format, max_pixels: u64) -> Result<DynamicIm
 
 fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
     match err {
-        image::ImageError::Limits(limit) => ImageProblem::Corrupt(format!("too large to decode ({limit})")),
+        image::ImageError::Limits(limit) => {
+            ImageProblem::Corrupt(format!("too large to decode ({limit})"))
+        }
         other => ImageProblem::Corrupt(other.to_string()),
     }
 }
@@ -191,7 +195,12 @@ fn encode(image: &DynamicImage, format: Format) -> Result<Encoded, ImageProblem>
         Format::WebP => {
             let rgba = image.to_rgba8();
             WebPEncoder::new_lossless(&mut bytes)
-                .encode(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
+                .encode(
+                    rgba.as_raw(),
+                    rgba.width(),
+                    rgba.height(),
+                    image::ExtendedColorType::Rgba8,
+                )
                 .map_err(failed)?;
         }
         Format::Png | Format::Gif => {
@@ -224,8 +233,16 @@ pub enum Edit {
     FlipHorizontal,
     FlipVertical,
     Grayscale,
-    Crop { x: u32, y: u32, width: u32, height: u32 },
-    Resize { width: u32, height: u32 },
+    Crop {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    },
+    Resize {
+        width: u32,
+        height: u32,
+    },
 }
 
 /// Applies `edit`, refusing parameters that do not fit the image.
@@ -240,7 +257,12 @@ pub fn apply_edit(image: &DynamicImage, edit: Edit) -> Result<DynamicImage, Imag
             true => DynamicImage::ImageLumaA8(image.to_luma_alpha8()),
             false => DynamicImage::ImageLuma8(image.to_luma8()),
         },
-        Edit::Crop { x, y, width, height } => {
+        Edit::Crop {
+            x,
+            y,
+            width,
+            height,
+        } => {
             let fits = width > 0
                 && height > 0
                 && u64::from(x) + u64::from(width) <= u64::from(image.width())
@@ -283,7 +305,10 @@ mod tests {
     #[test]
     fn detects_by_magic_bytes_only() {
         assert_eq!(Format::detect(&png(2, 2)), Some(Format::Png));
-        assert_eq!(Format::detect(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), None);
+        assert_eq!(
+            Format::detect(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
         assert_eq!(Format::detect(b"<html><body>hi</body></html>"), None);
         assert_eq!(Format::detect(b"GIF89a...."), Some(Format::Gif));
         assert_eq!(Format::detect(b"RIFF\0\0\0\0WEBPVP8 "), Some(Format::WebP));
@@ -301,13 +326,44 @@ mod tests {
     #[test]
     fn edits_check_their_parameters() {
         let image = DynamicImage::ImageRgb8(image::RgbImage::new(40, 20));
-        assert_eq!(apply_edit(&image, Edit::Rotate90).expect("rotate").width(), 20);
-        let crop = |x, y, width, height| apply_edit(&image, Edit::Crop { x, y, width, height });
+        assert_eq!(
+            apply_edit(&image, Edit::Rotate90).expect("rotate").width(),
+            20
+        );
+        let crop = |x, y, width, height| {
+            apply_edit(
+                &image,
+                Edit::Crop {
+                    x,
+                    y,
+                    width,
+                    height,
+                },
+            )
+        };
         assert!(crop(0, 0, 40, 20).is_ok());
         assert!(crop(30, 0, 11, 20).is_err());
         assert!(crop(0, 0, 0, 5).is_err());
         assert!(crop(u32::MAX, 0, 2, 2).is_err());
-        assert!(apply_edit(&image, Edit::Resize { width: 0, height: 5 }).is_err());
-        assert!(apply_edit(&image, Edit::Resize { width: 100_000, height: 5 }).is_err());
+        assert!(
+            apply_edit(
+                &image,
+                Edit::Resize {
+                    width: 0,
+                    height: 5
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            apply_edit(
+                &image,
+                Edit::Resize {
+                    width: 100_000,
+                    height: 5
+                }
+            )
+            .is_err()
+        );
     }
 }

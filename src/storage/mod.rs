@@ -58,7 +58,8 @@ pub const EXTENSIONS: [&str; 4] = ["jpg", "png", "webp", "gif"];
 
 impl FileName {
     pub fn new(stem: &str, ext: &str) -> Option<Self> {
-        let stem_ok = stem.len() == 32 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let stem_ok =
+            stem.len() == 32 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let ext = EXTENSIONS.iter().find(|known| **known == ext)?;
         stem_ok.then(|| FileName {
             stem: stem.to_owned(),
@@ -140,16 +141,21 @@ impl Storage {
         variant: Variant,
         file: &FileName,
     ) -> io::Result<PathBuf> {
-        let path = self.variant_dir(user, folder, variant).join(file.to_string());
+        let path = self
+            .variant_dir(user, folder, variant)
+            .join(file.to_string());
         self.refuse_symlinks(&path)?;
         Ok(path)
     }
 
     /// Fails when any existing component between the root and `path` is a symlink.
     fn refuse_symlinks(&self, path: &Path) -> io::Result<()> {
-        let relative = path
-            .strip_prefix(&self.root)
-            .map_err(|_| io::Error::new(io::ErrorKind::PermissionDenied, "path escapes the uploads root"))?;
+        let relative = path.strip_prefix(&self.root).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "path escapes the uploads root",
+            )
+        })?;
         let mut current = self.root.clone();
         for component in relative.components() {
             match component {
@@ -258,7 +264,7 @@ mod tests {
             format!("{stem}.svg"),
             format!("{stem}.html"),
             format!("{stem}.png.html"),
-            format!("{stem}"),
+            stem.to_string(),
             format!("../{stem}.png"),
             format!("{}.png", stem.to_uppercase()),
             format!("{stem}\0.png"),
@@ -277,24 +283,42 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Storage::open(dir.path()).expect("storage");
         let alphabet: Vec<char> = "ab09_-./\\\0%2eE:~ ".chars().collect();
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        struct XorShift(u64);
+        impl XorShift {
+            fn next(&mut self) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0
+            }
+            fn segment(&mut self, alphabet: &[char], max: u64) -> String {
+                let len = self.next() % max;
+                (0..len)
+                    .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
+                    .collect()
+            }
+        }
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let stem = "0123456789abcdef0123456789abcdef";
         let mut accepted = 0;
         for _ in 0..20_000 {
-            let mut segment = |max: u64| -> String {
-                let len = next() % max;
-                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            // Mostly-valid names half the time, so both paths are exercised.
+            let user = if rng.next() % 2 == 0 {
+                "alice".to_owned()
+            } else {
+                rng.segment(&alphabet, 12)
             };
-            let user = segment(12);
-            let folder = segment(12);
-            let variant = ["original", "thumb", "pristine", "..", "x"][(next() % 5) as usize];
-            let file = if next() % 2 == 0 { format!("{stem}.png") } else { segment(40) };
+            let folder = if rng.next() % 2 == 0 {
+                "default".to_owned()
+            } else {
+                rng.segment(&alphabet, 12)
+            };
+            let variant = ["original", "thumb", "pristine", "..", "x"][(rng.next() % 5) as usize];
+            let file = if rng.next() % 2 == 0 {
+                format!("{stem}.png")
+            } else {
+                rng.segment(&alphabet, 40)
+            };
             let parsed = (
                 Username::parse(&user).ok().filter(|u| u.as_str() == user),
                 FolderSlug::parse(&folder),
@@ -302,14 +326,22 @@ mod tests {
                 FileName::parse(&file),
             );
             if let (Some(u), Some(f), Some(v), Some(n)) = parsed {
-                let path = storage.resolve(&u, &f, v, &n).expect("valid segments resolve");
+                let path = storage
+                    .resolve(&u, &f, v, &n)
+                    .expect("valid segments resolve");
                 let relative = path.strip_prefix(storage.root()).expect("inside the root");
-                let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                let parts: Vec<_> = relative
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
                 assert_eq!(parts, [user, folder, variant.to_owned(), file]);
                 accepted += 1;
             }
         }
-        assert!(accepted > 100, "the generator must also produce valid segments ({accepted})");
+        assert!(
+            accepted > 100,
+            "the generator must also produce valid segments ({accepted})"
+        );
     }
 
     #[test]
@@ -320,7 +352,9 @@ mod tests {
         let user = Username::parse("alice").expect("user");
         let folder = FolderSlug::default_folder();
         let name = FileName::parse("0123456789abcdef0123456789abcdef.png").expect("name");
-        let path = storage.resolve(&user, &folder, Variant::Original, &name).expect("path");
+        let path = storage
+            .resolve(&user, &folder, Variant::Original, &name)
+            .expect("path");
         storage.write_atomic(&path, b"ok").expect("write");
         assert_eq!(storage.read(&path).expect("read"), b"ok");
 
@@ -331,9 +365,18 @@ mod tests {
         assert!(storage.read(&path).is_err());
         // A symlinked folder on the way.
         std::fs::remove_file(&path).expect("rm");
-        let thumb_dir = path.parent().expect("dir").parent().expect("folder").join("thumb");
+        let thumb_dir = path
+            .parent()
+            .expect("dir")
+            .parent()
+            .expect("folder")
+            .join("thumb");
         std::os::unix::fs::symlink(outside.path(), &thumb_dir).expect("link dir");
         std::fs::write(outside.path().join(name.to_string()), b"secret").expect("file");
-        assert!(storage.resolve(&user, &folder, Variant::Thumb, &name).is_err());
+        assert!(
+            storage
+                .resolve(&user, &folder, Variant::Thumb, &name)
+                .is_err()
+        );
     }
 }

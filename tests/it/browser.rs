@@ -16,14 +16,19 @@ async fn register_login_dashboard_logout_in_chromium() {
     browser.goto(&app.url("/")).await;
     browser.screenshot("01-home").await;
     browser.click("a.button[href='/register']").await;
-    assert!(browser.url().await.ends_with("/register"));
+    assert!(
+        browser
+            .wait_for_url(|u| u.ends_with("/register"))
+            .await
+            .ends_with("/register")
+    );
 
     // A mistake first: the form comes back with the error beside the field, values kept.
     browser.fill("#username", "Web_User").await;
     browser.fill("#email", "web@example.com").await;
     browser.fill("#password", "testpass123").await;
     browser.fill("#confirm_password", "testpass124").await;
-    browser.click("form button[type=submit]").await;
+    browser.click("main form button[type=submit]").await;
     assert!(
         browser
             .text("#confirm_password-error")
@@ -34,28 +39,115 @@ async fn register_login_dashboard_logout_in_chromium() {
 
     browser.fill("#password", "testpass123").await;
     browser.fill("#confirm_password", "testpass123").await;
-    browser.click("form button[type=submit]").await;
+    browser.click("main form button[type=submit]").await;
     assert!(
-        browser.url().await.ends_with("/login"),
+        browser
+            .wait_for_url(|u| u.ends_with("/login"))
+            .await
+            .ends_with("/login"),
         "registered → login page"
     );
     assert!(browser.text(".flash").await.contains("account is ready"));
 
     browser.fill("#username", "web@example.com").await;
     browser.fill("#password", "testpass123").await;
-    browser.click("form button[type=submit]").await;
-    assert!(browser.url().await.ends_with("/dashboard"));
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser
+            .wait_for_url(|u| u.ends_with("/dashboard"))
+            .await
+            .ends_with("/dashboard")
+    );
     assert!(browser.text("h1").await.contains("web_user"));
     let shot = browser.screenshot("03-dashboard").await;
     eprintln!("dashboard screenshot: {}", shot.display());
 
     browser.click(".nav .link-button").await;
-    assert!(browser.url().await.ends_with('/'));
+    let home = app.url("/");
+    let after_logout = browser.wait_for_url(|url| url == home).await;
+    browser.screenshot("03b-after-logout").await;
+    assert_eq!(
+        after_logout,
+        app.url("/"),
+        "logged out lands on the home page"
+    );
     browser.goto(&app.url("/dashboard")).await;
     assert!(
-        browser.url().await.contains("/login"),
+        browser
+            .wait_for_url(|u| u.contains("/login"))
+            .await
+            .contains("/login"),
         "logged out for real"
     );
     browser.screenshot("04-logged-out").await;
     browser.quit().await;
+}
+
+#[tokio::test]
+async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("upload_see_in_gallery_share_and_open_in_a_fresh_profile");
+        return;
+    };
+    let app = spawn_app().await;
+    let client = crate::helpers::new_client();
+    app.register(
+        &client,
+        "painter",
+        "painter@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    let picture = tempfile::Builder::new()
+        .suffix(".png")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(picture.path(), crate::fixtures::png(800, 500)).expect("write picture");
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "painter").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+    browser.goto(&app.url("/upload")).await;
+    browser
+        .fill("#file", &picture.path().display().to_string())
+        .await;
+    browser.fill("#title", "Gradient study").await;
+    browser.fill("#tags", "colour, test").await;
+    browser.click("main form button[type=submit]").await;
+    let landed = browser.wait_for_url(|u| u.contains("/images/")).await;
+    browser.screenshot("10-after-upload").await;
+    assert!(
+        landed.contains("/images/"),
+        "lands on the image page: {landed}"
+    );
+    assert!(
+        browser.image_loaded(".viewer img").await,
+        "the image loads through the proxy"
+    );
+    browser.screenshot("10-image-page").await;
+
+    browser.goto(&app.url("/gallery")).await;
+    assert!(browser.text(".tile-title").await.contains("Gradient study"));
+    assert!(browser.image_loaded(".tile img").await, "thumbnail loads");
+    browser.screenshot("11-gallery").await;
+
+    browser.click(".tile a").await;
+    browser.click("form[action$='/share'] button").await;
+    let link = browser.attribute(".share-link", "href").await;
+    assert!(link.contains("/s/"), "{link}");
+    browser.screenshot("12-shared").await;
+    browser.quit().await;
+
+    // Someone else, with a brand-new profile and no account.
+    let visitor = Browser::start(&chromium, &chromedriver).await;
+    visitor.goto(&app.url(&link)).await;
+    assert!(visitor.text("h1").await.contains("Gradient study"));
+    assert!(
+        visitor.image_loaded(".shared img").await,
+        "shared image loads for a stranger"
+    );
+    visitor.screenshot("13-share-link-fresh-profile").await;
+    visitor.quit().await;
 }

@@ -122,7 +122,9 @@ pub fn drop_database(url: &str) {
 
 pub struct TestApp {
     pub address: String,
+    pub port: u16,
     pub db_url: String,
+    pub uploads: std::path::PathBuf,
     _data_dir: tempfile::TempDir,
 }
 
@@ -170,7 +172,9 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        port,
         db_url,
+        uploads: std::path::PathBuf::from(&values["uploads_dir"]),
         _data_dir: data_dir,
     }
 }
@@ -247,6 +251,76 @@ impl TestApp {
         assert_eq!(response.status(), 303, "register {username}");
         let response = self.login(client, username, PASSWORD).await;
         assert_eq!(response.status(), 303, "login {username}");
+    }
+
+    /// Uploads `bytes` as the multipart field `file`, with optional text fields.
+    pub async fn upload(
+        &self,
+        client: &Client,
+        bytes: Vec<u8>,
+        file_name: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        client
+            .post(self.url("/upload"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    }
+
+    /// Uploads and returns the new image's id (from the redirect).
+    pub async fn upload_ok(&self, client: &Client, bytes: Vec<u8>, fields: &[(&str, &str)]) -> i64 {
+        let response = self.upload(client, bytes, "picture.png", fields).await;
+        assert_eq!(response.status(), 303, "upload accepted");
+        location(&response)
+            .strip_prefix("/images/")
+            .and_then(|id| id.parse().ok())
+            .expect("redirect to the image")
+    }
+
+    /// The API's view of the signed-in user's images.
+    pub async fn api_images(&self, client: &Client) -> Vec<serde_json::Value> {
+        let json: serde_json::Value = self
+            .get(client, "/api/images")
+            .await
+            .json()
+            .await
+            .expect("json");
+        json["images"].as_array().expect("images").clone()
+    }
+
+    /// Every regular file under the uploads root.
+    pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.uploads, &mut files);
+        files
+    }
+
+    pub fn count_images(&self) -> i64 {
+        use atelier::schema::images::dsl::images;
+        use diesel::QueryDsl;
+        images
+            .count()
+            .get_result(&mut self.conn())
+            .expect("count images")
     }
 
     pub fn count_users(&self) -> i64 {

@@ -4,10 +4,14 @@
 mod accounts;
 mod browser;
 mod embedded;
+mod fixtures;
 mod health;
 mod helpers;
+mod library;
+mod media_security;
 mod migrations;
 mod security;
 mod sessions;
 mod throttling;
+mod uploads;
 mod webdriver;

@@ -122,11 +122,30 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.command(reqwest::Method::GET, "/url", Value::Null)
+        self.run_script("return window.location.href;")
             .await
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Waits (up to 5 s) until the URL satisfies `wanted`; returns the last URL seen.
+    pub async fn wait_for_url(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let mut url = String::new();
+        for _ in 0..100 {
+            url = self.url().await;
+            if wanted(&url) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        url
+    }
+
+    async fn run_script(&self, script: &str) -> Value {
+        let body = json!({ "script": script, "args": [] });
+        self.command(reqwest::Method::POST, "/execute/sync", body)
+            .await
     }
 
     async fn find(&self, css: &str) -> String {
@@ -159,14 +178,38 @@ impl Browser {
         .await;
     }
 
+    /// Clicks something that navigates (a link or a submit button) and waits for the next
+    /// page: the clicked element goes stale when its document is replaced, then the new
+    /// document must finish loading.
     pub async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
+        let click = format!("/element/{id}/click");
+        self.command(reqwest::Method::POST, &click, json!({})).await;
+        let probe = format!(
+            "{}/session/{}/element/{id}/enabled",
+            self.base, self.session
+        );
+        for _ in 0..200 {
+            let value: Value = self
+                .http
+                .get(&probe)
+                .send()
+                .await
+                .expect("webdriver")
+                .json()
+                .await
+                .expect("json");
+            if value["value"]["error"] == "stale element reference" {
+                for _ in 0..200 {
+                    if self.run_script("return document.readyState;").await == "complete" {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("clicking {css} did not load a new page within 5 s");
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -180,6 +223,31 @@ impl Browser {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+    }
+
+    pub async fn attribute(&self, css: &str, name: &str) -> String {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{id}/attribute/{name}"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Whether the image in `css` has loaded with real pixels.
+    pub async fn image_loaded(&self, css: &str) -> bool {
+        let script = json!({
+            "script": "const img = document.querySelector(arguments[0]); return !!img && img.complete && img.naturalWidth > 0;",
+            "args": [css],
+        });
+        self.command(reqwest::Method::POST, "/execute/sync", script)
+            .await
+            .as_bool()
+            .unwrap_or(false)
     }
 
     /// Saves a PNG of the viewport under `target/screenshots/`; returns its path.

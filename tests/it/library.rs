@@ -1,0 +1,434 @@
+//! The gallery's actions: edits and revert, folders and moves, share links, the JSON list
+//! and the dashboard.
+
+use crate::fixtures::png;
+use crate::helpers::{TestApp, new_client, spawn_app};
+
+async fn dims(app: &TestApp, client: &reqwest::Client) -> (i64, i64) {
+    let image = &app.api_images(client).await[0];
+    (
+        image["width"].as_i64().expect("w"),
+        image["height"].as_i64().expect("h"),
+    )
+}
+
+async fn thumb_dims(app: &TestApp, client: &reqwest::Client) -> (u32, u32) {
+    let image = &app.api_images(client).await[0];
+    let bytes = app
+        .get(client, image["urls"]["thumb"].as_str().expect("url"))
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    let thumb = image::load_from_memory(&bytes).expect("thumb");
+    (thumb.width(), thumb.height())
+}
+
+#[tokio::test]
+async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "edith").await;
+    let id = app.upload_ok(&client, png(400, 200), &[]).await;
+    let edit = |form: Vec<(&'static str, &'static str)>| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.post_form(client, &format!("/images/{id}/edit"), &form)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+
+    assert_eq!(edit(vec![("op", "rotate90")]).await, 303);
+    assert_eq!(dims(&app, &client).await, (200, 400));
+    assert_eq!(
+        thumb_dims(&app, &client).await,
+        (160, 320),
+        "thumb regenerated"
+    );
+    assert_eq!(
+        edit(vec![
+            ("op", "crop"),
+            ("x", "10"),
+            ("y", "20"),
+            ("w", "100"),
+            ("h", "50")
+        ])
+        .await,
+        303
+    );
+    assert_eq!(dims(&app, &client).await, (100, 50));
+    assert_eq!(
+        edit(vec![("op", "resize"), ("w", "60"), ("h", "30")]).await,
+        303
+    );
+    assert_eq!(dims(&app, &client).await, (60, 30));
+    assert_eq!(edit(vec![("op", "grayscale")]).await, 303);
+    assert_eq!(edit(vec![("op", "fliph")]).await, 303);
+    assert_eq!(edit(vec![("op", "flipv")]).await, 303);
+    assert_eq!(edit(vec![("op", "rotate180")]).await, 303);
+    assert_eq!(dims(&app, &client).await, (60, 30));
+
+    for bad in [
+        vec![
+            ("op", "crop"),
+            ("x", "50"),
+            ("y", "0"),
+            ("w", "20"),
+            ("h", "10"),
+        ],
+        vec![
+            ("op", "crop"),
+            ("x", "0"),
+            ("y", "0"),
+            ("w", "0"),
+            ("h", "10"),
+        ],
+        vec![
+            ("op", "crop"),
+            ("x", "-1"),
+            ("y", "0"),
+            ("w", "5"),
+            ("h", "5"),
+        ],
+        vec![("op", "resize"), ("w", "0"), ("h", "10")],
+        vec![("op", "resize"), ("w", "100000"), ("h", "100000")],
+        vec![("op", "resize"), ("w", "ten"), ("h", "10")],
+        vec![("op", "explode")],
+        vec![],
+    ] {
+        assert_eq!(edit(bad.clone()).await, 400, "{bad:?}");
+        assert_eq!(
+            dims(&app, &client).await,
+            (60, 30),
+            "{bad:?} changed nothing"
+        );
+    }
+
+    assert_eq!(edit(vec![("op", "revert")]).await, 303);
+    assert_eq!(dims(&app, &client).await, (400, 200));
+    assert_eq!(thumb_dims(&app, &client).await, (320, 160));
+}
+
+#[tokio::test]
+async fn moving_to_another_folder_moves_the_files_and_the_url() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "mover").await;
+    let response = app
+        .post_form(&client, "/folders", &[("name", "Summer Trip")])
+        .await;
+    assert_eq!(response.status(), 303);
+    let id = app.upload_ok(&client, png(50, 50), &[]).await;
+    let before = app.api_images(&client).await[0]["urls"]["original"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(before.starts_with("/media/mover/default/original/"));
+
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{id}/update"),
+            &[
+                ("title", "Beach"),
+                ("tags", "sea, sun"),
+                ("folder", "summer-trip"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let image = app.api_images(&client).await[0].clone();
+    let after = image["urls"]["original"].as_str().expect("url");
+    assert!(
+        after.starts_with("/media/mover/summer-trip/original/"),
+        "{after}"
+    );
+    assert_eq!(image["title"], "Beach");
+    assert_eq!(image["tags"], serde_json::json!(["sea", "sun"]));
+    assert_eq!(app.get(&client, after).await.status(), 200, "new URL works");
+    assert_eq!(
+        app.get(&client, &before).await.status(),
+        404,
+        "old URL is gone"
+    );
+    assert!(
+        app.stored_files()
+            .iter()
+            .all(|p| p.to_string_lossy().contains("/summer-trip/"))
+    );
+
+    // Bad metadata changes nothing.
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{id}/update"),
+            &[("title", "x"), ("tags", "<b>"), ("folder", "summer-trip")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{id}/update"),
+            &[("title", "x"), ("tags", ""), ("folder", "no-such-folder")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.api_images(&client).await[0]["title"], "Beach");
+
+    // Filters.
+    let in_folder: serde_json::Value = app
+        .get(&client, "/api/images?folder=summer-trip")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(in_folder["total"], 1);
+    let by_tag: serde_json::Value = app
+        .get(&client, "/api/images?tag=rain")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(by_tag["total"], 0);
+    let page = app
+        .get(&client, "/gallery?tag=sea")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("Beach"));
+}
+
+#[tokio::test]
+async fn folders_refuse_deletion_while_holding_images() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "folderer").await;
+    assert_eq!(
+        app.post_form(&client, "/folders", &[("name", "Work")])
+            .await
+            .status(),
+        303
+    );
+    let response = app
+        .post_form(&client, "/folders", &[("name", "work")])
+        .await;
+    assert_eq!(response.status(), 409, "same slug twice");
+    assert_eq!(
+        app.post_form(&client, "/folders", &[("name", "!!!")])
+            .await
+            .status(),
+        400
+    );
+    app.upload_ok(&client, png(20, 20), &[("folder", "work")])
+        .await;
+
+    let folder_id = |wanted: &'static str| {
+        use atelier::schema::folders::dsl::*;
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        folders
+            .filter(slug.eq(wanted))
+            .select(id)
+            .first::<i64>(&mut app.conn())
+            .expect("folder")
+    };
+    let work = folder_id("work");
+    let response = app
+        .post_form(&client, &format!("/folders/{work}/delete"), &[])
+        .await;
+    assert_eq!(response.status(), 409);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("still holds 1 image")
+    );
+    let default = folder_id("default");
+    assert_eq!(
+        app.post_form(&client, &format!("/folders/{default}/delete"), &[])
+            .await
+            .status(),
+        409
+    );
+
+    let id = app.api_images(&client).await[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.post_form(&client, &format!("/images/{id}/delete"), &[])
+            .await
+            .status(),
+        303
+    );
+    assert!(
+        app.stored_files().is_empty(),
+        "files removed with the image"
+    );
+    assert_eq!(
+        app.post_form(&client, &format!("/folders/{work}/delete"), &[])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.count_images(), 0);
+}
+
+#[tokio::test]
+async fn share_links_work_for_anyone_and_die_when_revoked() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "sharer").await;
+    let id = app.upload_ok(&owner, png(120, 80), &[]).await;
+    assert_eq!(
+        app.post_form(&owner, &format!("/images/{id}/share"), &[])
+            .await
+            .status(),
+        303
+    );
+    let page = app
+        .get(&owner, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let link = page
+        .split("href=\"/s/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("share link");
+    assert!(link.len() >= 32, "at least 128 bits: {link}");
+    let link = format!("/s/{link}");
+
+    let stranger = new_client();
+    assert_eq!(app.get(&stranger, &link).await.status(), 200);
+    let original = app
+        .get(
+            &owner,
+            app.api_images(&owner).await[0]["urls"]["original"]
+                .as_str()
+                .expect("url"),
+        )
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    let shared = app.get(&stranger, &format!("{link}/image")).await;
+    assert_eq!(
+        shared.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert_eq!(
+        shared.bytes().await.expect("body"),
+        original,
+        "shares serve the working copy"
+    );
+    assert_eq!(
+        app.get(&stranger, &format!("{link}/thumb")).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get(&stranger, &format!("{link}/pristine"))
+            .await
+            .status(),
+        404,
+        "never pristine"
+    );
+    let explore = app
+        .get(&stranger, "/explore")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(explore.contains(&format!("{link}/thumb")));
+    // The token is not in the database in the clear.
+    {
+        use diesel::RunQueryDsl;
+        let stored: Vec<Option<Vec<u8>>> = atelier::schema::images::table
+            .select(atelier::schema::images::share_token_hash)
+            .load(&mut app.conn())
+            .expect("hashes");
+        let token = link.trim_start_matches("/s/");
+        assert!(stored.iter().flatten().all(|hash| hash != token.as_bytes()));
+        use diesel::QueryDsl;
+    }
+
+    assert_eq!(
+        app.post_form(&owner, &format!("/images/{id}/unshare"), &[])
+            .await
+            .status(),
+        303
+    );
+    for path in [
+        link.clone(),
+        format!("{link}/image"),
+        format!("{link}/thumb"),
+    ] {
+        assert_eq!(
+            app.get(&stranger, &path).await.status(),
+            404,
+            "{path} after unshare"
+        );
+    }
+    assert!(
+        !app.get(&stranger, "/explore")
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains(&link)
+    );
+    assert_eq!(app.get(&stranger, "/s/not-a-token").await.status(), 404);
+}
+
+#[tokio::test]
+async fn api_upload_and_dashboard_counts() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "apiuser").await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png(90, 60)).file_name("a.png"),
+        )
+        .text("folder", "From API")
+        .text("tags", "api");
+    let response = client
+        .post(app.url("/api/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 201);
+    let json: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(json["success"], true);
+    assert_eq!(json["image"]["folder"], "from-api");
+    assert_eq!(json["image"]["width"], 90);
+
+    let unauthenticated = new_client()
+        .get(app.url("/api/images"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unauthenticated.status(), 401);
+    let body: serde_json::Value = unauthenticated.json().await.expect("json");
+    assert_eq!(body["success"], false);
+
+    let dashboard = app
+        .get(&client, "/dashboard")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        dashboard.contains(
+            "<span class=\"stat-label\">Images</span><span class=\"stat-value\">1</span>"
+        ),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains(json["image"]["urls"]["thumb"].as_str().expect("thumb")),
+        "recent image shown"
+    );
+}

@@ -1,0 +1,234 @@
+//! Uploads: every allowed type is stored as pristine/original/thumb; everything else is a
+//! clear 4xx that leaves nothing on disk or in the table. EXIF GPS never leaves the server.
+
+use image::ImageFormat;
+
+use crate::fixtures::{encoded, has_exif, jpeg_with_exif, png, png_bomb};
+use crate::helpers::{TestApp, new_client, spawn_app, spawn_app_with};
+
+async fn fetch(app: &TestApp, client: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
+    let response = app.get(client, url).await;
+    let status = response.status().as_u16();
+    (status, response.bytes().await.expect("body").to_vec())
+}
+
+#[tokio::test]
+async fn every_allowed_type_is_stored_in_three_variants() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "uma").await;
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::WebP,
+        ImageFormat::Gif,
+    ] {
+        let bytes = encoded(640, 480, format);
+        let response = app
+            .upload(&client, bytes.clone(), "x.bin", &[("tags", "one, Two")])
+            .await;
+        assert_eq!(response.status(), 303, "{format:?}");
+    }
+    let images = app.api_images(&client).await;
+    assert_eq!(images.len(), 4);
+    for image in &images {
+        assert_eq!(
+            (image["width"].as_i64(), image["height"].as_i64()),
+            (Some(640), Some(480))
+        );
+        assert_eq!(image["tags"], serde_json::json!(["one", "two"]));
+        let (status, thumb) = fetch(
+            &app,
+            &client,
+            image["urls"]["thumb"].as_str().expect("thumb"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let thumb = image::load_from_memory(&thumb).expect("thumb decodes");
+        assert_eq!(
+            (thumb.width(), thumb.height()),
+            (320, 240),
+            "longest side 320"
+        );
+        let (status, original) = fetch(
+            &app,
+            &client,
+            image["urls"]["original"].as_str().expect("original"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        image::load_from_memory(&original).expect("original decodes");
+    }
+    assert_eq!(app.stored_files().len(), 12, "three files per image");
+}
+
+#[tokio::test]
+async fn refused_uploads_say_why_and_leave_nothing_behind() {
+    let app = spawn_app_with(|s| {
+        s.insert("max_upload_bytes".into(), "300000".into());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "victor").await;
+    let mut truncated = png(200, 200);
+    truncated.truncate(truncated.len() / 2);
+    let oversize = vec![0u8; 400_000];
+    let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        (
+            "html renamed",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+            "evil.png",
+            415,
+            "not a JPEG, PNG, WebP or GIF",
+        ),
+        (
+            "svg",
+            br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec(),
+            "x.svg",
+            415,
+            "not a JPEG",
+        ),
+        (
+            "truncated",
+            truncated,
+            "cut.png",
+            422,
+            "could not be decoded",
+        ),
+        ("bomb", png_bomb(), "bomb.png", 413, "60000×60000"),
+        ("oversize", oversize, "big.png", 413, "too large"),
+        ("empty", Vec::new(), "empty.png", 400, "Choose an image"),
+    ];
+    for (name, bytes, file_name, status, words) in cases {
+        let response = app
+            .upload(&client, bytes, file_name, &[("tags", "kept-tag")])
+            .await;
+        assert_eq!(response.status().as_u16(), status, "{name}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(words), "{name}: {words:?} in\n{body}");
+        // The form comes back; fields read before the refusal are kept.
+        assert!(
+            body.contains("<form method=\"post\" action=\"/upload\""),
+            "{name}: the form again"
+        );
+        if name != "oversize" {
+            assert!(body.contains("value=\"kept-tag\""), "{name}: tags kept");
+        }
+    }
+    // The JSON API gives the same answers as JSON.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png_bomb()).file_name("b.png"),
+    );
+    let response = client
+        .post(app.url("/api/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("api upload");
+    assert_eq!(response.status(), 413);
+    let json: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(json["success"], false);
+    assert_eq!(app.count_images(), 0);
+    assert!(
+        app.stored_files().is_empty(),
+        "no files: {:?}",
+        app.stored_files()
+    );
+}
+
+#[tokio::test]
+async fn exif_gps_is_stripped_orientation_applied_and_pristine_kept_exact() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "wendy").await;
+    // Orientation 6: the camera was turned; the picture is 40×20 as stored, 20×40 to view.
+    let upload = jpeg_with_exif(40, 20, 6);
+    assert!(has_exif(&upload));
+    app.upload_ok(&owner, upload.clone(), &[]).await;
+    let image = &app.api_images(&owner).await[0];
+    assert_eq!(
+        (image["width"].as_i64(), image["height"].as_i64()),
+        (Some(20), Some(40))
+    );
+
+    let (status, original) = fetch(
+        &app,
+        &owner,
+        image["urls"]["original"].as_str().expect("url"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(!has_exif(&original), "original carries no EXIF");
+    assert!(!original.windows(4).any(|w| w == b"Exif"));
+    let decoded = image::load_from_memory(&original).expect("decodes");
+    assert_eq!((decoded.width(), decoded.height()), (20, 40));
+    let (_, thumb) = fetch(&app, &owner, image["urls"]["thumb"].as_str().expect("url")).await;
+    assert!(
+        !has_exif(&thumb) && !thumb.windows(4).any(|w| w == b"Exif"),
+        "thumb carries no EXIF"
+    );
+
+    let pristine_url = image["urls"]["pristine"].as_str().expect("url");
+    let (status, pristine) = fetch(&app, &owner, pristine_url).await;
+    assert_eq!(status, 200);
+    assert_eq!(pristine, upload, "pristine is byte-identical");
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "xavier").await;
+    assert_eq!(fetch(&app, &stranger, pristine_url).await.0, 404);
+    assert_eq!(fetch(&app, &new_client(), pristine_url).await.0, 404);
+}
+
+#[tokio::test]
+async fn proxy_headers_conditional_and_range_requests() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "yara").await;
+    app.upload_ok(&client, png(300, 200), &[]).await;
+    let url = app.api_images(&client).await[0]["urls"]["original"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+
+    let response = app.get(&client, &url).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "image/png");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(
+        header("content-security-policy"),
+        "default-src 'none'; sandbox"
+    );
+    assert_eq!(header("cache-control"), "private");
+    assert!(!header("last-modified").is_empty());
+    let etag = header("etag");
+    assert!(!etag.is_empty());
+    let full = response.bytes().await.expect("body");
+
+    let response = client
+        .get(app.url(&url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 304);
+    let response = client
+        .get(app.url(&url))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 206);
+    assert_eq!(
+        response.headers()["content-range"].to_str().expect("range"),
+        format!("bytes 0-9/{}", full.len())
+    );
+    assert_eq!(response.bytes().await.expect("body"), full[..10]);
+}
