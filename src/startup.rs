@@ -14,10 +14,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::auth::{PasswordHasher, PgSessionStore};
+use crate::auth::{AuthCache, PasswordHasher, PgSessionStore};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::library::Library;
+use crate::routes::media::MediaRowCache;
 use crate::storage::Storage;
 use crate::{accounts, middleware, models, routes, tokens};
 
@@ -27,12 +28,17 @@ pub struct AppState {
     pub db: Db,
     pub hasher: PasswordHasher,
     pub library: Library,
+    pub auth_cache: AuthCache,
+    pub media_rows: MediaRowCache,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
 }
+
+/// Upper bound on how long a cached session or user may be used without a notification.
+const AUTH_CACHE_TTL_SECS: u64 = 30;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "atelier_session";
@@ -66,6 +72,9 @@ impl Application {
         })?;
         let library = Library::new(storage, session_key.master(), settings.max_image_pixels);
 
+        let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
+        crate::auth::cache::spawn_listener(auth_cache.clone(), database_url.to_owned());
+
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -74,6 +83,8 @@ impl Application {
             db,
             hasher,
             library,
+            auth_cache: auth_cache.clone(),
+            media_rows: MediaRowCache::default(),
         });
         spawn_housekeeping(state.clone());
 
@@ -82,7 +93,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let state = server_state.clone();
             let sessions = SessionMiddleware::builder(
-                PgSessionStore::new(state.db.clone()),
+                PgSessionStore::new(state.db.clone(), state.auth_cache.clone()),
                 session_key.clone(),
             )
             .cookie_name(SESSION_COOKIE.to_owned())

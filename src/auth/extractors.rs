@@ -48,6 +48,18 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     }
 }
 
+/// The user with `id`, from the cache when fresh.
+pub async fn load_user(state: &AppState, id: i64) -> Result<Option<User>, AppError> {
+    if let Some(user) = state.auth_cache.user(id) {
+        return Ok(Some(user));
+    }
+    let user = state.db.run(move |conn| Ok(User::find(conn, id)?)).await?;
+    if let Some(user) = &user {
+        state.auth_cache.put_user(user.clone());
+    }
+    Ok(user)
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;

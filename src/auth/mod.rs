@@ -1,11 +1,13 @@
 //! Who the client is: password hashing, the PostgreSQL session store, and the extractors
 //! (`CurrentUser`, `MaybeUser`) that turn a session into a live, enabled user.
 
+pub mod cache;
 pub mod extractors;
 pub mod password;
 pub mod session_store;
 
-pub use extractors::{CurrentUser, MaybeUser};
+pub use cache::{AuthCache, Invalidation};
+pub use extractors::{CurrentUser, MaybeUser, load_user};
 pub use password::PasswordHasher;
 pub use session_store::PgSessionStore;
 

@@ -12,7 +12,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{Duration, Utc};
 
-use super::keys;
+use super::{AuthCache, keys};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::models::SessionRow;
@@ -27,11 +27,12 @@ const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 #[derive(Clone)]
 pub struct PgSessionStore {
     db: Db,
+    cache: AuthCache,
 }
 
 impl PgSessionStore {
-    pub fn new(db: Db) -> Self {
-        PgSessionStore { db }
+    pub fn new(db: Db, cache: AuthCache) -> Self {
+        PgSessionStore { db, cache }
     }
 }
 
@@ -62,6 +63,14 @@ fn to_row(mut state: State, ttl: &CookieDuration) -> SessionWrite {
     }
 }
 
+/// The stored state plus the row id under `keys::SESSION_ID`.
+fn with_session_id(state: serde_json::Value, id: i64) -> Result<State, LoadError> {
+    let mut state: State =
+        serde_json::from_value(state).map_err(|err| LoadError::Deserialization(err.into()))?;
+    state.insert(keys::SESSION_ID.to_owned(), id.to_string());
+    Ok(state)
+}
+
 fn anyhow_of(err: AppError) -> anyhow::Error {
     anyhow::anyhow!("session store: {err}")
 }
@@ -69,9 +78,14 @@ fn anyhow_of(err: AppError) -> anyhow::Error {
 impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let key_hash = hash_key(session_key.as_ref());
+        if let Some(cached) = self.cache.session(&key_hash) {
+            return with_session_id(cached.state, cached.id).map(Some);
+        }
+        let lookup = key_hash.clone();
         let row = self
             .db
             .run(move |conn| {
+                let key_hash = lookup;
                 let row = SessionRow::find_live(conn, &key_hash)?;
                 if let Some(row) = &row {
                     if (Utc::now() - row.last_seen_at).num_seconds() > LAST_SEEN_RESOLUTION_SECS {
@@ -83,10 +97,9 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(|err| LoadError::Other(anyhow_of(err)))?;
         let Some(row) = row else { return Ok(None) };
-        let mut state: State = serde_json::from_value(row.state)
-            .map_err(|err| LoadError::Deserialization(err.into()))?;
-        state.insert(keys::SESSION_ID.to_owned(), row.id.to_string());
-        Ok(Some(state))
+        self.cache
+            .put_session(key_hash, row.id, row.user_id, row.state.clone());
+        with_session_id(row.state, row.id).map(Some)
     }
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
@@ -107,6 +120,7 @@ impl SessionStore for PgSessionStore {
         ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
         let key_hash = hash_key(session_key.as_ref());
+        self.cache.forget_session_key(&key_hash);
         let row = to_row(state.clone(), ttl);
         let updated = self
             .db
@@ -142,6 +156,7 @@ impl SessionStore for PgSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
         let key_hash = hash_key(session_key.as_ref());
+        self.cache.forget_session_key(&key_hash);
         self.db
             .run(move |conn| Ok(SessionRow::delete_by_key(conn, &key_hash)?))
             .await

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::gallery::{Card, human_bytes};
 use super::{FieldErrors, Flash, Layout, render, see_other};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
 use crate::models::image::ImageFilter;
@@ -214,6 +214,7 @@ async fn change_password(
             .map_err(AppError::from)
         })
         .await?;
+    state.auth_cache.forget(Invalidation::User(user_id));
     let others = match ended {
         0 => String::new(),
         1 => " Your other session was signed out.".to_owned(),
@@ -266,6 +267,7 @@ async fn change_email(
         .db
         .run(move |conn| Ok(User::set_email(conn, user_id, &email)?))
         .await?;
+    state.auth_cache.forget(Invalidation::User(user_id));
     if let Err(taken) = changed {
         errors.add("email", taken_message(&taken).1);
         return account_page(
@@ -297,6 +299,7 @@ async fn revoke_session(
     if !revoked {
         return Err(AppError::NotFound);
     }
+    state.auth_cache.forget(Invalidation::Session(id));
     if Some(id) == current.session_id {
         session.purge();
         return Ok(see_other("/login"));

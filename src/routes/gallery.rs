@@ -370,6 +370,7 @@ async fn update(
             Ok(Ok(()))
         })
         .await?;
+    state.media_rows.forget_image(id);
     if let Err(placed) = moved {
         return image_page_with(
             &state,

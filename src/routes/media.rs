@@ -9,11 +9,18 @@
 
 use actix_files::NamedFile;
 use actix_web::http::header::{
-    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue, HttpDate,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::MaybeUser;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix_session::Session;
+
+use crate::auth::{keys, load_user};
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
 use crate::library::Library;
@@ -34,7 +41,7 @@ const MEDIA_CSP: &str = "default-src 'none'; sandbox";
 async fn media(
     req: HttpRequest,
     state: web::Data<AppState>,
-    viewer: MaybeUser,
+    session: Session,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (username, folder, variant, file) = path.into_inner();
@@ -45,27 +52,83 @@ async fn media(
     let folder = FolderSlug::parse(&folder).ok_or(AppError::NotFound)?;
     let variant = Variant::parse(&variant).ok_or(AppError::NotFound)?;
     let file = FileName::parse(&file).ok_or(AppError::NotFound)?;
-    let viewer = viewer.0.ok_or(AppError::NotFound)?;
-    if viewer.user.username != username.as_str() && !viewer.user.is_admin() {
+    let viewer_id = session
+        .get::<i64>(keys::USER_ID)
+        .ok()
+        .flatten()
+        .ok_or(AppError::NotFound)?;
+    // Live and enabled, as `CurrentUser` checks; cached, since thumbnails come two dozen
+    // at a time.
+    let viewer = load_user(&state, viewer_id)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or(AppError::NotFound)?;
+    if viewer.username != username.as_str() && !viewer.is_admin() {
         return Err(AppError::NotFound);
     }
-    let stem = file.stem().to_owned();
-    let placed = state
-        .db
-        .run(move |conn| {
-            Ok(Image::find_for_media(
-                conn,
-                username.as_str(),
-                folder.as_str(),
-                &stem,
-            )?)
-        })
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let key = format!("{username}/{folder}/{}", file.stem());
+    let placed = match state.media_rows.get(&key) {
+        Some(placed) => placed,
+        None => {
+            let stem = file.stem().to_owned();
+            let placed = state
+                .db
+                .run(move |conn| {
+                    Ok(Image::find_for_media(
+                        conn,
+                        username.as_str(),
+                        folder.as_str(),
+                        &stem,
+                    )?)
+                })
+                .await?
+                .ok_or(AppError::NotFound)?;
+            state.media_rows.put(key, placed.clone());
+            placed
+        }
+    };
     if variant_ext(&placed.image, variant) != file.ext() {
         return Err(AppError::NotFound);
     }
     serve_variant(&req, &state.library, &placed, variant, "private").await
+}
+
+/// Recently served rows by `{username}/{folder}/{stem}`, so a gallery's thumbnails cost no
+/// query each. Safe to keep briefly: the instance that changes an image forgets it here,
+/// and on other instances a moved or deleted image's old path has no file any more (the
+/// file system has the last word). At worst another instance serves a just-edited image's
+/// thumbnail under its old extension for [`MEDIA_ROW_TTL`].
+#[derive(Clone, Default)]
+pub struct MediaRowCache(Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>);
+
+const MEDIA_ROW_TTL: Duration = Duration::from_secs(10);
+
+impl MediaRowCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (PlacedImage, Instant)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<PlacedImage> {
+        self.lock()
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < MEDIA_ROW_TTL)
+            .map(|(placed, _)| placed.clone())
+    }
+
+    fn put(&self, key: String, placed: PlacedImage) {
+        let mut rows = self.lock();
+        if rows.len() > 50_000 {
+            rows.clear();
+        }
+        rows.insert(key, (placed, Instant::now()));
+    }
+
+    /// Called by whatever changes or deletes an image.
+    pub fn forget_image(&self, id: i64) {
+        self.lock().retain(|_, (placed, _)| placed.image.id != id);
+    }
 }
 
 pub fn variant_ext(image: &Image, variant: Variant) -> &str {
@@ -88,9 +151,24 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     )
 }
 
-/// Streams one stored variant with the stored content type, ETag / Last-Modified (304),
-/// Range (206), `nosniff` and a sandboxing CSP. The file is opened off the executor,
-/// without following symlinks.
+/// Files up to this size are read whole in one blocking call and sent as one body; larger
+/// ones stream through `NamedFile`.
+const SMALL_FILE_BYTES: u64 = 256 * 1024;
+
+/// What the blocking half of [`serve_variant`] found.
+enum Opened {
+    Small {
+        bytes: Vec<u8>,
+        etag: String,
+        modified: SystemTime,
+    },
+    Large(Box<NamedFile>),
+}
+
+/// Serves one stored variant with the stored content type, ETag / Last-Modified (304),
+/// Range (206), `nosniff` and a sandboxing CSP. Resolving (which checks every folder on the
+/// way for symlinks), opening without following a final symlink, and reading all happen in
+/// one trip to the blocking pool. A refused or missing file is a 404, never a 500.
 pub async fn serve_variant(
     req: &HttpRequest,
     library: &Library,
@@ -98,16 +176,31 @@ pub async fn serve_variant(
     variant: Variant,
     cache_control: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    // Resolving checks every folder on the way for symlinks: file system work, so it runs
-    // on the blocking pool with the open. A refused or missing file is a 404, never a 500.
     let (library, target) = (library.clone(), placed.clone());
-    let file = web::block(move || -> Result<NamedFile, AppError> {
+    let opened = web::block(move || -> Result<Opened, AppError> {
         let path = library.path_of(&target, variant)?;
-        let file = library
+        let mut file = library
             .storage
             .open_file(&path)
             .map_err(AppError::internal)?;
-        NamedFile::from_file(file, &path).map_err(AppError::internal)
+        let meta = file.metadata().map_err(AppError::internal)?;
+        if meta.len() > SMALL_FILE_BYTES {
+            return NamedFile::from_file(file, &path)
+                .map(|file| Opened::Large(Box::new(file)))
+                .map_err(AppError::internal);
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
+        let modified = meta.modified().map_err(AppError::internal)?;
+        let nanos = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let etag = format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len());
+        Ok(Opened::Small {
+            bytes,
+            etag,
+            modified,
+        })
     })
     .await
     .map_err(AppError::internal)?
@@ -115,23 +208,28 @@ pub async fn serve_variant(
         tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
         AppError::NotFound
     })?;
-    let mime = crate::storage::mime_for(variant_ext(&placed.image, variant))
-        .parse()
-        .map_err(AppError::internal)?;
-    let name = format!(
-        "{}.{}",
-        placed.image.stem,
-        variant_ext(&placed.image, variant)
-    );
-    let mut response = file
-        .set_content_type(mime)
-        .set_content_disposition(ContentDisposition {
-            disposition: DispositionType::Inline,
-            parameters: vec![DispositionParam::Filename(name)],
-        })
-        .use_etag(true)
-        .use_last_modified(true)
-        .into_response(req);
+    let ext = variant_ext(&placed.image, variant);
+    let mime = crate::storage::mime_for(ext);
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Inline,
+        parameters: vec![DispositionParam::Filename(format!(
+            "{}.{ext}",
+            placed.image.stem
+        ))],
+    };
+    let mut response = match opened {
+        Opened::Large(file) => file
+            .set_content_type(mime.parse().map_err(AppError::internal)?)
+            .set_content_disposition(disposition)
+            .use_etag(true)
+            .use_last_modified(true)
+            .into_response(req),
+        Opened::Small {
+            bytes,
+            etag,
+            modified,
+        } => small_response(req, bytes, &etag, modified, mime, disposition),
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -146,4 +244,102 @@ pub async fn serve_variant(
         HeaderValue::from_static(cache_control),
     );
     Ok(response)
+}
+
+/// A whole small file as one body, honouring If-None-Match / If-Modified-Since (304) and a
+/// single byte range (206, or 416 when it cannot be satisfied).
+fn small_response(
+    req: &HttpRequest,
+    bytes: Vec<u8>,
+    etag: &str,
+    modified: SystemTime,
+    mime: &'static str,
+    disposition: ContentDisposition,
+) -> HttpResponse {
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let last_modified = HttpDate::from(modified);
+    let not_modified = match header_text(header::IF_NONE_MATCH) {
+        Some(tags) => tags
+            .split(',')
+            .any(|tag| tag.trim() == etag || tag.trim() == "*"),
+        None => header_text(header::IF_MODIFIED_SINCE)
+            .and_then(|since| since.parse::<HttpDate>().ok())
+            .is_some_and(|since| SystemTime::from(last_modified) <= SystemTime::from(since)),
+    };
+    let mut response = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::LAST_MODIFIED, last_modified.to_string()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if not_modified {
+        return response.finish();
+    }
+    response
+        .insert_header((header::CONTENT_TYPE, mime))
+        .insert_header((header::CONTENT_DISPOSITION, disposition));
+    let Some(range) = header_text(header::RANGE) else {
+        return response.body(bytes);
+    };
+    let total = bytes.len() as u64;
+    match single_range(range, total) {
+        Some((start, end)) => {
+            response
+                .status(actix_web::http::StatusCode::PARTIAL_CONTENT)
+                .insert_header((
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{total}"),
+                ));
+            response.body(bytes[start as usize..=end as usize].to_vec())
+        }
+        // Several ranges are legal but rare for images: send the whole file.
+        None if range.contains(',') => response.body(bytes),
+        None => HttpResponse::RangeNotSatisfiable()
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{total}")))
+            .finish(),
+    }
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length; `None` when it does not
+/// fit (or names several ranges).
+fn single_range(range: &str, total: u64) -> Option<(u64, u64)> {
+    let spec = range.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || total == 0 {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let len: u64 = suffix.parse().ok()?;
+            (total.checked_sub(len.min(total))?, total - 1)
+        }
+        (start, "") => (start.parse().ok()?, total - 1),
+        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(total - 1)),
+    };
+    (start <= end && start < total).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_range;
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(single_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(single_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(single_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(single_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(single_range("bytes=100-", 100), None);
+        assert_eq!(single_range("bytes=9-0", 100), None);
+        assert_eq!(single_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(single_range("items=0-1", 100), None);
+        assert_eq!(single_range("bytes=x-y", 100), None);
+    }
 }

@@ -367,3 +367,50 @@ mod tests {
         );
     }
 }
+
+/// Timing of the upload path on a 12-megapixel JPEG, for `bench/thumbnail.sh` (run in
+/// release; prints figures, asserts only correctness).
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, run by bench/thumbnail.sh"]
+    fn twelve_megapixel_jpeg_to_thumbnail() {
+        let (width, height) = (4000, 3000);
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x ^ y) % 255) as u8])
+        }));
+        let mut jpeg = Vec::new();
+        JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&image)
+            .expect("encode");
+        let runs = 5;
+        let mut decode_ms = Vec::new();
+        let mut thumb_ms = Vec::new();
+        let mut total_ms = Vec::new();
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            let decoded = decode(&jpeg, Format::Jpeg, 50_000_000).expect("decode");
+            let decoded_at = started.elapsed();
+            let thumb = decoded.thumbnail(THUMB_SIZE, THUMB_SIZE);
+            encode(&thumb, Format::Jpeg).expect("thumb");
+            let thumb_at = started.elapsed();
+            sanitise_upload(&jpeg, 50_000_000).expect("whole upload path");
+            decode_ms.push(decoded_at.as_secs_f64() * 1000.0);
+            thumb_ms.push((thumb_at - decoded_at).as_secs_f64() * 1000.0);
+            total_ms.push((started.elapsed() - thumb_at).as_secs_f64() * 1000.0);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "12 MP JPEG ({} KB): decode {:.0} ms, thumbnail+encode {:.0} ms; whole upload path (decode, re-encode original, thumbnail) {:.0} ms (median of {runs})",
+            jpeg.len() / 1024,
+            median(&mut decode_ms),
+            median(&mut thumb_ms),
+            median(&mut total_ms)
+        );
+    }
+}

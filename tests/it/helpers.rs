@@ -125,7 +125,8 @@ pub struct TestApp {
     pub port: u16,
     pub db_url: String,
     pub uploads: std::path::PathBuf,
-    _data_dir: tempfile::TempDir,
+    pub session_key: String,
+    data_dir: tempfile::TempDir,
 }
 
 /// Settings every test starts from: port 0, cheap bcrypt, a fixed session key.
@@ -175,8 +176,37 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         port,
         db_url,
         uploads: std::path::PathBuf::from(&values["uploads_dir"]),
-        _data_dir: data_dir,
+        session_key: values["session_key"].clone(),
+        data_dir,
     }
+}
+
+/// A second server on the same database and session key: another instance of a cluster.
+pub async fn spawn_second_instance(app: &TestApp) -> String {
+    let mut values = test_settings(app.data_dir.path());
+    values.insert("session_key".into(), app.session_key.clone());
+    let settings = Settings::from_map(&values).expect("test settings");
+    let second = Application::build(settings, &app.db_url)
+        .await
+        .expect("build second app");
+    let port = second.port();
+    tokio::spawn(second.run_until_stopped());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Polls `check` for up to two seconds (another instance learns of changes by notification).
+pub async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..40 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 2 s");
 }
 
 pub fn new_client() -> Client {

@@ -12,7 +12,8 @@ struct Column {
     description: String,
 }
 
-/// Tables, columns, indexes and constraints of the public schema, as comparable text.
+/// Tables, columns, indexes, constraints, triggers and functions of the public schema, as
+/// comparable text.
 fn schema(conn: &mut PgConnection) -> Vec<String> {
     let mut rows: Vec<Column> = diesel::sql_query(
         "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
@@ -25,7 +26,11 @@ fn schema(conn: &mut PgConnection) -> Vec<String> {
          UNION ALL \
          SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
          WHERE connamespace = 'public'::regnamespace \
-             AND conrelid::regclass::text <> '__diesel_schema_migrations'",
+             AND conrelid::regclass::text <> '__diesel_schema_migrations' \
+         UNION ALL \
+         SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal \
+         UNION ALL \
+         SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
     )
     .load(conn)
     .expect("schema query");

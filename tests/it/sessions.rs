@@ -263,3 +263,48 @@ async fn email_change_checks_password_and_uniqueness() {
         303
     );
 }
+
+#[tokio::test]
+async fn two_instances_share_sessions_and_logout_reaches_both() {
+    let app = spawn_app().await;
+    let second = crate::helpers::spawn_second_instance(&app).await;
+    let client = new_client();
+    app.register(&client, "multi", "multi@example.com", PASSWORD)
+        .await;
+    let response = app.login(&client, "multi", PASSWORD).await;
+    let cookie = session_cookie(&response).expect("cookie");
+    let on_second = |cookie: String| {
+        let url = format!("{second}/dashboard");
+        async move {
+            Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client")
+                .get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .expect("GET")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        on_second(cookie.clone()).await,
+        200,
+        "a session made on one instance works on the other"
+    );
+    assert_eq!(
+        on_second(cookie.clone()).await,
+        200,
+        "and is now cached there"
+    );
+
+    let response = app.post_form(&client, "/logout", &[]).await;
+    assert_eq!(response.status(), 303);
+    crate::helpers::eventually("the other instance forgets the session", || {
+        let status = on_second(cookie.clone());
+        async move { status.await == 303 }
+    })
+    .await;
+}

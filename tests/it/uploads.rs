@@ -232,3 +232,54 @@ async fn proxy_headers_conditional_and_range_requests() {
     );
     assert_eq!(response.bytes().await.expect("body"), full[..10]);
 }
+
+#[tokio::test]
+async fn large_files_stream_with_the_same_headers() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "zed").await;
+    // Noise does not compress: a PNG well over the 256 KiB small-file limit.
+    let mut seed = 12345u32;
+    let noisy = image::RgbImage::from_fn(700, 500, |_, _| {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        image::Rgb([(seed >> 16) as u8, (seed >> 8) as u8, seed as u8])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(noisy)
+        .write_to(&mut std::io::Cursor::new(&mut bytes), ImageFormat::Png)
+        .expect("png");
+    assert!(bytes.len() > 512 * 1024);
+    app.upload_ok(&client, bytes.clone(), &[]).await;
+    let url = app.api_images(&client).await[0]["urls"]["pristine"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let response = app.get(&client, &url).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["cache-control"], "private");
+    let etag = response.headers()["etag"]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    assert_eq!(response.bytes().await.expect("body"), bytes);
+    let response = client
+        .get(app.url(&url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 304);
+    let response = client
+        .get(app.url(&url))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 206);
+    assert_eq!(response.bytes().await.expect("body"), bytes[100..200]);
+}

@@ -1,0 +1,220 @@
+//! A short-lived in-process cache of sessions and users, so the steady state of a page
+//! that pulls two dozen thumbnails costs no database round trip per thumbnail.
+//!
+//! Correctness comes from invalidation, not from the TTL: database triggers send
+//! `NOTIFY atelier_auth` whenever a user or session row changes or goes (from any instance,
+//! the CLI or plain SQL), and [`spawn_listener`] makes every instance forget those entries;
+//! the instance making a change also forgets them itself at once, so its very next request
+//! sees it. The TTL only bounds the damage of a missed notification; when the listener
+//! loses its connection it clears everything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+use crate::models::User;
+
+/// The channel instances tell each other about invalidations on.
+const CHANNEL: &str = "atelier_auth";
+
+#[derive(Clone)]
+pub struct AuthCache {
+    inner: Arc<Mutex<Inner>>,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<Vec<u8>, CachedSession>,
+    users: HashMap<i64, (User, Instant)>,
+}
+
+#[derive(Clone)]
+pub struct CachedSession {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub state: serde_json::Value,
+    at: Instant,
+}
+
+/// What changed, as carried in a notification's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    Session(i64),
+    User(i64),
+}
+
+impl Invalidation {
+    fn parse(payload: &str) -> Option<Self> {
+        let (kind, id) = payload.split_once(':')?;
+        let id = id.parse().ok()?;
+        match kind {
+            "session" => Some(Invalidation::Session(id)),
+            "user" => Some(Invalidation::User(id)),
+            _ => None,
+        }
+    }
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        AuthCache {
+            inner: Arc::default(),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain maps behind: still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn session(&self, key_hash: &[u8]) -> Option<CachedSession> {
+        let inner = self.lock();
+        inner
+            .sessions
+            .get(key_hash)
+            .filter(|cached| cached.at.elapsed() < self.ttl)
+            .cloned()
+    }
+
+    pub fn put_session(
+        &self,
+        key_hash: Vec<u8>,
+        id: i64,
+        user_id: Option<i64>,
+        state: serde_json::Value,
+    ) {
+        let mut inner = self.lock();
+        if inner.sessions.len() > 100_000 {
+            inner.sessions.clear();
+        }
+        inner.sessions.insert(
+            key_hash,
+            CachedSession {
+                id,
+                user_id,
+                state,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    pub fn forget_session_key(&self, key_hash: &[u8]) {
+        self.lock().sessions.remove(key_hash);
+    }
+
+    pub fn user(&self, id: i64) -> Option<User> {
+        let inner = self.lock();
+        inner
+            .users
+            .get(&id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(user, _)| user.clone())
+    }
+
+    pub fn put_user(&self, user: User) {
+        let mut inner = self.lock();
+        if inner.users.len() > 100_000 {
+            inner.users.clear();
+        }
+        inner.users.insert(user.id, (user, Instant::now()));
+    }
+
+    /// Applies an invalidation to this instance only.
+    pub fn forget(&self, what: Invalidation) {
+        let mut inner = self.lock();
+        match what {
+            Invalidation::Session(id) => inner.sessions.retain(|_, cached| cached.id != id),
+            Invalidation::User(id) => {
+                inner.users.remove(&id);
+                inner
+                    .sessions
+                    .retain(|_, cached| cached.user_id != Some(id));
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.sessions.clear();
+        inner.users.clear();
+    }
+}
+
+/// Listens for other instances' invalidations on a dedicated connection (its own thread:
+/// Diesel is blocking). Reconnects with a cleared cache after any error.
+pub fn spawn_listener(cache: AuthCache, database_url: String) {
+    let spawned = std::thread::Builder::new()
+        .name("atelier-auth-listener".into())
+        .spawn(move || {
+            loop {
+                match PgConnection::establish(&database_url) {
+                    Ok(mut conn) => {
+                        if let Err(err) = listen(&cache, &mut conn) {
+                            tracing::warn!(error = %err, "cache listener lost its connection");
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cache listener cannot connect"),
+                }
+                // Whatever happened while we were not listening is unknown: start clean.
+                cache.clear();
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "cannot start the cache listener");
+    }
+}
+
+fn listen(cache: &AuthCache, conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(conn)?;
+    cache.clear();
+    let mut last_ping = Instant::now();
+    loop {
+        for notification in conn.notifications_iter() {
+            let notification = notification?;
+            if let Some(what) = Invalidation::parse(&notification.payload) {
+                cache.forget(what);
+            }
+        }
+        if last_ping.elapsed() > Duration::from_secs(5) {
+            // Notices a dead connection, which polling for notifications alone would not.
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            last_ping = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse() {
+        assert_eq!(
+            Invalidation::parse("session:7"),
+            Some(Invalidation::Session(7))
+        );
+        assert_eq!(Invalidation::parse("user:42"), Some(Invalidation::User(42)));
+        assert_eq!(Invalidation::parse("user:x"), None);
+        assert_eq!(Invalidation::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn forgetting_a_user_forgets_their_sessions() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        cache.put_session(b"a".to_vec(), 1, Some(42), serde_json::json!({}));
+        cache.put_session(b"b".to_vec(), 2, Some(43), serde_json::json!({}));
+        cache.forget(Invalidation::User(42));
+        assert!(cache.session(b"a").is_none());
+        assert!(cache.session(b"b").is_some());
+        cache.forget(Invalidation::Session(2));
+        assert!(cache.session(b"b").is_none());
+    }
+}
