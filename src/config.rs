@@ -39,6 +39,10 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Images with more pixels than this are refused from their header.
     pub max_image_pixels: u64,
+    /// The image provider: `builtin` (offline renderer).
+    pub generator: String,
+    /// Generation workers this instance runs (0: queue only, another instance works).
+    pub generation_workers: usize,
     pub admin_username: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
@@ -64,6 +68,8 @@ const KNOWN: &[&str] = &[
     "workers",
     "max_upload_bytes",
     "max_image_pixels",
+    "generator",
+    "generation_workers",
     "admin_username",
     "admin_email",
     "admin_password",
@@ -116,6 +122,8 @@ impl Settings {
             workers: values.parse("workers", default_workers())?,
             max_upload_bytes: values.parse("max_upload_bytes", 20 * 1024 * 1024)?,
             max_image_pixels: values.parse("max_image_pixels", 50_000_000)?,
+            generator: text("generator").unwrap_or_else(|| "builtin".to_owned()),
+            generation_workers: values.parse("generation_workers", 2)?,
             admin_username: text("admin_username"),
             admin_email: text("admin_email"),
             admin_password: values.0.get("admin_password").cloned(),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod generate;
 pub mod library;
 pub mod middleware;
 pub mod models;

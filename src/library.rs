@@ -14,7 +14,7 @@ use sha2::Sha256;
 
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
-use crate::models::image::NewImage;
+use crate::models::image::{NewImage, Provenance};
 use crate::models::{Folder, Image, PlacedImage};
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::{FileName, Storage, Variant, mime_for};
@@ -43,6 +43,7 @@ pub struct NewImageInput<'a> {
     pub title: &'a str,
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
+    pub provenance: Provenance,
 }
 
 impl Library {
@@ -110,6 +111,7 @@ impl Library {
                     title: input.title,
                     tags: input.tags,
                     client_ip: input.client_ip,
+                    provenance: input.provenance.clone(),
                 },
             )?)
         })();

@@ -11,6 +11,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    generation_jobs (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        owner_key -> Text,
+        kind -> Text,
+        prompt -> Text,
+        params -> Jsonb,
+        status -> Text,
+        error -> Nullable<Text>,
+        client_ip -> Nullable<Inet>,
+        attempts -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        image_ids -> Array<Int8>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     images (id) {
         id -> Int8,
         user_id -> Int8,
@@ -33,6 +53,11 @@ diesel::table! {
         client_ip -> Nullable<Inet>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        prompt -> Nullable<Text>,
+        model -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        seed -> Nullable<Int8>,
+        job_id -> Nullable<Int8>,
     }
 }
 
@@ -75,8 +100,17 @@ diesel::table! {
 }
 
 diesel::joinable!(folders -> users (user_id));
+diesel::joinable!(generation_jobs -> users (user_id));
+diesel::joinable!(images -> generation_jobs (job_id));
 diesel::joinable!(images -> folders (folder_id));
 diesel::joinable!(images -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(folders, images, login_failures, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    folders,
+    generation_jobs,
+    images,
+    login_failures,
+    sessions,
+    users,
+);

@@ -17,6 +17,7 @@ use anyhow::Context;
 use crate::auth::{AuthCache, PasswordHasher, PgSessionStore};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::generate::worker::{JobSignal, spawn_workers};
 use crate::library::Library;
 use crate::routes::media::MediaRowCache;
 use crate::storage::Storage;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub library: Library,
     pub auth_cache: AuthCache,
     pub media_rows: MediaRowCache,
+    pub jobs: JobSignal,
 }
 
 pub struct Application {
@@ -71,6 +73,7 @@ impl Application {
             )
         })?;
         let library = Library::new(storage, session_key.master(), settings.max_image_pixels);
+        let generator = crate::generate::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         crate::auth::cache::spawn_listener(auth_cache.clone(), database_url.to_owned());
@@ -85,8 +88,10 @@ impl Application {
             library,
             auth_cache: auth_cache.clone(),
             media_rows: MediaRowCache::default(),
+            jobs: JobSignal::default(),
         });
         spawn_housekeeping(state.clone());
+        spawn_workers(state.clone(), generator, state.settings.generation_workers);
 
         let workers = state.settings.workers;
         let server_state = state.clone();

@@ -31,6 +31,22 @@ pub struct Image {
     pub client_ip: Option<IpNetwork>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub seed: Option<i64>,
+    pub job_id: Option<i64>,
+}
+
+/// How a generated image was made (all `None` for uploads).
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = images)]
+pub struct Provenance {
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub seed: Option<i64>,
+    pub job_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -51,6 +67,8 @@ pub struct NewImage<'a> {
     pub title: &'a str,
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
+    #[diesel(embed)]
+    pub provenance: Provenance,
 }
 
 /// An image with where its files live: owner's username and folder.

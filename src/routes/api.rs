@@ -36,7 +36,9 @@ pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
             "pristine": media_url(placed, Variant::Pristine),
             "page": format!("/images/{}", image.id),
         },
-        "prompt": serde_json::Value::Null,
+        "prompt": image.prompt,
+        "model": image.model,
+        "provider": image.provider,
         "created": image.created_at.to_rfc3339(),
     })
 }

@@ -252,6 +252,8 @@ struct ImagePage {
     share_url: Option<String>,
     is_owner: bool,
     error: Option<String>,
+    prompt: Option<String>,
+    model: Option<String>,
 }
 
 async fn image_page(
@@ -307,6 +309,13 @@ async fn image_page_with(
                 .map(|token| format!("/s/{token}")),
             is_owner: owner_id == current.user.id,
             error,
+            prompt: image.prompt.clone(),
+            model: image.model.as_ref().map(|model| {
+                format!(
+                    "{model} ({})",
+                    image.provider.as_deref().unwrap_or("unknown")
+                )
+            }),
         },
     )
 }

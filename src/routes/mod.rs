@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod errors;
 pub mod gallery;
+pub mod generate;
 pub mod health;
 pub mod home;
 pub mod media;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account::configure(cfg);
     gallery::configure(cfg);
+    generate::configure(cfg);
     upload::configure(cfg);
     media::configure(cfg);
     share::configure(cfg);

@@ -147,6 +147,7 @@ async fn store_upload(
                     title: &title,
                     tags: &tags,
                     client_ip: Some(ip.0.into()),
+                    provenance: Default::default(),
                 },
             )
         })

@@ -13,3 +13,24 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Generation progress: poll the job and reload once it has finished (the page also
+// refreshes itself without JavaScript).
+document.addEventListener("DOMContentLoaded", () => {
+  const job = document.querySelector("[data-job][data-pending='true']");
+  if (!job) return;
+  const poll = async () => {
+    try {
+      const response = await fetch(`/api/jobs/${job.dataset.job}`, { headers: { Accept: "application/json" } });
+      const body = await response.json();
+      const status = job.querySelector(".job-status");
+      if (body.job && status) status.textContent = body.job.status === "running" ? "Painting…" : "Waiting for a free worker…";
+      if (body.job && (body.job.status === "succeeded" || body.job.status === "failed")) {
+        window.location.reload();
+        return;
+      }
+    } catch (_) { /* the meta refresh still works */ }
+    setTimeout(poll, 800);
+  };
+  setTimeout(poll, 500);
+});

@@ -5,6 +5,7 @@ mod accounts;
 mod browser;
 mod embedded;
 mod fixtures;
+mod generation;
 mod health;
 mod helpers;
 mod library;

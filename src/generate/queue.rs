@@ -1,0 +1,170 @@
+//! The `generation_jobs` table as a queue. Workers claim with `FOR UPDATE SKIP LOCKED`, so
+//! any number of workers in any number of server processes never run a job twice; the
+//! claim prefers the oldest job of the owner with the fewest jobs running (fair between
+//! users). A running job carries a lease its worker renews; an expired lease means the
+//! worker died, and the job is retried once, then failed (and refunded by the caller).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use ipnetwork::IpNetwork;
+
+use crate::schema::generation_jobs;
+
+/// How long a claim lasts without renewal.
+pub const LEASE_SECS: i64 = 30;
+/// Attempts before an interrupted job is failed instead of retried.
+pub const MAX_ATTEMPTS: i32 = 2;
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = generation_jobs)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Job {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub owner_key: String,
+    pub kind: String,
+    pub prompt: String,
+    pub params: serde_json::Value,
+    pub status: String,
+    pub error: Option<String>,
+    pub client_ip: Option<IpNetwork>,
+    pub attempts: i32,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub image_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    pub fn is_finished(&self) -> bool {
+        self.status == "succeeded" || self.status == "failed"
+    }
+}
+
+/// What a job asks for, kept in `params`.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ImageParams {
+    pub count: u32,
+    pub width: u32,
+    pub height: u32,
+    pub seed: u64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = generation_jobs)]
+pub struct NewJob<'a> {
+    pub user_id: Option<i64>,
+    pub owner_key: &'a str,
+    pub kind: &'a str,
+    pub prompt: &'a str,
+    pub params: serde_json::Value,
+    pub client_ip: Option<IpNetwork>,
+}
+
+pub fn enqueue(conn: &mut PgConnection, job: &NewJob<'_>) -> QueryResult<Job> {
+    diesel::insert_into(generation_jobs::table)
+        .values(job)
+        .returning(Job::as_returning())
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Job>> {
+    generation_jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Claims the next job fairly, or `None` when the queue is empty.
+pub fn claim(conn: &mut PgConnection) -> QueryResult<Option<Job>> {
+    diesel::sql_query(
+        "WITH next AS (
+             SELECT j.id FROM generation_jobs j
+             WHERE j.status = 'queued'
+             ORDER BY (SELECT count(*) FROM generation_jobs r
+                       WHERE r.status = 'running' AND r.owner_key = j.owner_key),
+                      j.created_at, j.id
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+         UPDATE generation_jobs SET status = 'running', attempts = attempts + 1,
+                started_at = now(), lease_until = now() + make_interval(secs => $1)
+         FROM next WHERE generation_jobs.id = next.id
+         RETURNING generation_jobs.*",
+    )
+    .bind::<diesel::sql_types::Double, _>(LEASE_SECS as f64)
+    .get_result(conn)
+    .optional()
+}
+
+/// Extends a running job's lease; `false` when the job is no longer this worker's.
+pub fn renew_lease(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+    let renewed = diesel::update(
+        generation_jobs::table
+            .find(id)
+            .filter(generation_jobs::status.eq("running")),
+    )
+    .set(generation_jobs::lease_until.eq(Utc::now() + Duration::seconds(LEASE_SECS)))
+    .execute(conn)?;
+    Ok(renewed == 1)
+}
+
+pub fn succeed(conn: &mut PgConnection, id: i64, image_ids: &[i64]) -> QueryResult<bool> {
+    let updated = diesel::update(
+        generation_jobs::table
+            .find(id)
+            .filter(generation_jobs::status.eq("running")),
+    )
+    .set((
+        generation_jobs::status.eq("succeeded"),
+        generation_jobs::image_ids.eq(image_ids),
+        generation_jobs::finished_at.eq(Utc::now()),
+        generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Marks a running job failed; `true` only for the call that did it (refund once).
+pub fn fail(conn: &mut PgConnection, id: i64, error: &str) -> QueryResult<bool> {
+    let updated = diesel::update(
+        generation_jobs::table
+            .find(id)
+            .filter(generation_jobs::status.eq("running")),
+    )
+    .set((
+        generation_jobs::status.eq("failed"),
+        generation_jobs::error.eq(error),
+        generation_jobs::finished_at.eq(Utc::now()),
+        generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Jobs whose worker died: requeued if they have an attempt left, otherwise failed.
+/// Returns the failed ones, for refunds.
+pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
+    conn.transaction(|conn| {
+        let expired = generation_jobs::table
+            .filter(generation_jobs::status.eq("running"))
+            .filter(generation_jobs::lease_until.lt(Utc::now()));
+        diesel::update(expired.filter(generation_jobs::attempts.lt(MAX_ATTEMPTS)))
+            .set((
+                generation_jobs::status.eq("queued"),
+                generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)?;
+        diesel::update(expired)
+            .set((
+                generation_jobs::status.eq("failed"),
+                generation_jobs::error
+                    .eq("The generation was interrupted twice and has been cancelled."),
+                generation_jobs::finished_at.eq(Utc::now()),
+                generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(Job::as_returning())
+            .get_results(conn)
+    })
+}

@@ -1,0 +1,251 @@
+//! The server's own generation workers: async tasks that claim jobs, run the provider on
+//! the blocking pool, store every result through the library and finish the job, renewing
+//! the lease as they go. A failed job removes what it stored and is refunded exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use tokio::sync::Notify;
+
+use super::queue::{self, ImageParams, Job};
+use super::{GenerationRequest, Generator};
+use crate::domain::Username;
+use crate::error::AppError;
+use crate::library::NewImageInput;
+use crate::models::image::Provenance;
+use crate::models::{Folder, Image, User};
+use crate::quota::charge::{self, Reservation};
+use crate::startup::AppState;
+use crate::storage::imaging::{self, Format};
+
+/// How often an idle worker looks for work queued by another instance.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often expired leases are looked for.
+const RECOVERY_EVERY: Duration = Duration::from_secs(10);
+
+/// Wakes this instance's workers when a job is queued here.
+#[derive(Default)]
+pub struct JobSignal(Notify);
+
+impl JobSignal {
+    pub fn job_queued(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+pub fn spawn_workers(state: web::Data<AppState>, generator: Arc<dyn Generator>, count: usize) {
+    for index in 0..count {
+        let (state, generator) = (state.clone(), generator.clone());
+        tokio::spawn(async move {
+            let mut last_recovery = None::<tokio::time::Instant>;
+            loop {
+                if last_recovery.is_none_or(|at| at.elapsed() >= RECOVERY_EVERY) {
+                    last_recovery = Some(tokio::time::Instant::now());
+                    if let Err(err) = recover(&state).await {
+                        tracing::warn!(worker = index, error = %err, "lease recovery failed");
+                    }
+                }
+                match state.db.run(|conn| Ok(queue::claim(conn)?)).await {
+                    Ok(Some(job)) => run(&state, &generator, job).await,
+                    Ok(None) => {
+                        let _ = tokio::time::timeout(IDLE_POLL, state.jobs.0.notified()).await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(worker = index, error = %err, "cannot claim jobs");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Requeues or fails jobs whose worker died, refunding the failed ones.
+async fn recover(state: &AppState) -> Result<(), AppError> {
+    let failed = state
+        .db
+        .run(|conn| Ok(queue::recover_expired(conn)?))
+        .await?;
+    for job in failed {
+        tracing::warn!(job = job.id, "job interrupted twice: failed and refunded");
+        refund(state, &job).await?;
+    }
+    Ok(())
+}
+
+async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
+    let id = job.id;
+    match produce(state, generator, &job).await {
+        Ok(image_ids) => {
+            let done = state
+                .db
+                .run(move |conn| Ok(queue::succeed(conn, id, &image_ids)?))
+                .await;
+            match done {
+                Ok(true) => tracing::info!(job = id, "generation succeeded"),
+                Ok(false) => tracing::warn!(job = id, "job was taken away while running"),
+                Err(err) => tracing::error!(job = id, error = %err, "cannot record a finished job"),
+            }
+        }
+        Err(message) => {
+            let failed = {
+                let message = message.clone();
+                state
+                    .db
+                    .run(move |conn| Ok(queue::fail(conn, id, &message)?))
+                    .await
+            };
+            match failed {
+                Ok(true) => {
+                    tracing::warn!(job = id, error = %message, "generation failed");
+                    if let Err(err) = refund(state, &job).await {
+                        tracing::error!(job = id, error = %err, "refund failed");
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => tracing::error!(job = id, error = %err, "cannot record a failed job"),
+            }
+        }
+    }
+}
+
+async fn refund(state: &AppState, job: &Job) -> Result<(), AppError> {
+    let reservation: Reservation = job
+        .params
+        .get("charge")
+        .and_then(|value| serde_json::from_value(value.clone()).ok())
+        .unwrap_or_default();
+    let Some(user_id) = job.user_id else {
+        return Ok(());
+    };
+    state
+        .db
+        .run(move |conn| Ok(charge::refund(conn, user_id, reservation)?))
+        .await
+}
+
+/// Generates and stores every image of the job; on failure removes what it stored and
+/// returns the message for the user.
+async fn produce(
+    state: &AppState,
+    generator: &Arc<dyn Generator>,
+    job: &Job,
+) -> Result<Vec<i64>, String> {
+    let params: ImageParams = serde_json::from_value(job.params.clone())
+        .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
+    let user_id = job.user_id.ok_or("Anonymous jobs are not supported yet.")?;
+    let mut stored = Vec::new();
+    let result = async {
+        for index in 0..params.count {
+            let id = job.id;
+            let renewed = state
+                .db
+                .run(move |conn| Ok(queue::renew_lease(conn, id)?))
+                .await;
+            if !renewed.map_err(|err| err.message())? {
+                return Err(format!("job {id} lost its lease"));
+            }
+            let request = GenerationRequest {
+                prompt: job.prompt.clone(),
+                width: params.width,
+                height: params.height,
+                seed: params.seed.wrapping_add(u64::from(index)),
+            };
+            let image_id = generate_one(state, generator.clone(), job, user_id, request).await?;
+            stored.push(image_id);
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(stored),
+        Err(message) => {
+            remove_images(state, &stored).await;
+            Err(message)
+        }
+    }
+}
+
+async fn generate_one(
+    state: &AppState,
+    generator: Arc<dyn Generator>,
+    job: &Job,
+    user_id: i64,
+    request: GenerationRequest,
+) -> Result<i64, String> {
+    let provider = generator.provider();
+    let generated = {
+        let request = request.clone();
+        web::block(move || generator.generate(&request))
+            .await
+            .map_err(|err| err.to_string())?
+            .map_err(|err| err.0)?
+    };
+    let max_pixels = state.library.max_pixels;
+    let png = generated.png;
+    let (format, sanitised, png) = web::block(move || {
+        imaging::sanitise_upload(&png, max_pixels)
+            .map(|(format, sanitised)| (format, sanitised, png))
+    })
+    .await
+    .map_err(|err| err.to_string())?
+    .map_err(|problem| problem.message())?;
+    if format != Format::Png {
+        return Err("The provider returned an unexpected image type.".into());
+    }
+    let library = state.library.clone();
+    let (job_id, prompt, client_ip) = (job.id, job.prompt.clone(), job.client_ip);
+    let model = generated.model;
+    let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
+    let stored = state
+        .db
+        .run(move |conn| {
+            let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+            let username = Username::parse(&user.username)
+                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let folder = Folder::ensure_default(conn, user_id)?;
+            let title: String = prompt.chars().take(80).collect();
+            library.store(
+                conn,
+                NewImageInput {
+                    user_id,
+                    username: &username,
+                    folder: &folder,
+                    kind: "generated",
+                    pristine: &png,
+                    pristine_format: Format::Png,
+                    sanitised,
+                    title: &title,
+                    tags: &[],
+                    client_ip,
+                    provenance: Provenance {
+                        prompt: Some(prompt.clone()),
+                        model: Some(model),
+                        provider: Some(provider.to_owned()),
+                        seed: Some(seed),
+                        job_id: Some(job_id),
+                    },
+                },
+            )
+        })
+        .await
+        .map_err(|err| err.message())?;
+    Ok(stored.id)
+}
+
+async fn remove_images(state: &AppState, ids: &[i64]) {
+    for id in ids.iter().copied() {
+        let library = state.library.clone();
+        let removed = state
+            .db
+            .run(move |conn| match Image::find_placed(conn, id)? {
+                Some(placed) => library.delete(conn, &placed),
+                None => Ok(()),
+            })
+            .await;
+        if let Err(err) = removed {
+            tracing::warn!(image = id, error = %err, "could not remove a failed job's image");
+        }
+    }
+}

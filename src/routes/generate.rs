@@ -1,0 +1,379 @@
+//! Generation pages and API: `/generate` (form → 303 to the job), `/jobs/{id}` (progress,
+//! then the result; refreshes itself without JS), `POST /api/generate-image` (waits by
+//! default, or returns a job id) and `GET /api/jobs/{id}`.
+
+use std::time::Duration;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::gallery::Card;
+use super::media::media_url;
+use super::{Layout, render, see_other};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::generate::queue::{self, ImageParams, Job, NewJob};
+use crate::generate::{SIZES, parse_size};
+use crate::models::{Image, PlacedImage};
+use crate::quota::ClientIp;
+use crate::quota::charge;
+use crate::startup::AppState;
+use crate::storage::Variant;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/generate", web::get().to(generate_form))
+        .route("/generate", web::post().to(generate))
+        .route("/jobs/{id}", web::get().to(job_page))
+        .route("/api/generate-image", web::post().to(api_generate))
+        .route("/api/jobs/{id}", web::get().to(api_job));
+}
+
+/// Longest prompt accepted, in characters.
+const MAX_PROMPT_CHARS: usize = 1000;
+/// How long `wait: true` waits for a job before answering with its id.
+const API_WAIT: Duration = Duration::from_secs(120);
+
+/// A checked generation request.
+struct Order {
+    prompt: String,
+    count: u32,
+    size: (u32, u32),
+}
+
+fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<Order, String> {
+    let prompt = prompt.trim();
+    if prompt.is_empty() {
+        return Err("Describe the picture you want (the prompt is empty).".into());
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(format!(
+            "Prompts are at most {MAX_PROMPT_CHARS} characters."
+        ));
+    }
+    let count = match count.map(str::trim).filter(|c| !c.is_empty()) {
+        None => 1,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=4).contains(n))
+            .ok_or("Count must be a number from 1 to 4.")?,
+    };
+    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
+        None => SIZES[0],
+        Some(raw) => parse_size(raw).ok_or("Size must be one of 512x512, 768x512 or 512x768.")?,
+    };
+    Ok(Order {
+        prompt: prompt.to_owned(),
+        count,
+        size,
+    })
+}
+
+/// Reserves the charge and queues the job in one transaction, then wakes a worker.
+async fn place_order(
+    state: &AppState,
+    current: &CurrentUser,
+    ip: ClientIp,
+    order: Order,
+) -> Result<Job, AppError> {
+    let user_id = current.user.id;
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(AppError::internal)?;
+    // Stored as BIGINT: keep it positive.
+    let seed = u64::from_be_bytes(seed) >> 1;
+    let job = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let reservation = charge::reserve(conn, user_id, order.count)?;
+                let mut params = serde_json::to_value(ImageParams {
+                    count: order.count,
+                    width: order.size.0,
+                    height: order.size.1,
+                    seed,
+                })
+                .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+                params["charge"] = serde_json::to_value(reservation)
+                    .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+                queue::enqueue(
+                    conn,
+                    &NewJob {
+                        user_id: Some(user_id),
+                        owner_key: &format!("user:{user_id}"),
+                        kind: "image",
+                        prompt: &order.prompt,
+                        params,
+                        client_ip: Some(ip.0.into()),
+                    },
+                )
+            })
+            .map_err(AppError::from)
+        })
+        .await?;
+    state.jobs.job_queued();
+    tracing::info!(job = job.id, user = user_id, "generation queued");
+    Ok(job)
+}
+
+/// The job if the current user owns it; 404 otherwise.
+async fn owned_job(state: &AppState, current: &CurrentUser, id: i64) -> Result<Job, AppError> {
+    let job = state
+        .db
+        .run(move |conn| Ok(queue::find(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if job.user_id == Some(current.user.id) {
+        Ok(job)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+async fn job_images(state: &AppState, job: &Job) -> Result<Vec<PlacedImage>, AppError> {
+    let ids = job.image_ids.clone();
+    state
+        .db
+        .run(move |conn| {
+            let mut images = Vec::new();
+            for id in ids {
+                if let Some(placed) = Image::find_placed(conn, id)? {
+                    images.push(placed);
+                }
+            }
+            Ok(images)
+        })
+        .await
+}
+
+#[derive(Template)]
+#[template(path = "generate/generate.html")]
+struct GeneratePage {
+    layout: Layout,
+    prompt: String,
+    count: u32,
+    size: String,
+    sizes: Vec<String>,
+    error: Option<String>,
+}
+
+async fn generate_form(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &GeneratePage {
+            layout: Layout::new(&session, Some(&current)),
+            prompt: String::new(),
+            count: 1,
+            size: "512x512".into(),
+            sizes: size_names(),
+            error: None,
+        },
+    )
+}
+
+fn size_names() -> Vec<String> {
+    SIZES.iter().map(|(w, h)| format!("{w}x{h}")).collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GenerateForm {
+    prompt: String,
+    count: Option<String>,
+    size: Option<String>,
+}
+
+async fn generate(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    ip: ClientIp,
+    form: web::Form<GenerateForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    match check_order(&form.prompt, form.count.as_deref(), form.size.as_deref()) {
+        Ok(order) => {
+            let job = place_order(&state, &current, ip, order).await?;
+            Ok(see_other(&format!("/jobs/{}", job.id)))
+        }
+        Err(message) => render(
+            StatusCode::BAD_REQUEST,
+            &GeneratePage {
+                layout: Layout::new(&session, Some(&current)),
+                prompt: form.prompt.trim().to_owned(),
+                count: form.count.and_then(|c| c.parse().ok()).unwrap_or(1),
+                size: form.size.unwrap_or_default(),
+                sizes: size_names(),
+                error: Some(message),
+            },
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "generate/job.html")]
+struct JobPage {
+    layout: Layout,
+    id: i64,
+    prompt: String,
+    status: String,
+    pending: bool,
+    error: Option<String>,
+    cards: Vec<Card>,
+}
+
+async fn job_page(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let job = owned_job(&state, &current, id.into_inner()).await?;
+    let images = job_images(&state, &job).await?;
+    render(
+        StatusCode::OK,
+        &JobPage {
+            layout: Layout::new(&session, Some(&current)),
+            id: job.id,
+            prompt: job.prompt.clone(),
+            status: job.status.clone(),
+            pending: !job.is_finished(),
+            error: job.error.clone(),
+            cards: images.iter().map(Card::owned).collect(),
+        },
+    )
+}
+
+fn image_entry(placed: &PlacedImage) -> serde_json::Value {
+    serde_json::json!({
+        "db_id": placed.image.id,
+        "image_url": media_url(placed, Variant::Original),
+        "thumb_url": media_url(placed, Variant::Thumb),
+        "file_path": format!("uploads/{}/{}/original/{}.{}", placed.username, placed.folder_slug, placed.image.stem, placed.image.original_ext),
+        "page_url": format!("/images/{}", placed.image.id),
+    })
+}
+
+fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
+    serde_json::json!({
+        "id": job.id,
+        "status": job.status,
+        "prompt": job.prompt,
+        "error": job.error,
+        "images": images.iter().map(image_entry).collect::<Vec<_>>(),
+        "created": job.created_at.to_rfc3339(),
+        "finished": job.finished_at.map(|at| at.to_rfc3339()),
+    })
+}
+
+async fn api_job(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let job = owned_job(&state, &current, id.into_inner()).await?;
+    let images = job_images(&state, &job).await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "success": true, "job": job_json(&job, &images) })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GenerateRequest {
+    #[serde(default)]
+    prompt: String,
+    count: Option<serde_json::Value>,
+    size: Option<String>,
+    wait: Option<bool>,
+}
+
+async fn api_generate(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    ip: ClientIp,
+    body: web::Json<GenerateRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let count = body.count.as_ref().map(|value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    });
+    let order = check_order(&body.prompt, count.as_deref(), body.size.as_deref())
+        .map_err(AppError::BadRequest)?;
+    let job = place_order(&state, &current, ip, order).await?;
+    if body.wait == Some(false) {
+        return Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "success": true,
+            "job_id": job.id,
+            "status_url": format!("/api/jobs/{}", job.id),
+        })));
+    }
+    let id = job.id;
+    let deadline = tokio::time::Instant::now() + API_WAIT;
+    let job = loop {
+        let job = state
+            .db
+            .run(move |conn| Ok(queue::find(conn, id)?))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if job.is_finished() || tokio::time::Instant::now() >= deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    match job.status.as_str() {
+        "succeeded" => {
+            let images = job_images(&state, &job).await?;
+            let first = images.first().ok_or(AppError::NotFound)?;
+            let mut reply = image_entry(first);
+            reply["success"] = true.into();
+            reply["message"] = "Image generated successfully".into();
+            reply["job_id"] = job.id.into();
+            if images.len() > 1 {
+                reply["images"] = images.iter().map(image_entry).collect::<Vec<_>>().into();
+            }
+            Ok(HttpResponse::Ok().json(reply))
+        }
+        "failed" => Ok(HttpResponse::BadGateway().json(serde_json::json!({
+            "success": false,
+            "error": job.error.unwrap_or_else(|| "The generation failed.".into()),
+            "job_id": job.id,
+        }))),
+        _ => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "success": true,
+            "job_id": job.id,
+            "status_url": format!("/api/jobs/{}", job.id),
+            "message": "Still working: poll status_url.",
+        }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_order;
+
+    #[test]
+    fn orders_are_checked() {
+        assert!(check_order("a fox", None, None).is_ok());
+        assert_eq!(
+            check_order("a fox", Some("4"), Some("768x512")).map(|o| (o.count, o.size)),
+            Ok((4, (768, 512)))
+        );
+        for (prompt, count, size) in [
+            ("", None, None),
+            ("  ", None, None),
+            ("x", Some("5"), None),
+            ("x", Some("0"), None),
+            ("x", Some("two"), None),
+            ("x", None, Some("4096x4096")),
+        ] {
+            assert!(
+                check_order(prompt, count, size).is_err(),
+                "{prompt:?} {count:?} {size:?}"
+            );
+        }
+        assert!(check_order(&"x".repeat(1001), None, None).is_err());
+    }
+}

@@ -1,0 +1,388 @@
+//! Generation through the queue: the HTML and JSON flows, validation, ownership, and the
+//! queue's guarantees (exactly once across instances, lease recovery, fairness).
+
+use std::time::Duration;
+
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+use crate::helpers::{
+    TestApp, eventually, location, new_client, spawn_app, spawn_app_with, spawn_second_instance,
+};
+
+async fn job_status(app: &TestApp, client: &reqwest::Client, id: i64) -> serde_json::Value {
+    app.get(client, &format!("/api/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn the_spec_api_call_generates_and_stores_an_image() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "painter").await;
+    let response = client
+        .post(app.url("/api/generate-image"))
+        .header("content-type", "application/json")
+        .body(r#"{"prompt":"a red fox at dawn"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(json["success"], true);
+    assert_eq!(json["message"], "Image generated successfully");
+    let id = json["db_id"].as_i64().expect("db_id");
+    let url = json["image_url"].as_str().expect("image_url");
+    let image = app.get(&client, url).await;
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    let decoded = image::load_from_memory(&image.bytes().await.expect("bytes")).expect("png");
+    assert_eq!((decoded.width(), decoded.height()), (512, 512));
+    assert!(
+        json["file_path"]
+            .as_str()
+            .expect("path")
+            .starts_with("uploads/painter/default/original/")
+    );
+
+    let listed = app.api_images(&client).await;
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[0]["prompt"], "a red fox at dawn");
+    assert_eq!(listed[0]["kind"], "generated");
+    assert_eq!(listed[0]["provider"], "builtin");
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("a red fox at dawn") && page.contains("atelier-landscape-1"));
+}
+
+#[tokio::test]
+async fn several_images_sizes_and_the_no_wait_mode() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "batcher").await;
+    let json: serde_json::Value = client
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "stars over a snowy forest", "count": 3, "size": "768x512" }))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(json["images"].as_array().expect("images").len(), 3);
+    assert_eq!(app.api_images(&client).await[0]["width"], 768);
+
+    let response = client
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 202);
+    let job_id = response.json::<serde_json::Value>().await.expect("json")["job_id"]
+        .as_i64()
+        .expect("job id");
+    eventually("the job finishes", || async {
+        job_status(&app, &client, job_id).await["job"]["status"] == "succeeded"
+    })
+    .await;
+    let job = job_status(&app, &client, job_id).await;
+    assert_eq!(job["job"]["images"].as_array().expect("images").len(), 1);
+}
+
+#[tokio::test]
+async fn the_form_redirects_to_a_job_page_that_shows_the_result() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "former").await;
+    let response = app
+        .post_form(
+            &client,
+            "/generate",
+            &[("prompt", "a violet desert at dusk"), ("count", "2")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let job_url = location(&response).to_owned();
+    assert!(job_url.starts_with("/jobs/"));
+    eventually("the job page shows the result", || async {
+        let page = app.get(&client, &job_url).await.text().await.expect("page");
+        page.contains("<h1>Done</h1>") && page.matches("class=\"tile\"").count() == 2
+    })
+    .await;
+    // While running the page refreshes itself; once done it does not.
+    let page = app.get(&client, &job_url).await.text().await.expect("page");
+    assert!(!page.contains("http-equiv=\"refresh\""));
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_queue_nothing() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "picky").await;
+    for body in [
+        serde_json::json!({ "prompt": "" }),
+        serde_json::json!({ "prompt": "x", "count": 5 }),
+        serde_json::json!({ "prompt": "x", "count": "many" }),
+        serde_json::json!({ "prompt": "x", "size": "4096x4096" }),
+        serde_json::json!({ "prompt": "x".repeat(1001) }),
+    ] {
+        let response = client
+            .post(app.url("/api/generate-image"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.expect("json")["success"],
+            false
+        );
+    }
+    let response = client
+        .post(app.url("/api/generate-image"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 400);
+    let response = app
+        .post_form(&client, "/generate", &[("prompt", " "), ("count", "2")])
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("prompt is empty")
+    );
+    let jobs: i64 = atelier::schema::generation_jobs::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("count");
+    assert_eq!(jobs, 0);
+    // Anonymous API callers get JSON 401 (anonymous generation is not offered yet).
+    let response = new_client()
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "x" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn other_users_cannot_see_a_job_or_its_images() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "owner").await;
+    let json: serde_json::Value = owner
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "private sunrise" }))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    let job_id = json["job_id"].as_i64().expect("job");
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "stranger").await;
+    assert_eq!(
+        app.get(&stranger, &format!("/jobs/{job_id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&stranger, &format!("/api/jobs/{job_id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&stranger, json["image_url"].as_str().expect("url"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&stranger, &format!("/images/{}", json["db_id"]))
+            .await
+            .status(),
+        404
+    );
+}
+
+/// Queues jobs straight into the table (as many instances' users would).
+fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
+    use atelier::generate::queue::{NewJob, enqueue};
+    let mut conn = app.conn();
+    for i in 0..count {
+        enqueue(
+            &mut conn,
+            &NewJob {
+                user_id: Some(user_id),
+                owner_key: &format!("user:{user_id}"),
+                kind: "image",
+                prompt: &format!("job number {i}"),
+                params: serde_json::json!({ "count": 1, "width": 512, "height": 512, "seed": i }),
+                client_ip: None,
+            },
+        )
+        .expect("enqueue");
+    }
+}
+
+fn id_of_user(app: &TestApp, name: &str) -> i64 {
+    use atelier::schema::users;
+    users::table
+        .filter(users::username.eq(name))
+        .select(users::id)
+        .first(&mut app.conn())
+        .expect("user")
+}
+
+#[tokio::test]
+async fn two_instances_run_each_of_fifty_jobs_exactly_once() {
+    let app = spawn_app_with(|s| {
+        s.insert("generation_workers".into(), "3".into());
+    })
+    .await;
+    let _second = spawn_second_instance(&app).await;
+    app.register(
+        &new_client(),
+        "bulk",
+        "bulk@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    let owner = id_of_user(&app, "bulk");
+    queue_jobs(&app, owner, 50);
+    use atelier::schema::generation_jobs as jobs;
+    for _ in 0..600 {
+        let done: i64 = jobs::table
+            .filter(jobs::status.eq("succeeded"))
+            .count()
+            .get_result(&mut app.conn())
+            .expect("count");
+        if done == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows: Vec<(String, i32, Vec<i64>)> = jobs::table
+        .select((jobs::status, jobs::attempts, jobs::image_ids))
+        .load(&mut app.conn())
+        .expect("jobs");
+    assert_eq!(rows.len(), 50);
+    assert!(
+        rows.iter()
+            .all(|(s, a, ids)| s == "succeeded" && *a == 1 && ids.len() == 1),
+        "{rows:?}"
+    );
+    assert_eq!(app.count_images(), 50, "one image per job, none twice");
+}
+
+#[tokio::test]
+async fn an_interrupted_job_is_retried_once_then_failed() {
+    let app = spawn_app_with(|s| {
+        s.insert("generation_workers".into(), "0".into());
+    })
+    .await;
+    app.register(
+        &new_client(),
+        "crashy",
+        "crashy@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    let owner = id_of_user(&app, "crashy");
+    queue_jobs(&app, owner, 2);
+    {
+        // As if a worker died holding them: one on its first attempt, one on its second.
+        use atelier::schema::generation_jobs as jobs;
+        let past = chrono::Utc::now() - chrono::Duration::seconds(5);
+        let ids: Vec<i64> = jobs::table
+            .select(jobs::id)
+            .order(jobs::id.asc())
+            .load(&mut app.conn())
+            .expect("ids");
+        for (job, tries) in [(ids[0], 1), (ids[1], 2)] {
+            diesel::update(jobs::table.filter(jobs::id.eq(job)))
+                .set((
+                    jobs::status.eq("running"),
+                    jobs::attempts.eq(tries),
+                    jobs::lease_until.eq(past),
+                ))
+                .execute(&mut app.conn())
+                .expect("mark running");
+        }
+    }
+    // A server starts (a second instance with workers) and recovers them.
+    let _restarted = spawn_second_instance(&app).await;
+    use atelier::schema::generation_jobs as jobs;
+    let mut rows: Vec<(String, i32)> = Vec::new();
+    for _ in 0..100 {
+        rows = jobs::table
+            .select((jobs::status, jobs::attempts))
+            .order(jobs::id.asc())
+            .load(&mut app.conn())
+            .expect("jobs");
+        if rows.iter().all(|(s, _)| s == "succeeded" || s == "failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        rows,
+        vec![("succeeded".to_owned(), 2), ("failed".to_owned(), 2)]
+    );
+    assert_eq!(app.count_images(), 1);
+}
+
+#[test]
+fn claims_prefer_the_owner_with_fewest_running_jobs() {
+    use atelier::generate::queue::{NewJob, claim, enqueue};
+    use diesel::Connection;
+    let url = crate::helpers::fresh_database();
+    let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+    let job = |conn: &mut diesel::PgConnection, owner: &str| {
+        enqueue(
+            conn,
+            &NewJob {
+                user_id: None,
+                owner_key: owner,
+                kind: "image",
+                prompt: "p",
+                params: serde_json::json!({}),
+                client_ip: None,
+            },
+        )
+        .expect("enqueue")
+        .id
+    };
+    let a1 = job(&mut conn, "user:a");
+    let a2 = job(&mut conn, "user:a");
+    let b1 = job(&mut conn, "user:b");
+    assert_eq!(
+        claim(&mut conn).expect("claim").map(|j| j.id),
+        Some(a1),
+        "oldest first"
+    );
+    assert_eq!(
+        claim(&mut conn).expect("claim").map(|j| j.id),
+        Some(b1),
+        "a is busy: b goes next"
+    );
+    assert_eq!(claim(&mut conn).expect("claim").map(|j| j.id), Some(a2));
+    assert!(claim(&mut conn).expect("claim").is_none());
+}
