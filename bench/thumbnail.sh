@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Times the upload path on a 12 MP JPEG (decode → working copy → 320 px thumbnail), release build.
+# CPU-bound image work, release build: the upload path on a 12 MP JPEG (decode → working
+# copy → 320 px thumbnail) and the builtin renderer at 512×512.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --lib twelve_megapixel_jpeg_to_thumbnail -- --ignored --nocapture 2>&1 | grep "12 MP JPEG"
+cargo test --release --lib -- --ignored --nocapture twelve_megapixel_jpeg_to_thumbnail builtin_render_512 2>&1 \
+  | grep -E "12 MP JPEG|builtin 512"

@@ -379,3 +379,36 @@ mod tests {
         assert!(seen.len() > 40, "only {} colour buckets", seen.len());
     }
 }
+
+/// Rendering time, for `bench/thumbnail.sh` (release; prints, asserts nothing about time).
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore = "a measurement, run by bench/thumbnail.sh"]
+    fn builtin_render_512() {
+        use super::Generator;
+        let request = super::GenerationRequest {
+            prompt: "a red fox at dawn in a misty pine forest by a lake".into(),
+            width: 512,
+            height: 512,
+            seed: 1,
+        };
+        let mut render_ms = Vec::new();
+        let mut total_ms = Vec::new();
+        for _ in 0..9 {
+            let started = std::time::Instant::now();
+            let image = super::render(&request.prompt, request.seed, 512, 512);
+            render_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(image.width(), 512);
+            let started = std::time::Instant::now();
+            super::Builtin.generate(&request).expect("png");
+            total_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        render_ms.sort_by(f64::total_cmp);
+        total_ms.sort_by(f64::total_cmp);
+        println!(
+            "builtin 512x512: render {:.1} ms, render + PNG encode {:.1} ms (median of 9)",
+            render_ms[4], total_ms[4]
+        );
+    }
+}
