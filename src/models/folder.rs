@@ -42,13 +42,17 @@ impl Folder {
         Self::find_or_create(conn, user_id, FolderSlug::DEFAULT, "Default")
     }
 
-    /// The folder with `slug`, created with `name` if missing (safe under races).
+    /// The folder with `slug`, created with `name` if missing (safe under races). Reads
+    /// first: most calls find it, and an insert is a write even when it conflicts.
     pub fn find_or_create(
         conn: &mut PgConnection,
         user_id: i64,
         slug: &str,
         name: &str,
     ) -> QueryResult<Folder> {
+        if let Some(folder) = Self::find_by_slug(conn, user_id, slug)? {
+            return Ok(folder);
+        }
         diesel::insert_into(folders::table)
             .values((
                 folders::user_id.eq(user_id),

@@ -66,9 +66,15 @@ pub struct NavUser {
 }
 
 impl Layout {
-    /// Takes (and so clears) the session's flash message.
+    /// Takes (and so clears) the session's flash message. Only touches the session when
+    /// there is one: `remove` marks the session changed, which would cost every page view
+    /// a write (and every instance its cached copy).
     pub fn new(session: &Session, user: Option<&CurrentUser>) -> Self {
-        let flash = session.remove_as::<Flash>(keys::FLASH).and_then(Result::ok);
+        let flash = session
+            .contains_key(keys::FLASH)
+            .then(|| session.remove_as::<Flash>(keys::FLASH))
+            .flatten()
+            .and_then(Result::ok);
         Layout {
             user: user.map(|current| NavUser {
                 username: current.user.username.clone(),

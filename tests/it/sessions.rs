@@ -308,3 +308,25 @@ async fn two_instances_share_sessions_and_logout_reaches_both() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn viewing_pages_does_not_rewrite_the_session() {
+    use diesel::{QueryDsl, RunQueryDsl};
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "reader").await;
+    // The login redirect's page shows no flash; after it, the row should stay as it is.
+    app.get(&client, "/dashboard").await;
+    let seen = || -> chrono::DateTime<chrono::Utc> {
+        atelier::schema::sessions::table
+            .select(atelier::schema::sessions::last_seen_at)
+            .first(&mut app.conn())
+            .expect("session row")
+    };
+    let before = seen();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for path in ["/dashboard", "/gallery", "/account", "/"] {
+        assert_eq!(app.get(&client, path).await.status(), 200, "{path}");
+    }
+    assert_eq!(seen(), before, "no write per page view");
+}
