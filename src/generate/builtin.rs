@@ -23,12 +23,12 @@ impl Generator for Builtin {
 
     fn generate(&self, request: &GenerationRequest) -> Result<GeneratedImage, GenerateError> {
         let image = render(&request.prompt, request.seed, request.width, request.height);
-        let mut png = Vec::new();
+        let mut bytes = Vec::new();
         image
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
             .map_err(|err| GenerateError(format!("could not encode the picture: {err}")))?;
         Ok(GeneratedImage {
-            png,
+            bytes,
             model: MODEL.to_owned(),
         })
     }

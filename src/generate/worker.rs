@@ -9,7 +9,7 @@ use actix_web::web;
 use tokio::sync::Notify;
 
 use super::queue::{self, ImageParams, Job};
-use super::{GenerationRequest, Generator};
+use super::{GenerationRequest, Generator, with_png_text};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::library::NewImageInput;
@@ -17,7 +17,7 @@ use crate::models::image::Provenance;
 use crate::models::{Folder, Image, User};
 use crate::quota::charge::{self, Reservation};
 use crate::startup::AppState;
-use crate::storage::imaging::{self, Format};
+use crate::storage::imaging;
 
 /// How often an idle worker looks for work queued by another instance.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -183,20 +183,22 @@ async fn generate_one(
             .map_err(|err| err.0)?
     };
     let max_pixels = state.library.max_pixels;
-    let png = generated.png;
-    let (format, sanitised, png) = web::block(move || {
-        imaging::sanitise_upload(&png, max_pixels)
-            .map(|(format, sanitised)| (format, sanitised, png))
+    let model = generated.model;
+    // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
+    // original, carries no metadata.
+    let pristine = with_png_text(
+        &generated.bytes,
+        &[("prompt", &job.prompt), ("model", &model)],
+    );
+    let (format, sanitised, pristine) = web::block(move || {
+        imaging::sanitise_upload(&pristine, max_pixels)
+            .map(|(format, sanitised)| (format, sanitised, pristine))
     })
     .await
     .map_err(|err| err.to_string())?
-    .map_err(|problem| problem.message())?;
-    if format != Format::Png {
-        return Err("The provider returned an unexpected image type.".into());
-    }
+    .map_err(|problem| format!("The provider's image was unusable: {}", problem.message()))?;
     let library = state.library.clone();
     let (job_id, prompt, client_ip) = (job.id, job.prompt.clone(), job.client_ip);
-    let model = generated.model;
     let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
     let stored = state
         .db
@@ -213,8 +215,8 @@ async fn generate_one(
                     username: &username,
                     folder: &folder,
                     kind: "generated",
-                    pristine: &png,
-                    pristine_format: Format::Png,
+                    pristine: &pristine,
+                    pristine_format: format,
                     sanitised,
                     title: &title,
                     tags: &[],

@@ -4,6 +4,7 @@
 mod accounts;
 mod browser;
 mod embedded;
+mod fake_openai;
 mod fixtures;
 mod generation;
 mod health;
@@ -11,6 +12,7 @@ mod helpers;
 mod library;
 mod media_security;
 mod migrations;
+mod openai;
 mod security;
 mod sessions;
 mod throttling;

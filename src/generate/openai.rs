@@ -1,0 +1,197 @@
+//! Any OpenAI-compatible images API: `POST {base}/images/generations` asking for
+//! `b64_json` (a `url` answer is downloaded instead). Timeouts, retries with backoff on
+//! 429/5xx honouring `Retry-After`, and errors in words a user can act on. The API key is
+//! sent only in the `Authorization` header: it is never logged, shown or stored elsewhere
+//! (this type deliberately has no `Debug`).
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::{GenerateError, GeneratedImage, GenerationRequest, Generator};
+
+/// Attempts per image, the first included.
+const ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` we honour before giving up on that attempt's wait.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Largest image we download from a `url` answer.
+const MAX_DOWNLOAD: u64 = 25 * 1024 * 1024;
+
+pub struct OpenAi {
+    base_url: String,
+    api_key: String,
+    model: String,
+    agent: ureq::Agent,
+    backoff: Duration,
+}
+
+impl OpenAi {
+    pub fn new(base_url: &str, api_key: &str, model: &str, timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build();
+        OpenAi {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            model: model.to_owned(),
+            agent: ureq::Agent::new_with_config(config),
+            backoff: Duration::from_millis(500),
+        }
+    }
+
+    fn once(&self, request: &GenerationRequest) -> Result<Vec<u8>, Attempt> {
+        let body = serde_json::json!({
+            "model": self.model,
+            "prompt": request.prompt,
+            "n": 1,
+            "size": format!("{}x{}", request.width, request.height),
+            "response_format": "b64_json",
+        });
+        let mut response = self
+            .agent
+            .post(format!("{}/images/generations", self.base_url))
+            .header("Authorization", format!("Bearer {}", self.api_key))
+            .send_json(&body)
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if status == 200 {
+            let answer: Answer = response.body_mut().read_json().map_err(|_| {
+                Attempt::Final(GenerateError(
+                    "The image provider sent an answer we could not read.".into(),
+                ))
+            })?;
+            return self.image_of(answer);
+        }
+        let message = response
+            .body_mut()
+            .read_json::<ErrorAnswer>()
+            .ok()
+            .and_then(|answer| answer.error)
+            .map(|error| error.message)
+            .unwrap_or_default();
+        let wait = |default: Duration| retry_after.unwrap_or(default).min(MAX_RETRY_AFTER);
+        Err(match status {
+            401 | 403 => Attempt::Final(GenerateError(
+                "The image provider refused our API key. An administrator needs to check ATELIER_OPENAI_API_KEY.".into(),
+            )),
+            429 => Attempt::Retry(
+                GenerateError("The image provider is busy (rate limited). Please try again in a minute.".into()),
+                wait(self.backoff),
+            ),
+            400 if message.to_lowercase().contains("safety") || message.to_lowercase().contains("policy") => {
+                Attempt::Final(GenerateError(format!("The image provider refused this prompt: {message}")))
+            }
+            400..=499 => Attempt::Final(GenerateError(format!(
+                "The image provider rejected the request{}",
+                if message.is_empty() { ".".to_owned() } else { format!(": {message}") }
+            ))),
+            _ => Attempt::Retry(
+                GenerateError("The image provider is having problems right now. Please try again later.".into()),
+                wait(self.backoff),
+            ),
+        })
+    }
+
+    fn image_of(&self, answer: Answer) -> Result<Vec<u8>, Attempt> {
+        let unreadable =
+            || Attempt::Final(GenerateError("The image provider sent no image.".into()));
+        let first = answer.data.into_iter().next().ok_or_else(unreadable)?;
+        if let Some(b64) = first.b64_json {
+            return base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| unreadable());
+        }
+        let url = first.url.ok_or_else(unreadable)?;
+        let mut response = self.agent.get(&url).call().map_err(transport_error)?;
+        if response.status().as_u16() != 200 {
+            return Err(Attempt::Retry(
+                GenerateError("The generated image could not be downloaded.".into()),
+                self.backoff,
+            ));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD)
+            .read_to_vec()
+            .map_err(|_| {
+                Attempt::Final(GenerateError(
+                    "The generated image was too large or cut off.".into(),
+                ))
+            })
+    }
+}
+
+/// One attempt's outcome when it did not produce an image.
+enum Attempt {
+    Retry(GenerateError, Duration),
+    Final(GenerateError),
+}
+
+fn transport_error(err: ureq::Error) -> Attempt {
+    let message = match err {
+        ureq::Error::Timeout(_) => "The image provider did not answer in time.",
+        _ => "The image provider cannot be reached right now.",
+    };
+    Attempt::Retry(GenerateError(message.into()), Duration::from_millis(500))
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    data: Vec<AnswerImage>,
+}
+
+#[derive(Deserialize)]
+struct AnswerImage {
+    b64_json: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: String,
+}
+
+impl Generator for OpenAi {
+    fn provider(&self) -> &'static str {
+        "openai"
+    }
+
+    fn generate(&self, request: &GenerationRequest) -> Result<GeneratedImage, GenerateError> {
+        let mut delay = self.backoff;
+        for attempt in 1..=ATTEMPTS {
+            match self.once(request) {
+                Ok(bytes) => {
+                    return Ok(GeneratedImage {
+                        bytes,
+                        model: self.model.clone(),
+                    });
+                }
+                Err(Attempt::Final(error)) => return Err(error),
+                Err(Attempt::Retry(error, wait)) => {
+                    if attempt == ATTEMPTS {
+                        return Err(error);
+                    }
+                    tracing::warn!(attempt, error = %error, "image provider failed; retrying");
+                    std::thread::sleep(wait.max(delay));
+                    delay *= 2;
+                }
+            }
+        }
+        Err(GenerateError("The image provider failed.".into()))
+    }
+}

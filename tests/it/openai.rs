@@ -1,0 +1,123 @@
+//! The `openai` provider against the local fake: success, `url` answers, a 429 honoured,
+//! persistent 500s, timeouts and a bad key, each ending in a clear message.
+
+use crate::fake_openai::{self, FakeOpenAi, KEY, MODEL};
+use crate::helpers::{TestApp, new_client, spawn_app_with};
+
+async fn app_with_fake(key: &str) -> (TestApp, FakeOpenAi, reqwest::Client) {
+    let fake = fake_openai::start().await;
+    let base = fake.base_url.clone();
+    let key = key.to_owned();
+    let app = spawn_app_with(move |s| {
+        s.insert("generator".into(), "openai".into());
+        s.insert("openai_base_url".into(), base);
+        s.insert("openai_api_key".into(), key);
+        s.insert("openai_model".into(), MODEL.into());
+        s.insert("openai_timeout_secs".into(), "1".into());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "openuser").await;
+    (app, fake, client)
+}
+
+async fn generate(
+    app: &TestApp,
+    client: &reqwest::Client,
+    prompt: &str,
+) -> (u16, serde_json::Value) {
+    let response = client
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": prompt }))
+        .send()
+        .await
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn b64_and_url_answers_are_stored_with_their_provider() {
+    let (app, fake, client) = app_with_fake(KEY).await;
+    let (status, json) = generate(&app, &client, "a calm sea").await;
+    assert_eq!(status, 200, "{json}");
+    let (status, _) = generate(&app, &client, "url-result please").await;
+    assert_eq!(status, 200);
+    let images = app.api_images(&client).await;
+    assert_eq!(images.len(), 2);
+    assert!(
+        images
+            .iter()
+            .all(|i| i["provider"] == "openai" && i["model"] == MODEL)
+    );
+    assert_eq!(images[0]["width"], 64);
+    let seen = fake.seen.lock().expect("lock");
+    assert_eq!(seen.requests[0]["prompt"], "a calm sea");
+    assert_eq!(seen.requests[0]["size"], "512x512");
+    assert_eq!(seen.requests[0]["model"], MODEL);
+    // The pristine copy remembers the prompt as PNG text.
+    drop(seen);
+    let pristine = app
+        .get(
+            &client,
+            images[1]["urls"]["pristine"].as_str().expect("url"),
+        )
+        .await
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(String::from_utf8_lossy(&pristine).contains("a calm sea"));
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after() {
+    let (app, fake, client) = app_with_fake(KEY).await;
+    let started = std::time::Instant::now();
+    let (status, json) = generate(&app, &client, "rate-limit-once fox").await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(fake.calls_for("rate-limit-once"), 2);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+}
+
+#[tokio::test]
+async fn failures_end_in_clear_messages_and_leave_nothing() {
+    let (app, fake, client) = app_with_fake(KEY).await;
+    for (prompt, words, calls) in [
+        ("always-500 storm", "having problems", 3),
+        ("slow lighthouse", "did not answer in time", 3),
+        ("refused scene", "refused this prompt", 1),
+    ] {
+        let (status, json) = generate(&app, &client, prompt).await;
+        assert_eq!(status, 502, "{prompt}: {json}");
+        assert_eq!(json["success"], false);
+        let error = json["error"].as_str().expect("error");
+        assert!(error.contains(words), "{prompt}: {error}");
+        assert_eq!(
+            fake.calls_for(prompt.split(' ').next().expect("word")),
+            calls,
+            "{prompt}"
+        );
+    }
+    assert_eq!(app.count_images(), 0);
+    assert!(app.stored_files().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_key_is_explained_without_showing_it() {
+    let (app, _fake, client) = app_with_fake("sk-wrong-key").await;
+    let (status, json) = generate(&app, &client, "anything").await;
+    assert_eq!(status, 502);
+    let error = json["error"].as_str().expect("error");
+    assert!(error.contains("refused our API key"), "{error}");
+    assert!(!error.contains("sk-wrong-key"));
+    let job_page = app
+        .get(&client, &format!("/jobs/{}", json["job_id"]))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(job_page.contains("refused our API key") && !job_page.contains("sk-wrong-key"));
+}
