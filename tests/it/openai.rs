@@ -51,12 +51,11 @@ async fn b64_and_url_answers_are_stored_with_their_provider() {
             .all(|i| i["provider"] == "openai" && i["model"] == MODEL)
     );
     assert_eq!(images[0]["width"], 64);
-    let seen = fake.seen.lock().expect("lock");
-    assert_eq!(seen.requests[0]["prompt"], "a calm sea");
-    assert_eq!(seen.requests[0]["size"], "512x512");
-    assert_eq!(seen.requests[0]["model"], MODEL);
+    let first = fake.seen.lock().expect("lock").requests[0].clone();
+    assert_eq!(first["prompt"], "a calm sea");
+    assert_eq!(first["size"], "512x512");
+    assert_eq!(first["model"], MODEL);
     // The pristine copy remembers the prompt as PNG text.
-    drop(seen);
     let pristine = app
         .get(
             &client,
