@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod openai;
 pub mod queue;
+pub mod story;
 pub mod worker;
 
 use std::sync::Arc;

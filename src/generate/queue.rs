@@ -43,12 +43,31 @@ impl Job {
 }
 
 /// What a job asks for, kept in `params`.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ImageParams {
     pub count: u32,
     pub width: u32,
     pub height: u32,
     pub seed: u64,
+    /// Stories: one prompt per image, all painted with the same seed (a shared style).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenes: Vec<String>,
+    /// The folder (slug) results go to; the owner's default folder when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+}
+
+impl ImageParams {
+    /// The prompt and seed of image `index`.
+    pub fn image(&self, job_prompt: &str, index: u32) -> (String, u64) {
+        match self.scenes.get(index as usize) {
+            Some(scene) => (scene.clone(), self.seed),
+            None => (
+                job_prompt.to_owned(),
+                self.seed.wrapping_add(u64::from(index)),
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Insertable)]

@@ -146,13 +146,16 @@ async fn produce(
             if !renewed.map_err(|err| err.message())? {
                 return Err(format!("job {id} lost its lease"));
             }
+            let (prompt, seed) = params.image(&job.prompt, index);
             let request = GenerationRequest {
-                prompt: job.prompt.clone(),
+                prompt,
                 width: params.width,
                 height: params.height,
-                seed: params.seed.wrapping_add(u64::from(index)),
+                seed,
             };
-            let image_id = generate_one(state, generator.clone(), job, user_id, request).await?;
+            let folder = params.folder.clone();
+            let image_id =
+                generate_one(state, generator.clone(), job, user_id, request, folder).await?;
             stored.push(image_id);
         }
         Ok(())
@@ -173,6 +176,7 @@ async fn generate_one(
     job: &Job,
     user_id: i64,
     request: GenerationRequest,
+    folder: Option<String>,
 ) -> Result<i64, String> {
     let provider = generator.provider();
     let generated = {
@@ -198,7 +202,7 @@ async fn generate_one(
     .map_err(|err| err.to_string())?
     .map_err(|problem| format!("The provider's image was unusable: {}", problem.message()))?;
     let library = state.library.clone();
-    let (job_id, prompt, client_ip) = (job.id, job.prompt.clone(), job.client_ip);
+    let (job_id, prompt, client_ip) = (job.id, request.prompt.clone(), job.client_ip);
     let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
     let stored = state
         .db
@@ -206,7 +210,14 @@ async fn generate_one(
             let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
             let username = Username::parse(&user.username)
                 .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
-            let folder = Folder::ensure_default(conn, user_id)?;
+            let folder = match &folder {
+                Some(slug) => Folder::find_by_slug(conn, user_id, slug)?,
+                None => None,
+            };
+            let folder = match folder {
+                Some(folder) => folder,
+                None => Folder::ensure_default(conn, user_id)?,
+            };
             let title: String = prompt.chars().take(80).collect();
             library.store(
                 conn,

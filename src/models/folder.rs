@@ -91,6 +91,47 @@ impl Folder {
         }
     }
 
+    /// Creates a folder named `name`, adding `-2`, `-3`… to the slug if the user already
+    /// has one with that slug (a story's folder is always its own).
+    pub fn create_unique(conn: &mut PgConnection, user_id: i64, name: &str) -> QueryResult<Folder> {
+        let base = FolderSlug::from_name(name).unwrap_or_else(|| {
+            FolderSlug::parse("story").unwrap_or_else(FolderSlug::default_folder)
+        });
+        for n in 1..1000 {
+            let candidate = if n == 1 {
+                base.as_str().to_owned()
+            } else {
+                let suffix = format!("-{n}");
+                let stem: String = base.as_str().chars().take(64 - suffix.len()).collect();
+                format!("{stem}{suffix}")
+            };
+            let Some(slug) = FolderSlug::parse(&candidate) else {
+                continue;
+            };
+            let display = if n == 1 {
+                name.to_owned()
+            } else {
+                format!("{name} ({n})")
+            };
+            // ON CONFLICT DO NOTHING: a taken slug yields no row instead of an error that
+            // would abort the caller's transaction.
+            let created = diesel::insert_into(folders::table)
+                .values((
+                    folders::user_id.eq(user_id),
+                    folders::slug.eq(slug.as_str()),
+                    folders::name.eq(&display),
+                ))
+                .on_conflict_do_nothing()
+                .returning(Folder::as_returning())
+                .get_result(conn)
+                .optional()?;
+            if let Some(folder) = created {
+                return Ok(folder);
+            }
+        }
+        Err(diesel::result::Error::NotFound)
+    }
+
     pub fn find_by_slug(
         conn: &mut PgConnection,
         user_id: i64,

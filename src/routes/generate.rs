@@ -17,8 +17,8 @@ use super::{Layout, render, see_other};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::generate::queue::{self, ImageParams, Job, NewJob};
-use crate::generate::{SIZES, parse_size};
-use crate::models::{Image, PlacedImage};
+use crate::generate::{SIZES, parse_size, story};
+use crate::models::{Folder, Image, PlacedImage};
 use crate::quota::ClientIp;
 use crate::quota::charge;
 use crate::startup::AppState;
@@ -27,6 +27,9 @@ use crate::storage::Variant;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/generate", web::get().to(generate_form))
         .route("/generate", web::post().to(generate))
+        .route("/story", web::get().to(story_form))
+        .route("/story", web::post().to(create_story))
+        .route("/api/generate-story", web::post().to(api_generate_story))
         .route("/jobs/{id}", web::get().to(job_page))
         .route("/api/generate-image", web::post().to(api_generate))
         .route("/api/jobs/{id}", web::get().to(api_job));
@@ -39,9 +42,30 @@ const API_WAIT: Duration = Duration::from_secs(120);
 
 /// A checked generation request.
 struct Order {
+    kind: &'static str,
     prompt: String,
     count: u32,
     size: (u32, u32),
+    /// Stories: the scenes (one image each) and the folder to create for them.
+    scenes: Vec<String>,
+    folder_name: Option<String>,
+}
+
+/// A checked story: its scenes become one job, saved in a new folder named after it.
+fn check_story(text: &str) -> Result<Order, String> {
+    let text = text.trim();
+    if text.chars().count() > 4000 {
+        return Err("Stories are at most 4000 characters.".into());
+    }
+    let scenes = story::split_scenes(text)?;
+    Ok(Order {
+        kind: "story",
+        prompt: text.to_owned(),
+        count: u32::try_from(scenes.len()).unwrap_or(u32::MAX),
+        size: SIZES[0],
+        folder_name: Some(story::folder_name(&scenes)),
+        scenes,
+    })
 }
 
 fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<Order, String> {
@@ -67,9 +91,12 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
         Some(raw) => parse_size(raw).ok_or("Size must be one of 512x512, 768x512 or 512x768.")?,
     };
     Ok(Order {
+        kind: "image",
         prompt: prompt.to_owned(),
         count,
         size,
+        scenes: Vec::new(),
+        folder_name: None,
     })
 }
 
@@ -90,11 +117,17 @@ async fn place_order(
         .run(move |conn| {
             conn.transaction(|conn| {
                 let reservation = charge::reserve(conn, user_id, order.count)?;
+                let folder = match &order.folder_name {
+                    Some(name) => Some(Folder::create_unique(conn, user_id, name)?.slug),
+                    None => None,
+                };
                 let mut params = serde_json::to_value(ImageParams {
                     count: order.count,
                     width: order.size.0,
                     height: order.size.1,
                     seed,
+                    scenes: order.scenes,
+                    folder,
                 })
                 .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
                 params["charge"] = serde_json::to_value(reservation)
@@ -104,7 +137,7 @@ async fn place_order(
                     &NewJob {
                         user_id: Some(user_id),
                         owner_key: &format!("user:{user_id}"),
-                        kind: "image",
+                        kind: order.kind,
                         prompt: &order.prompt,
                         params,
                         client_ip: Some(ip.0.into()),
@@ -223,6 +256,8 @@ struct JobPage {
     pending: bool,
     error: Option<String>,
     cards: Vec<Card>,
+    /// Stories show each picture with its sentence, in order.
+    scenes: Vec<(Card, String)>,
 }
 
 async fn job_page(
@@ -243,6 +278,19 @@ async fn job_page(
             pending: !job.is_finished(),
             error: job.error.clone(),
             cards: images.iter().map(Card::owned).collect(),
+            scenes: if job.kind == "story" {
+                images
+                    .iter()
+                    .map(|placed| {
+                        (
+                            Card::owned(placed),
+                            placed.image.prompt.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         },
     )
 }
@@ -303,12 +351,33 @@ async fn api_generate(
     let order = check_order(&body.prompt, count.as_deref(), body.size.as_deref())
         .map_err(AppError::BadRequest)?;
     let job = place_order(&state, &current, ip, order).await?;
-    if body.wait == Some(false) {
-        return Ok(HttpResponse::Accepted().json(serde_json::json!({
+    reply(
+        &state,
+        job,
+        body.wait != Some(false),
+        "Image generated successfully",
+    )
+    .await
+}
+
+/// Answers an API generation: at once with the job id (`wait: false`), or once the job
+/// has finished (or after [`API_WAIT`], with the id to poll).
+async fn reply(
+    state: &AppState,
+    job: Job,
+    wait: bool,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
+    let pending = |job: &Job| {
+        HttpResponse::Accepted().json(serde_json::json!({
             "success": true,
             "job_id": job.id,
             "status_url": format!("/api/jobs/{}", job.id),
-        })));
+            "message": "Queued: poll status_url for the result.",
+        }))
+    };
+    if !wait {
+        return Ok(pending(&job));
     }
     let id = job.id;
     let deadline = tokio::time::Instant::now() + API_WAIT;
@@ -325,14 +394,17 @@ async fn api_generate(
     };
     match job.status.as_str() {
         "succeeded" => {
-            let images = job_images(&state, &job).await?;
+            let images = job_images(state, &job).await?;
             let first = images.first().ok_or(AppError::NotFound)?;
             let mut reply = image_entry(first);
             reply["success"] = true.into();
-            reply["message"] = "Image generated successfully".into();
+            reply["message"] = message.into();
             reply["job_id"] = job.id.into();
             if images.len() > 1 {
                 reply["images"] = images.iter().map(image_entry).collect::<Vec<_>>().into();
+            }
+            if job.kind == "story" {
+                reply["folder"] = first.folder_slug.clone().into();
             }
             Ok(HttpResponse::Ok().json(reply))
         }
@@ -341,13 +413,81 @@ async fn api_generate(
             "error": job.error.unwrap_or_else(|| "The generation failed.".into()),
             "job_id": job.id,
         }))),
-        _ => Ok(HttpResponse::Accepted().json(serde_json::json!({
-            "success": true,
-            "job_id": job.id,
-            "status_url": format!("/api/jobs/{}", job.id),
-            "message": "Still working: poll status_url.",
-        }))),
+        _ => Ok(pending(&job)),
     }
+}
+
+#[derive(Template)]
+#[template(path = "generate/story.html")]
+struct StoryPage {
+    layout: Layout,
+    story: String,
+    error: Option<String>,
+}
+
+async fn story_form(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &StoryPage {
+            layout: Layout::new(&session, Some(&current)),
+            story: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StoryForm {
+    story: String,
+}
+
+async fn create_story(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    ip: ClientIp,
+    form: web::Form<StoryForm>,
+) -> Result<HttpResponse, AppError> {
+    match check_story(&form.story) {
+        Ok(order) => {
+            let job = place_order(&state, &current, ip, order).await?;
+            Ok(see_other(&format!("/jobs/{}", job.id)))
+        }
+        Err(message) => render(
+            StatusCode::BAD_REQUEST,
+            &StoryPage {
+                layout: Layout::new(&session, Some(&current)),
+                story: form.story.trim().to_owned(),
+                error: Some(message),
+            },
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StoryRequest {
+    #[serde(default)]
+    story: String,
+    wait: Option<bool>,
+}
+
+async fn api_generate_story(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    ip: ClientIp,
+    body: web::Json<StoryRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let order = check_story(&body.story).map_err(AppError::BadRequest)?;
+    let job = place_order(&state, &current, ip, order).await?;
+    reply(
+        &state,
+        job,
+        body.wait != Some(false),
+        "Story generated successfully",
+    )
+    .await
 }
 
 #[cfg(test)]

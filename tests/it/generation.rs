@@ -386,3 +386,132 @@ fn claims_prefer_the_owner_with_fewest_running_jobs() {
     assert_eq!(claim(&mut conn).expect("claim").map(|j| j.id), Some(a2));
     assert!(claim(&mut conn).expect("claim").is_none());
 }
+
+#[tokio::test]
+async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "teller").await;
+    let story = "A fox wakes at dawn in a misty forest. It runs down to the golden lake! At night the stars come out.";
+    let response = client
+        .post(app.url("/api/generate-story"))
+        .json(&serde_json::json!({ "story": story }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(json["message"], "Story generated successfully");
+    assert_eq!(json["folder"], "a-fox-wakes-at-dawn-in-a-misty-forest");
+    assert_eq!(json["images"].as_array().expect("images").len(), 3);
+
+    let images: serde_json::Value = app
+        .get(
+            &client,
+            "/api/images?folder=a-fox-wakes-at-dawn-in-a-misty-forest",
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut prompts: Vec<String> = images["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["prompt"].as_str().expect("prompt").to_owned())
+        .collect();
+    prompts.sort();
+    assert_eq!(
+        prompts,
+        [
+            "A fox wakes at dawn in a misty forest.",
+            "At night the stars come out.",
+            "It runs down to the golden lake!"
+        ]
+    );
+    {
+        use atelier::schema::images;
+        let seeds: Vec<Option<i64>> = images::table
+            .select(images::seed)
+            .load(&mut app.conn())
+            .expect("seeds");
+        assert!(
+            seeds.windows(2).all(|w| w[0] == w[1]),
+            "one shared style seed: {seeds:?}"
+        );
+    }
+
+    // The job page shows the sequence, in order, with each sentence.
+    let page = app
+        .get(&client, &format!("/jobs/{}", json["job_id"]))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let first = page.find("A fox wakes at dawn").expect("scene 1");
+    let second = page
+        .find("It runs down to the golden lake")
+        .expect("scene 2");
+    let third = page.find("At night the stars come out").expect("scene 3");
+    assert!(first < second && second < third);
+
+    // A second story with the same opening gets a folder of its own.
+    let response = app
+        .post_form(
+            &client,
+            "/story",
+            &[(
+                "story",
+                "A fox wakes at dawn in a misty forest. Then it sleeps.",
+            )],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    {
+        use atelier::schema::folders;
+        let slugs: Vec<String> = folders::table
+            .select(folders::slug)
+            .load(&mut app.conn())
+            .expect("slugs");
+        assert!(
+            slugs.contains(&"a-fox-wakes-at-dawn-in-a-misty-forest-2".to_owned()),
+            "{slugs:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stories_need_two_to_eight_sentences() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "brief").await;
+    for story in ["Just one sentence.", "", &"Again and again. ".repeat(9)] {
+        let response = client
+            .post(app.url("/api/generate-story"))
+            .json(&serde_json::json!({ "story": story }))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 400, "{story:?}");
+        let json: serde_json::Value = response.json().await.expect("json");
+        assert!(
+            json["error"]
+                .as_str()
+                .expect("error")
+                .contains("2 to 8 sentences")
+        );
+    }
+    let response = app
+        .post_form(&client, "/story", &[("story", "Too short.")])
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.text().await.expect("page").contains("Too short."),
+        "the text is kept"
+    );
+    let jobs: i64 = atelier::schema::generation_jobs::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("count");
+    assert_eq!(jobs, 0);
+}
