@@ -238,16 +238,25 @@ impl Browser {
         .to_owned()
     }
 
-    /// Whether the image in `css` has loaded with real pixels.
+    /// Waits (up to 5 s) for the image in `css` to load with real pixels; lazy images are
+    /// not covered by the page's load event.
     pub async fn image_loaded(&self, css: &str) -> bool {
         let script = json!({
             "script": "const img = document.querySelector(arguments[0]); return !!img && img.complete && img.naturalWidth > 0;",
             "args": [css],
         });
-        self.command(reqwest::Method::POST, "/execute/sync", script)
-            .await
-            .as_bool()
-            .unwrap_or(false)
+        for _ in 0..100 {
+            let loaded = self
+                .command(reqwest::Method::POST, "/execute/sync", script.clone())
+                .await
+                .as_bool()
+                .unwrap_or(false);
+            if loaded {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     /// Saves a PNG of the viewport under `target/screenshots/`; returns its path.
