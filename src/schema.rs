@@ -58,6 +58,7 @@ diesel::table! {
         provider -> Nullable<Text>,
         seed -> Nullable<Int8>,
         job_id -> Nullable<Int8>,
+        source_image_id -> Nullable<Int8>,
     }
 }
 

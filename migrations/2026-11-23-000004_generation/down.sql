@@ -1,5 +1,6 @@
 DROP INDEX images_job_idx;
 ALTER TABLE images
+    DROP COLUMN source_image_id,
     DROP COLUMN job_id,
     DROP COLUMN seed,
     DROP COLUMN provider,

@@ -31,5 +31,7 @@ ALTER TABLE images
     ADD COLUMN model TEXT,
     ADD COLUMN provider TEXT,
     ADD COLUMN seed BIGINT,
-    ADD COLUMN job_id BIGINT REFERENCES generation_jobs (id) ON DELETE SET NULL;
+    ADD COLUMN job_id BIGINT REFERENCES generation_jobs (id) ON DELETE SET NULL,
+    -- A prompt edit's source image.
+    ADD COLUMN source_image_id BIGINT REFERENCES images (id) ON DELETE SET NULL;
 CREATE INDEX images_job_idx ON images (job_id);

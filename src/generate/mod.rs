@@ -44,6 +44,12 @@ pub trait Generator: Send + Sync {
     /// The provider's name, stored with each image (`builtin`, `openai`).
     fn provider(&self) -> &'static str;
     fn generate(&self, request: &GenerationRequest) -> Result<GeneratedImage, GenerateError>;
+    /// A new picture from `source` (PNG/JPEG/WebP bytes) changed as the prompt says.
+    fn edit(
+        &self,
+        source: &[u8],
+        request: &GenerationRequest,
+    ) -> Result<GeneratedImage, GenerateError>;
 }
 
 /// The provider chosen by `ATELIER_GENERATOR`.

@@ -41,20 +41,46 @@ impl OpenAi {
         }
     }
 
-    fn once(&self, request: &GenerationRequest) -> Result<Vec<u8>, Attempt> {
-        let body = serde_json::json!({
-            "model": self.model,
-            "prompt": request.prompt,
-            "n": 1,
-            "size": format!("{}x{}", request.width, request.height),
-            "response_format": "b64_json",
-        });
-        let mut response = self
-            .agent
-            .post(format!("{}/images/generations", self.base_url))
-            .header("Authorization", format!("Bearer {}", self.api_key))
-            .send_json(&body)
-            .map_err(transport_error)?;
+    /// One attempt: a generation, or with `source` an edit of that PNG.
+    fn once(&self, request: &GenerationRequest, source: Option<&[u8]>) -> Result<Vec<u8>, Attempt> {
+        let size = format!("{}x{}", request.width, request.height);
+        let authorization = format!("Bearer {}", self.api_key);
+        let mut response = match source {
+            None => self
+                .agent
+                .post(format!("{}/images/generations", self.base_url))
+                .header("Authorization", &authorization)
+                .send_json(serde_json::json!({
+                    "model": self.model,
+                    "prompt": request.prompt,
+                    "n": 1,
+                    "size": size,
+                    "response_format": "b64_json",
+                })),
+            Some(png) => {
+                let boundary = format!("atelier-{:016x}", request.seed);
+                let fields = [
+                    ("model", self.model.as_str()),
+                    ("prompt", request.prompt.as_str()),
+                    ("n", "1"),
+                    ("size", size.as_str()),
+                    ("response_format", "b64_json"),
+                ];
+                let mut body = Vec::new();
+                for (name, value) in fields {
+                    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+                }
+                body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"image.png\"\r\nContent-Type: image/png\r\n\r\n").bytes());
+                body.extend_from_slice(png);
+                body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+                self.agent
+                    .post(format!("{}/images/edits", self.base_url))
+                    .header("Authorization", &authorization)
+                    .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+                    .send(&body[..])
+            }
+        }
+        .map_err(transport_error)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -172,9 +198,36 @@ impl Generator for OpenAi {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<GeneratedImage, GenerateError> {
+        self.with_retries(request, None)
+    }
+
+    fn edit(
+        &self,
+        source: &[u8],
+        request: &GenerationRequest,
+    ) -> Result<GeneratedImage, GenerateError> {
+        // The edits endpoint takes PNG; working copies may be JPEG or WebP.
+        let decoded = image::load_from_memory(source)
+            .map_err(|err| GenerateError(format!("the source image could not be read: {err}")))?;
+        let mut png = Vec::new();
+        decoded
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|err| {
+                GenerateError(format!("the source image could not be prepared: {err}"))
+            })?;
+        self.with_retries(request, Some(&png))
+    }
+}
+
+impl OpenAi {
+    fn with_retries(
+        &self,
+        request: &GenerationRequest,
+        source: Option<&[u8]>,
+    ) -> Result<GeneratedImage, GenerateError> {
         let mut delay = self.backoff;
         for attempt in 1..=ATTEMPTS {
-            match self.once(request) {
+            match self.once(request, source) {
                 Ok(bytes) => {
                     return Ok(GeneratedImage {
                         bytes,

@@ -55,6 +55,9 @@ pub struct ImageParams {
     /// The folder (slug) results go to; the owner's default folder when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
+    /// Prompt edits: the image to start from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_image_id: Option<i64>,
 }
 
 impl ImageParams {

@@ -153,9 +153,12 @@ async fn produce(
                 height: params.height,
                 seed,
             };
-            let folder = params.folder.clone();
+            let target = Target {
+                folder: params.folder.clone(),
+                source_image_id: params.source_image_id,
+            };
             let image_id =
-                generate_one(state, generator.clone(), job, user_id, request, folder).await?;
+                generate_one(state, generator.clone(), job, user_id, request, target).await?;
             stored.push(image_id);
         }
         Ok(())
@@ -176,16 +179,27 @@ async fn generate_one(
     job: &Job,
     user_id: i64,
     request: GenerationRequest,
-    folder: Option<String>,
+    target: Target,
 ) -> Result<i64, String> {
     let provider = generator.provider();
+    let source = match target.source_image_id {
+        Some(id) => Some(source_bytes(state, user_id, id).await?),
+        None => None,
+    };
     let generated = {
         let request = request.clone();
-        web::block(move || generator.generate(&request))
-            .await
-            .map_err(|err| err.to_string())?
-            .map_err(|err| err.0)?
+        web::block(move || match source {
+            Some(source) => generator.edit(&source, &request),
+            None => generator.generate(&request),
+        })
+        .await
+        .map_err(|err| err.to_string())?
+        .map_err(|err| err.0)?
     };
+    let Target {
+        folder,
+        source_image_id,
+    } = target;
     let max_pixels = state.library.max_pixels;
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
@@ -225,7 +239,11 @@ async fn generate_one(
                     user_id,
                     username: &username,
                     folder: &folder,
-                    kind: "generated",
+                    kind: if source_image_id.is_some() {
+                        "edited"
+                    } else {
+                        "generated"
+                    },
                     pristine: &pristine,
                     pristine_format: format,
                     sanitised,
@@ -238,6 +256,7 @@ async fn generate_one(
                         provider: Some(provider.to_owned()),
                         seed: Some(seed),
                         job_id: Some(job_id),
+                        source_image_id,
                     },
                 },
             )
@@ -245,6 +264,28 @@ async fn generate_one(
         .await
         .map_err(|err| err.message())?;
     Ok(stored.id)
+}
+
+/// Where a result goes and what it starts from.
+struct Target {
+    folder: Option<String>,
+    source_image_id: Option<i64>,
+}
+
+/// The working copy of the user's own image `id`.
+async fn source_bytes(state: &AppState, user_id: i64, id: i64) -> Result<Vec<u8>, String> {
+    let library = state.library.clone();
+    state
+        .db
+        .run(move |conn| {
+            let placed = Image::find_placed(conn, id)?
+                .filter(|placed| placed.image.user_id == user_id)
+                .ok_or(AppError::NotFound)?;
+            let path = library.path_of(&placed, crate::storage::Variant::Original)?;
+            library.storage.read(&path).map_err(AppError::internal)
+        })
+        .await
+        .map_err(|_| "The image to edit no longer exists.".to_owned())
 }
 
 async fn remove_images(state: &AppState, ids: &[i64]) {

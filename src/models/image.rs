@@ -36,6 +36,7 @@ pub struct Image {
     pub provider: Option<String>,
     pub seed: Option<i64>,
     pub job_id: Option<i64>,
+    pub source_image_id: Option<i64>,
 }
 
 /// How a generated image was made (all `None` for uploads).
@@ -47,6 +48,7 @@ pub struct Provenance {
     pub provider: Option<String>,
     pub seed: Option<i64>,
     pub job_id: Option<i64>,
+    pub source_image_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]

@@ -254,6 +254,7 @@ struct ImagePage {
     error: Option<String>,
     prompt: Option<String>,
     model: Option<String>,
+    source_image_id: Option<i64>,
 }
 
 async fn image_page(
@@ -316,6 +317,7 @@ async fn image_page_with(
                     image.provider.as_deref().unwrap_or("unknown")
                 )
             }),
+            source_image_id: image.source_image_id,
         },
     )
 }

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/story", web::get().to(story_form))
         .route("/story", web::post().to(create_story))
         .route("/api/generate-story", web::post().to(api_generate_story))
+        .route("/images/{id}/prompt-edit", web::post().to(prompt_edit))
         .route("/jobs/{id}", web::get().to(job_page))
         .route("/api/generate-image", web::post().to(api_generate))
         .route("/api/jobs/{id}", web::get().to(api_job));
@@ -49,6 +50,8 @@ struct Order {
     /// Stories: the scenes (one image each) and the folder to create for them.
     scenes: Vec<String>,
     folder_name: Option<String>,
+    /// Prompt edits: the source image and its folder.
+    source: Option<(i64, String)>,
 }
 
 /// A checked story: its scenes become one job, saved in a new folder named after it.
@@ -65,6 +68,7 @@ fn check_story(text: &str) -> Result<Order, String> {
         size: SIZES[0],
         folder_name: Some(story::folder_name(&scenes)),
         scenes,
+        source: None,
     })
 }
 
@@ -97,6 +101,7 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
         size,
         scenes: Vec::new(),
         folder_name: None,
+        source: None,
     })
 }
 
@@ -117,9 +122,10 @@ async fn place_order(
         .run(move |conn| {
             conn.transaction(|conn| {
                 let reservation = charge::reserve(conn, user_id, order.count)?;
-                let folder = match &order.folder_name {
-                    Some(name) => Some(Folder::create_unique(conn, user_id, name)?.slug),
-                    None => None,
+                let folder = match (&order.folder_name, &order.source) {
+                    (Some(name), _) => Some(Folder::create_unique(conn, user_id, name)?.slug),
+                    (None, Some((_, folder))) => Some(folder.clone()),
+                    (None, None) => None,
                 };
                 let mut params = serde_json::to_value(ImageParams {
                     count: order.count,
@@ -128,6 +134,7 @@ async fn place_order(
                     seed,
                     scenes: order.scenes,
                     folder,
+                    source_image_id: order.source.as_ref().map(|(id, _)| *id),
                 })
                 .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
                 params["charge"] = serde_json::to_value(reservation)
@@ -415,6 +422,49 @@ async fn reply(
         }))),
         _ => Ok(pending(&job)),
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PromptEditForm {
+    prompt: String,
+}
+
+/// "Edit with a prompt": a new image made from one of the user's own, in the same folder.
+async fn prompt_edit(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    ip: ClientIp,
+    id: web::Path<i64>,
+    form: web::Form<PromptEditForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let placed = state
+        .db
+        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .await?
+        .filter(|placed| placed.image.user_id == current.user.id)
+        .ok_or(AppError::NotFound)?;
+    let mut order = match check_order(&form.prompt, None, None) {
+        Ok(order) => order,
+        Err(message) => {
+            super::Flash::error(&session, message);
+            return Ok(see_other(&format!("/images/{id}")));
+        }
+    };
+    order.kind = "edit";
+    // Keep the source's shape, within what providers accept.
+    order.size = if placed.image.width > placed.image.height {
+        (768, 512)
+    } else if placed.image.width < placed.image.height {
+        (512, 768)
+    } else {
+        (512, 512)
+    };
+    order.source = Some((id, placed.folder_slug.clone()));
+    let job = place_order(&state, &current, ip, order).await?;
+    Ok(see_other(&format!("/jobs/{}", job.id)))
 }
 
 #[derive(Template)]

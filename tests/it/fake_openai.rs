@@ -16,6 +16,8 @@ pub const MODEL: &str = "test-model";
 pub struct Seen {
     /// Every generation request body received.
     pub requests: Vec<serde_json::Value>,
+    /// Every edit request: (prompt found in the body, an image/png part with PNG bytes).
+    pub edits: Vec<(bool, bool)>,
 }
 
 pub struct FakeOpenAi {
@@ -95,6 +97,34 @@ async fn generations(
     HttpResponse::Ok().json(serde_json::json!({"created": 0, "data": [{"b64_json": b64}]}))
 }
 
+async fn edits(
+    req: HttpRequest,
+    seen: web::Data<Arc<Mutex<Seen>>>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let authorised = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {KEY}"));
+    let multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data; boundary="));
+    let has_prompt = body
+        .windows(b"name=\"prompt\"".len())
+        .any(|w| w == b"name=\"prompt\"");
+    let has_png = body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n");
+    seen.lock().expect("lock").edits.push((has_prompt, has_png));
+    if !authorised || !multipart {
+        return HttpResponse::Unauthorized()
+            .json(serde_json::json!({"error": {"message": "bad key or body"}}));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png());
+    HttpResponse::Ok().json(serde_json::json!({"data": [{"b64_json": b64}]}))
+}
+
 async fn file() -> HttpResponse {
     HttpResponse::Ok().content_type("image/png").body(png())
 }
@@ -106,6 +136,7 @@ pub async fn start() -> FakeOpenAi {
         App::new()
             .app_data(data.clone())
             .route("/v1/images/generations", web::post().to(generations))
+            .route("/v1/images/edits", web::post().to(edits))
             .route("/files/{name}", web::get().to(file))
     })
     .workers(1)

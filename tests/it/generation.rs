@@ -515,3 +515,110 @@ async fn stories_need_two_to_eight_sentences() {
         .expect("count");
     assert_eq!(jobs, 0);
 }
+
+#[tokio::test]
+async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "editor").await;
+    app.post_form(&client, "/folders", &[("name", "Trips")])
+        .await;
+    let source = app
+        .upload_ok(
+            &client,
+            crate::fixtures::png(90, 60),
+            &[("folder", "trips")],
+        )
+        .await;
+    let before = app.api_images(&client).await[0]["urls"]["original"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let original_bytes = app
+        .get(&client, &before)
+        .await
+        .bytes()
+        .await
+        .expect("bytes");
+
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{source}/prompt-edit"),
+            &[("prompt", "make it vintage")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let job = location(&response).to_owned();
+    eventually("the edit finishes", || async {
+        app.get(&client, &job)
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("<h1>Done</h1>")
+    })
+    .await;
+    let images = app.api_images(&client).await;
+    assert_eq!(images.len(), 2);
+    let edited = &images[0];
+    assert_eq!(edited["kind"], "edited");
+    assert_eq!(edited["folder"], "trips", "next to its source");
+    assert_eq!(edited["prompt"], "make it vintage");
+    assert_eq!(
+        (edited["width"].as_i64(), edited["height"].as_i64()),
+        (Some(90), Some(60)),
+        "the builtin edit keeps the size"
+    );
+    let page = app
+        .get(&client, &format!("/images/{}", edited["id"]))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains(&format!("href=\"/images/{source}\"")),
+        "links to its source"
+    );
+    assert_eq!(
+        app.get(&client, &before)
+            .await
+            .bytes()
+            .await
+            .expect("bytes"),
+        original_bytes,
+        "source unchanged"
+    );
+
+    // Nobody edits another user's image; an empty prompt queues nothing.
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "meddler").await;
+    let response = app
+        .post_form(
+            &stranger,
+            &format!("/images/{source}/prompt-edit"),
+            &[("prompt", "mine now")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{source}/prompt-edit"),
+            &[("prompt", " ")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let page = app
+        .get(&client, &format!("/images/{source}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("prompt is empty"));
+    let jobs: i64 = atelier::schema::generation_jobs::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("count");
+    assert_eq!(jobs, 1);
+}

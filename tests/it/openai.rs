@@ -120,3 +120,37 @@ async fn a_bad_key_is_explained_without_showing_it() {
         .expect("page");
     assert!(job_page.contains("refused our API key") && !job_page.contains("sk-wrong-key"));
 }
+
+#[tokio::test]
+async fn prompt_edits_go_to_the_edits_endpoint_with_the_image() {
+    let (app, fake, client) = app_with_fake(KEY).await;
+    let source = app
+        .upload_ok(&client, crate::fixtures::jpeg(80, 60), &[])
+        .await;
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{source}/prompt-edit"),
+            &[("prompt", "make it snowy")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let job = crate::helpers::location(&response).to_owned();
+    crate::helpers::eventually("the edit finishes", || async {
+        app.get(&client, &job)
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("<h1>Done</h1>")
+    })
+    .await;
+    assert_eq!(
+        fake.seen.lock().expect("lock").edits,
+        vec![(true, true)],
+        "prompt and a PNG were sent"
+    );
+    let images = app.api_images(&client).await;
+    assert_eq!(images[0]["kind"], "edited");
+    assert_eq!(images[0]["provider"], "openai");
+}
