@@ -21,8 +21,6 @@ pub enum AppError {
     Forbidden(String),
     /// The request itself is malformed or its values are out of range.
     BadRequest(String),
-    /// The request conflicts with the current state (e.g. a name already taken).
-    Conflict(String),
     /// The body is larger than allowed (an upload over the size or pixel limit).
     PayloadTooLarge(String),
     /// The body is of a type Atelier does not take (an upload that is not an image).
@@ -58,7 +56,6 @@ impl AppError {
             AppError::LoginRequired => "Please log in to continue.".into(),
             AppError::Forbidden(msg)
             | AppError::BadRequest(msg)
-            | AppError::Conflict(msg)
             | AppError::PayloadTooLarge(msg)
             | AppError::UnsupportedMediaType(msg)
             | AppError::Unprocessable(msg)
@@ -89,7 +86,6 @@ impl ResponseError for AppError {
             AppError::LoginRequired => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

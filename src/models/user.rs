@@ -123,24 +123,11 @@ impl User {
         }
     }
 
-    pub fn set_disabled(conn: &mut PgConnection, id: i64, disabled: bool) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
-            .set((
-                users::disabled.eq(disabled),
-                users::updated_at.eq(Utc::now()),
-            ))
-            .execute(conn)
-    }
-
     pub fn admin_exists(conn: &mut PgConnection) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
             users::table.filter(users::role.eq(ROLE_ADMIN)),
         ))
         .get_result(conn)
-    }
-
-    pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
-        diesel::delete(users::table.find(id)).execute(conn)
     }
 }
 

@@ -119,6 +119,7 @@ impl Storage {
         })
     }
 
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }
