@@ -151,3 +151,56 @@ async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
     visitor.screenshot("13-share-link-fresh-profile").await;
     visitor.quit().await;
 }
+
+#[tokio::test]
+async fn generate_and_illustrate_a_story_in_chromium() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("generate_and_illustrate_a_story_in_chromium");
+        return;
+    };
+    let app = spawn_app().await;
+    app.register(
+        &crate::helpers::new_client(),
+        "artist",
+        "artist@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "artist").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+
+    browser.goto(&app.url("/generate")).await;
+    browser
+        .fill("#prompt", "golden mountains above a misty lake at sunset")
+        .await;
+    browser.click("main form button[type=submit]").await;
+    let job = browser.wait_for_url(|u| u.contains("/jobs/")).await;
+    assert!(job.contains("/jobs/"), "{job}");
+    // The page updates itself until the picture is there.
+    assert!(
+        browser.image_loaded(".tile img").await,
+        "the result appears"
+    );
+    browser.screenshot("20-generated").await;
+
+    browser.goto(&app.url("/story")).await;
+    browser
+        .fill("#story", "A fox wakes at dawn in a pine forest. It runs to the blue lake. At night the stars shine over the city.")
+        .await;
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser.image_loaded(".scene:nth-child(3) img").await,
+        "all three scenes appear"
+    );
+    assert!(
+        browser
+            .text(".scene:nth-child(2) p")
+            .await
+            .contains("It runs to the blue lake.")
+    );
+    browser.screenshot("21-story").await;
+    browser.quit().await;
+}
