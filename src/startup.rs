@@ -37,6 +37,7 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    auth_cache: AuthCache,
 }
 
 /// Upper bound on how long a cached session or user may be used without a notification.
@@ -131,7 +132,11 @@ impl Application {
         .shutdown_timeout(30)
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            auth_cache,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -140,7 +145,9 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.auth_cache.close();
+        result
     }
 }
 

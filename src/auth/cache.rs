@@ -9,6 +9,7 @@
 //! loses its connection it clears everything.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ const CHANNEL: &str = "atelier_auth";
 pub struct AuthCache {
     inner: Arc<Mutex<Inner>>,
     ttl: Duration,
+    /// Set when the server has stopped: the listener then ends quietly.
+    closed: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -63,7 +66,13 @@ impl AuthCache {
         AuthCache {
             inner: Arc::default(),
             ttl,
+            closed: Arc::default(),
         }
+    }
+
+    /// Stops the listener (before the database goes away on shutdown).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -152,14 +161,15 @@ pub fn spawn_listener(cache: AuthCache, database_url: String) {
     let spawned = std::thread::Builder::new()
         .name("atelier-auth-listener".into())
         .spawn(move || {
-            loop {
-                match PgConnection::establish(&database_url) {
-                    Ok(mut conn) => {
-                        if let Err(err) = listen(&cache, &mut conn) {
-                            tracing::warn!(error = %err, "cache listener lost its connection");
-                        }
+            while !cache.closed.load(Ordering::Relaxed) {
+                let result = PgConnection::establish(&database_url)
+                    .map_err(|err| err.to_string())
+                    .and_then(|mut conn| listen(&cache, &mut conn).map_err(|err| err.to_string()));
+                if let Err(err) = result {
+                    if cache.closed.load(Ordering::Relaxed) {
+                        break;
                     }
-                    Err(err) => tracing::warn!(error = %err, "cache listener cannot connect"),
+                    tracing::warn!(error = %err, "cache listener lost its database connection");
                 }
                 // Whatever happened while we were not listening is unknown: start clean.
                 cache.clear();
@@ -175,7 +185,7 @@ fn listen(cache: &AuthCache, conn: &mut PgConnection) -> diesel::QueryResult<()>
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(conn)?;
     cache.clear();
     let mut last_ping = Instant::now();
-    loop {
+    while !cache.closed.load(Ordering::Relaxed) {
         for notification in conn.notifications_iter() {
             let notification = notification?;
             if let Some(what) = Invalidation::parse(&notification.payload) {
@@ -189,6 +199,7 @@ fn listen(cache: &AuthCache, conn: &mut PgConnection) -> diesel::QueryResult<()>
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
 }
 
 #[cfg(test)]
