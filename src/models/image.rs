@@ -105,6 +105,34 @@ fn placed_columns() -> PlacedColumns {
     )
 }
 
+/// Images joined with their owner and folder, selecting what a [`PlacedImage`] needs.
+type PlacedQuery<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Select<
+        diesel::dsl::InnerJoin<diesel::dsl::InnerJoin<images::table, users::table>, folders::table>,
+        PlacedColumns,
+    >,
+    diesel::pg::Pg,
+>;
+
+fn placed<'a>() -> PlacedQuery<'a> {
+    images::table
+        .inner_join(users::table)
+        .inner_join(folders::table)
+        .select(placed_columns())
+        .into_boxed()
+}
+
+fn first_placed(
+    conn: &mut PgConnection,
+    query: PlacedQuery<'_>,
+) -> QueryResult<Option<PlacedImage>> {
+    query
+        .first::<PlacedRow>(conn)
+        .optional()
+        .map(|row| row.map(PlacedImage::from))
+}
+
 impl From<PlacedRow> for PlacedImage {
     fn from((image, username, folder_slug, folder_name): PlacedRow) -> Self {
         PlacedImage {
@@ -132,14 +160,7 @@ impl Image {
     }
 
     pub fn find_placed(conn: &mut PgConnection, id: i64) -> QueryResult<Option<PlacedImage>> {
-        images::table
-            .inner_join(users::table)
-            .inner_join(folders::table)
-            .filter(images::id.eq(id))
-            .select(placed_columns())
-            .first::<PlacedRow>(conn)
-            .optional()
-            .map(|row| row.map(PlacedImage::from))
+        first_placed(conn, placed().filter(images::id.eq(id)))
     }
 
     /// The row behind a media URL, if the file name's stem belongs to that user and folder.
@@ -149,30 +170,18 @@ impl Image {
         folder_slug: &str,
         stem: &str,
     ) -> QueryResult<Option<PlacedImage>> {
-        images::table
-            .inner_join(users::table)
-            .inner_join(folders::table)
+        let query = placed()
             .filter(images::stem.eq(stem))
             .filter(users::username.eq(username))
-            .filter(folders::slug.eq(folder_slug))
-            .select(placed_columns())
-            .first::<PlacedRow>(conn)
-            .optional()
-            .map(|row| row.map(PlacedImage::from))
+            .filter(folders::slug.eq(folder_slug));
+        first_placed(conn, query)
     }
 
     pub fn find_by_share_hash(
         conn: &mut PgConnection,
         hash: &[u8],
     ) -> QueryResult<Option<PlacedImage>> {
-        images::table
-            .inner_join(users::table)
-            .inner_join(folders::table)
-            .filter(images::share_token_hash.eq(hash))
-            .select(placed_columns())
-            .first::<PlacedRow>(conn)
-            .optional()
-            .map(|row| row.map(PlacedImage::from))
+        first_placed(conn, placed().filter(images::share_token_hash.eq(hash)))
     }
 
     /// The user's images, newest first.
