@@ -34,3 +34,8 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(poll, 500);
 });
+
+// Share links: show the full address (what people copy), not just the path.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const link of document.querySelectorAll("a.share-link")) link.textContent = link.href;
+});

@@ -137,6 +137,11 @@ async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
     browser.click("form[action$='/share'] button").await;
     let link = browser.attribute(".share-link", "href").await;
     assert!(link.contains("/s/"), "{link}");
+    let shown = browser.text(".share-link").await;
+    assert!(
+        shown.starts_with("http://127.0.0.1:") && shown.contains("/s/"),
+        "the full address is shown: {shown}"
+    );
     browser.screenshot("12-shared").await;
     browser.quit().await;
 
