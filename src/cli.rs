@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `create-admin`.
+//! The command line: `serve` (default), `migrate`, `create-admin`, and the operator's
+//! abuse tools `block-ip`, `unblock-ip` and `grant-credits`.
 //!
 //! Every command resolves the database the same way: `DATABASE_URL` when set, otherwise
 //! the embedded cluster under `<data dir>/pg`, started for the command and stopped after.
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::pg_embedded::{Durability, PgCluster};
+use crate::quota::{blocks, credits};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,27 @@ pub enum Command {
         username: String,
         #[arg(long)]
         email: String,
+    },
+    /// Block an address or CIDR range from generating, uploading and registering.
+    BlockIp {
+        /// An address (`203.0.113.7`) or range (`198.51.100.0/24`, `2001:db8::/48`).
+        network: String,
+        #[arg(long)]
+        reason: String,
+        /// Lift the block by itself after this many seconds.
+        #[arg(long)]
+        expires_in_secs: Option<u64>,
+    },
+    /// Lift the block of exactly this address or range.
+    UnblockIp { network: String },
+    /// Add credits to an account (negative amounts take them away), with a ledger row.
+    GrantCredits {
+        #[arg(long)]
+        username: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: i64,
+        #[arg(long, default_value = "")]
+        note: String,
     },
 }
 
@@ -78,9 +101,78 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("admin {} created", admin.username);
             Ok(())
         }
+        Command::BlockIp {
+            network,
+            reason,
+            expires_in_secs,
+        } => {
+            let network = blocks::parse_network(&network).map_err(anyhow::Error::msg)?;
+            let expires_at = expires_in_secs
+                .map(|secs| {
+                    i64::try_from(secs)
+                        .ok()
+                        .and_then(chrono::Duration::try_seconds)
+                        .map(|d| chrono::Utc::now() + d)
+                        .context("--expires-in-secs is too large")
+                })
+                .transpose()?;
+            let mut conn = migrated(&database, &settings)?;
+            let block = blocks::block(&mut conn, network, reason.trim(), expires_at, None)?;
+            println!("blocked {} (block {})", block.network, block.id);
+            Ok(())
+        }
+        Command::UnblockIp { network } => {
+            let network = blocks::parse_network(&network).map_err(anyhow::Error::msg)?;
+            let mut conn = migrated(&database, &settings)?;
+            match blocks::lift(&mut conn, network, None)? {
+                0 => Err(anyhow::anyhow!("{network} has no live block")),
+                _ => {
+                    println!("unblocked {network}");
+                    Ok(())
+                }
+            }
+        }
+        Command::GrantCredits {
+            username,
+            amount,
+            note,
+        } => {
+            let mut conn = migrated(&database, &settings)?;
+            let user = crate::models::User::find_by_login(&mut conn, &username)?
+                .with_context(|| format!("no account named {username:?}"))?;
+            let entry = credits::Entry {
+                note: &note,
+                ..credits::Entry::default()
+            };
+            match credits::add(&mut conn, user.id, amount, credits::Reason::Grant, &entry)? {
+                Some(balance) => {
+                    println!("{} now has {balance} credits", user.username);
+                    Ok(())
+                }
+                None => Err(anyhow::anyhow!(
+                    "{} has {} credits: cannot take {}",
+                    user.username,
+                    user.credits,
+                    -amount
+                )),
+            }
+        }
     };
     database.close();
     result
+}
+
+/// A migrated database connection for one-shot commands.
+fn migrated(
+    database: &Database,
+    settings: &Settings,
+) -> anyhow::Result<
+    diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>,
+> {
+    let db = database.pool(settings);
+    db.migrate()?;
+    db.checkout()
+        .map_err(|err| anyhow::anyhow!("{}", err.message()))
 }
 
 fn serve(settings: Settings, url: String) -> anyhow::Result<()> {

@@ -48,6 +48,22 @@ pub struct Settings {
     pub openai_api_key: Option<String>,
     pub openai_model: String,
     pub openai_timeout_secs: u64,
+    /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
+    /// always need an account.
+    pub anon_generate_limit: u32,
+    pub anon_story_limit: u32,
+    pub anon_window_secs: u64,
+    /// Unclaimed anonymous images are deleted after this long.
+    pub anon_retention_secs: u64,
+    pub credits_per_image: u32,
+    pub signup_credits: u32,
+    /// Free images per IP key for users out of credits, by tier.
+    pub free_images_standard: u32,
+    pub free_images_plus: u32,
+    /// Standard accounts younger than this get no free images.
+    pub free_min_account_age_secs: u64,
+    /// How often the periodic clean-up runs.
+    pub housekeeping_interval_secs: u64,
     pub admin_username: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
@@ -79,6 +95,16 @@ const KNOWN: &[&str] = &[
     "openai_api_key",
     "openai_model",
     "openai_timeout_secs",
+    "anon_generate_limit",
+    "anon_story_limit",
+    "anon_window_secs",
+    "anon_retention_secs",
+    "credits_per_image",
+    "signup_credits",
+    "free_images_standard",
+    "free_images_plus",
+    "free_min_account_age_secs",
+    "housekeeping_interval_secs",
     "admin_username",
     "admin_email",
     "admin_password",
@@ -138,6 +164,16 @@ impl Settings {
             openai_api_key: text("openai_api_key"),
             openai_model: text("openai_model").unwrap_or_else(|| "gpt-image-1".to_owned()),
             openai_timeout_secs: values.parse("openai_timeout_secs", 120)?,
+            anon_generate_limit: values.parse("anon_generate_limit", 3)?,
+            anon_story_limit: values.parse("anon_story_limit", 0)?,
+            anon_window_secs: values.parse("anon_window_secs", 86_400)?,
+            anon_retention_secs: values.parse("anon_retention_secs", 86_400)?,
+            credits_per_image: values.parse("credits_per_image", 1)?,
+            signup_credits: values.parse("signup_credits", 0)?,
+            free_images_standard: values.parse("free_images_standard", 2)?,
+            free_images_plus: values.parse("free_images_plus", 5)?,
+            free_min_account_age_secs: values.parse("free_min_account_age_secs", 120)?,
+            housekeeping_interval_secs: values.parse("housekeeping_interval_secs", 600)?,
             admin_username: text("admin_username"),
             admin_email: text("admin_email"),
             admin_password: values.0.get("admin_password").cloned(),
@@ -160,6 +196,11 @@ impl Settings {
         }
         if self.login_failure_limit == 0 || self.login_failure_window_secs == 0 {
             bail!("ATELIER_LOGIN_FAILURE_LIMIT and _WINDOW_SECS must be positive");
+        }
+        if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
+            bail!(
+                "ATELIER_ANON_WINDOW_SECS and ATELIER_HOUSEKEEPING_INTERVAL_SECS must be positive"
+            );
         }
         Ok(())
     }

@@ -27,6 +27,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// The body is of the right type but unusable (a corrupt image).
     Unprocessable(String),
+    /// A generation the account cannot pay for (no credits, no free image).
+    PaymentRequired(String),
     /// A rate limit was hit; the client may retry after `retry_after_secs`.
     TooManyRequests {
         message: String,
@@ -59,6 +61,7 @@ impl AppError {
             | AppError::PayloadTooLarge(msg)
             | AppError::UnsupportedMediaType(msg)
             | AppError::Unprocessable(msg)
+            | AppError::PaymentRequired(msg)
             | AppError::TooManyRequests { message: msg, .. } => msg.clone(),
             AppError::DatabaseUnavailable => {
                 "The database is not reachable right now. Please try again in a moment.".into()
@@ -89,6 +92,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,15 +7,17 @@
 //! without files would be a broken image). Every function here is blocking: call it inside
 //! `Db::run` or `web::block`.
 
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 use hmac::{Hmac, Mac};
 use ipnetwork::IpNetwork;
 use sha2::Sha256;
 
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
+use crate::generate::queue;
 use crate::models::image::{NewImage, Provenance};
-use crate::models::{Folder, Image, PlacedImage};
+use crate::models::{Folder, Image, PlacedImage, User};
+use crate::quota::limits::advisory_lock;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::{FileName, Storage, Variant, mime_for};
 use crate::tokens;
@@ -148,22 +150,42 @@ impl Library {
             Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
             return Ok(());
         }
+        let owner = place(placed, Variant::Original)?.0;
+        self.relocate(placed, &owner, &to.slug(), || {
+            Ok(Image::update_meta(
+                conn,
+                placed.image.id,
+                title,
+                tags,
+                to.id,
+            )?)
+        })
+    }
+
+    /// Renames the image's files to `user`/`folder`, then runs `record`; if anything
+    /// fails, the files go back where they were.
+    fn relocate(
+        &self,
+        placed: &PlacedImage,
+        user: &Username,
+        folder: &FolderSlug,
+        record: impl FnOnce() -> Result<(), AppError>,
+    ) -> Result<(), AppError> {
         let mut moved: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
         let result = (|| {
             for variant in Variant::ALL {
-                let (user, _, name) = place(placed, variant)?;
+                let (_, _, name) = place(placed, variant)?;
                 let from = self.path_of(placed, variant)?;
                 let target = self
                     .storage
-                    .resolve(&user, &to.slug(), variant, &name)
+                    .resolve(user, folder, variant, &name)
                     .map_err(AppError::internal)?;
                 self.storage
                     .rename(&from, &target)
                     .map_err(AppError::internal)?;
                 moved.push((from, target));
             }
-            Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
-            Ok(())
+            record()
         })();
         if result.is_err() {
             for (from, target) in moved.iter().rev() {
@@ -171,6 +193,92 @@ impl Library {
             }
         }
         result
+    }
+
+    /// Moves an anonymous visitor's images (files and rows) into `user`'s default folder
+    /// and hands their jobs over, when the visitor registers or logs in. One transaction,
+    /// under the same advisory lock the workers take before storing an anonymous result,
+    /// so a result finishing meanwhile lands in the account too. Returns how many moved.
+    pub fn adopt_anonymous(
+        &self,
+        conn: &mut PgConnection,
+        anon_id: &str,
+        user_id: i64,
+    ) -> Result<usize, AppError> {
+        conn.transaction(|conn| {
+            advisory_lock(conn, &format!("anon:{anon_id}"))?;
+            queue::adopt_anonymous(conn, anon_id, user_id)?;
+            let holder = User::anonymous_holder(conn)?;
+            let Some(anon_folder) = Folder::find_by_slug(conn, holder.id, anon_id)? else {
+                return Ok(0);
+            };
+            let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+            let username = Username::parse(&user.username)
+                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let target = Folder::ensure_default(conn, user_id)?;
+            let images = Image::placed_in_folder(conn, anon_folder.id)?;
+            let to_folder = target.slug();
+            for (index, placed) in images.iter().enumerate() {
+                let result = self.relocate(placed, &username, &to_folder, || {
+                    Ok(Image::reassign(conn, placed.image.id, user_id, target.id)?)
+                });
+                if let Err(err) = result {
+                    // The transaction rolls every row back: put the earlier files back too.
+                    for earlier in images[..index].iter().rev() {
+                        self.move_back(earlier, &username, &to_folder);
+                    }
+                    return Err(err);
+                }
+            }
+            Folder::delete_if_empty(conn, holder.id, anon_folder.id)?
+                .map_err(|refusal| AppError::internal(anyhow::anyhow!("{refusal:?}")))?;
+            let anon_user = Username::parse(&holder.username)
+                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            self.storage
+                .remove_empty_folder(&anon_user, &anon_folder.slug());
+            Ok(images.len())
+        })
+    }
+
+    /// Undoes [`Self::relocate`] of `placed` to `user`/`folder` (best effort).
+    fn move_back(&self, placed: &PlacedImage, user: &Username, folder: &FolderSlug) {
+        for variant in Variant::ALL {
+            let (Ok((_, _, name)), Ok(home)) =
+                (place(placed, variant), self.path_of(placed, variant))
+            else {
+                continue;
+            };
+            if let Ok(moved) = self.storage.resolve(user, folder, variant, &name) {
+                let _ = self.storage.rename(&moved, &home);
+            }
+        }
+    }
+
+    /// Deletes anonymous images older than `before` that nobody claimed, and the folders
+    /// they leave empty. Returns how many were deleted.
+    pub fn purge_anonymous(
+        &self,
+        conn: &mut PgConnection,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, AppError> {
+        let holder = User::anonymous_holder(conn)?;
+        let anon_user = Username::parse(&holder.username)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+        let images = Image::placed_older_than(conn, holder.id, before, 1000)?;
+        let mut folders = std::collections::BTreeMap::new();
+        for placed in &images {
+            self.delete(conn, placed)?;
+            folders.insert(placed.image.folder_id, placed.folder_slug.clone());
+        }
+        for (id, slug) in folders {
+            if let (Ok(Ok(_)), Some(slug)) = (
+                Folder::delete_if_empty(conn, holder.id, id),
+                FolderSlug::parse(&slug),
+            ) {
+                self.storage.remove_empty_folder(&anon_user, &slug);
+            }
+        }
+        Ok(images.len())
     }
 
     /// Applies an edit to the working copy (or, with `None`, restores it from pristine),

@@ -1,12 +1,42 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    credit_ledger (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        delta -> Int8,
+        balance_after -> Int8,
+        reason -> Text,
+        job_id -> Nullable<Int8>,
+        actor_id -> Nullable<Int8>,
+        note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    disposable_domains (domain) {
+        domain -> Text,
+        added_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     folders (id) {
         id -> Int8,
         user_id -> Int8,
         slug -> Text,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    free_image_allowances (ip_key) {
+        ip_key -> Inet,
+        used -> Int4,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -27,6 +57,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        anon_id -> Nullable<Text>,
     }
 }
 
@@ -59,6 +90,35 @@ diesel::table! {
         seed -> Nullable<Int8>,
         job_id -> Nullable<Int8>,
         source_image_id -> Nullable<Int8>,
+        credits_used -> Int4,
+        free -> Bool,
+    }
+}
+
+diesel::table! {
+    ip_blocks (id) {
+        id -> Int8,
+        network -> Cidr,
+        reason -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        lifted_at -> Nullable<Timestamptz>,
+        lifted_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    limit_overrides (id) {
+        id -> Int8,
+        network -> Cidr,
+        anon_generate -> Nullable<Int4>,
+        anon_story -> Nullable<Int4>,
+        free_images -> Nullable<Int4>,
+        reason -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -86,6 +146,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_events (id) {
+        id -> Int8,
+        ip_key -> Inet,
+        action -> Text,
+        client_ip -> Nullable<Inet>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -107,11 +177,19 @@ diesel::joinable!(images -> folders (folder_id));
 diesel::joinable!(images -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::joinable!(credit_ledger -> generation_jobs (job_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    credit_ledger,
+    disposable_domains,
     folders,
+    free_image_allowances,
     generation_jobs,
     images,
+    ip_blocks,
+    limit_overrides,
     login_failures,
     sessions,
+    usage_events,
     users,
 );

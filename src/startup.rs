@@ -19,6 +19,8 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::generate::worker::{JobSignal, spawn_workers};
 use crate::library::Library;
+use crate::quota::charge::Rules;
+use crate::quota::limits;
 use crate::routes::media::MediaRowCache;
 use crate::storage::Storage;
 use crate::{accounts, middleware, models, routes, tokens};
@@ -32,6 +34,7 @@ pub struct AppState {
     pub auth_cache: AuthCache,
     pub media_rows: MediaRowCache,
     pub jobs: JobSignal,
+    pub rules: Rules,
 }
 
 pub struct Application {
@@ -82,6 +85,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let rules = Rules::from_settings(&settings);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             db,
@@ -90,6 +94,7 @@ impl Application {
             auth_cache: auth_cache.clone(),
             media_rows: MediaRowCache::default(),
             jobs: JobSignal::default(),
+            rules,
         });
         spawn_housekeeping(state.clone());
         spawn_workers(state.clone(), generator, state.settings.generation_workers);
@@ -191,27 +196,38 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     file.sync_all()
 }
 
-/// Periodic clean-up: expired sessions and old login failures.
+/// Periodic clean-up: expired sessions, old login failures and usage events, and
+/// anonymous images nobody claimed in time.
 fn spawn_housekeeping(state: web::Data<AppState>) {
-    let window = chrono::Duration::seconds(
-        i64::try_from(state.settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
-    );
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    let login_window = secs(state.settings.login_failure_window_secs);
+    let anon_retention = secs(state.settings.anon_retention_secs);
+    let usage_window = state.rules.window;
+    let interval = Duration::from_secs(state.settings.housekeeping_interval_secs);
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
+        let mut every = tokio::time::interval(interval);
         loop {
             every.tick().await;
+            let library = state.library.clone();
             let result = state
                 .db
                 .run(move |conn| {
                     let sessions = models::SessionRow::purge_expired(conn)?;
-                    let failures = models::login_failure::prune(conn, window)?;
-                    Ok((sessions, failures))
+                    let failures = models::login_failure::prune(conn, login_window)?;
+                    let usage = limits::prune(conn, usage_window)?;
+                    let anonymous =
+                        library.purge_anonymous(conn, chrono::Utc::now() - anon_retention)?;
+                    Ok((sessions, failures, usage, anonymous))
                 })
                 .await;
             match result {
-                Ok((sessions, failures)) => {
-                    tracing::debug!(sessions, failures, "housekeeping removed expired rows")
-                }
+                Ok((sessions, failures, usage, anonymous)) => tracing::debug!(
+                    sessions,
+                    failures,
+                    usage,
+                    anonymous,
+                    "housekeeping removed expired rows"
+                ),
                 Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
             }
         }

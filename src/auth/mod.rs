@@ -1,5 +1,6 @@
 //! Who the client is: password hashing, the PostgreSQL session store, and the extractors
-//! (`CurrentUser`, `MaybeUser`) that turn a session into a live, enabled user.
+//! (`CurrentUser`, `MaybeUser`) that turn a session into a live, enabled user, and the
+//! anonymous id a visitor's session carries before it has an account.
 
 pub mod cache;
 pub mod extractors;
@@ -22,4 +23,28 @@ pub mod keys {
     pub const FLASH: &str = "flash";
     /// The session's row id, added by the store on load (never stored in the state).
     pub const SESSION_ID: &str = "_sid";
+    /// An anonymous visitor's id: names their folder under `uploads/_anon/`.
+    pub const ANON_ID: &str = "anon_id";
+}
+
+/// The anonymous id of this session, if it has generated anything.
+pub fn anon_id(session: &actix_session::Session) -> Option<String> {
+    session
+        .get::<String>(keys::ANON_ID)
+        .ok()
+        .flatten()
+        .filter(|id| crate::domain::FolderSlug::parse(id).is_some())
+}
+
+/// The anonymous id of this session, made on first use (128 random bits, hex: a valid
+/// folder slug).
+pub fn ensure_anon_id(session: &actix_session::Session) -> Result<String, crate::error::AppError> {
+    if let Some(id) = anon_id(session) {
+        return Ok(id);
+    }
+    let id = crate::tokens::random_hex(16).map_err(crate::error::AppError::internal)?;
+    session
+        .insert(keys::ANON_ID, &id)
+        .map_err(crate::error::AppError::internal)?;
+    Ok(id)
 }

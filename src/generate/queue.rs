@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::quota::charge::Reservation;
 use crate::schema::generation_jobs;
 
 /// How long a claim lasts without renewal.
@@ -34,11 +35,21 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The anonymous visitor who asked, until they sign in (then `user_id` is set).
+    pub anon_id: Option<String>,
 }
 
 impl Job {
     pub fn is_finished(&self) -> bool {
         self.status == "succeeded" || self.status == "failed"
+    }
+
+    /// What was reserved for the job (nothing for jobs older than the charge).
+    pub fn reservation(&self) -> Reservation {
+        self.params
+            .get("charge")
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -82,6 +93,7 @@ pub struct NewJob<'a> {
     pub prompt: &'a str,
     pub params: serde_json::Value,
     pub client_ip: Option<IpNetwork>,
+    pub anon_id: Option<&'a str>,
 }
 
 pub fn enqueue(conn: &mut PgConnection, job: &NewJob<'_>) -> QueryResult<Job> {
@@ -89,6 +101,37 @@ pub fn enqueue(conn: &mut PgConnection, job: &NewJob<'_>) -> QueryResult<Job> {
         .values(job)
         .returning(Job::as_returning())
         .get_result(conn)
+}
+
+/// Records what was reserved for a queued job.
+pub fn set_reservation(
+    conn: &mut PgConnection,
+    id: i64,
+    reservation: &Reservation,
+) -> QueryResult<()> {
+    let value = serde_json::to_value(reservation)
+        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+    diesel::sql_query(
+        "UPDATE generation_jobs SET params = jsonb_set(params, '{charge}', $2) WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .bind::<diesel::sql_types::Jsonb, _>(value)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Hands an anonymous visitor's jobs to the account they signed in to.
+pub fn adopt_anonymous(conn: &mut PgConnection, anon_id: &str, user_id: i64) -> QueryResult<usize> {
+    diesel::update(
+        generation_jobs::table
+            .filter(generation_jobs::anon_id.eq(anon_id))
+            .filter(generation_jobs::user_id.is_null()),
+    )
+    .set((
+        generation_jobs::user_id.eq(user_id),
+        generation_jobs::owner_key.eq(format!("user:{user_id}")),
+    ))
+    .execute(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Job>> {

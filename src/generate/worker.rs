@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use diesel::Connection;
 use tokio::sync::Notify;
 
 use super::queue::{self, ImageParams, Job};
@@ -15,7 +16,7 @@ use crate::error::AppError;
 use crate::library::NewImageInput;
 use crate::models::image::Provenance;
 use crate::models::{Folder, Image, User};
-use crate::quota::charge::{self, Reservation};
+use crate::quota::charge;
 use crate::startup::AppState;
 use crate::storage::imaging;
 
@@ -111,17 +112,10 @@ async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
 }
 
 async fn refund(state: &AppState, job: &Job) -> Result<(), AppError> {
-    let reservation: Reservation = job
-        .params
-        .get("charge")
-        .and_then(|value| serde_json::from_value(value.clone()).ok())
-        .unwrap_or_default();
-    let Some(user_id) = job.user_id else {
-        return Ok(());
-    };
+    let (user_id, reservation, id) = (job.user_id, job.reservation(), job.id);
     state
         .db
-        .run(move |conn| Ok(charge::refund(conn, user_id, reservation)?))
+        .run(move |conn| Ok(charge::refund(conn, user_id, reservation, Some(id))?))
         .await
 }
 
@@ -134,7 +128,6 @@ async fn produce(
 ) -> Result<Vec<i64>, String> {
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
-    let user_id = job.user_id.ok_or("Anonymous jobs are not supported yet.")?;
     let mut stored = Vec::new();
     let result = async {
         for index in 0..params.count {
@@ -156,9 +149,10 @@ async fn produce(
             let target = Target {
                 folder: params.folder.clone(),
                 source_image_id: params.source_image_id,
+                credits_used: job.reservation().credits_per_image(params.count),
+                free: job.reservation().free_image.is_some(),
             };
-            let image_id =
-                generate_one(state, generator.clone(), job, user_id, request, target).await?;
+            let image_id = generate_one(state, generator.clone(), job, request, target).await?;
             stored.push(image_id);
         }
         Ok(())
@@ -177,14 +171,14 @@ async fn generate_one(
     state: &AppState,
     generator: Arc<dyn Generator>,
     job: &Job,
-    user_id: i64,
     request: GenerationRequest,
     target: Target,
 ) -> Result<i64, String> {
     let provider = generator.provider();
-    let source = match target.source_image_id {
-        Some(id) => Some(source_bytes(state, user_id, id).await?),
-        None => None,
+    let source = match (target.source_image_id, job.user_id) {
+        (Some(id), Some(user_id)) => Some(source_bytes(state, user_id, id).await?),
+        (Some(_), None) => return Err("Only signed-in users can edit images.".into()),
+        (None, _) => None,
     };
     let generated = {
         let request = request.clone();
@@ -199,6 +193,8 @@ async fn generate_one(
     let Target {
         folder,
         source_image_id,
+        credits_used,
+        free,
     } = target;
     let max_pixels = state.library.max_pixels;
     let model = generated.model;
@@ -217,59 +213,102 @@ async fn generate_one(
     .map_err(|problem| format!("The provider's image was unusable: {}", problem.message()))?;
     let library = state.library.clone();
     let (job_id, prompt, client_ip) = (job.id, request.prompt.clone(), job.client_ip);
+    let anon_id = job.anon_id.clone();
     let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
     let stored = state
         .db
         .run(move |conn| {
-            let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
-            let username = Username::parse(&user.username)
-                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
-            let folder = match &folder {
-                Some(slug) => Folder::find_by_slug(conn, user_id, slug)?,
-                None => None,
-            };
-            let folder = match folder {
-                Some(folder) => folder,
-                None => Folder::ensure_default(conn, user_id)?,
-            };
-            let title: String = prompt.chars().take(80).collect();
-            library.store(
-                conn,
-                NewImageInput {
-                    user_id,
-                    username: &username,
-                    folder: &folder,
-                    kind: if source_image_id.is_some() {
-                        "edited"
-                    } else {
-                        "generated"
+            conn.transaction(|conn| {
+                let (user, folder) =
+                    destination(conn, job_id, anon_id.as_deref(), folder.as_deref())?;
+                let username = Username::parse(&user.username)
+                    .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+                let title: String = prompt.chars().take(80).collect();
+                library.store(
+                    conn,
+                    NewImageInput {
+                        user_id: user.id,
+                        username: &username,
+                        folder: &folder,
+                        kind: if source_image_id.is_some() {
+                            "edited"
+                        } else {
+                            "generated"
+                        },
+                        pristine: &pristine,
+                        pristine_format: format,
+                        sanitised,
+                        title: &title,
+                        tags: &[],
+                        client_ip,
+                        provenance: Provenance {
+                            prompt: Some(prompt.clone()),
+                            model: Some(model),
+                            provider: Some(provider.to_owned()),
+                            seed: Some(seed),
+                            job_id: Some(job_id),
+                            source_image_id,
+                            credits_used,
+                            free,
+                        },
                     },
-                    pristine: &pristine,
-                    pristine_format: format,
-                    sanitised,
-                    title: &title,
-                    tags: &[],
-                    client_ip,
-                    provenance: Provenance {
-                        prompt: Some(prompt.clone()),
-                        model: Some(model),
-                        provider: Some(provider.to_owned()),
-                        seed: Some(seed),
-                        job_id: Some(job_id),
-                        source_image_id,
-                    },
-                },
-            )
+                )
+            })
         })
         .await
         .map_err(|err| err.message())?;
     Ok(stored.id)
 }
 
-/// Where a result goes and what it starts from.
+/// Where a result goes, what it starts from and what it cost.
 struct Target {
     folder: Option<String>,
     source_image_id: Option<i64>,
+    credits_used: i32,
+    free: bool,
+}
+
+/// The account and folder a result is stored in. An anonymous job's results go to the
+/// visitor's folder under the `_anon` account, unless the visitor has signed in since: the
+/// job then belongs to the account, and so does the result. The advisory lock orders this
+/// against [`crate::library::Library::adopt_anonymous`], so no result lands in the
+/// anonymous area after its images were moved.
+fn destination(
+    conn: &mut diesel::PgConnection,
+    job_id: i64,
+    anon_id: Option<&str>,
+    folder: Option<&str>,
+) -> Result<(User, Folder), AppError> {
+    if let Some(anon_id) = anon_id {
+        crate::quota::limits::advisory_lock(conn, &format!("anon:{anon_id}"))?;
+    }
+    let job = queue::find(conn, job_id)?.ok_or(AppError::NotFound)?;
+    let (user, folder) = match (job.user_id, anon_id) {
+        (Some(user_id), _) => {
+            let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+            // A job adopted from the anonymous area goes to the default folder.
+            let named = match folder.filter(|_| job.anon_id.is_none()) {
+                Some(slug) => Folder::find_by_slug(conn, user_id, slug)?,
+                None => None,
+            };
+            let folder = match named {
+                Some(folder) => folder,
+                None => Folder::ensure_default(conn, user_id)?,
+            };
+            (user, folder)
+        }
+        (None, Some(anon_id)) => {
+            let holder = User::anonymous_holder(conn)?;
+            let folder = Folder::find_or_create(conn, holder.id, anon_id, anon_id)?;
+            (holder, folder)
+        }
+        (None, None) => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "job {job_id} has no owner"
+            )));
+        }
+    };
+    Ok((user, folder))
 }
 
 /// The working copy of the user's own image `id`.

@@ -37,6 +37,9 @@ pub struct Image {
     pub seed: Option<i64>,
     pub job_id: Option<i64>,
     pub source_image_id: Option<i64>,
+    /// What the image cost: credits, or a free image of the network.
+    pub credits_used: i32,
+    pub free: bool,
 }
 
 /// How a generated image was made (all `None` for uploads).
@@ -49,6 +52,8 @@ pub struct Provenance {
     pub seed: Option<i64>,
     pub job_id: Option<i64>,
     pub source_image_id: Option<i64>,
+    pub credits_used: i32,
+    pub free: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -177,6 +182,34 @@ impl Image {
         first_placed(conn, query)
     }
 
+    /// Every image in a folder, oldest first.
+    pub fn placed_in_folder(
+        conn: &mut PgConnection,
+        folder_id: i64,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        placed()
+            .filter(images::folder_id.eq(folder_id))
+            .order((images::created_at.asc(), images::id.asc()))
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
+    /// Images of `user_id` created before `before`, oldest first (anonymous clean-up).
+    pub fn placed_older_than(
+        conn: &mut PgConnection,
+        user_id: i64,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        placed()
+            .filter(images::user_id.eq(user_id))
+            .filter(images::created_at.lt(before))
+            .order(images::id.asc())
+            .limit(limit)
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
     pub fn find_by_share_hash(
         conn: &mut PgConnection,
         hash: &[u8],
@@ -283,6 +316,23 @@ impl Image {
             .set((
                 images::title.eq(title),
                 images::tags.eq(tags),
+                images::folder_id.eq(folder_id),
+                images::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Gives the image to another owner and folder (files already moved).
+    pub fn reassign(
+        conn: &mut PgConnection,
+        id: i64,
+        user_id: i64,
+        folder_id: i64,
+    ) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::user_id.eq(user_id),
                 images::folder_id.eq(folder_id),
                 images::updated_at.eq(Utc::now()),
             ))

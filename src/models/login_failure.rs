@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use ipnetwork::IpNetwork;
 
+use crate::quota::limits::{advisory_lock as lock, retry_after};
 use crate::schema::login_failures;
 
 /// The limit is reached; the earliest moment one more attempt would count.
@@ -85,48 +85,4 @@ pub fn clear_after_success(
 pub fn prune(conn: &mut PgConnection, window: Duration) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::at.le(Utc::now() - window)))
         .execute(conn)
-}
-
-/// With `times` (ascending, all inside the window) at or over `limit`, the seconds until
-/// enough of them leave the window for one more attempt to fit.
-fn retry_after(
-    times: &[DateTime<Utc>],
-    limit: u32,
-    window: Duration,
-    now: DateTime<Utc>,
-) -> Option<u64> {
-    let limit = limit as usize;
-    if times.len() < limit {
-        return None;
-    }
-    let must_expire = times[times.len() - limit];
-    let secs = (must_expire + window - now).num_seconds().max(0) as u64;
-    Some(secs + 1)
-}
-
-fn lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(key)
-        .execute(conn)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_counts_from_the_oldest_attempt_that_must_leave() {
-        let now = Utc::now();
-        let window = Duration::seconds(900);
-        let times: Vec<_> = [800, 600, 100]
-            .iter()
-            .map(|ago| now - Duration::seconds(*ago))
-            .collect();
-        assert_eq!(retry_after(&times, 4, window, now), None);
-        // Limit 3: the attempt 800 s ago leaves in 100 s.
-        assert_eq!(retry_after(&times, 3, window, now), Some(101));
-        // Limit 2: the attempt 600 s ago must leave too, in 300 s.
-        assert_eq!(retry_after(&times, 2, window, now), Some(301));
-    }
 }

@@ -40,6 +40,10 @@ pub enum UniqueFieldTaken {
     Email,
 }
 
+/// The reserved account that holds anonymous visitors' images (see migration 000005); it
+/// cannot log in, and registering its name is refused as "taken".
+pub const ANON_USERNAME: &str = "_anon";
+
 pub const ROLE_ADMIN: &str = "admin";
 pub const ROLE_USER: &str = "user";
 
@@ -50,6 +54,14 @@ impl User {
 }
 
 impl User {
+    /// The account anonymous images belong to.
+    pub fn anonymous_holder(conn: &mut PgConnection) -> QueryResult<User> {
+        users::table
+            .filter(users::username.eq(ANON_USERNAME))
+            .select(User::as_select())
+            .first(conn)
+    }
+
     pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
         users::table
             .find(id)

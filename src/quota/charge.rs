@@ -1,38 +1,489 @@
-//! The charge seam every generation goes through: reserve before a job is queued, commit
-//! when it succeeds, refund exactly once when it fails. This first implementation charges
-//! nothing (credits and free images come with the abuse-controls work); callers already
-//! keep the reservation with the job so refunds have what they need.
+//! The charge every generation goes through: blocks first, then for
+//! anonymous visitors the rolling per-network limit, for signed-in users credits and then a
+//! free image. `reserve` runs inside the transaction that queues the job, so a refused
+//! request leaves nothing behind and a granted one is recorded with its job; `refund`
+//! gives back exactly what was taken, and callers call it only after winning the
+//! `running → failed` transition, so it happens once per job.
 
-use diesel::PgConnection;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use ipnetwork::IpNetwork;
 
-/// What a job holds until it finishes.
+use super::blocks::{self, Block, LimitOverride};
+use super::credits::{self, Entry, Reason};
+use super::free;
+use super::limits::{self, Action, Standing};
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::models::User;
+use crate::quota::limit_key;
+
+/// The quota settings, read once from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct Rules {
+    anon_generate: u32,
+    anon_story: u32,
+    pub window: Duration,
+    pub credits_per_image: i64,
+    free_standard: u32,
+    free_plus: u32,
+    free_min_age: Duration,
+    ipv6_prefix: u8,
+}
+
+impl Rules {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Rules {
+            anon_generate: settings.anon_generate_limit,
+            anon_story: settings.anon_story_limit,
+            window: secs(settings.anon_window_secs),
+            credits_per_image: i64::from(settings.credits_per_image),
+            free_standard: settings.free_images_standard,
+            free_plus: settings.free_images_plus,
+            free_min_age: secs(settings.free_min_account_age_secs),
+            ipv6_prefix: settings.ipv6_limit_prefix,
+        }
+    }
+
+    /// The key limits on `ip` are counted under (IPv6 grouped by prefix).
+    pub fn key(&self, ip: IpNetwork) -> IpNetwork {
+        limit_key(ip.ip(), self.ipv6_prefix)
+    }
+
+    fn anon_limit(&self, action: Action, over: Option<&LimitOverride>) -> u32 {
+        let (default, overridden) = match action {
+            Action::Generate => (self.anon_generate, over.and_then(|o| o.anon_generate)),
+            Action::Story => (self.anon_story, over.and_then(|o| o.anon_story)),
+        };
+        overridden.map_or(default, |limit| u32::try_from(limit).unwrap_or(0))
+    }
+
+    fn free_max(&self, user: &User, over: Option<&LimitOverride>) -> u32 {
+        match over.and_then(|o| o.free_images) {
+            Some(max) => u32::try_from(max).unwrap_or(0),
+            None if user.tier == "plus" => self.free_plus,
+            None => self.free_standard,
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy)]
+pub enum Requester<'a> {
+    User(&'a User),
+    Anonymous,
+}
+
+/// What a job holds until it finishes; kept in the job's `params.charge`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reservation {
+    #[serde(default)]
     pub credits: i64,
-    pub free_image: bool,
+    /// The network whose free image was taken.
+    #[serde(default)]
+    pub free_image: Option<IpNetwork>,
+    /// The anonymous use that was counted.
+    #[serde(default)]
+    pub usage_event: Option<i64>,
 }
 
-/// Reserves what `images` images cost for `user_id`. Runs in the caller's transaction.
-pub fn reserve(
-    _conn: &mut PgConnection,
-    _user_id: i64,
-    _images: u32,
-) -> diesel::QueryResult<Reservation> {
-    Ok(Reservation::default())
-}
-
-/// Gives back a failed job's reservation. Callers call it only after winning the
-/// `running → failed` transition, so it happens once per job.
-pub fn refund(
-    _conn: &mut PgConnection,
-    _user_id: i64,
-    reservation: Reservation,
-) -> diesel::QueryResult<()> {
-    if reservation != Reservation::default() {
-        tracing::warn!(
-            ?reservation,
-            "refund requested for a charge this version never takes"
-        );
+impl Reservation {
+    /// Credits each of `images` images cost.
+    pub fn credits_per_image(&self, images: u32) -> i32 {
+        i32::try_from(self.credits / i64::from(images.max(1))).unwrap_or(i32::MAX)
     }
-    Ok(())
+}
+
+/// A granted request: what it took, and for anonymous limits where the network now stands
+/// (sent back as `RateLimit-*` headers).
+#[derive(Debug, Clone, Copy)]
+pub struct Granted {
+    pub reservation: Reservation,
+    pub standing: Option<Standing>,
+}
+
+/// Why a request is refused; each becomes an [`AppError`] with a sentence for the user.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    Blocked(Block),
+    SignInRequired(Action),
+    LimitReached {
+        action: Action,
+        limit: u32,
+        window: Duration,
+        retry_after_secs: u64,
+    },
+    NeedCredits {
+        needed: i64,
+        balance: i64,
+    },
+    FreeImagesUsedUp {
+        max: u32,
+        network: IpNetwork,
+    },
+    AccountTooNew {
+        wait_secs: u64,
+    },
+    DisposableEmail {
+        domain: String,
+    },
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Blocked(block) => AppError::Forbidden(block.message()),
+            // Anonymous stories are off by default: sign in.
+            Refusal::SignInRequired(_) => AppError::LoginRequired,
+            Refusal::LimitReached {
+                action,
+                limit,
+                window,
+                retry_after_secs,
+            } => AppError::TooManyRequests {
+                message: format!(
+                    "You have used the {limit} {} allowed from your network per {}. \
+                     The next one frees up in {}. Create a free account to keep going.",
+                    action.describe(),
+                    human_duration(u64::try_from(window.num_seconds()).unwrap_or(0)),
+                    human_duration(retry_after_secs),
+                ),
+                retry_after_secs,
+            },
+            Refusal::NeedCredits { needed, balance } => AppError::PaymentRequired(format!(
+                "This request needs {needed} credit{} and you have {balance}. Free images \
+                 are for one image at a time: ask for a single image, or ask an \
+                 administrator for credits.",
+                plural(needed)
+            )),
+            Refusal::FreeImagesUsedUp { max, network } => AppError::PaymentRequired(format!(
+                "You have no credits left, and the {max} free image{} for your network \
+                 ({network}) {} used up. Ask an administrator for credits.",
+                plural(i64::from(max)),
+                if max == 1 { "is" } else { "are" }
+            )),
+            Refusal::AccountTooNew { wait_secs } => AppError::PaymentRequired(format!(
+                "You have no credits yet, and free images are available once your account \
+                 is a few minutes old. Try again in {}.",
+                human_duration(wait_secs)
+            )),
+            Refusal::DisposableEmail { domain } => AppError::PaymentRequired(format!(
+                "You have no credits, and free images are not available to accounts with \
+                 a disposable email address ({domain}). Change your email on the Account \
+                 page, or ask an administrator for credits."
+            )),
+        }
+    }
+}
+
+/// Refuses a blocked client (registration, uploads).
+pub fn check_not_blocked(
+    conn: &mut PgConnection,
+    ip: IpNetwork,
+) -> QueryResult<Result<(), Refusal>> {
+    Ok(match blocks::active_block(conn, ip)? {
+        Some(block) => Err(Refusal::Blocked(block)),
+        None => Ok(()),
+    })
+}
+
+/// Reserves what `images` images (or one anonymous `action`) cost. Runs in the caller's
+/// transaction; `job_id` goes into the ledger.
+pub fn reserve(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    who: Requester<'_>,
+    ip: IpNetwork,
+    action: Action,
+    images: u32,
+    job_id: Option<i64>,
+) -> QueryResult<Result<Granted, Refusal>> {
+    if let Some(block) = blocks::active_block(conn, ip)? {
+        return Ok(Err(Refusal::Blocked(block)));
+    }
+    let over = blocks::override_for(conn, ip)?;
+    let key = rules.key(ip);
+    let user = match who {
+        Requester::Anonymous => {
+            let limit = rules.anon_limit(action, over.as_ref());
+            if limit == 0 {
+                return Ok(Err(Refusal::SignInRequired(action)));
+            }
+            return Ok(
+                match limits::check_and_count(conn, key, ip, action, limit, rules.window)? {
+                    Ok(counted) => Ok(Granted {
+                        reservation: Reservation {
+                            usage_event: Some(counted.event_id),
+                            ..Reservation::default()
+                        },
+                        standing: Some(counted.standing),
+                    }),
+                    Err(exceeded) => Err(Refusal::LimitReached {
+                        action,
+                        limit: exceeded.limit,
+                        window: rules.window,
+                        retry_after_secs: exceeded.retry_after_secs,
+                    }),
+                },
+            );
+        }
+        Requester::User(user) => user,
+    };
+    let cost = i64::from(images) * rules.credits_per_image;
+    let granted = |reservation| {
+        Ok(Ok(Granted {
+            reservation,
+            standing: None,
+        }))
+    };
+    if cost == 0 {
+        return granted(Reservation::default());
+    }
+    let entry = Entry {
+        job_id,
+        ..Entry::default()
+    };
+    if credits::charge(conn, user.id, cost, &entry)?.is_some() {
+        return granted(Reservation {
+            credits: cost,
+            ..Reservation::default()
+        });
+    }
+    if images != 1 {
+        let balance = current_balance(conn, user.id)?;
+        return Ok(Err(Refusal::NeedCredits {
+            needed: cost,
+            balance,
+        }));
+    }
+    if let Err(refusal) = free_image_eligibility(conn, rules, user, Utc::now())? {
+        return Ok(Err(refusal));
+    }
+    let max = rules.free_max(user, over.as_ref());
+    if free::take(conn, key, max)? {
+        granted(Reservation {
+            free_image: Some(key),
+            ..Reservation::default()
+        })
+    } else {
+        Ok(Err(Refusal::FreeImagesUsedUp { max, network: key }))
+    }
+}
+
+/// Standard accounts must be old enough and not use a throwaway address; `plus` accounts
+/// are vouched for by the admin who made them so.
+fn free_image_eligibility(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: &User,
+    now: DateTime<Utc>,
+) -> QueryResult<Result<(), Refusal>> {
+    if user.tier == "plus" {
+        return Ok(Ok(()));
+    }
+    let age = now - user.created_at;
+    if age < rules.free_min_age {
+        let wait = (rules.free_min_age - age).num_milliseconds().max(0);
+        return Ok(Err(Refusal::AccountTooNew {
+            wait_secs: u64::try_from(wait).unwrap_or(0).div_ceil(1000).max(1),
+        }));
+    }
+    if free::is_disposable_email(conn, &user.email)? {
+        let domain = user.email.rsplit('@').next().unwrap_or_default().to_owned();
+        return Ok(Err(Refusal::DisposableEmail { domain }));
+    }
+    Ok(Ok(()))
+}
+
+fn current_balance(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
+    use crate::schema::users;
+    users::table
+        .find(user_id)
+        .select(users::credits)
+        .first(conn)
+}
+
+/// Gives back a failed job's reservation, exactly once per job (see the module comment).
+pub fn refund(
+    conn: &mut PgConnection,
+    user_id: Option<i64>,
+    reservation: Reservation,
+    job_id: Option<i64>,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        if reservation.credits > 0 {
+            if let Some(user_id) = user_id {
+                let entry = Entry {
+                    job_id,
+                    note: "generation failed",
+                    ..Entry::default()
+                };
+                credits::add(conn, user_id, reservation.credits, Reason::Refund, &entry)?;
+            }
+        }
+        if let Some(key) = reservation.free_image {
+            free::give_back(conn, key)?;
+        }
+        if let Some(event) = reservation.usage_event {
+            limits::uncount(conn, event)?;
+        }
+        Ok(())
+    })
+}
+
+/// What a visitor may still do, for the dashboard, `/generate` and `GET /api/usage`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Usage {
+    /// `None` for anonymous visitors.
+    pub credits: Option<i64>,
+    pub credits_per_image: i64,
+    pub network: String,
+    pub free_images: FreeImages,
+    /// Anonymous generations from this network in the rolling window.
+    pub anonymous: Standing,
+    pub window_secs: i64,
+    /// Set when the network is blocked.
+    pub blocked: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FreeImages {
+    pub allowance: u32,
+    pub used: u32,
+    pub left: u32,
+    /// Why this account cannot use them even when some are left.
+    pub unavailable_because: Option<String>,
+}
+
+impl Usage {
+    /// What one image would cost now, in words.
+    pub fn next_image_cost(&self) -> String {
+        if self.blocked.is_some() {
+            return "Your network is blocked.".into();
+        }
+        match self.credits {
+            None if self.anonymous.remaining() > 0 => format!(
+                "Free without an account: {} of {} left from your network today.",
+                self.anonymous.remaining(),
+                self.anonymous.limit
+            ),
+            None => "The anonymous allowance of your network is used up.".into(),
+            Some(credits) if credits >= self.credits_per_image => format!(
+                "Each image costs {} credit{}; you have {credits}.",
+                self.credits_per_image,
+                plural(self.credits_per_image)
+            ),
+            Some(_)
+                if self.free_images.left > 0 && self.free_images.unavailable_because.is_none() =>
+            {
+                format!(
+                    "You have no credits: one image will use a free image ({} of {} left on your network).",
+                    self.free_images.left, self.free_images.allowance
+                )
+            }
+            Some(_) => match &self.free_images.unavailable_because {
+                Some(reason) => format!("You have no credits, and {reason}"),
+                None => "You have no credits and your network's free images are used up.".into(),
+            },
+        }
+    }
+}
+
+pub fn usage(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: Option<&User>,
+    ip: IpNetwork,
+) -> QueryResult<Usage> {
+    let key = rules.key(ip);
+    let over = blocks::override_for(conn, ip)?;
+    let blocked = blocks::active_block(conn, ip)?.map(|block| block.message());
+    let anon_limit = rules.anon_limit(Action::Generate, over.as_ref());
+    let anonymous = limits::standing(conn, key, Action::Generate, anon_limit, rules.window)?;
+    let used = free::used(conn, key)?;
+    let (credits, free_images) = match user {
+        Some(user) => {
+            let credits = current_balance(conn, user.id)?;
+            let allowance = rules.free_max(user, over.as_ref());
+            let unavailable_because = free_image_eligibility(conn, rules, user, Utc::now())?
+                .err()
+                .map(|refusal| match refusal {
+                    Refusal::AccountTooNew { wait_secs } => format!(
+                        "free images unlock when your account is a few minutes old (in {}).",
+                        human_duration(wait_secs)
+                    ),
+                    Refusal::DisposableEmail { domain } => format!(
+                        "free images are not available to disposable email addresses ({domain})."
+                    ),
+                    _ => "free images are not available to this account.".to_owned(),
+                });
+            (
+                Some(credits),
+                FreeImages {
+                    allowance,
+                    used: used.min(allowance),
+                    left: allowance.saturating_sub(used),
+                    unavailable_because,
+                },
+            )
+        }
+        None => (
+            None,
+            FreeImages {
+                allowance: rules.free_standard,
+                used: used.min(rules.free_standard),
+                left: rules.free_standard.saturating_sub(used),
+                unavailable_because: Some("free images are for signed-in users.".into()),
+            },
+        ),
+    };
+    Ok(Usage {
+        credits,
+        credits_per_image: rules.credits_per_image,
+        network: key.to_string(),
+        free_images,
+        anonymous,
+        window_secs: rules.window.num_seconds(),
+        blocked,
+    })
+}
+
+fn plural(n: i64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// "45 seconds", "12 minutes", "3 h 20 min".
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} second{}", if secs == 1 { "" } else { "s" }),
+        60..=3599 => {
+            let minutes = secs.div_ceil(60);
+            format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+        }
+        _ => {
+            let minutes = secs.div_ceil(60);
+            let (hours, minutes) = (minutes / 60, minutes % 60);
+            if minutes == 0 {
+                format!("{hours} hour{}", if hours == 1 { "" } else { "s" })
+            } else {
+                format!("{hours} h {minutes} min")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(61), "2 minutes");
+        assert_eq!(human_duration(3600), "1 hour");
+        assert_eq!(human_duration(86_400), "24 hours");
+        assert_eq!(human_duration(5 * 3600 + 12 * 60), "5 h 12 min");
+    }
 }

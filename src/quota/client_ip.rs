@@ -8,6 +8,7 @@
 //! `realip_remote_addr()` must not be used. Malformed entries end the walk and never win.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::HeaderMap;
@@ -112,11 +113,28 @@ pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
     let peer = req
         .peer_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |addr| addr.ip());
-    Ok(ClientIp(resolve(
-        peer,
-        req.headers(),
-        &state.settings.trusted_proxies,
-    )))
+    let trusted = &state.settings.trusted_proxies;
+    warn_once_about_untrusted_forwarding(peer, req.headers(), trusted);
+    Ok(ClientIp(resolve(peer, req.headers(), trusted)))
+}
+
+/// A proxy in front of Atelier that is not in `ATELIER_TRUSTED_PROXIES` makes every client
+/// look like the proxy (one shared limit for everyone): say so once, loudly.
+fn warn_once_about_untrusted_forwarding(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("x-real-ip");
+    let peer = canonical(peer);
+    if forwarded
+        && !trusted.iter().any(|net| net.contains(peer))
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            %peer,
+            "a request carries X-Forwarded-For/X-Real-IP from a peer that is not a trusted \
+             proxy; the header is ignored and the peer address is used. If Atelier runs \
+             behind a reverse proxy, add its address to ATELIER_TRUSTED_PROXIES"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,13 @@
 //! Who is asking and how much they may do: the client IP (trusted-proxy aware), the keys
-//! that limits are counted under, and the charge seam generations go through.
+//! limits are counted under, rolling anonymous limits, credits and their ledger, free
+//! images per network, blocks and overrides, and the charge seam every generation goes
+//! through.
 
+pub mod blocks;
 pub mod charge;
 pub mod client_ip;
+pub mod credits;
+pub mod free;
+pub mod limits;
 
 pub use client_ip::{ClientIp, limit_key};

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::gallery::{Card, human_bytes};
+use super::generate::usage_for;
 use super::{FieldErrors, Flash, Layout, render, see_other};
 use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
@@ -15,6 +16,8 @@ use crate::error::AppError;
 use crate::models::image::ImageFilter;
 use crate::models::user::taken_message;
 use crate::models::{Folder, Image, SessionRow, User};
+use crate::quota::ClientIp;
+use crate::quota::charge::{Usage, human_duration};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,6 +43,9 @@ struct DashboardPage {
     folder_count: usize,
     storage_used: String,
     recent: Vec<Card>,
+    usage: Usage,
+    /// When the oldest anonymous use on this network frees up, in words.
+    anonymous_reset: String,
 }
 
 /// How many recent images the dashboard shows.
@@ -49,7 +55,9 @@ async fn dashboard(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
+    ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
+    let quota = usage_for(&state, Some(&current), ip).await?;
     let user_id = current.user.id;
     let (usage, folders, recent) = state
         .db
@@ -66,13 +74,15 @@ async fn dashboard(
         &DashboardPage {
             layout: Layout::new(&session, Some(&current)),
             username: user.username.clone(),
-            credits: user.credits,
+            credits: quota.credits.unwrap_or(user.credits),
             tier: user.tier.clone(),
             member_since: user.created_at.format("%B %-d, %Y").to_string(),
             image_count: usage.0,
             folder_count: folders,
             storage_used: human_bytes(usage.1),
             recent: recent.items.iter().map(Card::owned).collect(),
+            anonymous_reset: human_duration(quota.anonymous.reset_secs),
+            usage: quota,
         },
     )
 }

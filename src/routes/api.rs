@@ -1,21 +1,25 @@
-//! The JSON API's read side for the library (`GET /api/images`). Errors are
+//! The JSON API's read side: the library (`GET /api/images`) and what the caller may
+//! still do (`GET /api/usage`). Errors are
 //! `{"success":false,"error":…}` (see `routes/errors.rs`).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::gallery::{PER_PAGE, page_number};
+use super::generate::usage_for;
 use super::media::media_url;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::models::PlacedImage;
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image};
+use crate::quota::ClientIp;
 use crate::startup::AppState;
 use crate::storage::Variant;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/images", web::get().to(list_images));
+    cfg.route("/api/images", web::get().to(list_images))
+        .route("/api/usage", web::get().to(usage));
 }
 
 /// An image as the API shows it.
@@ -91,5 +95,21 @@ async fn list_images(
         "per_page": PER_PAGE,
         "total": listing.total,
         "images": listing.items.iter().map(image_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/usage`: credits, free images left for this network and anonymous uses left,
+/// for signed-in users and anonymous visitors alike.
+async fn usage(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let usage = usage_for(&state, user.0.as_ref(), ip).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "success": true,
+        "signed_in": user.0.is_some(),
+        "next_image": usage.next_image_cost(),
+        "usage": usage,
     })))
 }

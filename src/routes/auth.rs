@@ -6,15 +6,19 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
+use diesel::Connection;
+use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
-use crate::auth::{MaybeUser, keys};
+use crate::auth::{MaybeUser, anon_id, keys};
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
 use crate::models::login_failure::{self, Throttled};
 use crate::models::user::{ROLE_USER, taken_message};
 use crate::models::{NewUser, User};
+use crate::quota::charge;
+use crate::quota::credits::{self, Entry, Reason};
 use crate::quota::{ClientIp, limit_key};
 use crate::startup::AppState;
 
@@ -62,6 +66,7 @@ async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse
 async fn register(
     state: web::Data<AppState>,
     session: Session,
+    ip: ClientIp,
     form: web::Form<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -96,26 +101,56 @@ async fn register(
         return show_again(&session, StatusCode::BAD_REQUEST, errors);
     };
 
+    let client_ip = IpNetwork::from(ip.0);
+    state
+        .db
+        .run(move |conn| Ok(charge::check_not_blocked(conn, client_ip)?))
+        .await?
+        .map_err(AppError::from)?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let signup_credits = i64::from(state.settings.signup_credits);
     let created = state
         .db
         .run(move |conn| {
-            Ok(User::create(
-                conn,
-                &NewUser {
-                    username: username.as_str(),
-                    email: email.as_str(),
-                    password_hash: &hash,
-                    role: ROLE_USER,
-                    credits: 0,
-                },
-            )?)
+            conn.transaction(|conn| {
+                let created = User::create(
+                    conn,
+                    &NewUser {
+                        username: username.as_str(),
+                        email: email.as_str(),
+                        password_hash: &hash,
+                        role: ROLE_USER,
+                        credits: 0,
+                    },
+                )?;
+                if let Ok(user) = &created {
+                    if signup_credits > 0 {
+                        credits::add(
+                            conn,
+                            user.id,
+                            signup_credits,
+                            Reason::Signup,
+                            &Entry::default(),
+                        )?;
+                    }
+                }
+                Ok(created)
+            })
         })
         .await?;
     match created {
         Ok(user) => {
             tracing::info!(user_id = user.id, username = %user.username, "account created");
-            Flash::success(&session, "Your account is ready. Log in to start creating.");
+            let moved = adopt_anonymous_images(&state, &session, user.id).await?;
+            let message = if moved > 0 {
+                format!(
+                    "Your account is ready, and the {moved} picture{} you made are in it. Log in to see them.",
+                    if moved == 1 { "" } else { "s" }
+                )
+            } else {
+                "Your account is ready. Log in to start creating.".to_owned()
+            };
+            Flash::success(&session, message);
             Ok(see_other("/login"))
         }
         Err(taken) => {
@@ -267,6 +302,7 @@ async fn login(
         })
         .await?;
 
+    adopt_anonymous_images(&state, &session, user.id).await?;
     // A fresh session id at every login defeats session fixation.
     session.renew();
     session.remove(keys::FLASH);
@@ -282,4 +318,26 @@ async fn login(
 async fn logout(session: Session) -> HttpResponse {
     session.purge();
     see_other("/")
+}
+
+/// Moves what this session generated anonymously into the account it just registered or
+/// logged in to; the session forgets its anonymous id.
+async fn adopt_anonymous_images(
+    state: &AppState,
+    session: &Session,
+    user_id: i64,
+) -> Result<usize, AppError> {
+    let Some(anon_id) = anon_id(session) else {
+        return Ok(0);
+    };
+    let library = state.library.clone();
+    let moved = state
+        .db
+        .run(move |conn| library.adopt_anonymous(conn, &anon_id, user_id))
+        .await?;
+    session.remove(keys::ANON_ID);
+    if moved > 0 {
+        tracing::info!(user_id, moved, "anonymous images moved into the account");
+    }
+    Ok(moved)
 }

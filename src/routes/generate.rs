@@ -5,22 +5,26 @@
 use std::time::Duration;
 
 use actix_session::Session;
+use actix_web::ResponseError;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use diesel::Connection;
+use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::gallery::Card;
 use super::media::media_url;
 use super::{Layout, render, see_other};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, MaybeUser, anon_id, ensure_anon_id};
 use crate::error::AppError;
 use crate::generate::queue::{self, ImageParams, Job, NewJob};
 use crate::generate::{SIZES, parse_size, story};
 use crate::models::{Folder, Image, PlacedImage};
 use crate::quota::ClientIp;
-use crate::quota::charge;
+use crate::quota::charge::{self, Requester, Usage};
+use crate::quota::limits::{Action, Standing};
 use crate::startup::AppState;
 use crate::storage::Variant;
 
@@ -105,29 +109,85 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
     })
 }
 
-/// Reserves the charge and queues the job in one transaction, then wakes a worker.
+/// Who is generating: a signed-in user, or an anonymous visitor's session.
+enum Visitor {
+    User(CurrentUser),
+    Anonymous { anon_id: String },
+}
+
+impl Visitor {
+    /// The signed-in user, or this session's anonymous id (made now if it has none).
+    fn of(user: MaybeUser, session: &Session) -> Result<Self, AppError> {
+        Ok(match user.0 {
+            Some(current) => Visitor::User(current),
+            None => Visitor::Anonymous {
+                anon_id: ensure_anon_id(session)?,
+            },
+        })
+    }
+
+    fn current(&self) -> Option<&CurrentUser> {
+        match self {
+            Visitor::User(current) => Some(current),
+            Visitor::Anonymous { .. } => None,
+        }
+    }
+}
+
+/// May this user or anonymous session see `job`?
+fn may_see(job: &Job, user: Option<&CurrentUser>, anon_id: Option<&str>) -> bool {
+    match job.user_id {
+        Some(owner) => user.is_some_and(|current| current.user.id == owner),
+        None => anon_id.is_some() && job.anon_id.as_deref() == anon_id,
+    }
+}
+
+/// Checks the charge and queues the job in one transaction (a refusal leaves nothing
+/// behind), then wakes a worker. Returns the job and, for anonymous limits, where the
+/// network now stands.
 async fn place_order(
     state: &AppState,
-    current: &CurrentUser,
+    visitor: &Visitor,
     ip: ClientIp,
     order: Order,
-) -> Result<Job, AppError> {
-    let user_id = current.user.id;
+) -> Result<(Job, Option<Standing>), AppError> {
+    let (user, anon_id) = match visitor {
+        Visitor::User(current) => (Some(current.user.clone()), None),
+        Visitor::Anonymous { anon_id } => {
+            if order.count > 1 && order.kind == "image" {
+                return Err(AppError::BadRequest(
+                    "Without an account, images are made one at a time. Log in to make several at once."
+                        .into(),
+                ));
+            }
+            (None, Some(anon_id.clone()))
+        }
+    };
+    let action = if order.kind == "story" {
+        Action::Story
+    } else {
+        Action::Generate
+    };
+    let rules = state.rules.clone();
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(AppError::internal)?;
     // Stored as BIGINT: keep it positive.
     let seed = u64::from_be_bytes(seed) >> 1;
-    let job = state
+    let client_ip = IpNetwork::from(ip.0);
+    let (job, standing) = state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                let reservation = charge::reserve(conn, user_id, order.count)?;
-                let folder = match (&order.folder_name, &order.source) {
-                    (Some(name), _) => Some(Folder::create_unique(conn, user_id, name)?.slug),
-                    (None, Some((_, folder))) => Some(folder.clone()),
-                    (None, None) => None,
+                let user_id = user.as_ref().map(|user| user.id);
+                let folder = match (&order.folder_name, &order.source, user_id, &anon_id) {
+                    (_, _, None, Some(anon_id)) => Some(anon_id.clone()),
+                    (Some(name), _, Some(user_id), _) => {
+                        Some(Folder::create_unique(conn, user_id, name)?.slug)
+                    }
+                    (None, Some((_, folder)), _, _) => Some(folder.clone()),
+                    _ => None,
                 };
-                let mut params = serde_json::to_value(ImageParams {
+                let params = serde_json::to_value(ImageParams {
                     count: order.count,
                     width: order.size.0,
                     height: order.size.1,
@@ -136,37 +196,76 @@ async fn place_order(
                     folder,
                     source_image_id: order.source.as_ref().map(|(id, _)| *id),
                 })
-                .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-                params["charge"] = serde_json::to_value(reservation)
-                    .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-                queue::enqueue(
+                .map_err(AppError::internal)?;
+                let owner_key = match (user_id, &anon_id) {
+                    (Some(id), _) => format!("user:{id}"),
+                    (None, Some(anon)) => format!("anon:{anon}"),
+                    (None, None) => return Err(AppError::LoginRequired),
+                };
+                let job = queue::enqueue(
                     conn,
                     &NewJob {
-                        user_id: Some(user_id),
-                        owner_key: &format!("user:{user_id}"),
+                        user_id,
+                        owner_key: &owner_key,
                         kind: order.kind,
                         prompt: &order.prompt,
                         params,
-                        client_ip: Some(ip.0.into()),
+                        client_ip: Some(client_ip),
+                        anon_id: anon_id.as_deref(),
                     },
-                )
+                )?;
+                let requester = match &user {
+                    Some(user) => Requester::User(user),
+                    None => Requester::Anonymous,
+                };
+                let granted = charge::reserve(
+                    conn,
+                    &rules,
+                    requester,
+                    client_ip,
+                    action,
+                    order.count,
+                    Some(job.id),
+                )??;
+                queue::set_reservation(conn, job.id, &granted.reservation)?;
+                Ok((job, granted.standing))
             })
-            .map_err(AppError::from)
         })
         .await?;
     state.jobs.job_queued();
-    tracing::info!(job = job.id, user = user_id, "generation queued");
-    Ok(job)
+    tracing::info!(job = job.id, owner = %job.owner_key, "generation queued");
+    Ok((job, standing))
 }
 
-/// The job if the current user owns it; 404 otherwise.
-async fn owned_job(state: &AppState, current: &CurrentUser, id: i64) -> Result<Job, AppError> {
+/// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) on a request that counted
+/// against an anonymous limit.
+fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> HttpResponse {
+    if let Some(standing) = standing {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", u64::from(standing.limit)),
+            ("ratelimit-remaining", u64::from(standing.remaining())),
+            ("ratelimit-reset", standing.reset_secs),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
+    response
+}
+
+/// The job if this user or anonymous session may see it; 404 otherwise.
+async fn visible_job(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    session: &Session,
+    id: i64,
+) -> Result<Job, AppError> {
     let job = state
         .db
         .run(move |conn| Ok(queue::find(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
-    if job.user_id == Some(current.user.id) {
+    if may_see(&job, user, anon_id(session).as_deref()) {
         Ok(job)
     } else {
         Err(AppError::NotFound)
@@ -198,20 +297,54 @@ struct GeneratePage {
     size: String,
     sizes: Vec<String>,
     error: Option<String>,
+    /// What the request will cost, in words.
+    cost: String,
+    signed_in: bool,
 }
 
-async fn generate_form(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
-    render(
-        StatusCode::OK,
-        &GeneratePage {
-            layout: Layout::new(&session, Some(&current)),
+impl GeneratePage {
+    async fn new(
+        state: &AppState,
+        session: &Session,
+        current: Option<&CurrentUser>,
+        ip: ClientIp,
+    ) -> Result<Self, AppError> {
+        let usage = usage_for(state, current, ip).await?;
+        Ok(GeneratePage {
+            layout: Layout::new(session, current),
             prompt: String::new(),
             count: 1,
             size: "512x512".into(),
             sizes: size_names(),
             error: None,
-        },
-    )
+            cost: usage.next_image_cost(),
+            signed_in: current.is_some(),
+        })
+    }
+}
+
+/// What this visitor may still do (credits, free images, anonymous uses).
+pub async fn usage_for(
+    state: &AppState,
+    current: Option<&CurrentUser>,
+    ip: ClientIp,
+) -> Result<Usage, AppError> {
+    let rules = state.rules.clone();
+    let user = current.map(|current| current.user.clone());
+    state
+        .db
+        .run(move |conn| Ok(charge::usage(conn, &rules, user.as_ref(), ip.0.into())?))
+        .await
+}
+
+async fn generate_form(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let page = GeneratePage::new(&state, &session, user.0.as_ref(), ip).await?;
+    render(StatusCode::OK, &page)
 }
 
 fn size_names() -> Vec<String> {
@@ -229,28 +362,32 @@ pub struct GenerateForm {
 async fn generate(
     state: web::Data<AppState>,
     session: Session,
-    current: CurrentUser,
+    user: MaybeUser,
     ip: ClientIp,
     form: web::Form<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    match check_order(&form.prompt, form.count.as_deref(), form.size.as_deref()) {
-        Ok(order) => {
-            let job = place_order(&state, &current, ip, order).await?;
-            Ok(see_other(&format!("/jobs/{}", job.id)))
-        }
-        Err(message) => render(
-            StatusCode::BAD_REQUEST,
-            &GeneratePage {
-                layout: Layout::new(&session, Some(&current)),
-                prompt: form.prompt.trim().to_owned(),
-                count: form.count.and_then(|c| c.parse().ok()).unwrap_or(1),
-                size: form.size.unwrap_or_default(),
-                sizes: size_names(),
-                error: Some(message),
-            },
-        ),
-    }
+    let visitor = Visitor::of(user, &session)?;
+    let problem = match check_order(&form.prompt, form.count.as_deref(), form.size.as_deref()) {
+        Ok(order) => match place_order(&state, &visitor, ip, order).await {
+            Ok((job, standing)) => {
+                return Ok(with_rate_limit(
+                    see_other(&format!("/jobs/{}", job.id)),
+                    standing,
+                ));
+            }
+            // Refusals the visitor can act on are shown on the form, with what they typed.
+            Err(err @ (AppError::BadRequest(_) | AppError::PaymentRequired(_))) => err,
+            Err(err) => return Err(err),
+        },
+        Err(message) => AppError::BadRequest(message),
+    };
+    let mut page = GeneratePage::new(&state, &session, visitor.current(), ip).await?;
+    page.prompt = form.prompt.trim().to_owned();
+    page.count = form.count.and_then(|c| c.parse().ok()).unwrap_or(1);
+    page.size = form.size.unwrap_or_default();
+    page.error = Some(problem.message());
+    render(problem.status_code(), &page)
 }
 
 #[derive(Template)]
@@ -265,32 +402,43 @@ struct JobPage {
     cards: Vec<Card>,
     /// Stories show each picture with its sentence, in order.
     scenes: Vec<(Card, String)>,
+    /// Anonymous results: invite the visitor to keep them.
+    anonymous: bool,
 }
 
 async fn job_page(
     state: web::Data<AppState>,
     session: Session,
-    current: CurrentUser,
+    user: MaybeUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let job = owned_job(&state, &current, id.into_inner()).await?;
+    let job = visible_job(&state, user.0.as_ref(), &session, id.into_inner()).await?;
     let images = job_images(&state, &job).await?;
+    let anonymous = job.user_id.is_none();
+    // Anonymous visitors have no image pages: their pictures link to the full image.
+    let card = |placed: &PlacedImage| {
+        let mut card = Card::owned(placed);
+        if anonymous {
+            card.link = media_url(placed, Variant::Original);
+        }
+        card
+    };
     render(
         StatusCode::OK,
         &JobPage {
-            layout: Layout::new(&session, Some(&current)),
+            layout: Layout::new(&session, user.0.as_ref()),
             id: job.id,
             prompt: job.prompt.clone(),
             status: job.status.clone(),
             pending: !job.is_finished(),
             error: job.error.clone(),
-            cards: images.iter().map(Card::owned).collect(),
+            cards: images.iter().map(card).collect(),
             scenes: if job.kind == "story" {
                 images
                     .iter()
                     .map(|placed| {
                         (
-                            Card::owned(placed),
+                            card(placed),
                             placed.image.prompt.clone().unwrap_or_default(),
                         )
                     })
@@ -298,6 +446,7 @@ async fn job_page(
             } else {
                 Vec::new()
             },
+            anonymous,
         },
     )
 }
@@ -326,10 +475,11 @@ fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
 
 async fn api_job(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    session: Session,
+    user: MaybeUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let job = owned_job(&state, &current, id.into_inner()).await?;
+    let job = visible_job(&state, user.0.as_ref(), &session, id.into_inner()).await?;
     let images = job_images(&state, &job).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "success": true, "job": job_json(&job, &images) })))
@@ -346,7 +496,8 @@ pub struct GenerateRequest {
 
 async fn api_generate(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    session: Session,
+    user: MaybeUser,
     ip: ClientIp,
     body: web::Json<GenerateRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -357,14 +508,16 @@ async fn api_generate(
     });
     let order = check_order(&body.prompt, count.as_deref(), body.size.as_deref())
         .map_err(AppError::BadRequest)?;
-    let job = place_order(&state, &current, ip, order).await?;
-    reply(
+    let visitor = Visitor::of(user, &session)?;
+    let (job, standing) = place_order(&state, &visitor, ip, order).await?;
+    let response = reply(
         &state,
         job,
         body.wait != Some(false),
         "Image generated successfully",
     )
-    .await
+    .await?;
+    Ok(with_rate_limit(response, standing))
 }
 
 /// Answers an API generation: at once with the job id (`wait: false`), or once the job
@@ -463,8 +616,14 @@ async fn prompt_edit(
         (512, 512)
     };
     order.source = Some((id, placed.folder_slug.clone()));
-    let job = place_order(&state, &current, ip, order).await?;
-    Ok(see_other(&format!("/jobs/{}", job.id)))
+    match place_order(&state, &Visitor::User(current), ip, order).await {
+        Ok((job, _)) => Ok(see_other(&format!("/jobs/{}", job.id))),
+        Err(err @ (AppError::PaymentRequired(_) | AppError::BadRequest(_))) => {
+            super::Flash::error(&session, err.message());
+            Ok(see_other(&format!("/images/{id}")))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 #[derive(Template)]
@@ -475,11 +634,11 @@ struct StoryPage {
     error: Option<String>,
 }
 
-async fn story_form(session: Session, current: CurrentUser) -> Result<HttpResponse, AppError> {
+async fn story_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
     render(
         StatusCode::OK,
         &StoryPage {
-            layout: Layout::new(&session, Some(&current)),
+            layout: Layout::new(&session, user.0.as_ref()),
             story: String::new(),
             error: None,
         },
@@ -495,24 +654,32 @@ pub struct StoryForm {
 async fn create_story(
     state: web::Data<AppState>,
     session: Session,
-    current: CurrentUser,
+    user: MaybeUser,
     ip: ClientIp,
     form: web::Form<StoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    match check_story(&form.story) {
-        Ok(order) => {
-            let job = place_order(&state, &current, ip, order).await?;
-            Ok(see_other(&format!("/jobs/{}", job.id)))
-        }
-        Err(message) => render(
-            StatusCode::BAD_REQUEST,
-            &StoryPage {
-                layout: Layout::new(&session, Some(&current)),
-                story: form.story.trim().to_owned(),
-                error: Some(message),
-            },
-        ),
-    }
+    let visitor = Visitor::of(user, &session)?;
+    let problem = match check_story(&form.story) {
+        Ok(order) => match place_order(&state, &visitor, ip, order).await {
+            Ok((job, standing)) => {
+                return Ok(with_rate_limit(
+                    see_other(&format!("/jobs/{}", job.id)),
+                    standing,
+                ));
+            }
+            Err(err @ AppError::PaymentRequired(_)) => err,
+            Err(err) => return Err(err),
+        },
+        Err(message) => AppError::BadRequest(message),
+    };
+    render(
+        problem.status_code(),
+        &StoryPage {
+            layout: Layout::new(&session, visitor.current()),
+            story: form.story.trim().to_owned(),
+            error: Some(problem.message()),
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -524,20 +691,23 @@ pub struct StoryRequest {
 
 async fn api_generate_story(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    session: Session,
+    user: MaybeUser,
     ip: ClientIp,
     body: web::Json<StoryRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let order = check_story(&body.story).map_err(AppError::BadRequest)?;
-    let job = place_order(&state, &current, ip, order).await?;
-    reply(
+    let visitor = Visitor::of(user, &session)?;
+    let (job, standing) = place_order(&state, &visitor, ip, order).await?;
+    let response = reply(
         &state,
         job,
         body.wait != Some(false),
         "Story generated successfully",
     )
-    .await
+    .await?;
+    Ok(with_rate_limit(response, standing))
 }
 
 #[cfg(test)]

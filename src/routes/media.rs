@@ -5,7 +5,8 @@
 //! actix matches routes on the still-encoded path, but `web::Path` hands us decoded
 //! segments, so `%2F`, `%2e%2e` or `%00` arrive here as `/`, `..` or NUL: every segment is
 //! validated *after* decoding against its strict pattern. Only the owner and admins get
-//! the file; everyone else gets 404, so the proxy never confirms that a file exists.
+//! the file (for `_anon/{anon-id}/…`, the session holding that anonymous id); everyone
+//! else gets 404, so the proxy never confirms that a file exists.
 
 use actix_files::NamedFile;
 use actix_web::http::header::{
@@ -20,10 +21,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix_session::Session;
 
-use crate::auth::{keys, load_user};
+use crate::auth::{anon_id, keys, load_user};
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
 use crate::library::Library;
+use crate::models::user::ANON_USERNAME;
 use crate::models::{Image, PlacedImage};
 use crate::startup::AppState;
 use crate::storage::{FileName, Variant};
@@ -52,19 +54,24 @@ async fn media(
     let folder = FolderSlug::parse(&folder).ok_or(AppError::NotFound)?;
     let variant = Variant::parse(&variant).ok_or(AppError::NotFound)?;
     let file = FileName::parse(&file).ok_or(AppError::NotFound)?;
-    let viewer_id = session
-        .get::<i64>(keys::USER_ID)
-        .ok()
-        .flatten()
-        .ok_or(AppError::NotFound)?;
-    // Live and enabled, as `CurrentUser` checks; cached, since thumbnails come two dozen
-    // at a time.
-    let viewer = load_user(&state, viewer_id)
-        .await?
-        .filter(|user| !user.disabled)
-        .ok_or(AppError::NotFound)?;
-    if viewer.username != username.as_str() && !viewer.is_admin() {
-        return Err(AppError::NotFound);
+    // An anonymous visitor sees their own folder under `_anon/` and nothing else.
+    let anonymous_owner = username.as_str() == ANON_USERNAME
+        && anon_id(&session).is_some_and(|id| id == folder.as_str());
+    if !anonymous_owner {
+        let viewer_id = session
+            .get::<i64>(keys::USER_ID)
+            .ok()
+            .flatten()
+            .ok_or(AppError::NotFound)?;
+        // Live and enabled, as `CurrentUser` checks; cached, since thumbnails come two
+        // dozen at a time.
+        let viewer = load_user(&state, viewer_id)
+            .await?
+            .filter(|user| !user.disabled)
+            .ok_or(AppError::NotFound)?;
+        if viewer.username != username.as_str() && !viewer.is_admin() {
+            return Err(AppError::NotFound);
+        }
     }
     let key = format!("{username}/{folder}/{}", file.stem());
     let placed = match state.media_rows.get(&key) {

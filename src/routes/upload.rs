@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
+use ipnetwork::IpNetwork;
 
 use super::{Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
@@ -16,6 +17,7 @@ use crate::error::AppError;
 use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
+use crate::quota::charge;
 use crate::startup::AppState;
 use crate::storage::imaging;
 
@@ -107,6 +109,12 @@ async fn store_upload(
             AppError::BadRequest("Choose an image file to upload (field \"file\").".into())
         })?;
     let tags = parse_tags(&received.tags).map_err(AppError::BadRequest)?;
+    let client_ip = IpNetwork::from(ip.0);
+    state
+        .db
+        .run(move |conn| Ok(charge::check_not_blocked(conn, client_ip)?))
+        .await?
+        .map_err(AppError::from)?;
     let title: String = received.title.trim().chars().take(200).collect();
     let folder = match received.folder.trim() {
         "" => None,

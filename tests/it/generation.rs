@@ -7,6 +7,7 @@ use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::helpers::{
     TestApp, eventually, location, new_client, spawn_app, spawn_app_with, spawn_second_instance,
+    spawn_second_instance_with,
 };
 
 async fn job_status(app: &TestApp, client: &reqwest::Client, id: i64) -> serde_json::Value {
@@ -169,14 +170,21 @@ async fn bad_requests_are_refused_and_queue_nothing() {
         .get_result(&mut app.conn())
         .expect("count");
     assert_eq!(jobs, 0);
-    // Anonymous API callers get JSON 401 (anonymous generation is not offered yet).
+    // Anonymous API callers get the same JSON errors, and nothing is counted.
     let response = new_client()
         .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "x" }))
+        .json(&serde_json::json!({ "prompt": " " }))
         .send()
         .await
         .expect("POST");
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["success"], false);
+    let jobs: i64 = atelier::schema::generation_jobs::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("count");
+    assert_eq!(jobs, 0);
 }
 
 #[tokio::test]
@@ -236,6 +244,7 @@ fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
                 prompt: &format!("job number {i}"),
                 params: serde_json::json!({ "count": 1, "width": 512, "height": 512, "seed": i }),
                 client_ip: None,
+                anon_id: None,
             },
         )
         .expect("enqueue");
@@ -328,7 +337,10 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
         }
     }
     // A server starts (a second instance with workers) and recovers them.
-    let _restarted = spawn_second_instance(&app).await;
+    let _restarted = spawn_second_instance_with(&app, |s| {
+        s.remove("generation_workers");
+    })
+    .await;
     use atelier::schema::generation_jobs as jobs;
     let mut rows: Vec<(String, i32)> = Vec::new();
     for _ in 0..100 {
@@ -365,6 +377,7 @@ fn claims_prefer_the_owner_with_fewest_running_jobs() {
                 prompt: "p",
                 params: serde_json::json!({}),
                 client_ip: None,
+                anon_id: None,
             },
         )
         .expect("enqueue")

@@ -125,8 +125,10 @@ pub struct TestApp {
     pub port: u16,
     pub db_url: String,
     pub uploads: std::path::PathBuf,
-    pub session_key: String,
-    data_dir: tempfile::TempDir,
+    /// The settings it was started with (a second instance gets the same).
+    pub settings: HashMap<String, String>,
+    /// Holds the temporary data and uploads folders until the test ends.
+    _data_dir: tempfile::TempDir,
 }
 
 /// Settings every test starts from: port 0, cheap bcrypt, a fixed session key.
@@ -150,6 +152,9 @@ pub fn test_settings(data_dir: &std::path::Path) -> HashMap<String, String> {
             "session_key".to_owned(),
             atelier::tokens::random_hex(64).expect("rng"),
         ),
+        // Tests that are not about quotas should not run out of credits; the quota tests
+        // set their own.
+        ("signup_credits".to_owned(), "1000".to_owned()),
     ])
 }
 
@@ -176,15 +181,23 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         port,
         db_url,
         uploads: std::path::PathBuf::from(&values["uploads_dir"]),
-        session_key: values["session_key"].clone(),
-        data_dir,
+        settings: values,
+        _data_dir: data_dir,
     }
 }
 
 /// A second server on the same database and session key: another instance of a cluster.
 pub async fn spawn_second_instance(app: &TestApp) -> String {
-    let mut values = test_settings(app.data_dir.path());
-    values.insert("session_key".into(), app.session_key.clone());
+    spawn_second_instance_with(app, |_| {}).await
+}
+
+/// A second instance whose settings differ from the first's by `customise`.
+pub async fn spawn_second_instance_with(
+    app: &TestApp,
+    customise: impl FnOnce(&mut HashMap<String, String>),
+) -> String {
+    let mut values = app.settings.clone();
+    customise(&mut values);
     let settings = Settings::from_map(&values).expect("test settings");
     let second = Application::build(settings, &app.db_url)
         .await
@@ -355,8 +368,10 @@ impl TestApp {
 
     pub fn count_users(&self) -> i64 {
         use atelier::schema::users::dsl::users;
+        use diesel::ExpressionMethods;
         use diesel::QueryDsl;
         users
+            .filter(atelier::schema::users::username.ne("_anon"))
             .count()
             .get_result(&mut self.conn())
             .expect("count users")

@@ -1,0 +1,10 @@
+DROP TABLE limit_overrides;
+DROP TABLE ip_blocks;
+ALTER TABLE images DROP COLUMN free, DROP COLUMN credits_used;
+DROP TABLE disposable_domains;
+DROP TABLE free_image_allowances;
+DROP TABLE credit_ledger;
+DROP TABLE usage_events;
+DROP INDEX generation_jobs_anon_idx;
+ALTER TABLE generation_jobs DROP COLUMN anon_id;
+DELETE FROM users WHERE username = '_anon';

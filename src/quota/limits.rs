@@ -1,0 +1,206 @@
+//! Anonymous limits: uses per IP key and action over a rolling window, counted exactly.
+//!
+//! Every use is a `usage_events` row. Check and insert happen in one transaction holding a
+//! transaction-scoped advisory lock on (key, action), so concurrent requests from one
+//! network are serialised at the database and N of them can never pass a limit of M < N,
+//! however many server instances share the database. The window rolls: a use counts until
+//! exactly `window` after it happened, and `Retry-After` is the time until the oldest
+//! counted use leaves it.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use ipnetwork::IpNetwork;
+
+use crate::schema::usage_events;
+
+/// What anonymous visitors are limited in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Generate,
+    Story,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Generate => "generate",
+            Action::Story => "story",
+        }
+    }
+
+    /// How the limit is named to the visitor.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Generate => "anonymous image generations",
+            Action::Story => "anonymous stories",
+        }
+    }
+}
+
+/// Where a key stands against its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Standing {
+    pub limit: u32,
+    pub used: u32,
+    /// Seconds until the oldest counted use leaves the window (0 when nothing is counted).
+    pub reset_secs: u64,
+}
+
+impl Standing {
+    pub fn remaining(&self) -> u32 {
+        self.limit.saturating_sub(self.used)
+    }
+}
+
+/// The limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exceeded {
+    pub limit: u32,
+    pub retry_after_secs: u64,
+}
+
+/// A use that was counted, so that a failed job can give it back.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    pub event_id: i64,
+    pub standing: Standing,
+}
+
+/// Counts one use of `action` by `key` unless `limit` uses already fall in the window.
+/// Must run inside the caller's transaction (the lock is released when it ends).
+pub fn check_and_count(
+    conn: &mut PgConnection,
+    key: IpNetwork,
+    client_ip: IpNetwork,
+    action: Action,
+    limit: u32,
+    window: Duration,
+) -> QueryResult<Result<Counted, Exceeded>> {
+    advisory_lock(conn, &format!("usage:{key}:{}", action.as_str()))?;
+    let now = Utc::now();
+    let times = counted_times(conn, key, action, now - window)?;
+    if let Some(retry_after_secs) = retry_after(&times, limit, window, now) {
+        return Ok(Err(Exceeded {
+            limit,
+            retry_after_secs,
+        }));
+    }
+    let event_id = diesel::insert_into(usage_events::table)
+        .values((
+            usage_events::ip_key.eq(key),
+            usage_events::action.eq(action.as_str()),
+            usage_events::client_ip.eq(client_ip),
+            usage_events::at.eq(now),
+        ))
+        .returning(usage_events::id)
+        .get_result(conn)?;
+    let oldest = times.first().copied().unwrap_or(now);
+    Ok(Ok(Counted {
+        event_id,
+        standing: Standing {
+            limit,
+            used: u32::try_from(times.len() + 1).unwrap_or(u32::MAX),
+            reset_secs: secs_until(oldest + window, now),
+        },
+    }))
+}
+
+/// Where `key` stands for `action`, without counting anything.
+pub fn standing(
+    conn: &mut PgConnection,
+    key: IpNetwork,
+    action: Action,
+    limit: u32,
+    window: Duration,
+) -> QueryResult<Standing> {
+    let now = Utc::now();
+    let times = counted_times(conn, key, action, now - window)?;
+    Ok(Standing {
+        limit,
+        used: u32::try_from(times.len()).unwrap_or(u32::MAX),
+        reset_secs: times
+            .first()
+            .map_or(0, |oldest| secs_until(*oldest + window, now)),
+    })
+}
+
+/// Gives a use back (its job failed).
+pub fn uncount(conn: &mut PgConnection, event_id: i64) -> QueryResult<()> {
+    diesel::delete(usage_events::table.find(event_id)).execute(conn)?;
+    Ok(())
+}
+
+/// Deletes uses that no window counts any more.
+pub fn prune(conn: &mut PgConnection, window: Duration) -> QueryResult<usize> {
+    diesel::delete(usage_events::table.filter(usage_events::at.le(Utc::now() - window)))
+        .execute(conn)
+}
+
+fn counted_times(
+    conn: &mut PgConnection,
+    key: IpNetwork,
+    action: Action,
+    since: DateTime<Utc>,
+) -> QueryResult<Vec<DateTime<Utc>>> {
+    usage_events::table
+        .filter(usage_events::ip_key.eq(key))
+        .filter(usage_events::action.eq(action.as_str()))
+        .filter(usage_events::at.gt(since))
+        .select(usage_events::at)
+        .order(usage_events::at.asc())
+        .load(conn)
+}
+
+fn secs_until(at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let millis = (at - now).num_milliseconds().max(0);
+    u64::try_from(millis).unwrap_or(0).div_ceil(1000)
+}
+
+/// With `times` (ascending, all inside the window) at or over `limit`, the seconds until
+/// enough of them leave the window for one more use to fit; `None` while under the limit.
+pub fn retry_after(
+    times: &[DateTime<Utc>],
+    limit: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Option<u64> {
+    let limit = limit as usize;
+    if times.len() < limit {
+        return None;
+    }
+    match times.len().checked_sub(limit).and_then(|i| times.get(i)) {
+        Some(must_expire) => Some(secs_until(*must_expire + window, now).max(1)),
+        // A limit of zero: nothing will ever fit; the window is the honest answer.
+        None => Some(u64::try_from(window.num_seconds()).unwrap_or(0).max(1)),
+    }
+}
+
+/// Takes a transaction-scoped advisory lock named by `key`.
+pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(key)
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_counts_from_the_oldest_use_that_must_leave() {
+        let now = Utc::now();
+        let window = Duration::seconds(900);
+        let times: Vec<_> = [800, 600, 100]
+            .iter()
+            .map(|ago| now - Duration::seconds(*ago))
+            .collect();
+        assert_eq!(retry_after(&times, 4, window, now), None);
+        // Limit 3: the use 800 s ago leaves in 100 s.
+        assert_eq!(retry_after(&times, 3, window, now), Some(100));
+        // Limit 2: the use 600 s ago must leave too, in 300 s.
+        assert_eq!(retry_after(&times, 2, window, now), Some(300));
+        assert_eq!(retry_after(&[], 0, window, now), Some(900));
+    }
+}
