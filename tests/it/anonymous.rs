@@ -1,0 +1,251 @@
+//! Anonymous generation: a visitor generates without an account, the pictures live in a
+//! session-scoped area under `uploads/_anon/`, move into the account at registration or
+//! login, and are deleted when nobody claims them in time.
+
+use std::time::Duration;
+
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+use crate::helpers::{
+    PASSWORD, TestApp, eventually, location, new_client, spawn_app, spawn_app_with,
+};
+
+/// Generates through the API as whoever `client` is, waiting for the result.
+async fn generate_and_wait(
+    app: &TestApp,
+    client: &reqwest::Client,
+    prompt: &str,
+) -> serde_json::Value {
+    let response = client
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": prompt }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+fn files_under(app: &TestApp, prefix: &str) -> Vec<std::path::PathBuf> {
+    app.stored_files()
+        .into_iter()
+        .filter(|path| {
+            path.strip_prefix(&app.uploads)
+                .is_ok_and(|rel| rel.starts_with(prefix))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture() {
+    let app = spawn_app().await;
+    let visitor = new_client();
+    // The landing page offers the form and says what is left.
+    let home = app.get(&visitor, "/").await.text().await.expect("home");
+    assert!(home.contains("action=\"/generate\"") && home.contains("3 of 3 left"));
+
+    let response = app
+        .post_form(
+            &visitor,
+            "/generate",
+            &[("prompt", "a quiet harbour at dusk")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let job_url = location(&response).to_owned();
+    assert!(job_url.starts_with("/jobs/"));
+    let job_id: i64 = job_url.trim_start_matches("/jobs/").parse().expect("id");
+    let mut job = serde_json::Value::Null;
+    for _ in 0..100 {
+        job = app
+            .get(&visitor, &format!("/api/jobs/{job_id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        if job["job"]["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["job"]["status"], "succeeded", "{job}");
+    let image_url = job["job"]["images"][0]["image_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(image_url.starts_with("/media/_anon/"), "{image_url}");
+    let page = app
+        .get(&visitor, &job_url)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Create a free account") && page.contains(&image_url));
+
+    // Only this session sees it: not another visitor, not another user.
+    assert_eq!(app.get(&visitor, &image_url).await.status(), 200);
+    assert_eq!(app.get(&new_client(), &image_url).await.status(), 404);
+    assert_eq!(
+        app.get(&new_client(), &job_url).await.status(),
+        404,
+        "another visitor cannot see the job"
+    );
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "stranger").await;
+    assert_eq!(app.get(&stranger, &image_url).await.status(), 404);
+    assert_eq!(files_under(&app, "_anon").len(), 3);
+
+    // Registering moves files and row into the new account.
+    let response = app
+        .register(&visitor, "harbour", "harbour@example.com", PASSWORD)
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(files_under(&app, "_anon").is_empty(), "nothing left behind");
+    assert_eq!(files_under(&app, "harbour/default").len(), 3);
+    assert_eq!(app.get(&visitor, &image_url).await.status(), 404);
+    app.login(&visitor, "harbour", PASSWORD).await;
+    let images = app.api_images(&visitor).await;
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0]["prompt"], "a quiet harbour at dusk");
+    let new_url = images[0]["urls"]["original"].as_str().expect("url");
+    assert!(new_url.starts_with("/media/harbour/default/original/"));
+    assert_eq!(app.get(&visitor, new_url).await.status(), 200);
+    // The job came along: its page is the user's now.
+    assert_eq!(app.get(&visitor, &job_url).await.status(), 200);
+    assert_eq!(app.get(&stranger, &job_url).await.status(), 404);
+    let image_id = images[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.get(&visitor, &format!("/images/{image_id}"))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn logging_in_also_claims_what_the_session_made() {
+    let app = spawn_app().await;
+    app.register(
+        &new_client(),
+        "returning",
+        "returning@example.com",
+        PASSWORD,
+    )
+    .await;
+    let visitor = new_client();
+    let first = generate_and_wait(&app, &visitor, "first fern").await;
+    let second = generate_and_wait(&app, &visitor, "second fern").await;
+    assert!(
+        first["image_url"]
+            .as_str()
+            .expect("url")
+            .starts_with("/media/_anon/")
+    );
+    assert_ne!(first["db_id"], second["db_id"]);
+    let response = app.login(&visitor, "returning", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    let images = app.api_images(&visitor).await;
+    let prompts: Vec<&str> = images
+        .iter()
+        .map(|image| image["prompt"].as_str().expect("prompt"))
+        .collect();
+    assert_eq!(prompts, ["second fern", "first fern"]);
+    assert!(files_under(&app, "_anon").is_empty());
+    // A second anonymous session is untouched by someone else's login.
+    let other = new_client();
+    generate_and_wait(&app, &other, "someone else's fern").await;
+    app.login(&new_client(), "returning", PASSWORD).await;
+    assert_eq!(files_under(&app, "_anon").len(), 3);
+}
+
+#[tokio::test]
+async fn anonymous_visitors_make_one_image_at_a_time_and_need_an_account_for_stories() {
+    let app = spawn_app().await;
+    let visitor = new_client();
+    let response = visitor
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "two moons", "count": 2 }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 400);
+    let json: serde_json::Value = response.json().await.expect("json");
+    assert!(
+        json["error"]
+            .as_str()
+            .expect("error")
+            .contains("one at a time")
+    );
+    let response = visitor
+        .post(app.url("/api/generate-story"))
+        .json(&serde_json::json!({ "story": "A fox woke. It ran home." }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 401);
+    let response = app
+        .post_form(&visitor, "/story", &[("story", "A fox woke. It ran home.")])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/login"));
+    let jobs: i64 = atelier::schema::generation_jobs::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("count");
+    assert_eq!(jobs, 0, "refusals queue nothing");
+}
+
+#[tokio::test]
+async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
+    let app = spawn_app_with(|s| {
+        s.insert("housekeeping_interval_secs".into(), "1".into());
+        s.insert("anon_retention_secs".into(), "3600".into());
+    })
+    .await;
+    let old_visitor = new_client();
+    let old = generate_and_wait(&app, &old_visitor, "an old sketch").await;
+    let recent = generate_and_wait(&app, &new_client(), "a recent sketch").await;
+    // A signed-in user's picture of the same age is never touched.
+    let user = new_client();
+    app.signed_in_user(&user, "keeper").await;
+    let kept = generate_and_wait(&app, &user, "kept forever").await;
+    {
+        use atelier::schema::images;
+        let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+        for id in [&old["db_id"], &kept["db_id"]] {
+            diesel::update(images::table.find(id.as_i64().expect("id")))
+                .set(images::created_at.eq(two_hours_ago))
+                .execute(&mut app.conn())
+                .expect("age");
+        }
+    }
+    let app_ref = &app;
+    eventually("the old anonymous picture is deleted", || async move {
+        app_ref.count_images() == 2
+    })
+    .await;
+    assert_eq!(
+        files_under(&app, "_anon").len(),
+        3,
+        "only the recent one left"
+    );
+    assert_eq!(
+        app.get(&old_visitor, old["image_url"].as_str().expect("url"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(app.api_images(&user).await.len(), 1);
+    let remaining: Vec<i64> = atelier::schema::images::table
+        .select(atelier::schema::images::id)
+        .order(atelier::schema::images::id.asc())
+        .load(&mut app.conn())
+        .expect("ids");
+    assert_eq!(
+        remaining,
+        vec![
+            recent["db_id"].as_i64().expect("id"),
+            kept["db_id"].as_i64().expect("id")
+        ]
+    );
+}
