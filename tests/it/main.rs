@@ -14,6 +14,7 @@ mod library;
 mod media_security;
 mod migrations;
 mod openai;
+mod quotas;
 mod security;
 mod sessions;
 mod throttling;
