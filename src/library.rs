@@ -254,6 +254,28 @@ impl Library {
         }
     }
 
+    /// Deletes an account: its files, then its row (sessions, folders, images and jobs go
+    /// with it; ledger rows stay, no longer linked to anyone). Returns the images deleted.
+    pub fn delete_account(&self, conn: &mut PgConnection, user_id: i64) -> Result<usize, AppError> {
+        let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+        let username = Username::parse(&user.username)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+        let mut deleted = 0;
+        loop {
+            let batch = Image::placed_older_than(conn, user_id, chrono::Utc::now(), 500)?;
+            if batch.is_empty() {
+                break;
+            }
+            for placed in &batch {
+                self.delete(conn, placed)?;
+            }
+            deleted += batch.len();
+        }
+        User::delete(conn, user_id)?;
+        self.storage.remove_user_dir(&username);
+        Ok(deleted)
+    }
+
     /// Deletes anonymous images older than `before` that nobody claimed, and the folders
     /// they leave empty. Returns how many were deleted.
     pub fn purge_anonymous(

@@ -1,6 +1,19 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    admin_audit (id) {
+        id -> Int8,
+        actor_id -> Nullable<Int8>,
+        actor_name -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        ip -> Nullable<Inet>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     credit_ledger (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -180,6 +193,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_audit,
     credit_ledger,
     disposable_domains,
     folders,

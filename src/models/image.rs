@@ -182,6 +182,14 @@ impl Image {
         first_placed(conn, query)
     }
 
+    /// The images with these ids (any order; missing ones are skipped).
+    pub fn placed_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<PlacedImage>> {
+        placed()
+            .filter(images::id.eq_any(ids))
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
     /// Every image in a folder, oldest first.
     pub fn placed_in_folder(
         conn: &mut PgConnection,

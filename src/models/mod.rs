@@ -1,10 +1,13 @@
 //! Diesel structs and their query functions, one file per table. Query functions take
 //! `&mut PgConnection` and are called inside `Db::run`.
 
+pub mod audit;
 pub mod folder;
 pub mod image;
+pub mod ip_activity;
 pub mod login_failure;
 pub mod session;
+pub mod stats;
 pub mod user;
 
 pub use folder::Folder;

@@ -135,6 +135,31 @@ impl User {
         }
     }
 
+    /// Admin changes: tier, role and the disabled flag.
+    pub fn set_standing(
+        conn: &mut PgConnection,
+        id: i64,
+        tier: &str,
+        role: &str,
+        disabled: bool,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::tier.eq(tier),
+                users::role.eq(role),
+                users::disabled.eq(disabled),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes the row; sessions, folders, images and jobs go with it (foreign keys), the
+    /// ledger rows stay with their user erased. Files are the caller's to remove.
+    pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn)
+    }
+
     pub fn admin_exists(conn: &mut PgConnection) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
             users::table.filter(users::role.eq(ROLE_ADMIN)),
@@ -149,4 +174,91 @@ pub fn taken_message(field: &UniqueFieldTaken) -> (&'static str, &'static str) {
         UniqueFieldTaken::Username => ("username", "This username is already taken."),
         UniqueFieldTaken::Email => ("email", "An account with this email already exists."),
     }
+}
+
+/// A line of the admin's user list.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct UserSummary {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub role: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub tier: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub credits: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub disabled: bool,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub generations: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub images: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total: i64,
+}
+
+/// How the user list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Newest,
+    Credits,
+    Generations,
+}
+
+impl UserSort {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "credits" => UserSort::Credits,
+            "generations" => UserSort::Generations,
+            _ => UserSort::Newest,
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            UserSort::Newest => "u.created_at DESC, u.id DESC",
+            UserSort::Credits => "u.credits DESC, u.id",
+            UserSort::Generations => "generations DESC, u.id",
+        }
+    }
+}
+
+/// Users matching `text` (in name or email) or seen on `network` (sessions, images, jobs).
+pub fn search(
+    conn: &mut PgConnection,
+    text: Option<&str>,
+    network: Option<ipnetwork::IpNetwork>,
+    sort: UserSort,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserSummary>> {
+    use diesel::sql_types::{BigInt, Cidr, Nullable, Text};
+    let pattern = text.map(|text| format!("%{}%", crate::models::audit::escape_like(text)));
+    diesel::sql_query(format!(
+        "SELECT u.id, u.username, u.email, u.role, u.tier, u.credits, u.disabled, u.created_at,
+                (SELECT count(*) FROM generation_jobs j WHERE j.user_id = u.id) AS generations,
+                (SELECT count(*) FROM images i WHERE i.user_id = u.id) AS images,
+                count(*) OVER () AS total
+         FROM users u
+         WHERE u.username <> '{ANON_USERNAME}'
+           AND ($1::text IS NULL OR u.username ILIKE $1 OR u.email ILIKE $1)
+           AND ($2::cidr IS NULL
+                OR EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.ip <<= $2)
+                OR EXISTS (SELECT 1 FROM images i WHERE i.user_id = u.id AND i.client_ip <<= $2)
+                OR EXISTS (SELECT 1 FROM generation_jobs j WHERE j.user_id = u.id AND j.client_ip <<= $2))
+         ORDER BY {}
+         OFFSET $3 LIMIT $4",
+        sort.order_by()
+    ))
+    .bind::<Nullable<Text>, _>(pattern)
+    .bind::<Nullable<Cidr>, _>(network)
+    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
 }

@@ -136,6 +136,11 @@ impl MediaRowCache {
     pub fn forget_image(&self, id: i64) {
         self.lock().retain(|_, (placed, _)| placed.image.id != id);
     }
+
+    /// Called after bulk deletions (a network's images, an account).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
 }
 
 pub fn variant_ext(image: &Image, variant: Variant) -> &str {

@@ -3,6 +3,7 @@
 //! and the render helper.
 
 pub mod account;
+pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     media::configure(cfg);
     share::configure(cfg);
     api::configure(cfg);
+    admin::configure(cfg);
 }
 
 /// Form bodies are small; refuse anything else before reading it.

@@ -245,6 +245,18 @@ impl Storage {
     }
 
     /// Removes the (empty) variant folders and the folder itself, if empty.
+    /// Removes a deleted account's directory tree (its files were deleted one by one
+    /// already; this takes what is left: empty folders, stray temp files).
+    pub fn remove_user_dir(&self, user: &Username) {
+        let dir = self.root.join(user.as_str());
+        // Never follow a symlink out of the root.
+        if fs::symlink_metadata(&dir).is_ok_and(|meta| meta.is_dir()) {
+            if let Err(err) = fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %err, "could not remove a deleted account's folder");
+            }
+        }
+    }
+
     pub fn remove_empty_folder(&self, user: &Username, folder: &FolderSlug) {
         for variant in Variant::ALL {
             let _ = fs::remove_dir(self.variant_dir(user, folder, variant));

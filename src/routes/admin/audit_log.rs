@@ -1,0 +1,104 @@
+//! `/admin/audit`: the append-only log of admin actions, filterable by actor, action and
+//! target.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{AdminUser, Pages, when};
+use crate::error::AppError;
+use crate::models::audit::{self, AuditEntry, AuditFilter};
+use crate::routes::gallery::page_number;
+use crate::routes::{Layout, render, url_encode};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit", web::get().to(audit_log));
+}
+
+const ENTRIES_PER_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    actor: String,
+    action: String,
+    target: String,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    section: &'static str,
+    entries: Vec<(AuditEntry, String)>,
+    actions: Vec<String>,
+    total: i64,
+    query: AuditQuery,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+async fn audit_log(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let page = page_number(query.page.as_deref());
+    let nonempty = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+    let filter = AuditFilter {
+        actor: nonempty(&query.actor).map(|name| name.to_lowercase()),
+        action: nonempty(&query.action),
+        target: nonempty(&query.target),
+    };
+    let ((entries, total), actions) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                audit::list(
+                    conn,
+                    &filter,
+                    (page - 1) * ENTRIES_PER_PAGE,
+                    ENTRIES_PER_PAGE,
+                )?,
+                audit::actions(conn)?,
+            ))
+        })
+        .await?;
+    let pages = Pages::new(page, total, ENTRIES_PER_PAGE, |p| {
+        format!(
+            "/admin/audit?actor={}&action={}&target={}&page={p}",
+            url_encode(&query.actor),
+            url_encode(&query.action),
+            url_encode(&query.target)
+        )
+    });
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "audit",
+            entries: entries
+                .into_iter()
+                .map(|entry| {
+                    let at = when(entry.at);
+                    (entry, at)
+                })
+                .collect(),
+            actions,
+            total,
+            query,
+            page: pages.page,
+            pages: pages.pages,
+            prev_link: pages.prev_link,
+            next_link: pages.next_link,
+        },
+    )
+}

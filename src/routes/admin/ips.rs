@@ -1,0 +1,972 @@
+//! The IP gallery (`/admin/ips`), the case file of an address or range
+//! (`/admin/ips/{ip-or-cidr}`, with CSV and JSON abuse reports), and what an admin does
+//! about it: block, unblock, delete everything from it, set limit overrides
+//! (`/admin/limits`).
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use ipnetwork::IpNetwork;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{AdminUser, Pages, record, when};
+use crate::error::AppError;
+use crate::models::ip_activity::{self, CaseRow, Footprint, Grouping, IpFilter, IpSort};
+use crate::models::{Image, PlacedImage};
+use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues, parse_network};
+use crate::quota::charge::Reservation;
+use crate::routes::gallery::{human_bytes, page_number};
+use crate::routes::media::media_url;
+use crate::routes::{Flash, Layout, render, see_other, url_encode};
+use crate::startup::AppState;
+use crate::storage::Variant;
+use crate::tokens;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ips", web::get().to(gallery))
+        .route("/ips/block", web::post().to(block))
+        .route("/ips/unblock", web::post().to(unblock))
+        .route("/ips/delete", web::get().to(confirm_delete))
+        .route("/ips/delete", web::post().to(delete_everything))
+        .route("/ips/{network:.+}/report.csv", web::get().to(report_csv))
+        .route("/ips/{network:.+}/report.json", web::get().to(report_json))
+        .route("/ips/{network:.+}", web::get().to(case_file))
+        .route("/limits", web::get().to(limits_page))
+        .route("/limits", web::post().to(set_limits))
+        .route("/limits/remove", web::post().to(remove_limits));
+}
+
+const GROUPS_PER_PAGE: i64 = 30;
+const CASE_ROWS_PER_PAGE: i64 = 40;
+const STRIP: i64 = 6;
+
+/// How a network is written in links and headings: a single address without its prefix.
+pub fn label(network: &IpNetwork) -> String {
+    let host = match network {
+        IpNetwork::V4(_) => 32,
+        IpNetwork::V6(_) => 128,
+    };
+    if network.prefix() == host {
+        network.ip().to_string()
+    } else {
+        network.to_string()
+    }
+}
+
+/// A thumbnail that links to the full image.
+pub struct Thumb {
+    pub thumb_url: String,
+    pub original_url: String,
+    pub title: String,
+}
+
+impl Thumb {
+    pub fn of(placed: &PlacedImage) -> Self {
+        Thumb {
+            thumb_url: media_url(placed, Variant::Thumb),
+            original_url: media_url(placed, Variant::Original),
+            title: placed.image.title.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GalleryQuery {
+    group: String,
+    q: String,
+    since: String,
+    until: String,
+    user: String,
+    sort: String,
+    page: Option<String>,
+}
+
+struct GroupRow {
+    label: String,
+    generations: i64,
+    uploads: i64,
+    anonymous: i64,
+    first_seen: String,
+    last_seen: String,
+    accounts: Vec<String>,
+    blocked: bool,
+    thumbs: Vec<Thumb>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/ips.html")]
+struct GalleryPage {
+    layout: Layout,
+    section: &'static str,
+    rows: Vec<GroupRow>,
+    total: i64,
+    query: GalleryQuery,
+    error: Option<String>,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+fn parse_day(raw: &str, field: &str) -> Result<Option<DateTime<Utc>>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| format!("{field} must be a date like 2026-12-31."))
+}
+
+impl GalleryQuery {
+    fn filter(&self) -> Result<IpFilter, String> {
+        let within = match self.q.trim() {
+            "" => None,
+            raw => Some(parse_network(raw)?),
+        };
+        let until =
+            parse_day(&self.until, "The end date")?.map(|day| day + chrono::Duration::days(1));
+        let user = self.user.trim().to_lowercase();
+        Ok(IpFilter {
+            within,
+            since: parse_day(&self.since, "The start date")?,
+            until,
+            username: (!user.is_empty()).then_some(user),
+        })
+    }
+
+    fn grouping(&self) -> Grouping {
+        if self.group == "prefix" {
+            Grouping::Prefix
+        } else {
+            Grouping::Address
+        }
+    }
+
+    fn link(&self, page: i64) -> String {
+        let params = [
+            ("group", &self.group),
+            ("q", &self.q),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("user", &self.user),
+            ("sort", &self.sort),
+        ];
+        let mut query: Vec<String> = params
+            .iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| format!("{name}={}", url_encode(value.trim())))
+            .collect();
+        query.push(format!("page={page}"));
+        format!("/admin/ips?{}", query.join("&"))
+    }
+}
+
+async fn gallery(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<GalleryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let page = page_number(query.page.as_deref());
+    let (filter, error) = match query.filter() {
+        Ok(filter) => (filter, None),
+        Err(message) => (IpFilter::default(), Some(message)),
+    };
+    let grouping = query.grouping();
+    let sort = IpSort::parse(&query.sort);
+    let (groups, placed_by_network) = state
+        .db
+        .run(move |conn| {
+            let groups = ip_activity::groups(
+                conn,
+                grouping,
+                &filter,
+                sort,
+                (page - 1) * GROUPS_PER_PAGE,
+                GROUPS_PER_PAGE,
+            )?;
+            let networks: Vec<IpNetwork> = groups.iter().map(|group| group.network).collect();
+            let recent = ip_activity::recent_image_ids(conn, &networks, STRIP)?;
+            let ids: Vec<i64> = recent.iter().map(|(_, id)| *id).collect();
+            let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|placed| (placed.image.id, placed))
+                .collect();
+            let mut by_network: HashMap<IpNetwork, Vec<Thumb>> = HashMap::new();
+            for (network, id) in recent {
+                if let Some(placed) = placed.get(&id) {
+                    by_network
+                        .entry(network)
+                        .or_default()
+                        .push(Thumb::of(placed));
+                }
+            }
+            Ok((groups, by_network))
+        })
+        .await?;
+    let mut placed_by_network = placed_by_network;
+    let total = groups.first().map_or(0, |group| group.total_groups);
+    let rows = groups
+        .into_iter()
+        .map(|group| GroupRow {
+            label: label(&group.network),
+            generations: group.generations,
+            uploads: group.uploads,
+            anonymous: group.anonymous,
+            first_seen: when(group.first_seen),
+            last_seen: when(group.last_seen),
+            accounts: group.accounts,
+            blocked: group.blocked,
+            thumbs: placed_by_network.remove(&group.network).unwrap_or_default(),
+        })
+        .collect();
+    let pages = Pages::new(page, total, GROUPS_PER_PAGE, |p| query.link(p));
+    render(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &GalleryPage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "ips",
+            rows,
+            total,
+            error,
+            page: pages.page,
+            pages: pages.pages,
+            prev_link: pages.prev_link,
+            next_link: pages.next_link,
+            query,
+        },
+    )
+}
+
+/// The network named in a path or form, or 404/400.
+fn network_from_path(raw: &str) -> Result<IpNetwork, AppError> {
+    parse_network(raw).map_err(|_| AppError::NotFound)
+}
+
+/// One line of a case file, ready to show.
+struct CaseLine {
+    kind: String,
+    id: i64,
+    user: Option<(i64, String)>,
+    anonymous: bool,
+    prompt: String,
+    status: String,
+    at: String,
+    ip: String,
+    quota: String,
+    thumbs: Vec<Thumb>,
+}
+
+/// What a job's reservation took, in words.
+fn quota_use(row: &CaseRow) -> String {
+    let Some(charge) = &row.charge else {
+        return if row.kind == "upload" {
+            "—".into()
+        } else {
+            "not charged".into()
+        };
+    };
+    let reservation: Reservation = serde_json::from_value(charge.clone()).unwrap_or_default();
+    match reservation {
+        Reservation { credits, .. } if credits > 0 => {
+            format!("{credits} credit{}", if credits == 1 { "" } else { "s" })
+        }
+        Reservation {
+            free_image: Some(network),
+            ..
+        } => format!("free image ({network})"),
+        Reservation {
+            usage_event: Some(_),
+            ..
+        } => "anonymous use".into(),
+        _ => "not charged".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/ip.html")]
+struct CaseFilePage {
+    layout: Layout,
+    section: &'static str,
+    label: String,
+    network: String,
+    lines: Vec<CaseLine>,
+    total: i64,
+    live_block: Option<Block>,
+    history: Vec<(Block, String, String)>,
+    limit_override: Option<LimitOverride>,
+    footprint: Footprint,
+    disk_used: String,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+async fn case_file(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let network = network_from_path(&path)?;
+    let page = page_number(query.page.as_deref());
+    let (rows, total, placed, history, over, footprint) = state
+        .db
+        .run(move |conn| {
+            let rows = ip_activity::case_rows(
+                conn,
+                network,
+                (page - 1) * CASE_ROWS_PER_PAGE,
+                CASE_ROWS_PER_PAGE,
+            )?;
+            let total = ip_activity::case_row_count(conn, network)?;
+            let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
+            let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|placed| (placed.image.id, placed))
+                .collect();
+            let history = blocks::history(conn, network)?;
+            let over = blocks::override_for(conn, network)?;
+            let footprint = ip_activity::footprint(conn, network)?;
+            Ok((rows, total, placed, history, over, footprint))
+        })
+        .await?;
+    record(
+        &state,
+        &admin,
+        "view_case_file",
+        label(&network),
+        format!("page {page}"),
+    )
+    .await?;
+    let now = Utc::now();
+    let is_live =
+        |block: &Block| block.lifted_at.is_none() && block.expires_at.is_none_or(|at| at > now);
+    let live_block = history
+        .iter()
+        .find(|block| is_live(block) && block.network.contains(network.ip()))
+        .cloned();
+    let lines = rows
+        .iter()
+        .map(|row| CaseLine {
+            kind: row.kind.clone(),
+            id: row.id,
+            user: match (&row.user_id, &row.username) {
+                (Some(id), Some(name)) if name != crate::models::user::ANON_USERNAME => {
+                    Some((*id, name.clone()))
+                }
+                _ => None,
+            },
+            anonymous: row.anonymous,
+            prompt: row.prompt.clone(),
+            status: row.status.clone(),
+            at: when(row.at),
+            ip: row.ip.ip().to_string(),
+            quota: quota_use(row),
+            thumbs: row
+                .image_ids
+                .iter()
+                .filter_map(|id| placed.get(id))
+                .map(Thumb::of)
+                .collect(),
+        })
+        .collect();
+    let link_base = format!("/admin/ips/{}", label(&network));
+    let pages = Pages::new(page, total, CASE_ROWS_PER_PAGE, |p| {
+        format!("{link_base}?page={p}")
+    });
+    render(
+        StatusCode::OK,
+        &CaseFilePage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "ips",
+            label: label(&network),
+            network: network.to_string(),
+            lines,
+            total,
+            live_block,
+            history: history
+                .into_iter()
+                .map(|block| {
+                    let state = if is_live(&block) {
+                        "active".to_owned()
+                    } else if let Some(at) = block.lifted_at {
+                        format!("lifted {}", when(at))
+                    } else {
+                        "expired".to_owned()
+                    };
+                    let created = when(block.created_at);
+                    (block, created, state)
+                })
+                .collect(),
+            limit_override: over,
+            disk_used: human_bytes(footprint.disk_bytes),
+            footprint,
+            page: pages.page,
+            pages: pages.pages,
+            prev_link: pages.prev_link,
+            next_link: pages.next_link,
+        },
+    )
+}
+
+/// One row of an abuse report: one image (or a generation that produced none).
+#[derive(Debug, serde::Serialize)]
+struct ReportRow {
+    time: String,
+    ip: String,
+    user: String,
+    kind: String,
+    prompt: String,
+    image_id: Option<i64>,
+    sha256: String,
+    action_taken: String,
+}
+
+/// Every generation and upload from `network` with the SHA-256 of each stored file (the
+/// exact bytes, `pristine`) and the block state of its address.
+async fn report_rows(state: &AppState, network: IpNetwork) -> Result<Vec<ReportRow>, AppError> {
+    let library = state.library.clone();
+    state
+        .db
+        .run(move |conn| {
+            let rows = ip_activity::case_rows(conn, network, 0, i64::MAX)?;
+            let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
+            let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|placed| (placed.image.id, placed))
+                .collect();
+            let mut block_of: HashMap<IpNetwork, String> = HashMap::new();
+            let mut report = Vec::new();
+            for row in rows {
+                let action = match block_of.get(&row.ip) {
+                    Some(action) => action.clone(),
+                    None => {
+                        let action = match blocks::active_block(conn, row.ip)? {
+                            Some(block) => format!("blocked ({}): {}", block.network, block.reason),
+                            None => "none".to_owned(),
+                        };
+                        block_of.insert(row.ip, action.clone());
+                        action
+                    }
+                };
+                let user = match (&row.username, row.anonymous) {
+                    (Some(name), false) => name.clone(),
+                    (Some(name), true) if name != crate::models::user::ANON_USERNAME => {
+                        format!("{name} (anonymous at the time)")
+                    }
+                    _ => "anonymous".to_owned(),
+                };
+                let base = |image_id: Option<i64>, sha256: String| ReportRow {
+                    time: row.at.to_rfc3339(),
+                    ip: row.ip.ip().to_string(),
+                    user: user.clone(),
+                    kind: row.kind.clone(),
+                    prompt: row.prompt.clone(),
+                    image_id,
+                    sha256,
+                    action_taken: action.clone(),
+                };
+                if row.image_ids.is_empty() {
+                    report.push(base(None, String::new()));
+                }
+                for id in &row.image_ids {
+                    let sha256 = match placed.get(id) {
+                        Some(placed) => {
+                            let path = library.path_of(placed, Variant::Pristine)?;
+                            let bytes = library.storage.read(&path).map_err(AppError::internal)?;
+                            tokens::hex(&Sha256::digest(&bytes))
+                        }
+                        None => "(deleted)".to_owned(),
+                    };
+                    report.push(base(Some(*id), sha256));
+                }
+            }
+            Ok(report)
+        })
+        .await
+}
+
+fn attachment(name: String) -> ContentDisposition {
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(name)],
+    }
+}
+
+fn report_name(network: &IpNetwork, ext: &str) -> String {
+    let safe: String = label(network)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("atelier-abuse-report-{safe}.{ext}")
+}
+
+async fn report_csv(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let network = network_from_path(&path)?;
+    let rows = report_rows(&state, network).await?;
+    record(
+        &state,
+        &admin,
+        "export_report",
+        label(&network),
+        format!("csv, {} rows", rows.len()),
+    )
+    .await?;
+    let mut csv = String::from("time,ip,user,kind,prompt,image_id,sha256,action_taken\r\n");
+    for row in &rows {
+        let fields = [
+            row.time.clone(),
+            row.ip.clone(),
+            row.user.clone(),
+            row.kind.clone(),
+            row.prompt.clone(),
+            row.image_id.map(|id| id.to_string()).unwrap_or_default(),
+            row.sha256.clone(),
+            row.action_taken.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(report_name(&network, "csv")))
+        .body(csv))
+}
+
+/// A CSV field: quoted when needed, and defused when a spreadsheet would read it as a
+/// formula (prompts are written by strangers).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+async fn report_json(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let network = network_from_path(&path)?;
+    let rows = report_rows(&state, network).await?;
+    record(
+        &state,
+        &admin,
+        "export_report",
+        label(&network),
+        format!("json, {} rows", rows.len()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(attachment(report_name(&network, "json")))
+        .json(serde_json::json!({
+            "network": network.to_string(),
+            "generated_at": Utc::now().to_rfc3339(),
+            "rows": rows,
+        })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BlockForm {
+    network: String,
+    reason: String,
+    /// Hours until the block ends by itself; empty: no expiry.
+    expires_hours: String,
+}
+
+/// Where an action on `network` returns to.
+fn case_file_link(network: &IpNetwork) -> String {
+    format!("/admin/ips/{}", label(network))
+}
+
+fn parse_network_field(raw: &str) -> Result<IpNetwork, AppError> {
+    parse_network(raw).map_err(AppError::BadRequest)
+}
+
+fn parse_expiry(raw: &str) -> Result<Option<DateTime<Utc>>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|hours| (1..=24 * 3650).contains(hours))
+            .map(|hours| Some(Utc::now() + chrono::Duration::hours(i64::from(hours))))
+            .ok_or_else(|| {
+                AppError::BadRequest("The expiry is a number of hours (empty: no expiry).".into())
+            }),
+    }
+}
+
+async fn block(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<BlockForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&form.network)?;
+    let reason = form.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::BadRequest(
+            "Give a reason for the block (up to 500 characters).".into(),
+        ));
+    }
+    let expires_at = parse_expiry(&form.expires_hours)?;
+    let actor = admin.current.user.id;
+    let detail = format!(
+        "{reason}; {}",
+        expires_at.map_or_else(
+            || "no expiry".to_owned(),
+            |at| format!("until {}", when(at))
+        )
+    );
+    state
+        .db
+        .run(move |conn| {
+            Ok(blocks::block(
+                conn,
+                network,
+                &reason,
+                expires_at,
+                Some(actor),
+            )?)
+        })
+        .await?;
+    record(&state, &admin, "block", network.to_string(), detail).await?;
+    Flash::success(&session, format!("{network} is blocked."));
+    Ok(see_other(&case_file_link(&network)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkForm {
+    network: String,
+}
+
+async fn unblock(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<NetworkForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&form.network)?;
+    let actor = admin.current.user.id;
+    let lifted = state
+        .db
+        .run(move |conn| Ok(blocks::lift(conn, network, Some(actor))?))
+        .await?;
+    if lifted == 0 {
+        Flash::error(
+            &session,
+            format!("{network} had no active block of its own."),
+        );
+    } else {
+        record(
+            &state,
+            &admin,
+            "unblock",
+            network.to_string(),
+            String::new(),
+        )
+        .await?;
+        Flash::success(&session, format!("{network} is no longer blocked."));
+    }
+    Ok(see_other(&case_file_link(&network)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/ip_delete.html")]
+struct ConfirmDeletePage {
+    layout: Layout,
+    section: &'static str,
+    network: String,
+    label: String,
+    footprint: Footprint,
+    disk_used: String,
+}
+
+async fn confirm_delete(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<NetworkForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&query.network)?;
+    let footprint = state
+        .db
+        .run(move |conn| Ok(ip_activity::footprint(conn, network)?))
+        .await?;
+    render(
+        StatusCode::OK,
+        &ConfirmDeletePage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "ips",
+            network: network.to_string(),
+            label: label(&network),
+            disk_used: human_bytes(footprint.disk_bytes),
+            footprint,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    network: String,
+    confirm: String,
+}
+
+/// Deletes every image (files and rows) and every job from the network.
+async fn delete_everything(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&form.network)?;
+    if form.confirm != "yes" {
+        return Err(AppError::BadRequest(
+            "Tick the confirmation to delete everything from this network.".into(),
+        ));
+    }
+    let library = state.library.clone();
+    let (images, jobs) = state
+        .db
+        .run(move |conn| {
+            let ids = ip_activity::image_ids_from(conn, network)?;
+            let placed = Image::placed_by_ids(conn, &ids)?;
+            for image in &placed {
+                library.delete(conn, image)?;
+            }
+            let jobs = ip_activity::delete_jobs_from(conn, network)?;
+            Ok((placed.len(), jobs))
+        })
+        .await?;
+    state.media_rows.clear();
+    record(
+        &state,
+        &admin,
+        "delete_everything",
+        network.to_string(),
+        format!("{images} images, {jobs} generation records"),
+    )
+    .await?;
+    Flash::success(
+        &session,
+        format!("Deleted {images} images and {jobs} generation records from {network}."),
+    );
+    Ok(see_other(&case_file_link(&network)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/limits.html")]
+struct LimitsPage {
+    layout: Layout,
+    section: &'static str,
+    blocks: Vec<(Block, String)>,
+    overrides: Vec<(LimitOverride, String)>,
+    defaults: (u32, u32, u32, u32),
+}
+
+async fn limits_page(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    let (live, overrides) = state
+        .db
+        .run(|conn| Ok((blocks::live(conn)?, blocks::overrides(conn)?)))
+        .await?;
+    let settings = &state.settings;
+    let until = |at: Option<DateTime<Utc>>| at.map_or_else(|| "no expiry".to_owned(), when);
+    render(
+        StatusCode::OK,
+        &LimitsPage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "limits",
+            blocks: live
+                .into_iter()
+                .map(|block| {
+                    let until = until(block.expires_at);
+                    (block, until)
+                })
+                .collect(),
+            overrides: overrides
+                .into_iter()
+                .map(|over| {
+                    let until = until(over.expires_at);
+                    (over, until)
+                })
+                .collect(),
+            defaults: (
+                settings.anon_generate_limit,
+                settings.anon_story_limit,
+                settings.free_images_standard,
+                settings.free_images_plus,
+            ),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LimitsForm {
+    network: String,
+    anon_generate: String,
+    anon_story: String,
+    free_images: String,
+    reason: String,
+    expires_hours: String,
+}
+
+fn optional_limit(raw: &str, name: &str) -> Result<Option<u32>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1_000_000)
+            .map(Some)
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "{name} must be a whole number from 0 to 1000000 (empty: the default)."
+                ))
+            }),
+    }
+}
+
+/// `POST /admin/limits`: sets (or replaces) the override of a network.
+async fn set_limits(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LimitsForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&form.network)?;
+    let values = OverrideValues {
+        anon_generate: optional_limit(&form.anon_generate, "Anonymous generations")?,
+        anon_story: optional_limit(&form.anon_story, "Anonymous stories")?,
+        free_images: optional_limit(&form.free_images, "Free images")?,
+    };
+    if values.anon_generate.is_none() && values.anon_story.is_none() && values.free_images.is_none()
+    {
+        return Err(AppError::BadRequest(
+            "Set at least one limit (or remove the override).".into(),
+        ));
+    }
+    let expires_at = parse_expiry(&form.expires_hours)?;
+    let reason: String = form.reason.trim().chars().take(500).collect();
+    let actor = admin.current.user.id;
+    let detail = format!(
+        "generate={:?} story={:?} free={:?} {reason}",
+        values.anon_generate, values.anon_story, values.free_images
+    );
+    state
+        .db
+        .run(move |conn| {
+            Ok(blocks::set_override(
+                conn,
+                network,
+                &values,
+                &reason,
+                expires_at,
+                Some(actor),
+            )?)
+        })
+        .await?;
+    record(&state, &admin, "set_limits", network.to_string(), detail).await?;
+    Flash::success(&session, format!("Limits for {network} saved."));
+    Ok(see_other("/admin/limits"))
+}
+
+async fn remove_limits(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<NetworkForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&form.network)?;
+    let removed = state
+        .db
+        .run(move |conn| Ok(blocks::remove_override(conn, network)?))
+        .await?;
+    if removed > 0 {
+        record(
+            &state,
+            &admin,
+            "remove_limits",
+            network.to_string(),
+            String::new(),
+        )
+        .await?;
+        Flash::success(
+            &session,
+            format!("{network} is back to the default limits."),
+        );
+    } else {
+        Flash::error(&session, format!("{network} had no override."));
+    }
+    Ok(see_other("/admin/limits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_field, label};
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+    }
+
+    #[test]
+    fn single_addresses_are_labelled_without_a_prefix() {
+        let net = |s: &str| s.parse().expect("net");
+        assert_eq!(label(&net("203.0.113.5/32")), "203.0.113.5");
+        assert_eq!(label(&net("198.51.100.0/24")), "198.51.100.0/24");
+        assert_eq!(label(&net("2001:db8::1/128")), "2001:db8::1");
+    }
+}

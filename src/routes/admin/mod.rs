@@ -1,0 +1,126 @@
+//! The admin area under `/admin`: the overview, the IP gallery and case files with their
+//! actions, users, limits and the audit log.
+//!
+//! Access is checked twice: a middleware on the whole scope answers 404 to anyone who is
+//! not a signed-in admin before any handler or body extractor runs (so the area does not
+//! even confirm it exists), and every handler takes an [`AdminUser`], which also names the
+//! actor for the audit log.
+
+mod audit_log;
+mod ips;
+mod overview;
+mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{FromRequest, HttpRequest, web};
+use ipnetwork::IpNetwork;
+
+use crate::auth::{CurrentUser, MaybeUser};
+use crate::error::AppError;
+use crate::models::audit::{self, Actor};
+use crate::quota::client_ip::client_ip_of;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(from_fn(require_admin))
+            .configure(overview::configure)
+            .configure(ips::configure)
+            .configure(users::configure)
+            .configure(audit_log::configure)
+            .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) })),
+    );
+}
+
+/// Answers 404 to everyone but signed-in admins.
+async fn require_admin(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let user = req.extract::<MaybeUser>().await?;
+    if !user.0.is_some_and(|current| current.user.is_admin()) {
+        return Err(AppError::NotFound.into());
+    }
+    next.call(req).await
+}
+
+/// A signed-in admin, and where they act from (for the audit log).
+pub struct AdminUser {
+    pub current: CurrentUser,
+    pub ip: IpNetwork,
+}
+
+impl AdminUser {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.current.user.id,
+            name: self.current.user.username.clone(),
+            ip: self.ip,
+        }
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = MaybeUser::from_request(req, payload);
+        let ip = client_ip_of(req);
+        Box::pin(async move {
+            match user.await?.0 {
+                Some(current) if current.user.is_admin() => Ok(AdminUser {
+                    current,
+                    ip: IpNetwork::from(ip?.0),
+                }),
+                _ => Err(AppError::NotFound),
+            }
+        })
+    }
+}
+
+/// Records an admin action in the audit log.
+pub async fn record(
+    state: &AppState,
+    admin: &AdminUser,
+    action: &'static str,
+    target: String,
+    detail: String,
+) -> Result<(), AppError> {
+    let actor = admin.actor();
+    state
+        .db
+        .run(move |conn| Ok(audit::record(conn, &actor, action, &target, &detail)?))
+        .await
+}
+
+/// Page count and previous/next links for a listing.
+pub struct Pages {
+    pub page: i64,
+    pub pages: i64,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+impl Pages {
+    pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        Pages {
+            page,
+            pages,
+            prev_link: (page > 1).then(|| link(page - 1)),
+            next_link: (page < pages).then(|| link(page + 1)),
+        }
+    }
+}
+
+/// `2026-12-02 15:04 UTC`.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

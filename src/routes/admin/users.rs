@@ -1,0 +1,369 @@
+//! `/admin/users`: search and sort accounts; one account's page (addresses, sessions, ledger,
+//! images) with tier, credits, disable and role changes; deleting an account.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::ips::{Thumb, label};
+use super::{AdminUser, Pages, record, when};
+use crate::auth::Invalidation;
+use crate::error::AppError;
+use crate::models::image::ImageFilter;
+use crate::models::ip_activity::{self, SeenAddress};
+use crate::models::user::{self, ANON_USERNAME, ROLE_ADMIN, ROLE_USER, UserSort, UserSummary};
+use crate::models::{Image, SessionRow, User};
+use crate::quota::blocks::parse_network;
+use crate::quota::credits::{self, Entry, LedgerEntry, Reason};
+use crate::routes::gallery::page_number;
+use crate::routes::{Flash, Layout, render, see_other, url_encode};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::get().to(list))
+        .route("/users/{id}", web::get().to(show))
+        .route("/users/{id}/update", web::post().to(update))
+        .route("/users/{id}/delete", web::post().to(delete));
+}
+
+const USERS_PER_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    sort: String,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct ListPage {
+    layout: Layout,
+    section: &'static str,
+    users: Vec<(UserSummary, String)>,
+    total: i64,
+    q: String,
+    sort: String,
+    page: i64,
+    pages: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+async fn list(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let page = page_number(query.page.as_deref());
+    let q = query.q.trim().to_owned();
+    // An address or range searches by where accounts were seen; anything else by name/email.
+    let (text, network) = match parse_network(&q) {
+        _ if q.is_empty() => (None, None),
+        Ok(network) if q.contains(['.', ':']) => (None, Some(network)),
+        _ => (Some(q.clone()), None),
+    };
+    let sort = UserSort::parse(&query.sort);
+    let users = state
+        .db
+        .run(move |conn| {
+            Ok(user::search(
+                conn,
+                text.as_deref(),
+                network,
+                sort,
+                (page - 1) * USERS_PER_PAGE,
+                USERS_PER_PAGE,
+            )?)
+        })
+        .await?;
+    let total = users.first().map_or(0, |user| user.total);
+    let pages = Pages::new(page, total, USERS_PER_PAGE, |p| {
+        format!(
+            "/admin/users?q={}&sort={}&page={p}",
+            url_encode(&q),
+            url_encode(&query.sort)
+        )
+    });
+    render(
+        StatusCode::OK,
+        &ListPage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "users",
+            users: users
+                .into_iter()
+                .map(|user| {
+                    let created = when(user.created_at);
+                    (user, created)
+                })
+                .collect(),
+            total,
+            q: query.q.clone(),
+            sort: query.sort.clone(),
+            page: pages.page,
+            pages: pages.pages,
+            prev_link: pages.prev_link,
+            next_link: pages.next_link,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    layout: Layout,
+    section: &'static str,
+    user: User,
+    is_self: bool,
+    member_since: String,
+    addresses: Vec<(SeenAddress, String, String)>,
+    sessions: Vec<(SessionRow, String, String)>,
+    ledger: Vec<(LedgerEntry, String)>,
+    images: Vec<Thumb>,
+    image_count: i64,
+}
+
+async fn find_user(state: &AppState, id: i64) -> Result<User, AppError> {
+    state
+        .db
+        .run(move |conn| Ok(User::find(conn, id)?))
+        .await?
+        .filter(|user| user.username != ANON_USERNAME)
+        .ok_or(AppError::NotFound)
+}
+
+async fn show(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    let user_id = user.id;
+    let (addresses, sessions, ledger, images) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                ip_activity::addresses_of_user(conn, user_id)?,
+                SessionRow::list_for_user(conn, user_id)?,
+                credits::ledger(conn, user_id, 50)?,
+                Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, 24)?,
+            ))
+        })
+        .await?;
+    render(
+        StatusCode::OK,
+        &UserPage {
+            layout: Layout::new(&session, Some(&admin.current)),
+            section: "users",
+            is_self: user.id == admin.current.user.id,
+            member_since: when(user.created_at),
+            addresses: addresses
+                .into_iter()
+                .map(|seen| {
+                    let (label, last) = (label(&seen.ip), when(seen.last_seen));
+                    (seen, label, last)
+                })
+                .collect(),
+            sessions: sessions
+                .into_iter()
+                .map(|row| {
+                    let (started, seen) = (when(row.created_at), when(row.last_seen_at));
+                    (row, started, seen)
+                })
+                .collect(),
+            ledger: ledger
+                .into_iter()
+                .map(|entry| {
+                    let at = when(entry.created_at);
+                    (entry, at)
+                })
+                .collect(),
+            image_count: images.total,
+            images: images.items.iter().map(Thumb::of).collect(),
+            user,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateForm {
+    tier: Option<String>,
+    role: Option<String>,
+    /// "true" to disable, "false" to enable; absent: unchanged.
+    disabled: Option<String>,
+    credits_delta: String,
+    reason: String,
+}
+
+/// `POST /admin/users/{id}/update`: any of tier, role, disabled and a credits change (with
+/// its reason, written to the ledger). Every change is one audit entry.
+async fn update(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+    form: web::Form<UpdateForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    let form = form.into_inner();
+    let tier = match form.tier.as_deref().map(str::trim) {
+        None | Some("") => user.tier.clone(),
+        Some(tier @ ("standard" | "plus")) => tier.to_owned(),
+        Some(_) => return Err(AppError::BadRequest("Tier is standard or plus.".into())),
+    };
+    let role = match form.role.as_deref().map(str::trim) {
+        None | Some("") => user.role.clone(),
+        Some(role @ (ROLE_USER | ROLE_ADMIN)) => role.to_owned(),
+        Some(_) => return Err(AppError::BadRequest("Role is user or admin.".into())),
+    };
+    let disabled = match form.disabled.as_deref().map(str::trim) {
+        None | Some("") => user.disabled,
+        Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(AppError::BadRequest("Disabled is true or false.".into())),
+    };
+    let delta = match form.credits_delta.trim().trim_start_matches('+') {
+        "" => 0,
+        raw => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|delta| delta.abs() <= 1_000_000_000)
+            .ok_or_else(|| {
+                AppError::BadRequest("The credits change is a whole number like 10 or -5.".into())
+            })?,
+    };
+    let reason = form.reason.trim().to_owned();
+    if delta != 0 && reason.is_empty() {
+        return Err(AppError::BadRequest(
+            "Give a reason for the credits change; it goes into the ledger.".into(),
+        ));
+    }
+    if user.id == admin.current.user.id && (disabled || role != ROLE_ADMIN) {
+        return Err(AppError::BadRequest(
+            "You cannot disable your own account or take away your own admin role.".into(),
+        ));
+    }
+    let mut changes = Vec::new();
+    if tier != user.tier {
+        changes.push(("set_tier", format!("{} → {tier}", user.tier)));
+    }
+    if role != user.role {
+        changes.push(("set_role", format!("{} → {role}", user.role)));
+    }
+    if disabled != user.disabled {
+        changes.push((
+            if disabled {
+                "disable_user"
+            } else {
+                "enable_user"
+            },
+            String::new(),
+        ));
+    }
+    let (user_id, actor_id) = (user.id, admin.current.user.id);
+    let (tier_set, role_set) = (tier.clone(), role.clone());
+    let balance = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                User::set_standing(conn, user_id, &tier_set, &role_set, disabled)?;
+                if delta == 0 {
+                    return Ok(Some(None));
+                }
+                let entry = Entry {
+                    actor_id: Some(actor_id),
+                    note: &reason,
+                    ..Entry::default()
+                };
+                Ok(credits::add(conn, user_id, delta, Reason::Grant, &entry)?.map(Some))
+            })
+        })
+        .await?;
+    let Some(balance) = balance else {
+        return Err(AppError::BadRequest(format!(
+            "{} has {} credits: cannot take away {}.",
+            user.username, user.credits, -delta
+        )));
+    };
+    if let Some(balance) = balance {
+        changes.push((
+            "grant_credits",
+            format!("{delta:+} → {balance} ({})", form.reason.trim()),
+        ));
+    }
+    if disabled || role != user.role {
+        // Every instance hears of the change through the users table's NOTIFY trigger;
+        // this one forgets its cached copy right away, before the notification arrives.
+        state.auth_cache.forget(Invalidation::User(user.id));
+    }
+    let target = format!("user {} ({})", user.username, user.id);
+    for (action, detail) in &changes {
+        record(&state, &admin, action, target.clone(), detail.clone()).await?;
+    }
+    Flash::success(
+        &session,
+        if changes.is_empty() {
+            "Nothing changed.".to_owned()
+        } else {
+            format!("{} updated.", user.username)
+        },
+    );
+    Ok(see_other(&format!("/admin/users/{}", user.id)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    confirm: String,
+}
+
+/// `POST /admin/users/{id}/delete`: files, rows and sessions of the account.
+async fn delete(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    if user.id == admin.current.user.id {
+        return Err(AppError::BadRequest(
+            "Delete your own account from your account page.".into(),
+        ));
+    }
+    if form.confirm != user.username {
+        return Err(AppError::BadRequest(format!(
+            "Type the username ({}) to confirm the deletion.",
+            user.username
+        )));
+    }
+    let library = state.library.clone();
+    let user_id = user.id;
+    let images = state
+        .db
+        .run(move |conn| library.delete_account(conn, user_id))
+        .await?;
+    state.media_rows.clear();
+    state.auth_cache.forget(Invalidation::User(user.id));
+    record(
+        &state,
+        &admin,
+        "delete_user",
+        format!("user {} ({})", user.username, user.id),
+        format!("{images} images"),
+    )
+    .await?;
+    Flash::success(
+        &session,
+        format!("{} and their {images} images are deleted.", user.username),
+    );
+    Ok(see_other("/admin/users"))
+}
