@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `create-admin`, and the operator's
-//! abuse tools `block-ip`, `unblock-ip` and `grant-credits`.
+//! The command line: `serve` (default), `migrate`, `create-admin`, and the
+//! operator's tools `block-ip`, `unblock-ip`, `grant-credits` and `purge-ips`.
 //!
 //! Every command resolves the database the same way: `DATABASE_URL` when set, otherwise
 //! the embedded cluster under `<data dir>/pg`, started for the command and stopped after.
@@ -57,6 +57,9 @@ pub enum Command {
     },
     /// Lift the block of exactly this address or range.
     UnblockIp { network: String },
+    /// Erase client IPs older than ATELIER_IP_RETENTION_DAYS everywhere (also done
+    /// periodically by the server).
+    PurgeIps,
     /// Add credits to an account (negative amounts take them away), with a ledger row.
     GrantCredits {
         #[arg(long)]
@@ -131,6 +134,24 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     Ok(())
                 }
             }
+        }
+        Command::PurgeIps => {
+            let mut conn = migrated(&database, &settings)?;
+            let before =
+                chrono::Utc::now() - chrono::Duration::days(i64::from(settings.ip_retention_days));
+            let purged = crate::privacy::purge_ips(&mut conn, before)?;
+            println!(
+                "erased addresses older than {} days: {} images, {} generation jobs, {} sessions, \
+                 {} usage events, {} audit entries; {} address-only counters deleted",
+                settings.ip_retention_days,
+                purged.images,
+                purged.jobs,
+                purged.sessions,
+                purged.usage_events,
+                purged.audit,
+                purged.deleted_counters
+            );
+            Ok(())
         }
         Command::GrantCredits {
             username,

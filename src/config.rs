@@ -62,6 +62,8 @@ pub struct Settings {
     pub free_images_plus: u32,
     /// Standard accounts younger than this get no free images.
     pub free_min_account_age_secs: u64,
+    /// Client IPs older than this are erased everywhere (rows and counts stay).
+    pub ip_retention_days: u32,
     /// How often the periodic clean-up runs.
     pub housekeeping_interval_secs: u64,
     pub admin_username: Option<String>,
@@ -104,6 +106,7 @@ const KNOWN: &[&str] = &[
     "free_images_standard",
     "free_images_plus",
     "free_min_account_age_secs",
+    "ip_retention_days",
     "housekeeping_interval_secs",
     "admin_username",
     "admin_email",
@@ -173,6 +176,7 @@ impl Settings {
             free_images_standard: values.parse("free_images_standard", 2)?,
             free_images_plus: values.parse("free_images_plus", 5)?,
             free_min_account_age_secs: values.parse("free_min_account_age_secs", 120)?,
+            ip_retention_days: values.parse("ip_retention_days", 90)?,
             housekeeping_interval_secs: values.parse("housekeeping_interval_secs", 600)?,
             admin_username: text("admin_username"),
             admin_email: text("admin_email"),
@@ -196,6 +200,9 @@ impl Settings {
         }
         if self.login_failure_limit == 0 || self.login_failure_window_secs == 0 {
             bail!("ATELIER_LOGIN_FAILURE_LIMIT and _WINDOW_SECS must be positive");
+        }
+        if self.ip_retention_days == 0 {
+            bail!("ATELIER_IP_RETENTION_DAYS must be at least 1");
         }
         if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
             bail!(

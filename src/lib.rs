@@ -16,6 +16,7 @@ pub mod library;
 pub mod middleware;
 pub mod models;
 pub mod pg_embedded;
+pub mod privacy;
 pub mod quota;
 pub mod routes;
 pub mod schema;

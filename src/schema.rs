@@ -161,7 +161,7 @@ diesel::table! {
 diesel::table! {
     usage_events (id) {
         id -> Int8,
-        ip_key -> Inet,
+        ip_key -> Nullable<Inet>,
         action -> Text,
         client_ip -> Nullable<Inet>,
         at -> Timestamptz,

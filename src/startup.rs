@@ -23,7 +23,7 @@ use crate::quota::charge::Rules;
 use crate::quota::limits;
 use crate::routes::media::MediaRowCache;
 use crate::storage::Storage;
-use crate::{accounts, middleware, models, routes, tokens};
+use crate::{accounts, middleware, models, privacy, routes, tokens};
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
 pub struct AppState {
@@ -196,13 +196,14 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     file.sync_all()
 }
 
-/// Periodic clean-up: expired sessions, old login failures and usage events, and
-/// anonymous images nobody claimed in time.
+/// Periodic clean-up: expired sessions, old login failures and usage events, anonymous
+/// images nobody claimed in time, and client IPs older than the retention.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
     let login_window = secs(state.settings.login_failure_window_secs);
     let anon_retention = secs(state.settings.anon_retention_secs);
     let usage_window = state.rules.window;
+    let ip_retention = chrono::Duration::days(i64::from(state.settings.ip_retention_days));
     let interval = Duration::from_secs(state.settings.housekeeping_interval_secs);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(interval);
@@ -217,16 +218,18 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     let usage = limits::prune(conn, usage_window)?;
                     let anonymous =
                         library.purge_anonymous(conn, chrono::Utc::now() - anon_retention)?;
-                    Ok((sessions, failures, usage, anonymous))
+                    let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention)?;
+                    Ok((sessions, failures, usage, anonymous, ips.total()))
                 })
                 .await;
             match result {
-                Ok((sessions, failures, usage, anonymous)) => tracing::debug!(
+                Ok((sessions, failures, usage, anonymous, ips)) => tracing::debug!(
                     sessions,
                     failures,
                     usage,
                     anonymous,
-                    "housekeeping removed expired rows"
+                    ips,
+                    "housekeeping removed expired rows and old addresses"
                 ),
                 Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
             }

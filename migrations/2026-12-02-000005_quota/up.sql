@@ -16,7 +16,8 @@ CREATE INDEX generation_jobs_anon_idx ON generation_jobs (anon_id) WHERE anon_id
 -- over a rolling window under a transaction-scoped advisory lock on (key, action).
 CREATE TABLE usage_events (
     id       BIGSERIAL PRIMARY KEY,
-    ip_key   INET NOT NULL,
+    -- NULL once the privacy purge has erased it (the row stays for the counts).
+    ip_key   INET,
     action   TEXT NOT NULL CHECK (action IN ('generate', 'story')),
     client_ip INET,
     at       TIMESTAMPTZ NOT NULL DEFAULT now()

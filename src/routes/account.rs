@@ -1,8 +1,10 @@
 //! The signed-in user's own pages: the dashboard and `/account` (password, email, sessions).
 
+use actix_files::NamedFile;
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -16,6 +18,7 @@ use crate::error::AppError;
 use crate::models::image::ImageFilter;
 use crate::models::user::taken_message;
 use crate::models::{Folder, Image, SessionRow, User};
+use crate::privacy;
 use crate::quota::ClientIp;
 use crate::quota::charge::{Usage, human_duration};
 use crate::startup::AppState;
@@ -28,7 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/sessions/{id}/revoke",
             web::post().to(revoke_session),
-        );
+        )
+        .route("/account/export", web::get().to(export))
+        .route("/account/delete", web::post().to(delete_account));
 }
 
 #[derive(Template)]
@@ -103,10 +108,19 @@ struct SessionView {
 struct AccountPage {
     layout: Layout,
     email: String,
-    new_email: String,
     sessions: Vec<SessionView>,
+    retention_days: u32,
+    forms: AccountForms,
+}
+
+/// What the account page's forms show again after a failed post: one form's errors (and
+/// the typed email).
+#[derive(Default)]
+struct AccountForms {
+    new_email: String,
     password_errors: FieldErrors,
     email_errors: FieldErrors,
+    delete_errors: FieldErrors,
 }
 
 async fn account(
@@ -119,9 +133,7 @@ async fn account(
         &session,
         current,
         StatusCode::OK,
-        String::new(),
-        FieldErrors::default(),
-        FieldErrors::default(),
+        AccountForms::default(),
     )
     .await
 }
@@ -132,9 +144,7 @@ async fn account_page(
     session: &Session,
     current: CurrentUser,
     status: StatusCode,
-    new_email: String,
-    password_errors: FieldErrors,
-    email_errors: FieldErrors,
+    forms: AccountForms,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id;
     let rows = state
@@ -161,10 +171,9 @@ async fn account_page(
         &AccountPage {
             layout: Layout::new(session, Some(&current)),
             email: current.user.email.clone(),
-            new_email,
             sessions,
-            password_errors,
-            email_errors,
+            retention_days: state.settings.ip_retention_days,
+            forms,
         },
     )
 }
@@ -205,9 +214,10 @@ async fn change_password(
             &session,
             current,
             StatusCode::BAD_REQUEST,
-            String::new(),
-            errors,
-            FieldErrors::default(),
+            AccountForms {
+                password_errors: errors,
+                ..AccountForms::default()
+            },
         )
         .await;
     };
@@ -266,9 +276,11 @@ async fn change_email(
             &session,
             current,
             StatusCode::BAD_REQUEST,
-            typed,
-            FieldErrors::default(),
-            errors,
+            AccountForms {
+                new_email: typed,
+                email_errors: errors,
+                ..AccountForms::default()
+            },
         )
         .await;
     };
@@ -285,9 +297,11 @@ async fn change_email(
             &session,
             current,
             StatusCode::CONFLICT,
-            typed,
-            FieldErrors::default(),
-            errors,
+            AccountForms {
+                new_email: typed,
+                email_errors: errors,
+                ..AccountForms::default()
+            },
         )
         .await;
     }
@@ -370,4 +384,114 @@ mod tests {
         assert_eq!(describe_browser("curl/8.5.0"), "curl");
         assert_eq!(describe_browser(""), "Unknown client");
     }
+}
+
+/// `GET /account/export`: a zip of the user's images (original variant) and
+/// `atelier-export.json`, built in an unnamed temporary file and streamed from it.
+async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let library = state.library.clone();
+    let scratch = state.settings.data_dir.join("exports");
+    let user = current.user.clone();
+    let file = state
+        .db
+        .run(move |conn| {
+            let mut file = privacy::scratch_file(&scratch)?;
+            privacy::write_export(conn, &library, &user, &mut file)?;
+            Ok(file)
+        })
+        .await?;
+    let name = format!(
+        "atelier-export-{}-{}.zip",
+        current.user.username,
+        chrono::Utc::now().format("%Y%m%d")
+    );
+    let named = NamedFile::from_file(file, &name)
+        .map_err(AppError::internal)?
+        .set_content_disposition(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(name)],
+        })
+        .use_etag(false)
+        .use_last_modified(false);
+    tracing::info!(user_id = current.user.id, "data export downloaded");
+    let mut response = named.into_response(&req);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteAccountForm {
+    /// The page's field is `delete_password`; scripts may post `password`.
+    #[serde(alias = "delete_password")]
+    password: String,
+}
+
+/// `POST /account/delete`: with the password, deletes the account, its files and rows, and
+/// its sessions; ledger rows stay, no longer linked to anyone.
+async fn delete_account(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    form: web::Form<DeleteAccountForm>,
+) -> Result<HttpResponse, AppError> {
+    let ok = state
+        .hasher
+        .verify(
+            form.into_inner().password,
+            Some(current.user.password_hash.clone()),
+        )
+        .await?;
+    if !ok {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "delete_password",
+            "Your password is not right; nothing was deleted.",
+        );
+        return account_page(
+            &state,
+            &session,
+            current,
+            StatusCode::BAD_REQUEST,
+            AccountForms {
+                delete_errors: errors,
+                ..AccountForms::default()
+            },
+        )
+        .await;
+    }
+    let library = state.library.clone();
+    let user_id = current.user.id;
+    let images = state
+        .db
+        .run(move |conn| library.delete_account(conn, user_id))
+        .await?;
+    state.media_rows.clear();
+    state.auth_cache.forget(Invalidation::User(user_id));
+    session.purge();
+    tracing::info!(user_id, images, "account deleted by its owner");
+    render(
+        StatusCode::OK,
+        &AccountDeletedPage {
+            layout: Layout {
+                user: None,
+                flash: None,
+            },
+            images,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "account/deleted.html")]
+struct AccountDeletedPage {
+    layout: Layout,
+    images: usize,
 }

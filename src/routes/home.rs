@@ -1,4 +1,4 @@
-//! The landing page.
+//! The landing page and the privacy statement.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -13,7 +13,8 @@ use crate::quota::ClientIp;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home));
+    cfg.route("/", web::get().to(home))
+        .route("/privacy", web::get().to(privacy));
 }
 
 #[derive(Template)]
@@ -39,6 +40,32 @@ async fn home(
         &HomePage {
             layout: Layout::new(&session, user.0.as_ref()),
             cost,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    retention_days: u32,
+    anon_hours: u64,
+    login_window_minutes: u64,
+}
+
+async fn privacy(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
+    let settings = &state.settings;
+    render(
+        StatusCode::OK,
+        &PrivacyPage {
+            layout: Layout::new(&session, user.0.as_ref()),
+            retention_days: settings.ip_retention_days,
+            anon_hours: settings.anon_retention_secs.div_ceil(3600),
+            login_window_minutes: settings.login_failure_window_secs.div_ceil(60),
         },
     )
 }

@@ -1,0 +1,204 @@
+//! What Atelier keeps about people, and how they get it back or get rid of it: erasing
+//! client IPs older than the retention everywhere they are stored (the rows stay, so the
+//! counts do), and a user's export (their images and a JSON record of everything about
+//! them). Blocking: call inside `Db::run` or `web::block`.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::error::AppError;
+use crate::library::Library;
+use crate::models::image::ImageFilter;
+use crate::models::{Folder, Image, SessionRow, User};
+use crate::quota::credits;
+use crate::schema::{
+    admin_audit, free_image_allowances, generation_jobs, images, login_failures, sessions,
+    usage_events,
+};
+
+/// How many rows lost their IP, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub images: usize,
+    pub jobs: usize,
+    pub sessions: usize,
+    pub usage_events: usize,
+    pub audit: usize,
+    /// Bookkeeping rows that only exist for an address (login failures, free-image
+    /// counters): deleted rather than emptied.
+    pub deleted_counters: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.images
+            + self.jobs
+            + self.sessions
+            + self.usage_events
+            + self.audit
+            + self.deleted_counters
+    }
+}
+
+/// Erases every client IP recorded before `before`. One transaction.
+pub fn purge_ips(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<Purged> {
+    conn.transaction(|conn| {
+        let none = None::<ipnetwork::IpNetwork>;
+        Ok(Purged {
+            images: diesel::update(
+                images::table
+                    .filter(images::created_at.lt(before))
+                    .filter(images::client_ip.is_not_null()),
+            )
+            .set(images::client_ip.eq(none))
+            .execute(conn)?,
+            jobs: diesel::update(
+                generation_jobs::table
+                    .filter(generation_jobs::created_at.lt(before))
+                    .filter(generation_jobs::client_ip.is_not_null()),
+            )
+            .set(generation_jobs::client_ip.eq(none))
+            .execute(conn)?,
+            sessions: diesel::update(
+                sessions::table
+                    .filter(sessions::created_at.lt(before))
+                    .filter(sessions::ip.is_not_null()),
+            )
+            .set(sessions::ip.eq(none))
+            .execute(conn)?,
+            usage_events: diesel::update(
+                usage_events::table
+                    .filter(usage_events::at.lt(before))
+                    .filter(
+                        usage_events::ip_key
+                            .is_not_null()
+                            .or(usage_events::client_ip.is_not_null()),
+                    ),
+            )
+            .set((
+                usage_events::ip_key.eq(none),
+                usage_events::client_ip.eq(none),
+            ))
+            .execute(conn)?,
+            audit: diesel::update(
+                admin_audit::table
+                    .filter(admin_audit::at.lt(before))
+                    .filter(admin_audit::ip.is_not_null()),
+            )
+            .set(admin_audit::ip.eq(none))
+            .execute(conn)?,
+            deleted_counters: diesel::delete(
+                login_failures::table.filter(login_failures::at.lt(before)),
+            )
+            .execute(conn)?
+                + diesel::delete(
+                    free_image_allowances::table
+                        .filter(free_image_allowances::updated_at.lt(before)),
+                )
+                .execute(conn)?,
+        })
+    })
+}
+
+/// Writes the user's export into `file` (a zip): every image's `original` under
+/// `images/{folder}/`, and `atelier-export.json` with the profile, the images (prompts and
+/// client IPs included), the credit ledger and the sessions. Rewinds `file` when done.
+pub fn write_export(
+    conn: &mut PgConnection,
+    library: &Library,
+    user: &User,
+    file: &mut File,
+) -> Result<(), AppError> {
+    use zip::write::SimpleFileOptions;
+    // Images are compressed already; storing keeps the export fast.
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut zip = zip::ZipWriter::new(&mut *file);
+    let mut listed = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 200)?;
+        if page.items.is_empty() {
+            break;
+        }
+        for placed in &page.items {
+            let path = library.path_of(placed, crate::storage::Variant::Original)?;
+            let name = format!(
+                "images/{}/{}.{}",
+                placed.folder_slug, placed.image.stem, placed.image.original_ext
+            );
+            let bytes = library.storage.read(&path).map_err(AppError::internal)?;
+            zip.start_file(name.as_str(), options)
+                .map_err(AppError::internal)?;
+            zip.write_all(&bytes).map_err(AppError::internal)?;
+            let image = &placed.image;
+            listed.push(serde_json::json!({
+                "id": image.id,
+                "file": name,
+                "folder": placed.folder_name,
+                "kind": image.kind,
+                "title": image.title,
+                "tags": image.tags,
+                "width": image.width,
+                "height": image.height,
+                "prompt": image.prompt,
+                "model": image.model,
+                "provider": image.provider,
+                "credits_used": image.credits_used,
+                "free": image.free,
+                "client_ip": image.client_ip.map(|ip| ip.ip().to_string()),
+                "shared": image.share_token_hash.is_some(),
+                "created": image.created_at.to_rfc3339(),
+            }));
+        }
+        offset += page.items.len() as i64;
+    }
+    let folders: Vec<_> = Folder::list_with_counts(conn, user.id)?
+        .into_iter()
+        .map(|(folder, count)| serde_json::json!({ "name": folder.name, "slug": folder.slug, "images": count }))
+        .collect();
+    let ledger = credits::ledger(conn, user.id, i64::MAX)?;
+    let sessions: Vec<_> = SessionRow::list_for_user(conn, user.id)?
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "started": row.created_at.to_rfc3339(),
+                "last_seen": row.last_seen_at.to_rfc3339(),
+                "ip": row.ip.map(|ip| ip.ip().to_string()),
+                "user_agent": row.user_agent,
+            })
+        })
+        .collect();
+    let record = serde_json::json!({
+        "exported_at": Utc::now().to_rfc3339(),
+        "profile": {
+            "username": user.username,
+            "email": user.email,
+            "role": user.role,
+            "tier": user.tier,
+            "credits": user.credits,
+            "created": user.created_at.to_rfc3339(),
+        },
+        "folders": folders,
+        "images": listed,
+        "ledger": ledger,
+        "sessions": sessions,
+    });
+    let json = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
+    zip.start_file("atelier-export.json", options)
+        .map_err(AppError::internal)?;
+    zip.write_all(&json).map_err(AppError::internal)?;
+    zip.finish().map_err(AppError::internal)?;
+    file.flush().map_err(AppError::internal)?;
+    file.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    Ok(())
+}
+
+/// An unnamed temporary file in `dir` (gone when closed, even after a crash).
+pub fn scratch_file(dir: &Path) -> Result<File, AppError> {
+    std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+    tempfile::tempfile_in(dir).map_err(AppError::internal)
+}
