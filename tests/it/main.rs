@@ -2,6 +2,7 @@
 //! per feature; see `helpers.rs` for the harness.
 
 mod accounts;
+mod admin;
 mod anonymous;
 mod browser;
 mod embedded;
