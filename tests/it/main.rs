@@ -15,6 +15,7 @@ mod library;
 mod media_security;
 mod migrations;
 mod openai;
+mod privacy;
 mod quotas;
 mod security;
 mod sessions;
