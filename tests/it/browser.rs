@@ -1,5 +1,6 @@
-//! The main account journey in real headless Chromium: register, log in, see the
-//! dashboard, log out. Screenshots land in `target/screenshots/`.
+//! Journeys in real headless Chromium: accounts, uploads and sharing, generation (also
+//! without an account), and the admin blocking an address. Screenshots land in
+//! `target/screenshots/`.
 
 use crate::helpers::spawn_app;
 use crate::webdriver::{Browser, browser_binaries, skip_or_fail};
@@ -208,4 +209,119 @@ async fn generate_and_illustrate_a_story_in_chromium() {
     );
     browser.screenshot("21-story").await;
     browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_visitor_generates_without_an_account_then_keeps_the_picture() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("a_visitor_generates_without_an_account_then_keeps_the_picture");
+        return;
+    };
+    let app = spawn_app().await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/")).await;
+    assert!(browser.text("#try").await.contains("3 of 3 left"));
+    browser
+        .fill("#prompt", "a lighthouse at sunset over a calm violet sea")
+        .await;
+    browser.click("#try button[type=submit]").await;
+    browser.wait_for_url(|u| u.contains("/jobs/")).await;
+    assert!(
+        browser.image_loaded(".tile img").await,
+        "the picture appears"
+    );
+    assert!(browser.text("main").await.contains("Keep these pictures"));
+    browser.screenshot("30-anonymous-result").await;
+
+    browser.click(".notice a.button[href='/register']").await;
+    browser.fill("#username", "keeper").await;
+    browser.fill("#email", "keeper@example.com").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser
+        .fill("#confirm_password", crate::helpers::PASSWORD)
+        .await;
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser
+            .text(".flash")
+            .await
+            .contains("picture you made are in it")
+    );
+    browser.fill("#username", "keeper").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+    browser.goto(&app.url("/gallery")).await;
+    assert!(
+        browser.image_loaded(".tile img").await,
+        "it is in the gallery"
+    );
+    assert!(
+        browser
+            .attribute(".tile img", "src")
+            .await
+            .starts_with("/media/keeper/default/thumb/")
+    );
+    browser.screenshot("31-claimed-in-gallery").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_admin_drills_into_an_address_and_blocks_it() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("an_admin_drills_into_an_address_and_blocks_it");
+        return;
+    };
+    let (app, _admin) = crate::admin::app_with_admin().await;
+    let spammer = crate::helpers::new_client();
+    app.signed_in_user(&spammer, "spammer").await;
+    for prompt in [
+        "buy cheap pills now",
+        "more cheap pills",
+        "pills pills pills",
+    ] {
+        crate::admin::generate_as(&app, &spammer, "203.0.113.66", prompt).await;
+    }
+    crate::admin::generate_as(
+        &app,
+        &crate::helpers::new_client(),
+        "2001:db8::42",
+        "a calm forest",
+    )
+    .await;
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "root").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+    browser.goto(&app.url("/admin")).await;
+    assert!(browser.text("main").await.contains("203.0.113.66"));
+    browser.screenshot("40-admin-overview").await;
+    browser.goto(&app.url("/admin/ips")).await;
+    assert!(
+        browser.image_loaded(".strip img").await,
+        "thumbnails in the gallery"
+    );
+    browser.screenshot("41-ip-gallery").await;
+    browser.click("a[href='/admin/ips/203.0.113.66']").await;
+    assert!(browser.text("main").await.contains("buy cheap pills now"));
+    browser.screenshot("42-case-file").await;
+    browser.fill("#reason", "pill spam").await;
+    browser.fill("#expires_hours", "48").await;
+    browser
+        .click("form[action='/admin/ips/block'] button[type=submit]")
+        .await;
+    assert!(browser.text(".flash").await.contains("is blocked"));
+    assert!(browser.text("main").await.contains("pill spam"));
+    browser.screenshot("43-blocked").await;
+    browser.quit().await;
+
+    let refused = spammer
+        .post(app.url("/api/generate-image"))
+        .header("x-forwarded-for", "203.0.113.66")
+        .json(&serde_json::json!({ "prompt": "one more" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(refused.status(), 403);
 }
