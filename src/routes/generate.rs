@@ -402,8 +402,9 @@ struct JobPage {
     cards: Vec<Card>,
     /// Stories show each picture with its sentence, in order.
     scenes: Vec<(Card, String)>,
-    /// Anonymous results: invite the visitor to keep them.
+    /// Anonymous results: invite the visitor to keep them (kept this many hours).
     anonymous: bool,
+    anon_hours: u64,
 }
 
 async fn job_page(
@@ -447,6 +448,7 @@ async fn job_page(
                 Vec::new()
             },
             anonymous,
+            anon_hours: state.settings.anon_retention_secs.div_ceil(3600),
         },
     )
 }

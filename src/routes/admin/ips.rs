@@ -673,7 +673,7 @@ async fn block(
         })
         .await?;
     record(&state, &admin, "block", network.to_string(), detail).await?;
-    Flash::success(&session, format!("{network} is blocked."));
+    Flash::success(&session, format!("{} is blocked.", label(&network)));
     Ok(see_other(&case_file_link(&network)))
 }
 
@@ -709,7 +709,10 @@ async fn unblock(
             String::new(),
         )
         .await?;
-        Flash::success(&session, format!("{network} is no longer blocked."));
+        Flash::success(
+            &session,
+            format!("{} is no longer blocked.", label(&network)),
+        );
     }
     Ok(see_other(&case_file_link(&network)))
 }
