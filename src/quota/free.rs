@@ -93,6 +93,40 @@ pub fn add_disposable_domain(
     Ok(())
 }
 
+/// The domains admins added, alphabetically.
+pub fn added_disposable_domains(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    disposable_domains::table
+        .select(disposable_domains::domain)
+        .order(disposable_domains::domain.asc())
+        .load(conn)
+}
+
+/// How many domains the shipped list holds.
+pub fn shipped_count() -> usize {
+    shipped().len()
+}
+
+/// A domain as an admin types it (`Example.COM`, `@example.com`), if it looks like one.
+pub fn parse_domain(raw: &str) -> Option<String> {
+    let domain = raw
+        .trim()
+        .trim_start_matches('@')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let valid = domain.len() <= 253
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    valid.then_some(domain)
+}
+
 /// The shipped list (`disposable_domains.txt`, one domain a line, `#` comments).
 fn shipped() -> &'static HashSet<&'static str> {
     static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
@@ -107,7 +141,18 @@ fn shipped() -> &'static HashSet<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::shipped;
+    use super::{parse_domain, shipped};
+
+    #[test]
+    fn admin_typed_domains_are_normalised_or_refused() {
+        assert_eq!(
+            parse_domain(" @Trash-Mail.Example. "),
+            Some("trash-mail.example".into())
+        );
+        for bad in ["", "localhost", "a..b", "-a.com", "a b.com", "x@y.com"] {
+            assert_eq!(parse_domain(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_shipped_list_is_real() {

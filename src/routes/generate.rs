@@ -297,8 +297,11 @@ struct GeneratePage {
     size: String,
     sizes: Vec<String>,
     error: Option<String>,
-    /// What the request will cost, in words.
+    /// What one image will cost, in words; with the balance, the page's script updates it
+    /// for the chosen count.
     cost: String,
+    credits: Option<i64>,
+    credits_per_image: i64,
     signed_in: bool,
 }
 
@@ -318,6 +321,8 @@ impl GeneratePage {
             sizes: size_names(),
             error: None,
             cost: usage.next_image_cost(),
+            credits: usage.credits,
+            credits_per_image: usage.credits_per_image,
             signed_in: current.is_some(),
         })
     }

@@ -39,3 +39,21 @@ document.addEventListener("DOMContentLoaded", () => {
 document.addEventListener("DOMContentLoaded", () => {
   for (const link of document.querySelectorAll("a.share-link")) link.textContent = link.href;
 });
+
+// The generate form: say what the chosen number of images will cost before sending.
+document.addEventListener("DOMContentLoaded", () => {
+  const cost = document.querySelector("#cost[data-credits]");
+  const count = document.querySelector("#count");
+  if (!cost || !count) return;
+  const perImage = Number(cost.dataset.perImage);
+  const credits = Number(cost.dataset.credits);
+  const original = cost.textContent;
+  count.addEventListener("change", () => {
+    const n = Number(count.value);
+    if (n <= 1) { cost.textContent = original; return; }
+    const total = n * perImage;
+    cost.textContent = total <= credits
+      ? `${n} images will cost ${total} credits; you have ${credits}.`
+      : `${n} images need ${total} credits and you have ${credits}: free images are for one image at a time.`;
+  });
+});

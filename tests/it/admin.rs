@@ -115,6 +115,7 @@ async fn every_admin_route_answers_404_to_everyone_else() {
         ("POST", "/admin/ips/delete"),
         ("POST", "/admin/limits"),
         ("POST", "/admin/limits/remove"),
+        ("POST", "/admin/disposable-domains"),
         ("POST", "/admin/users/2/update"),
         ("POST", "/admin/users/2/delete"),
     ];
@@ -412,11 +413,65 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     assert_eq!(response.status(), 303);
     generate_as(&app, &visitor(), "198.51.100.3", "back to the default").await;
 
+    // A disposable domain added by the admin takes free images away from its accounts.
+    assert_eq!(
+        post(
+            &app,
+            &admin,
+            "/admin/disposable-domains",
+            &[("domain", "not a domain")]
+        )
+        .await
+        .status(),
+        400
+    );
+    let response = post(
+        &app,
+        &admin,
+        "/admin/disposable-domains",
+        &[("domain", "@Throwaway.Example")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        page(&app, &admin, "/admin/limits")
+            .await
+            .contains("throwaway.example")
+    );
+    let burner = new_client();
+    app.register(&burner, "burner", "me@mail.throwaway.example", PASSWORD)
+        .await;
+    app.login(&burner, "burner", PASSWORD).await;
+    diesel::update(
+        atelier::schema::users::table.filter(atelier::schema::users::username.eq("burner")),
+    )
+    .set((
+        atelier::schema::users::credits.eq(0),
+        atelier::schema::users::created_at.eq(chrono::Utc::now() - chrono::Duration::hours(1)),
+    ))
+    .execute(&mut app.conn())
+    .expect("no credits, old enough");
+    let refused = burner
+        .post(app.url("/api/generate-image"))
+        .header("x-forwarded-for", "192.0.2.50")
+        .json(&serde_json::json!({ "prompt": "x" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(refused.status(), 402);
+    assert!(refused.text().await.expect("body").contains("disposable"));
+
     let actions: Vec<String> = audit_actions(&app)
         .into_iter()
         .map(|(action, _)| action)
         .collect();
-    for action in ["block", "unblock", "set_limits", "remove_limits"] {
+    for action in [
+        "block",
+        "unblock",
+        "set_limits",
+        "remove_limits",
+        "add_disposable_domain",
+    ] {
         assert!(
             actions.iter().any(|a| a == action),
             "{action} audited: {actions:?}"

@@ -1,7 +1,7 @@
 //! The IP gallery (`/admin/ips`), the case file of an address or range
 //! (`/admin/ips/{ip-or-cidr}`, with CSV and JSON abuse reports), and what an admin does
-//! about it: block, unblock, delete everything from it, set limit overrides
-//! (`/admin/limits`).
+//! about it: block, unblock, delete everything from it, set limit overrides and add
+//! disposable email domains (`/admin/limits`).
 
 use std::collections::HashMap;
 
@@ -21,6 +21,7 @@ use crate::models::ip_activity::{self, CaseRow, Footprint, Grouping, IpFilter, I
 use crate::models::{Image, PlacedImage};
 use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues, parse_network};
 use crate::quota::charge::Reservation;
+use crate::quota::free;
 use crate::routes::gallery::{human_bytes, page_number};
 use crate::routes::media::media_url;
 use crate::routes::{Flash, Layout, render, see_other, url_encode};
@@ -39,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ips/{network:.+}", web::get().to(case_file))
         .route("/limits", web::get().to(limits_page))
         .route("/limits", web::post().to(set_limits))
-        .route("/limits/remove", web::post().to(remove_limits));
+        .route("/limits/remove", web::post().to(remove_limits))
+        .route("/disposable-domains", web::post().to(add_disposable_domain));
 }
 
 const GROUPS_PER_PAGE: i64 = 30;
@@ -809,6 +811,9 @@ struct LimitsPage {
     blocks: Vec<(Block, String)>,
     overrides: Vec<(LimitOverride, String)>,
     defaults: (u32, u32, u32, u32),
+    /// Disposable email domains: the shipped list's size and the ones admins added.
+    shipped_domains: usize,
+    added_domains: Vec<String>,
 }
 
 async fn limits_page(
@@ -816,9 +821,15 @@ async fn limits_page(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let (live, overrides) = state
+    let (live, overrides, added_domains) = state
         .db
-        .run(|conn| Ok((blocks::live(conn)?, blocks::overrides(conn)?)))
+        .run(|conn| {
+            Ok((
+                blocks::live(conn)?,
+                blocks::overrides(conn)?,
+                free::added_disposable_domains(conn)?,
+            ))
+        })
         .await?;
     let settings = &state.settings;
     let until = |at: Option<DateTime<Utc>>| at.map_or_else(|| "no expiry".to_owned(), when);
@@ -847,8 +858,47 @@ async fn limits_page(
                 settings.free_images_standard,
                 settings.free_images_plus,
             ),
+            shipped_domains: free::shipped_count(),
+            added_domains,
         },
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DomainForm {
+    domain: String,
+}
+
+/// `POST /admin/disposable-domains`: standard accounts with an address at this domain (or
+/// under it) get no free images.
+async fn add_disposable_domain(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<DomainForm>,
+) -> Result<HttpResponse, AppError> {
+    let domain = free::parse_domain(&form.domain).ok_or_else(|| {
+        AppError::BadRequest(format!("{:?} is not a domain name.", form.domain.trim()))
+    })?;
+    let (added, actor) = (domain.clone(), admin.current.user.id);
+    state
+        .db
+        .run(move |conn| Ok(free::add_disposable_domain(conn, &added, Some(actor))?))
+        .await?;
+    record(
+        &state,
+        &admin,
+        "add_disposable_domain",
+        domain.clone(),
+        String::new(),
+    )
+    .await?;
+    Flash::success(
+        &session,
+        format!("{domain} counts as disposable from now on."),
+    );
+    Ok(see_other("/admin/limits"))
 }
 
 #[derive(Debug, Default, Deserialize)]
