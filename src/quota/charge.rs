@@ -14,9 +14,10 @@ use super::credits::{self, Entry, Reason};
 use super::free;
 use super::limits::{self, Action, Standing};
 use crate::config::Settings;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::models::User;
-use crate::quota::limit_key;
+use crate::quota::{ClientIp, limit_key};
 
 /// The quota settings, read once from [`Settings`].
 #[derive(Debug, Clone)]
@@ -177,15 +178,16 @@ impl From<Refusal> for AppError {
     }
 }
 
-/// Refuses a blocked client (registration, uploads).
-pub fn check_not_blocked(
-    conn: &mut PgConnection,
-    ip: IpNetwork,
-) -> QueryResult<Result<(), Refusal>> {
-    Ok(match blocks::active_block(conn, ip)? {
-        Some(block) => Err(Refusal::Blocked(block)),
+/// Refuses a blocked client (registration, uploads) with 403.
+pub async fn refuse_if_blocked(db: &Db, ip: ClientIp) -> Result<(), AppError> {
+    let ip = IpNetwork::from(ip.0);
+    match db
+        .run(move |conn| Ok(blocks::active_block(conn, ip)?))
+        .await?
+    {
+        Some(block) => Err(Refusal::Blocked(block).into()),
         None => Ok(()),
-    })
+    }
 }
 
 /// Reserves what `images` images (or one anonymous `action`) cost. Runs in the caller's

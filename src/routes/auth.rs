@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
 use diesel::Connection;
-use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
@@ -101,12 +100,7 @@ async fn register(
         return show_again(&session, StatusCode::BAD_REQUEST, errors);
     };
 
-    let client_ip = IpNetwork::from(ip.0);
-    state
-        .db
-        .run(move |conn| Ok(charge::check_not_blocked(conn, client_ip)?))
-        .await?
-        .map_err(AppError::from)?;
+    charge::refuse_if_blocked(&state.db, ip).await?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let signup_credits = i64::from(state.settings.signup_credits);
     let created = state

@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
-use ipnetwork::IpNetwork;
 
 use super::{Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
@@ -109,12 +108,7 @@ async fn store_upload(
             AppError::BadRequest("Choose an image file to upload (field \"file\").".into())
         })?;
     let tags = parse_tags(&received.tags).map_err(AppError::BadRequest)?;
-    let client_ip = IpNetwork::from(ip.0);
-    state
-        .db
-        .run(move |conn| Ok(charge::check_not_blocked(conn, client_ip)?))
-        .await?
-        .map_err(AppError::from)?;
+    charge::refuse_if_blocked(&state.db, ip).await?;
     let title: String = received.title.trim().chars().take(200).collect();
     let folder = match received.folder.trim() {
         "" => None,

@@ -532,21 +532,26 @@ fn report_name(network: &IpNetwork, ext: &str) -> String {
     format!("atelier-abuse-report-{safe}.{ext}")
 }
 
+/// The report rows of the network in `path`, with the export written to the audit log.
+async fn audited_report(
+    admin: &AdminUser,
+    state: &AppState,
+    path: &str,
+    format: &str,
+) -> Result<(IpNetwork, Vec<ReportRow>), AppError> {
+    let network = network_from_path(path)?;
+    let rows = report_rows(state, network).await?;
+    let detail = format!("{format}, {} rows", rows.len());
+    record(state, admin, "export_report", label(&network), detail).await?;
+    Ok((network, rows))
+}
+
 async fn report_csv(
     admin: AdminUser,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let network = network_from_path(&path)?;
-    let rows = report_rows(&state, network).await?;
-    record(
-        &state,
-        &admin,
-        "export_report",
-        label(&network),
-        format!("csv, {} rows", rows.len()),
-    )
-    .await?;
+    let (network, rows) = audited_report(&admin, &state, &path, "csv").await?;
     let mut csv = String::from("time,ip,user,kind,prompt,image_id,sha256,action_taken\r\n");
     for row in &rows {
         let fields = [
@@ -589,16 +594,7 @@ async fn report_json(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let network = network_from_path(&path)?;
-    let rows = report_rows(&state, network).await?;
-    record(
-        &state,
-        &admin,
-        "export_report",
-        label(&network),
-        format!("json, {} rows", rows.len()),
-    )
-    .await?;
+    let (network, rows) = audited_report(&admin, &state, &path, "json").await?;
     Ok(HttpResponse::Ok()
         .insert_header(attachment(report_name(&network, "json")))
         .json(serde_json::json!({
