@@ -21,6 +21,7 @@ use crate::auth::{CurrentUser, MaybeUser, anon_id, ensure_anon_id};
 use crate::error::AppError;
 use crate::generate::queue::{self, ImageParams, Job, NewJob};
 use crate::generate::{SIZES, parse_size, story};
+use crate::models::user::ANON_USERNAME;
 use crate::models::{Folder, Image, PlacedImage};
 use crate::quota::ClientIp;
 use crate::quota::charge::{self, Requester, Usage};
@@ -459,13 +460,17 @@ async fn job_page(
 }
 
 fn image_entry(placed: &PlacedImage) -> serde_json::Value {
-    serde_json::json!({
+    let mut entry = serde_json::json!({
         "db_id": placed.image.id,
         "image_url": media_url(placed, Variant::Original),
         "thumb_url": media_url(placed, Variant::Thumb),
         "file_path": format!("uploads/{}/{}/original/{}.{}", placed.username, placed.folder_slug, placed.image.stem, placed.image.original_ext),
-        "page_url": format!("/images/{}", placed.image.id),
-    })
+    });
+    // Anonymous pictures have no image page until their visitor signs in.
+    if placed.username != ANON_USERNAME {
+        entry["page_url"] = format!("/images/{}", placed.image.id).into();
+    }
+    entry
 }
 
 fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {

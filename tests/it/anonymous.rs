@@ -142,6 +142,10 @@ async fn logging_in_also_claims_what_the_session_made() {
             .starts_with("/media/_anon/")
     );
     assert_ne!(first["db_id"], second["db_id"]);
+    assert!(
+        first["page_url"].is_null(),
+        "no image page before signing in"
+    );
     let response = app.login(&visitor, "returning", PASSWORD).await;
     assert_eq!(response.status(), 303);
     let images = app.api_images(&visitor).await;
