@@ -213,8 +213,7 @@ impl Library {
                 return Ok(0);
             };
             let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
-            let username = Username::parse(&user.username)
-                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let username = user.folder_owner()?;
             let target = Folder::ensure_default(conn, user_id)?;
             let images = Image::placed_in_folder(conn, anon_folder.id)?;
             let to_folder = target.slug();
@@ -232,8 +231,7 @@ impl Library {
             }
             Folder::delete_if_empty(conn, holder.id, anon_folder.id)?
                 .map_err(|refusal| AppError::internal(anyhow::anyhow!("{refusal:?}")))?;
-            let anon_user = Username::parse(&holder.username)
-                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+            let anon_user = holder.folder_owner()?;
             self.storage
                 .remove_empty_folder(&anon_user, &anon_folder.slug());
             Ok(images.len())
@@ -258,10 +256,10 @@ impl Library {
     /// with it; ledger rows stay, no longer linked to anyone). Returns the images deleted.
     pub fn delete_account(&self, conn: &mut PgConnection, user_id: i64) -> Result<usize, AppError> {
         let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
-        let username = Username::parse(&user.username)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+        let username = user.folder_owner()?;
         let mut deleted = 0;
         loop {
+            // Everything stored so far, a batch at a time.
             let batch = Image::placed_older_than(conn, user_id, chrono::Utc::now(), 500)?;
             if batch.is_empty() {
                 break;
@@ -284,8 +282,7 @@ impl Library {
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<usize, AppError> {
         let holder = User::anonymous_holder(conn)?;
-        let anon_user = Username::parse(&holder.username)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+        let anon_user = holder.folder_owner()?;
         let images = Image::placed_older_than(conn, holder.id, before, 1000)?;
         let mut folders = std::collections::BTreeMap::new();
         for placed in &images {

@@ -11,7 +11,6 @@ use tokio::sync::Notify;
 
 use super::queue::{self, ImageParams, Job};
 use super::{GenerationRequest, Generator, with_png_text};
-use crate::domain::Username;
 use crate::error::AppError;
 use crate::library::NewImageInput;
 use crate::models::image::Provenance;
@@ -221,8 +220,7 @@ async fn generate_one(
             conn.transaction(|conn| {
                 let (user, folder) =
                     destination(conn, job_id, anon_id.as_deref(), folder.as_deref())?;
-                let username = Username::parse(&user.username)
-                    .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
+                let username = user.folder_owner()?;
                 let title: String = prompt.chars().take(80).collect();
                 library.store(
                     conn,

@@ -51,6 +51,17 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == ROLE_ADMIN
     }
+
+    /// The username as the storage path segment it also is (the table's CHECK constraint
+    /// guarantees the pattern, so a failure here is a bug).
+    pub fn folder_owner(&self) -> Result<crate::domain::Username, crate::error::AppError> {
+        crate::domain::Username::parse(&self.username).map_err(|_| {
+            crate::error::AppError::internal(anyhow::anyhow!(
+                "stored username {:?} is invalid",
+                self.username
+            ))
+        })
+    }
 }
 
 impl User {

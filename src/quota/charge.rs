@@ -108,7 +108,8 @@ pub struct Granted {
 #[derive(Debug, Clone)]
 pub enum Refusal {
     Blocked(Block),
-    SignInRequired(Action),
+    /// The anonymous limit for this action is zero: it needs an account.
+    SignInRequired,
     LimitReached {
         action: Action,
         limit: u32,
@@ -136,7 +137,7 @@ impl From<Refusal> for AppError {
         match refusal {
             Refusal::Blocked(block) => AppError::Forbidden(block.message()),
             // Anonymous stories are off by default: sign in.
-            Refusal::SignInRequired(_) => AppError::LoginRequired,
+            Refusal::SignInRequired => AppError::LoginRequired,
             Refusal::LimitReached {
                 action,
                 limit,
@@ -210,7 +211,7 @@ pub fn reserve(
         Requester::Anonymous => {
             let limit = rules.anon_limit(action, over.as_ref());
             if limit == 0 {
-                return Ok(Err(Refusal::SignInRequired(action)));
+                return Ok(Err(Refusal::SignInRequired));
             }
             return Ok(
                 match limits::check_and_count(conn, key, ip, action, limit, rules.window)? {

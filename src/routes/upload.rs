@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::{Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
-use crate::domain::{FolderSlug, Username, parse_folder_name, parse_tags};
+use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
 use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
@@ -126,12 +126,10 @@ async fn store_upload(
     .map_err(AppError::internal)??;
 
     let library = state.library.clone();
-    let (user_id, username) = (current.user.id, current.user.username.clone());
+    let (user_id, username) = (current.user.id, current.user.folder_owner()?);
     let image = state
         .db
         .run(move |conn| {
-            let username = Username::parse(&username)
-                .map_err(|_| AppError::internal(anyhow::anyhow!("stored username invalid")))?;
             let folder = match &folder {
                 Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
                 None => Folder::ensure_default(conn, user_id)?,
