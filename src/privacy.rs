@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use crate::error::AppError;
 use crate::library::Library;
 use crate::models::image::ImageFilter;
-use crate::models::{Folder, Image, SessionRow, User};
+use crate::models::{Folder, Image, SessionRow, User, api_token};
 use crate::quota::credits;
 use crate::schema::{
     admin_audit, free_image_allowances, generation_jobs, images, login_failures, sessions,
@@ -172,6 +172,16 @@ pub fn write_export(
             })
         })
         .collect();
+    let tokens: Vec<_> = api_token::list_for_user(conn, user.id)?
+        .into_iter()
+        .map(|token| {
+            serde_json::json!({
+                "name": token.name,
+                "created": token.created_at.to_rfc3339(),
+                "last_used": token.last_used_at.map(|at| at.to_rfc3339()),
+            })
+        })
+        .collect();
     let record = serde_json::json!({
         "exported_at": Utc::now().to_rfc3339(),
         "profile": {
@@ -186,6 +196,7 @@ pub fn write_export(
         "images": listed,
         "ledger": ledger,
         "sessions": sessions,
+        "api_tokens": tokens,
     });
     let json = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
     zip.start_file("atelier-export.json", options)

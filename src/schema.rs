@@ -14,6 +14,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        user_id -> Int8,
+        name -> Text,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     credit_ledger (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -192,8 +203,11 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 
+diesel::joinable!(api_tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     admin_audit,
+    api_tokens,
     credit_ledger,
     disposable_domains,
     folders,

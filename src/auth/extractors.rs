@@ -1,16 +1,18 @@
-//! Extractors that resolve the session to a user. Every request re-reads the user row, so a
-//! disabled or deleted account stops working at once, whatever its sessions say.
+//! Extractors that resolve the session (or, on the JSON API and the image proxy, a personal
+//! API token) to a user. Every request re-reads the user row, so a disabled or deleted
+//! account stops working at once, whatever its sessions or tokens say.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::keys;
 use crate::error::AppError;
-use crate::models::User;
+use crate::models::{User, api_token};
 use crate::startup::AppState;
 
 /// A signed-in, enabled user. Anonymous requests get `AppError::LoginRequired`
@@ -26,12 +28,12 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 
 async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let session = req.get_session();
-    let Some(user_id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
-        return Ok(None);
-    };
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+    let Some(user_id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
+        return bearer_user(&req, state).await;
+    };
     let user = state
         .db
         .run(move |conn| Ok(User::find(conn, user_id)?))
@@ -46,6 +48,41 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
             Ok(None)
         }
     }
+}
+
+/// The owner of the request's personal API token (`Authorization: Bearer atl_…`), if it
+/// carries a valid one, is on the JSON API or the image proxy, and the owner is enabled.
+/// Pages never accept tokens: they are for scripts.
+async fn bearer_user(req: &HttpRequest, state: &AppState) -> Result<Option<CurrentUser>, AppError> {
+    Ok(token_owner(req, state).await?.map(|user| CurrentUser {
+        user,
+        session_id: None,
+    }))
+}
+
+/// See [`bearer_user`]; also used by the image proxy.
+pub async fn token_owner(req: &HttpRequest, state: &AppState) -> Result<Option<User>, AppError> {
+    let path = req.path();
+    if !(path.starts_with("/api/") || path.starts_with("/media/")) {
+        return Ok(None);
+    }
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_owned())
+    else {
+        return Ok(None);
+    };
+    let user = state
+        .db
+        .run(move |conn| match api_token::user_of(conn, &token)? {
+            Some(user_id) => Ok(User::find(conn, user_id)?),
+            None => Ok(None),
+        })
+        .await?;
+    Ok(user.filter(|user| !user.disabled))
 }
 
 /// The user with `id`, from the cache when fresh.

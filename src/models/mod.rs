@@ -1,6 +1,7 @@
 //! Diesel structs and their query functions, one file per table. Query functions take
 //! `&mut PgConnection` and are called inside `Db::run`.
 
+pub mod api_token;
 pub mod audit;
 pub mod folder;
 pub mod image;

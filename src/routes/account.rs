@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use super::gallery::{Card, human_bytes};
 use super::generate::usage_for;
-use super::{FieldErrors, Flash, Layout, render, see_other};
+use super::{FieldErrors, Flash, Layout, errors, render, see_other};
 use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
 use crate::models::image::ImageFilter;
 use crate::models::user::taken_message;
-use crate::models::{Folder, Image, SessionRow, User};
+use crate::models::{Folder, Image, SessionRow, User, api_token};
 use crate::privacy;
 use crate::quota::ClientIp;
 use crate::quota::charge::{Usage, human_duration};
@@ -32,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/sessions/{id}/revoke",
             web::post().to(revoke_session),
         )
+        .route("/account/tokens", web::post().to(create_token))
+        .route("/account/tokens/{id}/revoke", web::post().to(revoke_token))
         .route("/account/export", web::get().to(export))
         .route("/account/delete", web::post().to(delete_account));
 }
@@ -109,6 +111,8 @@ struct AccountPage {
     layout: Layout,
     email: String,
     sessions: Vec<SessionView>,
+    /// Personal API tokens: (id, name, created, last used).
+    tokens: Vec<(i64, String, String, String)>,
     retention_days: u32,
     forms: AccountForms,
 }
@@ -121,6 +125,9 @@ struct AccountForms {
     password_errors: FieldErrors,
     email_errors: FieldErrors,
     delete_errors: FieldErrors,
+    token_errors: FieldErrors,
+    /// A token just made: shown this once.
+    new_token: Option<String>,
 }
 
 async fn account(
@@ -147,9 +154,14 @@ async fn account_page(
     forms: AccountForms,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id;
-    let rows = state
+    let (rows, tokens) = state
         .db
-        .run(move |conn| Ok(SessionRow::list_for_user(conn, user_id)?))
+        .run(move |conn| {
+            Ok((
+                SessionRow::list_for_user(conn, user_id)?,
+                api_token::list_for_user(conn, user_id)?,
+            ))
+        })
         .await?;
     let sessions = rows
         .into_iter()
@@ -172,6 +184,15 @@ async fn account_page(
             layout: Layout::new(session, Some(&current)),
             email: current.user.email.clone(),
             sessions,
+            tokens: tokens
+                .into_iter()
+                .map(|token| {
+                    let last_used = token
+                        .last_used_at
+                        .map_or_else(|| "never".to_owned(), timestamp);
+                    (token.id, token.name, timestamp(token.created_at), last_used)
+                })
+                .collect(),
             retention_days: state.settings.ip_retention_days,
             forms,
         },
@@ -494,4 +515,88 @@ async fn delete_account(
 struct AccountDeletedPage {
     layout: Layout,
     images: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    name: String,
+}
+
+/// `POST /account/tokens`: makes a personal API token and shows it once (JSON clients get
+/// `{"success":true,"token":…}`).
+async fn create_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        let message = "Name the token (1 to 64 characters), e.g. the script or machine using it.";
+        if errors::wants_json(&req) {
+            return Err(AppError::BadRequest(message.into()));
+        }
+        let mut token_errors = FieldErrors::default();
+        token_errors.add("token_name", message);
+        return account_page(
+            &state,
+            &session,
+            current,
+            StatusCode::BAD_REQUEST,
+            AccountForms {
+                token_errors,
+                ..AccountForms::default()
+            },
+        )
+        .await;
+    }
+    let user_id = current.user.id;
+    let (token, row) = state
+        .db
+        .run(move |conn| api_token::create(conn, user_id, &name))
+        .await?;
+    tracing::info!(user_id, token_id = row.id, "API token created");
+    if errors::wants_json(&req) {
+        return Ok(HttpResponse::Created().json(serde_json::json!({
+            "success": true,
+            "id": row.id,
+            "name": row.name,
+            "token": token,
+            "message": "Keep this token: it is shown only once.",
+        })));
+    }
+    account_page(
+        &state,
+        &session,
+        current,
+        StatusCode::CREATED,
+        AccountForms {
+            new_token: Some(token),
+            ..AccountForms::default()
+        },
+    )
+    .await
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let revoked = state
+        .db
+        .run(move |conn| Ok(api_token::revoke(conn, user_id, id)?))
+        .await?;
+    if !revoked {
+        return Err(AppError::NotFound);
+    }
+    Flash::success(
+        &session,
+        "The token is revoked: scripts using it are refused from now on.",
+    );
+    Ok(see_other("/account"))
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix_session::Session;
 
+use crate::auth::extractors::token_owner;
 use crate::auth::{anon_id, keys, load_user};
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
@@ -58,17 +59,14 @@ async fn media(
     let anonymous_owner = username.as_str() == ANON_USERNAME
         && anon_id(&session).is_some_and(|id| id == folder.as_str());
     if !anonymous_owner {
-        let viewer_id = session
-            .get::<i64>(keys::USER_ID)
-            .ok()
-            .flatten()
-            .ok_or(AppError::NotFound)?;
         // Live and enabled, as `CurrentUser` checks; cached, since thumbnails come two
-        // dozen at a time.
-        let viewer = load_user(&state, viewer_id)
-            .await?
-            .filter(|user| !user.disabled)
-            .ok_or(AppError::NotFound)?;
+        // dozen at a time. Scripts may present a personal API token instead of a session.
+        let viewer = match session.get::<i64>(keys::USER_ID).ok().flatten() {
+            Some(viewer_id) => load_user(&state, viewer_id).await?,
+            None => token_owner(&req, &state).await?,
+        }
+        .filter(|user| !user.disabled)
+        .ok_or(AppError::NotFound)?;
         if viewer.username != username.as_str() && !viewer.is_admin() {
             return Err(AppError::NotFound);
         }

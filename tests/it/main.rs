@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod anonymous;
+mod api_tokens;
 mod browser;
 mod embedded;
 mod fake_openai;

@@ -254,6 +254,7 @@ async fn the_export_holds_my_images_and_everything_about_me() {
     assert!(images.iter().all(|i| i["client_ip"] == "127.0.0.1"));
     assert!(!record["ledger"].as_array().expect("ledger").is_empty());
     assert!(!record["sessions"].as_array().expect("sessions").is_empty());
+    assert!(record["api_tokens"].is_array());
     // Each image file in the zip is a decodable picture.
     for (name, bytes) in entries
         .iter()
