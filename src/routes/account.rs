@@ -51,8 +51,9 @@ struct DashboardPage {
     storage_used: String,
     recent: Vec<Card>,
     usage: Usage,
-    /// When the oldest anonymous use on this network frees up, in words.
+    /// When the oldest anonymous use on this network frees up, and the window, in words.
     anonymous_reset: String,
+    window: String,
 }
 
 /// How many recent images the dashboard shows.
@@ -89,6 +90,7 @@ async fn dashboard(
             storage_used: human_bytes(usage.1),
             recent: recent.items.iter().map(Card::owned).collect(),
             anonymous_reset: human_duration(quota.anonymous.reset_secs),
+            window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),
             usage: quota,
         },
     )
