@@ -24,18 +24,18 @@ cat > "$work/flood.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"prompt":"spam spam spam","wait":false}'
 wrk.headers["Content-Type"] = "application/json"
-local codes = {}
-response = function(status) codes[status] = (codes[status] or 0) + 1 end
-done = function() for status, n in pairs(codes) do io.write(string.format("status %d: %d\n", status, n)) end end
 LUA
 echo "== /dashboard alone =="
 wrk -t1 -c8 -d"$DURATION" --latency -H "Cookie: $cookie" "$base/dashboard" | grep -E "Requests/sec|50%|99%"
 echo "== anonymous generation flood alone (64 connections, one network) =="
-wrk -t1 -c64 -d"$DURATION" --latency -s "$work/flood.lua" "$base/api/generate-image" | grep -E "Requests/sec|50%|99%|status"
+wrk -t1 -c64 -d"$DURATION" --latency -s "$work/flood.lua" "$base/api/generate-image" | grep -E "Requests/sec|50%|99%|Non-2xx"
 echo "== /dashboard during the flood =="
 wrk -t1 -c64 -d"$DURATION" -s "$work/flood.lua" "$base/api/generate-image" > "$work/flood.txt" &
 flood=$!
 sleep 1
 wrk -t1 -c8 -d"$DURATION" --latency -H "Cookie: $cookie" "$base/dashboard" | grep -E "Requests/sec|50%|99%"
 wait "$flood"
-grep -E "Requests/sec|status" "$work/flood.txt"
+grep -E "Requests/sec|Non-2xx" "$work/flood.txt"
+echo "== what the flood got =="
+curl -s -o /dev/null -w "%{http_code}\n" -X POST -H "Content-Type: application/json" -d '{"prompt":"x","wait":false}' "$base/api/generate-image"
+curl -s "$base/api/usage" | grep -o '"anonymous":{[^}]*}'

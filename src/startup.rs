@@ -20,7 +20,7 @@ use crate::db::Db;
 use crate::generate::worker::{JobSignal, spawn_workers};
 use crate::library::Library;
 use crate::quota::charge::Rules;
-use crate::quota::limits;
+use crate::quota::limits::{self, RecentRefusals};
 use crate::routes::media::MediaRowCache;
 use crate::storage::Storage;
 use crate::{accounts, middleware, models, privacy, routes, tokens};
@@ -35,6 +35,7 @@ pub struct AppState {
     pub media_rows: MediaRowCache,
     pub jobs: JobSignal,
     pub rules: Rules,
+    pub recent_refusals: RecentRefusals,
 }
 
 pub struct Application {
@@ -95,6 +96,7 @@ impl Application {
             media_rows: MediaRowCache::default(),
             jobs: JobSignal::default(),
             rules,
+            recent_refusals: RecentRefusals::default(),
         });
         spawn_housekeeping(state.clone());
         spawn_workers(state.clone(), generator, state.settings.generation_workers);

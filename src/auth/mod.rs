@@ -36,15 +36,9 @@ pub fn anon_id(session: &actix_session::Session) -> Option<String> {
         .filter(|id| crate::domain::FolderSlug::parse(id).is_some())
 }
 
-/// The anonymous id of this session, made on first use (128 random bits, hex: a valid
-/// folder slug).
-pub fn ensure_anon_id(session: &actix_session::Session) -> Result<String, crate::error::AppError> {
-    if let Some(id) = anon_id(session) {
-        return Ok(id);
-    }
-    let id = crate::tokens::random_hex(16).map_err(crate::error::AppError::internal)?;
-    session
-        .insert(keys::ANON_ID, &id)
-        .map_err(crate::error::AppError::internal)?;
-    Ok(id)
+/// A new anonymous id: 128 random bits, hex (a valid folder slug). The caller stores it in
+/// the session (under [`keys::ANON_ID`]) only once it is used, so refused requests leave no
+/// session behind.
+pub fn new_anon_id() -> Result<String, crate::error::AppError> {
+    crate::tokens::random_hex(16).map_err(crate::error::AppError::internal)
 }

@@ -12,7 +12,7 @@ use ipnetwork::IpNetwork;
 use super::blocks::{self, Block, LimitOverride};
 use super::credits::{self, Entry, Reason};
 use super::free;
-use super::limits::{self, Action, Standing};
+use super::limits::{self, Action, Exceeded, Standing};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
@@ -130,6 +130,23 @@ pub enum Refusal {
     DisposableEmail {
         domain: String,
     },
+}
+
+impl Refusal {
+    /// The anonymous limit that was reached, if that is the reason.
+    pub fn exceeded(&self) -> Option<Exceeded> {
+        match self {
+            Refusal::LimitReached {
+                limit,
+                retry_after_secs,
+                ..
+            } => Some(Exceeded {
+                limit: *limit,
+                retry_after_secs: *retry_after_secs,
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl From<Refusal> for AppError {

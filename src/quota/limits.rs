@@ -5,7 +5,12 @@
 //! network are serialised at the database and N of them can never pass a limit of M < N,
 //! however many server instances share the database. The window rolls: a use counts until
 //! exactly `window` after it happened, and `Retry-After` is the time until the oldest
-//! counted use leaves it.
+//! counted use leaves it. Refusals are remembered in memory for a few seconds
+//! ([`RecentRefusals`]) so a flood costs the database nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -15,7 +20,7 @@ use ipnetwork::IpNetwork;
 use crate::schema::usage_events;
 
 /// What anonymous visitors are limited in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Generate,
     Story,
@@ -176,6 +181,63 @@ pub fn retry_after(
     }
 }
 
+/// "Over the limit" answers remembered for a few seconds per (key, action), so a flood
+/// from one network is refused from memory instead of costing a transaction (and a turn
+/// at the key's advisory lock) per request. Only refusals are remembered, never grants, so
+/// this can refuse for at most [`REMEMBER_REFUSALS`] after a use freed up early (a refund),
+/// and never lets anything through.
+#[derive(Clone, Default)]
+pub struct RecentRefusals(Arc<Mutex<HashMap<(IpNetwork, Action), Remembered>>>);
+
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    fresh_until: Instant,
+    frees_at: Instant,
+    limit: u32,
+}
+
+/// How long a refusal is answered from memory.
+pub const REMEMBER_REFUSALS: StdDuration = StdDuration::from_secs(5);
+
+impl RecentRefusals {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(IpNetwork, Action), Remembered>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A remembered refusal still fresh, with `Retry-After` counted from now.
+    pub fn check(&self, key: IpNetwork, action: Action) -> Option<Exceeded> {
+        let now = Instant::now();
+        let remembered = *self.lock().get(&(key, action))?;
+        (remembered.fresh_until > now && remembered.frees_at > now).then(|| Exceeded {
+            limit: remembered.limit,
+            retry_after_secs: remembered.frees_at.duration_since(now).as_secs().max(1),
+        })
+    }
+
+    /// Forgets every refusal (an admin changed the limits).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub fn remember(&self, key: IpNetwork, action: Action, exceeded: Exceeded) {
+        let now = Instant::now();
+        let mut refusals = self.lock();
+        if refusals.len() > 10_000 {
+            refusals.retain(|_, remembered| remembered.fresh_until > now);
+        }
+        refusals.insert(
+            (key, action),
+            Remembered {
+                fresh_until: now + REMEMBER_REFUSALS,
+                frees_at: now + StdDuration::from_secs(exceeded.retry_after_secs),
+                limit: exceeded.limit,
+            },
+        );
+    }
+}
+
 /// Takes a transaction-scoped advisory lock named by `key`.
 pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -187,6 +249,37 @@ pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_remembered_briefly_and_count_down() {
+        let refusals = RecentRefusals::default();
+        let key: IpNetwork = "203.0.113.1/32".parse().expect("key");
+        assert!(refusals.check(key, Action::Generate).is_none());
+        refusals.remember(
+            key,
+            Action::Generate,
+            Exceeded {
+                limit: 3,
+                retry_after_secs: 100,
+            },
+        );
+        let answer = refusals.check(key, Action::Generate).expect("remembered");
+        assert_eq!(answer.limit, 3);
+        assert!((99..=100).contains(&answer.retry_after_secs));
+        assert!(refusals.check(key, Action::Story).is_none(), "per action");
+        let other: IpNetwork = "203.0.113.2/32".parse().expect("key");
+        assert!(refusals.check(other, Action::Generate).is_none(), "per key");
+        // A use that frees up sooner than the memory lasts is not refused past it.
+        refusals.remember(
+            other,
+            Action::Generate,
+            Exceeded {
+                limit: 3,
+                retry_after_secs: 0,
+            },
+        );
+        assert!(refusals.check(other, Action::Generate).is_none());
+    }
 
     #[test]
     fn retry_after_counts_from_the_oldest_use_that_must_leave() {

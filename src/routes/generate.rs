@@ -17,14 +17,14 @@ use serde::Deserialize;
 use super::gallery::Card;
 use super::media::media_url;
 use super::{Layout, render, see_other};
-use crate::auth::{CurrentUser, MaybeUser, anon_id, ensure_anon_id};
+use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
 use crate::error::AppError;
 use crate::generate::queue::{self, ImageParams, Job, NewJob};
 use crate::generate::{SIZES, parse_size, story};
 use crate::models::user::ANON_USERNAME;
 use crate::models::{Folder, Image, PlacedImage};
 use crate::quota::ClientIp;
-use crate::quota::charge::{self, Requester, Usage};
+use crate::quota::charge::{self, Refusal, Requester, Usage};
 use crate::quota::limits::{Action, Standing};
 use crate::startup::AppState;
 use crate::storage::Variant;
@@ -113,16 +113,24 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
 /// Who is generating: a signed-in user, or an anonymous visitor's session.
 enum Visitor {
     User(CurrentUser),
-    Anonymous { anon_id: String },
+    /// `new`: the id is not in the session yet; it is stored once a job is queued.
+    Anonymous {
+        anon_id: String,
+        new: bool,
+    },
 }
 
 impl Visitor {
-    /// The signed-in user, or this session's anonymous id (made now if it has none).
     fn of(user: MaybeUser, session: &Session) -> Result<Self, AppError> {
-        Ok(match user.0 {
-            Some(current) => Visitor::User(current),
-            None => Visitor::Anonymous {
-                anon_id: ensure_anon_id(session)?,
+        Ok(match (user.0, anon_id(session)) {
+            (Some(current), _) => Visitor::User(current),
+            (None, Some(anon_id)) => Visitor::Anonymous {
+                anon_id,
+                new: false,
+            },
+            (None, None) => Visitor::Anonymous {
+                anon_id: new_anon_id()?,
+                new: true,
             },
         })
     }
@@ -148,13 +156,14 @@ fn may_see(job: &Job, user: Option<&CurrentUser>, anon_id: Option<&str>) -> bool
 /// network now stands.
 async fn place_order(
     state: &AppState,
+    session: &Session,
     visitor: &Visitor,
     ip: ClientIp,
     order: Order,
 ) -> Result<(Job, Option<Standing>), AppError> {
     let (user, anon_id) = match visitor {
         Visitor::User(current) => (Some(current.user.clone()), None),
-        Visitor::Anonymous { anon_id } => {
+        Visitor::Anonymous { anon_id, .. } => {
             if order.count > 1 && order.kind == "image" {
                 return Err(AppError::BadRequest(
                     "Without an account, images are made one at a time. Log in to make several at once."
@@ -170,11 +179,24 @@ async fn place_order(
         Action::Generate
     };
     let rules = state.rules.clone();
+    let client_ip = IpNetwork::from(ip.0);
+    let key = rules.key(client_ip);
+    let refusals = state.recent_refusals.clone();
+    if anon_id.is_some() {
+        if let Some(exceeded) = refusals.check(key, action) {
+            return Err(Refusal::LimitReached {
+                action,
+                limit: exceeded.limit,
+                window: rules.window,
+                retry_after_secs: exceeded.retry_after_secs,
+            }
+            .into());
+        }
+    }
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(AppError::internal)?;
     // Stored as BIGINT: keep it positive.
     let seed = u64::from_be_bytes(seed) >> 1;
-    let client_ip = IpNetwork::from(ip.0);
     let (job, standing) = state
         .db
         .run(move |conn| {
@@ -219,7 +241,7 @@ async fn place_order(
                     Some(user) => Requester::User(user),
                     None => Requester::Anonymous,
                 };
-                let granted = charge::reserve(
+                let granted = match charge::reserve(
                     conn,
                     &rules,
                     requester,
@@ -227,12 +249,25 @@ async fn place_order(
                     action,
                     order.count,
                     Some(job.id),
-                )??;
+                )? {
+                    Ok(granted) => granted,
+                    Err(refusal) => {
+                        if let Some(exceeded) = refusal.exceeded() {
+                            refusals.remember(key, action, exceeded);
+                        }
+                        return Err(refusal.into());
+                    }
+                };
                 queue::set_reservation(conn, job.id, &granted.reservation)?;
                 Ok((job, granted.standing))
             })
         })
         .await?;
+    if let Visitor::Anonymous { anon_id, new: true } = visitor {
+        session
+            .insert(keys::ANON_ID, anon_id)
+            .map_err(AppError::internal)?;
+    }
     state.jobs.job_queued();
     tracing::info!(job = job.id, owner = %job.owner_key, "generation queued");
     Ok((job, standing))
@@ -375,7 +410,7 @@ async fn generate(
     let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
     let problem = match check_order(&form.prompt, form.count.as_deref(), form.size.as_deref()) {
-        Ok(order) => match place_order(&state, &visitor, ip, order).await {
+        Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
             Ok((job, standing)) => {
                 return Ok(with_rate_limit(
                     see_other(&format!("/jobs/{}", job.id)),
@@ -521,7 +556,7 @@ async fn api_generate(
     let order = check_order(&body.prompt, count.as_deref(), body.size.as_deref())
         .map_err(AppError::BadRequest)?;
     let visitor = Visitor::of(user, &session)?;
-    let (job, standing) = place_order(&state, &visitor, ip, order).await?;
+    let (job, standing) = place_order(&state, &session, &visitor, ip, order).await?;
     let response = reply(
         &state,
         job,
@@ -628,7 +663,7 @@ async fn prompt_edit(
         (512, 512)
     };
     order.source = Some((id, placed.folder_slug.clone()));
-    match place_order(&state, &Visitor::User(current), ip, order).await {
+    match place_order(&state, &session, &Visitor::User(current), ip, order).await {
         Ok((job, _)) => Ok(see_other(&format!("/jobs/{}", job.id))),
         Err(err @ (AppError::PaymentRequired(_) | AppError::BadRequest(_))) => {
             super::Flash::error(&session, err.message());
@@ -672,7 +707,7 @@ async fn create_story(
 ) -> Result<HttpResponse, AppError> {
     let visitor = Visitor::of(user, &session)?;
     let problem = match check_story(&form.story) {
-        Ok(order) => match place_order(&state, &visitor, ip, order).await {
+        Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
             Ok((job, standing)) => {
                 return Ok(with_rate_limit(
                     see_other(&format!("/jobs/{}", job.id)),
@@ -711,7 +746,7 @@ async fn api_generate_story(
     let body = body.into_inner();
     let order = check_story(&body.story).map_err(AppError::BadRequest)?;
     let visitor = Visitor::of(user, &session)?;
-    let (job, standing) = place_order(&state, &visitor, ip, order).await?;
+    let (job, standing) = place_order(&state, &session, &visitor, ip, order).await?;
     let response = reply(
         &state,
         job,

@@ -188,7 +188,9 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
         202
     );
 
-    // The oldest use leaves the window: exactly one more fits.
+    // The oldest use leaves the window: exactly one more fits (once the server has
+    // stopped answering this network's refusals from memory).
+    tokio::time::sleep(atelier::quota::limits::REMEMBER_REFUSALS).await;
     {
         use atelier::schema::usage_events as events;
         let oldest: i64 = events::table
@@ -231,6 +233,12 @@ async fn racing_anonymous_generations_never_pass_the_limit() {
         .get_result(&mut app.conn())
         .expect("count");
     assert_eq!(events, 3 * RACE_ROUNDS as i64);
+    // Refused visitors leave no session behind; each granted one has one.
+    let sessions: i64 = atelier::schema::sessions::table
+        .count()
+        .get_result(&mut app.conn())
+        .expect("sessions");
+    assert_eq!(sessions, 3 * RACE_ROUNDS as i64);
 }
 
 #[tokio::test]

@@ -963,6 +963,9 @@ async fn set_limits(
             )?)
         })
         .await?;
+    // Refusals this instance remembers were made under the old limits (other instances
+    // forget theirs within seconds).
+    state.recent_refusals.clear();
     record(&state, &admin, "set_limits", network.to_string(), detail).await?;
     Flash::success(&session, format!("Limits for {network} saved."));
     Ok(see_other("/admin/limits"))
@@ -980,6 +983,7 @@ async fn remove_limits(
         .run(move |conn| Ok(blocks::remove_override(conn, network)?))
         .await?;
     if removed > 0 {
+        state.recent_refusals.clear();
         record(
             &state,
             &admin,
