@@ -21,7 +21,7 @@ use crate::generate::worker::{JobSignal, spawn_workers};
 use crate::library::Library;
 use crate::quota::charge::Rules;
 use crate::quota::limits::{self, RecentRefusals};
-use crate::routes::media::MediaRowCache;
+use crate::routes::media::MediaCache;
 use crate::storage::Storage;
 use crate::{accounts, middleware, models, privacy, routes, tokens};
 
@@ -32,7 +32,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub library: Library,
     pub auth_cache: AuthCache,
-    pub media_rows: MediaRowCache,
+    pub media_cache: MediaCache,
     pub jobs: JobSignal,
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,
@@ -93,7 +93,7 @@ impl Application {
             hasher,
             library,
             auth_cache: auth_cache.clone(),
-            media_rows: MediaRowCache::default(),
+            media_cache: MediaCache::default(),
             jobs: JobSignal::default(),
             rules,
             recent_refusals: RecentRefusals::default(),

@@ -496,7 +496,7 @@ async fn delete_account(
         .db
         .run(move |conn| library.delete_account(conn, user_id))
         .await?;
-    state.media_rows.clear();
+    state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user_id));
     session.purge();
     tracing::info!(user_id, images, "account deleted by its owner");

@@ -381,7 +381,7 @@ async fn update(
             Ok(Ok(()))
         })
         .await?;
-    state.media_rows.forget_image(id);
+    state.media_cache.forget_image(id);
     if let Err(placed) = moved {
         return image_page_with(
             &state,
@@ -469,6 +469,7 @@ async fn edit(
         .db
         .run(move |conn| library.edit(conn, &placed, edit))
         .await?;
+    state.media_cache.forget_image(id);
     if let Err(problem) = result {
         let err = AppError::from(problem);
         return image_page_with(
@@ -536,11 +537,12 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let library = state.library.clone();
-    let folder = placed.folder_slug.clone();
+    let (folder, id) = (placed.folder_slug.clone(), placed.image.id);
     state
         .db
         .run(move |conn| library.delete(conn, &placed))
         .await?;
+    state.media_cache.forget_image(id);
     Flash::success(&session, "Image deleted.");
     Ok(see_other(&format!(
         "/gallery?folder={}",

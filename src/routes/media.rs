@@ -72,7 +72,7 @@ async fn media(
         }
     }
     let key = format!("{username}/{folder}/{}", file.stem());
-    let placed = match state.media_rows.get(&key) {
+    let placed = match state.media_cache.row(&key) {
         Some(placed) => placed,
         None => {
             let stem = file.stem().to_owned();
@@ -88,56 +88,111 @@ async fn media(
                 })
                 .await?
                 .ok_or(AppError::NotFound)?;
-            state.media_rows.put(key, placed.clone());
+            state.media_cache.put_row(key, placed.clone());
             placed
         }
     };
     if variant_ext(&placed.image, variant) != file.ext() {
         return Err(AppError::NotFound);
     }
-    serve_variant(&req, &state.library, &placed, variant, "private").await
+    serve_variant(&req, &state, &placed, variant, "private").await
 }
 
-/// Recently served rows by `{username}/{folder}/{stem}`, so a gallery's thumbnails cost no
-/// query each. Safe to keep briefly: the instance that changes an image forgets it here,
-/// and on other instances a moved or deleted image's old path has no file any more (the
-/// file system has the last word). At worst another instance serves a just-edited image's
-/// thumbnail under its old extension for [`MEDIA_ROW_TTL`].
+/// What the proxy remembers for [`MEDIA_CACHE_TTL`]: recently served rows by
+/// `{username}/{folder}/{stem}` (so a gallery's thumbnails cost no query each) and the
+/// bytes of recently served small files by (image, variant, row's `updated_at`) (so they
+/// cost no trip to the blocking pool). Safe to keep briefly: authorisation is checked on
+/// every request before either is used, the instance that changes an image forgets it
+/// here, an edit or move changes `updated_at` and so the file key, and on other instances
+/// a moved or deleted image's row expires within the TTL. At worst another instance serves
+/// a just-edited image's previous bytes, to its owner, for [`MEDIA_CACHE_TTL`].
 #[derive(Clone, Default)]
-pub struct MediaRowCache(Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>);
+pub struct MediaCache {
+    rows: Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>,
+    files: Arc<Mutex<FileCache>>,
+}
 
-const MEDIA_ROW_TTL: Duration = Duration::from_secs(10);
+const MEDIA_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Memory the small-file cache may hold.
+const FILE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-impl MediaRowCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (PlacedImage, Instant)>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// A stored small file as served.
+#[derive(Clone)]
+struct CachedFile {
+    bytes: web::Bytes,
+    etag: String,
+    modified: SystemTime,
+    at: Instant,
+}
 
-    fn get(&self, key: &str) -> Option<PlacedImage> {
-        self.lock()
+type FileKey = (i64, Variant, i64);
+
+#[derive(Default)]
+struct FileCache {
+    entries: HashMap<FileKey, CachedFile>,
+    bytes: usize,
+}
+
+fn relock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MediaCache {
+    fn row(&self, key: &str) -> Option<PlacedImage> {
+        relock(&self.rows)
             .get(key)
-            .filter(|(_, at)| at.elapsed() < MEDIA_ROW_TTL)
+            .filter(|(_, at)| at.elapsed() < MEDIA_CACHE_TTL)
             .map(|(placed, _)| placed.clone())
     }
 
-    fn put(&self, key: String, placed: PlacedImage) {
-        let mut rows = self.lock();
+    fn put_row(&self, key: String, placed: PlacedImage) {
+        let mut rows = relock(&self.rows);
         if rows.len() > 50_000 {
             rows.clear();
         }
         rows.insert(key, (placed, Instant::now()));
     }
 
+    fn file(&self, key: FileKey) -> Option<CachedFile> {
+        relock(&self.files)
+            .entries
+            .get(&key)
+            .filter(|file| file.at.elapsed() < MEDIA_CACHE_TTL)
+            .cloned()
+    }
+
+    fn put_file(&self, key: FileKey, file: CachedFile) {
+        let mut cache = relock(&self.files);
+        if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
+            cache
+                .entries
+                .retain(|_, kept| kept.at.elapsed() < MEDIA_CACHE_TTL);
+            cache.bytes = cache.entries.values().map(|kept| kept.bytes.len()).sum();
+            if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
+                cache.entries.clear();
+                cache.bytes = 0;
+            }
+        }
+        cache.bytes += file.bytes.len();
+        if let Some(replaced) = cache.entries.insert(key, file) {
+            cache.bytes -= replaced.bytes.len();
+        }
+    }
+
     /// Called by whatever changes or deletes an image.
     pub fn forget_image(&self, id: i64) {
-        self.lock().retain(|_, (placed, _)| placed.image.id != id);
+        relock(&self.rows).retain(|_, (placed, _)| placed.image.id != id);
+        let mut files = relock(&self.files);
+        files.entries.retain(|(image, _, _), _| *image != id);
+        files.bytes = files.entries.values().map(|kept| kept.bytes.len()).sum();
     }
 
     /// Called after bulk deletions (a network's images, an account).
     pub fn clear(&self) {
-        self.lock().clear();
+        relock(&self.rows).clear();
+        *relock(&self.files) = FileCache::default();
     }
 }
 
@@ -167,57 +222,37 @@ const SMALL_FILE_BYTES: u64 = 256 * 1024;
 
 /// What the blocking half of [`serve_variant`] found.
 enum Opened {
-    Small {
-        bytes: Vec<u8>,
-        etag: String,
-        modified: SystemTime,
-    },
+    Small(CachedFile),
     Large(Box<NamedFile>),
 }
 
 /// Serves one stored variant with the stored content type, ETag / Last-Modified (304),
 /// Range (206), `nosniff` and a sandboxing CSP. Resolving (which checks every folder on the
 /// way for symlinks), opening without following a final symlink, and reading all happen in
-/// one trip to the blocking pool. A refused or missing file is a 404, never a 500.
+/// one trip to the blocking pool, unless the small file was just served (see
+/// [`MediaCache`]). A refused or missing file is a 404, never a 500.
 pub async fn serve_variant(
     req: &HttpRequest,
-    library: &Library,
+    state: &AppState,
     placed: &PlacedImage,
     variant: Variant,
     cache_control: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    let (library, target) = (library.clone(), placed.clone());
-    let opened = web::block(move || -> Result<Opened, AppError> {
-        let path = library.path_of(&target, variant)?;
-        let mut file = library
-            .storage
-            .open_file(&path)
-            .map_err(AppError::internal)?;
-        let meta = file.metadata().map_err(AppError::internal)?;
-        if meta.len() > SMALL_FILE_BYTES {
-            return NamedFile::from_file(file, &path)
-                .map(|file| Opened::Large(Box::new(file)))
-                .map_err(AppError::internal);
+    let file_key = (
+        placed.image.id,
+        variant,
+        placed.image.updated_at.timestamp_micros(),
+    );
+    let opened = match state.media_cache.file(file_key) {
+        Some(cached) => Opened::Small(cached),
+        None => {
+            let opened = open_variant(&state.library, placed, variant).await?;
+            if let Opened::Small(file) = &opened {
+                state.media_cache.put_file(file_key, file.clone());
+            }
+            opened
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
-        let modified = meta.modified().map_err(AppError::internal)?;
-        let nanos = modified
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let etag = format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len());
-        Ok(Opened::Small {
-            bytes,
-            etag,
-            modified,
-        })
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(|err| {
-        tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
-        AppError::NotFound
-    })?;
+    };
     let ext = variant_ext(&placed.image, variant);
     let mime = crate::storage::mime_for(ext);
     let disposition = ContentDisposition {
@@ -234,11 +269,14 @@ pub async fn serve_variant(
             .use_etag(true)
             .use_last_modified(true)
             .into_response(req),
-        Opened::Small {
-            bytes,
-            etag,
-            modified,
-        } => small_response(req, bytes, &etag, modified, mime, disposition),
+        Opened::Small(file) => small_response(
+            req,
+            file.bytes,
+            &file.etag,
+            file.modified,
+            mime,
+            disposition,
+        ),
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -256,11 +294,51 @@ pub async fn serve_variant(
     Ok(response)
 }
 
+/// The blocking half: resolve, open, and read a small file whole.
+async fn open_variant(
+    library: &Library,
+    placed: &PlacedImage,
+    variant: Variant,
+) -> Result<Opened, AppError> {
+    let (library, target) = (library.clone(), placed.clone());
+    web::block(move || -> Result<Opened, AppError> {
+        let path = library.path_of(&target, variant)?;
+        let mut file = library
+            .storage
+            .open_file(&path)
+            .map_err(AppError::internal)?;
+        let meta = file.metadata().map_err(AppError::internal)?;
+        if meta.len() > SMALL_FILE_BYTES {
+            return NamedFile::from_file(file, &path)
+                .map(|file| Opened::Large(Box::new(file)))
+                .map_err(AppError::internal);
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
+        let modified = meta.modified().map_err(AppError::internal)?;
+        let nanos = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Ok(Opened::Small(CachedFile {
+            bytes: bytes.into(),
+            etag: format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len()),
+            modified,
+            at: Instant::now(),
+        }))
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(|err| {
+        tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
+        AppError::NotFound
+    })
+}
+
 /// A whole small file as one body, honouring If-None-Match / If-Modified-Since (304) and a
 /// single byte range (206, or 416 when it cannot be satisfied).
 fn small_response(
     req: &HttpRequest,
-    bytes: Vec<u8>,
+    bytes: web::Bytes,
     etag: &str,
     modified: SystemTime,
     mime: &'static str,
@@ -307,7 +385,7 @@ fn small_response(
                     header::CONTENT_RANGE,
                     format!("bytes {start}-{end}/{total}"),
                 ));
-            response.body(bytes[start as usize..=end as usize].to_vec())
+            response.body(bytes.slice(start as usize..=end as usize))
         }
         // Several ranges are legal but rare for images: send the whole file.
         None if range.contains(',') => response.body(bytes),

@@ -83,14 +83,7 @@ async fn share_image(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
-    serve_variant(
-        &req,
-        &state.library,
-        &placed,
-        Variant::Original,
-        SHARE_CACHE,
-    )
-    .await
+    serve_variant(&req, &state, &placed, Variant::Original, SHARE_CACHE).await
 }
 
 async fn share_thumb(
@@ -99,7 +92,7 @@ async fn share_thumb(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
-    serve_variant(&req, &state.library, &placed, Variant::Thumb, SHARE_CACHE).await
+    serve_variant(&req, &state, &placed, Variant::Thumb, SHARE_CACHE).await
 }
 
 pub struct SharedCard {

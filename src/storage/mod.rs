@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::domain::{FolderSlug, Username};
 
 /// The three stored forms of an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
     /// The working copy: re-encoded without metadata, orientation applied. Edits change it.
     Original,

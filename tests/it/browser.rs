@@ -263,11 +263,18 @@ async fn a_visitor_generates_without_an_account_then_keeps_the_picture() {
     );
     browser.screenshot("31-claimed-in-gallery").await;
     browser.goto(&app.url("/generate")).await;
-    assert!(browser.text("#cost").await.contains("Each image costs 1 credit"));
+    assert!(
+        browser
+            .text("#cost")
+            .await
+            .contains("Each image costs 1 credit")
+    );
     browser.screenshot("32-generate-with-cost").await;
     browser.goto(&app.url("/account")).await;
     browser.fill("#token_name", "my script").await;
-    browser.click("form[action='/account/tokens'] button[type=submit]").await;
+    browser
+        .click("form[action='/account/tokens'] button[type=submit]")
+        .await;
     assert!(browser.text("code.token").await.starts_with("atl_"));
     browser.screenshot("33-account-token-and-data").await;
     browser.goto(&app.url("/privacy")).await;

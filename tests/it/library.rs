@@ -40,6 +40,9 @@ async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores() {
         }
     };
 
+    // Served once before the edit (the proxy keeps small files in memory briefly): the
+    // edit must still show at once.
+    assert_eq!(thumb_dims(&app, &client).await, (320, 160));
     assert_eq!(edit(vec![("op", "rotate90")]).await, 303);
     assert_eq!(dims(&app, &client).await, (200, 400));
     assert_eq!(

@@ -783,7 +783,7 @@ async fn delete_everything(
             Ok((placed.len(), jobs))
         })
         .await?;
-    state.media_rows.clear();
+    state.media_cache.clear();
     record(
         &state,
         &admin,

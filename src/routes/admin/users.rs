@@ -351,7 +351,7 @@ async fn delete(
         .db
         .run(move |conn| library.delete_account(conn, user_id))
         .await?;
-    state.media_rows.clear();
+    state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user.id));
     record(
         &state,
