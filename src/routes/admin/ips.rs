@@ -696,7 +696,7 @@ async fn unblock(
     if lifted == 0 {
         Flash::error(
             &session,
-            format!("{network} had no active block of its own."),
+            format!("{} had no active block of its own.", label(&network)),
         );
     } else {
         record(
