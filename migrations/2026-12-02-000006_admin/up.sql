@@ -38,3 +38,7 @@ CREATE TRIGGER admin_audit_append_only
 -- by client address.
 CREATE INDEX generation_jobs_client_ip_idx ON generation_jobs USING gist (client_ip inet_ops);
 CREATE INDEX generation_jobs_created_idx ON generation_jobs (created_at);
+
+-- The privacy purge looks for rows still holding an address past the retention.
+CREATE INDEX images_ip_age_idx ON images (created_at) WHERE client_ip IS NOT NULL;
+CREATE INDEX generation_jobs_ip_age_idx ON generation_jobs (created_at) WHERE client_ip IS NOT NULL;
