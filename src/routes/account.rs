@@ -6,12 +6,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::gallery::{Card, human_bytes};
 use super::generate::usage_for;
-use super::{FieldErrors, Flash, Layout, errors, render, see_other};
+use super::{FieldErrors, Flash, Layout, errors, render, see_other, timestamp};
 use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
@@ -353,10 +352,6 @@ async fn revoke_session(
     }
     Flash::success(&session, "That session has been signed out.");
     Ok(see_other("/account"))
-}
-
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// "Firefox on Linux" from a user agent string; good enough to recognise one's devices.

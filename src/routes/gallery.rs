@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::media::media_url;
-use super::{Flash, Layout, render, see_other};
+use super::{Flash, Layout, Pager, render, see_other, timestamp};
 use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
@@ -81,10 +81,7 @@ struct GalleryPage {
     active_tag: String,
     cards: Vec<Card>,
     total: i64,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
     folder_error: Option<String>,
 }
 
@@ -161,7 +158,6 @@ async fn gallery_page(
             })
             .await?
     };
-    let pages = ((listing.total + PER_PAGE - 1) / PER_PAGE).max(1);
     let link = |page: i64| {
         let mut params = Vec::new();
         if let Some(slug) = &folder_slug {
@@ -200,10 +196,7 @@ async fn gallery_page(
             active_tag: tag.clone().unwrap_or_default(),
             cards: listing.items.iter().map(Card::owned).collect(),
             total: listing.total,
-            page,
-            pages,
-            prev_link: (page > 1).then(|| link(page - 1)),
-            next_link: (page < pages).then(|| link(page + 1)),
+            pager: Pager::new(page, listing.total, PER_PAGE, link),
             folder_error,
         },
     )
@@ -302,8 +295,8 @@ async fn image_page_with(
             folder_slug: placed.folder_slug.clone(),
             folder_name: placed.folder_name.clone(),
             folders,
-            created: image.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            updated: image.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            created: timestamp(image.created_at),
+            updated: timestamp(image.updated_at),
             share_url: state
                 .library
                 .share_token_of(image)

@@ -87,6 +87,32 @@ impl Layout {
     }
 }
 
+/// Page count and previous/next links of a paginated listing, for `partials/pager.html`.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+impl Pager {
+    /// `page` of `total` items, `per_page` to a page; `link` makes a page's URL.
+    pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        Pager {
+            page,
+            pages,
+            prev_link: (page > 1).then(|| link(page - 1)),
+            next_link: (page < pages).then(|| link(page + 1)),
+        }
+    }
+}
+
+/// A moment as pages show it: `2026-12-02 15:04 UTC`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// A one-shot message shown at the top of the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flash {
@@ -189,6 +215,24 @@ pub fn user_agent(req: &HttpRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pager_counts_pages_and_links_neighbours() {
+        let link = |p: i64| format!("/x?page={p}");
+        let first = Pager::new(1, 25, 24, link);
+        assert_eq!(
+            (first.pages, first.prev_link, first.next_link.as_deref()),
+            (2, None, Some("/x?page=2"))
+        );
+        let last = Pager::new(2, 25, 24, link);
+        assert_eq!(
+            (last.prev_link.as_deref(), last.next_link),
+            (Some("/x?page=1"), None)
+        );
+        let empty = Pager::new(1, 0, 24, link);
+        assert_eq!((empty.pages, empty.next_link), (1, None));
+        assert_eq!(Pager::new(1, 48, 24, link).pages, 2);
+    }
 
     #[test]
     fn next_stays_on_site() {

@@ -9,7 +9,7 @@ use askama::Template;
 
 use super::gallery::{PER_PAGE, display_title, page_number};
 use super::media::serve_variant;
-use super::{Layout, render};
+use super::{Layout, Pager, render};
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::models::{Image, PlacedImage};
@@ -107,10 +107,7 @@ pub struct SharedCard {
 struct ExplorePage {
     layout: Layout,
     cards: Vec<SharedCard>,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
 }
 
 #[derive(serde::Deserialize)]
@@ -129,7 +126,6 @@ async fn explore(
         .db
         .run(move |conn| Ok(Image::list_shared(conn, (page - 1) * PER_PAGE, PER_PAGE)?))
         .await?;
-    let pages = ((listing.total + PER_PAGE - 1) / PER_PAGE).max(1);
     let cards = listing
         .items
         .iter()
@@ -148,10 +144,9 @@ async fn explore(
         &ExplorePage {
             layout: Layout::new(&session, viewer.0.as_ref()),
             cards,
-            page,
-            pages,
-            prev_link: (page > 1).then(|| format!("/explore?page={}", page - 1)),
-            next_link: (page < pages).then(|| format!("/explore?page={}", page + 1)),
+            pager: Pager::new(page, listing.total, PER_PAGE, |p| {
+                format!("/explore?page={p}")
+            }),
         },
     )
 }

@@ -435,3 +435,27 @@ async fn api_upload_and_dashboard_counts() {
         "recent image shown"
     );
 }
+
+#[tokio::test]
+async fn the_gallery_pages_through_many_images() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "prolific").await;
+    for _ in 0..25 {
+        app.upload_ok(&client, png(8, 8), &[("tags", "many")]).await;
+    }
+    let page = |path: &'static str| {
+        let (app, client) = (&app, &client);
+        async move { app.get(client, path).await.text().await.expect("page") }
+    };
+    let tiles = |html: &str| html.matches(r#"<li class="tile">"#).count();
+    let first = page("/gallery?tag=many").await;
+    assert_eq!(tiles(&first), 24);
+    let pager = first.split(r#"class="pager""#).nth(1).unwrap_or_default();
+    assert!(pager.contains("Page 1 of 2"), "{pager}");
+    assert!(pager.contains("page=2\" rel=\"next\""), "{pager}");
+    let second = page("/gallery?tag=many&page=2").await;
+    assert_eq!(tiles(&second), 1);
+    assert!(second.contains("Page 2 of 2") && second.contains(r#"rel="prev""#));
+    assert!(!second.contains(r#"rel="next""#));
+}

@@ -7,11 +7,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{AdminUser, Pages, when};
+use super::AdminUser;
 use crate::error::AppError;
 use crate::models::audit::{self, AuditEntry, AuditFilter};
 use crate::routes::gallery::page_number;
-use crate::routes::{Layout, render, url_encode};
+use crate::routes::{Layout, Pager, render, timestamp, url_encode};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,10 +38,7 @@ struct AuditPage {
     actions: Vec<String>,
     total: i64,
     query: AuditQuery,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
 }
 
 async fn audit_log(
@@ -72,7 +69,7 @@ async fn audit_log(
             ))
         })
         .await?;
-    let pages = Pages::new(page, total, ENTRIES_PER_PAGE, |p| {
+    let pager = Pager::new(page, total, ENTRIES_PER_PAGE, |p| {
         format!(
             "/admin/audit?actor={}&action={}&target={}&page={p}",
             url_encode(&query.actor),
@@ -88,17 +85,14 @@ async fn audit_log(
             entries: entries
                 .into_iter()
                 .map(|entry| {
-                    let at = when(entry.at);
+                    let at = timestamp(entry.at);
                     (entry, at)
                 })
                 .collect(),
             actions,
             total,
             query,
-            page: pages.page,
-            pages: pages.pages,
-            prev_link: pages.prev_link,
-            next_link: pages.next_link,
+            pager,
         },
     )
 }

@@ -15,7 +15,7 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{AdminUser, Pages, record, when};
+use super::{AdminUser, record};
 use crate::error::AppError;
 use crate::models::ip_activity::{self, CaseRow, Footprint, Grouping, IpFilter, IpSort};
 use crate::models::{Image, PlacedImage};
@@ -24,7 +24,7 @@ use crate::quota::charge::Reservation;
 use crate::quota::free;
 use crate::routes::gallery::{human_bytes, page_number};
 use crate::routes::media::media_url;
-use crate::routes::{Flash, Layout, render, see_other, url_encode};
+use crate::routes::{Flash, Layout, Pager, render, see_other, timestamp, url_encode};
 use crate::startup::AppState;
 use crate::storage::Variant;
 use crate::tokens;
@@ -111,10 +111,7 @@ struct GalleryPage {
     total: i64,
     query: GalleryQuery,
     error: Option<String>,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
 }
 
 fn parse_day(raw: &str, field: &str) -> Result<Option<DateTime<Utc>>, String> {
@@ -226,14 +223,14 @@ async fn gallery(
             generations: group.generations,
             uploads: group.uploads,
             anonymous: group.anonymous,
-            first_seen: when(group.first_seen),
-            last_seen: when(group.last_seen),
+            first_seen: timestamp(group.first_seen),
+            last_seen: timestamp(group.last_seen),
             accounts: group.accounts,
             blocked: group.blocked,
             thumbs: placed_by_network.remove(&group.network).unwrap_or_default(),
         })
         .collect();
-    let pages = Pages::new(page, total, GROUPS_PER_PAGE, |p| query.link(p));
+    let pager = Pager::new(page, total, GROUPS_PER_PAGE, |p| query.link(p));
     render(
         if error.is_some() {
             StatusCode::BAD_REQUEST
@@ -246,10 +243,7 @@ async fn gallery(
             rows,
             total,
             error,
-            page: pages.page,
-            pages: pages.pages,
-            prev_link: pages.prev_link,
-            next_link: pages.next_link,
+            pager,
             query,
         },
     )
@@ -314,10 +308,7 @@ struct CaseFilePage {
     limit_override: Option<LimitOverride>,
     footprint: Footprint,
     disk_used: String,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -384,7 +375,7 @@ async fn case_file(
             anonymous: row.anonymous,
             prompt: row.prompt.clone(),
             status: row.status.clone(),
-            at: when(row.at),
+            at: timestamp(row.at),
             ip: row.ip.ip().to_string(),
             quota: quota_use(row),
             thumbs: row
@@ -396,7 +387,7 @@ async fn case_file(
         })
         .collect();
     let link_base = format!("/admin/ips/{}", label(&network));
-    let pages = Pages::new(page, total, CASE_ROWS_PER_PAGE, |p| {
+    let pager = Pager::new(page, total, CASE_ROWS_PER_PAGE, |p| {
         format!("{link_base}?page={p}")
     });
     render(
@@ -415,21 +406,18 @@ async fn case_file(
                     let state = if is_live(&block) {
                         "active".to_owned()
                     } else if let Some(at) = block.lifted_at {
-                        format!("lifted {}", when(at))
+                        format!("lifted {}", timestamp(at))
                     } else {
                         "expired".to_owned()
                     };
-                    let created = when(block.created_at);
+                    let created = timestamp(block.created_at);
                     (block, created, state)
                 })
                 .collect(),
             limit_override: over,
             disk_used: human_bytes(footprint.disk_bytes),
             footprint,
-            page: pages.page,
-            pages: pages.pages,
-            prev_link: pages.prev_link,
-            next_link: pages.next_link,
+            pager,
         },
     )
 }
@@ -655,7 +643,7 @@ async fn block(
         "{reason}; {}",
         expires_at.map_or_else(
             || "no expiry".to_owned(),
-            |at| format!("until {}", when(at))
+            |at| format!("until {}", timestamp(at))
         )
     );
     state
@@ -828,7 +816,7 @@ async fn limits_page(
         })
         .await?;
     let settings = &state.settings;
-    let until = |at: Option<DateTime<Utc>>| at.map_or_else(|| "no expiry".to_owned(), when);
+    let until = |at: Option<DateTime<Utc>>| at.map_or_else(|| "no expiry".to_owned(), timestamp);
     render(
         StatusCode::OK,
         &LimitsPage {

@@ -99,28 +99,3 @@ pub async fn record(
         .run(move |conn| Ok(audit::record(conn, &actor, action, &target, &detail)?))
         .await
 }
-
-/// Page count and previous/next links for a listing.
-pub struct Pages {
-    pub page: i64,
-    pub pages: i64,
-    pub prev_link: Option<String>,
-    pub next_link: Option<String>,
-}
-
-impl Pages {
-    pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
-        let pages = ((total + per_page - 1) / per_page).max(1);
-        Pages {
-            page,
-            pages,
-            prev_link: (page > 1).then(|| link(page - 1)),
-            next_link: (page < pages).then(|| link(page + 1)),
-        }
-    }
-}
-
-/// `2026-12-02 15:04 UTC`.
-pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}

@@ -5,12 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{AdminUser, when};
+use super::AdminUser;
 use crate::error::AppError;
 use crate::models::stats::{self, Overview, TopAddress};
 use crate::quota::blocks::{self, Block};
 use crate::routes::gallery::human_bytes;
-use crate::routes::{Layout, render};
+use crate::routes::{Layout, render, timestamp};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -57,7 +57,7 @@ async fn overview(
                 .map(|block| {
                     let until = block
                         .expires_at
-                        .map_or_else(|| "no expiry".to_owned(), when);
+                        .map_or_else(|| "no expiry".to_owned(), timestamp);
                     (block, until)
                 })
                 .collect(),

@@ -9,7 +9,7 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use super::ips::{Thumb, label};
-use super::{AdminUser, Pages, record, when};
+use super::{AdminUser, record};
 use crate::auth::Invalidation;
 use crate::error::AppError;
 use crate::models::image::ImageFilter;
@@ -19,7 +19,7 @@ use crate::models::{Image, SessionRow, User};
 use crate::quota::blocks::parse_network;
 use crate::quota::credits::{self, Entry, LedgerEntry, Reason};
 use crate::routes::gallery::page_number;
-use crate::routes::{Flash, Layout, render, see_other, url_encode};
+use crate::routes::{Flash, Layout, Pager, render, see_other, timestamp, url_encode};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -48,10 +48,7 @@ struct ListPage {
     total: i64,
     q: String,
     sort: String,
-    page: i64,
-    pages: i64,
-    prev_link: Option<String>,
-    next_link: Option<String>,
+    pager: Pager,
 }
 
 async fn list(
@@ -84,7 +81,7 @@ async fn list(
         })
         .await?;
     let total = users.first().map_or(0, |user| user.total);
-    let pages = Pages::new(page, total, USERS_PER_PAGE, |p| {
+    let pager = Pager::new(page, total, USERS_PER_PAGE, |p| {
         format!(
             "/admin/users?q={}&sort={}&page={p}",
             url_encode(&q),
@@ -99,17 +96,14 @@ async fn list(
             users: users
                 .into_iter()
                 .map(|user| {
-                    let created = when(user.created_at);
+                    let created = timestamp(user.created_at);
                     (user, created)
                 })
                 .collect(),
             total,
             q: query.q.clone(),
             sort: query.sort.clone(),
-            page: pages.page,
-            pages: pages.pages,
-            prev_link: pages.prev_link,
-            next_link: pages.next_link,
+            pager,
         },
     )
 }
@@ -163,25 +157,25 @@ async fn show(
             layout: Layout::new(&session, Some(&admin.current)),
             section: "users",
             is_self: user.id == admin.current.user.id,
-            member_since: when(user.created_at),
+            member_since: timestamp(user.created_at),
             addresses: addresses
                 .into_iter()
                 .map(|seen| {
-                    let (label, last) = (label(&seen.ip), when(seen.last_seen));
+                    let (label, last) = (label(&seen.ip), timestamp(seen.last_seen));
                     (seen, label, last)
                 })
                 .collect(),
             sessions: sessions
                 .into_iter()
                 .map(|row| {
-                    let (started, seen) = (when(row.created_at), when(row.last_seen_at));
+                    let (started, seen) = (timestamp(row.created_at), timestamp(row.last_seen_at));
                     (row, started, seen)
                 })
                 .collect(),
             ledger: ledger
                 .into_iter()
                 .map(|entry| {
-                    let at = when(entry.created_at);
+                    let at = timestamp(entry.created_at);
                     (entry, at)
                 })
                 .collect(),
