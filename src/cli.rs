@@ -82,7 +82,9 @@ pub fn init_tracing() {
 }
 
 pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let database = Database::open(&settings)?;
+    // One-shot commands may run next to a server that holds the embedded cluster.
+    let share_running = !matches!(command, Command::Serve);
+    let database = Database::open(&settings, share_running)?;
     let result = match command {
         Command::Serve => serve(settings, database.url.clone()),
         Command::Migrate => {
@@ -221,7 +223,9 @@ struct Database {
 }
 
 impl Database {
-    fn open(settings: &Settings) -> anyhow::Result<Self> {
+    /// With `share_running`, a cluster already run by a live server is used as it is (and
+    /// left running); otherwise this process starts and owns it.
+    fn open(settings: &Settings, share_running: bool) -> anyhow::Result<Self> {
         if let Some(url) = &settings.database_url {
             return Ok(Database {
                 url: url.clone(),
@@ -229,6 +233,12 @@ impl Database {
             });
         }
         let dir = settings.data_dir.join("pg");
+        if share_running {
+            if let Some(url) = PgCluster::url_of_running(&dir, "atelier")? {
+                tracing::info!(dir = %dir.display(), "using the embedded cluster of the running server");
+                return Ok(Database { url, cluster: None });
+            }
+        }
         tracing::info!(dir = %dir.display(), "DATABASE_URL is not set: starting the embedded PostgreSQL cluster");
         let cluster = PgCluster::start(&dir, Durability::Durable)?;
         if let Err(err) = cluster.ensure_database("atelier") {

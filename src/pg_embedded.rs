@@ -77,10 +77,19 @@ impl PgCluster {
 
     /// A libpq URL for `database` over the cluster's socket.
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgresql://{SUPERUSER}@/{database}?host={}",
-            percent_encode_path(&self.dir)
-        )
+        socket_url(&self.dir, database)
+    }
+
+    /// When another Atelier holds the cluster in `dir` and it is running, a URL for
+    /// `database` over its socket, so one-shot commands (`block-ip`, `grant-credits`…) work
+    /// next to a running server. `None` when nobody holds it.
+    pub fn url_of_running(dir: &Path, database: &str) -> anyhow::Result<Option<String>> {
+        let dir = absolute(dir)?;
+        let lock = dir.with_extension("lock");
+        if !lock.exists() || try_lock(&lock)?.is_some() || !dir.join("postmaster.pid").exists() {
+            return Ok(None);
+        }
+        Ok(Some(socket_url(&dir, database)))
     }
 
     /// Creates `database` unless it exists already.
@@ -303,6 +312,17 @@ fn run_as() -> anyhow::Result<Option<RunAs>> {
 }
 
 fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
+    match try_lock(path)? {
+        Some(file) => Ok(file),
+        None => bail!(
+            "another Atelier is already running with the database in {}",
+            path.with_extension("").display()
+        ),
+    }
+}
+
+/// The lock file, locked; `None` when another process holds it.
+fn try_lock(path: &Path) -> anyhow::Result<Option<File>> {
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -311,13 +331,14 @@ fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     // SAFETY: flock on a file descriptor we own.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if !locked {
-        bail!(
-            "another Atelier is already running with the database in {}",
-            path.with_extension("").display()
-        );
-    }
-    Ok(file)
+    Ok(locked.then_some(file))
+}
+
+fn socket_url(dir: &Path, database: &str) -> String {
+    format!(
+        "postgresql://{SUPERUSER}@/{database}?host={}",
+        percent_encode_path(dir)
+    )
 }
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {

@@ -130,6 +130,27 @@ async fn starts_and_stops_its_own_cluster_and_survives_a_crash() {
         .expect("dashboard");
     assert_eq!(page.status(), 200, "still signed in after a restart");
 
+    // Operator commands work next to the running server: they use its cluster.
+    let output = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["grant-credits", "--username", "embed", "--amount", "7"])
+        .env_remove("DATABASE_URL")
+        .env("ATELIER_DATA_DIR", &data)
+        .env("ATELIER_LOG", "warn")
+        .output()
+        .expect("run grant-credits");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("embed now has 7 credits"));
+    assert!(pid_file.exists(), "the server's cluster keeps running");
+    let usage: serde_json::Value = client
+        .get(format!("{base}/api/usage"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(usage["usage"]["credits"], 7);
+
     // A crash (SIGKILL) leaves the postmaster running; the next start must stop it.
     signal(&running, libc::SIGKILL);
     let _ = wait(running);

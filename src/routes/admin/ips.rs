@@ -805,13 +805,15 @@ async fn limits_page(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let (live, overrides, added_domains) = state
+    // Off the executor: the first look at the shipped domain list parses it.
+    let (live, overrides, added_domains, shipped_domains) = state
         .db
         .run(|conn| {
             Ok((
                 blocks::live(conn)?,
                 blocks::overrides(conn)?,
                 free::added_disposable_domains(conn)?,
+                free::shipped_count(),
             ))
         })
         .await?;
@@ -842,7 +844,7 @@ async fn limits_page(
                 settings.free_images_standard,
                 settings.free_images_plus,
             ),
-            shipped_domains: free::shipped_count(),
+            shipped_domains,
             added_domains,
         },
     )
