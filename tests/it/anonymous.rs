@@ -16,14 +16,11 @@ async fn generate_and_wait(
     client: &reqwest::Client,
     prompt: &str,
 ) -> serde_json::Value {
-    let response = client
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": prompt }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("json")
+    let (status, json) = app
+        .generate(client, serde_json::json!({ "prompt": prompt }))
+        .await;
+    assert_eq!(status, 200, "{json}");
+    json
 }
 
 fn files_under(app: &TestApp, prefix: &str) -> Vec<std::path::PathBuf> {
@@ -166,14 +163,13 @@ async fn logging_in_also_claims_what_the_session_made() {
 async fn anonymous_visitors_make_one_image_at_a_time_and_need_an_account_for_stories() {
     let app = spawn_app().await;
     let visitor = new_client();
-    let response = visitor
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "two moons", "count": 2 }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 400);
-    let json: serde_json::Value = response.json().await.expect("json");
+    let (status, json) = app
+        .generate(
+            &visitor,
+            serde_json::json!({ "prompt": "two moons", "count": 2 }),
+        )
+        .await;
+    assert_eq!(status, 400);
     assert!(
         json["error"]
             .as_str()
@@ -192,10 +188,7 @@ async fn anonymous_visitors_make_one_image_at_a_time_and_need_an_account_for_sto
         .await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/login"));
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("count");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 0, "refusals queue nothing");
 }
 

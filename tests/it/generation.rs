@@ -67,15 +67,7 @@ async fn several_images_sizes_and_the_no_wait_mode() {
     let app = spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "batcher").await;
-    let json: serde_json::Value = client
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "stars over a snowy forest", "count": 3, "size": "768x512" }))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("json");
+    let (_, json) = app.generate(&client, serde_json::json!({ "prompt": "stars over a snowy forest", "count": 3, "size": "768x512" })).await;
     assert_eq!(json["images"].as_array().expect("images").len(), 3);
     assert_eq!(app.api_images(&client).await[0]["width"], 768);
 
@@ -134,17 +126,9 @@ async fn bad_requests_are_refused_and_queue_nothing() {
         serde_json::json!({ "prompt": "x", "size": "4096x4096" }),
         serde_json::json!({ "prompt": "x".repeat(1001) }),
     ] {
-        let response = client
-            .post(app.url("/api/generate-image"))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
-        assert_eq!(response.status(), 400, "{body}");
-        assert_eq!(
-            response.json::<serde_json::Value>().await.expect("json")["success"],
-            false
-        );
+        let (status, json) = app.generate(&client, body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(json["success"], false);
     }
     let response = client
         .post(app.url("/api/generate-image"))
@@ -165,25 +149,15 @@ async fn bad_requests_are_refused_and_queue_nothing() {
             .expect("page")
             .contains("prompt is empty")
     );
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("count");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 0);
     // Anonymous API callers get the same JSON errors, and nothing is counted.
-    let response = new_client()
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": " " }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 400);
-    let body: serde_json::Value = response.json().await.expect("json");
+    let (status, body) = app
+        .generate(&new_client(), serde_json::json!({ "prompt": " " }))
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(body["success"], false);
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("count");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 0);
 }
 
@@ -192,15 +166,9 @@ async fn other_users_cannot_see_a_job_or_its_images() {
     let app = spawn_app().await;
     let owner = new_client();
     app.signed_in_user(&owner, "owner").await;
-    let json: serde_json::Value = owner
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "private sunrise" }))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("json");
+    let (_, json) = app
+        .generate(&owner, serde_json::json!({ "prompt": "private sunrise" }))
+        .await;
     let job_id = json["job_id"].as_i64().expect("job");
     let stranger = new_client();
     app.signed_in_user(&stranger, "stranger").await;
@@ -522,10 +490,7 @@ async fn stories_need_two_to_eight_sentences() {
         response.text().await.expect("page").contains("Too short."),
         "the text is kept"
     );
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("count");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 0);
 }
 
@@ -629,9 +594,6 @@ async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
         .await
         .expect("page");
     assert!(page.contains("prompt is empty"));
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("count");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 1);
 }

@@ -366,6 +366,31 @@ impl TestApp {
             .expect("count images")
     }
 
+    pub fn count_jobs(&self) -> i64 {
+        use atelier::schema::generation_jobs::dsl::generation_jobs;
+        use diesel::QueryDsl;
+        generation_jobs
+            .count()
+            .get_result(&mut self.conn())
+            .expect("count jobs")
+    }
+
+    /// `POST /api/generate-image` with `body` as whoever `client` is: the status and JSON.
+    pub async fn generate(
+        &self,
+        client: &Client,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = client
+            .post(self.url("/api/generate-image"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /api/generate-image");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
     pub fn count_users(&self) -> i64 {
         use atelier::schema::users::dsl::users;
         use diesel::ExpressionMethods;

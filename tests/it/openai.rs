@@ -26,14 +26,8 @@ async fn generate(
     client: &reqwest::Client,
     prompt: &str,
 ) -> (u16, serde_json::Value) {
-    let response = client
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": prompt }))
-        .send()
+    app.generate(client, serde_json::json!({ "prompt": prompt }))
         .await
-        .expect("POST");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
 }
 
 #[tokio::test]

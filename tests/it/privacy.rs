@@ -146,10 +146,7 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
         assert_eq!(*count, 0, "{column} still holds addresses: {after:?}");
     }
     assert_eq!(app.count_images(), images_before, "the rows stay");
-    let jobs: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("jobs");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 2);
 
     // Recent addresses are kept.
@@ -209,15 +206,9 @@ async fn the_export_holds_my_images_and_everything_about_me() {
     app.signed_in_user(&me, "exporter").await;
     let other = new_client();
     app.signed_in_user(&other, "someoneelse").await;
-    let generated: serde_json::Value = me
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "a lantern in fog" }))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("json");
+    let (_, generated) = app
+        .generate(&me, serde_json::json!({ "prompt": "a lantern in fog" }))
+        .await;
     assert_eq!(generated["success"], true);
     app.upload_ok(&me, crate::fixtures::png(20, 20), &[("folder", "Holidays")])
         .await;
@@ -276,13 +267,10 @@ async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others() 
     let other = new_client();
     app.signed_in_user(&other, "stayer").await;
     for client in [&me, &other] {
-        let response = client
-            .post(app.url("/api/generate-image"))
-            .json(&serde_json::json!({ "prompt": "a goodbye card" }))
-            .send()
-            .await
-            .expect("POST");
-        assert_eq!(response.status(), 200);
+        let (status, json) = app
+            .generate(client, serde_json::json!({ "prompt": "a goodbye card" }))
+            .await;
+        assert_eq!(status, 200, "{json}");
     }
     app.upload_ok(&me, crate::fixtures::png(20, 20), &[("folder", "Trips")])
         .await;
@@ -321,7 +309,7 @@ async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others() 
     assert!(!app.uploads.join("leaver").exists());
     assert!(app.uploads.join("stayer").exists());
     assert_eq!(app.count_users(), 1);
-    use atelier::schema::{credit_ledger, folders, generation_jobs, sessions};
+    use atelier::schema::{credit_ledger, folders, sessions};
     let mut conn = app.conn();
     let orphans: i64 = credit_ledger::table
         .filter(credit_ledger::user_id.is_null())
@@ -337,10 +325,7 @@ async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others() 
         .get_result(&mut conn)
         .expect("folders");
     assert_eq!(folder_count, 1);
-    let jobs: i64 = generation_jobs::table
-        .count()
-        .get_result(&mut conn)
-        .expect("jobs");
+    let jobs = app.count_jobs();
     assert_eq!(jobs, 1);
     let session_count: i64 = sessions::table
         .filter(sessions::user_id.is_not_null())

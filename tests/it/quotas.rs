@@ -289,10 +289,7 @@ async fn racing_free_image_requests_take_exactly_the_allowance() {
         assert_eq!(counts.get(&202), Some(&2), "round {round}: {counts:?}");
         assert_eq!(counts.get(&402), Some(&18), "round {round}: {counts:?}");
     }
-    let free: i64 = atelier::schema::generation_jobs::table
-        .count()
-        .get_result(&mut app.conn())
-        .expect("jobs");
+    let free = app.count_jobs();
     assert_eq!(free, 2 * RACE_ROUNDS as i64);
 }
 
