@@ -32,7 +32,9 @@ CREATE TABLE credit_ledger (
     delta         BIGINT NOT NULL,
     balance_after BIGINT NOT NULL CHECK (balance_after >= 0),
     reason        TEXT NOT NULL CHECK (reason IN ('signup', 'grant', 'charge', 'refund')),
-    job_id        BIGINT REFERENCES generation_jobs (id) ON DELETE SET NULL,
+    -- Deferred: a charge is written before its job row, in the same transaction.
+    job_id        BIGINT REFERENCES generation_jobs (id) ON DELETE SET NULL
+                  DEFERRABLE INITIALLY DEFERRED,
     actor_id      BIGINT REFERENCES users (id) ON DELETE SET NULL,
     note          TEXT NOT NULL DEFAULT '',
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now()

@@ -87,6 +87,8 @@ impl ImageParams {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = generation_jobs)]
 pub struct NewJob<'a> {
+    /// From [`next_id`]; `None` takes the next one.
+    pub id: Option<i64>,
     pub user_id: Option<i64>,
     pub owner_key: &'a str,
     pub kind: &'a str,
@@ -103,21 +105,17 @@ pub fn enqueue(conn: &mut PgConnection, job: &NewJob<'_>) -> QueryResult<Job> {
         .get_result(conn)
 }
 
-/// Records what was reserved for a queued job.
-pub fn set_reservation(
-    conn: &mut PgConnection,
-    id: i64,
-    reservation: &Reservation,
-) -> QueryResult<()> {
-    let value = serde_json::to_value(reservation)
-        .map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
-    diesel::sql_query(
-        "UPDATE generation_jobs SET params = jsonb_set(params, '{charge}', $2) WHERE id = $1",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(id)
-    .bind::<diesel::sql_types::Jsonb, _>(value)
-    .execute(conn)?;
-    Ok(())
+/// An id for a job about to be queued, so what it is charged can name it before the row
+/// exists (the ledger's foreign key is checked at commit).
+pub fn next_id(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct NextId {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    diesel::sql_query("SELECT nextval(pg_get_serial_sequence('generation_jobs', 'id')) AS id")
+        .get_result::<NextId>(conn)
+        .map(|row| row.id)
 }
 
 /// Hands an anonymous visitor's jobs to the account they signed in to.

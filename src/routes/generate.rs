@@ -202,41 +202,13 @@ async fn place_order(
         .run(move |conn| {
             conn.transaction(|conn| {
                 let user_id = user.as_ref().map(|user| user.id);
-                let folder = match (&order.folder_name, &order.source, user_id, &anon_id) {
-                    (_, _, None, Some(anon_id)) => Some(anon_id.clone()),
-                    (Some(name), _, Some(user_id), _) => {
-                        Some(Folder::create_unique(conn, user_id, name)?.slug)
-                    }
-                    (None, Some((_, folder)), _, _) => Some(folder.clone()),
-                    _ => None,
-                };
-                let params = serde_json::to_value(ImageParams {
-                    count: order.count,
-                    width: order.size.0,
-                    height: order.size.1,
-                    seed,
-                    scenes: order.scenes,
-                    folder,
-                    source_image_id: order.source.as_ref().map(|(id, _)| *id),
-                })
-                .map_err(AppError::internal)?;
                 let owner_key = match (user_id, &anon_id) {
                     (Some(id), _) => format!("user:{id}"),
                     (None, Some(anon)) => format!("anon:{anon}"),
                     (None, None) => return Err(AppError::LoginRequired),
                 };
-                let job = queue::enqueue(
-                    conn,
-                    &NewJob {
-                        user_id,
-                        owner_key: &owner_key,
-                        kind: order.kind,
-                        prompt: &order.prompt,
-                        params,
-                        client_ip: Some(client_ip),
-                        anon_id: anon_id.as_deref(),
-                    },
-                )?;
+                // Charge first: a refusal rolls back before anything else is written.
+                let job_id = queue::next_id(conn)?;
                 let requester = match &user {
                     Some(user) => Requester::User(user),
                     None => Requester::Anonymous,
@@ -248,7 +220,7 @@ async fn place_order(
                     client_ip,
                     action,
                     order.count,
-                    Some(job.id),
+                    Some(job_id),
                 )? {
                     Ok(granted) => granted,
                     Err(refusal) => {
@@ -258,7 +230,39 @@ async fn place_order(
                         return Err(refusal.into());
                     }
                 };
-                queue::set_reservation(conn, job.id, &granted.reservation)?;
+                let folder = match (&order.folder_name, &order.source, user_id, &anon_id) {
+                    (_, _, None, Some(anon_id)) => Some(anon_id.clone()),
+                    (Some(name), _, Some(user_id), _) => {
+                        Some(Folder::create_unique(conn, user_id, name)?.slug)
+                    }
+                    (None, Some((_, folder)), _, _) => Some(folder.clone()),
+                    _ => None,
+                };
+                let mut params = serde_json::to_value(ImageParams {
+                    count: order.count,
+                    width: order.size.0,
+                    height: order.size.1,
+                    seed,
+                    scenes: order.scenes,
+                    folder,
+                    source_image_id: order.source.as_ref().map(|(id, _)| *id),
+                })
+                .map_err(AppError::internal)?;
+                params["charge"] =
+                    serde_json::to_value(granted.reservation).map_err(AppError::internal)?;
+                let job = queue::enqueue(
+                    conn,
+                    &NewJob {
+                        id: Some(job_id),
+                        user_id,
+                        owner_key: &owner_key,
+                        kind: order.kind,
+                        prompt: &order.prompt,
+                        params,
+                        client_ip: Some(client_ip),
+                        anon_id: anon_id.as_deref(),
+                    },
+                )?;
                 Ok((job, granted.standing))
             })
         })

@@ -206,6 +206,7 @@ fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
         enqueue(
             &mut conn,
             &NewJob {
+                id: None,
                 user_id: Some(user_id),
                 owner_key: &format!("user:{user_id}"),
                 kind: "image",
@@ -339,6 +340,7 @@ fn claims_prefer_the_owner_with_fewest_running_jobs() {
         enqueue(
             conn,
             &NewJob {
+                id: None,
                 user_id: None,
                 owner_key: owner,
                 kind: "image",

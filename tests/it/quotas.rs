@@ -265,6 +265,18 @@ async fn racing_generations_spend_exactly_the_credits_there_are() {
                 .count(),
             5
         );
+        // Each charge names the job it paid for, and that job exists.
+        let charged_jobs: i64 = {
+            use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs};
+            ledger::table
+                .inner_join(jobs::table)
+                .filter(ledger::user_id.eq(user_id(&app, &name)))
+                .filter(ledger::reason.eq("charge"))
+                .count()
+                .get_result(&mut app.conn())
+                .expect("charged jobs")
+        };
+        assert_eq!(charged_jobs, 5);
     }
 }
 
