@@ -60,6 +60,14 @@ pub enum Command {
     /// Erase client IPs older than ATELIER_IP_RETENTION_DAYS everywhere (also done
     /// periodically by the server).
     PurgeIps,
+    /// Check that the uploads folder and the database agree: files without rows, rows
+    /// without files, leftover temp files. Exits 0 when consistent, 1 otherwise.
+    Doctor {
+        /// Remove the files that have no row and the temp files (rows whose files are
+        /// missing are reported: they cannot be repaired here).
+        #[arg(long)]
+        fix: bool,
+    },
     /// Add credits to an account (negative amounts take them away), with a ledger row.
     GrantCredits {
         #[arg(long)]
@@ -142,10 +150,13 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let before =
                 chrono::Utc::now() - chrono::Duration::days(i64::from(settings.ip_retention_days));
             let purged = crate::privacy::purge_ips(&mut conn, before)?;
+            let which = match settings.ip_retention_days {
+                0 => "every stored address".to_owned(),
+                days => format!("addresses older than {days} days"),
+            };
             println!(
-                "erased addresses older than {} days: {} images, {} generation jobs, {} sessions, \
+                "erased {which}: {} images, {} generation jobs, {} sessions, \
                  {} usage events, {} audit entries; {} address-only counters deleted",
-                settings.ip_retention_days,
                 purged.images,
                 purged.jobs,
                 purged.sessions,
@@ -154,6 +165,10 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 purged.deleted_counters
             );
             Ok(())
+        }
+        Command::Doctor { fix } => {
+            let mut conn = migrated(&database, &settings)?;
+            doctor(&mut conn, &settings, fix)
         }
         Command::GrantCredits {
             username,
@@ -183,6 +198,53 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     };
     database.close();
     result
+}
+
+/// Prints what `doctor::check` finds (and fixes); an error when anything is left broken.
+fn doctor(conn: &mut diesel::PgConnection, settings: &Settings, fix: bool) -> anyhow::Result<()> {
+    let storage = crate::storage::Storage::open(&settings.uploads_dir).with_context(|| {
+        format!(
+            "cannot open the uploads folder {}",
+            settings.uploads_dir.display()
+        )
+    })?;
+    let report = crate::doctor::check(conn, &storage).map_err(|err| anyhow::anyhow!("{err}"))?;
+    for path in &report.files_without_rows {
+        println!("file without a row: {}", path.display());
+    }
+    for path in &report.temp_files {
+        println!("leftover temp file: {}", path.display());
+    }
+    for (id, path) in &report.rows_without_files {
+        println!("image {id} is missing its file {}", path.display());
+    }
+    println!(
+        "checked {} images and {} files: {} files without rows, {} temp files, {} missing files",
+        report.rows_checked,
+        report.files_checked,
+        report.files_without_rows.len(),
+        report.temp_files.len(),
+        report.rows_without_files.len()
+    );
+    if report.is_consistent() {
+        println!("consistent");
+        return Ok(());
+    }
+    if fix {
+        let removed =
+            crate::doctor::fix(&report, &storage).map_err(|err| anyhow::anyhow!("{err}"))?;
+        println!("removed {removed} files");
+        if report.rows_without_files.is_empty() {
+            println!("consistent");
+            return Ok(());
+        }
+        anyhow::bail!(
+            "{} images are missing files and cannot be repaired here: delete them from their \
+             owner's gallery or the admin pages",
+            report.rows_without_files.len()
+        );
+    }
+    anyhow::bail!("the uploads folder and the database disagree (run `atelier doctor --fix`)")
 }
 
 /// A migrated database connection for one-shot commands.

@@ -201,9 +201,6 @@ impl Settings {
         if self.login_failure_limit == 0 || self.login_failure_window_secs == 0 {
             bail!("ATELIER_LOGIN_FAILURE_LIMIT and _WINDOW_SECS must be positive");
         }
-        if self.ip_retention_days == 0 {
-            bail!("ATELIER_IP_RETENTION_DAYS must be at least 1");
-        }
         if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
             bail!(
                 "ATELIER_ANON_WINDOW_SECS and ATELIER_HOUSEKEEPING_INTERVAL_SECS must be positive"

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod generate;

@@ -15,6 +15,7 @@ use sha2::Sha256;
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
 use crate::generate::queue;
+use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::quota::limits::advisory_lock;
@@ -131,10 +132,7 @@ impl Library {
         placed: &PlacedImage,
         variant: Variant,
     ) -> Result<std::path::PathBuf, AppError> {
-        let (user, folder, name) = place(placed, variant)?;
-        self.storage
-            .resolve(&user, &folder, variant, &name)
-            .map_err(AppError::internal)
+        stored_path(&self.storage, placed, variant)
     }
 
     /// Moves the image's files into `to` and records it, with title and tags.
@@ -252,24 +250,44 @@ impl Library {
         }
     }
 
-    /// Deletes an account: its files, then its row (sessions, folders, images and jobs go
-    /// with it; ledger rows stay, no longer linked to anyone). Returns the images deleted.
-    pub fn delete_account(&self, conn: &mut PgConnection, user_id: i64) -> Result<usize, AppError> {
-        let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
-        let username = user.folder_owner()?;
-        let mut deleted = 0;
-        loop {
-            // Everything stored so far, a batch at a time.
-            let batch = Image::placed_older_than(conn, user_id, chrono::Utc::now(), 500)?;
-            if batch.is_empty() {
-                break;
+    /// Deletes an account: its rows in one transaction (sessions, folders, images and jobs
+    /// go with the user row; ledger rows stay, no longer linked to anyone), with the admin's
+    /// audit row when an admin does it, then its files. Returns the images deleted.
+    pub fn delete_account(
+        &self,
+        conn: &mut PgConnection,
+        user_id: i64,
+        by_admin: Option<&Actor>,
+    ) -> Result<usize, AppError> {
+        let (username, files, deleted) = conn.transaction(|conn| {
+            let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;
+            let username = user.folder_owner()?;
+            let mut files = Vec::new();
+            let mut deleted = 0;
+            loop {
+                // Everything stored so far, a batch at a time.
+                let batch = Image::placed_older_than(conn, user_id, chrono::Utc::now(), 500)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for placed in &batch {
+                    files.extend(self.delete_row(conn, placed)?);
+                }
+                deleted += batch.len();
             }
-            for placed in &batch {
-                self.delete(conn, placed)?;
+            User::delete(conn, user_id)?;
+            if let Some(actor) = by_admin {
+                audit::record(
+                    conn,
+                    actor,
+                    "delete_user",
+                    &format!("user {} ({})", user.username, user.id),
+                    &format!("{deleted} images deleted."),
+                )?;
             }
-            deleted += batch.len();
-        }
-        User::delete(conn, user_id)?;
+            Ok::<_, AppError>((username, files, deleted))
+        })?;
+        self.remove_files(&files);
         self.storage.remove_user_dir(&username);
         Ok(deleted)
     }
@@ -377,17 +395,33 @@ impl Library {
 
     /// Deletes the row, then the files.
     pub fn delete(&self, conn: &mut PgConnection, placed: &PlacedImage) -> Result<(), AppError> {
+        let files = self.delete_row(conn, placed)?;
+        self.remove_files(&files);
+        Ok(())
+    }
+
+    /// Deletes the row and returns its files, for [`Library::remove_files`] once the
+    /// transaction holding the delete has committed (a rollback then leaves the files).
+    pub fn delete_row(
+        &self,
+        conn: &mut PgConnection,
+        placed: &PlacedImage,
+    ) -> Result<Vec<std::path::PathBuf>, AppError> {
         let paths: Vec<_> = Variant::ALL
             .iter()
             .map(|variant| self.path_of(placed, *variant))
             .collect::<Result<_, _>>()?;
         Image::delete(conn, placed.image.id)?;
+        Ok(paths)
+    }
+
+    /// Removes files whose rows are gone; a failure is logged (`atelier doctor` finds it).
+    pub fn remove_files(&self, paths: &[std::path::PathBuf]) {
         for path in paths {
-            if let Err(err) = self.storage.remove(&path) {
+            if let Err(err) = self.storage.remove(path) {
                 tracing::warn!(path = %path.display(), error = %err, "could not remove a deleted image's file");
             }
         }
-        Ok(())
     }
 
     /// Creates (or replaces) the image's share link; returns the token.
@@ -413,6 +447,18 @@ impl Library {
 }
 
 /// Validated path segments of a placed image's variant.
+/// The path of one variant of a placed image under `storage`.
+pub fn stored_path(
+    storage: &Storage,
+    placed: &PlacedImage,
+    variant: Variant,
+) -> Result<std::path::PathBuf, AppError> {
+    let (user, folder, name) = place(placed, variant)?;
+    storage
+        .resolve(&user, &folder, variant, &name)
+        .map_err(AppError::internal)
+}
+
 fn place(
     placed: &PlacedImage,
     variant: Variant,

@@ -58,6 +58,7 @@ impl PgCluster {
             .with_context(|| format!("cannot create {}", parent.display()))?;
         let lock = lock_exclusive(&dir.with_extension("lock"))?;
         let run_as = run_as()?;
+        let dir = placement(&dir, run_as)?;
         let cluster = PgCluster {
             bin_dir,
             dir,
@@ -86,10 +87,23 @@ impl PgCluster {
     pub fn url_of_running(dir: &Path, database: &str) -> anyhow::Result<Option<String>> {
         let dir = absolute(dir)?;
         let lock = dir.with_extension("lock");
-        if !lock.exists() || try_lock(&lock)?.is_some() || !dir.join("postmaster.pid").exists() {
+        if !lock.exists() || try_lock(&lock)?.is_some() {
+            return Ok(None);
+        }
+        let dir = match run_as()? {
+            Some(user) if !reachable_by(&dir, user) => fallback_dir(&dir),
+            _ => dir,
+        };
+        if !dir.join("postmaster.pid").exists() {
             return Ok(None);
         }
         Ok(Some(socket_url(&dir, database)))
+    }
+
+    /// Where the cluster's files and socket are (not always the folder asked for: see
+    /// [`placement`]).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Creates `database` unless it exists already.
@@ -183,7 +197,7 @@ impl PgCluster {
                 "--no-sync",
             ])
             .output()
-            .context("cannot run initdb")?;
+            .with_context(|| format!("cannot run initdb in {}", self.dir.display()))?;
         if !output.status.success() {
             bail!(
                 "initdb failed: {}{}",
@@ -309,6 +323,69 @@ fn run_as() -> anyhow::Result<Option<RunAs>> {
     // SAFETY: entry is non-null and points to a valid passwd struct.
     let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
     Ok(Some(RunAs { uid, gid }))
+}
+
+/// Where the cluster asked for in `dir` can run. Usually `dir` itself; but when this
+/// process is root and the `postgres` user cannot reach `dir` (a clone under `/root`,
+/// which is mode 0700), the cluster gets a folder of its own under
+/// [`FALLBACK_ROOT`], named after `dir`, so the first `cargo run` works from anywhere.
+/// Atelier keeps the lock in `dir`'s parent either way.
+fn placement(dir: &Path, run_as: Option<RunAs>) -> anyhow::Result<PathBuf> {
+    let Some(user) = run_as else {
+        return Ok(dir.to_path_buf());
+    };
+    if reachable_by(dir, user) {
+        return Ok(dir.to_path_buf());
+    }
+    let fallback = fallback_dir(dir);
+    let root = Path::new(FALLBACK_ROOT);
+    fs::create_dir_all(root).with_context(|| {
+        format!(
+            "the postgres user cannot reach {} and {} cannot be created: give the folder's \
+             parents o+x, set ATELIER_DATA_DIR to a folder postgres can reach, or set DATABASE_URL",
+            dir.display(),
+            root.display()
+        )
+    })?;
+    fs::set_permissions(root, fs::Permissions::from_mode(0o755))?;
+    tracing::warn!(
+        asked = %dir.display(),
+        cluster = %fallback.display(),
+        "the postgres user cannot reach the data folder (a parent folder lacks o+x, like /root): the embedded cluster lives in its own folder instead"
+    );
+    Ok(fallback)
+}
+
+/// Clusters of data folders the `postgres` user cannot reach live under here.
+const FALLBACK_ROOT: &str = "/var/lib/atelier";
+
+/// The fallback folder of `dir`: one per data folder, named by a digest of its path.
+fn fallback_dir(dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Path::new(FALLBACK_ROOT).join(format!("pg-{name}"))
+}
+
+/// Can `user` walk down to `dir`? Checks the search bit of every existing ancestor for
+/// the user's uid and primary gid (root owns what does not exist yet, and creates it 0755).
+fn reachable_by(dir: &Path, user: RunAs) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors()
+        .skip(1)
+        .all(|folder| match fs::metadata(folder) {
+            Ok(meta) => {
+                let mode = meta.mode();
+                if meta.uid() == user.uid {
+                    mode & 0o100 != 0
+                } else if meta.gid() == user.gid {
+                    mode & 0o010 != 0
+                } else {
+                    mode & 0o001 != 0
+                }
+            }
+            Err(_) => true,
+        })
 }
 
 fn lock_exclusive(path: &Path) -> anyhow::Result<File> {

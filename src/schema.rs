@@ -143,6 +143,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        anon_video -> Nullable<Int4>,
     }
 }
 

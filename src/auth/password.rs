@@ -42,14 +42,17 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no user,
-    /// and answers `false` in that case whatever the password.
+    /// and answers `false` in that case whatever the password. bcrypt reads only the first
+    /// 72 bytes, so a longer password would match on its prefix: it is refused like a wrong
+    /// one, after the same amount of work.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
         let user_exists = hash.is_some();
+        let too_long = password.len() > crate::domain::NewPassword::MAX_BYTES;
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
             .with_permit(move || Ok(bcrypt::verify(password, &hash).unwrap_or(false)))
             .await?;
-        Ok(matches && user_exists)
+        Ok(matches && user_exists && !too_long)
     }
 
     async fn with_permit<T: Send + 'static>(

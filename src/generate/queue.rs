@@ -76,9 +76,11 @@ impl ImageParams {
     pub fn image(&self, job_prompt: &str, index: u32) -> (String, u64) {
         match self.scenes.get(index as usize) {
             Some(scene) => (scene.clone(), self.seed),
+            // Image `index` of a batch is what `seed + index` alone makes, kept within the
+            // seeds a form accepts so every picture's seed can be typed in again.
             None => (
                 job_prompt.to_owned(),
-                self.seed.wrapping_add(u64::from(index)),
+                self.seed.wrapping_add(u64::from(index)) & ((1 << 53) - 1),
             ),
         }
     }
@@ -161,53 +163,65 @@ pub fn claim(conn: &mut PgConnection) -> QueryResult<Option<Job>> {
     .optional()
 }
 
+/// The running job as claimed by attempt `attempt`: a worker whose lease expired and whose
+/// job was claimed again cannot renew, finish or fail it any more.
+fn claimed(
+    id: i64,
+    attempt: i32,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<generation_jobs::table, i64>,
+        diesel::dsl::Eq<generation_jobs::status, &'static str>,
+    >,
+    diesel::dsl::Eq<generation_jobs::attempts, i32>,
+> {
+    generation_jobs::table
+        .find(id)
+        .filter(generation_jobs::status.eq("running"))
+        .filter(generation_jobs::attempts.eq(attempt))
+}
+
 /// Extends a running job's lease; `false` when the job is no longer this worker's.
-pub fn renew_lease(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
-    let renewed = diesel::update(
-        generation_jobs::table
-            .find(id)
-            .filter(generation_jobs::status.eq("running")),
-    )
-    .set(generation_jobs::lease_until.eq(Utc::now() + Duration::seconds(LEASE_SECS)))
-    .execute(conn)?;
+pub fn renew_lease(conn: &mut PgConnection, id: i64, attempt: i32) -> QueryResult<bool> {
+    let renewed = diesel::update(claimed(id, attempt))
+        .set(generation_jobs::lease_until.eq(Utc::now() + Duration::seconds(LEASE_SECS)))
+        .execute(conn)?;
     Ok(renewed == 1)
 }
 
-pub fn succeed(conn: &mut PgConnection, id: i64, image_ids: &[i64]) -> QueryResult<bool> {
-    let updated = diesel::update(
-        generation_jobs::table
-            .find(id)
-            .filter(generation_jobs::status.eq("running")),
-    )
-    .set((
-        generation_jobs::status.eq("succeeded"),
-        generation_jobs::image_ids.eq(image_ids),
-        generation_jobs::finished_at.eq(Utc::now()),
-        generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
-    ))
-    .execute(conn)?;
+pub fn succeed(
+    conn: &mut PgConnection,
+    id: i64,
+    attempt: i32,
+    image_ids: &[i64],
+) -> QueryResult<bool> {
+    let updated = diesel::update(claimed(id, attempt))
+        .set((
+            generation_jobs::status.eq("succeeded"),
+            generation_jobs::image_ids.eq(image_ids),
+            generation_jobs::finished_at.eq(Utc::now()),
+            generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)?;
     Ok(updated == 1)
 }
 
-/// Marks a running job failed; `true` only for the call that did it (refund once).
-pub fn fail(conn: &mut PgConnection, id: i64, error: &str) -> QueryResult<bool> {
-    let updated = diesel::update(
-        generation_jobs::table
-            .find(id)
-            .filter(generation_jobs::status.eq("running")),
-    )
-    .set((
-        generation_jobs::status.eq("failed"),
-        generation_jobs::error.eq(error),
-        generation_jobs::finished_at.eq(Utc::now()),
-        generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
-    ))
-    .execute(conn)?;
+/// Marks a running job failed; `true` only for the call that did it (refund once, in the
+/// same transaction).
+pub fn fail(conn: &mut PgConnection, id: i64, attempt: i32, error: &str) -> QueryResult<bool> {
+    let updated = diesel::update(claimed(id, attempt))
+        .set((
+            generation_jobs::status.eq("failed"),
+            generation_jobs::error.eq(error),
+            generation_jobs::finished_at.eq(Utc::now()),
+            generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)?;
     Ok(updated == 1)
 }
 
 /// Jobs whose worker died: requeued if they have an attempt left, otherwise failed.
-/// Returns the failed ones, for refunds.
+/// Returns the failed ones, to be refunded and cleaned up in the caller's transaction.
 pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
     conn.transaction(|conn| {
         let expired = generation_jobs::table

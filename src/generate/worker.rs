@@ -61,26 +61,42 @@ pub fn spawn_workers(state: web::Data<AppState>, generator: Arc<dyn Generator>, 
     }
 }
 
-/// Requeues or fails jobs whose worker died, refunding the failed ones.
+/// Requeues or fails jobs whose worker died. A failed one is refunded and loses what it
+/// stored before the crash in the same transaction, so a second crash cannot lose the
+/// refund; the files go once that has committed.
 async fn recover(state: &AppState) -> Result<(), AppError> {
+    let library = state.library.clone();
     let failed = state
         .db
-        .run(|conn| Ok(queue::recover_expired(conn)?))
+        .run(move |conn| {
+            let (failed, files) = conn.transaction(|conn| {
+                let failed = queue::recover_expired(conn)?;
+                let mut files = Vec::new();
+                for job in &failed {
+                    charge::refund(conn, job.user_id, job.reservation(), Some(job.id))?;
+                    for placed in Image::placed_for_job(conn, job.id)? {
+                        files.extend(library.delete_row(conn, &placed)?);
+                    }
+                }
+                Ok::<_, AppError>((failed, files))
+            })?;
+            library.remove_files(&files);
+            Ok(failed)
+        })
         .await?;
     for job in failed {
         tracing::warn!(job = job.id, "job interrupted twice: failed and refunded");
-        refund(state, &job).await?;
     }
     Ok(())
 }
 
 async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
-    let id = job.id;
+    let (id, attempt) = (job.id, job.attempts);
     match produce(state, generator, &job).await {
         Ok(image_ids) => {
             let done = state
                 .db
-                .run(move |conn| Ok(queue::succeed(conn, id, &image_ids)?))
+                .run(move |conn| Ok(queue::succeed(conn, id, attempt, &image_ids)?))
                 .await;
             match done {
                 Ok(true) => tracing::info!(job = id, "generation succeeded"),
@@ -89,19 +105,27 @@ async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
             }
         }
         Err(message) => {
+            // Failing and refunding are one transaction: a crash between them would lose
+            // the refund, and recovery would never find the job again.
             let failed = {
                 let message = message.clone();
+                let (user_id, reservation) = (job.user_id, job.reservation());
                 state
                     .db
-                    .run(move |conn| Ok(queue::fail(conn, id, &message)?))
+                    .run(move |conn| {
+                        Ok(conn.transaction(|conn| {
+                            let failed = queue::fail(conn, id, attempt, &message)?;
+                            if failed {
+                                charge::refund(conn, user_id, reservation, Some(id))?;
+                            }
+                            Ok::<_, diesel::result::Error>(failed)
+                        })?)
+                    })
                     .await
             };
             match failed {
                 Ok(true) => {
-                    tracing::warn!(job = id, error = %message, "generation failed");
-                    if let Err(err) = refund(state, &job).await {
-                        tracing::error!(job = id, error = %err, "refund failed");
-                    }
+                    tracing::warn!(job = id, error = %message, "generation failed and was refunded")
                 }
                 Ok(false) => {}
                 Err(err) => tracing::error!(job = id, error = %err, "cannot record a failed job"),
@@ -110,12 +134,35 @@ async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
     }
 }
 
-async fn refund(state: &AppState, job: &Job) -> Result<(), AppError> {
-    let (user_id, reservation, id) = (job.user_id, job.reservation(), job.id);
+/// A job claimed again after a crash starts clean: whatever its earlier attempt stored is
+/// removed first, so every picture belongs to exactly one finished job and the pictures
+/// match what was charged.
+async fn discard_earlier_attempt(state: &AppState, job: &Job) -> Result<(), String> {
+    let (library, id) = (state.library.clone(), job.id);
     state
         .db
-        .run(move |conn| Ok(charge::refund(conn, user_id, reservation, Some(id))?))
+        .run(move |conn| {
+            let files = conn.transaction(|conn| {
+                let mut files = Vec::new();
+                for placed in Image::placed_for_job(conn, id)? {
+                    files.extend(library.delete_row(conn, &placed)?);
+                }
+                Ok::<_, AppError>(files)
+            })?;
+            library.remove_files(&files);
+            Ok(files.len() / 3)
+        })
         .await
+        .map(|removed| {
+            if removed > 0 {
+                tracing::info!(
+                    job = id,
+                    removed,
+                    "removed what the interrupted attempt stored"
+                );
+            }
+        })
+        .map_err(|err| err.message())
 }
 
 /// Generates and stores every image of the job; on failure removes what it stored and
@@ -127,13 +174,16 @@ async fn produce(
 ) -> Result<Vec<i64>, String> {
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
+    if job.attempts > 1 {
+        discard_earlier_attempt(state, job).await?;
+    }
     let mut stored = Vec::new();
     let result = async {
         for index in 0..params.count {
-            let id = job.id;
+            let (id, attempt) = (job.id, job.attempts);
             let renewed = state
                 .db
-                .run(move |conn| Ok(queue::renew_lease(conn, id)?))
+                .run(move |conn| Ok(queue::renew_lease(conn, id, attempt)?))
                 .await;
             if !renewed.map_err(|err| err.message())? {
                 return Err(format!("job {id} lost its lease"));

@@ -202,6 +202,37 @@ impl Image {
             .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
     }
 
+    /// Every image of the account named `username` (the consistency check).
+    pub fn placed_for_username(
+        conn: &mut PgConnection,
+        username: &str,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        placed()
+            .filter(users::username.eq(username))
+            .order(images::id.asc())
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
+    /// The images a generation job stored (a retried or failed job's earlier results).
+    pub fn placed_for_job(conn: &mut PgConnection, job_id: i64) -> QueryResult<Vec<PlacedImage>> {
+        placed()
+            .filter(images::job_id.eq(job_id))
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
+    /// The usernames of every account holding at least one image.
+    pub fn owner_usernames(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+        users::table
+            .filter(diesel::dsl::exists(
+                images::table.filter(images::user_id.eq(users::id)),
+            ))
+            .select(users::username)
+            .order(users::username.asc())
+            .load(conn)
+    }
+
     /// Images of `user_id` created before `before`, oldest first (anonymous clean-up).
     pub fn placed_older_than(
         conn: &mut PgConnection,

@@ -140,6 +140,7 @@ pub struct LimitOverride {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_by: Option<i64>,
     pub created_at: DateTime<Utc>,
+    pub anon_video: Option<i32>,
 }
 
 /// What an override sets (`None`: keep the default).
@@ -147,7 +148,55 @@ pub struct LimitOverride {
 pub struct OverrideValues {
     pub anon_generate: Option<u32>,
     pub anon_story: Option<u32>,
+    pub anon_video: Option<u32>,
     pub free_images: Option<u32>,
+}
+
+impl OverrideValues {
+    pub fn is_empty(&self) -> bool {
+        self.anon_generate.is_none()
+            && self.anon_story.is_none()
+            && self.anon_video.is_none()
+            && self.free_images.is_none()
+    }
+
+    /// The values an existing override sets.
+    pub fn of(over: &LimitOverride) -> Self {
+        let to_u32 = |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok());
+        OverrideValues {
+            anon_generate: to_u32(over.anon_generate),
+            anon_story: to_u32(over.anon_story),
+            anon_video: to_u32(over.anon_video),
+            free_images: to_u32(over.free_images),
+        }
+    }
+
+    /// The override in words, for flashes and the audit log.
+    pub fn describe(&self) -> String {
+        let one = |name: &str, value: Option<u32>| match value {
+            Some(n) => format!("{name} {n}"),
+            None => format!("{name} default"),
+        };
+        [
+            one("anonymous generations", self.anon_generate),
+            one("anonymous stories", self.anon_story),
+            one("anonymous videos", self.anon_video),
+            one("free images", self.free_images),
+        ]
+        .join(", ")
+    }
+}
+
+/// The override of exactly `network`, live or expired.
+pub fn override_of(
+    conn: &mut PgConnection,
+    network: IpNetwork,
+) -> QueryResult<Option<LimitOverride>> {
+    limit_overrides::table
+        .filter(limit_overrides::network.eq(network))
+        .select(LimitOverride::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// The most specific live override covering `ip`.
@@ -177,6 +226,7 @@ pub fn set_override(
         limit_overrides::network.eq(network),
         limit_overrides::anon_generate.eq(to_i32(values.anon_generate)),
         limit_overrides::anon_story.eq(to_i32(values.anon_story)),
+        limit_overrides::anon_video.eq(to_i32(values.anon_video)),
         limit_overrides::free_images.eq(to_i32(values.free_images)),
         limit_overrides::reason.eq(reason),
         limit_overrides::expires_at.eq(expires_at),

@@ -489,7 +489,7 @@ async fn delete_account(
     let user_id = current.user.id;
     let images = state
         .db
-        .run(move |conn| library.delete_account(conn, user_id))
+        .run(move |conn| library.delete_account(conn, user_id, None))
         .await?;
     state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user_id));

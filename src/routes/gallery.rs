@@ -12,6 +12,7 @@ use super::{Flash, Layout, Pager, render, see_other, timestamp};
 use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
+use crate::generate::queue::ImageParams;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image, PlacedImage};
@@ -248,6 +249,10 @@ struct ImagePage {
     prompt: Option<String>,
     model: Option<String>,
     source_image_id: Option<i64>,
+    seed: Option<i64>,
+    /// "Run again with this seed": the size the picture was generated at, when the same
+    /// prompt, seed and size make it again (generated images and story scenes).
+    rerun_size: Option<String>,
 }
 
 async fn image_page(
@@ -269,13 +274,25 @@ async fn image_page_with(
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = placed.image.user_id;
-    let folders = state
+    let rerun_job = placed
+        .image
+        .job_id
+        .filter(|_| matches!(placed.image.kind.as_str(), "image" | "story"));
+    let (folders, job) = state
         .db
-        .run(move |conn| Ok(Folder::list_with_counts(conn, owner_id)?))
-        .await?
-        .into_iter()
-        .map(|(f, _)| (f.slug, f.name))
-        .collect();
+        .run(move |conn| {
+            let folders = Folder::list_with_counts(conn, owner_id)?;
+            let job = match rerun_job {
+                Some(id) => crate::generate::queue::find(conn, id)?,
+                None => None,
+            };
+            Ok((folders, job))
+        })
+        .await?;
+    let folders = folders.into_iter().map(|(f, _)| (f.slug, f.name)).collect();
+    let rerun_size = job
+        .and_then(|job| serde_json::from_value::<ImageParams>(job.params).ok())
+        .map(|params| format!("{}x{}", params.width, params.height));
     let image = &placed.image;
     render(
         status,
@@ -311,6 +328,8 @@ async fn image_page_with(
                 )
             }),
             source_image_id: image.source_image_id,
+            seed: image.seed,
+            rerun_size: rerun_size.filter(|_| image.prompt.is_some() && image.seed.is_some()),
         },
     )
 }

@@ -57,6 +57,32 @@ struct Order {
     folder_name: Option<String>,
     /// Prompt edits: the source image and its folder.
     source: Option<(i64, String)>,
+    /// The seed asked for; `None` draws one.
+    seed: Option<u64>,
+}
+
+/// Seeds are whole numbers from 0 to 2^53 − 1, so that JavaScript and JSON tools, which
+/// hold numbers as doubles, carry them exactly.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// An optional seed as typed in a form or sent in JSON.
+fn check_seed(raw: Option<&str>) -> Result<Option<u64>, String> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|seed| *seed <= MAX_SEED)
+            .map(Some)
+            .ok_or_else(|| format!("The seed is a whole number from 0 to {MAX_SEED}.")),
+    }
+}
+
+/// A seed drawn from the OS random generator, in the range [`check_seed`] accepts.
+fn random_seed() -> Result<u64, AppError> {
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(AppError::internal)?;
+    Ok(u64::from_be_bytes(seed) & MAX_SEED)
 }
 
 /// A checked story: its scenes become one job, saved in a new folder named after it.
@@ -74,10 +100,16 @@ fn check_story(text: &str) -> Result<Order, String> {
         folder_name: Some(story::folder_name(&scenes)),
         scenes,
         source: None,
+        seed: None,
     })
 }
 
-fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<Order, String> {
+fn check_order(
+    prompt: &str,
+    count: Option<&str>,
+    size: Option<&str>,
+    seed: Option<&str>,
+) -> Result<Order, String> {
     let prompt = prompt.trim();
     if prompt.is_empty() {
         return Err("Describe the picture you want (the prompt is empty).".into());
@@ -99,6 +131,7 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
         None => SIZES[0],
         Some(raw) => parse_size(raw).ok_or("Size must be one of 512x512, 768x512 or 512x768.")?,
     };
+    let seed = check_seed(seed)?;
     Ok(Order {
         kind: "image",
         prompt: prompt.to_owned(),
@@ -107,6 +140,7 @@ fn check_order(prompt: &str, count: Option<&str>, size: Option<&str>) -> Result<
         scenes: Vec::new(),
         folder_name: None,
         source: None,
+        seed,
     })
 }
 
@@ -193,10 +227,10 @@ async fn place_order(
             .into());
         }
     }
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(AppError::internal)?;
-    // Stored as BIGINT: keep it positive.
-    let seed = u64::from_be_bytes(seed) >> 1;
+    let seed = match order.seed {
+        Some(seed) => seed,
+        None => random_seed()?,
+    };
     let (job, standing) = state
         .db
         .run(move |conn| {
@@ -336,6 +370,8 @@ struct GeneratePage {
     count: u32,
     size: String,
     sizes: Vec<String>,
+    /// The seed typed, if any (empty: a random one).
+    seed: String,
     error: Option<String>,
     /// What one image will cost, in words; with the balance, the page's script updates it
     /// for the chosen count.
@@ -359,6 +395,7 @@ impl GeneratePage {
             count: 1,
             size: "512x512".into(),
             sizes: size_names(),
+            seed: String::new(),
             error: None,
             cost: usage.next_image_cost(),
             credits: usage.credits,
@@ -402,6 +439,7 @@ pub struct GenerateForm {
     prompt: String,
     count: Option<String>,
     size: Option<String>,
+    seed: Option<String>,
 }
 
 async fn generate(
@@ -413,7 +451,12 @@ async fn generate(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
-    let problem = match check_order(&form.prompt, form.count.as_deref(), form.size.as_deref()) {
+    let problem = match check_order(
+        &form.prompt,
+        form.count.as_deref(),
+        form.size.as_deref(),
+        form.seed.as_deref(),
+    ) {
         Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
             Ok((job, standing)) => {
                 return Ok(with_rate_limit(
@@ -431,6 +474,7 @@ async fn generate(
     page.prompt = form.prompt.trim().to_owned();
     page.count = form.count.and_then(|c| c.parse().ok()).unwrap_or(1);
     page.size = form.size.unwrap_or_default();
+    page.seed = form.seed.unwrap_or_default().trim().to_owned();
     page.error = Some(problem.message());
     render(problem.status_code(), &page)
 }
@@ -542,6 +586,7 @@ pub struct GenerateRequest {
     prompt: String,
     count: Option<serde_json::Value>,
     size: Option<String>,
+    seed: Option<serde_json::Value>,
     wait: Option<bool>,
 }
 
@@ -553,12 +598,19 @@ async fn api_generate(
     body: web::Json<GenerateRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    let count = body.count.as_ref().map(|value| match value {
+    let as_text = |value: &serde_json::Value| match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
-    });
-    let order = check_order(&body.prompt, count.as_deref(), body.size.as_deref())
-        .map_err(AppError::BadRequest)?;
+    };
+    let count = body.count.as_ref().map(as_text);
+    let seed = body.seed.as_ref().filter(|v| !v.is_null()).map(as_text);
+    let order = check_order(
+        &body.prompt,
+        count.as_deref(),
+        body.size.as_deref(),
+        seed.as_deref(),
+    )
+    .map_err(AppError::BadRequest)?;
     let visitor = Visitor::of(user, &session)?;
     let (job, standing) = place_order(&state, &session, &visitor, ip, order).await?;
     let response = reply(
@@ -650,7 +702,7 @@ async fn prompt_edit(
         .await?
         .filter(|placed| placed.image.user_id == current.user.id)
         .ok_or(AppError::NotFound)?;
-    let mut order = match check_order(&form.prompt, None, None) {
+    let mut order = match check_order(&form.prompt, None, None, None) {
         Ok(order) => order,
         Err(message) => {
             super::Flash::error(&session, message);
@@ -767,11 +819,22 @@ mod tests {
 
     #[test]
     fn orders_are_checked() {
-        assert!(check_order("a fox", None, None).is_ok());
+        assert!(check_order("a fox", None, None, None).is_ok());
         assert_eq!(
-            check_order("a fox", Some("4"), Some("768x512")).map(|o| (o.count, o.size)),
-            Ok((4, (768, 512)))
+            check_order("a fox", Some("4"), Some("768x512"), Some("42"))
+                .map(|o| (o.count, o.size, o.seed)),
+            Ok((4, (768, 512), Some(42)))
         );
+        assert_eq!(
+            check_order("a fox", None, None, Some("9007199254740991")).map(|o| o.seed),
+            Ok(Some(super::MAX_SEED))
+        );
+        for seed in ["-1", "9007199254740992", "1.5", "seven"] {
+            assert!(
+                check_order("a fox", None, None, Some(seed)).is_err(),
+                "{seed}"
+            );
+        }
         for (prompt, count, size) in [
             ("", None, None),
             ("  ", None, None),
@@ -781,10 +844,10 @@ mod tests {
             ("x", None, Some("4096x4096")),
         ] {
             assert!(
-                check_order(prompt, count, size).is_err(),
+                check_order(prompt, count, size, None).is_err(),
                 "{prompt:?} {count:?} {size:?}"
             );
         }
-        assert!(check_order(&"x".repeat(1001), None, None).is_err());
+        assert!(check_order(&"x".repeat(1001), None, None, None).is_err());
     }
 }

@@ -8,7 +8,6 @@
 //! the file (for `_anon/{anon-id}/…`, the session holding that anonymous id); everyone
 //! else gets 404, so the proxy never confirms that a file exists.
 
-use actix_files::NamedFile;
 use actix_web::http::header::{
     self, ContentDisposition, DispositionParam, DispositionType, HeaderValue, HttpDate,
 };
@@ -34,7 +33,7 @@ use crate::storage::{FileName, Variant};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/media/{username}/{folder}/{variant}/{file}",
-        web::get().to(media),
+        super::get_or_head().to(media),
     );
 }
 
@@ -217,20 +216,27 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
 }
 
 /// Files up to this size are read whole in one blocking call and sent as one body; larger
-/// ones stream through `NamedFile`.
+/// ones stream in chunks, each read off the executor.
 const SMALL_FILE_BYTES: u64 = 256 * 1024;
+/// Bytes read per blocking hop when streaming a large file.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 
 /// What the blocking half of [`serve_variant`] found.
 enum Opened {
     Small(CachedFile),
-    Large(Box<NamedFile>),
+    Large {
+        file: std::fs::File,
+        len: u64,
+        etag: String,
+        modified: SystemTime,
+    },
 }
 
 /// Serves one stored variant with the stored content type, ETag / Last-Modified (304),
-/// Range (206), `nosniff` and a sandboxing CSP. Resolving (which checks every folder on the
-/// way for symlinks), opening without following a final symlink, and reading all happen in
-/// one trip to the blocking pool, unless the small file was just served (see
-/// [`MediaCache`]). A refused or missing file is a 404, never a 500.
+/// Range (206), `HEAD`, `nosniff` and a sandboxing CSP. Resolving (which checks every
+/// folder on the way for symlinks), opening without following a final symlink, and reading
+/// a small file all happen in one trip to the blocking pool, unless the small file was just
+/// served (see [`MediaCache`]). A refused or missing file is a 404, never a 500.
 pub async fn serve_variant(
     req: &HttpRequest,
     state: &AppState,
@@ -254,7 +260,6 @@ pub async fn serve_variant(
         }
     };
     let ext = variant_ext(&placed.image, variant);
-    let mime = crate::storage::mime_for(ext);
     let disposition = ContentDisposition {
         disposition: DispositionType::Inline,
         parameters: vec![DispositionParam::Filename(format!(
@@ -262,36 +267,147 @@ pub async fn serve_variant(
             placed.image.stem
         ))],
     };
-    let mut response = match opened {
-        Opened::Large(file) => file
-            .set_content_type(mime.parse().map_err(AppError::internal)?)
-            .set_content_disposition(disposition)
-            .use_etag(true)
-            .use_last_modified(true)
-            .into_response(req),
-        Opened::Small(file) => small_response(
-            req,
-            file.bytes,
-            &file.etag,
-            file.modified,
-            mime,
-            disposition,
-        ),
+    let (etag, modified, len) = match &opened {
+        Opened::Small(file) => (file.etag.clone(), file.modified, file.bytes.len() as u64),
+        Opened::Large {
+            etag,
+            modified,
+            len,
+            ..
+        } => (etag.clone(), *modified, *len),
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(MEDIA_CSP),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
+    let last_modified = HttpDate::from(modified);
+    let plan = plan(req, &etag, last_modified, len);
+    let mut response = match plan {
+        Plan::NotModified => HttpResponse::NotModified(),
+        Plan::Unsatisfiable => HttpResponse::RangeNotSatisfiable(),
+        Plan::Send { partial: true, .. } => HttpResponse::PartialContent(),
+        Plan::Send { .. } => HttpResponse::Ok(),
+    };
+    response
+        .insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::LAST_MODIFIED, last_modified.to_string()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, MEDIA_CSP))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    let response = match plan {
+        Plan::NotModified => response.finish(),
+        Plan::Unsatisfiable => response
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
+            .finish(),
+        Plan::Send {
+            start,
+            end,
+            partial,
+        } => {
+            response
+                .insert_header((header::CONTENT_TYPE, crate::storage::mime_for(ext)))
+                .insert_header((header::CONTENT_DISPOSITION, disposition));
+            if partial {
+                response
+                    .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
+            }
+            let length = if len == 0 { 0 } else { end - start + 1 };
+            match opened {
+                Opened::Small(file) => {
+                    if length == 0 {
+                        response.finish()
+                    } else {
+                        response.body(file.bytes.slice(start as usize..=end as usize))
+                    }
+                }
+                Opened::Large { file, .. } => response.body(actix_web::body::SizedStream::new(
+                    length,
+                    read_chunks(file, start, length),
+                )),
+            }
+        }
+    };
     Ok(response)
+}
+
+/// What to answer to a request for a file of `len` bytes with this ETag and modification
+/// time: conditional requests first (`If-None-Match`, else `If-Modified-Since`), then a
+/// single byte range. Range units other than `bytes` are ignored (RFC 9110 §14.2), and so
+/// are several ranges at once: the whole file is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    NotModified,
+    Unsatisfiable,
+    Send { start: u64, end: u64, partial: bool },
+}
+
+fn plan(req: &HttpRequest, etag: &str, last_modified: HttpDate, len: u64) -> Plan {
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let not_modified = match header_text(header::IF_NONE_MATCH) {
+        Some(tags) => tags.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag
+        }),
+        None => header_text(header::IF_MODIFIED_SINCE)
+            .and_then(|since| since.parse::<HttpDate>().ok())
+            .is_some_and(|since| SystemTime::from(last_modified) <= SystemTime::from(since)),
+    };
+    if not_modified {
+        return Plan::NotModified;
+    }
+    let whole = Plan::Send {
+        start: 0,
+        end: len.saturating_sub(1),
+        partial: false,
+    };
+    let Some(range) = header_text(header::RANGE).map(str::trim) else {
+        return whole;
+    };
+    if !range.starts_with("bytes=") || range.contains(',') {
+        return whole;
+    }
+    match single_range(range, len) {
+        Some((start, end)) => Plan::Send {
+            start,
+            end,
+            partial: true,
+        },
+        None => Plan::Unsatisfiable,
+    }
+}
+
+/// Streams `length` bytes of `file` from `start`, one blocking read per chunk.
+fn read_chunks(
+    file: std::fs::File,
+    start: u64,
+    length: u64,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    let file = Arc::new(file);
+    futures_util::stream::try_unfold((start, length), move |(offset, left)| {
+        let file = Arc::clone(&file);
+        async move {
+            if left == 0 {
+                return Ok(None);
+            }
+            let want = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(STREAM_CHUNK_BYTES);
+            let chunk = web::block(move || -> std::io::Result<Vec<u8>> {
+                let mut buf = vec![0u8; want];
+                std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf, offset)?;
+                Ok(buf)
+            })
+            .await
+            .map_err(actix_web::error::ErrorInternalServerError)?
+            .map_err(actix_web::error::ErrorInternalServerError)?;
+            let read = chunk.len() as u64;
+            Ok(Some((
+                web::Bytes::from(chunk),
+                (offset + read, left - read),
+            )))
+        }
+    })
 }
 
 /// The blocking half: resolve, open, and read a small file whole.
@@ -308,20 +424,24 @@ async fn open_variant(
             .open_file(&path)
             .map_err(AppError::internal)?;
         let meta = file.metadata().map_err(AppError::internal)?;
-        if meta.len() > SMALL_FILE_BYTES {
-            return NamedFile::from_file(file, &path)
-                .map(|file| Opened::Large(Box::new(file)))
-                .map_err(AppError::internal);
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
         let modified = meta.modified().map_err(AppError::internal)?;
         let nanos = modified
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let etag = format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len());
+        if meta.len() > SMALL_FILE_BYTES {
+            return Ok(Opened::Large {
+                file,
+                len: meta.len(),
+                etag,
+                modified,
+            });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
         Ok(Opened::Small(CachedFile {
             bytes: bytes.into(),
-            etag: format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len()),
+            etag,
             modified,
             at: Instant::now(),
         }))
@@ -332,67 +452,6 @@ async fn open_variant(
         tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
         AppError::NotFound
     })
-}
-
-/// A whole small file as one body, honouring If-None-Match / If-Modified-Since (304) and a
-/// single byte range (206, or 416 when it cannot be satisfied).
-fn small_response(
-    req: &HttpRequest,
-    bytes: web::Bytes,
-    etag: &str,
-    modified: SystemTime,
-    mime: &'static str,
-    disposition: ContentDisposition,
-) -> HttpResponse {
-    let header_text = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let last_modified = HttpDate::from(modified);
-    let not_modified = match header_text(header::IF_NONE_MATCH) {
-        Some(tags) => tags
-            .split(',')
-            .any(|tag| tag.trim() == etag || tag.trim() == "*"),
-        None => header_text(header::IF_MODIFIED_SINCE)
-            .and_then(|since| since.parse::<HttpDate>().ok())
-            .is_some_and(|since| SystemTime::from(last_modified) <= SystemTime::from(since)),
-    };
-    let mut response = if not_modified {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::LAST_MODIFIED, last_modified.to_string()))
-        .insert_header((header::ACCEPT_RANGES, "bytes"));
-    if not_modified {
-        return response.finish();
-    }
-    response
-        .insert_header((header::CONTENT_TYPE, mime))
-        .insert_header((header::CONTENT_DISPOSITION, disposition));
-    let Some(range) = header_text(header::RANGE) else {
-        return response.body(bytes);
-    };
-    let total = bytes.len() as u64;
-    match single_range(range, total) {
-        Some((start, end)) => {
-            response
-                .status(actix_web::http::StatusCode::PARTIAL_CONTENT)
-                .insert_header((
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{total}"),
-                ));
-            response.body(bytes.slice(start as usize..=end as usize))
-        }
-        // Several ranges are legal but rare for images: send the whole file.
-        None if range.contains(',') => response.body(bytes),
-        None => HttpResponse::RangeNotSatisfiable()
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{total}")))
-            .finish(),
-    }
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length; `None` when it does not
@@ -406,6 +465,9 @@ fn single_range(range: &str, total: u64) -> Option<(u64, u64)> {
     let (start, end) = match (start.trim(), end.trim()) {
         ("", suffix) => {
             let len: u64 = suffix.parse().ok()?;
+            if len == 0 {
+                return None;
+            }
             (total.checked_sub(len.min(total))?, total - 1)
         }
         (start, "") => (start.parse().ok()?, total - 1),

@@ -44,6 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Form bodies are small; refuse anything else before reading it.
+/// A route answering `GET` and `HEAD` (the body is dropped for `HEAD`): files served to
+/// scripts and browsers, which probe with `HEAD`.
+pub fn get_or_head() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 pub fn form_config() -> web::FormConfig {
     web::FormConfig::default().limit(64 * 1024)
 }

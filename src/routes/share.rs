@@ -19,8 +19,8 @@ use crate::tokens;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/s/{token}", web::get().to(share_page))
-        .route("/s/{token}/image", web::get().to(share_image))
-        .route("/s/{token}/thumb", web::get().to(share_thumb))
+        .route("/s/{token}/image", super::get_or_head().to(share_image))
+        .route("/s/{token}/thumb", super::get_or_head().to(share_thumb))
         .route("/explore", web::get().to(explore));
 }
 

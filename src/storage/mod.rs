@@ -119,7 +119,6 @@ impl Storage {
         })
     }
 
-    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -292,8 +292,12 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     let (app, admin) = app_with_admin().await;
     let visitor = || new_client();
     // Bad input changes nothing.
+    let long_reason = "x".repeat(501);
     for form in [
-        vec![("network", "203.0.113.0/24"), ("reason", "  ")],
+        vec![
+            ("network", "203.0.113.0/24"),
+            ("reason", long_reason.as_str()),
+        ],
         vec![("network", "not-a-range"), ("reason", "spam")],
         vec![
             ("network", "203.0.113.0/24"),
@@ -584,11 +588,7 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
         let url = app.url(&format!("/admin/users/{erin_id}/update"));
         async move { client.post(url).form(&form).send().await.expect("POST") }
     };
-    // A credits change needs a reason; a balance cannot go below zero.
-    assert_eq!(
-        update(vec![("credits_delta", "5".into())]).await.status(),
-        400
-    );
+    // A balance cannot go below zero.
     assert_eq!(
         update(vec![
             ("credits_delta", "-99999".into()),

@@ -15,8 +15,11 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use diesel::Connection;
+
 use super::{AdminUser, record};
 use crate::error::AppError;
+use crate::models::audit;
 use crate::models::ip_activity::{self, CaseRow, Footprint, Grouping, IpFilter, IpSort};
 use crate::models::{Image, PlacedImage};
 use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues, parse_network};
@@ -35,6 +38,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ips/unblock", web::post().to(unblock))
         .route("/ips/delete", web::get().to(confirm_delete))
         .route("/ips/delete", web::post().to(delete_everything))
+        .route("/ips/{network:.+}/block", web::post().to(block_path))
+        .route("/ips/{network:.+}/unblock", web::post().to(unblock_path))
+        .route(
+            "/ips/{network:.+}/delete-all",
+            web::post().to(delete_all_path),
+        )
         .route("/ips/{network:.+}/report.csv", web::get().to(report_csv))
         .route("/ips/{network:.+}/report.json", web::get().to(report_json))
         .route("/ips/{network:.+}", web::get().to(case_file))
@@ -617,13 +626,21 @@ fn parse_expiry(raw: &str) -> Result<Option<DateTime<Utc>>, AppError> {
             .parse::<u32>()
             .ok()
             .filter(|hours| (1..=24 * 3650).contains(hours))
-            .map(|hours| Some(Utc::now() + chrono::Duration::hours(i64::from(hours))))
+            .and_then(|hours| {
+                Utc::now().checked_add_signed(chrono::Duration::hours(i64::from(hours)))
+            })
+            .map(Some)
             .ok_or_else(|| {
-                AppError::BadRequest("The expiry is a number of hours (empty: no expiry).".into())
+                AppError::BadRequest(
+                    "The expiry is a number of hours from 1 to 87600 (empty: no expiry).".into(),
+                )
             }),
     }
 }
 
+/// `POST /admin/ips/block` (the form names the network) and `POST /admin/ips/{ip}/block`
+/// (the path does): the reason is optional, and the block with its audit row is one
+/// transaction.
 async fn block(
     admin: AdminUser,
     state: web::Data<AppState>,
@@ -631,35 +648,56 @@ async fn block(
     form: web::Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
-    let reason = form.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::BadRequest(
-            "Give a reason for the block (up to 500 characters).".into(),
-        ));
-    }
+    apply_block(&admin, &state, &session, network, &form).await
+}
+
+async fn block_path(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    network: web::Path<String>,
+    form: web::Form<BlockForm>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&network)?;
+    apply_block(&admin, &state, &session, network, &form).await
+}
+
+async fn apply_block(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    network: IpNetwork,
+    form: &BlockForm,
+) -> Result<HttpResponse, AppError> {
+    let reason = match form.reason.trim() {
+        "" => format!("Blocked by {}.", admin.current.user.username),
+        reason if reason.chars().count() > 500 => {
+            return Err(AppError::BadRequest(
+                "The reason is at most 500 characters.".into(),
+            ));
+        }
+        reason => reason.to_owned(),
+    };
     let expires_at = parse_expiry(&form.expires_hours)?;
-    let actor = admin.current.user.id;
     let detail = format!(
-        "{reason}; {}",
+        "Reason: {reason} {}",
         expires_at.map_or_else(
-            || "no expiry".to_owned(),
-            |at| format!("until {}", timestamp(at))
+            || "No expiry.".to_owned(),
+            |at| format!("Until {}.", timestamp(at))
         )
     );
+    let actor = admin.actor();
     state
         .db
         .run(move |conn| {
-            Ok(blocks::block(
-                conn,
-                network,
-                &reason,
-                expires_at,
-                Some(actor),
-            )?)
+            conn.transaction(|conn| {
+                blocks::block(conn, network, &reason, expires_at, Some(actor.id))?;
+                audit::record(conn, &actor, "block", &network.to_string(), &detail)
+            })
+            .map_err(AppError::from)
         })
         .await?;
-    record(&state, &admin, "block", network.to_string(), detail).await?;
-    Flash::success(&session, format!("{} is blocked.", label(&network)));
+    Flash::success(session, format!("{} is blocked.", label(&network)));
     Ok(see_other(&case_file_link(&network)))
 }
 
@@ -676,27 +714,47 @@ async fn unblock(
     form: web::Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
-    let actor = admin.current.user.id;
+    apply_unblock(&admin, &state, &session, network).await
+}
+
+async fn unblock_path(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    network: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&network)?;
+    apply_unblock(&admin, &state, &session, network).await
+}
+
+async fn apply_unblock(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    network: IpNetwork,
+) -> Result<HttpResponse, AppError> {
+    let actor = admin.actor();
     let lifted = state
         .db
-        .run(move |conn| Ok(blocks::lift(conn, network, Some(actor))?))
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let lifted = blocks::lift(conn, network, Some(actor.id))?;
+                if lifted > 0 {
+                    audit::record(conn, &actor, "unblock", &network.to_string(), "")?;
+                }
+                Ok::<_, diesel::result::Error>(lifted)
+            })
+            .map_err(AppError::from)
+        })
         .await?;
     if lifted == 0 {
         Flash::error(
-            &session,
+            session,
             format!("{} had no active block of its own.", label(&network)),
         );
     } else {
-        record(
-            &state,
-            &admin,
-            "unblock",
-            network.to_string(),
-            String::new(),
-        )
-        .await?;
         Flash::success(
-            &session,
+            session,
             format!("{} is no longer blocked.", label(&network)),
         );
     }
@@ -745,7 +803,7 @@ pub struct DeleteForm {
     confirm: String,
 }
 
-/// Deletes every image (files and rows) and every job from the network.
+/// `POST /admin/ips/delete`: the browser's form, after the confirmation page.
 async fn delete_everything(
     admin: AdminUser,
     state: web::Data<AppState>,
@@ -758,31 +816,65 @@ async fn delete_everything(
             "Tick the confirmation to delete everything from this network.".into(),
         ));
     }
+    apply_delete_everything(&admin, &state, &session, network).await
+}
+
+/// `POST /admin/ips/{ip}/delete-all`: the same for scripts, which name the network in the
+/// path and need no confirmation step.
+async fn delete_all_path(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    network: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let network = parse_network_field(&network)?;
+    apply_delete_everything(&admin, &state, &session, network).await
+}
+
+/// Deletes every image (rows, then files) and every job from the network, with the audit
+/// row, in one transaction.
+async fn apply_delete_everything(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    network: IpNetwork,
+) -> Result<HttpResponse, AppError> {
     let library = state.library.clone();
+    let actor = admin.actor();
     let (images, jobs) = state
         .db
         .run(move |conn| {
-            let ids = ip_activity::image_ids_from(conn, network)?;
-            let placed = Image::placed_by_ids(conn, &ids)?;
-            for image in &placed {
-                library.delete(conn, image)?;
-            }
-            let jobs = ip_activity::delete_jobs_from(conn, network)?;
-            Ok((placed.len(), jobs))
+            let (images, jobs, files) = conn.transaction(|conn| {
+                let ids = ip_activity::image_ids_from(conn, network)?;
+                let placed = Image::placed_by_ids(conn, &ids)?;
+                let mut files = Vec::new();
+                for image in &placed {
+                    files.extend(library.delete_row(conn, image)?);
+                }
+                let jobs = ip_activity::delete_jobs_from(conn, network)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    "delete_everything",
+                    &network.to_string(),
+                    &format!(
+                        "{} images and {jobs} generation records deleted.",
+                        placed.len()
+                    ),
+                )?;
+                Ok::<_, AppError>((placed.len(), jobs, files))
+            })?;
+            library.remove_files(&files);
+            Ok((images, jobs))
         })
         .await?;
     state.media_cache.clear();
-    record(
-        &state,
-        &admin,
-        "delete_everything",
-        network.to_string(),
-        format!("{images} images, {jobs} generation records"),
-    )
-    .await?;
     Flash::success(
-        &session,
-        format!("Deleted {images} images and {jobs} generation records from {network}."),
+        session,
+        format!(
+            "Deleted {images} images and {jobs} generation records from {}.",
+            label(&network)
+        ),
     );
     Ok(see_other(&case_file_link(&network)))
 }
@@ -867,19 +959,17 @@ async fn add_disposable_domain(
     let domain = free::parse_domain(&form.domain).ok_or_else(|| {
         AppError::BadRequest(format!("{:?} is not a domain name.", form.domain.trim()))
     })?;
-    let (added, actor) = (domain.clone(), admin.current.user.id);
+    let (added, actor) = (domain.clone(), admin.actor());
     state
         .db
-        .run(move |conn| Ok(free::add_disposable_domain(conn, &added, Some(actor))?))
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                free::add_disposable_domain(conn, &added, Some(actor.id))?;
+                audit::record(conn, &actor, "add_disposable_domain", &added, "")
+            })
+            .map_err(AppError::from)
+        })
         .await?;
-    record(
-        &state,
-        &admin,
-        "add_disposable_domain",
-        domain.clone(),
-        String::new(),
-    )
-    .await?;
     Flash::success(
         &session,
         format!("{domain} counts as disposable from now on."),
@@ -887,12 +977,19 @@ async fn add_disposable_domain(
     Ok(see_other("/admin/limits"))
 }
 
+/// `POST /admin/limits` takes either the SPEC's one-limit form (`cidr`, `action`, `limit`)
+/// or the admin page's form (`network` and a field per limit); `reason` and
+/// `expires_hours` go with both.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LimitsForm {
+    cidr: String,
+    action: String,
+    limit: String,
     network: String,
     anon_generate: String,
     anon_story: String,
+    anon_video: String,
     free_images: String,
     reason: String,
     expires_hours: String,
@@ -914,50 +1011,100 @@ fn optional_limit(raw: &str, name: &str) -> Result<Option<u32>, AppError> {
     }
 }
 
-/// `POST /admin/limits`: sets (or replaces) the override of a network.
+/// What a [`LimitsForm`] asks for: the network and either every value, or one action's.
+enum LimitChange {
+    All(OverrideValues),
+    One(fn(&mut OverrideValues) -> &mut Option<u32>, u32),
+}
+
+fn parse_limits_form(form: &LimitsForm) -> Result<(IpNetwork, LimitChange), AppError> {
+    if !form.cidr.trim().is_empty() || !form.action.trim().is_empty() {
+        let network = parse_network_field(&form.cidr)?;
+        let field: fn(&mut OverrideValues) -> &mut Option<u32> = match form.action.trim() {
+            "generate" => |values| &mut values.anon_generate,
+            "story" => |values| &mut values.anon_story,
+            "video" => |values| &mut values.anon_video,
+            "free_images" => |values| &mut values.free_images,
+            _ => {
+                return Err(AppError::BadRequest(
+                    "The action is generate, story, video or free_images.".into(),
+                ));
+            }
+        };
+        let limit = optional_limit(&form.limit, "The limit")?
+            .ok_or_else(|| AppError::BadRequest("Give the limit, a whole number.".into()))?;
+        return Ok((network, LimitChange::One(field, limit)));
+    }
+    let network = parse_network_field(&form.network)?;
+    let values = OverrideValues {
+        anon_generate: optional_limit(&form.anon_generate, "Anonymous generations")?,
+        anon_story: optional_limit(&form.anon_story, "Anonymous stories")?,
+        anon_video: optional_limit(&form.anon_video, "Anonymous videos")?,
+        free_images: optional_limit(&form.free_images, "Free images")?,
+    };
+    if values.is_empty() {
+        return Err(AppError::BadRequest(
+            "Set at least one limit (or remove the override).".into(),
+        ));
+    }
+    Ok((network, LimitChange::All(values)))
+}
+
+/// `POST /admin/limits`: sets (or replaces) the override of a network; one action's limit
+/// keeps the others the network's override already had. The override and its audit row
+/// are one transaction.
 async fn set_limits(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<LimitsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let network = parse_network_field(&form.network)?;
-    let values = OverrideValues {
-        anon_generate: optional_limit(&form.anon_generate, "Anonymous generations")?,
-        anon_story: optional_limit(&form.anon_story, "Anonymous stories")?,
-        free_images: optional_limit(&form.free_images, "Free images")?,
-    };
-    if values.anon_generate.is_none() && values.anon_story.is_none() && values.free_images.is_none()
-    {
+    let (network, change) = parse_limits_form(&form)?;
+    let expires_at = parse_expiry(&form.expires_hours)?;
+    let reason = form.reason.trim();
+    if reason.chars().count() > 500 {
         return Err(AppError::BadRequest(
-            "Set at least one limit (or remove the override).".into(),
+            "The reason is at most 500 characters.".into(),
         ));
     }
-    let expires_at = parse_expiry(&form.expires_hours)?;
-    let reason: String = form.reason.trim().chars().take(500).collect();
-    let actor = admin.current.user.id;
-    let detail = format!(
-        "generate={:?} story={:?} free={:?} {reason}",
-        values.anon_generate, values.anon_story, values.free_images
-    );
-    state
+    let reason = reason.to_owned();
+    let actor = admin.actor();
+    let values = state
         .db
         .run(move |conn| {
-            Ok(blocks::set_override(
-                conn,
-                network,
-                &values,
-                &reason,
-                expires_at,
-                Some(actor),
-            )?)
+            conn.transaction(|conn| {
+                let values = match change {
+                    LimitChange::All(values) => values,
+                    LimitChange::One(field, limit) => {
+                        let mut values = blocks::override_of(conn, network)?
+                            .map(|over| OverrideValues::of(&over))
+                            .unwrap_or_default();
+                        *field(&mut values) = Some(limit);
+                        values
+                    }
+                };
+                blocks::set_override(conn, network, &values, &reason, expires_at, Some(actor.id))?;
+                let mut detail = format!("Limits: {}.", values.describe());
+                if !reason.is_empty() {
+                    detail.push_str(&format!(" Reason: {reason}"));
+                }
+                audit::record(conn, &actor, "set_limits", &network.to_string(), &detail)?;
+                Ok::<_, diesel::result::Error>(values)
+            })
+            .map_err(AppError::from)
         })
         .await?;
     // Refusals this instance remembers were made under the old limits (other instances
     // forget theirs within seconds).
     state.recent_refusals.clear();
-    record(&state, &admin, "set_limits", network.to_string(), detail).await?;
-    Flash::success(&session, format!("Limits for {network} saved."));
+    Flash::success(
+        &session,
+        format!(
+            "Limits for {} saved: {}.",
+            label(&network),
+            values.describe()
+        ),
+    );
     Ok(see_other("/admin/limits"))
 }
 
@@ -968,26 +1115,28 @@ async fn remove_limits(
     form: web::Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
+    let actor = admin.actor();
     let removed = state
         .db
-        .run(move |conn| Ok(blocks::remove_override(conn, network)?))
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let removed = blocks::remove_override(conn, network)?;
+                if removed > 0 {
+                    audit::record(conn, &actor, "remove_limits", &network.to_string(), "")?;
+                }
+                Ok::<_, diesel::result::Error>(removed)
+            })
+            .map_err(AppError::from)
+        })
         .await?;
     if removed > 0 {
         state.recent_refusals.clear();
-        record(
-            &state,
-            &admin,
-            "remove_limits",
-            network.to_string(),
-            String::new(),
-        )
-        .await?;
         Flash::success(
             &session,
-            format!("{network} is back to the default limits."),
+            format!("{} is back to the default limits.", label(&network)),
         );
     } else {
-        Flash::error(&session, format!("{network} had no override."));
+        Flash::error(&session, format!("{} had no override.", label(&network)));
     }
     Ok(see_other("/admin/limits"))
 }

@@ -8,10 +8,11 @@ use askama::Template;
 use diesel::Connection;
 use serde::Deserialize;
 
+use super::AdminUser;
 use super::ips::{Thumb, label};
-use super::{AdminUser, record};
 use crate::auth::Invalidation;
 use crate::error::AppError;
+use crate::models::audit;
 use crate::models::image::ImageFilter;
 use crate::models::ip_activity::{self, SeenAddress};
 use crate::models::user::{self, ANON_USERNAME, ROLE_ADMIN, ROLE_USER, UserSort, UserSummary};
@@ -234,12 +235,15 @@ async fn update(
                 AppError::BadRequest("The credits change is a whole number like 10 or -5.".into())
             })?,
     };
-    let reason = form.reason.trim().to_owned();
-    if delta != 0 && reason.is_empty() {
-        return Err(AppError::BadRequest(
-            "Give a reason for the credits change; it goes into the ledger.".into(),
-        ));
-    }
+    let reason = match form.reason.trim() {
+        "" => format!("Credits changed by admin {}.", admin.current.user.username),
+        reason if reason.chars().count() > 500 => {
+            return Err(AppError::BadRequest(
+                "The reason is at most 500 characters.".into(),
+            ));
+        }
+        reason => reason.to_owned(),
+    };
     if user.id == admin.current.user.id && (disabled || role != ROLE_ADMIN) {
         return Err(AppError::BadRequest(
             "You cannot disable your own account or take away your own admin role.".into(),
@@ -247,60 +251,59 @@ async fn update(
     }
     let mut changes = Vec::new();
     if tier != user.tier {
-        changes.push(("set_tier", format!("{} → {tier}", user.tier)));
+        changes.push(("set_tier", format!("Tier {} → {tier}.", user.tier)));
     }
     if role != user.role {
-        changes.push(("set_role", format!("{} → {role}", user.role)));
+        changes.push(("set_role", format!("Role {} → {role}.", user.role)));
     }
     if disabled != user.disabled {
-        changes.push((
-            if disabled {
-                "disable_user"
-            } else {
-                "enable_user"
-            },
-            String::new(),
-        ));
+        let action = if disabled {
+            "disable_user"
+        } else {
+            "enable_user"
+        };
+        changes.push((action, String::new()));
     }
-    let (user_id, actor_id) = (user.id, admin.current.user.id);
+    let user_id = user.id;
+    let actor = admin.actor();
     let (tier_set, role_set) = (tier.clone(), role.clone());
-    let balance = state
+    let target = format!("user {} ({})", user.username, user.id);
+    // The standing, the credits and every audit row commit together, or nothing does: a
+    // refused credits change leaves the tier, role and disabled flag as they were.
+    let changes = state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
                 User::set_standing(conn, user_id, &tier_set, &role_set, disabled)?;
-                if delta == 0 {
-                    return Ok(Some(None));
+                if delta != 0 {
+                    let entry = Entry {
+                        actor_id: Some(actor.id),
+                        note: &reason,
+                        ..Entry::default()
+                    };
+                    let balance = credits::add(conn, user_id, delta, Reason::Grant, &entry)?
+                        .ok_or_else(|| {
+                            AppError::BadRequest(format!(
+                                "This account has fewer than {} credits: nothing was changed.",
+                                -delta
+                            ))
+                        })?;
+                    changes.push((
+                        "grant_credits",
+                        format!("Credits {delta:+}, balance {balance}. Reason: {reason}"),
+                    ));
                 }
-                let entry = Entry {
-                    actor_id: Some(actor_id),
-                    note: &reason,
-                    ..Entry::default()
-                };
-                Ok(credits::add(conn, user_id, delta, Reason::Grant, &entry)?.map(Some))
+                for (action, detail) in &changes {
+                    audit::record(conn, &actor, action, &target, detail)?;
+                }
+                Ok::<_, AppError>(changes)
             })
         })
         .await?;
-    let Some(balance) = balance else {
-        return Err(AppError::BadRequest(format!(
-            "{} has {} credits: cannot take away {}.",
-            user.username, user.credits, -delta
-        )));
-    };
-    if let Some(balance) = balance {
-        changes.push((
-            "grant_credits",
-            format!("{delta:+} → {balance} ({})", form.reason.trim()),
-        ));
-    }
     if disabled || role != user.role {
         // Every instance hears of the change through the users table's NOTIFY trigger;
         // this one forgets its cached copy right away, before the notification arrives.
         state.auth_cache.forget(Invalidation::User(user.id));
-    }
-    let target = format!("user {} ({})", user.username, user.id);
-    for (action, detail) in &changes {
-        record(&state, &admin, action, target.clone(), detail.clone()).await?;
     }
     Flash::success(
         &session,
@@ -340,21 +343,13 @@ async fn delete(
         )));
     }
     let library = state.library.clone();
-    let user_id = user.id;
+    let (user_id, actor) = (user.id, admin.actor());
     let images = state
         .db
-        .run(move |conn| library.delete_account(conn, user_id))
+        .run(move |conn| library.delete_account(conn, user_id, Some(&actor)))
         .await?;
     state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user.id));
-    record(
-        &state,
-        &admin,
-        "delete_user",
-        format!("user {} ({})", user.username, user.id),
-        format!("{images} images"),
-    )
-    .await?;
     Flash::success(
         &session,
         format!("{} and their {images} images are deleted.", user.username),

@@ -1,0 +1,1 @@
+ALTER TABLE limit_overrides DROP COLUMN anon_video;
