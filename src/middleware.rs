@@ -217,9 +217,13 @@ pub async fn error_pages(
         .is_some();
     let json = errors::wants_json(&http_req);
     let mut page = errors::render(json, status, &message, signed_in);
-    for name in [header::RETRY_AFTER, header::ALLOW] {
-        if let Some(value) = old.headers().get(&name) {
-            page.headers_mut().insert(name, value.clone());
+    // What the client needs to act on the error survives the page: when to retry, what is
+    // allowed, the size a range must fit, and where a rate limit stands.
+    for (name, value) in old.headers() {
+        let kept = [header::RETRY_AFTER, header::ALLOW, header::CONTENT_RANGE].contains(name)
+            || name.as_str().starts_with("ratelimit-");
+        if kept {
+            page.headers_mut().insert(name.clone(), value.clone());
         }
     }
     Ok(ServiceResponse::new(http_req, page))

@@ -277,7 +277,7 @@ async fn image_page_with(
     let rerun_job = placed
         .image
         .job_id
-        .filter(|_| matches!(placed.image.kind.as_str(), "image" | "story"));
+        .filter(|_| placed.image.kind == "generated");
     let (folders, job) = state
         .db
         .run(move |conn| {

@@ -349,9 +349,11 @@ fn plan(req: &HttpRequest, etag: &str, last_modified: HttpDate, len: u64) -> Pla
             let tag = tag.trim();
             tag == "*" || tag.trim_start_matches("W/") == etag
         }),
+        // HTTP dates have whole seconds, and so does `Last-Modified` as sent; actix's
+        // `HttpDate` keeps the file's nanoseconds, so compare seconds.
         None => header_text(header::IF_MODIFIED_SINCE)
             .and_then(|since| since.parse::<HttpDate>().ok())
-            .is_some_and(|since| SystemTime::from(last_modified) <= SystemTime::from(since)),
+            .is_some_and(|since| whole_seconds(last_modified) <= whole_seconds(since)),
     };
     if not_modified {
         return Plan::NotModified;
@@ -375,6 +377,12 @@ fn plan(req: &HttpRequest, etag: &str, last_modified: HttpDate, len: u64) -> Pla
         },
         None => Plan::Unsatisfiable,
     }
+}
+
+fn whole_seconds(date: HttpDate) -> u64 {
+    SystemTime::from(date)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Streams `length` bytes of `file` from `start`, one blocking read per chunk.

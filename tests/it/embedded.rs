@@ -11,25 +11,36 @@ use std::time::Duration;
 
 use crate::helpers::{PASSWORD, new_client};
 
-struct Running {
+/// The real `atelier` binary, running as a child process.
+pub struct Running {
     child: Child,
-    address: String,
+    pub address: String,
     log: mpsc::Receiver<String>,
+    /// What it logged before it was listening.
+    pub startup_log: Vec<String>,
 }
 
-#[allow(clippy::zombie_processes)] // `wait` below reaps it; a failed start panics the test.
 fn start(data_dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .env_remove("DATABASE_URL")
-        .env("ATELIER_DATA_DIR", data_dir)
-        .env("ATELIER_UPLOADS_DIR", data_dir.join("uploads"))
+    start_with(|command| {
+        command
+            .env_remove("DATABASE_URL")
+            .env("ATELIER_DATA_DIR", data_dir)
+            .env("ATELIER_UPLOADS_DIR", data_dir.join("uploads"));
+    })
+}
+
+/// Starts the binary on a free port with cheap bcrypt; `configure` adds the rest.
+#[allow(clippy::zombie_processes)] // `wait` below reaps it; a failed start panics the test.
+pub fn start_with(configure: impl FnOnce(&mut Command)) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    command
         .env("ATELIER_BIND", "127.0.0.1:0")
         .env("ATELIER_BCRYPT_COST", "4")
         .env("ATELIER_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start atelier");
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("start atelier");
     let stderr = child.stderr.take().expect("stderr");
     let (lines, log) = mpsc::channel();
     std::thread::spawn(move || {
@@ -39,28 +50,31 @@ fn start(data_dir: &Path) -> Running {
             }
         }
     });
+    let mut startup_log = Vec::new();
     loop {
         let line = log
             .recv_timeout(Duration::from_secs(90))
-            .expect("atelier did not start");
+            .unwrap_or_else(|_| panic!("atelier did not start: {startup_log:#?}"));
         if let Some(rest) = line.split("listening on ").nth(1) {
-            let address = rest.trim().to_owned();
+            let address = format!("http://{}", rest.trim().trim_start_matches("http://"));
             return Running {
                 child,
                 address,
                 log,
+                startup_log,
             };
         }
+        startup_log.push(line);
     }
 }
 
-fn signal(running: &Running, signal: i32) {
+pub fn signal(running: &Running, signal: i32) {
     let pid = i32::try_from(running.child.id()).expect("pid");
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
 }
 
-fn wait(mut running: Running) -> (std::process::ExitStatus, Vec<String>) {
+pub fn wait(mut running: Running) -> (std::process::ExitStatus, Vec<String>) {
     let status = running.child.wait().expect("wait");
     let lines = running.log.try_iter().collect();
     (status, lines)
@@ -171,6 +185,86 @@ async fn starts_and_stops_its_own_cluster_and_survives_a_crash() {
     assert!(status.success());
     assert!(!pid_file.exists());
     assert!(!lines.iter().any(|l| l.contains("panicked")), "{lines:?}");
+}
+
+/// The README's first command as root in a fresh clone under root's home (mode 0700, which
+/// the `postgres` user cannot enter): the cluster goes where it can run, the log says
+/// where, and data survives a restart.
+#[tokio::test]
+async fn the_first_run_works_from_a_folder_the_postgres_user_cannot_enter() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root hands the cluster to the postgres user");
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let project = home.path().join("x");
+    std::fs::create_dir(&project).expect("mkdir");
+    let run = || {
+        start_with(|command| {
+            command
+                .current_dir(&project)
+                .env_remove("DATABASE_URL")
+                .env_remove("ATELIER_DATA_DIR")
+                .env_remove("ATELIER_UPLOADS_DIR");
+        })
+    };
+    let running = run();
+    let placed = running
+        .startup_log
+        .iter()
+        .find(|line| line.contains("cannot reach"))
+        .unwrap_or_else(|| {
+            panic!(
+                "the log says where the cluster went: {:#?}",
+                running.startup_log
+            )
+        })
+        .clone();
+    let cluster = placed
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("cluster="))
+        .expect("cluster=")
+        .to_owned();
+    let cluster = std::path::PathBuf::from(cluster);
+    assert!(cluster.join("PG_VERSION").exists(), "{placed}");
+    assert!(
+        project.join("data/session.key").exists(),
+        "the data folder is where it was asked"
+    );
+    let client = new_client();
+    let form = [
+        ("username", "rooty"),
+        ("email", "rooty@example.com"),
+        ("password", PASSWORD),
+        ("confirm_password", PASSWORD),
+    ];
+    let response = client
+        .post(format!("{}/register", running.address))
+        .form(&form)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 303);
+    signal(&running, libc::SIGTERM);
+    let (status, _) = wait(running);
+    assert!(status.success());
+
+    // Again from the same folder: the same cluster, the account is still there.
+    let running = run();
+    let login = [("username", "rooty"), ("password", PASSWORD)];
+    let response = client
+        .post(format!("{}/login", running.address))
+        .form(&login)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 303);
+    signal(&running, libc::SIGTERM);
+    let (status, _) = wait(running);
+    assert!(status.success());
+    std::fs::remove_dir_all(&cluster).expect("remove the test's cluster");
 }
 
 #[test]

@@ -6,6 +6,8 @@ mod admin;
 mod anonymous;
 mod api_tokens;
 mod browser;
+mod contract;
+mod crash;
 mod embedded;
 mod fake_openai;
 mod fixtures;
