@@ -163,18 +163,15 @@ pub fn claim(conn: &mut PgConnection) -> QueryResult<Option<Job>> {
     .optional()
 }
 
+type RunningJob = diesel::dsl::Filter<
+    diesel::dsl::Find<generation_jobs::table, i64>,
+    diesel::dsl::Eq<generation_jobs::status, &'static str>,
+>;
+type ClaimedJob = diesel::dsl::Filter<RunningJob, diesel::dsl::Eq<generation_jobs::attempts, i32>>;
+
 /// The running job as claimed by attempt `attempt`: a worker whose lease expired and whose
 /// job was claimed again cannot renew, finish or fail it any more.
-fn claimed(
-    id: i64,
-    attempt: i32,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<
-        diesel::dsl::Find<generation_jobs::table, i64>,
-        diesel::dsl::Eq<generation_jobs::status, &'static str>,
-    >,
-    diesel::dsl::Eq<generation_jobs::attempts, i32>,
-> {
+fn claimed(id: i64, attempt: i32) -> ClaimedJob {
     generation_jobs::table
         .find(id)
         .filter(generation_jobs::status.eq("running"))
