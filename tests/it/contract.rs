@@ -226,7 +226,9 @@ async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
 async fn limit_overrides_take_cidr_action_and_limit() {
     let (app, admin) = app_with_admin().await;
     use atelier::schema::limit_overrides as overrides;
-    let row = |app: &TestApp| -> Vec<(Option<i32>, Option<i32>, Option<i32>, Option<i32>)> {
+    /// generate, story, video, free images
+    type Limits = (Option<i32>, Option<i32>, Option<i32>, Option<i32>);
+    let row = |app: &TestApp| -> Vec<Limits> {
         overrides::table
             .select((
                 overrides::anon_generate,
