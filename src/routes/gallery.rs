@@ -505,7 +505,10 @@ async fn edit(
     Ok(see_other(&format!("/images/{id}")))
 }
 
+/// `POST /images/{id}/share`: a new link (the old one stops working). Scripts asking for
+/// JSON get the link in the answer; browsers go back to the image page, which shows it.
 async fn share(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
@@ -514,7 +517,15 @@ async fn share(
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let library = state.library.clone();
     let id = placed.image.id;
-    state.db.run(move |conn| library.share(conn, id)).await?;
+    let token = state.db.run(move |conn| library.share(conn, id)).await?;
+    if super::errors::wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "share_url": format!("/s/{token}"),
+            "image_url": format!("/s/{token}/image"),
+            "message": "Share link created. Anyone with the link can see this image.",
+        })));
+    }
     Flash::success(
         &session,
         "Share link created. Anyone with the link can see this image.",

@@ -20,6 +20,7 @@ mod migrations;
 mod openai;
 mod privacy;
 mod quotas;
+mod readme;
 mod security;
 mod sessions;
 mod throttling;
