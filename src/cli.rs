@@ -125,7 +125,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     i64::try_from(secs)
                         .ok()
                         .and_then(chrono::Duration::try_seconds)
-                        .map(|d| chrono::Utc::now() + d)
+                        .and_then(|d| chrono::Utc::now().checked_add_signed(d))
                         .context("--expires-in-secs is too large")
                 })
                 .transpose()?;

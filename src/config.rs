@@ -39,6 +39,12 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Images with more pixels than this are refused from their header.
     pub max_image_pixels: u64,
+    /// Memory all image decoding and encoding in this process may hold at once.
+    pub decode_memory_bytes: u64,
+    /// Bytes of stored files each account may hold (0: no quota).
+    pub user_storage_bytes: u64,
+    /// Uploads each account may make in a rolling hour (0: no limit).
+    pub uploads_per_hour: u32,
     /// The image provider: `builtin` (offline renderer).
     pub generator: String,
     /// Generation workers this instance runs (0: queue only, another instance works).
@@ -91,6 +97,9 @@ const KNOWN: &[&str] = &[
     "workers",
     "max_upload_bytes",
     "max_image_pixels",
+    "decode_memory_bytes",
+    "user_storage_bytes",
+    "uploads_per_hour",
     "generator",
     "generation_workers",
     "openai_base_url",
@@ -114,6 +123,13 @@ const KNOWN: &[&str] = &[
 ];
 
 impl Settings {
+    pub fn upload_limits(&self) -> crate::quota::storage::UploadLimits {
+        crate::quota::storage::UploadLimits {
+            storage_bytes: self.user_storage_bytes,
+            uploads_per_hour: self.uploads_per_hour,
+        }
+    }
+
     /// Defaults, then `config_file` (if any), then the process environment.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
         let mut values = HashMap::new();
@@ -160,6 +176,9 @@ impl Settings {
             workers: values.parse("workers", default_workers())?,
             max_upload_bytes: values.parse("max_upload_bytes", 20 * 1024 * 1024)?,
             max_image_pixels: values.parse("max_image_pixels", 50_000_000)?,
+            decode_memory_bytes: values.parse("decode_memory_bytes", 1 << 30)?,
+            user_storage_bytes: values.parse("user_storage_bytes", 2 << 30)?,
+            uploads_per_hour: values.parse("uploads_per_hour", 120)?,
             generator: text("generator").unwrap_or_else(|| "builtin".to_owned()),
             generation_workers: values.parse("generation_workers", 2)?,
             openai_base_url: text("openai_base_url")
@@ -200,6 +219,12 @@ impl Settings {
         }
         if self.login_failure_limit == 0 || self.login_failure_window_secs == 0 {
             bail!("ATELIER_LOGIN_FAILURE_LIMIT and _WINDOW_SECS must be positive");
+        }
+        if self.decode_memory_bytes < 64 << 20 {
+            bail!("ATELIER_DECODE_MEMORY_BYTES must be at least 67108864 (64 MiB)");
+        }
+        if self.ip_retention_days > 36_500 {
+            bail!("ATELIER_IP_RETENTION_DAYS must be at most 36500 (100 years)");
         }
         if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
             bail!(

@@ -36,6 +36,11 @@ pub enum AppError {
     },
     /// The database could not be reached in time.
     DatabaseUnavailable,
+    /// A shared resource (the image memory budget) is full; retry after `retry_after_secs`.
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A bug or an unexpected failure; the detail is logged, never shown.
     Internal(anyhow::Error),
 }
@@ -62,7 +67,8 @@ impl AppError {
             | AppError::UnsupportedMediaType(msg)
             | AppError::Unprocessable(msg)
             | AppError::PaymentRequired(msg)
-            | AppError::TooManyRequests { message: msg, .. } => msg.clone(),
+            | AppError::TooManyRequests { message: msg, .. }
+            | AppError::Busy { message: msg, .. } => msg.clone(),
             AppError::DatabaseUnavailable => {
                 "The database is not reachable right now. Please try again in a moment.".into()
             }
@@ -94,7 +100,9 @@ impl ResponseError for AppError {
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::DatabaseUnavailable | AppError::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +114,9 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             AppError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | AppError::Busy {
                 retry_after_secs, ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -138,6 +149,10 @@ impl From<crate::storage::imaging::ImageProblem> for AppError {
             ImageProblem::TooManyPixels { .. } => AppError::PayloadTooLarge(message),
             ImageProblem::Corrupt(_) => AppError::Unprocessable(message),
             ImageProblem::BadEdit(_) => AppError::BadRequest(message),
+            ImageProblem::ServerBusy => AppError::Busy {
+                message,
+                retry_after_secs: 5,
+            },
         }
     }
 }

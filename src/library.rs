@@ -19,6 +19,7 @@ use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::quota::limits::advisory_lock;
+use crate::storage::budget::DecodeBudget;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::{FileName, Storage, Variant, mime_for};
 use crate::tokens;
@@ -32,6 +33,8 @@ pub struct Library {
     /// Derives share tokens from a stored nonce, so the database alone cannot rebuild them.
     share_key: [u8; 32],
     pub max_pixels: u64,
+    /// The process-wide memory budget every decode and encode reserves from.
+    pub decode_budget: DecodeBudget,
 }
 
 /// Where an image goes and what it is.
@@ -50,12 +53,18 @@ pub struct NewImageInput<'a> {
 }
 
 impl Library {
-    pub fn new(storage: Storage, secret: &[u8], max_pixels: u64) -> Self {
+    pub fn new(
+        storage: Storage,
+        secret: &[u8],
+        max_pixels: u64,
+        decode_budget: DecodeBudget,
+    ) -> Self {
         let share_key = hmac_sha256(secret, &[b"atelier share links v1"]);
         Library {
             storage,
             share_key,
             max_pixels,
+            decode_budget,
         }
     }
 
@@ -337,16 +346,19 @@ impl Library {
             .storage
             .read(&self.path_of(placed, source_variant)?)
             .map_err(AppError::internal)?;
-        let decoded = match imaging::decode(&bytes, format, self.max_pixels) {
-            Ok(decoded) => decoded,
-            Err(problem) => return Ok(Err(problem)),
-        };
-        let edited = match edit {
-            Some(edit) => match imaging::apply_edit(&decoded, edit) {
-                Ok(edited) => edited,
+        let (decoded, _decoded_held) =
+            match imaging::decode(&bytes, format, self.max_pixels, &self.decode_budget) {
+                Ok(decoded) => decoded,
                 Err(problem) => return Ok(Err(problem)),
-            },
-            None => decoded,
+            };
+        let (edited, _edited_held) = match edit {
+            Some(edit) => {
+                match imaging::apply_edit(&decoded, edit, self.max_pixels, &self.decode_budget) {
+                    Ok((edited, held)) => (edited, Some(held)),
+                    Err(problem) => return Ok(Err(problem)),
+                }
+            }
+            None => (decoded, None),
         };
         let working = Format::from_ext(&image.original_ext).unwrap_or(Format::Png);
         let sanitised = match imaging::encode_variants(&edited, working) {

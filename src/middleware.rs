@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, HttpMessage, HttpResponse, web};
 
 use crate::auth::keys;
 use crate::error::{AppError, ErrorInfo};
@@ -158,13 +158,96 @@ fn is_cross_site_write(req: &ServiceRequest) -> bool {
         return !matches!(site.trim(), "same-origin" | "none");
     }
     if let Some(origin) = header("origin") {
-        let host = header("host").unwrap_or_default();
-        let authority = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
-        return !authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host));
+        // The whole origin must match, scheme included: a page on http:// must not post
+        // to the https:// site (or the other way round).
+        let info = req.connection_info();
+        let own = format!("{}://{}", info.scheme(), info.host());
+        return !origin.trim().eq_ignore_ascii_case(&own);
     }
     false
+}
+
+/// Largest form or JSON body read here; the extractors have the same limit.
+const TEXT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Applies [`crate::domain::forbidden_control`] to every query value and to every field of
+/// a form or JSON body before any handler sees them: 400 with a sentence naming the field,
+/// and nothing changes. Multipart uploads check their text parts themselves.
+pub async fn refuse_control_characters(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if let Some(problem) = query_problem(req.query_string()) {
+        return Err(AppError::BadRequest(problem).into());
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let form = content_type.starts_with("application/x-www-form-urlencoded");
+    let json = content_type.starts_with("application/json");
+    if form || json {
+        let mut body = web::BytesMut::new();
+        let mut payload = req.take_payload();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+            let chunk: web::Bytes = chunk?;
+            body.extend_from_slice(&chunk);
+            if body.len() > TEXT_BODY_LIMIT {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "The request body is larger than {} KiB.",
+                    TEXT_BODY_LIMIT / 1024
+                ))
+                .into());
+            }
+        }
+        let body = body.freeze();
+        let problem = if form {
+            form_problem(&body)
+        } else {
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|value| json_problem("body", &value))
+        };
+        if let Some(problem) = problem {
+            return Err(AppError::BadRequest(problem).into());
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    next.call(req).await
+}
+
+fn query_problem(query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    form_problem(query.as_bytes())
+}
+
+fn form_problem(body: &[u8]) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    pairs.iter().find_map(|(name, value)| {
+        crate::domain::forbidden_control(name)
+            .or_else(|| crate::domain::forbidden_control(value))
+            .map(|found| crate::domain::control_message(name, found))
+    })
+}
+
+fn json_problem(field: &str, value: &serde_json::Value) -> Option<String> {
+    use crate::domain::{control_message, forbidden_control};
+    match value {
+        serde_json::Value::String(text) => {
+            forbidden_control(text).map(|found| control_message(field, found))
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(|item| json_problem(field, item)),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            forbidden_control(name)
+                .map(|found| control_message(name, found))
+                .or_else(|| json_problem(name, item))
+        }),
+        _ => None,
+    }
 }
 
 /// Gives 4xx/5xx responses the site's error page (or JSON), unless the handler rendered a

@@ -77,7 +77,12 @@ impl Application {
                 settings.uploads_dir.display()
             )
         })?;
-        let library = Library::new(storage, session_key.master(), settings.max_image_pixels);
+        let library = Library::new(
+            storage,
+            session_key.master(),
+            settings.max_image_pixels,
+            crate::storage::budget::DecodeBudget::new(settings.decode_memory_bytes),
+        );
         let generator = crate::generate::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
@@ -127,6 +132,7 @@ impl Application {
                 .app_data(routes::json_config())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
+                .wrap(from_fn(middleware::refuse_control_characters))
                 .wrap(from_fn(middleware::error_pages))
                 .wrap(sessions)
                 .wrap(from_fn(middleware::csrf))

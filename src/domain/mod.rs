@@ -5,10 +5,12 @@ mod email;
 mod folder;
 mod password;
 mod tags;
+mod text;
 mod username;
 
 pub use email::Email;
 pub use folder::{FolderSlug, parse_folder_name};
 pub use password::{NewPassword, PasswordProblem};
 pub use tags::parse_tags;
+pub use text::{control_message, forbidden_control};
 pub use username::Username;

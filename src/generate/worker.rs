@@ -245,7 +245,10 @@ async fn generate_one(
         credits_used,
         free,
     } = target;
-    let max_pixels = state.library.max_pixels;
+    let (max_pixels, budget) = (
+        state.library.max_pixels,
+        state.library.decode_budget.clone(),
+    );
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
     // original, carries no metadata.
@@ -254,7 +257,7 @@ async fn generate_one(
         &[("prompt", &job.prompt), ("model", &model)],
     );
     let (format, sanitised, pristine) = web::block(move || {
-        imaging::sanitise_upload(&pristine, max_pixels)
+        imaging::sanitise_upload(&pristine, max_pixels, &budget)
             .map(|(format, sanitised)| (format, sanitised, pristine))
     })
     .await

@@ -1,7 +1,7 @@
 //! Who is asking and how much they may do: the client IP (trusted-proxy aware), the keys
 //! limits are counted under, rolling anonymous limits, credits and their ledger, free
-//! images per network, blocks and overrides, and the charge seam every generation goes
-//! through.
+//! images per network, blocks and overrides, each account's storage quota and upload rate,
+//! and the charge seam every generation goes through.
 
 pub mod blocks;
 pub mod charge;
@@ -9,5 +9,6 @@ pub mod client_ip;
 pub mod credits;
 pub mod free;
 pub mod limits;
+pub mod storage;
 
 pub use client_ip::{ClientIp, limit_key};

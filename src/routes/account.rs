@@ -48,6 +48,10 @@ struct DashboardPage {
     image_count: i64,
     folder_count: usize,
     storage_used: String,
+    /// The storage quota in words, and the uploads of the last hour against the rate.
+    storage_quota: Option<String>,
+    uploads_last_hour: u32,
+    uploads_per_hour: u32,
     recent: Vec<Card>,
     usage: Usage,
     /// When the oldest anonymous use on this network frees up, and the window, in words.
@@ -66,15 +70,17 @@ async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let quota = usage_for(&state, Some(&current), ip).await?;
     let user_id = current.user.id;
-    let (usage, folders, recent) = state
+    let (usage, folders, recent, uploads) = state
         .db
         .run(move |conn| {
             let usage = Image::usage_for_user(conn, user_id)?;
             let folders = Folder::list_with_counts(conn, user_id)?.len();
             let recent = Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, RECENT)?;
-            Ok((usage, folders, recent))
+            let uploads = crate::quota::storage::standing(conn, user_id)?;
+            Ok((usage, folders, recent, uploads))
         })
         .await?;
+    let limits = state.settings.upload_limits();
     let user = &current.user;
     render(
         StatusCode::OK,
@@ -87,6 +93,10 @@ async fn dashboard(
             image_count: usage.0,
             folder_count: folders,
             storage_used: human_bytes(usage.1),
+            storage_quota: (limits.storage_bytes > 0)
+                .then(|| human_bytes(i64::try_from(limits.storage_bytes).unwrap_or(i64::MAX))),
+            uploads_last_hour: uploads.uploads_last_hour,
+            uploads_per_hour: limits.uploads_per_hour,
             recent: recent.items.iter().map(Card::owned).collect(),
             anonymous_reset: human_duration(quota.anonymous.reset_secs),
             window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),

@@ -213,6 +213,7 @@ async fn place_order(
         Action::Generate
     };
     let rules = state.rules.clone();
+    let upload_limits = state.settings.upload_limits();
     let client_ip = IpNetwork::from(ip.0);
     let key = rules.key(client_ip);
     let refusals = state.recent_refusals.clone();
@@ -241,6 +242,9 @@ async fn place_order(
                     (None, Some(anon)) => format!("anon:{anon}"),
                     (None, None) => return Err(AppError::LoginRequired),
                 };
+                if let Some(user_id) = user_id {
+                    crate::quota::storage::check_room(conn, user_id, upload_limits)?;
+                }
                 // Charge first: a refusal rolls back before anything else is written.
                 let job_id = queue::next_id(conn)?;
                 let requester = match &user {
@@ -465,7 +469,11 @@ async fn generate(
                 ));
             }
             // Refusals the visitor can act on are shown on the form, with what they typed.
-            Err(err @ (AppError::BadRequest(_) | AppError::PaymentRequired(_))) => err,
+            Err(
+                err @ (AppError::BadRequest(_)
+                | AppError::PaymentRequired(_)
+                | AppError::PayloadTooLarge(_)),
+            ) => err,
             Err(err) => return Err(err),
         },
         Err(message) => AppError::BadRequest(message),

@@ -4,7 +4,7 @@
 
 use actix_multipart::Multipart;
 use actix_session::Session;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -16,9 +16,10 @@ use crate::error::AppError;
 use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
-use crate::quota::charge;
+use crate::quota::{charge, storage};
 use crate::startup::AppState;
 use crate::storage::imaging;
+use diesel::Connection;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/upload", web::get().to(upload_form))
@@ -37,8 +38,15 @@ struct Received {
 
 /// Small text fields may not exceed this.
 const MAX_FIELD_BYTES: usize = 4096;
+/// Parts a multipart body may have (`file`, `folder`, `tags`, `title` and a little room).
+const MAX_PARTS: usize = 16;
+/// Room for the text fields and multipart framing beside the file itself.
+const BODY_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-/// Reads the multipart body: `file` up to `max_bytes`, and the small text fields.
+/// Reads the multipart body: exactly one `file` up to `max_bytes`, and the small text fields.
+/// The body is bounded as a whole (file plus [`BODY_OVERHEAD_BYTES`]), by part count and per
+/// field, whatever `Content-Length` says (chunked bodies have none); text fields follow
+/// the control-character rule.
 async fn receive(
     req: &HttpRequest,
     mut payload: Multipart,
@@ -55,14 +63,28 @@ async fn receive(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max_bytes + 64 * 1024) {
+    if declared.is_some_and(|len| len > max_bytes + BODY_OVERHEAD_BYTES) {
         return Err(too_large());
     }
+    let body_limit = max_bytes.saturating_add(BODY_OVERHEAD_BYTES) as usize;
+    let mut body_bytes = 0usize;
+    let mut parts = 0usize;
     let mut received = Received::default();
     while let Some(field) = payload.next().await {
         let mut field = field
             .map_err(|err| AppError::BadRequest(format!("The upload could not be read: {err}")))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::BadRequest(format!(
+                "The upload has more than {MAX_PARTS} parts; send one file and its fields."
+            )));
+        }
         let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" && received.file.is_some() {
+            return Err(AppError::BadRequest(
+                "Send exactly one file per upload (one \"file\" field).".into(),
+            ));
+        }
         let limit = if name == "file" {
             max_bytes as usize
         } else {
@@ -73,6 +95,10 @@ async fn receive(
             let chunk = chunk.map_err(|err| {
                 AppError::BadRequest(format!("The upload could not be read: {err}"))
             })?;
+            body_bytes += chunk.len();
+            if body_bytes > body_limit {
+                return Err(too_large());
+            }
             if bytes.len() + chunk.len() > limit {
                 return Err(if name == "file" {
                     too_large()
@@ -82,12 +108,20 @@ async fn receive(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let text = || String::from_utf8_lossy(&bytes).into_owned();
+        let text = || -> Result<String, AppError> {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            match crate::domain::forbidden_control(&text) {
+                Some(found) => Err(AppError::BadRequest(crate::domain::control_message(
+                    &name, found,
+                ))),
+                None => Ok(text),
+            }
+        };
         match name.as_str() {
             "file" => received.file = Some(bytes),
-            "folder" => received.folder = text(),
-            "tags" => received.tags = text(),
-            "title" => received.title = text(),
+            "folder" => received.folder = text()?,
+            "tags" => received.tags = text()?,
+            "title" => received.title = text()?,
             _ => {}
         }
     }
@@ -117,9 +151,12 @@ async fn store_upload(
             None => parse_folder_name(raw).map_err(|msg| AppError::BadRequest(msg.into()))?,
         }),
     };
-    let max_pixels = state.library.max_pixels;
+    let (max_pixels, budget) = (
+        state.library.max_pixels,
+        state.library.decode_budget.clone(),
+    );
     let (format, sanitised, bytes) = web::block(move || {
-        imaging::sanitise_upload(&bytes, max_pixels)
+        imaging::sanitise_upload(&bytes, max_pixels, &budget)
             .map(|(format, sanitised)| (format, sanitised, bytes))
     })
     .await
@@ -127,29 +164,37 @@ async fn store_upload(
 
     let library = state.library.clone();
     let (user_id, username) = (current.user.id, current.user.folder_owner()?);
+    let limits = state.settings.upload_limits();
+    let new_bytes =
+        (bytes.len() + sanitised.original.bytes.len() + sanitised.thumb.bytes.len()) as u64;
     let image = state
         .db
         .run(move |conn| {
-            let folder = match &folder {
-                Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
-                None => Folder::ensure_default(conn, user_id)?,
-            };
-            library.store(
-                conn,
-                NewImageInput {
-                    user_id,
-                    username: &username,
-                    folder: &folder,
-                    kind: "upload",
-                    pristine: &bytes,
-                    pristine_format: format,
-                    sanitised,
-                    title: &title,
-                    tags: &tags,
-                    client_ip: Some(ip.0.into()),
-                    provenance: Default::default(),
-                },
-            )
+            conn.transaction(|conn| {
+                storage::check_upload(conn, user_id, new_bytes, limits)?;
+                let folder = match &folder {
+                    Some((name, slug)) => {
+                        Folder::find_or_create(conn, user_id, slug.as_str(), name)?
+                    }
+                    None => Folder::ensure_default(conn, user_id)?,
+                };
+                library.store(
+                    conn,
+                    NewImageInput {
+                        user_id,
+                        username: &username,
+                        folder: &folder,
+                        kind: "upload",
+                        pristine: &bytes,
+                        pristine_format: format,
+                        sanitised,
+                        title: &title,
+                        tags: &tags,
+                        client_ip: Some(ip.0.into()),
+                        provenance: Default::default(),
+                    },
+                )
+            })
         })
         .await?;
     tracing::info!(image = image.id, user = user_id, "image uploaded");
@@ -249,9 +294,11 @@ async fn upload(
             err @ (AppError::BadRequest(_)
             | AppError::PayloadTooLarge(_)
             | AppError::UnsupportedMediaType(_)
-            | AppError::Unprocessable(_)),
+            | AppError::Unprocessable(_)
+            | AppError::TooManyRequests { .. }
+            | AppError::Busy { .. }),
         ) => {
-            upload_page(
+            let mut page = upload_page(
                 &state,
                 &session,
                 &current,
@@ -259,7 +306,12 @@ async fn upload(
                 Some(err.message()),
                 kept,
             )
-            .await
+            .await?;
+            if let Some(retry) = err.error_response().headers().get(header::RETRY_AFTER) {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, retry.clone());
+            }
+            Ok(page)
         }
         Err(err) => Err(err),
     }

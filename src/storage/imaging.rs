@@ -13,6 +13,8 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
+use super::budget::{DecodeBudget, NoRoom, Reservation};
+
 /// Longest side of a thumbnail.
 pub const THUMB_SIZE: u32 = 320;
 /// Longest side a resize may ask for.
@@ -84,9 +86,15 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageProblem {
     UnsupportedType,
-    TooManyPixels { width: u32, height: u32, max: u64 },
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max: u64,
+    },
     Corrupt(String),
     BadEdit(String),
+    /// The decode memory budget is in use by other work; retry shortly.
+    ServerBusy,
 }
 
 impl ImageProblem {
@@ -106,6 +114,10 @@ impl ImageProblem {
                 )
             }
             ImageProblem::BadEdit(detail) => detail.clone(),
+            ImageProblem::ServerBusy => {
+                "The server is busy with other images right now. Please try again in a few seconds."
+                    .into()
+            }
         }
     }
 }
@@ -124,8 +136,32 @@ pub struct Sanitised {
     pub height: u32,
 }
 
+/// Reserves `bytes` from the budget for an image of `width`×`height`.
+fn reserve(
+    budget: &DecodeBudget,
+    bytes: u64,
+    width: u32,
+    height: u32,
+) -> Result<Reservation, ImageProblem> {
+    budget.reserve(bytes).map_err(|no_room| match no_room {
+        NoRoom::Busy => ImageProblem::ServerBusy,
+        NoRoom::TooLarge => ImageProblem::TooManyPixels {
+            width,
+            height,
+            max: budget.limit() / 8,
+        },
+    })
+}
+
 /// Decodes `bytes` (already known to be `format`) within the limits, orientation applied.
-pub fn decode(bytes: &[u8], format: Format, max_pixels: u64) -> Result<DynamicImage, ImageProblem> {
+/// Before any pixel is decoded, the decoded size plus one RGBA working copy (what encoding
+/// converts to) is reserved from `budget`; the reservation is held until it is dropped.
+pub fn decode(
+    bytes: &[u8],
+    format: Format,
+    max_pixels: u64,
+    budget: &DecodeBudget,
+) -> Result<(DynamicImage, Reservation), ImageProblem> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut limits = Limits::default();
     limits.max_image_width = Some(65_535);
@@ -142,10 +178,17 @@ pub fn decode(bytes: &[u8], format: Format, max_pixels: u64) -> Result<DynamicIm
             max: max_pixels,
         });
     }
+    let pixels = u64::from(width) * u64::from(height);
+    let held = reserve(
+        budget,
+        decoder.total_bytes().saturating_add(pixels * 4),
+        width,
+        height,
+    )?;
     let orientation = decoder.orientation().map_err(corrupt_or_limit)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt_or_limit)?;
     image.apply_orientation(orientation);
-    Ok(image)
+    Ok((image, held))
 }
 
 fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
@@ -157,10 +200,15 @@ fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
     }
 }
 
-/// Checks and decodes an upload, then makes the working copy and thumbnail.
-pub fn sanitise_upload(bytes: &[u8], max_pixels: u64) -> Result<(Format, Sanitised), ImageProblem> {
+/// Checks and decodes an upload, then makes the working copy and thumbnail, within the
+/// memory budget.
+pub fn sanitise_upload(
+    bytes: &[u8],
+    max_pixels: u64,
+    budget: &DecodeBudget,
+) -> Result<(Format, Sanitised), ImageProblem> {
     let format = Format::detect(bytes).ok_or(ImageProblem::UnsupportedType)?;
-    let image = decode(bytes, format, max_pixels)?;
+    let (image, _held) = decode(bytes, format, max_pixels, budget)?;
     Ok((format, encode_variants(&image, format.working_format())?))
 }
 
@@ -245,9 +293,50 @@ pub enum Edit {
     },
 }
 
-/// Applies `edit`, refusing parameters that do not fit the image.
-pub fn apply_edit(image: &DynamicImage, edit: Edit) -> Result<DynamicImage, ImageProblem> {
-    Ok(match edit {
+/// The size `edit` makes of a `width`×`height` image (crop and resize parameters are
+/// checked by [`apply_edit`]).
+pub fn edited_size(width: u32, height: u32, edit: Edit) -> (u32, u32) {
+    match edit {
+        Edit::Rotate90 | Edit::Rotate270 => (height, width),
+        Edit::Crop {
+            width: w,
+            height: h,
+            ..
+        }
+        | Edit::Resize {
+            width: w,
+            height: h,
+        } => (w, h),
+        Edit::Rotate180 | Edit::FlipHorizontal | Edit::FlipVertical | Edit::Grayscale => {
+            (width, height)
+        }
+    }
+}
+
+/// Applies `edit`, refusing parameters that do not fit the image, an output over the pixel
+/// limit, and an output the memory budget cannot hold (its buffer is reserved first; the
+/// returned reservation holds it).
+pub fn apply_edit(
+    image: &DynamicImage,
+    edit: Edit,
+    max_pixels: u64,
+    budget: &DecodeBudget,
+) -> Result<(DynamicImage, Reservation), ImageProblem> {
+    let (width, height) = edited_size(image.width(), image.height(), edit);
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageProblem::BadEdit(format!(
+            "The result would be {width}×{height} pixels; the limit is {} megapixels.",
+            max_pixels / 1_000_000
+        )));
+    }
+    let bytes_per_pixel = u64::from(image.color().bytes_per_pixel());
+    let held = reserve(
+        budget,
+        u64::from(width) * u64::from(height) * bytes_per_pixel,
+        width,
+        height,
+    )?;
+    let edited = match edit {
         Edit::Rotate90 => image.rotate90(),
         Edit::Rotate180 => image.rotate180(),
         Edit::Rotate270 => image.rotate270(),
@@ -284,7 +373,8 @@ pub fn apply_edit(image: &DynamicImage, edit: Edit) -> Result<DynamicImage, Imag
             }
             image.resize_exact(width, height, image::imageops::FilterType::Triangle)
         }
-    })
+    };
+    Ok((edited, held))
 }
 
 #[cfg(test)]
@@ -316,7 +406,9 @@ mod tests {
 
     #[test]
     fn thumbnails_keep_aspect_and_fit() {
-        let (format, out) = sanitise_upload(&png(1000, 500), 50_000_000).expect("ok");
+        let budget = DecodeBudget::new(1 << 30);
+        let (format, out) = sanitise_upload(&png(1000, 500), 50_000_000, &budget).expect("ok");
+        assert_eq!(budget.in_use(), 0, "the reservation is given back");
         assert_eq!(format, Format::Png);
         assert_eq!((out.width, out.height), (1000, 500));
         let thumb = image::load_from_memory(&out.thumb.bytes).expect("thumb");
@@ -325,6 +417,10 @@ mod tests {
 
     #[test]
     fn edits_check_their_parameters() {
+        let budget = DecodeBudget::new(1 << 30);
+        let apply_edit = |image: &DynamicImage, edit| {
+            super::apply_edit(image, edit, 50_000_000, &budget).map(|(image, _)| image)
+        };
         let image = DynamicImage::ImageRgb8(image::RgbImage::new(40, 20));
         assert_eq!(
             apply_edit(&image, Edit::Rotate90).expect("rotate").width(),
@@ -365,6 +461,32 @@ mod tests {
             )
             .is_err()
         );
+        // Within the side limit but over the pixel limit: refused before any work.
+        assert!(matches!(
+            apply_edit(
+                &image,
+                Edit::Resize {
+                    width: 8192,
+                    height: 8192
+                }
+            ),
+            Err(ImageProblem::BadEdit(_))
+        ));
+        // An output the budget cannot hold while the input is held.
+        let small = DecodeBudget::new(4000);
+        let _held = small.reserve(3000).expect("reserve");
+        assert!(matches!(
+            super::apply_edit(
+                &image,
+                Edit::Resize {
+                    width: 40,
+                    height: 20
+                },
+                50_000_000,
+                &small
+            ),
+            Err(ImageProblem::ServerBusy)
+        ));
     }
 }
 
@@ -385,18 +507,20 @@ mod timing {
         JpegEncoder::new_with_quality(&mut jpeg, 90)
             .encode_image(&image)
             .expect("encode");
+        let budget = DecodeBudget::new(1 << 30);
         let runs = 5;
         let mut decode_ms = Vec::new();
         let mut thumb_ms = Vec::new();
         let mut total_ms = Vec::new();
         for _ in 0..runs {
             let started = std::time::Instant::now();
-            let decoded = decode(&jpeg, Format::Jpeg, 50_000_000).expect("decode");
+            let (decoded, _held) =
+                decode(&jpeg, Format::Jpeg, 50_000_000, &budget).expect("decode");
             let decoded_at = started.elapsed();
             let thumb = decoded.thumbnail(THUMB_SIZE, THUMB_SIZE);
             encode(&thumb, Format::Jpeg).expect("thumb");
             let thumb_at = started.elapsed();
-            sanitise_upload(&jpeg, 50_000_000).expect("whole upload path");
+            sanitise_upload(&jpeg, 50_000_000, &budget).expect("whole upload path");
             decode_ms.push(decoded_at.as_secs_f64() * 1000.0);
             thumb_ms.push((thumb_at - decoded_at).as_secs_f64() * 1000.0);
             total_ms.push((started.elapsed() - thumb_at).as_secs_f64() * 1000.0);

@@ -5,6 +5,7 @@
 //! the way (a planted link cannot lead outside the root), and files are written atomically
 //! (temp file in the same folder, fsync, rename) so a failed request leaves no half files.
 
+pub mod budget;
 pub mod imaging;
 
 use std::fs::{self, File, OpenOptions};

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -130,9 +130,10 @@ fn parse_day(raw: &str, field: &str) -> Result<Option<DateTime<Utc>>, String> {
     }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
+        .filter(|day| (1970..=9999).contains(&day.year()))
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(|at| Some(at.and_utc()))
-        .ok_or_else(|| format!("{field} must be a date like 2026-12-31."))
+        .ok_or_else(|| format!("{field} must be a date from 1970 to 9999, like 2026-12-31."))
 }
 
 impl GalleryQuery {
@@ -141,8 +142,9 @@ impl GalleryQuery {
             "" => None,
             raw => Some(parse_network(raw)?),
         };
-        let until =
-            parse_day(&self.until, "The end date")?.map(|day| day + chrono::Duration::days(1));
+        // The day after, checked: the years allowed leave room for one more day.
+        let until = parse_day(&self.until, "The end date")?
+            .and_then(|day| day.checked_add_signed(chrono::Duration::days(1)));
         let user = self.user.trim().to_lowercase();
         Ok(IpFilter {
             within,
