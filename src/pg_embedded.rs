@@ -58,6 +58,7 @@ impl PgCluster {
             .with_context(|| format!("cannot create {}", parent.display()))?;
         let lock = lock_exclusive(&dir.with_extension("lock"))?;
         let run_as = run_as()?;
+        make_data_dir_private(parent, run_as)?;
         let dir = placement(&dir, run_as)?;
         let cluster = PgCluster {
             bin_dir,
@@ -354,6 +355,22 @@ fn placement(dir: &Path, run_as: Option<RunAs>) -> anyhow::Result<PathBuf> {
         "the postgres user cannot reach the data folder (a parent folder lacks o+x, like /root): the embedded cluster lives in its own folder instead"
     );
     Ok(fallback)
+}
+
+/// The data folder holds the session key and the cluster: private to the service user
+/// (0700). When the cluster runs as `postgres`, that user's group may pass through it to
+/// reach the cluster (0710, group `postgres`), and nobody else may.
+fn make_data_dir_private(dir: &Path, run_as: Option<RunAs>) -> anyhow::Result<()> {
+    let mode = match run_as {
+        Some(user) => {
+            chown(dir, None, Some(user.gid))
+                .with_context(|| format!("cannot give {} to the postgres group", dir.display()))?;
+            0o710
+        }
+        None => 0o700,
+    };
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot make {} private", dir.display()))
 }
 
 /// Clusters of data folders the `postgres` user cannot reach live under here.

@@ -104,36 +104,31 @@ pub fn purge_ips(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<
     })
 }
 
-/// Writes the user's export into `file` (a zip): every image's `original` under
-/// `images/{folder}/`, and `atelier-export.json` with the profile, the images (prompts and
-/// client IPs included), the credit ledger and the sessions. Rewinds `file` when done.
-pub fn write_export(
-    conn: &mut PgConnection,
-    library: &Library,
-    user: &User,
-    file: &mut File,
-) -> Result<(), AppError> {
-    use zip::write::SimpleFileOptions;
-    // Images are compressed already; storing keeps the export fast.
-    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut zip = zip::ZipWriter::new(&mut *file);
+/// What an export holds, read from the database in one go: the images to copy and the
+/// JSON record. The files are read afterwards by [`write_export`], without a connection.
+pub struct ExportPlan {
+    images: Vec<(crate::models::PlacedImage, String)>,
+    record: serde_json::Value,
+}
+
+/// Reads everything about `user` for the export: every image (to be stored under
+/// `images/{folder}/`), and the profile, images (prompts and client IPs included), folders,
+/// credit ledger, sessions and API tokens for `atelier-export.json`.
+pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, AppError> {
+    let mut images = Vec::new();
     let mut listed = Vec::new();
     let mut offset = 0;
     loop {
-        let page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 200)?;
+        let page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 500)?;
         if page.items.is_empty() {
             break;
         }
-        for placed in &page.items {
-            let path = library.path_of(placed, crate::storage::Variant::Original)?;
+        offset += page.items.len() as i64;
+        for placed in page.items {
             let name = format!(
                 "images/{}/{}.{}",
                 placed.folder_slug, placed.image.stem, placed.image.original_ext
             );
-            let bytes = library.storage.read(&path).map_err(AppError::internal)?;
-            zip.start_file(name.as_str(), options)
-                .map_err(AppError::internal)?;
-            zip.write_all(&bytes).map_err(AppError::internal)?;
             let image = &placed.image;
             listed.push(serde_json::json!({
                 "id": image.id,
@@ -147,14 +142,15 @@ pub fn write_export(
                 "prompt": image.prompt,
                 "model": image.model,
                 "provider": image.provider,
+                "seed": image.seed,
                 "credits_used": image.credits_used,
                 "free": image.free,
                 "client_ip": image.client_ip.map(|ip| ip.ip().to_string()),
                 "shared": image.share_token_hash.is_some(),
                 "created": image.created_at.to_rfc3339(),
             }));
+            images.push((placed, name));
         }
-        offset += page.items.len() as i64;
     }
     let folders: Vec<_> = Folder::list_with_counts(conn, user.id)?
         .into_iter()
@@ -198,7 +194,29 @@ pub fn write_export(
         "sessions": sessions,
         "api_tokens": tokens,
     });
-    let json = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
+    Ok(ExportPlan { images, record })
+}
+
+/// Writes the planned export into `file` (a zip) and rewinds it. Reads the files only: call
+/// it off the executor, with no database connection held.
+pub fn write_export(library: &Library, plan: &ExportPlan, file: &mut File) -> Result<(), AppError> {
+    use zip::write::SimpleFileOptions;
+    // Images are compressed already; storing keeps the export fast.
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut zip = zip::ZipWriter::new(&mut *file);
+    for (placed, name) in &plan.images {
+        let path = library.path_of(placed, crate::storage::Variant::Original)?;
+        let bytes = match library.storage.read(&path) {
+            Ok(bytes) => bytes,
+            // Deleted since the plan was read: leave it out.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(AppError::internal(err)),
+        };
+        zip.start_file(name.as_str(), options)
+            .map_err(AppError::internal)?;
+        zip.write_all(&bytes).map_err(AppError::internal)?;
+    }
+    let json = serde_json::to_vec_pretty(&plan.record).map_err(AppError::internal)?;
     zip.start_file("atelier-export.json", options)
         .map_err(AppError::internal)?;
     zip.write_all(&json).map_err(AppError::internal)?;
@@ -208,8 +226,43 @@ pub fn write_export(
     Ok(())
 }
 
+/// The accounts whose export this instance is building: one at a time per account, since
+/// each reads every file the account has.
+#[derive(Clone, Default)]
+pub struct ExportsInProgress(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>);
+
+/// Held while an account's export is built; dropping it lets the next one start.
+pub struct ExportTurn {
+    exports: ExportsInProgress,
+    user_id: i64,
+}
+
+impl ExportsInProgress {
+    /// The account's turn, or `None` while another export of it is being built.
+    pub fn begin(&self, user_id: i64) -> Option<ExportTurn> {
+        let mut running = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        running.insert(user_id).then(|| ExportTurn {
+            exports: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for ExportTurn {
+    fn drop(&mut self) {
+        self.exports
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.user_id);
+    }
+}
+
 /// An unnamed temporary file in `dir` (gone when closed, even after a crash).
 pub fn scratch_file(dir: &Path) -> Result<File, AppError> {
-    std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+    crate::storage::create_private_dir(dir).map_err(AppError::internal)?;
     tempfile::tempfile_in(dir).map_err(AppError::internal)
 }

@@ -36,6 +36,7 @@ pub struct AppState {
     pub jobs: JobSignal,
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,
+    pub exports: crate::privacy::ExportsInProgress,
 }
 
 pub struct Application {
@@ -86,6 +87,15 @@ impl Application {
         let generator = crate::generate::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
+        let media_cache = MediaCache::default();
+        {
+            // Another instance's edit, move or delete reaches this proxy's cache at once.
+            let media_cache = media_cache.clone();
+            auth_cache.on_image_change(Arc::new(move |image| match image {
+                Some(id) => media_cache.forget_image(id),
+                None => media_cache.clear(),
+            }));
+        }
         crate::auth::cache::spawn_listener(auth_cache.clone(), database_url.to_owned());
 
         let listener = TcpListener::bind(&settings.bind)
@@ -98,10 +108,11 @@ impl Application {
             hasher,
             library,
             auth_cache: auth_cache.clone(),
-            media_cache: MediaCache::default(),
+            media_cache,
             jobs: JobSignal::default(),
             rules,
             recent_refusals: RecentRefusals::default(),
+            exports: crate::privacy::ExportsInProgress::default(),
         });
         spawn_housekeeping(state.clone());
         spawn_workers(state.clone(), generator, state.settings.generation_workers);
@@ -174,7 +185,7 @@ fn session_key(settings: &Settings) -> anyhow::Result<Key> {
             match std::fs::read_to_string(&path) {
                 Ok(hex) => hex.trim().to_owned(),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir_all(&settings.data_dir)?;
+                    crate::storage::create_private_dir(&settings.data_dir)?;
                     let hex = tokens::random_hex(64)?;
                     write_private(&path, &hex)
                         .with_context(|| format!("cannot write {}", path.display()))?;

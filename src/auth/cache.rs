@@ -26,7 +26,13 @@ pub struct AuthCache {
     ttl: Duration,
     /// Set when the server has stopped: the listener then ends quietly.
     closed: Arc<AtomicBool>,
+    /// Told of image changes heard on the channel (`Some(id)`), or that everything must
+    /// be forgotten (`None`): the image proxy's cache.
+    image_listener: Arc<Mutex<Option<ImageListener>>>,
 }
+
+/// What the listener tells of images: `Some(id)` changed or went, `None`: forget all.
+pub type ImageListener = Arc<dyn Fn(Option<i64>) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
@@ -40,6 +46,8 @@ pub struct CachedSession {
     pub user_id: Option<i64>,
     pub state: serde_json::Value,
     at: Instant,
+    /// The row's own expiry: a cached session never outlives it.
+    expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What changed, as carried in a notification's payload.
@@ -47,6 +55,7 @@ pub struct CachedSession {
 pub enum Invalidation {
     Session(i64),
     User(i64),
+    Image(i64),
 }
 
 impl Invalidation {
@@ -56,6 +65,7 @@ impl Invalidation {
         match kind {
             "session" => Some(Invalidation::Session(id)),
             "user" => Some(Invalidation::User(id)),
+            "image" => Some(Invalidation::Image(id)),
             _ => None,
         }
     }
@@ -67,6 +77,26 @@ impl AuthCache {
             inner: Arc::default(),
             ttl,
             closed: Arc::default(),
+            image_listener: Arc::default(),
+        }
+    }
+
+    /// Who hears of image changes from every instance (set once, at startup).
+    pub fn on_image_change(&self, listener: ImageListener) {
+        *self
+            .image_listener
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(listener);
+    }
+
+    fn tell_image_listener(&self, what: Option<i64>) {
+        let listener = self
+            .image_listener
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some(listener) = listener {
+            listener(what);
         }
     }
 
@@ -87,7 +117,9 @@ impl AuthCache {
         inner
             .sessions
             .get(key_hash)
-            .filter(|cached| cached.at.elapsed() < self.ttl)
+            .filter(|cached| {
+                cached.at.elapsed() < self.ttl && cached.expires_at > chrono::Utc::now()
+            })
             .cloned()
     }
 
@@ -97,6 +129,7 @@ impl AuthCache {
         id: i64,
         user_id: Option<i64>,
         state: serde_json::Value,
+        expires_at: chrono::DateTime<chrono::Utc>,
     ) {
         let mut inner = self.lock();
         if inner.sessions.len() > 100_000 {
@@ -109,6 +142,7 @@ impl AuthCache {
                 user_id,
                 state,
                 at: Instant::now(),
+                expires_at,
             },
         );
     }
@@ -136,8 +170,13 @@ impl AuthCache {
 
     /// Applies an invalidation to this instance only.
     pub fn forget(&self, what: Invalidation) {
+        if let Invalidation::Image(id) = what {
+            self.tell_image_listener(Some(id));
+            return;
+        }
         let mut inner = self.lock();
         match what {
+            Invalidation::Image(_) => {}
             Invalidation::Session(id) => inner.sessions.retain(|_, cached| cached.id != id),
             Invalidation::User(id) => {
                 inner.users.remove(&id);
@@ -149,9 +188,12 @@ impl AuthCache {
     }
 
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.sessions.clear();
-        inner.users.clear();
+        {
+            let mut inner = self.lock();
+            inner.sessions.clear();
+            inner.users.clear();
+        }
+        self.tell_image_listener(None);
     }
 }
 
@@ -213,6 +255,7 @@ mod tests {
             Some(Invalidation::Session(7))
         );
         assert_eq!(Invalidation::parse("user:42"), Some(Invalidation::User(42)));
+        assert_eq!(Invalidation::parse("image:7"), Some(Invalidation::Image(7)));
         assert_eq!(Invalidation::parse("user:x"), None);
         assert_eq!(Invalidation::parse("nonsense"), None);
     }
@@ -220,12 +263,21 @@ mod tests {
     #[test]
     fn forgetting_a_user_forgets_their_sessions() {
         let cache = AuthCache::new(Duration::from_secs(60));
-        cache.put_session(b"a".to_vec(), 1, Some(42), serde_json::json!({}));
-        cache.put_session(b"b".to_vec(), 2, Some(43), serde_json::json!({}));
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        cache.put_session(b"a".to_vec(), 1, Some(42), serde_json::json!({}), later);
+        cache.put_session(b"b".to_vec(), 2, Some(43), serde_json::json!({}), later);
         cache.forget(Invalidation::User(42));
         assert!(cache.session(b"a").is_none());
         assert!(cache.session(b"b").is_some());
         cache.forget(Invalidation::Session(2));
         assert!(cache.session(b"b").is_none());
+    }
+
+    #[test]
+    fn a_cached_session_never_outlives_its_expiry() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        cache.put_session(b"gone".to_vec(), 1, Some(42), serde_json::json!({}), past);
+        assert!(cache.session(b"gone").is_none());
     }
 }

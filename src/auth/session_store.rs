@@ -97,8 +97,13 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(|err| LoadError::Other(anyhow_of(err)))?;
         let Some(row) = row else { return Ok(None) };
-        self.cache
-            .put_session(key_hash, row.id, row.user_id, row.state.clone());
+        self.cache.put_session(
+            key_hash,
+            row.id,
+            row.user_id,
+            row.state.clone(),
+            row.expires_at,
+        );
         with_session_id(row.state, row.id).map(Some)
     }
 

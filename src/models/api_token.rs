@@ -87,3 +87,8 @@ pub fn revoke(conn: &mut PgConnection, user_id: i64, id: i64) -> QueryResult<boo
     .execute(conn)?;
     Ok(deleted == 1)
 }
+
+/// Deletes every token of the user (a password change ends them, as it ends sessions).
+pub fn revoke_all(conn: &mut PgConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn)
+}

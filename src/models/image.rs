@@ -253,7 +253,13 @@ impl Image {
         conn: &mut PgConnection,
         hash: &[u8],
     ) -> QueryResult<Option<PlacedImage>> {
-        first_placed(conn, placed().filter(images::share_token_hash.eq(hash)))
+        // A disabled owner's links stop working, as their sessions do.
+        first_placed(
+            conn,
+            placed()
+                .filter(images::share_token_hash.eq(hash))
+                .filter(users::disabled.eq(false)),
+        )
     }
 
     /// The user's images, newest first.
@@ -298,13 +304,16 @@ impl Image {
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
         let total = images::table
+            .inner_join(users::table)
             .filter(images::share_token_hash.is_not_null())
+            .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)?;
         let items = images::table
             .inner_join(users::table)
             .inner_join(folders::table)
             .filter(images::share_token_hash.is_not_null())
+            .filter(users::disabled.eq(false))
             .order((images::shared_at.desc(), images::id.desc()))
             .offset(offset)
             .limit(limit)

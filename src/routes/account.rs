@@ -261,18 +261,26 @@ async fn change_password(
             use diesel::Connection;
             conn.transaction(|conn| {
                 User::set_password_hash(conn, user_id, &hash)?;
-                SessionRow::revoke_others(conn, user_id, keep)
+                let sessions = SessionRow::revoke_others(conn, user_id, keep)?;
+                let tokens = api_token::revoke_all(conn, user_id)?;
+                Ok::<_, diesel::result::Error>((sessions, tokens))
             })
             .map_err(AppError::from)
         })
         .await?;
     state.auth_cache.forget(Invalidation::User(user_id));
-    let others = match ended {
+    let (sessions, tokens) = ended;
+    let others = match sessions {
         0 => String::new(),
         1 => " Your other session was signed out.".to_owned(),
         n => format!(" Your {n} other sessions were signed out."),
     };
-    Flash::success(&session, format!("Password changed.{others}"));
+    let tokens = match tokens {
+        0 => String::new(),
+        1 => " Your API token was revoked: make a new one for your scripts.".to_owned(),
+        n => format!(" Your {n} API tokens were revoked: make new ones for your scripts."),
+    };
+    Flash::success(&session, format!("Password changed.{others}{tokens}"));
     Ok(see_other("/account"))
 }
 
@@ -421,17 +429,29 @@ async fn export(
     state: web::Data<AppState>,
     current: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
+    let Some(_turn) = state.exports.begin(current.user.id) else {
+        return Err(AppError::TooManyRequests {
+            message: "Your export is already being prepared; it will download in a moment. \
+                      Try again once it has finished."
+                .into(),
+            retry_after_secs: 10,
+        });
+    };
+    let user = current.user.clone();
+    let plan = state
+        .db
+        .run(move |conn| privacy::plan_export(conn, &user))
+        .await?;
+    // The files are read with no database connection held.
     let library = state.library.clone();
     let scratch = state.settings.data_dir.join("exports");
-    let user = current.user.clone();
-    let file = state
-        .db
-        .run(move |conn| {
-            let mut file = privacy::scratch_file(&scratch)?;
-            privacy::write_export(conn, &library, &user, &mut file)?;
-            Ok(file)
-        })
-        .await?;
+    let file = web::block(move || -> Result<std::fs::File, AppError> {
+        let mut file = privacy::scratch_file(&scratch)?;
+        privacy::write_export(&library, &plan, &mut file)?;
+        Ok(file)
+    })
+    .await
+    .map_err(AppError::internal)??;
     let name = format!(
         "atelier-export-{}-{}.zip",
         current.user.username,

@@ -66,7 +66,10 @@ async fn media(
         }
         .filter(|user| !user.disabled)
         .ok_or(AppError::NotFound)?;
-        if viewer.username != username.as_str() && !viewer.is_admin() {
+        // Admins see the working copy and thumbnail; `pristine` may hold GPS and other
+        // metadata its owner never published, so it goes to the owner alone.
+        let owner = viewer.username == username.as_str();
+        if !owner && !(viewer.is_admin() && variant != Variant::Pristine) {
             return Err(AppError::NotFound);
         }
     }

@@ -111,10 +111,23 @@ pub struct Storage {
     root: PathBuf,
 }
 
+/// Creates `dir` and any missing parents private to the service user (0700). Users' files
+/// are nobody else's business on the machine either.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 impl Storage {
-    /// Creates the root if needed and remembers its canonical path.
+    /// Creates the root if needed (0700, and made 0700 if it was not) and remembers its
+    /// canonical path.
     pub fn open(root: &Path) -> io::Result<Self> {
-        fs::create_dir_all(root)?;
+        use std::os::unix::fs::PermissionsExt;
+        create_private_dir(root)?;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
         Ok(Storage {
             root: fs::canonicalize(root)?,
         })
@@ -205,13 +218,14 @@ impl Storage {
         let dir = path
             .parent()
             .ok_or_else(|| io::Error::other("file has no parent folder"))?;
-        fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         self.refuse_symlinks(dir)?;
         let temp = dir.join(format!(".tmp-{}", FileName::random_stem()?));
         let result = (|| {
             let mut file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&temp)?;
             file.write_all(bytes)?;
@@ -230,7 +244,7 @@ impl Storage {
         let dir = to
             .parent()
             .ok_or_else(|| io::Error::other("file has no parent folder"))?;
-        fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         self.refuse_symlinks(dir)?;
         self.refuse_symlinks(from)?;
         fs::rename(from, to)
