@@ -176,9 +176,14 @@ const TEXT_BODY_LIMIT: usize = 64 * 1024;
 pub async fn refuse_control_characters(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // Answered here as a response (not an `Err`), so the error renderer gives it a page.
+    let refuse = |req: ServiceRequest, err: AppError| {
+        let response = actix_web::ResponseError::error_response(&err);
+        Ok(req.into_response(response))
+    };
     if let Some(problem) = query_problem(req.query_string()) {
-        return Err(AppError::BadRequest(problem).into());
+        return refuse(req, AppError::BadRequest(problem));
     }
     let content_type = req
         .headers()
@@ -195,11 +200,11 @@ pub async fn refuse_control_characters(
             let chunk: web::Bytes = chunk?;
             body.extend_from_slice(&chunk);
             if body.len() > TEXT_BODY_LIMIT {
-                return Err(AppError::PayloadTooLarge(format!(
+                let too_large = AppError::PayloadTooLarge(format!(
                     "The request body is larger than {} KiB.",
                     TEXT_BODY_LIMIT / 1024
-                ))
-                .into());
+                ));
+                return refuse(req, too_large);
             }
         }
         let body = body.freeze();
@@ -211,11 +216,11 @@ pub async fn refuse_control_characters(
                 .and_then(|value| json_problem("body", &value))
         };
         if let Some(problem) = problem {
-            return Err(AppError::BadRequest(problem).into());
+            return refuse(req, AppError::BadRequest(problem));
         }
         req.set_payload(actix_web::dev::Payload::from(body));
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 fn query_problem(query: &str) -> Option<String> {

@@ -69,7 +69,8 @@ async fn media(
         // Admins see the working copy and thumbnail; `pristine` may hold GPS and other
         // metadata its owner never published, so it goes to the owner alone.
         let owner = viewer.username == username.as_str();
-        if !owner && !(viewer.is_admin() && variant != Variant::Pristine) {
+        let admin_may_see = viewer.is_admin() && variant != Variant::Pristine;
+        if !(owner || admin_may_see) {
             return Err(AppError::NotFound);
         }
     }
@@ -104,10 +105,9 @@ async fn media(
 /// `{username}/{folder}/{stem}` (so a gallery's thumbnails cost no query each) and the
 /// bytes of recently served small files by (image, variant, row's `updated_at`) (so they
 /// cost no trip to the blocking pool). Safe to keep briefly: authorisation is checked on
-/// every request before either is used, the instance that changes an image forgets it
-/// here, an edit or move changes `updated_at` and so the file key, and on other instances
-/// a moved or deleted image's row expires within the TTL. At worst another instance serves
-/// a just-edited image's previous bytes, to its owner, for [`MEDIA_CACHE_TTL`].
+/// every request before either is used, and every change to an image row (edit, move,
+/// share, delete) is forgotten at once on every instance: here by the code that makes it,
+/// elsewhere through the `images` table's NOTIFY trigger (see `auth::cache`).
 #[derive(Clone, Default)]
 pub struct MediaCache {
     rows: Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>,

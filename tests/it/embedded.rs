@@ -68,6 +68,12 @@ pub fn start_with(configure: impl FnOnce(&mut Command)) -> Running {
     }
 }
 
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 pub fn signal(running: &Running, signal: i32) {
     let pid = i32::try_from(running.child.id()).expect("pid");
     // SAFETY: sending a signal to our own child process.
@@ -133,6 +139,24 @@ async fn starts_and_stops_its_own_cluster_and_survives_a_crash() {
     assert!(status.success(), "clean exit: {status}");
     assert!(!pid_file.exists(), "the cluster was stopped");
     assert!(data.join("session.key").exists(), "session key persisted");
+    // Private to the service user; when root runs the cluster as postgres, that user's group
+    // may pass through to reach it, and nobody else may.
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // SAFETY: geteuid has no preconditions.
+    let expected = if unsafe { libc::geteuid() } == 0 {
+        0o710
+    } else {
+        0o700
+    };
+    assert_eq!(mode(&data), expected, "data folder");
+    assert_eq!(mode(&data.join("session.key")), 0o600);
+    assert_eq!(mode(&data.join("uploads")), 0o700);
 
     // Second start: same data, same session key, so the old cookie still signs in.
     let running = start(&data);

@@ -330,6 +330,82 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
     assert_eq!(app.count_images(), 1);
 }
 
+/// A worker died after storing its pictures but before finishing the job: the retry
+/// starts clean, so the job ends with exactly its own pictures, charged once.
+#[tokio::test]
+async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "retried").await;
+    let (status, reply) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "twin peaks", "count": 2 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let job_id = reply["job_id"].as_i64().expect("job");
+    use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs, images};
+    let first_attempt: Vec<i64> = images::table
+        .filter(images::job_id.eq(job_id))
+        .select(images::id)
+        .load(&mut app.conn())
+        .expect("images");
+    assert_eq!(first_attempt.len(), 2);
+    let files_before = app.stored_files().len();
+    // As the database looks when the worker died just before `succeed`.
+    diesel::update(jobs::table.find(job_id))
+        .set((
+            jobs::status.eq("running"),
+            jobs::attempts.eq(1),
+            jobs::lease_until.eq(chrono::Utc::now() - chrono::Duration::seconds(5)),
+            jobs::image_ids.eq(Vec::<i64>::new()),
+            jobs::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+        ))
+        .execute(&mut app.conn())
+        .expect("interrupt");
+    let _restarted = spawn_second_instance(&app).await;
+    let mut finished = (String::new(), Vec::new());
+    for _ in 0..100 {
+        finished = jobs::table
+            .find(job_id)
+            .select((jobs::status, jobs::image_ids))
+            .first::<(String, Vec<i64>)>(&mut app.conn())
+            .expect("job");
+        if finished.0 == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(finished.0, "succeeded");
+    let mut stored: Vec<i64> = images::table
+        .filter(images::job_id.eq(job_id))
+        .select(images::id)
+        .load(&mut app.conn())
+        .expect("images");
+    stored.sort_unstable();
+    let mut listed = finished.1.clone();
+    listed.sort_unstable();
+    assert_eq!(stored, listed, "every picture of the job is in its results");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|id| !first_attempt.contains(id)));
+    assert_eq!(
+        app.stored_files().len(),
+        files_before,
+        "the first attempt's files are gone"
+    );
+    let charged: Vec<(String, i64)> = ledger::table
+        .filter(ledger::job_id.eq(job_id))
+        .select((ledger::reason, ledger::delta))
+        .load(&mut app.conn())
+        .expect("ledger");
+    assert_eq!(
+        charged,
+        vec![("charge".to_owned(), -2)],
+        "charged once, never refunded"
+    );
+}
+
 #[test]
 fn claims_prefer_the_owner_with_fewest_running_jobs() {
     use atelier::generate::queue::{NewJob, claim, enqueue};

@@ -12,6 +12,7 @@ mod embedded;
 mod fake_openai;
 mod fixtures;
 mod generation;
+mod hardening;
 mod health;
 mod helpers;
 mod library;
