@@ -266,3 +266,18 @@ pub fn scratch_file(dir: &Path) -> Result<File, AppError> {
     crate::storage::create_private_dir(dir).map_err(AppError::internal)?;
     tempfile::tempfile_in(dir).map_err(AppError::internal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ExportsInProgress;
+
+    #[test]
+    fn one_export_at_a_time_per_account() {
+        let exports = ExportsInProgress::default();
+        let first = exports.begin(1).expect("first export starts");
+        assert!(exports.begin(1).is_none(), "a second waits");
+        assert!(exports.begin(2).is_some(), "other accounts are not held up");
+        drop(first);
+        assert!(exports.begin(1).is_some(), "the next may start once it is done");
+    }
+}
