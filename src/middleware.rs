@@ -14,8 +14,8 @@ use actix_web::{Error, HttpMessage, HttpResponse, web};
 
 use crate::auth::keys;
 use crate::error::{AppError, ErrorInfo};
-use crate::routes::errors;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::errors;
 
 /// Logs one line per request and renders errors that escaped the inner layers (for example
 /// a session store that cannot reach the database: 503, not a bare 500).
@@ -284,7 +284,7 @@ pub async fn error_pages(
                 .uri()
                 .path_and_query()
                 .map_or("/", |pq| pq.as_str());
-            format!("/login?next={}", crate::routes::url_encode(here))
+            format!("/login?next={}", crate::views::url_encode(here))
         } else {
             "/login".to_owned()
         };

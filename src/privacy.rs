@@ -278,6 +278,9 @@ mod tests {
         assert!(exports.begin(1).is_none(), "a second waits");
         assert!(exports.begin(2).is_some(), "other accounts are not held up");
         drop(first);
-        assert!(exports.begin(1).is_some(), "the next may start once it is done");
+        assert!(
+            exports.begin(1).is_some(),
+            "the next may start once it is done"
+        );
     }
 }

@@ -17,27 +17,14 @@ use anyhow::Context;
 use crate::auth::{AuthCache, PasswordHasher, PgSessionStore};
 use crate::config::Settings;
 use crate::db::Db;
-use crate::generate::worker::{JobSignal, spawn_workers};
+use crate::generate::worker::{JobSignal, WorkerContext, spawn_workers};
 use crate::library::Library;
+use crate::media_cache::MediaCache;
 use crate::quota::charge::Rules;
 use crate::quota::limits::{self, RecentRefusals};
-use crate::routes::media::MediaCache;
+use crate::state::AppState;
 use crate::storage::Storage;
 use crate::{accounts, middleware, models, privacy, routes, tokens};
-
-/// What handlers share. Cheap to clone; wrapped in `web::Data`.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub hasher: PasswordHasher,
-    pub library: Library,
-    pub auth_cache: AuthCache,
-    pub media_cache: MediaCache,
-    pub jobs: JobSignal,
-    pub rules: Rules,
-    pub recent_refusals: RecentRefusals,
-    pub exports: crate::privacy::ExportsInProgress,
-}
 
 pub struct Application {
     port: u16,
@@ -109,13 +96,18 @@ impl Application {
             library,
             auth_cache: auth_cache.clone(),
             media_cache,
-            jobs: JobSignal::default(),
+            jobs: Arc::new(JobSignal::default()),
             rules,
             recent_refusals: RecentRefusals::default(),
             exports: crate::privacy::ExportsInProgress::default(),
         });
         spawn_housekeeping(state.clone());
-        spawn_workers(state.clone(), generator, state.settings.generation_workers);
+        let workers = WorkerContext {
+            db: state.db.clone(),
+            library: state.library.clone(),
+            jobs: Arc::clone(&state.jobs),
+        };
+        spawn_workers(workers, generator, state.settings.generation_workers);
 
         let workers = state.settings.workers;
         let server_state = state.clone();

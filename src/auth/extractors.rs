@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::keys;
 use crate::error::AppError;
 use crate::models::{User, api_token};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A signed-in, enabled user. Anonymous requests get `AppError::LoginRequired`
 /// (a redirect to `/login` for pages, 401 for JSON).

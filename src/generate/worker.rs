@@ -11,12 +11,13 @@ use tokio::sync::Notify;
 
 use super::queue::{self, ImageParams, Job};
 use super::{GenerationRequest, Generator, with_png_text};
+use crate::db::Db;
 use crate::error::AppError;
+use crate::library::Library;
 use crate::library::NewImageInput;
 use crate::models::image::Provenance;
 use crate::models::{Folder, Image, User};
 use crate::quota::charge;
-use crate::startup::AppState;
 use crate::storage::imaging;
 
 /// How often an idle worker looks for work queued by another instance.
@@ -34,22 +35,30 @@ impl JobSignal {
     }
 }
 
-pub fn spawn_workers(state: web::Data<AppState>, generator: Arc<dyn Generator>, count: usize) {
+/// What the workers use: the pool, the library, and the signal that wakes them.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub db: Db,
+    pub library: Library,
+    pub jobs: Arc<JobSignal>,
+}
+
+pub fn spawn_workers(ctx: WorkerContext, generator: Arc<dyn Generator>, count: usize) {
     for index in 0..count {
-        let (state, generator) = (state.clone(), generator.clone());
+        let (ctx, generator) = (ctx.clone(), generator.clone());
         tokio::spawn(async move {
             let mut last_recovery = None::<tokio::time::Instant>;
             loop {
                 if last_recovery.is_none_or(|at| at.elapsed() >= RECOVERY_EVERY) {
                     last_recovery = Some(tokio::time::Instant::now());
-                    if let Err(err) = recover(&state).await {
+                    if let Err(err) = recover(&ctx).await {
                         tracing::warn!(worker = index, error = %err, "lease recovery failed");
                     }
                 }
-                match state.db.run(|conn| Ok(queue::claim(conn)?)).await {
-                    Ok(Some(job)) => run(&state, &generator, job).await,
+                match ctx.db.run(|conn| Ok(queue::claim(conn)?)).await {
+                    Ok(Some(job)) => run(&ctx, &generator, job).await,
                     Ok(None) => {
-                        let _ = tokio::time::timeout(IDLE_POLL, state.jobs.0.notified()).await;
+                        let _ = tokio::time::timeout(IDLE_POLL, ctx.jobs.0.notified()).await;
                     }
                     Err(err) => {
                         tracing::warn!(worker = index, error = %err, "cannot claim jobs");
@@ -64,9 +73,9 @@ pub fn spawn_workers(state: web::Data<AppState>, generator: Arc<dyn Generator>, 
 /// Requeues or fails jobs whose worker died. A failed one is refunded and loses what it
 /// stored before the crash in the same transaction, so a second crash cannot lose the
 /// refund; the files go once that has committed.
-async fn recover(state: &AppState) -> Result<(), AppError> {
-    let library = state.library.clone();
-    let failed = state
+async fn recover(ctx: &WorkerContext) -> Result<(), AppError> {
+    let library = ctx.library.clone();
+    let failed = ctx
         .db
         .run(move |conn| {
             let (failed, files) = conn.transaction(|conn| {
@@ -90,11 +99,11 @@ async fn recover(state: &AppState) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
+async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
     let (id, attempt) = (job.id, job.attempts);
-    match produce(state, generator, &job).await {
+    match produce(ctx, generator, &job).await {
         Ok(image_ids) => {
-            let done = state
+            let done = ctx
                 .db
                 .run(move |conn| Ok(queue::succeed(conn, id, attempt, &image_ids)?))
                 .await;
@@ -110,8 +119,7 @@ async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
             let failed = {
                 let message = message.clone();
                 let (user_id, reservation) = (job.user_id, job.reservation());
-                state
-                    .db
+                ctx.db
                     .run(move |conn| {
                         Ok(conn.transaction(|conn| {
                             let failed = queue::fail(conn, id, attempt, &message)?;
@@ -137,10 +145,9 @@ async fn run(state: &AppState, generator: &Arc<dyn Generator>, job: Job) {
 /// A job claimed again after a crash starts clean: whatever its earlier attempt stored is
 /// removed first, so every picture belongs to exactly one finished job and the pictures
 /// match what was charged.
-async fn discard_earlier_attempt(state: &AppState, job: &Job) -> Result<(), String> {
-    let (library, id) = (state.library.clone(), job.id);
-    state
-        .db
+async fn discard_earlier_attempt(ctx: &WorkerContext, job: &Job) -> Result<(), String> {
+    let (library, id) = (ctx.library.clone(), job.id);
+    ctx.db
         .run(move |conn| {
             let files = conn.transaction(|conn| {
                 let mut files = Vec::new();
@@ -168,20 +175,20 @@ async fn discard_earlier_attempt(state: &AppState, job: &Job) -> Result<(), Stri
 /// Generates and stores every image of the job; on failure removes what it stored and
 /// returns the message for the user.
 async fn produce(
-    state: &AppState,
+    ctx: &WorkerContext,
     generator: &Arc<dyn Generator>,
     job: &Job,
 ) -> Result<Vec<i64>, String> {
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
     if job.attempts > 1 {
-        discard_earlier_attempt(state, job).await?;
+        discard_earlier_attempt(ctx, job).await?;
     }
     let mut stored = Vec::new();
     let result = async {
         for index in 0..params.count {
             let (id, attempt) = (job.id, job.attempts);
-            let renewed = state
+            let renewed = ctx
                 .db
                 .run(move |conn| Ok(queue::renew_lease(conn, id, attempt)?))
                 .await;
@@ -201,7 +208,7 @@ async fn produce(
                 credits_used: job.reservation().credits_per_image(params.count),
                 free: job.reservation().free_image.is_some(),
             };
-            let image_id = generate_one(state, generator.clone(), job, request, target).await?;
+            let image_id = generate_one(ctx, generator.clone(), job, request, target).await?;
             stored.push(image_id);
         }
         Ok(())
@@ -210,14 +217,14 @@ async fn produce(
     match result {
         Ok(()) => Ok(stored),
         Err(message) => {
-            remove_images(state, &stored).await;
+            remove_images(ctx, &stored).await;
             Err(message)
         }
     }
 }
 
 async fn generate_one(
-    state: &AppState,
+    ctx: &WorkerContext,
     generator: Arc<dyn Generator>,
     job: &Job,
     request: GenerationRequest,
@@ -225,7 +232,7 @@ async fn generate_one(
 ) -> Result<i64, String> {
     let provider = generator.provider();
     let source = match (target.source_image_id, job.user_id) {
-        (Some(id), Some(user_id)) => Some(source_bytes(state, user_id, id).await?),
+        (Some(id), Some(user_id)) => Some(source_bytes(ctx, user_id, id).await?),
         (Some(_), None) => return Err("Only signed-in users can edit images.".into()),
         (None, _) => None,
     };
@@ -245,10 +252,7 @@ async fn generate_one(
         credits_used,
         free,
     } = target;
-    let (max_pixels, budget) = (
-        state.library.max_pixels,
-        state.library.decode_budget.clone(),
-    );
+    let (max_pixels, budget) = (ctx.library.max_pixels, ctx.library.decode_budget.clone());
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
     // original, carries no metadata.
@@ -263,11 +267,11 @@ async fn generate_one(
     .await
     .map_err(|err| err.to_string())?
     .map_err(|problem| format!("The provider's image was unusable: {}", problem.message()))?;
-    let library = state.library.clone();
+    let library = ctx.library.clone();
     let (job_id, prompt, client_ip) = (job.id, request.prompt.clone(), job.client_ip);
     let anon_id = job.anon_id.clone();
     let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
-    let stored = state
+    let stored = ctx
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
@@ -363,10 +367,9 @@ fn destination(
 }
 
 /// The working copy of the user's own image `id`.
-async fn source_bytes(state: &AppState, user_id: i64, id: i64) -> Result<Vec<u8>, String> {
-    let library = state.library.clone();
-    state
-        .db
+async fn source_bytes(ctx: &WorkerContext, user_id: i64, id: i64) -> Result<Vec<u8>, String> {
+    let library = ctx.library.clone();
+    ctx.db
         .run(move |conn| {
             let placed = Image::find_placed(conn, id)?
                 .filter(|placed| placed.image.user_id == user_id)
@@ -378,10 +381,10 @@ async fn source_bytes(state: &AppState, user_id: i64, id: i64) -> Result<Vec<u8>
         .map_err(|_| "The image to edit no longer exists.".to_owned())
 }
 
-async fn remove_images(state: &AppState, ids: &[i64]) {
+async fn remove_images(ctx: &WorkerContext, ids: &[i64]) {
     for id in ids.iter().copied() {
-        let library = state.library.clone();
-        let removed = state
+        let library = ctx.library.clone();
+        let removed = ctx
             .db
             .run(move |conn| match Image::find_placed(conn, id)? {
                 Some(placed) => library.delete(conn, &placed),

@@ -16,7 +16,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use ipnetwork::IpNetwork;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The resolved client address of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

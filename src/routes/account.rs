@@ -8,9 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gallery::{Card, human_bytes};
 use super::generate::usage_for;
-use super::{FieldErrors, Flash, Layout, errors, render, see_other, timestamp};
 use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
@@ -20,7 +18,9 @@ use crate::models::{Folder, Image, SessionRow, User, api_token};
 use crate::privacy;
 use crate::quota::ClientIp;
 use crate::quota::charge::{Usage, human_duration};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::{Card, human_bytes};
+use crate::views::{FieldErrors, Flash, Layout, errors, render, see_other, timestamp};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard", web::get().to(dashboard))

@@ -5,17 +5,18 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::gallery::{PER_PAGE, page_number};
+use super::gallery::PER_PAGE;
 use super::generate::usage_for;
-use super::media::media_url;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::models::PlacedImage;
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Variant;
+use crate::views::media_url;
+use crate::views::page_number;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/images", web::get().to(list_images))

@@ -9,7 +9,6 @@ use chrono::Duration;
 use diesel::Connection;
 use serde::Deserialize;
 
-use super::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
 use crate::auth::{MaybeUser, anon_id, keys};
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
@@ -19,7 +18,8 @@ use crate::models::{NewUser, User};
 use crate::quota::charge;
 use crate::quota::credits::{self, Entry, Reason};
 use crate::quota::{ClientIp, limit_key};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/register", web::get().to(register_form))

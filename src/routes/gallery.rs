@@ -7,8 +7,6 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::media::media_url;
-use super::{Flash, Layout, Pager, render, see_other, timestamp};
 use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
@@ -16,9 +14,13 @@ use crate::generate::queue::ImageParams;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image, PlacedImage};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
+use crate::views::{
+    Card, Flash, Layout, Pager, display_title, human_bytes, media_url, page_number, render,
+    see_other, timestamp,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/gallery", web::get().to(gallery))
@@ -33,33 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub const PER_PAGE: i64 = 24;
-
-/// A thumbnail in a grid.
-pub struct Card {
-    pub id: i64,
-    pub title: String,
-    pub thumb_url: String,
-    pub link: String,
-}
-
-impl Card {
-    pub fn owned(placed: &PlacedImage) -> Self {
-        Card {
-            id: placed.image.id,
-            title: display_title(&placed.image),
-            thumb_url: media_url(placed, Variant::Thumb),
-            link: format!("/images/{}", placed.image.id),
-        }
-    }
-}
-
-pub fn display_title(image: &Image) -> String {
-    if image.title.is_empty() {
-        format!("Image {}", image.id)
-    } else {
-        image.title.clone()
-    }
-}
 
 /// One folder in the sidebar.
 struct FolderLink {
@@ -91,13 +66,6 @@ pub struct GalleryQuery {
     folder: Option<String>,
     tag: Option<String>,
     page: Option<String>,
-}
-
-/// `page` as a number ≥ 1; anything else counts as the first page.
-pub fn page_number(raw: Option<&str>) -> i64 {
-    raw.and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=100_000).contains(p))
-        .unwrap_or(1)
 }
 
 async fn gallery(
@@ -162,10 +130,10 @@ async fn gallery_page(
     let link = |page: i64| {
         let mut params = Vec::new();
         if let Some(slug) = &folder_slug {
-            params.push(format!("folder={}", super::url_encode(slug)));
+            params.push(format!("folder={}", crate::views::url_encode(slug)));
         }
         if let Some(tag) = &tag {
-            params.push(format!("tag={}", super::url_encode(tag)));
+            params.push(format!("tag={}", crate::views::url_encode(tag)));
         }
         params.push(format!("page={page}"));
         format!("/gallery?{}", params.join("&"))
@@ -518,7 +486,7 @@ async fn share(
     let library = state.library.clone();
     let id = placed.image.id;
     let token = state.db.run(move |conn| library.share(conn, id)).await?;
-    if super::errors::wants_json(&req) {
+    if crate::views::errors::wants_json(&req) {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "success": true,
             "share_url": format!("/s/{token}"),
@@ -569,7 +537,7 @@ async fn delete(
     Flash::success(&session, "Image deleted.");
     Ok(see_other(&format!(
         "/gallery?folder={}",
-        super::url_encode(&folder)
+        crate::views::url_encode(&folder)
     )))
 }
 
@@ -673,16 +641,5 @@ async fn delete_folder(
             )
             .await
         }
-    }
-}
-
-/// "1.2 MB" for a byte count.
-pub fn human_bytes(bytes: i64) -> String {
-    let bytes = bytes.max(0) as f64;
-    match bytes {
-        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
-        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
-        b if b >= 1e3 => format!("{:.0} KB", b / 1e3),
-        b => format!("{b} bytes"),
     }
 }

@@ -14,9 +14,6 @@ use diesel::Connection;
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
-use super::gallery::Card;
-use super::media::media_url;
-use super::{Layout, render, see_other};
 use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
 use crate::error::AppError;
 use crate::generate::queue::{self, ImageParams, Job, NewJob};
@@ -26,8 +23,11 @@ use crate::models::{Folder, Image, PlacedImage};
 use crate::quota::ClientIp;
 use crate::quota::charge::{self, Refusal, Requester, Usage};
 use crate::quota::limits::{Action, Standing};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Variant;
+use crate::views::Card;
+use crate::views::media_url;
+use crate::views::{Layout, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/generate", web::get().to(generate_form))
@@ -713,7 +713,7 @@ async fn prompt_edit(
     let mut order = match check_order(&form.prompt, None, None, None) {
         Ok(order) => order,
         Err(message) => {
-            super::Flash::error(&session, message);
+            crate::views::Flash::error(&session, message);
             return Ok(see_other(&format!("/images/{id}")));
         }
     };
@@ -730,7 +730,7 @@ async fn prompt_edit(
     match place_order(&state, &session, &Visitor::User(current), ip, order).await {
         Ok((job, _)) => Ok(see_other(&format!("/jobs/{}", job.id))),
         Err(err @ (AppError::PaymentRequired(_) | AppError::BadRequest(_))) => {
-            super::Flash::error(&session, err.message());
+            crate::views::Flash::error(&session, err.message());
             Ok(see_other(&format!("/images/{id}")))
         }
         Err(err) => Err(err),

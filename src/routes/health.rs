@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use diesel::RunQueryDsl;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))

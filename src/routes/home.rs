@@ -6,11 +6,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::generate::usage_for;
-use super::{Layout, render};
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::quota::ClientIp;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::{Layout, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))

@@ -13,10 +13,9 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use actix_session::Session;
 
@@ -25,10 +24,12 @@ use crate::auth::{anon_id, keys, load_user};
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
 use crate::library::Library;
+use crate::media_cache::CachedFile;
 use crate::models::user::ANON_USERNAME;
 use crate::models::{Image, PlacedImage};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::{FileName, Variant};
+use crate::views::variant_ext;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -99,123 +100,6 @@ async fn media(
         return Err(AppError::NotFound);
     }
     serve_variant(&req, &state, &placed, variant, "private").await
-}
-
-/// What the proxy remembers for [`MEDIA_CACHE_TTL`]: recently served rows by
-/// `{username}/{folder}/{stem}` (so a gallery's thumbnails cost no query each) and the
-/// bytes of recently served small files by (image, variant, row's `updated_at`) (so they
-/// cost no trip to the blocking pool). Safe to keep briefly: authorisation is checked on
-/// every request before either is used, and every change to an image row (edit, move,
-/// share, delete) is forgotten at once on every instance: here by the code that makes it,
-/// elsewhere through the `images` table's NOTIFY trigger (see `auth::cache`).
-#[derive(Clone, Default)]
-pub struct MediaCache {
-    rows: Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>,
-    files: Arc<Mutex<FileCache>>,
-}
-
-const MEDIA_CACHE_TTL: Duration = Duration::from_secs(10);
-/// Memory the small-file cache may hold.
-const FILE_CACHE_BYTES: usize = 64 * 1024 * 1024;
-
-/// A stored small file as served.
-#[derive(Clone)]
-struct CachedFile {
-    bytes: web::Bytes,
-    etag: String,
-    modified: SystemTime,
-    at: Instant,
-}
-
-type FileKey = (i64, Variant, i64);
-
-#[derive(Default)]
-struct FileCache {
-    entries: HashMap<FileKey, CachedFile>,
-    bytes: usize,
-}
-
-fn relock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl MediaCache {
-    fn row(&self, key: &str) -> Option<PlacedImage> {
-        relock(&self.rows)
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < MEDIA_CACHE_TTL)
-            .map(|(placed, _)| placed.clone())
-    }
-
-    fn put_row(&self, key: String, placed: PlacedImage) {
-        let mut rows = relock(&self.rows);
-        if rows.len() > 50_000 {
-            rows.clear();
-        }
-        rows.insert(key, (placed, Instant::now()));
-    }
-
-    fn file(&self, key: FileKey) -> Option<CachedFile> {
-        relock(&self.files)
-            .entries
-            .get(&key)
-            .filter(|file| file.at.elapsed() < MEDIA_CACHE_TTL)
-            .cloned()
-    }
-
-    fn put_file(&self, key: FileKey, file: CachedFile) {
-        let mut cache = relock(&self.files);
-        if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
-            cache
-                .entries
-                .retain(|_, kept| kept.at.elapsed() < MEDIA_CACHE_TTL);
-            cache.bytes = cache.entries.values().map(|kept| kept.bytes.len()).sum();
-            if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
-                cache.entries.clear();
-                cache.bytes = 0;
-            }
-        }
-        cache.bytes += file.bytes.len();
-        if let Some(replaced) = cache.entries.insert(key, file) {
-            cache.bytes -= replaced.bytes.len();
-        }
-    }
-
-    /// Called by whatever changes or deletes an image.
-    pub fn forget_image(&self, id: i64) {
-        relock(&self.rows).retain(|_, (placed, _)| placed.image.id != id);
-        let mut files = relock(&self.files);
-        files.entries.retain(|(image, _, _), _| *image != id);
-        files.bytes = files.entries.values().map(|kept| kept.bytes.len()).sum();
-    }
-
-    /// Called after bulk deletions (a network's images, an account).
-    pub fn clear(&self) {
-        relock(&self.rows).clear();
-        *relock(&self.files) = FileCache::default();
-    }
-}
-
-pub fn variant_ext(image: &Image, variant: Variant) -> &str {
-    match variant {
-        Variant::Original => &image.original_ext,
-        Variant::Thumb => &image.thumb_ext,
-        Variant::Pristine => &image.pristine_ext,
-    }
-}
-
-/// The proxy URL of one variant.
-pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
-    format!(
-        "/media/{}/{}/{}/{}.{}",
-        placed.username,
-        placed.folder_slug,
-        variant.as_str(),
-        placed.image.stem,
-        variant_ext(&placed.image, variant)
-    )
 }
 
 /// Files up to this size are read whole in one blocking call and sent as one body; larger

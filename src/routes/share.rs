@@ -7,15 +7,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::gallery::{PER_PAGE, display_title, page_number};
+use super::gallery::PER_PAGE;
 use super::media::serve_variant;
-use super::{Layout, Pager, render};
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::models::{Image, PlacedImage};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Variant;
 use crate::tokens;
+use crate::views::{Card, display_title, page_number};
+use crate::views::{Layout, Pager, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/s/{token}", web::get().to(share_page))
@@ -95,18 +96,11 @@ async fn share_thumb(
     serve_variant(&req, &state, &placed, Variant::Thumb, SHARE_CACHE).await
 }
 
-pub struct SharedCard {
-    title: String,
-    owner: String,
-    link: String,
-    thumb_url: String,
-}
-
 #[derive(Template)]
 #[template(path = "share/explore.html")]
 struct ExplorePage {
     layout: Layout,
-    cards: Vec<SharedCard>,
+    cards: Vec<Card>,
     pager: Pager,
 }
 
@@ -131,12 +125,7 @@ async fn explore(
         .iter()
         .filter_map(|placed| {
             let token = state.library.share_token_of(&placed.image)?;
-            Some(SharedCard {
-                title: display_title(&placed.image),
-                owner: placed.username.clone(),
-                link: format!("/s/{token}"),
-                thumb_url: format!("/s/{token}/thumb"),
-            })
+            Some(Card::shared(placed, &token))
         })
         .collect();
     render(

@@ -9,7 +9,6 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::{Flash, Layout, render, see_other};
 use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
@@ -17,8 +16,9 @@ use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::quota::{charge, storage};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::imaging;
+use crate::views::{Flash, Layout, render, see_other};
 use diesel::Connection;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::AdminUser;
 use crate::error::AppError;
 use crate::models::audit::{self, AuditEntry, AuditFilter};
-use crate::routes::gallery::page_number;
-use crate::routes::{Layout, Pager, render, timestamp, url_encode};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::page_number;
+use crate::views::{Layout, Pager, render, timestamp, url_encode};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit", web::get().to(audit_log));

@@ -25,12 +25,12 @@ use crate::models::{Image, PlacedImage};
 use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues, parse_network};
 use crate::quota::charge::Reservation;
 use crate::quota::free;
-use crate::routes::gallery::{human_bytes, page_number};
-use crate::routes::media::media_url;
-use crate::routes::{Flash, Layout, Pager, render, see_other, timestamp, url_encode};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Variant;
 use crate::tokens;
+use crate::views::Card;
+use crate::views::{Flash, Layout, Pager, render, see_other, timestamp, url_encode};
+use crate::views::{human_bytes, page_number};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ips", web::get().to(gallery))
@@ -70,23 +70,6 @@ pub fn label(network: &IpNetwork) -> String {
     }
 }
 
-/// A thumbnail that links to the full image.
-pub struct Thumb {
-    pub thumb_url: String,
-    pub original_url: String,
-    pub title: String,
-}
-
-impl Thumb {
-    pub fn of(placed: &PlacedImage) -> Self {
-        Thumb {
-            thumb_url: media_url(placed, Variant::Thumb),
-            original_url: media_url(placed, Variant::Original),
-            title: placed.image.title.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct GalleryQuery {
@@ -108,7 +91,7 @@ struct GroupRow {
     last_seen: String,
     accounts: Vec<String>,
     blocked: bool,
-    thumbs: Vec<Thumb>,
+    thumbs: Vec<Card>,
 }
 
 #[derive(Template)]
@@ -213,13 +196,13 @@ async fn gallery(
                 .into_iter()
                 .map(|placed| (placed.image.id, placed))
                 .collect();
-            let mut by_network: HashMap<IpNetwork, Vec<Thumb>> = HashMap::new();
+            let mut by_network: HashMap<IpNetwork, Vec<Card>> = HashMap::new();
             for (network, id) in recent {
                 if let Some(placed) = placed.get(&id) {
                     by_network
                         .entry(network)
                         .or_default()
-                        .push(Thumb::of(placed));
+                        .push(Card::for_admin(placed));
                 }
             }
             Ok((groups, by_network))
@@ -276,7 +259,7 @@ struct CaseLine {
     at: String,
     ip: String,
     quota: String,
-    thumbs: Vec<Thumb>,
+    thumbs: Vec<Card>,
 }
 
 /// What a job's reservation took, in words.
@@ -393,7 +376,7 @@ async fn case_file(
                 .image_ids
                 .iter()
                 .filter_map(|id| placed.get(id))
-                .map(Thumb::of)
+                .map(Card::for_admin)
                 .collect(),
         })
         .collect();

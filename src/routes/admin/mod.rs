@@ -24,7 +24,7 @@ use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::models::audit::{self, Actor};
 use crate::quota::client_ip::client_ip_of;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

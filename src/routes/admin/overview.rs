@@ -9,9 +9,9 @@ use super::AdminUser;
 use crate::error::AppError;
 use crate::models::stats::{self, Overview, TopAddress};
 use crate::quota::blocks::{self, Block};
-use crate::routes::gallery::human_bytes;
-use crate::routes::{Layout, render, timestamp};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::human_bytes;
+use crate::views::{Layout, render, timestamp};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("", web::get().to(overview))

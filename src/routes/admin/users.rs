@@ -9,7 +9,7 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use super::AdminUser;
-use super::ips::{Thumb, label};
+use super::ips::label;
 use crate::auth::Invalidation;
 use crate::error::AppError;
 use crate::models::audit;
@@ -19,9 +19,9 @@ use crate::models::user::{self, ANON_USERNAME, ROLE_ADMIN, ROLE_USER, UserSort, 
 use crate::models::{Image, SessionRow, User};
 use crate::quota::blocks::parse_network;
 use crate::quota::credits::{self, Entry, LedgerEntry, Reason};
-use crate::routes::gallery::page_number;
-use crate::routes::{Flash, Layout, Pager, render, see_other, timestamp, url_encode};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views::page_number;
+use crate::views::{Card, Flash, Layout, Pager, render, see_other, timestamp, url_encode};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::get().to(list))
@@ -120,7 +120,7 @@ struct UserPage {
     addresses: Vec<(SeenAddress, String, String)>,
     sessions: Vec<(SessionRow, String, String)>,
     ledger: Vec<(LedgerEntry, String)>,
-    images: Vec<Thumb>,
+    images: Vec<Card>,
     image_count: i64,
 }
 
@@ -181,7 +181,7 @@ async fn show(
                 })
                 .collect(),
             image_count: images.total,
-            images: images.items.iter().map(Thumb::of).collect(),
+            images: images.items.iter().map(Card::for_admin).collect(),
             user,
         },
     )

@@ -1,5 +1,5 @@
 //! Error pages (HTML in the site's layout) and JSON errors, chosen by what the client asked
-//! for. Used by the middleware in `middleware.rs`.
+//! for. Used by the middleware in `middleware.rs` and by handlers that answer JSON.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};

@@ -1,0 +1,305 @@
+//! What pages share, so every route renders the same way: the layout context (who is
+//! signed in, the flash message), field errors, the pager, the one image card, formatting
+//! (timestamps, sizes), media URLs, and the render and redirect helpers. Error pages are in
+//! [`errors`]. Used by routes and middleware; imports only the layers below them.
+
+pub mod errors;
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{CurrentUser, keys};
+use crate::error::AppError;
+use crate::models::{Image, PlacedImage};
+use crate::storage::Variant;
+
+/// What every page's layout needs: who is signed in and a pending flash message.
+pub struct Layout {
+    pub user: Option<NavUser>,
+    pub flash: Option<Flash>,
+}
+
+pub struct NavUser {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Layout {
+    /// Takes (and so clears) the session's flash message. Only touches the session when
+    /// there is one: `remove` marks the session changed, which would cost every page view
+    /// a write (and every instance its cached copy).
+    pub fn new(session: &Session, user: Option<&CurrentUser>) -> Self {
+        let flash = session
+            .contains_key(keys::FLASH)
+            .then(|| session.remove_as::<Flash>(keys::FLASH))
+            .flatten()
+            .and_then(Result::ok);
+        Layout {
+            user: user.map(|current| NavUser {
+                username: current.user.username.clone(),
+                is_admin: current.user.is_admin(),
+            }),
+            flash,
+        }
+    }
+}
+
+/// Page count and previous/next links of a paginated listing, for `partials/pager.html`.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+impl Pager {
+    /// `page` of `total` items, `per_page` to a page; `link` makes a page's URL.
+    pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        Pager {
+            page,
+            pages,
+            prev_link: (page > 1).then(|| link(page - 1)),
+            next_link: (page < pages).then(|| link(page + 1)),
+        }
+    }
+}
+
+/// A moment as pages show it: `2026-12-02 15:04 UTC`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A one-shot message shown at the top of the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `success`, `info` or `error`; also the CSS class.
+    pub kind: String,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn success(session: &Session, message: impl Into<String>) {
+        Self::set(session, "success", message.into());
+    }
+
+    pub fn error(session: &Session, message: impl Into<String>) {
+        Self::set(session, "error", message.into());
+    }
+
+    fn set(session: &Session, kind: &str, message: String) {
+        let flash = Flash {
+            kind: kind.to_owned(),
+            message,
+        };
+        if let Err(err) = session.insert(keys::FLASH, flash) {
+            tracing::warn!(error = %err, "could not store a flash message");
+        }
+    }
+}
+
+/// Errors shown beside form fields, by field name.
+#[derive(Debug, Default)]
+pub struct FieldErrors(HashMap<&'static str, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_insert_with(|| message.into());
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Renders a page with `status`.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(page.render()?))
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// A local path to return to after login; anything else (absolute URLs, `//host`,
+/// backslashes) falls back to the dashboard, so `next` cannot redirect off-site.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path
+        }
+        _ => "/dashboard",
+    }
+}
+
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The request's user agent, for the session list.
+pub fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(512)
+        .collect()
+}
+
+/// An image in a grid or strip: its thumbnail, title, where a click goes and, on public
+/// pages, whose it is. The one card every listing uses.
+pub struct Card {
+    pub id: i64,
+    pub title: String,
+    pub thumb_url: String,
+    pub link: String,
+    /// The owner's name where a page shows it (Explore); empty elsewhere.
+    pub owner: String,
+}
+
+impl Card {
+    /// The owner's own view: the thumbnail links to the image page.
+    pub fn owned(placed: &PlacedImage) -> Self {
+        Card {
+            id: placed.image.id,
+            title: display_title(&placed.image),
+            thumb_url: media_url(placed, Variant::Thumb),
+            link: format!("/images/{}", placed.image.id),
+            owner: String::new(),
+        }
+    }
+
+    /// An admin's view: the thumbnail links to the working copy.
+    pub fn for_admin(placed: &PlacedImage) -> Self {
+        Card {
+            link: media_url(placed, Variant::Original),
+            ..Card::owned(placed)
+        }
+    }
+
+    /// A public share: only the share link's URLs, and the owner's name.
+    pub fn shared(placed: &PlacedImage, token: &str) -> Self {
+        Card {
+            id: placed.image.id,
+            title: display_title(&placed.image),
+            thumb_url: format!("/s/{token}/thumb"),
+            link: format!("/s/{token}"),
+            owner: placed.username.clone(),
+        }
+    }
+}
+
+/// The title a page shows: the image's own, or "Image 42".
+pub fn display_title(image: &Image) -> String {
+    if image.title.is_empty() {
+        format!("Image {}", image.id)
+    } else {
+        image.title.clone()
+    }
+}
+
+/// "1.2 MB" for a byte count.
+pub fn human_bytes(bytes: i64) -> String {
+    let bytes = bytes.max(0) as f64;
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.0} KB", b / 1e3),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// `page` as a number ≥ 1; anything else counts as the first page.
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1)
+}
+
+pub fn variant_ext(image: &Image, variant: Variant) -> &str {
+    match variant {
+        Variant::Original => &image.original_ext,
+        Variant::Thumb => &image.thumb_ext,
+        Variant::Pristine => &image.pristine_ext,
+    }
+}
+
+/// The proxy URL of one variant.
+pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
+    format!(
+        "/media/{}/{}/{}/{}.{}",
+        placed.username,
+        placed.folder_slug,
+        variant.as_str(),
+        placed.image.stem,
+        variant_ext(&placed.image, variant)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pager_counts_pages_and_links_neighbours() {
+        let link = |p: i64| format!("/x?page={p}");
+        let first = Pager::new(1, 25, 24, link);
+        assert_eq!(
+            (first.pages, first.prev_link, first.next_link.as_deref()),
+            (2, None, Some("/x?page=2"))
+        );
+        let last = Pager::new(2, 25, 24, link);
+        assert_eq!(
+            (last.prev_link.as_deref(), last.next_link),
+            (Some("/x?page=1"), None)
+        );
+        let empty = Pager::new(1, 0, 24, link);
+        assert_eq!((empty.pages, empty.next_link), (1, None));
+        assert_eq!(Pager::new(1, 48, 24, link).pages, 2);
+    }
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/gallery?page=2")), "/gallery?page=2");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "dashboard",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/dashboard", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+}
