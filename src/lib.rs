@@ -17,6 +17,7 @@ pub mod library;
 pub mod media_cache;
 pub mod middleware;
 pub mod models;
+pub mod operations;
 pub mod pg_embedded;
 pub mod privacy;
 pub mod quota;

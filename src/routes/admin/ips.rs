@@ -15,13 +15,11 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use diesel::Connection;
-
 use super::{AdminUser, record};
 use crate::error::AppError;
-use crate::models::audit;
 use crate::models::ip_activity::{self, CaseRow, Footprint, Grouping, IpFilter, IpSort};
 use crate::models::{Image, PlacedImage};
+use crate::operations::admin::{self as admin_ops, LimitChange};
 use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues, parse_network};
 use crate::quota::charge::Reservation;
 use crate::quota::free;
@@ -674,13 +672,7 @@ async fn apply_block(
     let actor = admin.actor();
     state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                blocks::block(conn, network, &reason, expires_at, Some(actor.id))?;
-                audit::record(conn, &actor, "block", &network.to_string(), &detail)
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| admin_ops::block(conn, &actor, network, &reason, expires_at, &detail))
         .await?;
     Flash::success(session, format!("{} is blocked.", label(&network)));
     Ok(see_other(&case_file_link(&network)))
@@ -721,16 +713,7 @@ async fn apply_unblock(
     let actor = admin.actor();
     let lifted = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let lifted = blocks::lift(conn, network, Some(actor.id))?;
-                if lifted > 0 {
-                    audit::record(conn, &actor, "unblock", &network.to_string(), "")?;
-                }
-                Ok::<_, diesel::result::Error>(lifted)
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| admin_ops::unblock(conn, &actor, network))
         .await?;
     if lifted == 0 {
         Flash::error(
@@ -824,34 +807,10 @@ async fn apply_delete_everything(
     session: &Session,
     network: IpNetwork,
 ) -> Result<HttpResponse, AppError> {
-    let library = state.library.clone();
-    let actor = admin.actor();
+    let (library, actor) = (state.library.clone(), admin.actor());
     let (images, jobs) = state
         .db
-        .run(move |conn| {
-            let (images, jobs, files) = conn.transaction(|conn| {
-                let ids = ip_activity::image_ids_from(conn, network)?;
-                let placed = Image::placed_by_ids(conn, &ids)?;
-                let mut files = Vec::new();
-                for image in &placed {
-                    files.extend(library.delete_row(conn, image)?);
-                }
-                let jobs = ip_activity::delete_jobs_from(conn, network)?;
-                audit::record(
-                    conn,
-                    &actor,
-                    "delete_everything",
-                    &network.to_string(),
-                    &format!(
-                        "{} images and {jobs} generation records deleted.",
-                        placed.len()
-                    ),
-                )?;
-                Ok::<_, AppError>((placed.len(), jobs, files))
-            })?;
-            library.remove_files(&files);
-            Ok((images, jobs))
-        })
+        .run(move |conn| admin_ops::delete_everything_from(conn, &library, &actor, network))
         .await?;
     state.media_cache.clear();
     Flash::success(
@@ -947,13 +906,7 @@ async fn add_disposable_domain(
     let (added, actor) = (domain.clone(), admin.actor());
     state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                free::add_disposable_domain(conn, &added, Some(actor.id))?;
-                audit::record(conn, &actor, "add_disposable_domain", &added, "")
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| admin_ops::add_disposable_domain(conn, &actor, &added))
         .await?;
     Flash::success(
         &session,
@@ -994,12 +947,6 @@ fn optional_limit(raw: &str, name: &str) -> Result<Option<u32>, AppError> {
                 ))
             }),
     }
-}
-
-/// What a [`LimitsForm`] asks for: the network and either every value, or one action's.
-enum LimitChange {
-    All(OverrideValues),
-    One(fn(&mut OverrideValues) -> &mut Option<u32>, u32),
 }
 
 fn parse_limits_form(form: &LimitsForm) -> Result<(IpNetwork, LimitChange), AppError> {
@@ -1056,28 +1003,7 @@ async fn set_limits(
     let actor = admin.actor();
     let values = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let values = match change {
-                    LimitChange::All(values) => values,
-                    LimitChange::One(field, limit) => {
-                        let mut values = blocks::override_of(conn, network)?
-                            .map(|over| OverrideValues::of(&over))
-                            .unwrap_or_default();
-                        *field(&mut values) = Some(limit);
-                        values
-                    }
-                };
-                blocks::set_override(conn, network, &values, &reason, expires_at, Some(actor.id))?;
-                let mut detail = format!("Limits: {}.", values.describe());
-                if !reason.is_empty() {
-                    detail.push_str(&format!(" Reason: {reason}"));
-                }
-                audit::record(conn, &actor, "set_limits", &network.to_string(), &detail)?;
-                Ok::<_, diesel::result::Error>(values)
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| admin_ops::set_limits(conn, &actor, network, change, &reason, expires_at))
         .await?;
     // Refusals this instance remembers were made under the old limits (other instances
     // forget theirs within seconds).
@@ -1103,16 +1029,7 @@ async fn remove_limits(
     let actor = admin.actor();
     let removed = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let removed = blocks::remove_override(conn, network)?;
-                if removed > 0 {
-                    audit::record(conn, &actor, "remove_limits", &network.to_string(), "")?;
-                }
-                Ok::<_, diesel::result::Error>(removed)
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| admin_ops::remove_limits(conn, &actor, network))
         .await?;
     if removed > 0 {
         state.recent_refusals.clear();

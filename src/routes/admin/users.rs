@@ -5,20 +5,19 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
 use super::AdminUser;
 use super::ips::label;
 use crate::auth::Invalidation;
 use crate::error::AppError;
-use crate::models::audit;
 use crate::models::image::ImageFilter;
 use crate::models::ip_activity::{self, SeenAddress};
 use crate::models::user::{self, ANON_USERNAME, ROLE_ADMIN, ROLE_USER, UserSort, UserSummary};
 use crate::models::{Image, SessionRow, User};
+use crate::operations::admin::{self as admin_ops, StandingChange};
 use crate::quota::blocks::parse_network;
-use crate::quota::credits::{self, Entry, LedgerEntry, Reason};
+use crate::quota::credits::{self, LedgerEntry};
 use crate::state::AppState;
 use crate::views::page_number;
 use crate::views::{Card, Flash, Layout, Pager, render, see_other, timestamp, url_encode};
@@ -249,56 +248,17 @@ async fn update(
             "You cannot disable your own account or take away your own admin role.".into(),
         ));
     }
-    let mut changes = Vec::new();
-    if tier != user.tier {
-        changes.push(("set_tier", format!("Tier {} → {tier}.", user.tier)));
-    }
-    if role != user.role {
-        changes.push(("set_role", format!("Role {} → {role}.", user.role)));
-    }
-    if disabled != user.disabled {
-        let action = if disabled {
-            "disable_user"
-        } else {
-            "enable_user"
-        };
-        changes.push((action, String::new()));
-    }
-    let user_id = user.id;
-    let actor = admin.actor();
-    let (tier_set, role_set) = (tier.clone(), role.clone());
-    let target = format!("user {} ({})", user.username, user.id);
-    // The standing, the credits and every audit row commit together, or nothing does: a
-    // refused credits change leaves the tier, role and disabled flag as they were.
+    let change = StandingChange {
+        tier,
+        role: role.clone(),
+        disabled,
+        credits_delta: delta,
+        reason,
+    };
+    let (actor, target) = (admin.actor(), user.clone());
     let changes = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                User::set_standing(conn, user_id, &tier_set, &role_set, disabled)?;
-                if delta != 0 {
-                    let entry = Entry {
-                        actor_id: Some(actor.id),
-                        note: &reason,
-                        ..Entry::default()
-                    };
-                    let balance = credits::add(conn, user_id, delta, Reason::Grant, &entry)?
-                        .ok_or_else(|| {
-                            AppError::BadRequest(format!(
-                                "This account has fewer than {} credits: nothing was changed.",
-                                -delta
-                            ))
-                        })?;
-                    changes.push((
-                        "grant_credits",
-                        format!("Credits {delta:+}, balance {balance}. Reason: {reason}"),
-                    ));
-                }
-                for (action, detail) in &changes {
-                    audit::record(conn, &actor, action, &target, detail)?;
-                }
-                Ok::<_, AppError>(changes)
-            })
-        })
+        .run(move |conn| admin_ops::update_user(conn, &actor, &target, &change))
         .await?;
     if disabled || role != user.role {
         // Every instance hears of the change through the users table's NOTIFY trigger;
