@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::auth::{AuthCache, PasswordHasher};
+use crate::auth::{AuthCache, CurrentUser, PasswordHasher};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::error::AppError;
 use crate::generate::worker::JobSignal;
 use crate::library::Library;
 use crate::media_cache::MediaCache;
-use crate::quota::charge::Rules;
+use crate::quota::ClientIp;
+use crate::quota::charge::{self, Rules, Usage};
 use crate::quota::limits::RecentRefusals;
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
@@ -25,4 +27,20 @@ pub struct AppState {
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,
     pub exports: crate::privacy::ExportsInProgress,
+}
+
+impl AppState {
+    /// What this visitor may still do (credits, free images, anonymous uses), for the
+    /// dashboard, the generate form and `GET /api/usage`.
+    pub async fn usage_of(
+        &self,
+        current: Option<&CurrentUser>,
+        ip: ClientIp,
+    ) -> Result<Usage, AppError> {
+        let rules = self.rules.clone();
+        let user = current.map(|current| current.user.clone());
+        self.db
+            .run(move |conn| Ok(charge::usage(conn, &rules, user.as_ref(), ip.0.into())?))
+            .await
+    }
 }

@@ -3,3 +3,4 @@
 //! Routes extract and check input, call one of these inside `Db::run`, and render.
 
 pub mod admin;
+pub mod generation;

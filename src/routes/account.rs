@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::generate::usage_for;
 use crate::auth::{CurrentUser, Invalidation};
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
@@ -68,7 +67,7 @@ async fn dashboard(
     current: CurrentUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let quota = usage_for(&state, Some(&current), ip).await?;
+    let quota = state.usage_of(Some(&current), ip).await?;
     let user_id = current.user.id;
     let (usage, folders, recent, uploads) = state
         .db

@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::gallery::PER_PAGE;
-use super::generate::usage_for;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::models::PlacedImage;
@@ -106,7 +105,7 @@ async fn usage(
     user: MaybeUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let usage = usage_for(&state, user.0.as_ref(), ip).await?;
+    let usage = state.usage_of(user.0.as_ref(), ip).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "success": true,
         "signed_in": user.0.is_some(),

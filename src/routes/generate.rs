@@ -1,6 +1,7 @@
-//! Generation pages and API: `/generate` (form → 303 to the job), `/jobs/{id}` (progress,
-//! then the result; refreshes itself without JS), `POST /api/generate-image` (waits by
-//! default, or returns a job id) and `GET /api/jobs/{id}`.
+//! Ordering pictures: `/generate` (form → 303 to the job page), `POST /api/generate-image`
+//! (waits by default, or returns a job id), stories (`/story`, `POST /api/generate-story`)
+//! and prompt edits. The rules and the queueing are in `operations::generation`; the job
+//! pages are in `jobs.rs`.
 
 use std::time::Duration;
 
@@ -10,23 +11,22 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::Connection;
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
 use crate::error::AppError;
-use crate::generate::queue::{self, ImageParams, Job, NewJob};
-use crate::generate::{SIZES, parse_size, story};
-use crate::models::user::ANON_USERNAME;
-use crate::models::{Folder, Image, PlacedImage};
+use crate::generate::SIZES;
+use crate::generate::queue::{self, Job};
+use crate::models::Image;
+use crate::operations::generation::{
+    self, Order, QueueOrder, check_order, check_story, random_seed,
+};
 use crate::quota::ClientIp;
-use crate::quota::charge::{self, Refusal, Requester, Usage};
+use crate::quota::charge::Refusal;
 use crate::quota::limits::{Action, Standing};
 use crate::state::AppState;
-use crate::storage::Variant;
-use crate::views::Card;
-use crate::views::media_url;
+use crate::views::generated_image_json;
 use crate::views::{Layout, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,113 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/story", web::post().to(create_story))
         .route("/api/generate-story", web::post().to(api_generate_story))
         .route("/images/{id}/prompt-edit", web::post().to(prompt_edit))
-        .route("/jobs/{id}", web::get().to(job_page))
-        .route("/api/generate-image", web::post().to(api_generate))
-        .route("/api/jobs/{id}", web::get().to(api_job));
+        .route("/api/generate-image", web::post().to(api_generate));
 }
 
-/// Longest prompt accepted, in characters.
-const MAX_PROMPT_CHARS: usize = 1000;
 /// How long `wait: true` waits for a job before answering with its id.
 const API_WAIT: Duration = Duration::from_secs(120);
-
-/// A checked generation request.
-struct Order {
-    kind: &'static str,
-    prompt: String,
-    count: u32,
-    size: (u32, u32),
-    /// Stories: the scenes (one image each) and the folder to create for them.
-    scenes: Vec<String>,
-    folder_name: Option<String>,
-    /// Prompt edits: the source image and its folder.
-    source: Option<(i64, String)>,
-    /// The seed asked for; `None` draws one.
-    seed: Option<u64>,
-}
-
-/// Seeds are whole numbers from 0 to 2^53 − 1, so that JavaScript and JSON tools, which
-/// hold numbers as doubles, carry them exactly.
-pub const MAX_SEED: u64 = (1 << 53) - 1;
-
-/// An optional seed as typed in a form or sent in JSON.
-fn check_seed(raw: Option<&str>) -> Result<Option<u64>, String> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|seed| *seed <= MAX_SEED)
-            .map(Some)
-            .ok_or_else(|| format!("The seed is a whole number from 0 to {MAX_SEED}.")),
-    }
-}
-
-/// A seed drawn from the OS random generator, in the range [`check_seed`] accepts.
-fn random_seed() -> Result<u64, AppError> {
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(AppError::internal)?;
-    Ok(u64::from_be_bytes(seed) & MAX_SEED)
-}
-
-/// A checked story: its scenes become one job, saved in a new folder named after it.
-fn check_story(text: &str) -> Result<Order, String> {
-    let text = text.trim();
-    if text.chars().count() > 4000 {
-        return Err("Stories are at most 4000 characters.".into());
-    }
-    let scenes = story::split_scenes(text)?;
-    Ok(Order {
-        kind: "story",
-        prompt: text.to_owned(),
-        count: u32::try_from(scenes.len()).unwrap_or(u32::MAX),
-        size: SIZES[0],
-        folder_name: Some(story::folder_name(&scenes)),
-        scenes,
-        source: None,
-        seed: None,
-    })
-}
-
-fn check_order(
-    prompt: &str,
-    count: Option<&str>,
-    size: Option<&str>,
-    seed: Option<&str>,
-) -> Result<Order, String> {
-    let prompt = prompt.trim();
-    if prompt.is_empty() {
-        return Err("Describe the picture you want (the prompt is empty).".into());
-    }
-    if prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(format!(
-            "Prompts are at most {MAX_PROMPT_CHARS} characters."
-        ));
-    }
-    let count = match count.map(str::trim).filter(|c| !c.is_empty()) {
-        None => 1,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=4).contains(n))
-            .ok_or("Count must be a number from 1 to 4.")?,
-    };
-    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
-        None => SIZES[0],
-        Some(raw) => parse_size(raw).ok_or("Size must be one of 512x512, 768x512 or 512x768.")?,
-    };
-    let seed = check_seed(seed)?;
-    Ok(Order {
-        kind: "image",
-        prompt: prompt.to_owned(),
-        count,
-        size,
-        scenes: Vec::new(),
-        folder_name: None,
-        source: None,
-        seed,
-    })
-}
 
 /// Who is generating: a signed-in user, or an anonymous visitor's session.
 enum Visitor {
@@ -177,14 +75,6 @@ impl Visitor {
     }
 }
 
-/// May this user or anonymous session see `job`?
-fn may_see(job: &Job, user: Option<&CurrentUser>, anon_id: Option<&str>) -> bool {
-    match job.user_id {
-        Some(owner) => user.is_some_and(|current| current.user.id == owner),
-        None => anon_id.is_some() && job.anon_id.as_deref() == anon_id,
-    }
-}
-
 /// Checks the charge and queues the job in one transaction (a refusal leaves nothing
 /// behind), then wakes a worker. Returns the job and, for anonymous limits, where the
 /// network now stands.
@@ -213,7 +103,6 @@ async fn place_order(
         Action::Generate
     };
     let rules = state.rules.clone();
-    let upload_limits = state.settings.upload_limits();
     let client_ip = IpNetwork::from(ip.0);
     let key = rules.key(client_ip);
     let refusals = state.recent_refusals.clone();
@@ -232,78 +121,17 @@ async fn place_order(
         Some(seed) => seed,
         None => random_seed()?,
     };
+    let queued = QueueOrder {
+        user,
+        anon_id,
+        client_ip,
+        order,
+        seed,
+        storage: state.settings.upload_limits(),
+    };
     let (job, standing) = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let user_id = user.as_ref().map(|user| user.id);
-                let owner_key = match (user_id, &anon_id) {
-                    (Some(id), _) => format!("user:{id}"),
-                    (None, Some(anon)) => format!("anon:{anon}"),
-                    (None, None) => return Err(AppError::LoginRequired),
-                };
-                if let Some(user_id) = user_id {
-                    crate::quota::storage::check_room(conn, user_id, upload_limits)?;
-                }
-                // Charge first: a refusal rolls back before anything else is written.
-                let job_id = queue::next_id(conn)?;
-                let requester = match &user {
-                    Some(user) => Requester::User(user),
-                    None => Requester::Anonymous,
-                };
-                let granted = match charge::reserve(
-                    conn,
-                    &rules,
-                    requester,
-                    client_ip,
-                    action,
-                    order.count,
-                    Some(job_id),
-                )? {
-                    Ok(granted) => granted,
-                    Err(refusal) => {
-                        if let Some(exceeded) = refusal.exceeded() {
-                            refusals.remember(key, action, exceeded);
-                        }
-                        return Err(refusal.into());
-                    }
-                };
-                let folder = match (&order.folder_name, &order.source, user_id, &anon_id) {
-                    (_, _, None, Some(anon_id)) => Some(anon_id.clone()),
-                    (Some(name), _, Some(user_id), _) => {
-                        Some(Folder::create_unique(conn, user_id, name)?.slug)
-                    }
-                    (None, Some((_, folder)), _, _) => Some(folder.clone()),
-                    _ => None,
-                };
-                let mut params = serde_json::to_value(ImageParams {
-                    count: order.count,
-                    width: order.size.0,
-                    height: order.size.1,
-                    seed,
-                    scenes: order.scenes,
-                    folder,
-                    source_image_id: order.source.as_ref().map(|(id, _)| *id),
-                })
-                .map_err(AppError::internal)?;
-                params["charge"] =
-                    serde_json::to_value(granted.reservation).map_err(AppError::internal)?;
-                let job = queue::enqueue(
-                    conn,
-                    &NewJob {
-                        id: Some(job_id),
-                        user_id,
-                        owner_key: &owner_key,
-                        kind: order.kind,
-                        prompt: &order.prompt,
-                        params,
-                        client_ip: Some(client_ip),
-                        anon_id: anon_id.as_deref(),
-                    },
-                )?;
-                Ok((job, granted.standing))
-            })
-        })
+        .run(move |conn| generation::queue_order(conn, &rules, &refusals, queued))
         .await?;
     if let Visitor::Anonymous { anon_id, new: true } = visitor {
         session
@@ -329,41 +157,6 @@ fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> Ht
         }
     }
     response
-}
-
-/// The job if this user or anonymous session may see it; 404 otherwise.
-async fn visible_job(
-    state: &AppState,
-    user: Option<&CurrentUser>,
-    session: &Session,
-    id: i64,
-) -> Result<Job, AppError> {
-    let job = state
-        .db
-        .run(move |conn| Ok(queue::find(conn, id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if may_see(&job, user, anon_id(session).as_deref()) {
-        Ok(job)
-    } else {
-        Err(AppError::NotFound)
-    }
-}
-
-async fn job_images(state: &AppState, job: &Job) -> Result<Vec<PlacedImage>, AppError> {
-    let ids = job.image_ids.clone();
-    state
-        .db
-        .run(move |conn| {
-            let mut images = Vec::new();
-            for id in ids {
-                if let Some(placed) = Image::find_placed(conn, id)? {
-                    images.push(placed);
-                }
-            }
-            Ok(images)
-        })
-        .await
 }
 
 #[derive(Template)]
@@ -392,7 +185,7 @@ impl GeneratePage {
         current: Option<&CurrentUser>,
         ip: ClientIp,
     ) -> Result<Self, AppError> {
-        let usage = usage_for(state, current, ip).await?;
+        let usage = state.usage_of(current, ip).await?;
         Ok(GeneratePage {
             layout: Layout::new(session, current),
             prompt: String::new(),
@@ -407,20 +200,6 @@ impl GeneratePage {
             signed_in: current.is_some(),
         })
     }
-}
-
-/// What this visitor may still do (credits, free images, anonymous uses).
-pub async fn usage_for(
-    state: &AppState,
-    current: Option<&CurrentUser>,
-    ip: ClientIp,
-) -> Result<Usage, AppError> {
-    let rules = state.rules.clone();
-    let user = current.map(|current| current.user.clone());
-    state
-        .db
-        .run(move |conn| Ok(charge::usage(conn, &rules, user.as_ref(), ip.0.into())?))
-        .await
 }
 
 async fn generate_form(
@@ -485,107 +264,6 @@ async fn generate(
     page.seed = form.seed.unwrap_or_default().trim().to_owned();
     page.error = Some(problem.message());
     render(problem.status_code(), &page)
-}
-
-#[derive(Template)]
-#[template(path = "generate/job.html")]
-struct JobPage {
-    layout: Layout,
-    id: i64,
-    prompt: String,
-    status: String,
-    pending: bool,
-    error: Option<String>,
-    cards: Vec<Card>,
-    /// Stories show each picture with its sentence, in order.
-    scenes: Vec<(Card, String)>,
-    /// Anonymous results: invite the visitor to keep them (kept this many hours).
-    anonymous: bool,
-    anon_hours: u64,
-}
-
-async fn job_page(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let job = visible_job(&state, user.0.as_ref(), &session, id.into_inner()).await?;
-    let images = job_images(&state, &job).await?;
-    let anonymous = job.user_id.is_none();
-    // Anonymous visitors have no image pages: their pictures link to the full image.
-    let card = |placed: &PlacedImage| {
-        let mut card = Card::owned(placed);
-        if anonymous {
-            card.link = media_url(placed, Variant::Original);
-        }
-        card
-    };
-    render(
-        StatusCode::OK,
-        &JobPage {
-            layout: Layout::new(&session, user.0.as_ref()),
-            id: job.id,
-            prompt: job.prompt.clone(),
-            status: job.status.clone(),
-            pending: !job.is_finished(),
-            error: job.error.clone(),
-            cards: images.iter().map(card).collect(),
-            scenes: if job.kind == "story" {
-                images
-                    .iter()
-                    .map(|placed| {
-                        (
-                            card(placed),
-                            placed.image.prompt.clone().unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            anonymous,
-            anon_hours: state.settings.anon_retention_secs.div_ceil(3600),
-        },
-    )
-}
-
-fn image_entry(placed: &PlacedImage) -> serde_json::Value {
-    let mut entry = serde_json::json!({
-        "db_id": placed.image.id,
-        "image_url": media_url(placed, Variant::Original),
-        "thumb_url": media_url(placed, Variant::Thumb),
-        "file_path": format!("uploads/{}/{}/original/{}.{}", placed.username, placed.folder_slug, placed.image.stem, placed.image.original_ext),
-    });
-    // Anonymous pictures have no image page until their visitor signs in.
-    if placed.username != ANON_USERNAME {
-        entry["page_url"] = format!("/images/{}", placed.image.id).into();
-    }
-    entry
-}
-
-fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
-    serde_json::json!({
-        "id": job.id,
-        "status": job.status,
-        "prompt": job.prompt,
-        "error": job.error,
-        "images": images.iter().map(image_entry).collect::<Vec<_>>(),
-        "created": job.created_at.to_rfc3339(),
-        "finished": job.finished_at.map(|at| at.to_rfc3339()),
-    })
-}
-
-async fn api_job(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let job = visible_job(&state, user.0.as_ref(), &session, id.into_inner()).await?;
-    let images = job_images(&state, &job).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "success": true, "job": job_json(&job, &images) })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -665,14 +343,24 @@ async fn reply(
     };
     match job.status.as_str() {
         "succeeded" => {
-            let images = job_images(state, &job).await?;
+            let images = {
+                let done = job.clone();
+                state
+                    .db
+                    .run(move |conn| generation::job_images(conn, &done))
+                    .await?
+            };
             let first = images.first().ok_or(AppError::NotFound)?;
-            let mut reply = image_entry(first);
+            let mut reply = generated_image_json(first);
             reply["success"] = true.into();
             reply["message"] = message.into();
             reply["job_id"] = job.id.into();
             if images.len() > 1 {
-                reply["images"] = images.iter().map(image_entry).collect::<Vec<_>>().into();
+                reply["images"] = images
+                    .iter()
+                    .map(generated_image_json)
+                    .collect::<Vec<_>>()
+                    .into();
             }
             if job.kind == "story" {
                 reply["folder"] = first.folder_slug.clone().into();
@@ -819,43 +507,4 @@ async fn api_generate_story(
     )
     .await?;
     Ok(with_rate_limit(response, standing))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_order;
-
-    #[test]
-    fn orders_are_checked() {
-        assert!(check_order("a fox", None, None, None).is_ok());
-        assert_eq!(
-            check_order("a fox", Some("4"), Some("768x512"), Some("42"))
-                .map(|o| (o.count, o.size, o.seed)),
-            Ok((4, (768, 512), Some(42)))
-        );
-        assert_eq!(
-            check_order("a fox", None, None, Some("9007199254740991")).map(|o| o.seed),
-            Ok(Some(super::MAX_SEED))
-        );
-        for seed in ["-1", "9007199254740992", "1.5", "seven"] {
-            assert!(
-                check_order("a fox", None, None, Some(seed)).is_err(),
-                "{seed}"
-            );
-        }
-        for (prompt, count, size) in [
-            ("", None, None),
-            ("  ", None, None),
-            ("x", Some("5"), None),
-            ("x", Some("0"), None),
-            ("x", Some("two"), None),
-            ("x", None, Some("4096x4096")),
-        ] {
-            assert!(
-                check_order(prompt, count, size, None).is_err(),
-                "{prompt:?} {count:?} {size:?}"
-            );
-        }
-        assert!(check_order(&"x".repeat(1001), None, None, None).is_err());
-    }
 }

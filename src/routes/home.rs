@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::generate::usage_for;
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::quota::ClientIp;
@@ -33,7 +32,7 @@ async fn home(
 ) -> Result<HttpResponse, AppError> {
     let cost = match &user.0 {
         Some(_) => String::new(),
-        None => usage_for(&state, None, ip).await?.next_image_cost(),
+        None => state.usage_of(None, ip).await?.next_image_cost(),
     };
     render(
         StatusCode::OK,

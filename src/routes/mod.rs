@@ -11,6 +11,7 @@ pub mod gallery;
 pub mod generate;
 pub mod health;
 pub mod home;
+pub mod jobs;
 pub mod media;
 pub mod share;
 pub mod upload;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     gallery::configure(cfg);
     generate::configure(cfg);
+    jobs::configure(cfg);
     upload::configure(cfg);
     media::configure(cfg);
     share::configure(cfg);

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{CurrentUser, keys};
 use crate::error::AppError;
+use crate::models::user::ANON_USERNAME;
 use crate::models::{Image, PlacedImage};
 use crate::storage::Variant;
 
@@ -263,6 +264,22 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
         placed.image.stem,
         variant_ext(&placed.image, variant)
     )
+}
+
+/// A generated picture as the generation API answers it (the SPEC's `image_url` and
+/// `db_id`, with the thumbnail and, once it has an owner, its page).
+pub fn generated_image_json(placed: &PlacedImage) -> serde_json::Value {
+    let mut entry = serde_json::json!({
+        "db_id": placed.image.id,
+        "image_url": media_url(placed, Variant::Original),
+        "thumb_url": media_url(placed, Variant::Thumb),
+        "file_path": format!("uploads/{}/{}/original/{}.{}", placed.username, placed.folder_slug, placed.image.stem, placed.image.original_ext),
+    });
+    // Anonymous pictures have no image page until their visitor signs in.
+    if placed.username != ANON_USERNAME {
+        entry["page_url"] = format!("/images/{}", placed.image.id).into();
+    }
+    entry
 }
 
 #[cfg(test)]
