@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::gallery::PER_PAGE;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::models::PlacedImage;
@@ -14,6 +13,7 @@ use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::state::AppState;
 use crate::storage::Variant;
+use crate::views::PER_PAGE;
 use crate::views::media_url;
 use crate::views::page_number;
 

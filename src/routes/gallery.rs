@@ -18,8 +18,8 @@ use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
 use crate::views::{
-    Card, Flash, Layout, Pager, display_title, human_bytes, media_url, page_number, render,
-    see_other, timestamp,
+    Card, Flash, Layout, PER_PAGE, Pager, display_title, human_bytes, media_url, page_number,
+    render, see_other, timestamp,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,8 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/folders", web::post().to(create_folder))
         .route("/folders/{id}/delete", web::post().to(delete_folder));
 }
-
-pub const PER_PAGE: i64 = 24;
 
 /// One folder in the sidebar.
 struct FolderLink {

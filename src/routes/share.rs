@@ -7,14 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::gallery::PER_PAGE;
-use super::media::serve_variant;
 use crate::auth::MaybeUser;
 use crate::error::AppError;
 use crate::models::{Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::tokens;
+use crate::views::PER_PAGE;
+use crate::views::files::serve_variant;
 use crate::views::{Card, display_title, page_number};
 use crate::views::{Layout, Pager, render};
 
@@ -84,7 +84,15 @@ async fn share_image(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
-    serve_variant(&req, &state, &placed, Variant::Original, SHARE_CACHE).await
+    serve_variant(
+        &req,
+        &state.media_cache,
+        &state.library,
+        &placed,
+        Variant::Original,
+        SHARE_CACHE,
+    )
+    .await
 }
 
 async fn share_thumb(
@@ -93,7 +101,15 @@ async fn share_thumb(
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let placed = find_shared(&state, &token).await?;
-    serve_variant(&req, &state, &placed, Variant::Thumb, SHARE_CACHE).await
+    serve_variant(
+        &req,
+        &state.media_cache,
+        &state.library,
+        &placed,
+        Variant::Thumb,
+        SHARE_CACHE,
+    )
+    .await
 }
 
 #[derive(Template)]

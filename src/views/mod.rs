@@ -4,6 +4,7 @@
 //! [`errors`]. Used by routes and middleware; imports only the layers below them.
 
 pub mod errors;
+pub mod files;
 
 use std::collections::HashMap;
 
@@ -13,6 +14,8 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::{Deserialize, Serialize};
+
+use ipnetwork::IpNetwork;
 
 use crate::auth::{CurrentUser, keys};
 use crate::error::AppError;
@@ -176,6 +179,9 @@ pub fn user_agent(req: &HttpRequest) -> String {
         .collect()
 }
 
+/// Cards on a page of the gallery, Explore and the API's listings.
+pub const PER_PAGE: i64 = 24;
+
 /// An image in a grid or strip: its thumbnail, title, where a click goes and, on public
 /// pages, whose it is. The one card every listing uses.
 pub struct Card {
@@ -280,6 +286,19 @@ pub fn generated_image_json(placed: &PlacedImage) -> serde_json::Value {
         entry["page_url"] = format!("/images/{}", placed.image.id).into();
     }
     entry
+}
+
+/// How a network is written in links and headings: a single address without its prefix.
+pub fn network_label(network: &IpNetwork) -> String {
+    let host = match network {
+        IpNetwork::V4(_) => 32,
+        IpNetwork::V6(_) => 128,
+    };
+    if network.prefix() == host {
+        network.ip().to_string()
+    } else {
+        network.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AdminUser;
-use super::ips::label;
 use crate::auth::Invalidation;
 use crate::error::AppError;
 use crate::models::image::ImageFilter;
@@ -19,6 +18,7 @@ use crate::operations::admin::{self as admin_ops, StandingChange};
 use crate::quota::blocks::parse_network;
 use crate::quota::credits::{self, LedgerEntry};
 use crate::state::AppState;
+use crate::views::network_label;
 use crate::views::page_number;
 use crate::views::{Card, Flash, Layout, Pager, render, see_other, timestamp, url_encode};
 
@@ -161,7 +161,7 @@ async fn show(
             addresses: addresses
                 .into_iter()
                 .map(|seen| {
-                    let (label, last) = (label(&seen.ip), timestamp(seen.last_seen));
+                    let (label, last) = (network_label(&seen.ip), timestamp(seen.last_seen));
                     (seen, label, last)
                 })
                 .collect(),

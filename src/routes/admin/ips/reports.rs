@@ -1,0 +1,200 @@
+//! Abuse reports of an address or range as CSV and JSON, audited like a case-file view.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use ipnetwork::IpNetwork;
+use sha2::{Digest, Sha256};
+
+use super::network_from_path;
+use crate::error::AppError;
+use crate::models::ip_activity::{self};
+use crate::models::{Image, PlacedImage};
+use crate::quota::blocks::{self};
+use crate::routes::admin::{AdminUser, record};
+use crate::state::AppState;
+use crate::storage::Variant;
+use crate::tokens;
+use crate::views::network_label;
+
+/// One row of an abuse report: one image (or a generation that produced none).
+#[derive(Debug, serde::Serialize)]
+pub(super) struct ReportRow {
+    time: String,
+    ip: String,
+    user: String,
+    kind: String,
+    prompt: String,
+    image_id: Option<i64>,
+    sha256: String,
+    action_taken: String,
+}
+
+/// Every generation and upload from `network` with the SHA-256 of each stored file (the
+/// exact bytes, `pristine`) and the block state of its address.
+pub(super) async fn report_rows(
+    state: &AppState,
+    network: IpNetwork,
+) -> Result<Vec<ReportRow>, AppError> {
+    let library = state.library.clone();
+    state
+        .db
+        .run(move |conn| {
+            let rows = ip_activity::case_rows(conn, network, 0, i64::MAX)?;
+            let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
+            let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|placed| (placed.image.id, placed))
+                .collect();
+            let mut block_of: HashMap<IpNetwork, String> = HashMap::new();
+            let mut report = Vec::new();
+            for row in rows {
+                let action = match block_of.get(&row.ip) {
+                    Some(action) => action.clone(),
+                    None => {
+                        let action = match blocks::active_block(conn, row.ip)? {
+                            Some(block) => format!("blocked ({}): {}", block.network, block.reason),
+                            None => "none".to_owned(),
+                        };
+                        block_of.insert(row.ip, action.clone());
+                        action
+                    }
+                };
+                let user = match (&row.username, row.anonymous) {
+                    (Some(name), false) => name.clone(),
+                    (Some(name), true) if name != crate::models::user::ANON_USERNAME => {
+                        format!("{name} (anonymous at the time)")
+                    }
+                    _ => "anonymous".to_owned(),
+                };
+                let base = |image_id: Option<i64>, sha256: String| ReportRow {
+                    time: row.at.to_rfc3339(),
+                    ip: row.ip.ip().to_string(),
+                    user: user.clone(),
+                    kind: row.kind.clone(),
+                    prompt: row.prompt.clone(),
+                    image_id,
+                    sha256,
+                    action_taken: action.clone(),
+                };
+                if row.image_ids.is_empty() {
+                    report.push(base(None, String::new()));
+                }
+                for id in &row.image_ids {
+                    let sha256 = match placed.get(id) {
+                        Some(placed) => {
+                            let path = library.path_of(placed, Variant::Pristine)?;
+                            let bytes = library.storage.read(&path).map_err(AppError::internal)?;
+                            tokens::hex(&Sha256::digest(&bytes))
+                        }
+                        None => "(deleted)".to_owned(),
+                    };
+                    report.push(base(Some(*id), sha256));
+                }
+            }
+            Ok(report)
+        })
+        .await
+}
+
+pub(super) fn attachment(name: String) -> ContentDisposition {
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(name)],
+    }
+}
+
+pub(super) fn report_name(network: &IpNetwork, ext: &str) -> String {
+    let safe: String = network_label(network)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("atelier-abuse-report-{safe}.{ext}")
+}
+
+/// The report rows of the network in `path`, with the export written to the audit log.
+pub(super) async fn audited_report(
+    admin: &AdminUser,
+    state: &AppState,
+    path: &str,
+    format: &str,
+) -> Result<(IpNetwork, Vec<ReportRow>), AppError> {
+    let network = network_from_path(path)?;
+    let rows = report_rows(state, network).await?;
+    let detail = format!("{format}, {} rows", rows.len());
+    record(
+        state,
+        admin,
+        "export_report",
+        network_label(&network),
+        detail,
+    )
+    .await?;
+    Ok((network, rows))
+}
+
+pub(super) async fn report_csv(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (network, rows) = audited_report(&admin, &state, &path, "csv").await?;
+    let mut csv = String::from("time,ip,user,kind,prompt,image_id,sha256,action_taken\r\n");
+    for row in &rows {
+        let fields = [
+            row.time.clone(),
+            row.ip.clone(),
+            row.user.clone(),
+            row.kind.clone(),
+            row.prompt.clone(),
+            row.image_id.map(|id| id.to_string()).unwrap_or_default(),
+            row.sha256.clone(),
+            row.action_taken.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(report_name(&network, "csv")))
+        .body(csv))
+}
+
+/// A CSV field: quoted when needed, and defused when a spreadsheet would read it as a
+/// formula (prompts are written by strangers).
+pub(super) fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+pub(super) async fn report_json(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (network, rows) = audited_report(&admin, &state, &path, "json").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(attachment(report_name(&network, "json")))
+        .json(serde_json::json!({
+            "network": network.to_string(),
+            "generated_at": Utc::now().to_rfc3339(),
+            "rows": rows,
+        })))
+}
