@@ -92,6 +92,15 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Takes a transaction-scoped advisory lock named by `key`.
+pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(key)
+        .execute(conn)?;
+    Ok(())
+}
+
 /// True when the error is a unique-constraint violation on `constraint`.
 pub fn is_unique_violation(err: &diesel::result::Error, constraint: &str) -> bool {
     matches!(

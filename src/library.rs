@@ -12,13 +12,13 @@ use hmac::{Hmac, Mac};
 use ipnetwork::IpNetwork;
 use sha2::Sha256;
 
+use crate::db::advisory_lock;
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
-use crate::generate::queue;
 use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
+use crate::models::job;
 use crate::models::{Folder, Image, PlacedImage, User};
-use crate::quota::limits::advisory_lock;
 use crate::storage::budget::DecodeBudget;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::{FileName, Storage, Variant, mime_for};
@@ -214,7 +214,7 @@ impl Library {
     ) -> Result<usize, AppError> {
         conn.transaction(|conn| {
             advisory_lock(conn, &format!("anon:{anon_id}"))?;
-            queue::adopt_anonymous(conn, anon_id, user_id)?;
+            job::adopt_anonymous(conn, anon_id, user_id)?;
             let holder = User::anonymous_holder(conn)?;
             let Some(anon_folder) = Folder::find_by_slug(conn, holder.id, anon_id)? else {
                 return Ok(0);

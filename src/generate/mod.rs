@@ -7,7 +7,6 @@
 
 pub mod builtin;
 pub mod openai;
-pub mod queue;
 pub mod story;
 pub mod worker;
 

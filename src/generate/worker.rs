@@ -9,15 +9,15 @@ use actix_web::web;
 use diesel::Connection;
 use tokio::sync::Notify;
 
-use super::queue::{self, ImageParams, Job};
 use super::{GenerationRequest, Generator, with_png_text};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::library::Library;
 use crate::library::NewImageInput;
 use crate::models::image::Provenance;
+use crate::models::job::{self, ImageParams, Job};
 use crate::models::{Folder, Image, User};
-use crate::quota::charge;
+use crate::quota::charge::{self, Reservation};
 use crate::storage::imaging;
 
 /// How often an idle worker looks for work queued by another instance.
@@ -55,7 +55,7 @@ pub fn spawn_workers(ctx: WorkerContext, generator: Arc<dyn Generator>, count: u
                         tracing::warn!(worker = index, error = %err, "lease recovery failed");
                     }
                 }
-                match ctx.db.run(|conn| Ok(queue::claim(conn)?)).await {
+                match ctx.db.run(|conn| Ok(job::claim(conn)?)).await {
                     Ok(Some(job)) => run(&ctx, &generator, job).await,
                     Ok(None) => {
                         let _ = tokio::time::timeout(IDLE_POLL, ctx.jobs.0.notified()).await;
@@ -79,10 +79,10 @@ async fn recover(ctx: &WorkerContext) -> Result<(), AppError> {
         .db
         .run(move |conn| {
             let (failed, files) = conn.transaction(|conn| {
-                let failed = queue::recover_expired(conn)?;
+                let failed = job::recover_expired(conn)?;
                 let mut files = Vec::new();
                 for job in &failed {
-                    charge::refund(conn, job.user_id, job.reservation(), Some(job.id))?;
+                    charge::refund(conn, job.user_id, Reservation::of_job(job), Some(job.id))?;
                     for placed in Image::placed_for_job(conn, job.id)? {
                         files.extend(library.delete_row(conn, &placed)?);
                     }
@@ -105,7 +105,7 @@ async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
         Ok(image_ids) => {
             let done = ctx
                 .db
-                .run(move |conn| Ok(queue::succeed(conn, id, attempt, &image_ids)?))
+                .run(move |conn| Ok(job::succeed(conn, id, attempt, &image_ids)?))
                 .await;
             match done {
                 Ok(true) => tracing::info!(job = id, "generation succeeded"),
@@ -118,11 +118,11 @@ async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
             // the refund, and recovery would never find the job again.
             let failed = {
                 let message = message.clone();
-                let (user_id, reservation) = (job.user_id, job.reservation());
+                let (user_id, reservation) = (job.user_id, Reservation::of_job(&job));
                 ctx.db
                     .run(move |conn| {
                         Ok(conn.transaction(|conn| {
-                            let failed = queue::fail(conn, id, attempt, &message)?;
+                            let failed = job::fail(conn, id, attempt, &message)?;
                             if failed {
                                 charge::refund(conn, user_id, reservation, Some(id))?;
                             }
@@ -190,7 +190,7 @@ async fn produce(
             let (id, attempt) = (job.id, job.attempts);
             let renewed = ctx
                 .db
-                .run(move |conn| Ok(queue::renew_lease(conn, id, attempt)?))
+                .run(move |conn| Ok(job::renew_lease(conn, id, attempt)?))
                 .await;
             if !renewed.map_err(|err| err.message())? {
                 return Err(format!("job {id} lost its lease"));
@@ -205,8 +205,8 @@ async fn produce(
             let target = Target {
                 folder: params.folder.clone(),
                 source_image_id: params.source_image_id,
-                credits_used: job.reservation().credits_per_image(params.count),
-                free: job.reservation().free_image.is_some(),
+                credits_used: Reservation::of_job(job).credits_per_image(params.count),
+                free: Reservation::of_job(job).free_image.is_some(),
             };
             let image_id = generate_one(ctx, generator.clone(), job, request, target).await?;
             stored.push(image_id);
@@ -335,9 +335,9 @@ fn destination(
     folder: Option<&str>,
 ) -> Result<(User, Folder), AppError> {
     if let Some(anon_id) = anon_id {
-        crate::quota::limits::advisory_lock(conn, &format!("anon:{anon_id}"))?;
+        crate::db::advisory_lock(conn, &format!("anon:{anon_id}"))?;
     }
-    let job = queue::find(conn, job_id)?.ok_or(AppError::NotFound)?;
+    let job = job::find(conn, job_id)?.ok_or(AppError::NotFound)?;
     let (user, folder) = match (job.user_id, anon_id) {
         (Some(user_id), _) => {
             let user = User::find(conn, user_id)?.ok_or(AppError::NotFound)?;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
-use crate::quota::limits::{advisory_lock as lock, retry_after};
+use crate::db::advisory_lock as lock;
+use crate::quota::limits::retry_after;
 use crate::schema::login_failures;
 
 /// The limit is reached; the earliest moment one more attempt would count.

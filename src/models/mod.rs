@@ -6,6 +6,7 @@ pub mod audit;
 pub mod folder;
 pub mod image;
 pub mod ip_activity;
+pub mod job;
 pub mod login_failure;
 pub mod session;
 pub mod stats;

@@ -7,8 +7,8 @@ use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
 use crate::error::AppError;
-use crate::generate::queue::{self, ImageParams, Job, NewJob};
 use crate::generate::{SIZES, parse_size, story};
+use crate::models::job::{self, ImageParams, Job, NewJob};
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::quota::charge::{self, Requester, Rules};
 use crate::quota::limits::{Action, RecentRefusals, Standing};
@@ -158,7 +158,7 @@ pub fn queue_order(
             storage::check_room(conn, user_id, upload_limits)?;
         }
         // Charge first: a refusal rolls back before anything else is written.
-        let job_id = queue::next_id(conn)?;
+        let job_id = job::next_id(conn)?;
         let requester = match &user {
             Some(user) => Requester::User(user),
             None => Requester::Anonymous,
@@ -199,7 +199,7 @@ pub fn queue_order(
         })
         .map_err(AppError::internal)?;
         params["charge"] = serde_json::to_value(granted.reservation).map_err(AppError::internal)?;
-        let job = queue::enqueue(
+        let job = job::enqueue(
             conn,
             &NewJob {
                 id: Some(job_id),

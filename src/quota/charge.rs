@@ -90,6 +90,14 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// What was reserved for `job` (nothing for jobs older than the charge).
+    pub fn of_job(job: &crate::models::job::Job) -> Self {
+        job.params
+            .get("charge")
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .unwrap_or_default()
+    }
+
     /// Credits each of `images` images cost.
     pub fn credits_per_image(&self, images: u32) -> i32 {
         i32::try_from(self.credits / i64::from(images.max(1))).unwrap_or(i32::MAX)

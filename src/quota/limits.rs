@@ -14,7 +14,6 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use ipnetwork::IpNetwork;
 
 use crate::schema::usage_events;
@@ -82,7 +81,7 @@ pub fn check_and_count(
     limit: u32,
     window: Duration,
 ) -> QueryResult<Result<Counted, Exceeded>> {
-    advisory_lock(conn, &format!("usage:{key}:{}", action.as_str()))?;
+    crate::db::advisory_lock(conn, &format!("usage:{key}:{}", action.as_str()))?;
     let now = Utc::now();
     let times = counted_times(conn, key, action, now - window)?;
     if let Some(retry_after_secs) = retry_after(&times, limit, window, now) {
@@ -236,14 +235,6 @@ impl RecentRefusals {
             },
         );
     }
-}
-
-/// Takes a transaction-scoped advisory lock named by `key`.
-pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(key)
-        .execute(conn)?;
-    Ok(())
 }
 
 #[cfg(test)]

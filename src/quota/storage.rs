@@ -6,9 +6,9 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
+use crate::db::advisory_lock;
 use crate::error::AppError;
 use crate::models::Image;
-use crate::quota::limits::advisory_lock;
 use crate::schema::images;
 
 /// The limits, from the settings (0: none).

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
-use crate::generate::queue::ImageParams;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::models::image::ImageFilter;
+use crate::models::job::ImageParams;
 use crate::models::{Folder, Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;
@@ -249,7 +249,7 @@ async fn image_page_with(
         .run(move |conn| {
             let folders = Folder::list_with_counts(conn, owner_id)?;
             let job = match rerun_job {
-                Some(id) => crate::generate::queue::find(conn, id)?,
+                Some(id) => crate::models::job::find(conn, id)?,
                 None => None,
             };
             Ok((folders, job))

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
 use crate::error::AppError;
 use crate::generate::SIZES;
-use crate::generate::queue::{self, Job};
 use crate::models::Image;
+use crate::models::job::{self, Job};
 use crate::operations::generation::{
     self, Order, QueueOrder, check_order, check_story, random_seed,
 };
@@ -333,7 +333,7 @@ async fn reply(
     let job = loop {
         let job = state
             .db
-            .run(move |conn| Ok(queue::find(conn, id)?))
+            .run(move |conn| Ok(job::find(conn, id)?))
             .await?
             .ok_or(AppError::NotFound)?;
         if job.is_finished() || tokio::time::Instant::now() >= deadline {

@@ -9,8 +9,8 @@ use askama::Template;
 
 use crate::auth::{CurrentUser, MaybeUser, anon_id};
 use crate::error::AppError;
-use crate::generate::queue::{self, Job};
 use crate::models::PlacedImage;
+use crate::models::job::{self, Job};
 use crate::operations::generation;
 use crate::state::AppState;
 use crate::storage::Variant;
@@ -38,7 +38,7 @@ async fn visible_job(
 ) -> Result<Job, AppError> {
     let job = state
         .db
-        .run(move |conn| Ok(queue::find(conn, id)?))
+        .run(move |conn| Ok(job::find(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     if may_see(&job, user, anon_id(session).as_deref()) {

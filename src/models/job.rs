@@ -3,12 +3,13 @@
 //! claim prefers the oldest job of the owner with the fewest jobs running (fair between
 //! users). A running job carries a lease its worker renews; an expired lease means the
 //! worker died, and the job is retried once, then failed (and refunded by the caller).
+//! What a job was charged lives in its `params` under `charge`
+//! (see `quota::charge::Reservation::of_job`).
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
-use crate::quota::charge::Reservation;
 use crate::schema::generation_jobs;
 
 /// How long a claim lasts without renewal.
@@ -42,14 +43,6 @@ pub struct Job {
 impl Job {
     pub fn is_finished(&self) -> bool {
         self.status == "succeeded" || self.status == "failed"
-    }
-
-    /// What was reserved for the job (nothing for jobs older than the charge).
-    pub fn reservation(&self) -> Reservation {
-        self.params
-            .get("charge")
-            .and_then(|value| serde_json::from_value(value.clone()).ok())
-            .unwrap_or_default()
     }
 }
 
