@@ -200,7 +200,7 @@ async fn other_users_cannot_see_a_job_or_its_images() {
 
 /// Queues jobs straight into the table (as many instances' users would).
 fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
-    use atelier::generate::queue::{NewJob, enqueue};
+    use atelier::models::job::{NewJob, enqueue};
     let mut conn = app.conn();
     for i in 0..count {
         enqueue(
@@ -408,7 +408,7 @@ async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
 
 #[test]
 fn claims_prefer_the_owner_with_fewest_running_jobs() {
-    use atelier::generate::queue::{NewJob, claim, enqueue};
+    use atelier::models::job::{NewJob, claim, enqueue};
     use diesel::Connection;
     let url = crate::helpers::fresh_database();
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
