@@ -42,16 +42,19 @@ impl Db {
         }
     }
 
-    /// Runs `query` with a pooled connection on the blocking pool.
-    pub async fn run<T, F>(&self, query: F) -> Result<T, AppError>
+    /// Runs `query` with a pooled connection on the blocking pool. The query may fail with
+    /// any error that becomes an `AppError` (a Diesel error, a refusal): the closure is
+    /// just the query, without `Ok(…?)` around it.
+    pub async fn run<T, E, F>(&self, query: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        E: Into<AppError>,
         T: Send + 'static,
     {
         let db = self.clone();
         web::block(move || {
             let mut conn = db.checkout()?;
-            query(&mut conn)
+            query(&mut conn).map_err(Into::into)
         })
         .await
         .map_err(AppError::internal)?

@@ -230,7 +230,13 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     let anonymous =
                         library.purge_anonymous(conn, chrono::Utc::now() - anon_retention)?;
                     let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention)?;
-                    Ok((sessions, failures, usage, anonymous, ips.total()))
+                    Ok::<_, crate::error::AppError>((
+                        sessions,
+                        failures,
+                        usage,
+                        anonymous,
+                        ips.total(),
+                    ))
                 })
                 .await;
             match result {

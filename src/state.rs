@@ -40,7 +40,7 @@ impl AppState {
         let rules = self.rules.clone();
         let user = current.map(|current| current.user.clone());
         self.db
-            .run(move |conn| Ok(charge::usage(conn, &rules, user.as_ref(), ip.0.into())?))
+            .run(move |conn| charge::usage(conn, &rules, user.as_ref(), ip.0.into()))
             .await
     }
 }

@@ -34,10 +34,7 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let Some(user_id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
         return bearer_user(&req, state).await;
     };
-    let user = state
-        .db
-        .run(move |conn| Ok(User::find(conn, user_id)?))
-        .await?;
+    let user = state.db.run(move |conn| User::find(conn, user_id)).await?;
     match user {
         Some(user) if !user.disabled => Ok(Some(CurrentUser {
             user,
@@ -78,7 +75,7 @@ pub async fn token_owner(req: &HttpRequest, state: &AppState) -> Result<Option<U
     let user = state
         .db
         .run(move |conn| match api_token::user_of(conn, &token)? {
-            Some(user_id) => Ok(User::find(conn, user_id)?),
+            Some(user_id) => Ok::<_, AppError>(User::find(conn, user_id)?),
             None => Ok(None),
         })
         .await?;
@@ -90,7 +87,7 @@ pub async fn load_user(state: &AppState, id: i64) -> Result<Option<User>, AppErr
     if let Some(user) = state.auth_cache.user(id) {
         return Ok(Some(user));
     }
-    let user = state.db.run(move |conn| Ok(User::find(conn, id)?)).await?;
+    let user = state.db.run(move |conn| User::find(conn, id)).await?;
     if let Some(user) = &user {
         state.auth_cache.put_user(user.clone());
     }

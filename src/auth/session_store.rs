@@ -92,7 +92,7 @@ impl SessionStore for PgSessionStore {
                         SessionRow::touch(conn, row.id)?;
                     }
                 }
-                Ok(row)
+                Ok::<_, AppError>(row)
             })
             .await
             .map_err(|err| LoadError::Other(anyhow_of(err)))?;
@@ -112,7 +112,7 @@ impl SessionStore for PgSessionStore {
         let key_hash = hash_key(&key);
         let row = to_row(state, ttl);
         self.db
-            .run(move |conn| Ok(SessionRow::insert(conn, &key_hash, &row)?))
+            .run(move |conn| SessionRow::insert(conn, &key_hash, &row))
             .await
             .map_err(|err| SaveError::Other(anyhow_of(err)))?;
         SessionKey::try_from(key).map_err(|err| SaveError::Other(err.into()))
@@ -129,7 +129,7 @@ impl SessionStore for PgSessionStore {
         let row = to_row(state.clone(), ttl);
         let updated = self
             .db
-            .run(move |conn| Ok(SessionRow::update(conn, &key_hash, &row)?))
+            .run(move |conn| SessionRow::update(conn, &key_hash, &row))
             .await
             .map_err(|err| UpdateError::Other(anyhow_of(err)))?;
         if updated {
@@ -154,7 +154,7 @@ impl SessionStore for PgSessionStore {
         let key_hash = hash_key(session_key.as_ref());
         let expires_at = expiry(ttl);
         self.db
-            .run(move |conn| Ok(SessionRow::extend(conn, &key_hash, expires_at)?))
+            .run(move |conn| SessionRow::extend(conn, &key_hash, expires_at))
             .await
             .map_err(anyhow_of)
     }
@@ -163,7 +163,7 @@ impl SessionStore for PgSessionStore {
         let key_hash = hash_key(session_key.as_ref());
         self.cache.forget_session_key(&key_hash);
         self.db
-            .run(move |conn| Ok(SessionRow::delete_by_key(conn, &key_hash)?))
+            .run(move |conn| SessionRow::delete_by_key(conn, &key_hash))
             .await
             .map_err(anyhow_of)
     }

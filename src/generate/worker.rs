@@ -55,7 +55,7 @@ pub fn spawn_workers(ctx: WorkerContext, generator: Arc<dyn Generator>, count: u
                         tracing::warn!(worker = index, error = %err, "lease recovery failed");
                     }
                 }
-                match ctx.db.run(|conn| Ok(job::claim(conn)?)).await {
+                match ctx.db.run(job::claim).await {
                     Ok(Some(job)) => run(&ctx, &generator, job).await,
                     Ok(None) => {
                         let _ = tokio::time::timeout(IDLE_POLL, ctx.jobs.0.notified()).await;
@@ -90,7 +90,7 @@ async fn recover(ctx: &WorkerContext) -> Result<(), AppError> {
                 Ok::<_, AppError>((failed, files))
             })?;
             library.remove_files(&files);
-            Ok(failed)
+            Ok::<_, AppError>(failed)
         })
         .await?;
     for job in failed {
@@ -105,7 +105,7 @@ async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
         Ok(image_ids) => {
             let done = ctx
                 .db
-                .run(move |conn| Ok(job::succeed(conn, id, attempt, &image_ids)?))
+                .run(move |conn| job::succeed(conn, id, attempt, &image_ids))
                 .await;
             match done {
                 Ok(true) => tracing::info!(job = id, "generation succeeded"),
@@ -121,13 +121,13 @@ async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
                 let (user_id, reservation) = (job.user_id, Reservation::of_job(&job));
                 ctx.db
                     .run(move |conn| {
-                        Ok(conn.transaction(|conn| {
+                        conn.transaction(|conn| {
                             let failed = job::fail(conn, id, attempt, &message)?;
                             if failed {
                                 charge::refund(conn, user_id, reservation, Some(id))?;
                             }
                             Ok::<_, diesel::result::Error>(failed)
-                        })?)
+                        })
                     })
                     .await
             };
@@ -157,7 +157,7 @@ async fn discard_earlier_attempt(ctx: &WorkerContext, job: &Job) -> Result<(), S
                 Ok::<_, AppError>(files)
             })?;
             library.remove_files(&files);
-            Ok(files.len() / 3)
+            Ok::<_, AppError>(files.len() / 3)
         })
         .await
         .map(|removed| {
@@ -190,7 +190,7 @@ async fn produce(
             let (id, attempt) = (job.id, job.attempts);
             let renewed = ctx
                 .db
-                .run(move |conn| Ok(job::renew_lease(conn, id, attempt)?))
+                .run(move |conn| job::renew_lease(conn, id, attempt))
                 .await;
             if !renewed.map_err(|err| err.message())? {
                 return Err(format!("job {id} lost its lease"));

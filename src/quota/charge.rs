@@ -207,10 +207,7 @@ impl From<Refusal> for AppError {
 /// Refuses a blocked client (registration, uploads) with 403.
 pub async fn refuse_if_blocked(db: &Db, ip: ClientIp) -> Result<(), AppError> {
     let ip = IpNetwork::from(ip.0);
-    match db
-        .run(move |conn| Ok(blocks::active_block(conn, ip)?))
-        .await?
-    {
+    match db.run(move |conn| blocks::active_block(conn, ip)).await? {
         Some(block) => Err(Refusal::Blocked(block).into()),
         None => Ok(()),
     }

@@ -76,7 +76,7 @@ async fn dashboard(
             let folders = Folder::list_with_counts(conn, user_id)?.len();
             let recent = Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, RECENT)?;
             let uploads = crate::quota::storage::standing(conn, user_id)?;
-            Ok((usage, folders, recent, uploads))
+            Ok::<_, AppError>((usage, folders, recent, uploads))
         })
         .await?;
     let limits = state.settings.upload_limits();
@@ -167,7 +167,7 @@ async fn account_page(
     let (rows, tokens) = state
         .db
         .run(move |conn| {
-            Ok((
+            Ok::<_, AppError>((
                 SessionRow::list_for_user(conn, user_id)?,
                 api_token::list_for_user(conn, user_id)?,
             ))
@@ -326,7 +326,7 @@ async fn change_email(
     let user_id = current.user.id;
     let changed = state
         .db
-        .run(move |conn| Ok(User::set_email(conn, user_id, &email)?))
+        .run(move |conn| User::set_email(conn, user_id, &email))
         .await?;
     state.auth_cache.forget(Invalidation::User(user_id));
     if let Err(taken) = changed {
@@ -357,7 +357,7 @@ async fn revoke_session(
     let (user_id, id) = (current.user.id, id.into_inner());
     let revoked = state
         .db
-        .run(move |conn| Ok(SessionRow::revoke(conn, user_id, id)?))
+        .run(move |conn| SessionRow::revoke(conn, user_id, id))
         .await?;
     if !revoked {
         return Err(AppError::NotFound);
@@ -615,7 +615,7 @@ async fn revoke_token(
     let (user_id, id) = (current.user.id, id.into_inner());
     let revoked = state
         .db
-        .run(move |conn| Ok(api_token::revoke(conn, user_id, id)?))
+        .run(move |conn| api_token::revoke(conn, user_id, id))
         .await?;
     if !revoked {
         return Err(AppError::NotFound);

@@ -80,7 +80,7 @@ async fn list_images(
                     .map(|t| t.trim().to_lowercase())
                     .filter(|t| !t.is_empty()),
             };
-            Ok(Image::list_for_user(
+            Ok::<_, AppError>(Image::list_for_user(
                 conn,
                 user_id,
                 &filter,

@@ -128,7 +128,7 @@ async fn register(
                         )?;
                     }
                 }
-                Ok(created)
+                Ok::<_, AppError>(created)
             })
         })
         .await?;
@@ -250,7 +250,7 @@ async fn login(
                 settings.login_failure_limit,
                 window,
             )?;
-            Ok((user, account_key, attempt))
+            Ok::<_, AppError>((user, account_key, attempt))
         })
         .await?;
     let attempt = match attempt {
@@ -288,7 +288,7 @@ async fn login(
     state
         .db
         .run(move |conn| {
-            Ok(login_failure::clear_after_success(
+            Ok::<_, AppError>(login_failure::clear_after_success(
                 conn,
                 attempt,
                 &account_key,

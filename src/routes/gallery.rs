@@ -121,7 +121,7 @@ async fn gallery_page(
                 let listing =
                     Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?;
                 let tags = Image::tags_for_user(conn, user_id)?;
-                Ok((folders, tags, listing, folder))
+                Ok::<_, AppError>((folders, tags, listing, folder))
             })
             .await?
     };
@@ -178,7 +178,7 @@ async fn owned_image(
 ) -> Result<PlacedImage, AppError> {
     let placed = state
         .db
-        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .run(move |conn| Image::find_placed(conn, id))
         .await?
         .ok_or(AppError::NotFound)?;
     let is_owner = placed.image.user_id == current.user.id;
@@ -252,7 +252,7 @@ async fn image_page_with(
                 Some(id) => crate::models::job::find(conn, id)?,
                 None => None,
             };
-            Ok((folders, job))
+            Ok::<_, AppError>((folders, job))
         })
         .await?;
     let folders = folders.into_iter().map(|(f, _)| (f.slug, f.name)).collect();
@@ -353,7 +353,7 @@ async fn update(
         .db
         .run(move |conn| {
             let Some(folder) = Folder::find_by_slug(conn, user_id, &slug)? else {
-                return Ok(Err(placed));
+                return Ok::<_, AppError>(Err(placed));
             };
             library.update(conn, &placed, &folder, &title, &tags)?;
             Ok(Ok(()))
@@ -509,7 +509,7 @@ async fn unshare(
     let id = placed.image.id;
     state
         .db
-        .run(move |conn| Ok(Image::clear_share(conn, id)?))
+        .run(move |conn| Image::clear_share(conn, id))
         .await?;
     Flash::success(
         &session,
@@ -572,7 +572,7 @@ async fn create_folder(
             .db
             .run(move |conn| {
                 Folder::ensure_default(conn, user_id)?;
-                Ok(Folder::create(conn, user_id, &slug, &name)?)
+                Ok::<_, AppError>(Folder::create(conn, user_id, &slug, &name)?)
             })
             .await?
     };
@@ -604,7 +604,7 @@ async fn delete_folder(
     let (user_id, id) = (current.user.id, id.into_inner());
     let result = state
         .db
-        .run(move |conn| Ok(Folder::delete_if_empty(conn, user_id, id)?))
+        .run(move |conn| Folder::delete_if_empty(conn, user_id, id))
         .await?;
     match result {
         Ok(folder) => {

@@ -333,7 +333,7 @@ async fn reply(
     let job = loop {
         let job = state
             .db
-            .run(move |conn| Ok(job::find(conn, id)?))
+            .run(move |conn| job::find(conn, id))
             .await?
             .ok_or(AppError::NotFound)?;
         if job.is_finished() || tokio::time::Instant::now() >= deadline {
@@ -394,7 +394,7 @@ async fn prompt_edit(
     let id = id.into_inner();
     let placed = state
         .db
-        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .run(move |conn| Image::find_placed(conn, id))
         .await?
         .filter(|placed| placed.image.user_id == current.user.id)
         .ok_or(AppError::NotFound)?;

@@ -20,7 +20,7 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     state
         .db
-        .run(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?))
+        .run(|conn| diesel::sql_query("SELECT 1").execute(conn))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": "ok" })))
 }

@@ -38,7 +38,7 @@ async fn visible_job(
 ) -> Result<Job, AppError> {
     let job = state
         .db
-        .run(move |conn| Ok(job::find(conn, id)?))
+        .run(move |conn| job::find(conn, id))
         .await?
         .ok_or(AppError::NotFound)?;
     if may_see(&job, user, anon_id(session).as_deref()) {

@@ -72,7 +72,7 @@ async fn media(
             let placed = state
                 .db
                 .run(move |conn| {
-                    Ok(Image::find_for_media(
+                    Ok::<_, AppError>(Image::find_for_media(
                         conn,
                         username.as_str(),
                         folder.as_str(),

@@ -39,7 +39,7 @@ async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppEr
     let hash = tokens::digest(token);
     state
         .db
-        .run(move |conn| Ok(Image::find_by_share_hash(conn, &hash)?))
+        .run(move |conn| Image::find_by_share_hash(conn, &hash))
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -134,7 +134,7 @@ async fn explore(
     let page = page_number(query.page.as_deref());
     let listing = state
         .db
-        .run(move |conn| Ok(Image::list_shared(conn, (page - 1) * PER_PAGE, PER_PAGE)?))
+        .run(move |conn| Image::list_shared(conn, (page - 1) * PER_PAGE, PER_PAGE))
         .await?;
     let cards = listing
         .items

@@ -224,7 +224,7 @@ async fn upload_page(
     let user_id = current.user.id;
     let folders = state
         .db
-        .run(move |conn| Ok(Folder::list_with_counts(conn, user_id)?))
+        .run(move |conn| Folder::list_with_counts(conn, user_id))
         .await?
         .into_iter()
         .map(|(folder, _)| (folder.slug, folder.name))
@@ -328,7 +328,7 @@ async fn api_upload(
     let id = store_upload(&state, &current, ip, received).await?;
     let placed = state
         .db
-        .run(move |conn| Ok(Image::find_placed(conn, id)?))
+        .run(move |conn| Image::find_placed(conn, id))
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Created().json(serde_json::json!({

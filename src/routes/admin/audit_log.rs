@@ -58,7 +58,7 @@ async fn audit_log(
     let ((entries, total), actions) = state
         .db
         .run(move |conn| {
-            Ok((
+            Ok::<_, AppError>((
                 audit::list(
                     conn,
                     &filter,

@@ -96,6 +96,6 @@ pub async fn record(
     let actor = admin.actor();
     state
         .db
-        .run(move |conn| Ok(audit::record(conn, &actor, action, &target, &detail)?))
+        .run(move |conn| audit::record(conn, &actor, action, &target, &detail))
         .await
 }

@@ -37,7 +37,7 @@ async fn overview(
     let (stats, top, blocks) = state
         .db
         .run(|conn| {
-            Ok((
+            Ok::<_, AppError>((
                 stats::overview(conn)?,
                 stats::top_addresses(conn, 10)?,
                 blocks::live(conn)?,

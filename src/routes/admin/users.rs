@@ -70,7 +70,7 @@ async fn list(
     let users = state
         .db
         .run(move |conn| {
-            Ok(user::search(
+            Ok::<_, AppError>(user::search(
                 conn,
                 text.as_deref(),
                 network,
@@ -126,7 +126,7 @@ struct UserPage {
 async fn find_user(state: &AppState, id: i64) -> Result<User, AppError> {
     state
         .db
-        .run(move |conn| Ok(User::find(conn, id)?))
+        .run(move |conn| User::find(conn, id))
         .await?
         .filter(|user| user.username != ANON_USERNAME)
         .ok_or(AppError::NotFound)
@@ -143,7 +143,7 @@ async fn show(
     let (addresses, sessions, ledger, images) = state
         .db
         .run(move |conn| {
-            Ok((
+            Ok::<_, AppError>((
                 ip_activity::addresses_of_user(conn, user_id)?,
                 SessionRow::list_for_user(conn, user_id)?,
                 credits::ledger(conn, user_id, 50)?,

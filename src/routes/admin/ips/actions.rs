@@ -152,7 +152,7 @@ pub(super) async fn confirm_delete(
     let network = parse_network_field(&query.network)?;
     let footprint = state
         .db
-        .run(move |conn| Ok(ip_activity::footprint(conn, network)?))
+        .run(move |conn| ip_activity::footprint(conn, network))
         .await?;
     render(
         StatusCode::OK,

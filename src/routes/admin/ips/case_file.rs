@@ -111,7 +111,7 @@ pub(super) async fn case_file(
             let history = blocks::history(conn, network)?;
             let over = blocks::override_for(conn, network)?;
             let footprint = ip_activity::footprint(conn, network)?;
-            Ok((rows, total, placed, history, over, footprint))
+            Ok::<_, AppError>((rows, total, placed, history, over, footprint))
         })
         .await?;
     record(

@@ -157,7 +157,7 @@ pub(super) async fn gallery(
                         .push(Card::for_admin(placed));
                 }
             }
-            Ok((groups, by_network))
+            Ok::<_, AppError>((groups, by_network))
         })
         .await?;
     let mut placed_by_network = placed_by_network;

@@ -40,7 +40,7 @@ pub(super) async fn limits_page(
     let (live, overrides, added_domains, shipped_domains) = state
         .db
         .run(|conn| {
-            Ok((
+            Ok::<_, AppError>((
                 blocks::live(conn)?,
                 blocks::overrides(conn)?,
                 free::added_disposable_domains(conn)?,

@@ -94,7 +94,7 @@ pub(super) async fn report_rows(
                     report.push(base(Some(*id), sha256));
                 }
             }
-            Ok(report)
+            Ok::<_, AppError>(report)
         })
         .await
 }
