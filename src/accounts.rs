@@ -4,8 +4,9 @@
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::Role;
 use crate::domain::{Email, NewPassword, Username};
-use crate::models::user::{ROLE_ADMIN, taken_message};
+use crate::models::user::taken_message;
 use crate::models::{NewUser, User};
 
 /// Creates an admin from raw values; used by `atelier create-admin` and the
@@ -29,7 +30,7 @@ pub fn create_admin_blocking(
             username: username.as_str(),
             email: email.as_str(),
             password_hash: &hash,
-            role: ROLE_ADMIN,
+            role: Role::Admin,
             credits: 0,
         },
     )?;

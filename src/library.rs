@@ -13,7 +13,7 @@ use ipnetwork::IpNetwork;
 use sha2::Sha256;
 
 use crate::db::advisory_lock;
-use crate::domain::{FolderSlug, Username};
+use crate::domain::{FolderSlug, ImageKind, Username};
 use crate::error::AppError;
 use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
@@ -42,7 +42,7 @@ pub struct NewImageInput<'a> {
     pub user_id: i64,
     pub username: &'a Username,
     pub folder: &'a Folder,
-    pub kind: &'a str,
+    pub kind: ImageKind,
     pub pristine: &'a [u8],
     pub pristine_format: Format,
     pub sanitised: Sanitised,

@@ -7,6 +7,7 @@ mod password;
 mod tags;
 mod text;
 mod username;
+pub mod vocabulary;
 
 pub use email::Email;
 pub use folder::{FolderSlug, parse_folder_name};
@@ -14,3 +15,4 @@ pub use password::{NewPassword, PasswordProblem};
 pub use tags::parse_tags;
 pub use text::{control_message, forbidden_control};
 pub use username::Username;
+pub use vocabulary::{ImageKind, JobKind, JobStatus, Role, Tier};

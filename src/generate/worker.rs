@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::{GenerationRequest, Generator, with_png_text};
 use crate::db::Db;
+use crate::domain::ImageKind;
 use crate::error::AppError;
 use crate::library::Library;
 use crate::library::NewImageInput;
@@ -286,9 +287,9 @@ async fn generate_one(
                         username: &username,
                         folder: &folder,
                         kind: if source_image_id.is_some() {
-                            "edited"
+                            ImageKind::Edited
                         } else {
-                            "generated"
+                            ImageKind::Generated
                         },
                         pristine: &pristine,
                         pristine_format: format,

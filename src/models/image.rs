@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::domain::ImageKind;
 use crate::schema::{folders, images, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -13,7 +14,7 @@ pub struct Image {
     pub id: i64,
     pub user_id: i64,
     pub folder_id: i64,
-    pub kind: String,
+    pub kind: ImageKind,
     pub stem: String,
     pub original_ext: String,
     pub thumb_ext: String,
@@ -61,7 +62,7 @@ pub struct Provenance {
 pub struct NewImage<'a> {
     pub user_id: i64,
     pub folder_id: i64,
-    pub kind: &'a str,
+    pub kind: ImageKind,
     pub stem: &'a str,
     pub original_ext: &'a str,
     pub thumb_ext: &'a str,

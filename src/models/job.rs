@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::domain::{JobKind, JobStatus};
 use crate::schema::generation_jobs;
 
 /// How long a claim lasts without renewal.
@@ -24,10 +25,10 @@ pub struct Job {
     pub id: i64,
     pub user_id: Option<i64>,
     pub owner_key: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub prompt: String,
     pub params: serde_json::Value,
-    pub status: String,
+    pub status: JobStatus,
     pub error: Option<String>,
     pub client_ip: Option<IpNetwork>,
     pub attempts: i32,
@@ -42,7 +43,7 @@ pub struct Job {
 
 impl Job {
     pub fn is_finished(&self) -> bool {
-        self.status == "succeeded" || self.status == "failed"
+        self.status.is_finished()
     }
 }
 
@@ -86,7 +87,7 @@ pub struct NewJob<'a> {
     pub id: Option<i64>,
     pub user_id: Option<i64>,
     pub owner_key: &'a str,
-    pub kind: &'a str,
+    pub kind: JobKind,
     pub prompt: &'a str,
     pub params: serde_json::Value,
     pub client_ip: Option<IpNetwork>,
@@ -158,7 +159,7 @@ pub fn claim(conn: &mut PgConnection) -> QueryResult<Option<Job>> {
 
 type RunningJob = diesel::dsl::Filter<
     diesel::dsl::Find<generation_jobs::table, i64>,
-    diesel::dsl::Eq<generation_jobs::status, &'static str>,
+    diesel::dsl::Eq<generation_jobs::status, JobStatus>,
 >;
 type ClaimedJob = diesel::dsl::Filter<RunningJob, diesel::dsl::Eq<generation_jobs::attempts, i32>>;
 
@@ -167,7 +168,7 @@ type ClaimedJob = diesel::dsl::Filter<RunningJob, diesel::dsl::Eq<generation_job
 fn claimed(id: i64, attempt: i32) -> ClaimedJob {
     generation_jobs::table
         .find(id)
-        .filter(generation_jobs::status.eq("running"))
+        .filter(generation_jobs::status.eq(JobStatus::Running))
         .filter(generation_jobs::attempts.eq(attempt))
 }
 
@@ -187,7 +188,7 @@ pub fn succeed(
 ) -> QueryResult<bool> {
     let updated = diesel::update(claimed(id, attempt))
         .set((
-            generation_jobs::status.eq("succeeded"),
+            generation_jobs::status.eq(JobStatus::Succeeded),
             generation_jobs::image_ids.eq(image_ids),
             generation_jobs::finished_at.eq(Utc::now()),
             generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
@@ -201,7 +202,7 @@ pub fn succeed(
 pub fn fail(conn: &mut PgConnection, id: i64, attempt: i32, error: &str) -> QueryResult<bool> {
     let updated = diesel::update(claimed(id, attempt))
         .set((
-            generation_jobs::status.eq("failed"),
+            generation_jobs::status.eq(JobStatus::Failed),
             generation_jobs::error.eq(error),
             generation_jobs::finished_at.eq(Utc::now()),
             generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
@@ -215,17 +216,17 @@ pub fn fail(conn: &mut PgConnection, id: i64, attempt: i32, error: &str) -> Quer
 pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
     conn.transaction(|conn| {
         let expired = generation_jobs::table
-            .filter(generation_jobs::status.eq("running"))
+            .filter(generation_jobs::status.eq(JobStatus::Running))
             .filter(generation_jobs::lease_until.lt(Utc::now()));
         diesel::update(expired.filter(generation_jobs::attempts.lt(MAX_ATTEMPTS)))
             .set((
-                generation_jobs::status.eq("queued"),
+                generation_jobs::status.eq(JobStatus::Queued),
                 generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
             ))
             .execute(conn)?;
         diesel::update(expired)
             .set((
-                generation_jobs::status.eq("failed"),
+                generation_jobs::status.eq(JobStatus::Failed),
                 generation_jobs::error
                     .eq("The generation was interrupted twice and has been cancelled."),
                 generation_jobs::finished_at.eq(Utc::now()),

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::is_unique_violation;
 use crate::domain::Email;
+use crate::domain::{Role, Tier};
 use crate::schema::users;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -15,8 +16,8 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
-    pub tier: String,
+    pub role: Role,
+    pub tier: Tier,
     pub credits: i64,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
@@ -29,7 +30,7 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub credits: i64,
 }
 
@@ -44,12 +45,9 @@ pub enum UniqueFieldTaken {
 /// cannot log in, and registering its name is refused as "taken".
 pub const ANON_USERNAME: &str = "_anon";
 
-pub const ROLE_ADMIN: &str = "admin";
-pub const ROLE_USER: &str = "user";
-
 impl User {
     pub fn is_admin(&self) -> bool {
-        self.role == ROLE_ADMIN
+        self.role == Role::Admin
     }
 
     /// The username as the storage path segment it also is (the table's CHECK constraint
@@ -150,8 +148,8 @@ impl User {
     pub fn set_standing(
         conn: &mut PgConnection,
         id: i64,
-        tier: &str,
-        role: &str,
+        tier: Tier,
+        role: Role,
         disabled: bool,
     ) -> QueryResult<()> {
         diesel::update(users::table.find(id))
@@ -173,7 +171,7 @@ impl User {
 
     pub fn admin_exists(conn: &mut PgConnection) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
-            users::table.filter(users::role.eq(ROLE_ADMIN)),
+            users::table.filter(users::role.eq(Role::Admin)),
         ))
         .get_result(conn)
     }
@@ -197,9 +195,9 @@ pub struct UserSummary {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub email: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub role: String,
+    pub role: Role,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub tier: String,
+    pub tier: Tier,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub credits: i64,
     #[diesel(sql_type = diesel::sql_types::Bool)]

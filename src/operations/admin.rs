@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::domain::{Role, Tier};
 use crate::error::AppError;
 use crate::library::Library;
 use crate::models::audit::{self, Actor};
@@ -147,8 +148,8 @@ pub fn add_disposable_domain(
 
 /// A change to an account's standing, checked by the caller.
 pub struct StandingChange {
-    pub tier: String,
-    pub role: String,
+    pub tier: Tier,
+    pub role: Role,
     pub disabled: bool,
     pub credits_delta: i64,
     /// The ledger note for a credits change.
@@ -180,7 +181,7 @@ pub fn update_user(
     }
     let target = format!("user {} ({})", user.username, user.id);
     conn.transaction(|conn| {
-        User::set_standing(conn, user.id, &change.tier, &change.role, change.disabled)?;
+        User::set_standing(conn, user.id, change.tier, change.role, change.disabled)?;
         if change.credits_delta != 0 {
             let entry = Entry {
                 actor_id: Some(actor.id),

@@ -6,6 +6,7 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::domain::JobKind;
 use crate::error::AppError;
 use crate::generate::{SIZES, parse_size, story};
 use crate::models::job::{self, ImageParams, Job, NewJob};
@@ -18,7 +19,7 @@ use crate::quota::storage::{self, UploadLimits};
 const MAX_PROMPT_CHARS: usize = 1000;
 /// A checked generation request.
 pub struct Order {
-    pub kind: &'static str,
+    pub kind: JobKind,
     pub prompt: String,
     pub count: u32,
     pub size: (u32, u32),
@@ -63,7 +64,7 @@ pub fn check_story(text: &str) -> Result<Order, String> {
     }
     let scenes = story::split_scenes(text)?;
     Ok(Order {
-        kind: "story",
+        kind: JobKind::Story,
         prompt: text.to_owned(),
         count: u32::try_from(scenes.len()).unwrap_or(u32::MAX),
         size: SIZES[0],
@@ -103,7 +104,7 @@ pub fn check_order(
     };
     let seed = check_seed(seed)?;
     Ok(Order {
-        kind: "image",
+        kind: JobKind::Image,
         prompt: prompt.to_owned(),
         count,
         size,
@@ -141,7 +142,7 @@ pub fn queue_order(
         seed,
         storage: upload_limits,
     } = queued;
-    let action = if order.kind == "story" {
+    let action = if order.kind == JobKind::Story {
         Action::Story
     } else {
         Action::Generate

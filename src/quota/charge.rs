@@ -15,6 +15,7 @@ use super::free;
 use super::limits::{self, Action, Exceeded, Standing};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::Tier;
 use crate::error::AppError;
 use crate::models::User;
 use crate::quota::{ClientIp, limit_key};
@@ -63,7 +64,7 @@ impl Rules {
     fn free_max(&self, user: &User, over: Option<&LimitOverride>) -> u32 {
         match over.and_then(|o| o.free_images) {
             Some(max) => u32::try_from(max).unwrap_or(0),
-            None if user.tier == "plus" => self.free_plus,
+            None if user.tier == Tier::Plus => self.free_plus,
             None => self.free_standard,
         }
     }
@@ -304,7 +305,7 @@ fn free_image_eligibility(
     user: &User,
     now: DateTime<Utc>,
 ) -> QueryResult<Result<(), Refusal>> {
-    if user.tier == "plus" {
+    if user.tier == Tier::Plus {
         return Ok(Ok(()));
     }
     let age = now - user.created_at;

@@ -87,7 +87,7 @@ async fn dashboard(
             layout: Layout::new(&session, Some(&current)),
             username: user.username.clone(),
             credits: quota.credits.unwrap_or(user.credits),
-            tier: user.tier.clone(),
+            tier: user.tier.to_string(),
             member_since: user.created_at.format("%B %-d, %Y").to_string(),
             image_count: usage.0,
             folder_count: folders,

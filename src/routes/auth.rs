@@ -10,10 +10,11 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use crate::auth::{MaybeUser, anon_id, keys};
+use crate::domain::Role;
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
 use crate::models::login_failure::{self, Throttled};
-use crate::models::user::{ROLE_USER, taken_message};
+use crate::models::user::taken_message;
 use crate::models::{NewUser, User};
 use crate::quota::charge;
 use crate::quota::credits::{self, Entry, Reason};
@@ -113,7 +114,7 @@ async fn register(
                         username: username.as_str(),
                         email: email.as_str(),
                         password_hash: &hash,
-                        role: ROLE_USER,
+                        role: Role::User,
                         credits: 0,
                     },
                 )?;

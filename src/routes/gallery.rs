@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
+use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
 use crate::models::folder::FolderDeleteRefusal;
@@ -243,7 +244,7 @@ async fn image_page_with(
     let rerun_job = placed
         .image
         .job_id
-        .filter(|_| placed.image.kind == "generated");
+        .filter(|_| placed.image.kind == ImageKind::Generated);
     let (folders, job) = state
         .db
         .run(move |conn| {
@@ -272,7 +273,7 @@ async fn image_page_with(
             width: image.width,
             height: image.height,
             size: human_bytes(image.bytes),
-            kind: image.kind.clone(),
+            kind: image.kind.to_string(),
             tags: image.tags.clone(),
             tags_text: image.tags.join(", "),
             folder_slug: placed.folder_slug.clone(),

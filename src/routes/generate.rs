@@ -15,6 +15,7 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
+use crate::domain::JobKind;
 use crate::error::AppError;
 use crate::generate::SIZES;
 use crate::models::Image;
@@ -88,7 +89,7 @@ async fn place_order(
     let (user, anon_id) = match visitor {
         Visitor::User(current) => (Some(current.user.clone()), None),
         Visitor::Anonymous { anon_id, .. } => {
-            if order.count > 1 && order.kind == "image" {
+            if order.count > 1 && order.kind == JobKind::Image {
                 return Err(AppError::BadRequest(
                     "Without an account, images are made one at a time. Log in to make several at once."
                         .into(),
@@ -97,7 +98,7 @@ async fn place_order(
             (None, Some(anon_id.clone()))
         }
     };
-    let action = if order.kind == "story" {
+    let action = if order.kind == JobKind::Story {
         Action::Story
     } else {
         Action::Generate
@@ -362,7 +363,7 @@ async fn reply(
                     .collect::<Vec<_>>()
                     .into();
             }
-            if job.kind == "story" {
+            if job.kind == JobKind::Story {
                 reply["folder"] = first.folder_slug.clone().into();
             }
             Ok(HttpResponse::Ok().json(reply))
@@ -405,7 +406,7 @@ async fn prompt_edit(
             return Ok(see_other(&format!("/images/{id}")));
         }
     };
-    order.kind = "edit";
+    order.kind = JobKind::Edit;
     // Keep the source's shape, within what providers accept.
     order.size = if placed.image.width > placed.image.height {
         (768, 512)

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::auth::{CurrentUser, MaybeUser, anon_id};
+use crate::domain::JobKind;
 use crate::error::AppError;
 use crate::models::PlacedImage;
 use crate::models::job::{self, Job};
@@ -104,11 +105,11 @@ async fn job_page(
             layout: Layout::new(&session, user.0.as_ref()),
             id: job.id,
             prompt: job.prompt.clone(),
-            status: job.status.clone(),
+            status: job.status.to_string(),
             pending: !job.is_finished(),
             error: job.error.clone(),
             cards: images.iter().map(card).collect(),
-            scenes: if job.kind == "story" {
+            scenes: if job.kind == JobKind::Story {
                 images
                     .iter()
                     .map(|placed| {

@@ -10,6 +10,7 @@ use askama::Template;
 use futures_util::StreamExt;
 
 use crate::auth::CurrentUser;
+use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
 use crate::library::NewImageInput;
@@ -184,7 +185,7 @@ async fn store_upload(
                         user_id,
                         username: &username,
                         folder: &folder,
-                        kind: "upload",
+                        kind: ImageKind::Upload,
                         pristine: &bytes,
                         pristine_format: format,
                         sanitised,

@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use super::AdminUser;
 use crate::auth::Invalidation;
+use crate::domain::{Role, Tier};
 use crate::error::AppError;
 use crate::models::image::ImageFilter;
 use crate::models::ip_activity::{self, SeenAddress};
-use crate::models::user::{self, ANON_USERNAME, ROLE_ADMIN, ROLE_USER, UserSort, UserSummary};
+use crate::models::user::{self, ANON_USERNAME, UserSort, UserSummary};
 use crate::models::{Image, SessionRow, User};
 use crate::operations::admin::{self as admin_ops, StandingChange};
 use crate::quota::blocks::parse_network;
@@ -209,14 +210,14 @@ async fn update(
     let user = find_user(&state, id.into_inner()).await?;
     let form = form.into_inner();
     let tier = match form.tier.as_deref().map(str::trim) {
-        None | Some("") => user.tier.clone(),
-        Some(tier @ ("standard" | "plus")) => tier.to_owned(),
-        Some(_) => return Err(AppError::BadRequest("Tier is standard or plus.".into())),
+        None | Some("") => user.tier,
+        Some(tier) => Tier::parse(tier)
+            .ok_or_else(|| AppError::BadRequest("Tier is standard or plus.".into()))?,
     };
     let role = match form.role.as_deref().map(str::trim) {
-        None | Some("") => user.role.clone(),
-        Some(role @ (ROLE_USER | ROLE_ADMIN)) => role.to_owned(),
-        Some(_) => return Err(AppError::BadRequest("Role is user or admin.".into())),
+        None | Some("") => user.role,
+        Some(role) => Role::parse(role)
+            .ok_or_else(|| AppError::BadRequest("Role is user or admin.".into()))?,
     };
     let disabled = match form.disabled.as_deref().map(str::trim) {
         None | Some("") => user.disabled,
@@ -243,14 +244,14 @@ async fn update(
         }
         reason => reason.to_owned(),
     };
-    if user.id == admin.current.user.id && (disabled || role != ROLE_ADMIN) {
+    if user.id == admin.current.user.id && (disabled || role != Role::Admin) {
         return Err(AppError::BadRequest(
             "You cannot disable your own account or take away your own admin role.".into(),
         ));
     }
     let change = StandingChange {
         tier,
-        role: role.clone(),
+        role,
         disabled,
         credits_delta: delta,
         reason,
