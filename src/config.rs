@@ -12,115 +12,129 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use ipnetwork::IpNetwork;
 
-/// Every setting Atelier reads. Field names are the TOML names.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `None` → the embedded private cluster under `data_dir/pg`.
-    pub database_url: Option<String>,
-    pub bind: String,
-    pub data_dir: PathBuf,
-    pub uploads_dir: PathBuf,
-    /// 64+ bytes, hex; `None` → generated once and kept in `data_dir/session.key`.
-    pub session_key: Option<String>,
-    pub cookie_secure: bool,
-    pub session_ttl_secs: u64,
-    pub trusted_proxies: Vec<IpNetwork>,
-    /// Prefix length that groups IPv6 clients for limits (a /64 is one household).
-    pub ipv6_limit_prefix: u8,
-    pub bcrypt_cost: u32,
-    /// How many bcrypt computations may run at once (each takes a core for ~250 ms at cost 12).
-    pub bcrypt_concurrency: usize,
-    pub login_failure_limit: u32,
-    pub login_failure_window_secs: u64,
-    pub db_pool_size: u32,
-    pub db_connect_timeout_secs: u64,
-    pub workers: usize,
-    /// Uploads larger than this are refused with 413 before they are read.
-    pub max_upload_bytes: u64,
-    /// Images with more pixels than this are refused from their header.
-    pub max_image_pixels: u64,
-    /// Memory all image decoding and encoding in this process may hold at once.
-    pub decode_memory_bytes: u64,
-    /// Bytes of stored files each account may hold (0: no quota).
-    pub user_storage_bytes: u64,
-    /// Uploads each account may make in a rolling hour (0: no limit).
-    pub uploads_per_hour: u32,
-    /// The image provider: `builtin` (offline renderer).
-    pub generator: String,
-    /// Generation workers this instance runs (0: queue only, another instance works).
-    pub generation_workers: usize,
-    /// The OpenAI-compatible provider: base URL (up to and including `/v1`), key, model.
-    pub openai_base_url: String,
-    pub openai_api_key: Option<String>,
-    pub openai_model: String,
-    pub openai_timeout_secs: u64,
-    /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
-    /// always need an account.
-    pub anon_generate_limit: u32,
-    pub anon_story_limit: u32,
-    pub anon_window_secs: u64,
-    /// Unclaimed anonymous images are deleted after this long.
-    pub anon_retention_secs: u64,
-    pub credits_per_image: u32,
-    pub signup_credits: u32,
-    /// Free images per IP key for users out of credits, by tier.
-    pub free_images_standard: u32,
-    pub free_images_plus: u32,
-    /// Standard accounts younger than this get no free images.
-    pub free_min_account_age_secs: u64,
-    /// Client IPs older than this are erased everywhere (rows and counts stay).
-    pub ip_retention_days: u32,
-    /// How often the periodic clean-up runs.
-    pub housekeeping_interval_secs: u64,
-    pub admin_username: Option<String>,
-    pub admin_email: Option<String>,
-    pub admin_password: Option<String>,
+/// Declares every setting once: its field (the TOML name; `ATELIER_` + upper case in the
+/// environment), its type, and how it is read with its default. From this come the
+/// `Settings` struct, the list of known names (typos in the file are errors) and the
+/// reading itself.
+macro_rules! settings {
+    ($($(#[$doc:meta])* $name:ident : $ty:ty = $read:expr,)+) => {
+        /// Every setting Atelier reads. Field names are the TOML names.
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            $($(#[$doc])* pub $name: $ty,)+
+        }
+
+        /// The names Atelier knows, for spotting typos in the TOML file.
+        const KNOWN: &[&str] = &[$(stringify!($name)),+];
+
+        impl Settings {
+            fn read(values: &Values<'_>) -> anyhow::Result<Self> {
+                Ok(Settings {
+                    $($name: ($read)(values, stringify!($name))?,)+
+                })
+            }
+        }
+    };
 }
 
-/// The names Atelier knows, for spotting typos in the TOML file.
-const KNOWN: &[&str] = &[
-    "database_url",
-    "bind",
-    "data_dir",
-    "uploads_dir",
-    "session_key",
-    "cookie_secure",
-    "session_ttl_secs",
-    "trusted_proxies",
-    "ipv6_limit_prefix",
-    "bcrypt_cost",
-    "bcrypt_concurrency",
-    "login_failure_limit",
-    "login_failure_window_secs",
-    "db_pool_size",
-    "db_connect_timeout_secs",
-    "workers",
-    "max_upload_bytes",
-    "max_image_pixels",
-    "decode_memory_bytes",
-    "user_storage_bytes",
-    "uploads_per_hour",
-    "generator",
-    "generation_workers",
-    "openai_base_url",
-    "openai_api_key",
-    "openai_model",
-    "openai_timeout_secs",
-    "anon_generate_limit",
-    "anon_story_limit",
-    "anon_window_secs",
-    "anon_retention_secs",
-    "credits_per_image",
-    "signup_credits",
-    "free_images_standard",
-    "free_images_plus",
-    "free_min_account_age_secs",
-    "ip_retention_days",
-    "housekeeping_interval_secs",
-    "admin_username",
-    "admin_email",
-    "admin_password",
-];
+/// How a setting is read: a parsed value with its default.
+fn parsed<T: FromStr + Clone>(default: T) -> impl Fn(&Values<'_>, &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    move |values, name| values.parse(name, default.clone())
+}
+
+/// Text with a default.
+fn text_or(default: &'static str) -> impl Fn(&Values<'_>, &str) -> anyhow::Result<String> {
+    move |values, name| Ok(values.get(name).unwrap_or(default).to_owned())
+}
+
+/// Text that may be unset.
+fn optional() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<String>> {
+    |values, name| Ok(values.get(name).map(str::to_owned))
+}
+
+/// Text taken exactly as given (a password may start or end with spaces).
+fn untrimmed() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<String>> {
+    |values, name| Ok(values.0.get(name).cloned())
+}
+
+/// A folder with a default.
+fn path_or(default: &'static str) -> impl Fn(&Values<'_>, &str) -> anyhow::Result<PathBuf> {
+    move |values, name| Ok(PathBuf::from(values.get(name).unwrap_or(default)))
+}
+
+/// A comma-separated list of CIDRs.
+fn cidrs() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Vec<IpNetwork>> {
+    |values, name| {
+        parse_cidrs(values.get(name).unwrap_or(""))
+            .with_context(|| format!("ATELIER_{}", name.to_ascii_uppercase()))
+    }
+}
+
+settings! {
+    /// `None` → the embedded private cluster under `data_dir/pg`.
+    database_url: Option<String> = optional(),
+    bind: String = text_or("127.0.0.1:8080"),
+    data_dir: PathBuf = path_or("./data"),
+    uploads_dir: PathBuf = path_or("./uploads"),
+    /// 64+ bytes, hex; `None` → generated once and kept in `data_dir/session.key`.
+    session_key: Option<String> = optional(),
+    cookie_secure: bool = parsed(false),
+    session_ttl_secs: u64 = parsed(14 * 24 * 3600),
+    trusted_proxies: Vec<IpNetwork> = cidrs(),
+    /// Prefix length that groups IPv6 clients for limits (a /64 is one household).
+    ipv6_limit_prefix: u8 = parsed(64),
+    bcrypt_cost: u32 = parsed(12),
+    /// How many bcrypt computations may run at once (each takes a core for ~250 ms at cost 12).
+    bcrypt_concurrency: usize = parsed(1),
+    login_failure_limit: u32 = parsed(10),
+    login_failure_window_secs: u64 = parsed(900),
+    db_pool_size: u32 = parsed(16),
+    db_connect_timeout_secs: u64 = parsed(3),
+    workers: usize = parsed(default_workers()),
+    /// Uploads larger than this are refused with 413 before they are read.
+    max_upload_bytes: u64 = parsed(20 * 1024 * 1024),
+    /// Images with more pixels than this are refused from their header.
+    max_image_pixels: u64 = parsed(50_000_000),
+    /// Memory all image decoding and encoding in this process may hold at once.
+    decode_memory_bytes: u64 = parsed(1 << 30),
+    /// Bytes of stored files each account may hold (0: no quota).
+    user_storage_bytes: u64 = parsed(2 << 30),
+    /// Uploads each account may make in a rolling hour (0: no limit).
+    uploads_per_hour: u32 = parsed(120),
+    /// The image provider: `builtin` (offline renderer).
+    generator: String = text_or("builtin"),
+    /// Generation workers this instance runs (0: queue only, another instance works).
+    generation_workers: usize = parsed(2),
+    /// The OpenAI-compatible provider: base URL (up to and including `/v1`), key, model.
+    openai_base_url: String = text_or("https://api.openai.com/v1"),
+    openai_api_key: Option<String> = optional(),
+    openai_model: String = text_or("gpt-image-1"),
+    openai_timeout_secs: u64 = parsed(120),
+    /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
+    /// always need an account.
+    anon_generate_limit: u32 = parsed(3),
+    anon_story_limit: u32 = parsed(0),
+    anon_window_secs: u64 = parsed(86_400),
+    /// Unclaimed anonymous images are deleted after this long.
+    anon_retention_secs: u64 = parsed(86_400),
+    credits_per_image: u32 = parsed(1),
+    signup_credits: u32 = parsed(0),
+    /// Free images per IP key for users out of credits, by tier.
+    free_images_standard: u32 = parsed(2),
+    free_images_plus: u32 = parsed(5),
+    /// Standard accounts younger than this get no free images.
+    free_min_account_age_secs: u64 = parsed(120),
+    /// Client IPs older than this are erased everywhere (rows and counts stay).
+    ip_retention_days: u32 = parsed(90),
+    /// How often the periodic clean-up runs.
+    housekeeping_interval_secs: u64 = parsed(600),
+    admin_username: Option<String> = optional(),
+    admin_email: Option<String> = optional(),
+    admin_password: Option<String> = untrimmed(),
+}
 
 impl Settings {
     pub fn upload_limits(&self) -> crate::quota::storage::UploadLimits {
@@ -153,54 +167,7 @@ impl Settings {
 
     /// Builds settings from TOML-style names; anything missing takes its default.
     pub fn from_map(values: &HashMap<String, String>) -> anyhow::Result<Self> {
-        let values = Values(values);
-        let get = |name: &str| values.get(name);
-        let text = |name: &str| values.get(name).map(str::to_owned);
-        let settings = Settings {
-            database_url: text("database_url"),
-            bind: text("bind").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
-            data_dir: PathBuf::from(get("data_dir").unwrap_or("./data")),
-            uploads_dir: PathBuf::from(get("uploads_dir").unwrap_or("./uploads")),
-            session_key: text("session_key"),
-            cookie_secure: values.parse("cookie_secure", false)?,
-            session_ttl_secs: values.parse("session_ttl_secs", 14 * 24 * 3600)?,
-            trusted_proxies: parse_cidrs(get("trusted_proxies").unwrap_or(""))
-                .context("ATELIER_TRUSTED_PROXIES")?,
-            ipv6_limit_prefix: values.parse("ipv6_limit_prefix", 64)?,
-            bcrypt_cost: values.parse("bcrypt_cost", 12)?,
-            bcrypt_concurrency: values.parse("bcrypt_concurrency", 1)?,
-            login_failure_limit: values.parse("login_failure_limit", 10)?,
-            login_failure_window_secs: values.parse("login_failure_window_secs", 900)?,
-            db_pool_size: values.parse("db_pool_size", 16)?,
-            db_connect_timeout_secs: values.parse("db_connect_timeout_secs", 3)?,
-            workers: values.parse("workers", default_workers())?,
-            max_upload_bytes: values.parse("max_upload_bytes", 20 * 1024 * 1024)?,
-            max_image_pixels: values.parse("max_image_pixels", 50_000_000)?,
-            decode_memory_bytes: values.parse("decode_memory_bytes", 1 << 30)?,
-            user_storage_bytes: values.parse("user_storage_bytes", 2 << 30)?,
-            uploads_per_hour: values.parse("uploads_per_hour", 120)?,
-            generator: text("generator").unwrap_or_else(|| "builtin".to_owned()),
-            generation_workers: values.parse("generation_workers", 2)?,
-            openai_base_url: text("openai_base_url")
-                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
-            openai_api_key: text("openai_api_key"),
-            openai_model: text("openai_model").unwrap_or_else(|| "gpt-image-1".to_owned()),
-            openai_timeout_secs: values.parse("openai_timeout_secs", 120)?,
-            anon_generate_limit: values.parse("anon_generate_limit", 3)?,
-            anon_story_limit: values.parse("anon_story_limit", 0)?,
-            anon_window_secs: values.parse("anon_window_secs", 86_400)?,
-            anon_retention_secs: values.parse("anon_retention_secs", 86_400)?,
-            credits_per_image: values.parse("credits_per_image", 1)?,
-            signup_credits: values.parse("signup_credits", 0)?,
-            free_images_standard: values.parse("free_images_standard", 2)?,
-            free_images_plus: values.parse("free_images_plus", 5)?,
-            free_min_account_age_secs: values.parse("free_min_account_age_secs", 120)?,
-            ip_retention_days: values.parse("ip_retention_days", 90)?,
-            housekeeping_interval_secs: values.parse("housekeeping_interval_secs", 600)?,
-            admin_username: text("admin_username"),
-            admin_email: text("admin_email"),
-            admin_password: values.0.get("admin_password").cloned(),
-        };
+        let settings = Settings::read(&Values(values))?;
         settings.check()?;
         Ok(settings)
     }
