@@ -1,0 +1,89 @@
+//! `/dashboard`: what a signed-in user has and may still do (credits, free images on this
+//! network, storage and uploads against their limits), and their recent images.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::models::image::ImageFilter;
+use crate::models::{Folder, Image};
+use crate::quota::ClientIp;
+use crate::quota::charge::{Usage, human_duration};
+use crate::state::AppState;
+use crate::views::{Card, human_bytes};
+use crate::views::{Layout, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/dashboard", web::get().to(dashboard));
+}
+
+#[derive(Template)]
+#[template(path = "account/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    username: String,
+    credits: i64,
+    tier: String,
+    member_since: String,
+    image_count: i64,
+    folder_count: usize,
+    storage_used: String,
+    /// The storage quota in words, and the uploads of the last hour against the rate.
+    storage_quota: Option<String>,
+    uploads_last_hour: u32,
+    uploads_per_hour: u32,
+    recent: Vec<Card>,
+    usage: Usage,
+    /// When the oldest anonymous use on this network frees up, and the window, in words.
+    anonymous_reset: String,
+    window: String,
+}
+
+/// How many recent images the dashboard shows.
+const RECENT: i64 = 8;
+
+async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let quota = state.usage_of(Some(&current), ip).await?;
+    let user_id = current.user.id;
+    let (usage, folders, recent, uploads) = state
+        .db
+        .run(move |conn| {
+            let usage = Image::usage_for_user(conn, user_id)?;
+            let folders = Folder::list_with_counts(conn, user_id)?.len();
+            let recent = Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, RECENT)?;
+            let uploads = crate::quota::storage::standing(conn, user_id)?;
+            Ok::<_, AppError>((usage, folders, recent, uploads))
+        })
+        .await?;
+    let limits = state.settings.upload_limits();
+    let user = &current.user;
+    render(
+        StatusCode::OK,
+        &DashboardPage {
+            layout: Layout::new(&session, Some(&current)),
+            username: user.username.clone(),
+            credits: quota.credits.unwrap_or(user.credits),
+            tier: user.tier.to_string(),
+            member_since: user.created_at.format("%B %-d, %Y").to_string(),
+            image_count: usage.0,
+            folder_count: folders,
+            storage_used: human_bytes(usage.1),
+            storage_quota: (limits.storage_bytes > 0)
+                .then(|| human_bytes(i64::try_from(limits.storage_bytes).unwrap_or(i64::MAX))),
+            uploads_last_hour: uploads.uploads_last_hour,
+            uploads_per_hour: limits.uploads_per_hour,
+            recent: recent.items.iter().map(Card::owned).collect(),
+            anonymous_reset: human_duration(quota.anonymous.reset_secs),
+            window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),
+            usage: quota,
+        },
+    )
+}

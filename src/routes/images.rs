@@ -1,0 +1,401 @@
+//! One image: its page (`/images/{id}`: the picture, facts, seed, share link, edit tools)
+//! and what its owner does to it (update, edit, share, unshare, delete). Another user's
+//! image is a 404 everywhere; admins see the page, never the pristine file.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::CurrentUser;
+use crate::domain::ImageKind;
+use crate::domain::{FolderSlug, parse_tags};
+use crate::error::AppError;
+use crate::models::job::ImageParams;
+use crate::models::{Folder, Image, PlacedImage};
+use crate::state::AppState;
+use crate::storage::Variant;
+use crate::storage::imaging::Edit;
+use crate::views::{
+    Flash, Layout, display_title, human_bytes, media_url, render, see_other, timestamp,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/images/{id}", web::get().to(image_page))
+        .route("/images/{id}/update", web::post().to(update))
+        .route("/images/{id}/edit", web::post().to(edit))
+        .route("/images/{id}/share", web::post().to(share))
+        .route("/images/{id}/unshare", web::post().to(unshare))
+        .route("/images/{id}/delete", web::post().to(delete));
+}
+
+/// The image if the current user owns it (admins may view any); 404 otherwise.
+async fn owned_image(
+    state: &AppState,
+    current: &CurrentUser,
+    id: i64,
+    allow_admin: bool,
+) -> Result<PlacedImage, AppError> {
+    let placed = state
+        .db
+        .run(move |conn| Image::find_placed(conn, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let is_owner = placed.image.user_id == current.user.id;
+    if is_owner || (allow_admin && current.user.is_admin()) {
+        Ok(placed)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "gallery/image.html")]
+struct ImagePage {
+    layout: Layout,
+    id: i64,
+    title: String,
+    raw_title: String,
+    original_url: String,
+    pristine_url: String,
+    width: i32,
+    height: i32,
+    size: String,
+    kind: String,
+    tags: Vec<String>,
+    tags_text: String,
+    folder_slug: String,
+    folder_name: String,
+    folders: Vec<(String, String)>,
+    created: String,
+    updated: String,
+    share_url: Option<String>,
+    is_owner: bool,
+    error: Option<String>,
+    prompt: Option<String>,
+    model: Option<String>,
+    source_image_id: Option<i64>,
+    seed: Option<i64>,
+    /// "Run again with this seed": the size the picture was generated at, when the same
+    /// prompt, seed and size make it again (generated images and story scenes).
+    rerun_size: Option<String>,
+}
+
+async fn image_page(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), true).await?;
+    image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
+}
+
+async fn image_page_with(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    placed: PlacedImage,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let owner_id = placed.image.user_id;
+    let rerun_job = placed
+        .image
+        .job_id
+        .filter(|_| placed.image.kind == ImageKind::Generated);
+    let (folders, job) = state
+        .db
+        .run(move |conn| {
+            let folders = Folder::list_with_counts(conn, owner_id)?;
+            let job = match rerun_job {
+                Some(id) => crate::models::job::find(conn, id)?,
+                None => None,
+            };
+            Ok::<_, AppError>((folders, job))
+        })
+        .await?;
+    let folders = folders.into_iter().map(|(f, _)| (f.slug, f.name)).collect();
+    let rerun_size = job
+        .and_then(|job| serde_json::from_value::<ImageParams>(job.params).ok())
+        .map(|params| format!("{}x{}", params.width, params.height));
+    let image = &placed.image;
+    render(
+        status,
+        &ImagePage {
+            layout: Layout::new(session, Some(current)),
+            id: image.id,
+            title: display_title(image),
+            raw_title: image.title.clone(),
+            original_url: media_url(&placed, Variant::Original),
+            pristine_url: media_url(&placed, Variant::Pristine),
+            width: image.width,
+            height: image.height,
+            size: human_bytes(image.bytes),
+            kind: image.kind.to_string(),
+            tags: image.tags.clone(),
+            tags_text: image.tags.join(", "),
+            folder_slug: placed.folder_slug.clone(),
+            folder_name: placed.folder_name.clone(),
+            folders,
+            created: timestamp(image.created_at),
+            updated: timestamp(image.updated_at),
+            share_url: state
+                .library
+                .share_token_of(image)
+                .map(|token| format!("/s/{token}")),
+            is_owner: owner_id == current.user.id,
+            error,
+            prompt: image.prompt.clone(),
+            model: image.model.as_ref().map(|model| {
+                format!(
+                    "{model} ({})",
+                    image.provider.as_deref().unwrap_or("unknown")
+                )
+            }),
+            source_image_id: image.source_image_id,
+            seed: image.seed,
+            rerun_size: rerun_size.filter(|_| image.prompt.is_some() && image.seed.is_some()),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateForm {
+    title: String,
+    tags: String,
+    folder: String,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<UpdateForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let form = form.into_inner();
+    let checked = (|| {
+        let tags = parse_tags(&form.tags)?;
+        let title = form.title.trim().to_owned();
+        if title.chars().count() > 200 {
+            return Err("Titles are at most 200 characters.".to_owned());
+        }
+        let slug = match form.folder.trim() {
+            "" => placed.folder_slug.clone(),
+            raw => FolderSlug::parse(raw)
+                .ok_or("Choose one of your folders.")?
+                .as_str()
+                .to_owned(),
+        };
+        Ok((title, tags, slug))
+    })();
+    let (title, tags, slug) = match checked {
+        Ok(values) => values,
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await;
+        }
+    };
+    let library = state.library.clone();
+    let user_id = current.user.id;
+    let id = placed.image.id;
+    let moved = state
+        .db
+        .run(move |conn| {
+            let Some(folder) = Folder::find_by_slug(conn, user_id, &slug)? else {
+                return Ok::<_, AppError>(Err(placed));
+            };
+            library.update(conn, &placed, &folder, &title, &tags)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    state.media_cache.forget_image(id);
+    if let Err(placed) = moved {
+        return image_page_with(
+            &state,
+            &session,
+            &current,
+            placed,
+            StatusCode::BAD_REQUEST,
+            Some("That folder does not exist.".into()),
+        )
+        .await;
+    }
+    Flash::success(&session, "Saved.");
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditForm {
+    op: String,
+    x: String,
+    y: String,
+    w: String,
+    h: String,
+}
+
+/// `None` is "revert".
+fn parse_edit(form: &EditForm) -> Result<Option<Edit>, String> {
+    let number = |name: &str, raw: &str| {
+        raw.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{name} must be a whole number of pixels."))
+    };
+    Ok(Some(match form.op.as_str() {
+        "rotate90" => Edit::Rotate90,
+        "rotate180" => Edit::Rotate180,
+        "rotate270" => Edit::Rotate270,
+        "fliph" => Edit::FlipHorizontal,
+        "flipv" => Edit::FlipVertical,
+        "grayscale" => Edit::Grayscale,
+        "crop" => Edit::Crop {
+            x: number("x", &form.x)?,
+            y: number("y", &form.y)?,
+            width: number("w", &form.w)?,
+            height: number("h", &form.h)?,
+        },
+        "resize" => Edit::Resize {
+            width: number("w", &form.w)?,
+            height: number("h", &form.h)?,
+        },
+        "revert" => return Ok(None),
+        other => {
+            return Err(format!(
+                "Unknown edit {other:?}: use rotate90, rotate180, rotate270, fliph, flipv, grayscale, crop, resize or revert."
+            ));
+        }
+    }))
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let edit = match parse_edit(&form) {
+        Ok(edit) => edit,
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await;
+        }
+    };
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let for_page = placed.clone();
+    let result = state
+        .db
+        .run(move |conn| library.edit(conn, &placed, edit))
+        .await?;
+    state.media_cache.forget_image(id);
+    if let Err(problem) = result {
+        let err = AppError::from(problem);
+        return image_page_with(
+            &state,
+            &session,
+            &current,
+            for_page,
+            err.status_code(),
+            Some(err.message()),
+        )
+        .await;
+    }
+    Flash::success(
+        &session,
+        if edit.is_some() {
+            "Edited."
+        } else {
+            "Restored the original."
+        },
+    );
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+/// `POST /images/{id}/share`: a new link (the old one stops working). Scripts asking for
+/// JSON get the link in the answer; browsers go back to the image page, which shows it.
+async fn share(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let token = state.db.run(move |conn| library.share(conn, id)).await?;
+    if crate::views::errors::wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "share_url": format!("/s/{token}"),
+            "image_url": format!("/s/{token}/image"),
+            "message": "Share link created. Anyone with the link can see this image.",
+        })));
+    }
+    Flash::success(
+        &session,
+        "Share link created. Anyone with the link can see this image.",
+    );
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn unshare(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let id = placed.image.id;
+    state
+        .db
+        .run(move |conn| Image::clear_share(conn, id))
+        .await?;
+    Flash::success(
+        &session,
+        "Share link revoked. The old link no longer works.",
+    );
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let library = state.library.clone();
+    let (folder, id) = (placed.folder_slug.clone(), placed.image.id);
+    state
+        .db
+        .run(move |conn| library.delete(conn, &placed))
+        .await?;
+    state.media_cache.forget_image(id);
+    Flash::success(&session, "Image deleted.");
+    Ok(see_other(&format!(
+        "/gallery?folder={}",
+        crate::views::url_encode(&folder)
+    )))
+}
