@@ -104,7 +104,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let password = read_password(&settings)?;
             let db = database.pool(&settings);
             db.migrate()?;
-            let admin = crate::accounts::create_admin_blocking(
+            let admin = crate::operations::accounts::create_admin_blocking(
                 &db,
                 settings.bcrypt_cost,
                 &username,

@@ -4,7 +4,6 @@
 // A panic in a request path is a context-free 500: handle the error instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod config;

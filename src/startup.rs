@@ -20,11 +20,12 @@ use crate::db::Db;
 use crate::generate::worker::{JobSignal, WorkerContext, spawn_workers};
 use crate::library::Library;
 use crate::media_cache::MediaCache;
+use crate::operations::accounts;
 use crate::quota::charge::Rules;
 use crate::quota::limits::{self, RecentRefusals};
 use crate::state::AppState;
 use crate::storage::Storage;
-use crate::{accounts, middleware, models, privacy, routes, tokens};
+use crate::{middleware, models, privacy, routes, tokens};
 
 pub struct Application {
     port: u16,

@@ -6,18 +6,16 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
-use diesel::Connection;
 use serde::Deserialize;
 
 use crate::auth::{MaybeUser, anon_id, keys};
-use crate::domain::Role;
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
+use crate::models::User;
 use crate::models::login_failure::{self, Throttled};
 use crate::models::user::taken_message;
-use crate::models::{NewUser, User};
+use crate::operations::accounts;
 use crate::quota::charge;
-use crate::quota::credits::{self, Entry, Reason};
 use crate::quota::{ClientIp, limit_key};
 use crate::state::AppState;
 use crate::views::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
@@ -106,32 +104,7 @@ async fn register(
     let signup_credits = i64::from(state.settings.signup_credits);
     let created = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let created = User::create(
-                    conn,
-                    &NewUser {
-                        username: username.as_str(),
-                        email: email.as_str(),
-                        password_hash: &hash,
-                        role: Role::User,
-                        credits: 0,
-                    },
-                )?;
-                if let Ok(user) = &created {
-                    if signup_credits > 0 {
-                        credits::add(
-                            conn,
-                            user.id,
-                            signup_credits,
-                            Reason::Signup,
-                            &Entry::default(),
-                        )?;
-                    }
-                }
-                Ok::<_, AppError>(created)
-            })
-        })
+        .run(move |conn| accounts::register(conn, &username, &email, &hash, signup_credits))
         .await?;
     match created {
         Ok(user) => {

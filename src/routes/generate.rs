@@ -298,15 +298,33 @@ async fn api_generate(
         seed.as_deref(),
     )
     .map_err(AppError::BadRequest)?;
-    let visitor = Visitor::of(user, &session)?;
-    let (job, standing) = place_order(&state, &session, &visitor, ip, order).await?;
-    let response = reply(
+    let wait = body.wait != Some(false);
+    order_and_reply(
         &state,
-        job,
-        body.wait != Some(false),
+        &session,
+        user,
+        ip,
+        order,
+        wait,
         "Image generated successfully",
     )
-    .await?;
+    .await
+}
+
+/// The JSON API's generation: queue `order` for this visitor, then answer as [`reply`]
+/// does, with the anonymous limit's `RateLimit-*` headers.
+async fn order_and_reply(
+    state: &AppState,
+    session: &Session,
+    user: MaybeUser,
+    ip: ClientIp,
+    order: Order,
+    wait: bool,
+    message: &str,
+) -> Result<HttpResponse, AppError> {
+    let visitor = Visitor::of(user, session)?;
+    let (job, standing) = place_order(state, session, &visitor, ip, order).await?;
+    let response = reply(state, job, wait, message).await?;
     Ok(with_rate_limit(response, standing))
 }
 
@@ -498,14 +516,15 @@ async fn api_generate_story(
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let order = check_story(&body.story).map_err(AppError::BadRequest)?;
-    let visitor = Visitor::of(user, &session)?;
-    let (job, standing) = place_order(&state, &session, &visitor, ip, order).await?;
-    let response = reply(
+    let wait = body.wait != Some(false);
+    order_and_reply(
         &state,
-        job,
-        body.wait != Some(false),
+        &session,
+        user,
+        ip,
+        order,
+        wait,
         "Story generated successfully",
     )
-    .await?;
-    Ok(with_rate_limit(response, standing))
+    .await
 }

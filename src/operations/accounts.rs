@@ -1,13 +1,16 @@
-//! Account rules shared by the web forms and the CLI: creating users (and the first admin)
-//! from raw input, with every field checked.
+//! Creating accounts: registration (the user and their signup credits in one transaction)
+//! and admins from raw input (the CLI, `ATELIER_ADMIN_*`), with every field checked.
+
+use diesel::{Connection, PgConnection};
 
 use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::domain::Role;
-use crate::domain::{Email, NewPassword, Username};
-use crate::models::user::taken_message;
+use crate::domain::{Email, NewPassword, Role, Username};
+use crate::error::AppError;
+use crate::models::user::{UniqueFieldTaken, taken_message};
 use crate::models::{NewUser, User};
+use crate::quota::credits::{self, Entry, Reason};
 
 /// Creates an admin from raw values; used by `atelier create-admin` and the
 /// `ATELIER_ADMIN_*` variables. Blocking: call off the executor.
@@ -60,4 +63,39 @@ pub fn ensure_admin_from_settings(
         .map_err(|err| anyhow::anyhow!("ATELIER_ADMIN_*: {err}"))?;
     tracing::info!(username = %admin.username, "created the first admin from ATELIER_ADMIN_*");
     Ok(())
+}
+
+/// Registers a user with an already hashed password and gives them `signup_credits` (with
+/// a ledger row), in one transaction. A taken username or email is the inner error.
+pub fn register(
+    conn: &mut PgConnection,
+    username: &Username,
+    email: &Email,
+    password_hash: &str,
+    signup_credits: i64,
+) -> Result<Result<User, UniqueFieldTaken>, AppError> {
+    conn.transaction(|conn| {
+        let created = User::create(
+            conn,
+            &NewUser {
+                username: username.as_str(),
+                email: email.as_str(),
+                password_hash,
+                role: Role::User,
+                credits: 0,
+            },
+        )?;
+        if let Ok(user) = &created {
+            if signup_credits > 0 {
+                credits::add(
+                    conn,
+                    user.id,
+                    signup_credits,
+                    Reason::Signup,
+                    &Entry::default(),
+                )?;
+            }
+        }
+        Ok(created)
+    })
 }
