@@ -102,7 +102,12 @@ impl Application {
             recent_refusals: RecentRefusals::default(),
             exports: crate::privacy::ExportsInProgress::default(),
         });
-        spawn_housekeeping(state.clone());
+        spawn_housekeeping(
+            state.db.clone(),
+            state.library.clone(),
+            &state.settings,
+            state.rules.window,
+        );
         let workers = WorkerContext {
             db: state.db.clone(),
             library: state.library.clone(),
@@ -209,21 +214,25 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 }
 
 /// Periodic clean-up: expired sessions, old login failures and usage events, anonymous
-/// images nobody claimed in time, and client IPs older than the retention.
-fn spawn_housekeeping(state: web::Data<AppState>) {
+/// images nobody claimed in time, and client IPs older than the retention. Takes the pool,
+/// the library and the durations it needs, nothing else.
+fn spawn_housekeeping(
+    db: Db,
+    library: Library,
+    settings: &Settings,
+    usage_window: chrono::Duration,
+) {
     let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
-    let login_window = secs(state.settings.login_failure_window_secs);
-    let anon_retention = secs(state.settings.anon_retention_secs);
-    let usage_window = state.rules.window;
-    let ip_retention = chrono::Duration::days(i64::from(state.settings.ip_retention_days));
-    let interval = Duration::from_secs(state.settings.housekeeping_interval_secs);
+    let login_window = secs(settings.login_failure_window_secs);
+    let anon_retention = secs(settings.anon_retention_secs);
+    let ip_retention = chrono::Duration::days(i64::from(settings.ip_retention_days));
+    let interval = Duration::from_secs(settings.housekeeping_interval_secs);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(interval);
         loop {
             every.tick().await;
-            let library = state.library.clone();
-            let result = state
-                .db
+            let library = library.clone();
+            let result = db
                 .run(move |conn| {
                     let sessions = models::SessionRow::purge_expired(conn)?;
                     let failures = models::login_failure::prune(conn, login_window)?;

@@ -7,44 +7,16 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
-use crate::models::PlacedImage;
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::state::AppState;
-use crate::storage::Variant;
-use crate::views::PER_PAGE;
-use crate::views::media_url;
 use crate::views::page_number;
+use crate::views::{PER_PAGE, image_json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/images", web::get().to(list_images))
         .route("/api/usage", web::get().to(usage));
-}
-
-/// An image as the API shows it.
-pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
-    let image = &placed.image;
-    serde_json::json!({
-        "id": image.id,
-        "title": image.title,
-        "tags": image.tags,
-        "folder": placed.folder_slug,
-        "kind": image.kind,
-        "width": image.width,
-        "height": image.height,
-        "bytes": image.bytes,
-        "urls": {
-            "original": media_url(placed, Variant::Original),
-            "thumb": media_url(placed, Variant::Thumb),
-            "pristine": media_url(placed, Variant::Pristine),
-            "page": format!("/images/{}", image.id),
-        },
-        "prompt": image.prompt,
-        "model": image.model,
-        "provider": image.provider,
-        "created": image.created_at.to_rfc3339(),
-    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,7 +27,7 @@ use crate::quota::ClientIp;
 use crate::quota::charge::Refusal;
 use crate::quota::limits::{Action, Standing};
 use crate::state::AppState;
-use crate::views::generated_image_json;
+use crate::views::image_json;
 use crate::views::{Layout, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -370,16 +370,12 @@ async fn reply(
                     .await?
             };
             let first = images.first().ok_or(AppError::NotFound)?;
-            let mut reply = generated_image_json(first);
+            let mut reply = image_json(first);
             reply["success"] = true.into();
             reply["message"] = message.into();
             reply["job_id"] = job.id.into();
             if images.len() > 1 {
-                reply["images"] = images
-                    .iter()
-                    .map(generated_image_json)
-                    .collect::<Vec<_>>()
-                    .into();
+                reply["images"] = images.iter().map(image_json).collect::<Vec<_>>().into();
             }
             if job.kind == JobKind::Story {
                 reply["folder"] = first.folder_slug.clone().into();

@@ -15,7 +15,7 @@ use crate::models::job::{self, Job};
 use crate::operations::generation;
 use crate::state::AppState;
 use crate::storage::Variant;
-use crate::views::{Card, Layout, generated_image_json, media_url, render};
+use crate::views::{Card, Layout, image_json, media_url, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/jobs/{id}", web::get().to(job_page))
@@ -134,7 +134,7 @@ fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
         "status": job.status,
         "prompt": job.prompt,
         "error": job.error,
-        "images": images.iter().map(generated_image_json).collect::<Vec<_>>(),
+        "images": images.iter().map(image_json).collect::<Vec<_>>(),
         "created": job.created_at.to_rfc3339(),
         "finished": job.finished_at.map(|at| at.to_rfc3339()),
     })

@@ -334,7 +334,7 @@ async fn api_upload(
         .ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "success": true,
-        "image": super::api::image_json(&placed),
+        "image": crate::views::image_json(&placed),
         "message": "Image uploaded successfully",
     })))
 }

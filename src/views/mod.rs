@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use ipnetwork::IpNetwork;
 
 use crate::auth::{CurrentUser, keys};
+use crate::domain::ImageKind;
 use crate::error::AppError;
 use crate::models::user::ANON_USERNAME;
 use crate::models::{Image, PlacedImage};
@@ -272,20 +273,82 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     )
 }
 
-/// A generated picture as the generation API answers it (the SPEC's `image_url` and
-/// `db_id`, with the thumbnail and, once it has an owner, its page).
-pub fn generated_image_json(placed: &PlacedImage) -> serde_json::Value {
-    let mut entry = serde_json::json!({
-        "db_id": placed.image.id,
-        "image_url": media_url(placed, Variant::Original),
-        "thumb_url": media_url(placed, Variant::Thumb),
-        "file_path": format!("uploads/{}/{}/original/{}.{}", placed.username, placed.folder_slug, placed.image.stem, placed.image.original_ext),
-    });
-    // Anonymous pictures have no image page until their visitor signs in.
-    if placed.username != ANON_USERNAME {
-        entry["page_url"] = format!("/images/{}", placed.image.id).into();
+/// One image as every JSON answer shows it: the listing (`GET /api/images`), uploads, and
+/// the generation API (whose SPEC names are `db_id` and `image_url`).
+#[derive(Debug, Serialize)]
+pub struct ImageJson {
+    pub id: i64,
+    /// `id` again, under the name the generation API's contract uses.
+    pub db_id: i64,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub folder: String,
+    pub kind: ImageKind,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub image_url: String,
+    pub thumb_url: String,
+    pub file_path: String,
+    /// The image page; anonymous pictures have none until their visitor signs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    pub urls: ImageUrls,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub seed: Option<i64>,
+    pub created: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageUrls {
+    pub original: String,
+    pub thumb: String,
+    pub pristine: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+impl ImageJson {
+    pub fn of(placed: &PlacedImage) -> Self {
+        let image = &placed.image;
+        let page = (placed.username != ANON_USERNAME).then(|| format!("/images/{}", image.id));
+        ImageJson {
+            id: image.id,
+            db_id: image.id,
+            title: image.title.clone(),
+            tags: image.tags.clone(),
+            folder: placed.folder_slug.clone(),
+            kind: image.kind,
+            width: image.width,
+            height: image.height,
+            bytes: image.bytes,
+            image_url: media_url(placed, Variant::Original),
+            thumb_url: media_url(placed, Variant::Thumb),
+            file_path: format!(
+                "uploads/{}/{}/original/{}.{}",
+                placed.username, placed.folder_slug, image.stem, image.original_ext
+            ),
+            page_url: page.clone(),
+            urls: ImageUrls {
+                original: media_url(placed, Variant::Original),
+                thumb: media_url(placed, Variant::Thumb),
+                pristine: media_url(placed, Variant::Pristine),
+                page,
+            },
+            prompt: image.prompt.clone(),
+            model: image.model.clone(),
+            provider: image.provider.clone(),
+            seed: image.seed,
+            created: image.created_at.to_rfc3339(),
+        }
     }
-    entry
+}
+
+/// [`ImageJson`] as a JSON value, for answers that add fields of their own.
+pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
+    serde_json::to_value(ImageJson::of(placed)).unwrap_or_default()
 }
 
 /// How a network is written in links and headings: a single address without its prefix.
