@@ -12,3 +12,4 @@
 pub mod accounts;
 pub mod admin;
 pub mod generation;
+pub mod pages;

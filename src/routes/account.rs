@@ -13,6 +13,7 @@ use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
 use crate::models::user::taken_message;
 use crate::models::{SessionRow, User, api_token};
+use crate::operations::pages;
 use crate::privacy;
 use crate::state::AppState;
 use crate::views::{FieldErrors, Flash, Layout, errors, render, see_other, timestamp};
@@ -91,14 +92,12 @@ async fn account_page(
     forms: AccountForms,
 ) -> Result<HttpResponse, AppError> {
     let user_id = current.user.id;
-    let (rows, tokens) = state
+    let pages::AccountData {
+        sessions: rows,
+        tokens,
+    } = state
         .db
-        .run(move |conn| {
-            Ok::<_, AppError>((
-                SessionRow::list_for_user(conn, user_id)?,
-                api_token::list_for_user(conn, user_id)?,
-            ))
-        })
+        .run(move |conn| pages::account(conn, user_id))
         .await?;
     let sessions = rows
         .into_iter()

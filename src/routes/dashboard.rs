@@ -8,8 +8,7 @@ use askama::Template;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::models::image::ImageFilter;
-use crate::models::{Folder, Image};
+use crate::operations::pages;
 use crate::quota::ClientIp;
 use crate::quota::charge::{Usage, human_duration};
 use crate::state::AppState;
@@ -53,15 +52,9 @@ async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let quota = state.usage_of(Some(&current), ip).await?;
     let user_id = current.user.id;
-    let (usage, folders, recent, uploads) = state
+    let data = state
         .db
-        .run(move |conn| {
-            let usage = Image::usage_for_user(conn, user_id)?;
-            let folders = Folder::list_with_counts(conn, user_id)?.len();
-            let recent = Image::list_for_user(conn, user_id, &ImageFilter::default(), 0, RECENT)?;
-            let uploads = crate::quota::storage::standing(conn, user_id)?;
-            Ok::<_, AppError>((usage, folders, recent, uploads))
-        })
+        .run(move |conn| pages::dashboard(conn, user_id, RECENT))
         .await?;
     let limits = state.settings.upload_limits();
     let user = &current.user;
@@ -73,14 +66,14 @@ async fn dashboard(
             credits: quota.credits.unwrap_or(user.credits),
             tier: user.tier.to_string(),
             member_since: user.created_at.format("%B %-d, %Y").to_string(),
-            image_count: usage.0,
-            folder_count: folders,
-            storage_used: human_bytes(usage.1),
+            image_count: data.image_count,
+            folder_count: data.folder_count,
+            storage_used: human_bytes(data.stored_bytes),
             storage_quota: (limits.storage_bytes > 0)
                 .then(|| human_bytes(i64::try_from(limits.storage_bytes).unwrap_or(i64::MAX))),
-            uploads_last_hour: uploads.uploads_last_hour,
+            uploads_last_hour: data.uploads.uploads_last_hour,
             uploads_per_hour: limits.uploads_per_hour,
-            recent: recent.items.iter().map(Card::owned).collect(),
+            recent: data.recent.items.iter().map(Card::owned).collect(),
             anonymous_reset: human_duration(quota.anonymous.reset_secs),
             window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),
             usage: quota,

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::domain::parse_folder_name;
 use crate::error::AppError;
+use crate::models::Folder;
 use crate::models::folder::FolderDeleteRefusal;
-use crate::models::image::ImageFilter;
-use crate::models::{Folder, Image};
+use crate::operations::pages;
 use crate::state::AppState;
 use crate::views::{Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other};
 
@@ -86,31 +86,17 @@ async fn gallery_page(
         .map(|t| t.trim().to_lowercase())
         .filter(|t| !t.is_empty());
     let user_id = current.user.id;
-    let (folders, tags, listing, folder) = {
+    let pages::GalleryData {
+        folders,
+        tags,
+        listing,
+        folder,
+    } = {
         let (folder_slug, tag) = (folder_slug.clone(), tag.clone());
+        let window = ((page - 1) * PER_PAGE, PER_PAGE);
         state
             .db
-            .run(move |conn| {
-                let folders = Folder::list_with_counts(conn, user_id)?;
-                let folder = match &folder_slug {
-                    Some(slug) => Some(
-                        folders
-                            .iter()
-                            .find(|(f, _)| &f.slug == slug)
-                            .map(|(f, _)| f.clone())
-                            .ok_or(AppError::NotFound)?,
-                    ),
-                    None => None,
-                };
-                let filter = ImageFilter {
-                    folder_id: folder.as_ref().map(|f| f.id),
-                    tag,
-                };
-                let listing =
-                    Image::list_for_user(conn, user_id, &filter, (page - 1) * PER_PAGE, PER_PAGE)?;
-                let tags = Image::tags_for_user(conn, user_id)?;
-                Ok::<_, AppError>((folders, tags, listing, folder))
-            })
+            .run(move |conn| pages::gallery(conn, user_id, folder_slug.as_deref(), tag, window))
             .await?
     };
     let link = |page: i64| {

@@ -9,11 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
-use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_tags};
 use crate::error::AppError;
-use crate::models::job::ImageParams;
 use crate::models::{Folder, Image, PlacedImage};
+use crate::operations::pages;
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
@@ -101,25 +100,19 @@ async fn image_page_with(
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = placed.image.user_id;
-    let rerun_job = placed
-        .image
-        .job_id
-        .filter(|_| placed.image.kind == ImageKind::Generated);
-    let (folders, job) = state
+    let looked_at = placed.clone();
+    let data = state
         .db
-        .run(move |conn| {
-            let folders = Folder::list_with_counts(conn, owner_id)?;
-            let job = match rerun_job {
-                Some(id) => crate::models::job::find(conn, id)?,
-                None => None,
-            };
-            Ok::<_, AppError>((folders, job))
-        })
+        .run(move |conn| pages::image_page(conn, &looked_at))
         .await?;
-    let folders = folders.into_iter().map(|(f, _)| (f.slug, f.name)).collect();
-    let rerun_size = job
-        .and_then(|job| serde_json::from_value::<ImageParams>(job.params).ok())
-        .map(|params| format!("{}x{}", params.width, params.height));
+    let folders = data
+        .folders
+        .into_iter()
+        .map(|(f, _)| (f.slug, f.name))
+        .collect();
+    let rerun_size = data
+        .rerun_size
+        .map(|(width, height)| format!("{width}x{height}"));
     let image = &placed.image;
     render(
         status,

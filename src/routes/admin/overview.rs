@@ -7,8 +7,9 @@ use askama::Template;
 
 use super::AdminUser;
 use crate::error::AppError;
-use crate::models::stats::{self, Overview, TopAddress};
-use crate::quota::blocks::{self, Block};
+use crate::models::stats::{Overview, TopAddress};
+use crate::operations::pages;
+use crate::quota::blocks::Block;
 use crate::state::AppState;
 use crate::views::human_bytes;
 use crate::views::{Layout, render, timestamp};
@@ -34,16 +35,7 @@ async fn overview(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let (stats, top, blocks) = state
-        .db
-        .run(|conn| {
-            Ok::<_, AppError>((
-                stats::overview(conn)?,
-                stats::top_addresses(conn, 10)?,
-                blocks::live(conn)?,
-            ))
-        })
-        .await?;
+    let pages::OverviewData { stats, top, blocks } = state.db.run(pages::admin_overview).await?;
     render(
         StatusCode::OK,
         &OverviewPage {
