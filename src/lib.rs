@@ -11,6 +11,7 @@ pub mod db;
 pub mod doctor;
 pub mod domain;
 pub mod error;
+pub mod extract;
 pub mod generate;
 pub mod library;
 pub mod media_cache;

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::auth::{AuthCache, CurrentUser, PasswordHasher};
+use crate::auth::{AuthCache, PasswordHasher};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::generate::worker::JobSignal;
 use crate::library::Library;
 use crate::media_cache::MediaCache;
+use crate::models::User;
 use crate::quota::ClientIp;
 use crate::quota::charge::{self, Rules, Usage};
 use crate::quota::limits::RecentRefusals;
@@ -32,13 +33,9 @@ pub struct AppState {
 impl AppState {
     /// What this visitor may still do (credits, free images, anonymous uses), for the
     /// dashboard, the generate form and `GET /api/usage`.
-    pub async fn usage_of(
-        &self,
-        current: Option<&CurrentUser>,
-        ip: ClientIp,
-    ) -> Result<Usage, AppError> {
+    pub async fn usage_of(&self, user: Option<&User>, ip: ClientIp) -> Result<Usage, AppError> {
         let rules = self.rules.clone();
-        let user = current.map(|current| current.user.clone());
+        let user = user.cloned();
         self.db
             .run(move |conn| charge::usage(conn, &rules, user.as_ref(), ip.0.into()))
             .await

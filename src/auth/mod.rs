@@ -1,14 +1,12 @@
-//! Who the client is: password hashing, the PostgreSQL session store, and the extractors
-//! (`CurrentUser`, `MaybeUser`) that turn a session into a live, enabled user, and the
-//! anonymous id a visitor's session carries before it has an account.
+//! Who the client is: password hashing, the PostgreSQL session store and its cache, the
+//! session keys, and the anonymous id a visitor's session carries before it has an account.
+//! The extractors that turn a request into a user are in `crate::extract`.
 
 pub mod cache;
-pub mod extractors;
 pub mod password;
 pub mod session_store;
 
 pub use cache::{AuthCache, Invalidation};
-pub use extractors::{CurrentUser, MaybeUser, load_user};
 pub use password::PasswordHasher;
 pub use session_store::PgSessionStore;
 

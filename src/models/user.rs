@@ -45,6 +45,12 @@ pub enum UniqueFieldTaken {
 /// cannot log in, and registering its name is refused as "taken".
 pub const ANON_USERNAME: &str = "_anon";
 
+impl AsRef<User> for User {
+    fn as_ref(&self) -> &User {
+        self
+    }
+}
+
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin

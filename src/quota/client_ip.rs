@@ -10,13 +10,8 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::dev::Payload;
 use actix_web::http::header::HeaderMap;
-use actix_web::{FromRequest, HttpRequest, web};
 use ipnetwork::IpNetwork;
-
-use crate::error::AppError;
-use crate::state::AppState;
 
 /// The resolved client address of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,26 +91,11 @@ pub fn limit_key(ip: IpAddr, ipv6_prefix: u8) -> IpNetwork {
     }
 }
 
-impl FromRequest for ClientIp {
-    type Error = AppError;
-    type Future = std::future::Ready<Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(client_ip_of(req))
-    }
-}
-
-pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
-    // Unix-socket or test requests have no peer; treat them as loopback.
-    let peer = req
-        .peer_addr()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |addr| addr.ip());
-    let trusted = &state.settings.trusted_proxies;
-    warn_once_about_untrusted_forwarding(peer, req.headers(), trusted);
-    Ok(ClientIp(resolve(peer, req.headers(), trusted)))
+/// The client address of a request from `peer` with `headers`, warning once when a proxy
+/// that is not trusted forwards addresses.
+pub fn of_request(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) -> ClientIp {
+    warn_once_about_untrusted_forwarding(peer, headers, trusted);
+    ClientIp(resolve(peer, headers, trusted))
 }
 
 /// A proxy in front of Atelier that is not in `ATELIER_TRUSTED_PROXIES` makes every client

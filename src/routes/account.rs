@@ -8,9 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, Invalidation};
+use crate::auth::Invalidation;
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
+use crate::extract::CurrentUser;
 use crate::models::user::taken_message;
 use crate::models::{SessionRow, User, api_token};
 use crate::operations::pages;

@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
+use crate::extract::{CurrentUser, MaybeUser};
 use crate::models::image::ImageFilter;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
@@ -77,7 +77,7 @@ async fn usage(
     user: MaybeUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let usage = state.usage_of(user.0.as_ref(), ip).await?;
+    let usage = state.usage_of(user.0.as_ref().map(|c| &c.user), ip).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "success": true,
         "signed_in": user.0.is_some(),

@@ -8,9 +8,10 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
-use crate::auth::{MaybeUser, anon_id, keys};
+use crate::auth::{anon_id, keys};
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
+use crate::extract::MaybeUser;
 use crate::models::User;
 use crate::models::login_failure::{self, Throttled};
 use crate::models::user::taken_message;
@@ -53,7 +54,7 @@ async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse
     render(
         StatusCode::OK,
         &RegisterPage {
-            layout: Layout::new(&session, None),
+            layout: Layout::signed_out(&session),
             username: "",
             email: "",
             errors: FieldErrors::default(),
@@ -88,7 +89,7 @@ async fn register(
         render(
             status,
             &RegisterPage {
-                layout: Layout::new(session, None),
+                layout: Layout::signed_out(session),
                 username: form.username.trim(),
                 email: form.email.trim(),
                 errors,
@@ -163,7 +164,7 @@ async fn login_form(
     render(
         StatusCode::OK,
         &LoginPage {
-            layout: Layout::new(&session, None),
+            layout: Layout::signed_out(&session),
             username: "",
             next,
             error: None,
@@ -187,7 +188,7 @@ async fn login(
         render(
             status,
             &LoginPage {
-                layout: Layout::new(&session, None),
+                layout: Layout::signed_out(&session),
                 username: form.username.trim(),
                 next: &next,
                 error: Some(error),

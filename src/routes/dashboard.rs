@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::extract::CurrentUser;
 use crate::operations::pages;
 use crate::quota::ClientIp;
 use crate::quota::charge::{Usage, human_duration};
@@ -50,7 +50,7 @@ async fn dashboard(
     current: CurrentUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let quota = state.usage_of(Some(&current), ip).await?;
+    let quota = state.usage_of(Some(&current.user), ip).await?;
     let user_id = current.user.id;
     let data = state
         .db

@@ -7,9 +7,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
 use crate::domain::parse_folder_name;
 use crate::error::AppError;
+use crate::extract::CurrentUser;
 use crate::models::Folder;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::operations::pages;

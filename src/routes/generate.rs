@@ -14,9 +14,10 @@ use askama::Template;
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, MaybeUser, anon_id, keys, new_anon_id};
+use crate::auth::{anon_id, keys, new_anon_id};
 use crate::domain::JobKind;
 use crate::error::AppError;
+use crate::extract::{CurrentUser, MaybeUser};
 use crate::generate::SIZES;
 use crate::models::Image;
 use crate::models::job::{self, Job};
@@ -186,7 +187,7 @@ impl GeneratePage {
         current: Option<&CurrentUser>,
         ip: ClientIp,
     ) -> Result<Self, AppError> {
-        let usage = state.usage_of(current, ip).await?;
+        let usage = state.usage_of(current.map(|c| &c.user), ip).await?;
         Ok(GeneratePage {
             layout: Layout::new(session, current),
             prompt: String::new(),

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::auth::MaybeUser;
 use crate::error::AppError;
+use crate::extract::MaybeUser;
 use crate::quota::ClientIp;
 use crate::state::AppState;
 use crate::views::{Layout, render};

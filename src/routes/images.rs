@@ -8,9 +8,9 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
 use crate::domain::{FolderSlug, parse_tags};
 use crate::error::AppError;
+use crate::extract::CurrentUser;
 use crate::models::{Folder, Image, PlacedImage};
 use crate::operations::pages;
 use crate::state::AppState;

@@ -7,9 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::auth::{CurrentUser, MaybeUser, anon_id};
+use crate::auth::anon_id;
 use crate::domain::JobKind;
 use crate::error::AppError;
+use crate::extract::{CurrentUser, MaybeUser};
 use crate::models::PlacedImage;
 use crate::models::job::{self, Job};
 use crate::operations::generation;

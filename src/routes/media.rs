@@ -12,10 +12,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use actix_session::Session;
 
-use crate::auth::extractors::token_owner;
-use crate::auth::{anon_id, keys, load_user};
+use crate::auth::{anon_id, keys};
 use crate::domain::{FolderSlug, Username};
 use crate::error::AppError;
+use crate::extract::load_user;
+use crate::extract::token_owner;
 use crate::models::Image;
 use crate::models::user::ANON_USERNAME;
 use crate::state::AppState;

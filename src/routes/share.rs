@@ -7,8 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::auth::MaybeUser;
 use crate::error::AppError;
+use crate::extract::MaybeUser;
 use crate::models::{Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;

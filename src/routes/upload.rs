@@ -9,10 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use crate::auth::CurrentUser;
 use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
+use crate::extract::CurrentUser;
 use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use ipnetwork::IpNetwork;
 
-use crate::auth::{CurrentUser, keys};
+use crate::auth::keys;
 use crate::domain::ImageKind;
 use crate::error::AppError;
 use crate::models::user::ANON_USERNAME;
-use crate::models::{Image, PlacedImage};
+use crate::models::{Image, PlacedImage, User};
 use crate::storage::Variant;
 
 /// What every page's layout needs: who is signed in and a pending flash message.
@@ -39,7 +39,12 @@ impl Layout {
     /// Takes (and so clears) the session's flash message. Only touches the session when
     /// there is one: `remove` marks the session changed, which would cost every page view
     /// a write (and every instance its cached copy).
-    pub fn new(session: &Session, user: Option<&CurrentUser>) -> Self {
+    /// A page for a visitor who is not signed in.
+    pub fn signed_out(session: &Session) -> Self {
+        Self::new::<User>(session, None)
+    }
+
+    pub fn new<U: AsRef<User>>(session: &Session, user: Option<&U>) -> Self {
         let flash = session
             .contains_key(keys::FLASH)
             .then(|| session.remove_as::<Flash>(keys::FLASH))
@@ -47,8 +52,8 @@ impl Layout {
             .and_then(Result::ok);
         Layout {
             user: user.map(|current| NavUser {
-                username: current.user.username.clone(),
-                is_admin: current.user.is_admin(),
+                username: current.as_ref().username.clone(),
+                is_admin: current.as_ref().is_admin(),
             }),
             flash,
         }

@@ -20,10 +20,10 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpRequest, web};
 use ipnetwork::IpNetwork;
 
-use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
+use crate::extract::client_ip_of;
+use crate::extract::{CurrentUser, MaybeUser};
 use crate::models::audit::{self, Actor};
-use crate::quota::client_ip::client_ip_of;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

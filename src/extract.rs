@@ -1,6 +1,7 @@
-//! Extractors that resolve the session (or, on the JSON API and the image proxy, a personal
-//! API token) to a user. Every request re-reads the user row, so a disabled or deleted
-//! account stops working at once, whatever its sessions or tokens say.
+//! The HTTP layer's extractors: `CurrentUser` and `MaybeUser` resolve the session (or, on
+//! the JSON API and the image proxy, a personal API token) to a live, enabled user, and
+//! `ClientIp` is the request's address as `quota::client_ip` resolves it. They read the
+//! application state, so they sit above it, beside the routes and middleware.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,9 +11,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::keys;
+use crate::auth::keys;
 use crate::error::AppError;
 use crate::models::{User, api_token};
+use crate::quota::ClientIp;
+use crate::quota::client_ip;
 use crate::state::AppState;
 
 /// A signed-in, enabled user. Anonymous requests get `AppError::LoginRequired`
@@ -112,4 +115,35 @@ impl FromRequest for MaybeUser {
         let req = req.clone();
         Box::pin(async move { Ok(MaybeUser(resolve(req).await?)) })
     }
+}
+
+impl AsRef<User> for CurrentUser {
+    fn as_ref(&self) -> &User {
+        &self.user
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(client_ip_of(req))
+    }
+}
+
+/// The client address of `req`, trusting forwarded headers only from trusted proxies.
+pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+    // Unix-socket or test requests have no peer; treat them as loopback.
+    let peer = req
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |addr| addr.ip());
+    Ok(client_ip::of_request(
+        peer,
+        req.headers(),
+        &state.settings.trusted_proxies,
+    ))
 }
