@@ -262,13 +262,7 @@ async fn login(
     }
     state
         .db
-        .run(move |conn| {
-            Ok::<_, AppError>(login_failure::clear_after_success(
-                conn,
-                attempt,
-                &account_key,
-            )?)
-        })
+        .run(move |conn| login_failure::clear_after_success(conn, attempt, &account_key))
         .await?;
 
     adopt_anonymous_images(&state, &session, user.id).await?;

@@ -73,12 +73,7 @@ async fn media(
             let placed = state
                 .db
                 .run(move |conn| {
-                    Ok::<_, AppError>(Image::find_for_media(
-                        conn,
-                        username.as_str(),
-                        folder.as_str(),
-                        &stem,
-                    )?)
+                    Image::find_for_media(conn, username.as_str(), folder.as_str(), &stem)
                 })
                 .await?
                 .ok_or(AppError::NotFound)?;

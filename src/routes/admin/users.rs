@@ -71,14 +71,14 @@ async fn list(
     let users = state
         .db
         .run(move |conn| {
-            Ok::<_, AppError>(user::search(
+            user::search(
                 conn,
                 text.as_deref(),
                 network,
                 sort,
                 (page - 1) * USERS_PER_PAGE,
                 USERS_PER_PAGE,
-            )?)
+            )
         })
         .await?;
     let total = users.first().map_or(0, |user| user.total);

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{NetworkForm, case_file_link, parse_expiry, parse_network_field};
 use crate::error::AppError;
 use crate::models::ip_activity::{self, Footprint};
-use crate::operations::admin::{self as admin_ops};
+use crate::operations::admin as admin_ops;
 use crate::routes::admin::AdminUser;
 use crate::state::AppState;
 use crate::views::human_bytes;
