@@ -113,6 +113,17 @@ settings! {
     openai_api_key: Option<String> = optional(),
     openai_model: String = text_or("gpt-image-1"),
     openai_timeout_secs: u64 = parsed(120),
+    /// An AUTOMATIC1111 / Forge / SD.Next server started with `--api`.
+    a1111_url: String = text_or("http://127.0.0.1:7860"),
+    /// `user:password` when the server runs with `--api-auth`.
+    a1111_auth: Option<String> = optional(),
+    a1111_steps: u32 = parsed(20),
+    a1111_sampler: String = text_or("Euler a"),
+    a1111_cfg_scale: f64 = parsed(7.0),
+    a1111_negative_prompt: String = text_or(""),
+    /// How far a prompt edit may move from its source (img2img `denoising_strength`).
+    a1111_denoising_strength: f64 = parsed(0.6),
+    a1111_timeout_secs: u64 = parsed(300),
     /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
     /// always need an account.
     anon_generate_limit: u32 = parsed(3),

@@ -82,6 +82,8 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         anon_id -> Nullable<Text>,
+        progress -> Float4,
+        eta_secs -> Nullable<Int4>,
     }
 }
 

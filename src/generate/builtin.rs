@@ -48,6 +48,7 @@ fn encode_png(image: &DynamicImage) -> Result<GeneratedImage, GenerateError> {
     Ok(GeneratedImage {
         bytes,
         model: MODEL.to_owned(),
+        parameters: None,
     })
 }
 

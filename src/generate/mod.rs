@@ -5,6 +5,7 @@
 //! blocking pool. Every generation goes through the [`crate::quota`] charge seam: reserve
 //! before the job is queued, commit when it succeeds, refund exactly once when it fails.
 
+pub mod a1111;
 pub mod builtin;
 pub mod openai;
 pub mod story;
@@ -26,6 +27,55 @@ pub struct GenerationRequest {
 pub struct GeneratedImage {
     pub bytes: Vec<u8>,
     pub model: String,
+    /// The settings it was made with, as AUTOMATIC1111 writes them (`parameters` text in
+    /// the pristine PNG), when the provider has more to say than prompt and model.
+    pub parameters: Option<String>,
+}
+
+/// Attempts per image, the first included, for providers that call a server.
+const ATTEMPTS: u32 = 3;
+
+/// One attempt's outcome when it did not produce an image.
+pub(crate) enum Attempt {
+    /// Worth trying again after at least this long (429, 5xx, transport errors).
+    Retry(GenerateError, std::time::Duration),
+    Final(GenerateError),
+}
+
+/// A transport failure (unreachable, timed out) as a retryable attempt.
+pub(crate) fn transport_error(err: ureq::Error) -> Attempt {
+    let message = match err {
+        ureq::Error::Timeout(_) => "The image provider did not answer in time.",
+        _ => "The image provider cannot be reached right now.",
+    };
+    Attempt::Retry(
+        GenerateError(message.into()),
+        std::time::Duration::from_millis(500),
+    )
+}
+
+/// Runs `once` up to [`ATTEMPTS`] times, waiting between retryable failures (the longer of
+/// what the attempt asked for and a doubling backoff).
+pub(crate) fn retrying<T>(
+    backoff: std::time::Duration,
+    mut once: impl FnMut() -> Result<T, Attempt>,
+) -> Result<T, GenerateError> {
+    let mut delay = backoff;
+    for attempt in 1..=ATTEMPTS {
+        match once() {
+            Ok(value) => return Ok(value),
+            Err(Attempt::Final(error)) => return Err(error),
+            Err(Attempt::Retry(error, wait)) => {
+                if attempt == ATTEMPTS {
+                    return Err(error);
+                }
+                tracing::warn!(attempt, error = %error, "image provider failed; retrying");
+                std::thread::sleep(wait.max(delay));
+                delay *= 2;
+            }
+        }
+    }
+    Err(GenerateError("The image provider failed.".into()))
 }
 
 /// A failure in words for the user (never a provider's secret or a stack trace).
@@ -49,6 +99,20 @@ pub trait Generator: Send + Sync {
         source: &[u8],
         request: &GenerationRequest,
     ) -> Result<GeneratedImage, GenerateError>;
+    /// How far the picture being made is, as the provider reports it while `generate` or
+    /// `edit` runs (polled from another thread). `None`: the provider does not say.
+    fn progress(&self) -> Option<Progress> {
+        None
+    }
+}
+
+/// A provider's report on the picture it is making.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// 0 to 1.
+    pub done: f32,
+    /// Seconds left, by the provider's estimate.
+    pub eta_secs: Option<u32>,
 }
 
 /// The provider chosen by `ATELIER_GENERATOR`.
@@ -66,9 +130,19 @@ pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Arc<d
                 std::time::Duration::from_secs(settings.openai_timeout_secs),
             )))
         }
-        other => {
-            anyhow::bail!("ATELIER_GENERATOR: unknown provider {other:?} (builtin or openai)")
-        }
+        "a1111" => Ok(Arc::new(a1111::A1111::new(a1111::A1111Options {
+            base_url: settings.a1111_url.clone(),
+            auth: settings.a1111_auth.clone(),
+            steps: settings.a1111_steps,
+            sampler: settings.a1111_sampler.clone(),
+            cfg_scale: settings.a1111_cfg_scale,
+            negative_prompt: settings.a1111_negative_prompt.clone(),
+            denoising_strength: settings.a1111_denoising_strength,
+            timeout: std::time::Duration::from_secs(settings.a1111_timeout_secs),
+        }))),
+        other => anyhow::bail!(
+            "ATELIER_GENERATOR: unknown provider {other:?} (builtin, openai or a1111)"
+        ),
     }
 }
 

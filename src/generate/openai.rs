@@ -9,10 +9,9 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{GenerateError, GeneratedImage, GenerationRequest, Generator};
-
-/// Attempts per image, the first included.
-const ATTEMPTS: u32 = 3;
+use super::{
+    Attempt, GenerateError, GeneratedImage, GenerationRequest, Generator, retrying, transport_error,
+};
 /// The longest `Retry-After` we honour before giving up on that attempt's wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Largest image we download from a `url` answer.
@@ -156,20 +155,6 @@ impl OpenAi {
     }
 }
 
-/// One attempt's outcome when it did not produce an image.
-enum Attempt {
-    Retry(GenerateError, Duration),
-    Final(GenerateError),
-}
-
-fn transport_error(err: ureq::Error) -> Attempt {
-    let message = match err {
-        ureq::Error::Timeout(_) => "The image provider did not answer in time.",
-        _ => "The image provider cannot be reached right now.",
-    };
-    Attempt::Retry(GenerateError(message.into()), Duration::from_millis(500))
-}
-
 #[derive(Deserialize)]
 struct Answer {
     data: Vec<AnswerImage>,
@@ -225,26 +210,11 @@ impl OpenAi {
         request: &GenerationRequest,
         source: Option<&[u8]>,
     ) -> Result<GeneratedImage, GenerateError> {
-        let mut delay = self.backoff;
-        for attempt in 1..=ATTEMPTS {
-            match self.once(request, source) {
-                Ok(bytes) => {
-                    return Ok(GeneratedImage {
-                        bytes,
-                        model: self.model.clone(),
-                    });
-                }
-                Err(Attempt::Final(error)) => return Err(error),
-                Err(Attempt::Retry(error, wait)) => {
-                    if attempt == ATTEMPTS {
-                        return Err(error);
-                    }
-                    tracing::warn!(attempt, error = %error, "image provider failed; retrying");
-                    std::thread::sleep(wait.max(delay));
-                    delay *= 2;
-                }
-            }
-        }
-        Err(GenerateError("The image provider failed.".into()))
+        let bytes = retrying(self.backoff, || self.once(request, source))?;
+        Ok(GeneratedImage {
+            bytes,
+            model: self.model.clone(),
+            parameters: None,
+        })
     }
 }

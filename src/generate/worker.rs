@@ -208,6 +208,7 @@ async fn produce(
                 source_image_id: params.source_image_id,
                 credits_used: Reservation::of_job(job).credits_per_image(params.count),
                 free: Reservation::of_job(job).free_image.is_some(),
+                position: (index, params.count),
             };
             let image_id = generate_one(ctx, generator.clone(), job, request, target).await?;
             stored.push(image_id);
@@ -238,12 +239,22 @@ async fn generate_one(
         (None, _) => None,
     };
     let generated = {
-        let request = request.clone();
-        web::block(move || match source {
-            Some(source) => generator.edit(&source, &request),
-            None => generator.generate(&request),
-        })
-        .await
+        let (request, making) = (request.clone(), Arc::clone(&generator));
+        let made = web::block(move || match source {
+            Some(source) => making.edit(&source, &request),
+            None => making.generate(&request),
+        });
+        tokio::pin!(made);
+        // While the provider works, its own progress reports reach the job row, so every
+        // instance's job page shows them.
+        let mut poll = tokio::time::interval(PROGRESS_POLL);
+        poll.tick().await;
+        loop {
+            tokio::select! {
+                done = &mut made => break done,
+                _ = poll.tick() => report_progress(ctx, &generator, job, target.position).await,
+            }
+        }
         .map_err(|err| err.to_string())?
         .map_err(|err| err.0)?
     };
@@ -252,15 +263,17 @@ async fn generate_one(
         source_image_id,
         credits_used,
         free,
+        ..
     } = target;
     let (max_pixels, budget) = (ctx.library.max_pixels, ctx.library.decode_budget.clone());
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
     // original, carries no metadata.
-    let pristine = with_png_text(
-        &generated.bytes,
-        &[("prompt", &job.prompt), ("model", &model)],
-    );
+    let mut text = vec![("prompt", job.prompt.as_str()), ("model", model.as_str())];
+    if let Some(parameters) = &generated.parameters {
+        text.push(("parameters", parameters));
+    }
+    let pristine = with_png_text(&generated.bytes, &text);
     let (format, sanitised, pristine) = web::block(move || {
         imaging::sanitise_upload(&pristine, max_pixels, &budget)
             .map(|(format, sanitised)| (format, sanitised, pristine))
@@ -316,12 +329,41 @@ async fn generate_one(
     Ok(stored.id)
 }
 
-/// Where a result goes, what it starts from and what it cost.
+/// Where a result goes, what it starts from, what it cost, and which of the job's images
+/// it is (index, count), for progress.
 struct Target {
     folder: Option<String>,
     source_image_id: Option<i64>,
     credits_used: i32,
     free: bool,
+    position: (u32, u32),
+}
+
+/// How often a running provider is asked how far it is.
+const PROGRESS_POLL: Duration = Duration::from_millis(500);
+
+/// Asks the provider how far the current picture is and records it on the job, as a share
+/// of the whole job. Failures only cost the report.
+async fn report_progress(
+    ctx: &WorkerContext,
+    generator: &Arc<dyn Generator>,
+    job: &Job,
+    (index, count): (u32, u32),
+) {
+    let asking = Arc::clone(generator);
+    let Ok(Some(progress)) = web::block(move || asking.progress()).await else {
+        return;
+    };
+    let done = (index as f32 + progress.done.clamp(0.0, 1.0)) / count.max(1) as f32;
+    let eta = progress.eta_secs.and_then(|secs| i32::try_from(secs).ok());
+    let (id, attempt) = (job.id, job.attempts);
+    if let Err(err) = ctx
+        .db
+        .run(move |conn| job::report_progress(conn, id, attempt, done, eta))
+        .await
+    {
+        tracing::debug!(job = id, error = %err, "could not record progress");
+    }
 }
 
 /// The account and folder a result is stored in. An anonymous job's results go to the

@@ -39,6 +39,10 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// The anonymous visitor who asked, until they sign in (then `user_id` is set).
     pub anon_id: Option<String>,
+    /// How far the provider says it is, 0 to 1 over all the job's images.
+    pub progress: f32,
+    /// The provider's estimate of the seconds left, when it gives one.
+    pub eta_secs: Option<i32>,
 }
 
 impl Job {
@@ -172,6 +176,23 @@ fn claimed(id: i64, attempt: i32) -> ClaimedJob {
         .filter(generation_jobs::attempts.eq(attempt))
 }
 
+/// Records how far a running job is (ignored once another attempt holds it).
+pub fn report_progress(
+    conn: &mut PgConnection,
+    id: i64,
+    attempt: i32,
+    progress: f32,
+    eta_secs: Option<i32>,
+) -> QueryResult<()> {
+    diesel::update(claimed(id, attempt))
+        .set((
+            generation_jobs::progress.eq(progress.clamp(0.0, 1.0)),
+            generation_jobs::eta_secs.eq(eta_secs.map(|secs| secs.max(0))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Extends a running job's lease; `false` when the job is no longer this worker's.
 pub fn renew_lease(conn: &mut PgConnection, id: i64, attempt: i32) -> QueryResult<bool> {
     let renewed = diesel::update(claimed(id, attempt))
@@ -190,6 +211,8 @@ pub fn succeed(
         .set((
             generation_jobs::status.eq(JobStatus::Succeeded),
             generation_jobs::image_ids.eq(image_ids),
+            generation_jobs::progress.eq(1.0f32),
+            generation_jobs::eta_secs.eq(None::<i32>),
             generation_jobs::finished_at.eq(Utc::now()),
             generation_jobs::lease_until.eq(None::<DateTime<Utc>>),
         ))

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::auth::anon_id;
-use crate::domain::JobKind;
+use crate::domain::{JobKind, JobStatus};
 use crate::error::AppError;
 use crate::extract::{CurrentUser, MaybeUser};
 use crate::models::PlacedImage;
@@ -74,6 +74,8 @@ struct JobPage {
     prompt: String,
     status: String,
     pending: bool,
+    /// The provider's progress while running, in words ("45% · about 12 s left").
+    progress: Option<String>,
     error: Option<String>,
     cards: Vec<Card>,
     /// Stories show each picture with its sentence, in order.
@@ -108,6 +110,7 @@ async fn job_page(
             prompt: job.prompt.clone(),
             status: job.status.to_string(),
             pending: !job.is_finished(),
+            progress: progress_words(&job),
             error: job.error.clone(),
             cards: images.iter().map(card).collect(),
             scenes: if job.kind == JobKind::Story {
@@ -129,10 +132,24 @@ async fn job_page(
     )
 }
 
+/// A running job's progress in words, when its provider reports any.
+fn progress_words(job: &Job) -> Option<String> {
+    if job.status != JobStatus::Running || job.progress <= 0.0 {
+        return None;
+    }
+    let percent = (job.progress * 100.0).round() as u32;
+    Some(match job.eta_secs {
+        Some(secs) if secs > 0 => format!("{percent}% · about {secs} s left"),
+        _ => format!("{percent}%"),
+    })
+}
+
 fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
     serde_json::json!({
         "id": job.id,
         "status": job.status,
+        "progress": job.progress,
+        "eta_secs": job.eta_secs,
         "prompt": job.prompt,
         "error": job.error,
         "images": images.iter().map(image_json).collect::<Vec<_>>(),

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server over HTTP against real PostgreSQL. One binary, a module
 //! per feature; see `helpers.rs` for the harness.
 
+mod a1111;
 mod accounts;
 mod admin;
 mod anonymous;
@@ -9,6 +10,7 @@ mod browser;
 mod contract;
 mod crash;
 mod embedded;
+mod fake_a1111;
 mod fake_openai;
 mod fixtures;
 mod generation;
