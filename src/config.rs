@@ -124,6 +124,12 @@ settings! {
     /// How far a prompt edit may move from its source (img2img `denoising_strength`).
     a1111_denoising_strength: f64 = parsed(0.6),
     a1111_timeout_secs: u64 = parsed(300),
+    /// A ComfyUI server, and the API-format workflow it runs (prompt, seed and size are
+    /// filled in; see `deploy/comfyui/`).
+    comfyui_url: String = text_or("http://127.0.0.1:8188"),
+    comfyui_workflow: Option<String> = optional(),
+    comfyui_negative_prompt: String = text_or(""),
+    comfyui_timeout_secs: u64 = parsed(300),
     /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
     /// always need an account.
     anon_generate_limit: u32 = parsed(3),

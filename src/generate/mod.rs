@@ -7,6 +7,7 @@
 
 pub mod a1111;
 pub mod builtin;
+pub mod comfyui;
 pub mod openai;
 pub mod story;
 pub mod worker;
@@ -140,8 +141,21 @@ pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Arc<d
             denoising_strength: settings.a1111_denoising_strength,
             timeout: std::time::Duration::from_secs(settings.a1111_timeout_secs),
         }))),
+        "comfyui" => {
+            let workflow = settings.comfyui_workflow.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "ATELIER_GENERATOR=comfyui needs ATELIER_COMFYUI_WORKFLOW (an API-format workflow file; see deploy/comfyui/)"
+                )
+            })?;
+            Ok(Arc::new(comfyui::ComfyUi::new(
+                &settings.comfyui_url,
+                std::path::Path::new(workflow),
+                &settings.comfyui_negative_prompt,
+                std::time::Duration::from_secs(settings.comfyui_timeout_secs),
+            )?))
+        }
         other => anyhow::bail!(
-            "ATELIER_GENERATOR: unknown provider {other:?} (builtin, openai or a1111)"
+            "ATELIER_GENERATOR: unknown provider {other:?} (builtin, openai, a1111 or comfyui)"
         ),
     }
 }

@@ -89,6 +89,8 @@ fn diesel_type(udt: &str) -> String {
         "int2" => "Int2",
         "int4" => "Int4",
         "int8" => "Int8",
+        "float4" => "Float4",
+        "float8" => "Float8",
         "text" | "varchar" => "Text",
         "bool" => "Bool",
         "timestamptz" => "Timestamptz",
