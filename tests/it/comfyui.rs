@@ -1,0 +1,114 @@
+//! The `comfyui` provider against a local server speaking ComfyUI's API, with the example
+//! workflow shipped in `deploy/comfyui/`: the inputs filled in per image (four images, four
+//! seeds), the checkpoint recorded as the model, and failures (a failed run, out of GPU
+//! memory, a server too slow for the timeout) that fail the job clearly and refund it.
+
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+use crate::fake_comfyui::{self, FakeComfyUi};
+use crate::helpers::{TestApp, new_client, spawn_app_with};
+
+const WORKFLOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/deploy/comfyui/sd15-txt2img.json"
+);
+
+async fn app_with_fake(timeout_secs: u32) -> (TestApp, FakeComfyUi, reqwest::Client) {
+    let fake = fake_comfyui::start().await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(move |s| {
+        s.insert("generator".into(), "comfyui".into());
+        s.insert("comfyui_url".into(), base);
+        s.insert("comfyui_workflow".into(), WORKFLOW.into());
+        s.insert("comfyui_negative_prompt".into(), "lowres".into());
+        s.insert("comfyui_timeout_secs".into(), timeout_secs.to_string());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "comfy").await;
+    (app, fake, client)
+}
+
+fn credits(app: &TestApp) -> i64 {
+    atelier::schema::users::table
+        .filter(atelier::schema::users::username.eq("comfy"))
+        .select(atelier::schema::users::credits)
+        .first(&mut app.conn())
+        .expect("credits")
+}
+
+#[tokio::test]
+async fn the_workflow_is_filled_in_for_every_image() {
+    let (app, fake, client) = app_with_fake(30).await;
+    let (status, reply) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "a quiet harbour", "count": 4, "seed": 7, "size": "512x768" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let prompts = fake.prompts();
+    assert_eq!(prompts.len(), 4);
+    for (index, workflow) in prompts.iter().enumerate() {
+        assert_eq!(workflow["6"]["inputs"]["text"], "a quiet harbour");
+        assert_eq!(workflow["7"]["inputs"]["text"], "lowres");
+        assert_eq!(workflow["3"]["inputs"]["seed"], 7 + index as u64);
+        assert_eq!(workflow["5"]["inputs"]["width"], 512);
+        assert_eq!(workflow["5"]["inputs"]["height"], 768);
+        assert_eq!(workflow["5"]["inputs"]["batch_size"], 1);
+        assert_eq!(
+            workflow["4"]["class_type"], "CheckpointLoaderSimple",
+            "the rest is kept"
+        );
+    }
+    let images = app.api_images(&client).await;
+    assert_eq!(images.len(), 4);
+    assert!(images.iter().all(|i| i["provider"] == "comfyui"
+        && i["model"] == "v1-5-pruned-emaonly.safetensors"
+        && i["width"] == 512
+        && i["height"] == 768));
+}
+
+#[tokio::test]
+async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
+    let (app, _fake, client) = app_with_fake(1).await;
+    let before = credits(&app);
+    for (prompt, words) in [
+        ("this will crash", "failed to make the picture"),
+        ("an out-of-memory scene", "GPU memory"),
+        ("painted slowly", "did not finish the picture in time"),
+    ] {
+        let (status, reply) = app
+            .generate(&client, serde_json::json!({ "prompt": prompt }))
+            .await;
+        assert_eq!(status, 502, "{prompt}: {reply}");
+        assert!(
+            reply["error"].as_str().expect("error").contains(words),
+            "{reply}"
+        );
+    }
+    assert_eq!(credits(&app), before, "every failure was refunded");
+    assert_eq!(app.count_images(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_clearly() {
+    let app = spawn_app_with(|s| {
+        s.insert("generator".into(), "comfyui".into());
+        s.insert("comfyui_url".into(), "http://127.0.0.1:9".into());
+        s.insert("comfyui_workflow".into(), WORKFLOW.into());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "comfy").await;
+    let (status, reply) = app
+        .generate(&client, serde_json::json!({ "prompt": "anything" }))
+        .await;
+    assert_eq!(status, 502);
+    assert!(
+        reply["error"]
+            .as_str()
+            .expect("error")
+            .contains("cannot be reached")
+    );
+}
