@@ -72,7 +72,7 @@ impl Application {
             settings.max_image_pixels,
             crate::storage::budget::DecodeBudget::new(settings.decode_memory_bytes),
         );
-        let generator = crate::generate::from_settings(&settings)?;
+        let providers = crate::generate::Providers::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::default();
@@ -101,6 +101,7 @@ impl Application {
             rules,
             recent_refusals: RecentRefusals::default(),
             exports: crate::privacy::ExportsInProgress::default(),
+            provider_names: providers.names(),
         });
         spawn_housekeeping(
             state.db.clone(),
@@ -113,7 +114,7 @@ impl Application {
             library: state.library.clone(),
             jobs: Arc::clone(&state.jobs),
         };
-        spawn_workers(workers, generator, state.settings.generation_workers);
+        spawn_workers(workers, providers, state.settings.generation_workers);
 
         let workers = state.settings.workers;
         let server_state = state.clone();

@@ -28,6 +28,8 @@ pub struct AppState {
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,
     pub exports: crate::privacy::ExportsInProgress,
+    /// The image providers on offer, the default first (`ATELIER_GENERATOR`).
+    pub provider_names: Vec<&'static str>,
 }
 
 impl AppState {

@@ -116,9 +116,60 @@ pub struct Progress {
     pub eta_secs: Option<u32>,
 }
 
-/// The provider chosen by `ATELIER_GENERATOR`.
-pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn Generator>> {
-    match settings.generator.as_str() {
+/// The providers this instance offers: `ATELIER_GENERATOR` may name several,
+/// comma-separated; the first is the default. Jobs name theirs, so an order keeps the
+/// provider it was placed with.
+#[derive(Clone)]
+pub struct Providers {
+    list: Vec<Arc<dyn Generator>>,
+}
+
+impl Providers {
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Self> {
+        let mut list: Vec<Arc<dyn Generator>> = Vec::new();
+        for name in settings
+            .generator
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let provider = provider_named(settings, name)?;
+            if list
+                .iter()
+                .any(|known| known.provider() == provider.provider())
+            {
+                anyhow::bail!("ATELIER_GENERATOR names {name} twice");
+            }
+            list.push(provider);
+        }
+        if list.is_empty() {
+            anyhow::bail!("ATELIER_GENERATOR names no provider");
+        }
+        Ok(Providers { list })
+    }
+
+    /// The default provider's name and the others', in the configured order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.list
+            .iter()
+            .map(|provider| provider.provider())
+            .collect()
+    }
+
+    /// The provider called `name`, or the default.
+    pub fn get(&self, name: Option<&str>) -> Arc<dyn Generator> {
+        name.and_then(|name| self.list.iter().find(|p| p.provider() == name))
+            .unwrap_or(&self.list[0])
+            .clone()
+    }
+}
+
+/// One provider by its `ATELIER_GENERATOR` name.
+fn provider_named(
+    settings: &crate::config::Settings,
+    name: &str,
+) -> anyhow::Result<Arc<dyn Generator>> {
+    match name {
         "builtin" => Ok(Arc::new(builtin::Builtin)),
         "openai" => {
             let key = settings.openai_api_key.as_deref().ok_or_else(|| {

@@ -9,7 +9,7 @@ use actix_web::web;
 use diesel::Connection;
 use tokio::sync::Notify;
 
-use super::{GenerationRequest, Generator, with_png_text};
+use super::{GenerationRequest, Generator, Providers, with_png_text};
 use crate::db::Db;
 use crate::domain::ImageKind;
 use crate::error::AppError;
@@ -44,9 +44,9 @@ pub struct WorkerContext {
     pub jobs: Arc<JobSignal>,
 }
 
-pub fn spawn_workers(ctx: WorkerContext, generator: Arc<dyn Generator>, count: usize) {
+pub fn spawn_workers(ctx: WorkerContext, providers: Providers, count: usize) {
     for index in 0..count {
-        let (ctx, generator) = (ctx.clone(), generator.clone());
+        let (ctx, providers) = (ctx.clone(), providers.clone());
         tokio::spawn(async move {
             let mut last_recovery = None::<tokio::time::Instant>;
             loop {
@@ -57,7 +57,7 @@ pub fn spawn_workers(ctx: WorkerContext, generator: Arc<dyn Generator>, count: u
                     }
                 }
                 match ctx.db.run(job::claim).await {
-                    Ok(Some(job)) => run(&ctx, &generator, job).await,
+                    Ok(Some(job)) => run(&ctx, &providers, job).await,
                     Ok(None) => {
                         let _ = tokio::time::timeout(IDLE_POLL, ctx.jobs.0.notified()).await;
                     }
@@ -100,9 +100,9 @@ async fn recover(ctx: &WorkerContext) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn run(ctx: &WorkerContext, generator: &Arc<dyn Generator>, job: Job) {
+async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
     let (id, attempt) = (job.id, job.attempts);
-    match produce(ctx, generator, &job).await {
+    match produce(ctx, providers, &job).await {
         Ok(image_ids) => {
             let done = ctx
                 .db
@@ -177,11 +177,12 @@ async fn discard_earlier_attempt(ctx: &WorkerContext, job: &Job) -> Result<(), S
 /// returns the message for the user.
 async fn produce(
     ctx: &WorkerContext,
-    generator: &Arc<dyn Generator>,
+    providers: &Providers,
     job: &Job,
 ) -> Result<Vec<i64>, String> {
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
+    let generator = providers.get(params.provider.as_deref());
     if job.attempts > 1 {
         discard_earlier_attempt(ctx, job).await?;
     }

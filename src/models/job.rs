@@ -67,6 +67,9 @@ pub struct ImageParams {
     /// Prompt edits: the image to start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_image_id: Option<i64>,
+    /// The provider the order asked for; the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 impl ImageParams {

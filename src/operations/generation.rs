@@ -30,6 +30,17 @@ pub struct Order {
     pub source: Option<(i64, String)>,
     /// The seed asked for; `None` draws one.
     pub seed: Option<u64>,
+    /// The provider asked for (checked by [`check_provider`]); `None`: the default.
+    pub provider: Option<String>,
+}
+
+/// An optional provider name, one of `offered` (the default first).
+pub fn check_provider(raw: Option<&str>, offered: &[&str]) -> Result<Option<String>, String> {
+    match raw.map(str::trim).filter(|name| !name.is_empty()) {
+        None => Ok(None),
+        Some(name) if offered.contains(&name) => Ok(Some(name.to_owned())),
+        Some(_) => Err(format!("The provider is one of {}.", offered.join(", "))),
+    }
 }
 
 /// Seeds are whole numbers from 0 to 2^53 − 1, so that JavaScript and JSON tools, which
@@ -72,6 +83,7 @@ pub fn check_story(text: &str) -> Result<Order, String> {
         scenes,
         source: None,
         seed: None,
+        provider: None,
     })
 }
 
@@ -112,6 +124,7 @@ pub fn check_order(
         folder_name: None,
         source: None,
         seed,
+        provider: None,
     })
 }
 
@@ -197,6 +210,7 @@ pub fn queue_order(
             scenes: order.scenes,
             folder,
             source_image_id: order.source.as_ref().map(|(id, _)| *id),
+            provider: order.provider,
         })
         .map_err(AppError::internal)?;
         params["charge"] = serde_json::to_value(granted.reservation).map_err(AppError::internal)?;

@@ -22,7 +22,7 @@ use crate::generate::SIZES;
 use crate::models::Image;
 use crate::models::job::{self, Job};
 use crate::operations::generation::{
-    self, Order, QueueOrder, check_order, check_story, random_seed,
+    self, Order, QueueOrder, check_order, check_provider, check_story, random_seed,
 };
 use crate::quota::ClientIp;
 use crate::quota::charge::Refusal;
@@ -171,6 +171,9 @@ struct GeneratePage {
     sizes: Vec<String>,
     /// The seed typed, if any (empty: a random one).
     seed: String,
+    /// The providers on offer (a choice only when there are several) and the one chosen.
+    providers: Vec<&'static str>,
+    provider: String,
     error: Option<String>,
     /// What one image will cost, in words; with the balance, the page's script updates it
     /// for the chosen count.
@@ -195,6 +198,8 @@ impl GeneratePage {
             size: "512x512".into(),
             sizes: size_names(),
             seed: String::new(),
+            providers: state.provider_names.clone(),
+            provider: state.provider_names[0].to_owned(),
             error: None,
             cost: usage.next_image_cost(),
             credits: usage.credits,
@@ -225,6 +230,7 @@ pub struct GenerateForm {
     count: Option<String>,
     size: Option<String>,
     seed: Option<String>,
+    provider: Option<String>,
 }
 
 async fn generate(
@@ -236,12 +242,17 @@ async fn generate(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
-    let problem = match check_order(
+    let checked = check_order(
         &form.prompt,
         form.count.as_deref(),
         form.size.as_deref(),
         form.seed.as_deref(),
-    ) {
+    )
+    .and_then(|mut order| {
+        order.provider = check_provider(form.provider.as_deref(), &state.provider_names)?;
+        Ok(order)
+    });
+    let problem = match checked {
         Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
             Ok((job, standing)) => {
                 return Ok(with_rate_limit(
@@ -264,6 +275,9 @@ async fn generate(
     page.count = form.count.and_then(|c| c.parse().ok()).unwrap_or(1);
     page.size = form.size.unwrap_or_default();
     page.seed = form.seed.unwrap_or_default().trim().to_owned();
+    if let Some(provider) = form.provider {
+        page.provider = provider;
+    }
     page.error = Some(problem.message());
     render(problem.status_code(), &page)
 }
@@ -276,6 +290,7 @@ pub struct GenerateRequest {
     size: Option<String>,
     seed: Option<serde_json::Value>,
     wait: Option<bool>,
+    provider: Option<String>,
 }
 
 async fn api_generate(
@@ -292,13 +307,15 @@ async fn api_generate(
     };
     let count = body.count.as_ref().map(as_text);
     let seed = body.seed.as_ref().filter(|v| !v.is_null()).map(as_text);
-    let order = check_order(
+    let mut order = check_order(
         &body.prompt,
         count.as_deref(),
         body.size.as_deref(),
         seed.as_deref(),
     )
     .map_err(AppError::BadRequest)?;
+    order.provider = check_provider(body.provider.as_deref(), &state.provider_names)
+        .map_err(AppError::BadRequest)?;
     let wait = body.wait != Some(false);
     order_and_reply(
         &state,

@@ -79,6 +79,8 @@ struct ImagePage {
     /// "Run again with this seed": the size the picture was generated at, when the same
     /// prompt, seed and size make it again (generated images and story scenes).
     rerun_size: Option<String>,
+    /// …and by the same provider, when it is still on offer.
+    rerun_provider: Option<String>,
 }
 
 async fn image_page(
@@ -150,6 +152,10 @@ async fn image_page_with(
             source_image_id: image.source_image_id,
             seed: image.seed,
             rerun_size: rerun_size.filter(|_| image.prompt.is_some() && image.seed.is_some()),
+            rerun_provider: image
+                .provider
+                .clone()
+                .filter(|name| state.provider_names.contains(&name.as_str())),
         },
     )
 }

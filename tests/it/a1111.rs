@@ -217,3 +217,76 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
     );
     assert_eq!(credits(&app), before);
 }
+
+#[tokio::test]
+async fn several_providers_are_offered_by_name_and_orders_keep_theirs() {
+    let fake = fake_a1111::start(None).await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(move |s| {
+        s.insert("generator".into(), "builtin, a1111".into());
+        s.insert("a1111_url".into(), base);
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "sdfan").await;
+    let form = app
+        .get(&client, "/generate")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        form.contains(r#"name="provider""#),
+        "a choice when there are several"
+    );
+    assert!(
+        form.contains("builtin · 1 credit an image") && form.contains("a1111 · 1 credit an image")
+    );
+
+    let (status, default) = app
+        .generate(&client, serde_json::json!({ "prompt": "by default" }))
+        .await;
+    assert_eq!(status, 200, "{default}");
+    assert_eq!(default["provider"], "builtin", "the first is the default");
+    let (status, chosen) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "on the gpu", "provider": "a1111" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{chosen}");
+    assert_eq!(chosen["provider"], "a1111");
+    assert_eq!(fake.requests().len(), 1);
+    let response = app
+        .post_form(
+            &client,
+            "/generate",
+            &[("prompt", "by form"), ("provider", "a1111")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let jobs = app.count_jobs();
+    let (status, reply) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "x", "provider": "openai" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        reply["error"]
+            .as_str()
+            .expect("error")
+            .contains("builtin, a1111")
+    );
+    assert_eq!(app.count_jobs(), jobs, "nothing queued");
+    // "Run again" keeps the provider.
+    let id = chosen["db_id"].as_i64().expect("id");
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(r#"name="provider" value="a1111""#));
+}
