@@ -81,10 +81,17 @@ impl A1111 {
             "n_iter": 1,
             "send_images": true,
             "save_images": false,
+            // A grid would come first in the answer's images.
+            "do_not_save_grid": true,
         })
     }
 
-    fn once(&self, path: &str, body: &serde_json::Value) -> Result<(Vec<u8>, String), Attempt> {
+    /// One call; every image of the answer (decoded) and the checkpoint's name.
+    fn once(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(Vec<Vec<u8>>, String), Attempt> {
         let mut call = self
             .agent
             .post(format!("{}/sdapi/v1/{path}", self.options.base_url));
@@ -99,13 +106,16 @@ impl A1111 {
                     "The Stable Diffusion server sent an answer we could not read.".into(),
                 ))
             })?;
-            let image = answer.images.into_iter().next().ok_or_else(|| {
-                Attempt::Final(GenerateError(
+            if answer.images.is_empty() {
+                return Err(Attempt::Final(GenerateError(
                     "The Stable Diffusion server sent no image.".into(),
-                ))
-            })?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(image.trim())
+                )));
+            }
+            let images = answer
+                .images
+                .iter()
+                .map(|image| base64::engine::general_purpose::STANDARD.decode(image.trim()))
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| {
                     Attempt::Final(GenerateError(
                         "The Stable Diffusion server sent an unreadable image.".into(),
@@ -115,7 +125,7 @@ impl A1111 {
                 .ok()
                 .and_then(|info| info.sd_model_name)
                 .unwrap_or_else(|| "stable-diffusion".to_owned());
-            return Ok((bytes, model));
+            return Ok((images, model));
         }
         let detail = response
             .body_mut()
@@ -144,29 +154,56 @@ impl A1111 {
         })
     }
 
+    /// `count` images from one call (`batch_size`), the last `count` of the answer.
     fn make(
         &self,
         path: &str,
-        body: serde_json::Value,
+        mut body: serde_json::Value,
         request: &GenerationRequest,
-    ) -> Result<GeneratedImage, GenerateError> {
-        let (bytes, model) = retrying(self.backoff, || self.once(path, &body))?;
-        let parameters = format!(
-            "{}\nNegative prompt: {}\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {model}",
+        count: u32,
+    ) -> Result<Vec<GeneratedImage>, GenerateError> {
+        body["batch_size"] = count.into();
+        let (mut images, model) = retrying(self.backoff, || self.once(path, &body))?;
+        if images.len() < count as usize {
+            return Err(GenerateError(
+                "The Stable Diffusion server sent fewer pictures than asked for.".into(),
+            ));
+        }
+        let images = images.split_off(images.len() - count as usize);
+        Ok(images
+            .into_iter()
+            .zip(0u64..)
+            .map(|(bytes, index)| GeneratedImage {
+                parameters: Some(self.parameters(request, request.seed + index, &model)),
+                bytes,
+                model: model.clone(),
+            })
+            .collect())
+    }
+
+    /// The settings an image was made with, as AUTOMATIC1111 writes its `parameters`.
+    fn parameters(&self, request: &GenerationRequest, seed: u64, model: &str) -> String {
+        format!(
+            "{}\nNegative prompt: {}\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {seed}, Size: {}x{}, Model: {model}",
             request.prompt,
             self.options.negative_prompt,
             self.options.steps,
             self.options.sampler,
             self.options.cfg_scale,
-            request.seed,
             request.width,
             request.height
-        );
-        Ok(GeneratedImage {
-            bytes,
-            model,
-            parameters: Some(parameters),
-        })
+        )
+    }
+
+    fn one(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        request: &GenerationRequest,
+    ) -> Result<GeneratedImage, GenerateError> {
+        self.make(path, body, request, 1)?
+            .pop()
+            .ok_or_else(|| GenerateError("The Stable Diffusion server sent no image.".into()))
     }
 }
 
@@ -197,7 +234,15 @@ impl Generator for A1111 {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<GeneratedImage, GenerateError> {
-        self.make("txt2img", self.body(request), request)
+        self.one("txt2img", self.body(request), request)
+    }
+
+    fn generate_batch(
+        &self,
+        request: &GenerationRequest,
+        count: u32,
+    ) -> Option<Result<Vec<GeneratedImage>, GenerateError>> {
+        Some(self.make("txt2img", self.body(request), request, count))
     }
 
     fn edit(
@@ -209,7 +254,7 @@ impl Generator for A1111 {
         body["init_images"] =
             serde_json::json!([base64::engine::general_purpose::STANDARD.encode(source)]);
         body["denoising_strength"] = self.options.denoising_strength.into();
-        self.make("img2img", body, request)
+        self.one("img2img", body, request)
     }
 
     fn progress(&self) -> Option<Progress> {

@@ -105,6 +105,15 @@ pub trait Generator: Send + Sync {
     fn progress(&self) -> Option<Progress> {
         None
     }
+    /// `count` pictures of one prompt in one call, with seeds `seed`, `seed + 1`, …, for
+    /// providers that batch (AUTOMATIC1111's `batch_size`). `None`: make them one by one.
+    fn generate_batch(
+        &self,
+        _request: &GenerationRequest,
+        _count: u32,
+    ) -> Option<Result<Vec<GeneratedImage>, GenerateError>> {
+        None
+    }
 }
 
 /// A provider's report on the picture it is making.

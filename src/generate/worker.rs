@@ -9,7 +9,7 @@ use actix_web::web;
 use diesel::Connection;
 use tokio::sync::Notify;
 
-use super::{GenerationRequest, Generator, Providers, with_png_text};
+use super::{GeneratedImage, GenerationRequest, Generator, Providers, with_png_text};
 use crate::db::Db;
 use crate::domain::ImageKind;
 use crate::error::AppError;
@@ -188,6 +188,9 @@ async fn produce(
     }
     let mut stored = Vec::new();
     let result = async {
+        // Providers that make several pictures in one call (AUTOMATIC1111's batch_size) do
+        // so for a plain multi-image order; each is then stored as if made alone.
+        let mut batch = make_batch(ctx, &generator, job, &params).await?.into_iter();
         for index in 0..params.count {
             let (id, attempt) = (job.id, job.attempts);
             let renewed = ctx
@@ -211,7 +214,8 @@ async fn produce(
                 free: Reservation::of_job(job).free_image.is_some(),
                 position: (index, params.count),
             };
-            let image_id = generate_one(ctx, generator.clone(), job, request, target).await?;
+            let made = (request, batch.next());
+            let image_id = generate_one(ctx, generator.clone(), job, made, target).await?;
             stored.push(image_id);
         }
         Ok(())
@@ -226,11 +230,12 @@ async fn produce(
     }
 }
 
+/// Makes (unless the provider already made it in a batch) and stores one image of the job.
 async fn generate_one(
     ctx: &WorkerContext,
     generator: Arc<dyn Generator>,
     job: &Job,
-    request: GenerationRequest,
+    (request, premade): (GenerationRequest, Option<GeneratedImage>),
     target: Target,
 ) -> Result<i64, String> {
     let provider = generator.provider();
@@ -239,25 +244,16 @@ async fn generate_one(
         (Some(_), None) => return Err("Only signed-in users can edit images.".into()),
         (None, _) => None,
     };
-    let generated = {
-        let (request, making) = (request.clone(), Arc::clone(&generator));
-        let made = web::block(move || match source {
-            Some(source) => making.edit(&source, &request),
-            None => making.generate(&request),
-        });
-        tokio::pin!(made);
-        // While the provider works, its own progress reports reach the job row, so every
-        // instance's job page shows them.
-        let mut poll = tokio::time::interval(PROGRESS_POLL);
-        poll.tick().await;
-        loop {
-            tokio::select! {
-                done = &mut made => break done,
-                _ = poll.tick() => report_progress(ctx, &generator, job, target.position).await,
-            }
+    let generated = match premade {
+        Some(generated) => generated,
+        None => {
+            let (request, making) = (request.clone(), Arc::clone(&generator));
+            let made = web::block(move || match source {
+                Some(source) => making.edit(&source, &request),
+                None => making.generate(&request),
+            });
+            with_progress(ctx, &generator, job, target.position, made).await?
         }
-        .map_err(|err| err.to_string())?
-        .map_err(|err| err.0)?
     };
     let Target {
         folder,
@@ -338,6 +334,59 @@ struct Target {
     credits_used: i32,
     free: bool,
     position: (u32, u32),
+}
+
+/// The whole order in one provider call, when the provider batches and the order is
+/// several images of one prompt; empty otherwise (each image is then made on its own).
+async fn make_batch(
+    ctx: &WorkerContext,
+    generator: &Arc<dyn Generator>,
+    job: &Job,
+    params: &ImageParams,
+) -> Result<Vec<GeneratedImage>, String> {
+    if params.count < 2 || !params.scenes.is_empty() || params.source_image_id.is_some() {
+        return Ok(Vec::new());
+    }
+    let (prompt, seed) = params.image(&job.prompt, 0);
+    let request = GenerationRequest {
+        prompt,
+        width: params.width,
+        height: params.height,
+        seed,
+    };
+    let (making, count) = (Arc::clone(generator), params.count);
+    let made = web::block(move || making.generate_batch(&request, count).transpose());
+    let batch = with_progress(ctx, generator, job, (0, 1), made)
+        .await?
+        .unwrap_or_default();
+    if !batch.is_empty() && batch.len() != params.count as usize {
+        return Err("The image provider sent a different number of pictures.".into());
+    }
+    Ok(batch)
+}
+
+/// Waits for the provider's `work`, recording its progress reports on the job meanwhile
+/// (so every instance's job page shows them).
+async fn with_progress<T>(
+    ctx: &WorkerContext,
+    generator: &Arc<dyn Generator>,
+    job: &Job,
+    position: (u32, u32),
+    work: impl std::future::Future<
+        Output = Result<Result<T, super::GenerateError>, actix_web::error::BlockingError>,
+    >,
+) -> Result<T, String> {
+    tokio::pin!(work);
+    let mut poll = tokio::time::interval(PROGRESS_POLL);
+    poll.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => break done,
+            _ = poll.tick() => report_progress(ctx, generator, job, position).await,
+        }
+    }
+    .map_err(|err| err.to_string())?
+    .map_err(|err| err.0)
 }
 
 /// How often a running provider is asked how far it is.

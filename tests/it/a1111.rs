@@ -51,21 +51,23 @@ async fn four_images_carry_their_seeds_settings_and_parameters() {
         )
         .await;
     assert_eq!(status, 200, "{reply}");
+    // One call for the four: batch_size = count, seeds 100…103 as A1111 numbers them.
     let requests = fake.requests();
-    assert_eq!(requests.len(), 4);
-    for (index, (kind, body)) in requests.iter().enumerate() {
-        assert_eq!(kind, "txt2img");
-        assert_eq!(body["prompt"], "a castle");
-        assert_eq!(body["negative_prompt"], "blurry");
-        assert_eq!(
-            (body["width"].as_u64(), body["height"].as_u64()),
-            (Some(768), Some(512))
-        );
-        assert_eq!(body["steps"], 20);
-        assert_eq!(body["sampler_name"], "Euler a");
-        assert_eq!(body["cfg_scale"], 7.0);
-        assert_eq!(body["seed"], 100 + index as u64);
-    }
+    assert_eq!(requests.len(), 1);
+    let (kind, body) = &requests[0];
+    assert_eq!(kind, "txt2img");
+    assert_eq!(body["prompt"], "a castle");
+    assert_eq!(body["negative_prompt"], "blurry");
+    assert_eq!(
+        (body["width"].as_u64(), body["height"].as_u64()),
+        (Some(768), Some(512))
+    );
+    assert_eq!(body["steps"], 20);
+    assert_eq!(body["sampler_name"], "Euler a");
+    assert_eq!(body["cfg_scale"], 7.0);
+    assert_eq!(body["seed"], 100);
+    assert_eq!(body["batch_size"], 4);
+    assert_eq!(body["do_not_save_grid"], true);
     let images = app.api_images(&client).await;
     assert_eq!(images.len(), 4);
     assert!(

@@ -102,10 +102,16 @@ async fn process(
         tokio::time::sleep(Duration::from_millis(2500)).await;
     }
     state.lock().expect("lock").progress = (0.0, 0.0);
-    let png = crate::fixtures::png(width, height);
-    let info = serde_json::json!({"sd_model_name": MODEL, "seed": body["seed"]}).to_string();
+    // `batch_size` pictures, as the real server answers (no grid: do_not_save_grid).
+    let batch = body["batch_size"].as_u64().unwrap_or(1).max(1);
+    let images: Vec<String> = (0..batch)
+        .map(|_| {
+            base64::engine::general_purpose::STANDARD.encode(crate::fixtures::png(width, height))
+        })
+        .collect();
+    let info = serde_json::json!({"sd_model_name": MODEL, "seed": body["seed"], "all_seeds": (0..batch).map(|i| body["seed"].as_u64().unwrap_or(0) + i).collect::<Vec<_>>()}).to_string();
     HttpResponse::Ok().json(serde_json::json!({
-        "images": [base64::engine::general_purpose::STANDARD.encode(png)],
+        "images": images,
         "parameters": body,
         "info": info,
     }))
