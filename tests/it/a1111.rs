@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-
 use crate::fake_a1111::{self, FakeA1111, MODEL};
 use crate::helpers::{TestApp, new_client, spawn_app_with};
 
@@ -31,14 +29,6 @@ async fn app_with_fake(
     let client = new_client();
     app.signed_in_user(&client, "sdfan").await;
     (app, fake, client)
-}
-
-fn credits(app: &TestApp) -> i64 {
-    atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq("sdfan"))
-        .select(atelier::schema::users::credits)
-        .first(&mut app.conn())
-        .expect("credits")
 }
 
 #[tokio::test]
@@ -188,7 +178,7 @@ async fn prompt_edits_go_through_img2img_with_the_source() {
 #[tokio::test]
 async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
     let (app, _fake, client) = app_with_fake(Some("me:secret"), Some("me:secret"), 1).await;
-    let before = credits(&app);
+    let before = app.credits_of("sdfan");
     for (prompt, words) in [
         ("a failing always-500 scene", "having problems"),
         ("a huge out-of-memory scene", "GPU memory"),
@@ -201,12 +191,16 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
         let error = reply["error"].as_str().expect("error");
         assert!(error.contains(words), "{prompt}: {error}");
     }
-    assert_eq!(credits(&app), before, "every failure was refunded");
+    assert_eq!(
+        app.credits_of("sdfan"),
+        before,
+        "every failure was refunded"
+    );
     assert_eq!(app.count_images(), 0);
 
     // A server behind --api-auth refuses wrong credentials: said so, refunded.
     let (app, _fake, client) = app_with_fake(Some("me:secret"), Some("me:wrong"), 10).await;
-    let before = credits(&app);
+    let before = app.credits_of("sdfan");
     let (status, reply) = app
         .generate(&client, serde_json::json!({ "prompt": "fine" }))
         .await;
@@ -217,7 +211,7 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
             .expect("error")
             .contains("credentials")
     );
-    assert_eq!(credits(&app), before);
+    assert_eq!(app.credits_of("sdfan"), before);
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 //! seeds), the checkpoint recorded as the model, and failures (a failed run, out of GPU
 //! memory, a server too slow for the timeout) that fail the job clearly and refund it.
 
-use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-
 use crate::fake_comfyui::{self, FakeComfyUi};
 use crate::helpers::{TestApp, new_client, spawn_app_with};
 
@@ -27,14 +25,6 @@ async fn app_with_fake(timeout_secs: u32) -> (TestApp, FakeComfyUi, reqwest::Cli
     let client = new_client();
     app.signed_in_user(&client, "comfy").await;
     (app, fake, client)
-}
-
-fn credits(app: &TestApp) -> i64 {
-    atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq("comfy"))
-        .select(atelier::schema::users::credits)
-        .first(&mut app.conn())
-        .expect("credits")
 }
 
 #[tokio::test]
@@ -72,7 +62,7 @@ async fn the_workflow_is_filled_in_for_every_image() {
 #[tokio::test]
 async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
     let (app, _fake, client) = app_with_fake(1).await;
-    let before = credits(&app);
+    let before = app.credits_of("comfy");
     for (prompt, words) in [
         ("this will crash", "failed to make the picture"),
         ("an out-of-memory scene", "GPU memory"),
@@ -87,7 +77,11 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
             "{reply}"
         );
     }
-    assert_eq!(credits(&app), before, "every failure was refunded");
+    assert_eq!(
+        app.credits_of("comfy"),
+        before,
+        "every failure was refunded"
+    );
     assert_eq!(app.count_images(), 0);
 }
 

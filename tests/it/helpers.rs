@@ -391,6 +391,17 @@ impl TestApp {
         (status, response.json().await.expect("json"))
     }
 
+    /// The credit balance of the account named `username`.
+    pub fn credits_of(&self, username: &str) -> i64 {
+        use atelier::schema::users;
+        use diesel::{ExpressionMethods, QueryDsl};
+        users::table
+            .filter(users::username.eq(username))
+            .select(users::credits)
+            .first(&mut self.conn())
+            .expect("credits")
+    }
+
     pub fn count_users(&self) -> i64 {
         use atelier::schema::users::dsl::users;
         use diesel::ExpressionMethods;
