@@ -133,20 +133,9 @@ async fn the_providers_progress_shows_on_the_job_page_and_in_the_api() {
         page.contains("50% · about 3 s left"),
         "the job page shows it"
     );
-    for _ in 0..60 {
-        let json: serde_json::Value = app
-            .get(&client, &format!("/api/jobs/{job}"))
-            .await
-            .json()
-            .await
-            .expect("json");
-        if json["job"]["status"] == "succeeded" {
-            assert_eq!(json["job"]["progress"], 1.0);
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the job did not finish");
+    let finished = app.finished_job(&client, job).await;
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(finished["progress"], 1.0);
 }
 
 #[tokio::test]

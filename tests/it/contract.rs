@@ -526,21 +526,13 @@ async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let job = location(&response).to_owned();
-    let mut again = serde_json::Value::Null;
-    for _ in 0..100 {
-        let json: serde_json::Value = app
-            .get(&client, &format!("/api{job}"))
-            .await
-            .json()
-            .await
-            .expect("job");
-        if json["job"]["status"] == "succeeded" {
-            again = json["job"]["images"][0].clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let job: i64 = location(&response)
+        .trim_start_matches("/jobs/")
+        .parse()
+        .expect("job id");
+    let finished = app.finished_job(&client, job).await;
+    assert_eq!(finished["status"], "succeeded");
+    let again = finished["images"][0].clone();
     assert_eq!(bytes(&again).await, a);
 
     // Without a seed one is drawn, recorded, and within the range a form accepts.

@@ -391,6 +391,23 @@ impl TestApp {
         (status, response.json().await.expect("json"))
     }
 
+    /// `GET /api/jobs/{id}` as `client` until the job has finished (up to 10 s); its JSON.
+    pub async fn finished_job(&self, client: &Client, id: i64) -> serde_json::Value {
+        for _ in 0..100 {
+            let json: serde_json::Value = self
+                .get(client, &format!("/api/jobs/{id}"))
+                .await
+                .json()
+                .await
+                .expect("job json");
+            if json["job"]["status"] == "succeeded" || json["job"]["status"] == "failed" {
+                return json["job"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not finish within 10 s");
+    }
+
     /// The credit balance of the account named `username`.
     pub fn credits_of(&self, username: &str) -> i64 {
         use atelier::schema::users;
