@@ -84,7 +84,7 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g "daemon off;" & pids+=("$!
 for port in $flask_port $fastapi_port $nginx_port; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
 done
-echo "thumbnail: $(stat -c %s "$work/www/thumb.jpg") bytes; gallery: $(curl -s -b "$work/cookies" "$base/gallery" | grep -c 'class="card') cards"
+echo "thumbnail: $(stat -c %s "$work/www/thumb.jpg") bytes; gallery: $(curl -s -b "$work/cookies" "$base/gallery" | grep -c 'class="tile-title') cards"
 
 # wrk NAME URL [COOKIE]: appends "NAME req/s p99-ms" to $work/results.
 measure() {

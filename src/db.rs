@@ -1,6 +1,12 @@
 //! The connection pool, embedded migrations, and [`Db::run`]: the one way request code
 //! touches the database. Diesel is synchronous, so every query runs on actix's blocking
 //! thread pool, never on the async executor.
+//!
+//! Checkouts are not pinged: a `SELECT 1` per checkout would be a round trip per request.
+//! A connection the server dropped is found out by using it instead: libpq then reports
+//! an unknown transaction state, Diesel marks the connection broken, r2d2 throws it away,
+//! and the request answers 503. For a few seconds after that, checkouts are pinged, so
+//! the other idle connections that died with it are replaced before anyone uses them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -8,7 +14,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
@@ -17,7 +23,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 
-/// How long after a failed checkout an unexplained 500 is reported as a 503.
+/// How long after a failed checkout an unexplained 500 is reported as a 503, and how
+/// long after a lost connection checkouts are pinged.
 const UNAVAILABLE_MEMORY_SECS: i64 = 10;
 
 /// The pool plus a note of when the database was last unreachable.
@@ -34,6 +41,7 @@ impl Db {
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(connect_timeout)
             .build_unchecked(ConnectionManager::new(url));
         Db {
@@ -54,7 +62,12 @@ impl Db {
         let db = self.clone();
         web::block(move || {
             let mut conn = db.checkout()?;
-            query(&mut conn).map_err(Into::into)
+            let result = query(&mut conn).map_err(Into::into);
+            if result.is_err() && conn.is_broken() {
+                db.note_unavailable();
+                return Err(AppError::DatabaseUnavailable);
+            }
+            result
         })
         .await
         .map_err(AppError::internal)?
@@ -64,12 +77,30 @@ impl Db {
     pub fn checkout(
         &self,
     ) -> Result<diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>, AppError> {
-        self.pool.get().map_err(|err| {
-            self.last_unavailable_at
-                .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
-            tracing::warn!(error = %err, "database checkout failed");
-            AppError::DatabaseUnavailable
-        })
+        // After a lost connection, its idle siblings are likely dead too: ping until one
+        // answers (each failed ping discards its connection), then trust them again.
+        let attempts = if self.recently_unavailable() {
+            self.pool.max_size() + 1
+        } else {
+            1
+        };
+        for _ in 0..attempts {
+            let mut conn = self.pool.get().map_err(|err| {
+                self.note_unavailable();
+                tracing::warn!(error = %err, "database checkout failed");
+                AppError::DatabaseUnavailable
+            })?;
+            if attempts == 1 || conn.ping().is_ok() {
+                return Ok(conn);
+            }
+        }
+        self.note_unavailable();
+        Err(AppError::DatabaseUnavailable)
+    }
+
+    fn note_unavailable(&self) {
+        self.last_unavailable_at
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
     }
 
     /// True when a checkout failed in the last few seconds; used to report failures from

@@ -37,8 +37,7 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let Some(user_id) = session.get::<i64>(keys::USER_ID).ok().flatten() else {
         return bearer_user(&req, state).await;
     };
-    let user = state.db.run(move |conn| User::find(conn, user_id)).await?;
-    match user {
+    match load_user(state, user_id).await? {
         Some(user) if !user.disabled => Ok(Some(CurrentUser {
             user,
             session_id: session.get::<i64>(keys::SESSION_ID).ok().flatten(),

@@ -152,9 +152,9 @@ pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, A
             images.push((placed, name));
         }
     }
-    let folders: Vec<_> = Folder::list_with_counts(conn, user.id)?
+    let folders: Vec<_> = Folder::list(conn, user.id)?
         .into_iter()
-        .map(|(folder, count)| serde_json::json!({ "name": folder.name, "slug": folder.slug, "images": count }))
+        .map(|folder| serde_json::json!({ "name": folder.name, "slug": folder.slug, "images": folder.image_count }))
         .collect();
     let ledger = credits::ledger(conn, user.id, i64::MAX)?;
     let sessions: Vec<_> = SessionRow::list_for_user(conn, user.id)?

@@ -53,6 +53,8 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamptz,
+        image_count -> Int8,
+        disk_bytes -> Int8,
     }
 }
 

@@ -14,6 +14,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::auth::cache::Heard;
 use crate::auth::{AuthCache, PasswordHasher, PgSessionStore};
 use crate::config::Settings;
 use crate::db::Db;
@@ -76,12 +77,19 @@ impl Application {
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::default();
+        let rules = Rules::from_settings(&settings);
         {
-            // Another instance's edit, move or delete reaches this proxy's cache at once.
+            // Another instance's edit, move or delete reaches this proxy's cache at once,
+            // and its blocks and overrides this instance's policy.
             let media_cache = media_cache.clone();
-            auth_cache.on_image_change(Arc::new(move |image| match image {
-                Some(id) => media_cache.forget_image(id),
-                None => media_cache.clear(),
+            let policy = rules.policy.clone();
+            auth_cache.subscribe(Arc::new(move |heard| match heard {
+                Heard::Image(id) => media_cache.forget_image(id),
+                Heard::Policy => policy.invalidate(),
+                Heard::Everything => {
+                    media_cache.clear();
+                    policy.invalidate();
+                }
             }));
         }
         crate::auth::cache::spawn_listener(auth_cache.clone(), database_url.to_owned());
@@ -89,7 +97,6 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let rules = Rules::from_settings(&settings);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             db,

@@ -26,13 +26,24 @@ pub struct AuthCache {
     ttl: Duration,
     /// Set when the server has stopped: the listener then ends quietly.
     closed: Arc<AtomicBool>,
-    /// Told of image changes heard on the channel (`Some(id)`), or that everything must
-    /// be forgotten (`None`): the image proxy's cache.
-    image_listener: Arc<Mutex<Option<ImageListener>>>,
+    /// Told of what other caches hold (images, the policy) when it changes, and when
+    /// everything must be forgotten: the image proxy's cache and the quota policy.
+    subscribers: Arc<Mutex<Vec<Subscriber>>>,
 }
 
-/// What the listener tells of images: `Some(id)` changed or went, `None`: forget all.
-pub type ImageListener = Arc<dyn Fn(Option<i64>) + Send + Sync>;
+/// Someone told of [`Heard`] news.
+pub type Subscriber = Arc<dyn Fn(Heard) + Send + Sync>;
+
+/// What a subscriber hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// The image with this id changed or went.
+    Image(i64),
+    /// Blocks, overrides or disposable domains changed.
+    Policy,
+    /// Anything may have changed (the listener was not listening for a while).
+    Everything,
+}
 
 #[derive(Default)]
 struct Inner {
@@ -56,6 +67,7 @@ pub enum Invalidation {
     Session(i64),
     User(i64),
     Image(i64),
+    Policy,
 }
 
 impl Invalidation {
@@ -66,6 +78,7 @@ impl Invalidation {
             "session" => Some(Invalidation::Session(id)),
             "user" => Some(Invalidation::User(id)),
             "image" => Some(Invalidation::Image(id)),
+            "policy" => Some(Invalidation::Policy),
             _ => None,
         }
     }
@@ -77,26 +90,26 @@ impl AuthCache {
             inner: Arc::default(),
             ttl,
             closed: Arc::default(),
-            image_listener: Arc::default(),
+            subscribers: Arc::default(),
         }
     }
 
-    /// Who hears of image changes from every instance (set once, at startup).
-    pub fn on_image_change(&self, listener: ImageListener) {
-        *self
-            .image_listener
+    /// Adds someone to tell of image and policy changes from every instance (at startup).
+    pub fn subscribe(&self, subscriber: Subscriber) {
+        self.subscribers
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(listener);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(subscriber);
     }
 
-    fn tell_image_listener(&self, what: Option<i64>) {
-        let listener = self
-            .image_listener
+    fn tell_subscribers(&self, what: Heard) {
+        let subscribers = self
+            .subscribers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        if let Some(listener) = listener {
-            listener(what);
+        for subscriber in subscribers {
+            subscriber(what);
         }
     }
 
@@ -170,13 +183,14 @@ impl AuthCache {
 
     /// Applies an invalidation to this instance only.
     pub fn forget(&self, what: Invalidation) {
-        if let Invalidation::Image(id) = what {
-            self.tell_image_listener(Some(id));
-            return;
+        match what {
+            Invalidation::Image(id) => return self.tell_subscribers(Heard::Image(id)),
+            Invalidation::Policy => return self.tell_subscribers(Heard::Policy),
+            Invalidation::Session(_) | Invalidation::User(_) => {}
         }
         let mut inner = self.lock();
         match what {
-            Invalidation::Image(_) => {}
+            Invalidation::Image(_) | Invalidation::Policy => {}
             Invalidation::Session(id) => inner.sessions.retain(|_, cached| cached.id != id),
             Invalidation::User(id) => {
                 inner.users.remove(&id);
@@ -193,7 +207,7 @@ impl AuthCache {
             inner.sessions.clear();
             inner.users.clear();
         }
-        self.tell_image_listener(None);
+        self.tell_subscribers(Heard::Everything);
     }
 }
 
@@ -239,7 +253,9 @@ fn listen(cache: &AuthCache, conn: &mut PgConnection) -> diesel::QueryResult<()>
             diesel::sql_query("SELECT 1").execute(conn)?;
             last_ping = Instant::now();
         }
-        std::thread::sleep(Duration::from_millis(20));
+        // Polled, as Diesel offers no wait on the socket: 5 ms bounds how long another
+        // instance's block, logout or edit takes to reach this one.
+        std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
 }
@@ -256,6 +272,7 @@ mod tests {
         );
         assert_eq!(Invalidation::parse("user:42"), Some(Invalidation::User(42)));
         assert_eq!(Invalidation::parse("image:7"), Some(Invalidation::Image(7)));
+        assert_eq!(Invalidation::parse("policy:0"), Some(Invalidation::Policy));
         assert_eq!(Invalidation::parse("user:x"), None);
         assert_eq!(Invalidation::parse("nonsense"), None);
     }

@@ -16,6 +16,9 @@ pub struct Folder {
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// How many images it holds and their bytes on disk (kept by a trigger on `images`).
+    pub image_count: i64,
+    pub disk_bytes: i64,
 }
 
 /// Why a folder could not be deleted.
@@ -145,35 +148,22 @@ impl Folder {
             .optional()
     }
 
-    /// The user's folders with how many images each holds, default first then by name.
-    pub fn list_with_counts(
-        conn: &mut PgConnection,
-        user_id: i64,
-    ) -> QueryResult<Vec<(Folder, i64)>> {
-        Self::ensure_default(conn, user_id)?;
-        let folders: Vec<Folder> = folders::table
-            .filter(folders::user_id.eq(user_id))
-            .select(Folder::as_select())
-            .load(conn)?;
-        let counts: Vec<(i64, i64)> = images::table
-            .filter(images::user_id.eq(user_id))
-            .group_by(images::folder_id)
-            .select((images::folder_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        let mut listed: Vec<(Folder, i64)> = folders
-            .into_iter()
-            .map(|folder| {
-                let count = counts
-                    .iter()
-                    .find(|(id, _)| *id == folder.id)
-                    .map_or(0, |(_, n)| *n);
-                (folder, count)
-            })
-            .collect();
-        listed.sort_by(|(a, _), (b, _)| {
-            (!a.is_default(), a.name.to_lowercase()).cmp(&(!b.is_default(), b.name.to_lowercase()))
-        });
-        Ok(listed)
+    /// The user's folders with their counts, the default one first, then by name. Makes
+    /// the default folder if the account has none yet.
+    pub fn list(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<Folder>> {
+        let load = |conn: &mut PgConnection| {
+            folders::table
+                .filter(folders::user_id.eq(user_id))
+                .select(Folder::as_select())
+                .load::<Folder>(conn)
+        };
+        let mut folders = load(conn)?;
+        if !folders.iter().any(Folder::is_default) {
+            Self::ensure_default(conn, user_id)?;
+            folders = load(conn)?;
+        }
+        folders.sort_by_cached_key(|f| (!f.is_default(), f.name.to_lowercase()));
+        Ok(folders)
     }
 
     /// Deletes an empty, non-default folder of the user; returns it.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use super::Folder;
 use crate::domain::ImageKind;
 use crate::schema::{folders, images, users};
 
@@ -112,31 +113,39 @@ fn placed_columns() -> PlacedColumns {
 }
 
 /// Images joined with their owner and folder, selecting what a [`PlacedImage`] needs.
-type PlacedQuery<'a> = diesel::dsl::IntoBoxed<
-    'a,
-    diesel::dsl::Select<
-        diesel::dsl::InnerJoin<diesel::dsl::InnerJoin<images::table, users::table>, folders::table>,
-        PlacedColumns,
-    >,
-    diesel::pg::Pg,
+/// Never boxed: Diesel caches the prepared statements of static queries only, so the
+/// queries built on this are parsed and planned once per connection.
+type PlacedQuery = diesel::dsl::Select<
+    diesel::dsl::InnerJoin<diesel::dsl::InnerJoin<images::table, users::table>, folders::table>,
+    PlacedColumns,
 >;
 
-fn placed<'a>() -> PlacedQuery<'a> {
+fn placed() -> PlacedQuery {
     images::table
         .inner_join(users::table)
         .inner_join(folders::table)
         .select(placed_columns())
-        .into_boxed()
 }
 
-fn first_placed(
-    conn: &mut PgConnection,
-    query: PlacedQuery<'_>,
-) -> QueryResult<Option<PlacedImage>> {
+fn first_placed<'query, Q>(conn: &mut PgConnection, query: Q) -> QueryResult<Option<PlacedImage>>
+where
+    Q: RunQueryDsl<PgConnection> + diesel::query_dsl::methods::LimitDsl,
+    diesel::dsl::Limit<Q>: diesel::query_dsl::LoadQuery<'query, PgConnection, PlacedRow>,
+{
     query
         .first::<PlacedRow>(conn)
         .optional()
         .map(|row| row.map(PlacedImage::from))
+}
+
+diesel::define_sql_function! {
+    /// `coalesce(a, b)`: `a` unless it is null.
+    fn coalesce(a: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, b: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
+diesel::define_sql_function! {
+    /// Each element of an array as a row.
+    fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
 }
 
 impl From<PlacedRow> for PlacedImage {
@@ -263,7 +272,7 @@ impl Image {
         )
     }
 
-    /// The user's images, newest first.
+    /// The user's images, newest first, with how many match.
     pub fn list_for_user(
         conn: &mut PgConnection,
         user_id: i64,
@@ -271,31 +280,53 @@ impl Image {
         offset: i64,
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
-        let query = || {
-            let mut query = images::table
-                .inner_join(users::table)
-                .inner_join(folders::table)
+        let total = Self::count_for_user(conn, user_id, filter)?;
+        let items = Self::page_for_user(conn, user_id, filter, offset, limit)?;
+        Ok(Page { items, total })
+    }
+
+    /// One page of the user's images, newest first. Static statements only: one for the
+    /// unfiltered view, one for every filter (an absent folder or tag matches everything).
+    pub fn page_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        if filter.folder_id.is_none() && filter.tag.is_none() {
+            // The everyday view gets a statement the planner can walk the index with.
+            return placed()
                 .filter(images::user_id.eq(user_id))
-                .into_boxed();
-            if let Some(folder_id) = filter.folder_id {
-                query = query.filter(images::folder_id.eq(folder_id));
-            }
-            if let Some(tag) = &filter.tag {
-                query = query.filter(images::tags.contains(vec![tag.clone()]));
-            }
-            query
-        };
-        let total = query().count().get_result(conn)?;
-        let items = query()
+                .order((images::created_at.desc(), images::id.desc()))
+                .offset(offset)
+                .limit(limit)
+                .load::<PlacedRow>(conn)
+                .map(|rows| rows.into_iter().map(PlacedImage::from).collect());
+        }
+        placed()
+            .filter(images::user_id.eq(user_id))
+            .filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
+            .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
             .order((images::created_at.desc(), images::id.desc()))
             .offset(offset)
             .limit(limit)
-            .select(placed_columns())
-            .load::<PlacedRow>(conn)?
-            .into_iter()
-            .map(PlacedImage::from)
-            .collect();
-        Ok(Page { items, total })
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    }
+
+    /// How many of the user's images match `filter`.
+    pub fn count_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+    ) -> QueryResult<i64> {
+        images::table
+            .filter(images::user_id.eq(user_id))
+            .filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
+            .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
+            .count()
+            .get_result(conn)
     }
 
     /// Shared images, most recently shared first.
@@ -326,32 +357,25 @@ impl Image {
         Ok(Page { items, total })
     }
 
-    /// The user's distinct tags, for the gallery's filter.
+    /// The user's distinct tags in order (the first 200), for the gallery's filter.
     pub fn tags_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<String>> {
-        #[derive(QueryableByName)]
-        struct Tag {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            tag: String,
-        }
-        let tags: Vec<Tag> = diesel::sql_query(
-            "SELECT DISTINCT unnest(tags) AS tag FROM images WHERE user_id = $1 ORDER BY tag LIMIT 200",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(user_id)
-        .load(conn)?;
-        Ok(tags.into_iter().map(|t| t.tag).collect())
+        let mut tags: Vec<String> = images::table
+            .filter(images::user_id.eq(user_id))
+            .select(unnest(images::tags))
+            .distinct()
+            .load(conn)?;
+        tags.sort_unstable();
+        tags.truncate(200);
+        Ok(tags)
     }
 
-    /// (image count, bytes on disk) for the user.
+    /// (image count, bytes on disk) for the user, from the folders' counts.
     pub fn usage_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<(i64, i64)> {
-        use diesel::sql_types::{BigInt, Nullable};
-        let (count, bytes): (i64, Option<i64>) = images::table
-            .filter(images::user_id.eq(user_id))
-            .select((
-                diesel::dsl::count_star(),
-                diesel::dsl::sql::<Nullable<BigInt>>("sum(disk_bytes)::bigint"),
-            ))
-            .first(conn)?;
-        Ok((count, bytes.unwrap_or(0)))
+        let folders = Folder::list(conn, user_id)?;
+        Ok((
+            folders.iter().map(|f| f.image_count).sum(),
+            folders.iter().map(|f| f.disk_bytes).sum(),
+        ))
     }
 
     pub fn update_meta(

@@ -1,7 +1,8 @@
 //! What admins do to networks and accounts. Each action is one transaction with its audit
 //! row, so an action is never recorded without happening nor happens unrecorded; a refused
 //! part (a credits change the balance cannot cover) rolls the whole action back. Files of
-//! deleted images go only after the rows are committed.
+//! deleted images go only after the rows are committed. Changes to blocks, limits and
+//! disposable domains make this instance's policy reload at once (others hear the NOTIFY).
 
 use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
@@ -15,37 +16,46 @@ use crate::models::{Image, User, ip_activity};
 use crate::quota::blocks::{self, OverrideValues};
 use crate::quota::credits::{self, Entry, Reason};
 use crate::quota::free;
+use crate::quota::policy::PolicyCache;
 
 /// Blocks `network` (replacing a live block of exactly it).
 pub fn block(
     conn: &mut PgConnection,
+    policy: &PolicyCache,
     actor: &Actor,
     network: IpNetwork,
     reason: &str,
     expires_at: Option<DateTime<Utc>>,
     detail: &str,
 ) -> Result<(), AppError> {
-    conn.transaction(|conn| {
-        blocks::block(conn, network, reason, expires_at, Some(actor.id))?;
-        audit::record(conn, actor, "block", &network.to_string(), detail)
-    })
-    .map_err(AppError::from)
+    let done = conn
+        .transaction(|conn| {
+            blocks::block(conn, network, reason, expires_at, Some(actor.id))?;
+            audit::record(conn, actor, "block", &network.to_string(), detail)
+        })
+        .map_err(AppError::from);
+    policy.invalidate();
+    done
 }
 
 /// Lifts the live block of exactly `network`; how many were lifted (0 or 1).
 pub fn unblock(
     conn: &mut PgConnection,
+    policy: &PolicyCache,
     actor: &Actor,
     network: IpNetwork,
 ) -> Result<usize, AppError> {
-    conn.transaction(|conn| {
-        let lifted = blocks::lift(conn, network, Some(actor.id))?;
-        if lifted > 0 {
-            audit::record(conn, actor, "unblock", &network.to_string(), "")?;
-        }
-        Ok::<_, diesel::result::Error>(lifted)
-    })
-    .map_err(AppError::from)
+    let done = conn
+        .transaction(|conn| {
+            let lifted = blocks::lift(conn, network, Some(actor.id))?;
+            if lifted > 0 {
+                audit::record(conn, actor, "unblock", &network.to_string(), "")?;
+            }
+            Ok::<_, diesel::result::Error>(lifted)
+        })
+        .map_err(AppError::from);
+    policy.invalidate();
+    done
 }
 
 /// Deletes every image (rows, then files) and every job from `network`: (images, jobs).
@@ -89,61 +99,73 @@ pub enum LimitChange {
 /// network's override already had. Returns the values now in force.
 pub fn set_limits(
     conn: &mut PgConnection,
+    policy: &PolicyCache,
     actor: &Actor,
     network: IpNetwork,
     change: LimitChange,
     reason: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<OverrideValues, AppError> {
-    conn.transaction(|conn| {
-        let values = match change {
-            LimitChange::All(values) => values,
-            LimitChange::One(field, limit) => {
-                let mut values = blocks::override_of(conn, network)?
-                    .map(|over| OverrideValues::of(&over))
-                    .unwrap_or_default();
-                *field(&mut values) = Some(limit);
-                values
+    let done = conn
+        .transaction(|conn| {
+            let values = match change {
+                LimitChange::All(values) => values,
+                LimitChange::One(field, limit) => {
+                    let mut values = blocks::override_of(conn, network)?
+                        .map(|over| OverrideValues::of(&over))
+                        .unwrap_or_default();
+                    *field(&mut values) = Some(limit);
+                    values
+                }
+            };
+            blocks::set_override(conn, network, &values, reason, expires_at, Some(actor.id))?;
+            let mut detail = format!("Limits: {}.", values.describe());
+            if !reason.is_empty() {
+                detail.push_str(&format!(" Reason: {reason}"));
             }
-        };
-        blocks::set_override(conn, network, &values, reason, expires_at, Some(actor.id))?;
-        let mut detail = format!("Limits: {}.", values.describe());
-        if !reason.is_empty() {
-            detail.push_str(&format!(" Reason: {reason}"));
-        }
-        audit::record(conn, actor, "set_limits", &network.to_string(), &detail)?;
-        Ok::<_, diesel::result::Error>(values)
-    })
-    .map_err(AppError::from)
+            audit::record(conn, actor, "set_limits", &network.to_string(), &detail)?;
+            Ok::<_, diesel::result::Error>(values)
+        })
+        .map_err(AppError::from);
+    policy.invalidate();
+    done
 }
 
 /// Removes the override of exactly `network`; how many went (0 or 1).
 pub fn remove_limits(
     conn: &mut PgConnection,
+    policy: &PolicyCache,
     actor: &Actor,
     network: IpNetwork,
 ) -> Result<usize, AppError> {
-    conn.transaction(|conn| {
-        let removed = blocks::remove_override(conn, network)?;
-        if removed > 0 {
-            audit::record(conn, actor, "remove_limits", &network.to_string(), "")?;
-        }
-        Ok::<_, diesel::result::Error>(removed)
-    })
-    .map_err(AppError::from)
+    let done = conn
+        .transaction(|conn| {
+            let removed = blocks::remove_override(conn, network)?;
+            if removed > 0 {
+                audit::record(conn, actor, "remove_limits", &network.to_string(), "")?;
+            }
+            Ok::<_, diesel::result::Error>(removed)
+        })
+        .map_err(AppError::from);
+    policy.invalidate();
+    done
 }
 
 /// Counts `domain` (and everything under it) as disposable for free images.
 pub fn add_disposable_domain(
     conn: &mut PgConnection,
+    policy: &PolicyCache,
     actor: &Actor,
     domain: &str,
 ) -> Result<(), AppError> {
-    conn.transaction(|conn| {
-        free::add_disposable_domain(conn, domain, Some(actor.id))?;
-        audit::record(conn, actor, "add_disposable_domain", domain, "")
-    })
-    .map_err(AppError::from)
+    let done = conn
+        .transaction(|conn| {
+            free::add_disposable_domain(conn, domain, Some(actor.id))?;
+            audit::record(conn, actor, "add_disposable_domain", domain, "")
+        })
+        .map_err(AppError::from);
+    policy.invalidate();
+    done
 }
 
 /// A change to an account's standing, checked by the caller.

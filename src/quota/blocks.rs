@@ -52,20 +52,6 @@ pub fn parse_network(raw: &str) -> Result<IpNetwork, String> {
         .map_err(|_| format!("{raw:?} is not a valid CIDR range."))
 }
 
-/// The most specific live block covering `ip`.
-pub fn active_block(conn: &mut PgConnection, ip: IpNetwork) -> QueryResult<Option<Block>> {
-    diesel::sql_query(
-        "SELECT * FROM ip_blocks
-         WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-           AND network >>= $1
-         ORDER BY masklen(network) DESC, created_at DESC
-         LIMIT 1",
-    )
-    .bind::<Inet, _>(ip)
-    .get_result(conn)
-    .optional()
-}
-
 /// Blocks `network`. An existing live block of the same network is replaced (lifted by the
 /// same actor), so there is at most one live block per network.
 pub fn block(
@@ -199,7 +185,8 @@ pub fn override_of(
         .optional()
 }
 
-/// The most specific live override covering `ip`.
+/// The most specific live override covering all of `network` (the case file; checks on
+/// requests use the in-memory [`super::policy`]).
 pub fn override_for(conn: &mut PgConnection, ip: IpNetwork) -> QueryResult<Option<LimitOverride>> {
     diesel::sql_query(
         "SELECT * FROM limit_overrides

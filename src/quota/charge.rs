@@ -9,10 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
-use super::blocks::{self, Block, LimitOverride};
+use super::blocks::{Block, LimitOverride};
 use super::credits::{self, Entry, Reason};
 use super::free;
 use super::limits::{self, Action, Exceeded, Standing};
+use super::policy::{PolicyCache, PolicyView};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Tier;
@@ -20,8 +21,8 @@ use crate::error::AppError;
 use crate::models::User;
 use crate::quota::{ClientIp, limit_key};
 
-/// The quota settings, read once from [`Settings`].
-#[derive(Debug, Clone)]
+/// The quota settings, read once from [`Settings`], and the admins' exceptions to them.
+#[derive(Clone)]
 pub struct Rules {
     anon_generate: u32,
     anon_story: u32,
@@ -31,6 +32,8 @@ pub struct Rules {
     free_plus: u32,
     free_min_age: Duration,
     ipv6_prefix: u8,
+    /// Blocks, overrides and added disposable domains, in memory.
+    pub policy: PolicyCache,
 }
 
 impl Rules {
@@ -45,6 +48,7 @@ impl Rules {
             free_plus: settings.free_images_plus,
             free_min_age: secs(settings.free_min_account_age_secs),
             ipv6_prefix: settings.ipv6_limit_prefix,
+            policy: PolicyCache::default(),
         }
     }
 
@@ -206,10 +210,16 @@ impl From<Refusal> for AppError {
 }
 
 /// Refuses a blocked client (registration, uploads) with 403.
-pub async fn refuse_if_blocked(db: &Db, ip: ClientIp) -> Result<(), AppError> {
-    let ip = IpNetwork::from(ip.0);
-    match db.run(move |conn| blocks::active_block(conn, ip)).await? {
-        Some(block) => Err(Refusal::Blocked(block).into()),
+pub async fn refuse_if_blocked(db: &Db, rules: &Rules, ip: ClientIp) -> Result<(), AppError> {
+    let policy = match rules.policy.cached() {
+        Some(policy) => policy,
+        None => {
+            let cache = rules.policy.clone();
+            db.run(move |conn| cache.current(conn)).await?
+        }
+    };
+    match policy.block_for(ip.0) {
+        Some(block) => Err(Refusal::Blocked(block.clone()).into()),
         None => Ok(()),
     }
 }
@@ -225,14 +235,15 @@ pub fn reserve(
     images: u32,
     job_id: Option<i64>,
 ) -> QueryResult<Result<Granted, Refusal>> {
-    if let Some(block) = blocks::active_block(conn, ip)? {
-        return Ok(Err(Refusal::Blocked(block)));
+    let policy = rules.policy.current(conn)?;
+    if let Some(block) = policy.block_for(ip.ip()) {
+        return Ok(Err(Refusal::Blocked(block.clone())));
     }
-    let over = blocks::override_for(conn, ip)?;
+    let over = policy.override_for(ip.ip());
     let key = rules.key(ip);
     let user = match who {
         Requester::Anonymous => {
-            let limit = rules.anon_limit(action, over.as_ref());
+            let limit = rules.anon_limit(action, over);
             if limit == 0 {
                 return Ok(Err(Refusal::SignInRequired));
             }
@@ -283,10 +294,10 @@ pub fn reserve(
             balance,
         }));
     }
-    if let Err(refusal) = free_image_eligibility(conn, rules, user, Utc::now())? {
+    if let Err(refusal) = free_image_eligibility(&policy, rules, user, Utc::now()) {
         return Ok(Err(refusal));
     }
-    let max = rules.free_max(user, over.as_ref());
+    let max = rules.free_max(user, over);
     if free::take(conn, key, max)? {
         granted(Reservation {
             free_image: Some(key),
@@ -300,26 +311,26 @@ pub fn reserve(
 /// Standard accounts must be old enough and not use a throwaway address; `plus` accounts
 /// are vouched for by the admin who made them so.
 fn free_image_eligibility(
-    conn: &mut PgConnection,
+    policy: &PolicyView,
     rules: &Rules,
     user: &User,
     now: DateTime<Utc>,
-) -> QueryResult<Result<(), Refusal>> {
+) -> Result<(), Refusal> {
     if user.tier == Tier::Plus {
-        return Ok(Ok(()));
+        return Ok(());
     }
     let age = now - user.created_at;
     if age < rules.free_min_age {
         let wait = (rules.free_min_age - age).num_milliseconds().max(0);
-        return Ok(Err(Refusal::AccountTooNew {
+        return Err(Refusal::AccountTooNew {
             wait_secs: u64::try_from(wait).unwrap_or(0).div_ceil(1000).max(1),
-        }));
+        });
     }
-    if free::is_disposable_email(conn, &user.email)? {
+    if policy.is_disposable_email(&user.email) {
         let domain = user.email.rsplit('@').next().unwrap_or_default().to_owned();
-        return Ok(Err(Refusal::DisposableEmail { domain }));
+        return Err(Refusal::DisposableEmail { domain });
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 fn current_balance(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
@@ -423,16 +434,17 @@ pub fn usage(
     ip: IpNetwork,
 ) -> QueryResult<Usage> {
     let key = rules.key(ip);
-    let over = blocks::override_for(conn, ip)?;
-    let blocked = blocks::active_block(conn, ip)?.map(|block| block.message());
-    let anon_limit = rules.anon_limit(Action::Generate, over.as_ref());
+    let policy = rules.policy.current(conn)?;
+    let over = policy.override_for(ip.ip());
+    let blocked = policy.block_for(ip.ip()).map(Block::message);
+    let anon_limit = rules.anon_limit(Action::Generate, over);
     let anonymous = limits::standing(conn, key, Action::Generate, anon_limit, rules.window)?;
     let used = free::used(conn, key)?;
     let (credits, free_images) = match user {
         Some(user) => {
             let credits = current_balance(conn, user.id)?;
-            let allowance = rules.free_max(user, over.as_ref());
-            let unavailable_because = free_image_eligibility(conn, rules, user, Utc::now())?
+            let allowance = rules.free_max(user, over);
+            let unavailable_because = free_image_eligibility(&policy, rules, user, Utc::now())
                 .err()
                 .map(|refusal| match refusal {
                     Refusal::AccountTooNew { wait_secs } => format!(

@@ -55,26 +55,24 @@ pub fn give_back(conn: &mut PgConnection, key: IpNetwork) -> QueryResult<()> {
     Ok(())
 }
 
-/// True when `email`'s domain, or a domain it is under, is a known throwaway provider:
-/// the shipped list or one an admin added.
-pub fn is_disposable_email(conn: &mut PgConnection, email: &str) -> QueryResult<bool> {
+/// The domains `email` is under, most specific first (`a.b.example.com`, `b.example.com`,
+/// `example.com`), lowercased, without a trailing dot.
+pub fn email_domains(email: &str) -> Vec<String> {
     let Some((_, domain)) = email.rsplit_once('@') else {
-        return Ok(false);
+        return Vec::new();
     };
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    let candidates: Vec<&str> = std::iter::successors(Some(domain.as_str()), |d| {
+    std::iter::successors(Some(domain.as_str()), |d| {
         d.split_once('.').map(|(_, parent)| parent)
     })
     .filter(|d| d.contains('.'))
-    .collect();
-    if candidates.iter().any(|d| shipped().contains(d)) {
-        return Ok(true);
-    }
-    let added: i64 = disposable_domains::table
-        .filter(disposable_domains::domain.eq_any(&candidates))
-        .count()
-        .get_result(conn)?;
-    Ok(added > 0)
+    .map(str::to_owned)
+    .collect()
+}
+
+/// True when `domain` is on the shipped list of throwaway providers.
+pub fn is_shipped_disposable(domain: &str) -> bool {
+    shipped().contains(domain)
 }
 
 /// Adds a domain to the admin-maintained list.

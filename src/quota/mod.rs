@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod credits;
 pub mod free;
 pub mod limits;
+pub mod policy;
 pub mod storage;
 
 pub use client_ip::{ClientIp, limit_key};

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::db::advisory_lock;
+use crate::domain::ImageKind;
 use crate::error::AppError;
 use crate::models::Image;
 use crate::schema::images;
@@ -29,19 +30,30 @@ pub struct UploadStanding {
 
 pub fn standing(conn: &mut PgConnection, user_id: i64) -> QueryResult<UploadStanding> {
     let (_, bytes) = Image::usage_for_user(conn, user_id)?;
-    let since = Utc::now() - Duration::hours(1);
-    let recent: Vec<DateTime<Utc>> = images::table
-        .filter(images::user_id.eq(user_id))
-        .filter(images::kind.eq("upload"))
-        .filter(images::created_at.gt(since))
-        .order(images::created_at.asc())
-        .select(images::created_at)
-        .load(conn)?;
+    let (uploads_last_hour, oldest) = recent_uploads(conn, user_id)?;
     Ok(UploadStanding {
         stored_bytes: u64::try_from(bytes).unwrap_or(0),
-        uploads_last_hour: u32::try_from(recent.len()).unwrap_or(u32::MAX),
-        next_frees_at: recent.first().map(|at| *at + Duration::hours(1)),
+        uploads_last_hour,
+        next_frees_at: oldest.map(|at| at + Duration::hours(1)),
     })
+}
+
+/// The account's uploads of the last hour: how many, and when the oldest was made.
+pub fn recent_uploads(
+    conn: &mut PgConnection,
+    user_id: i64,
+) -> QueryResult<(u32, Option<DateTime<Utc>>)> {
+    let since = Utc::now() - Duration::hours(1);
+    let (count, oldest): (i64, Option<DateTime<Utc>>) = images::table
+        .filter(images::user_id.eq(user_id))
+        .filter(images::kind.eq(ImageKind::Upload))
+        .filter(images::created_at.gt(since))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(images::created_at),
+        ))
+        .first(conn)?;
+    Ok((u32::try_from(count).unwrap_or(u32::MAX), oldest))
 }
 
 /// Refuses an upload of `new_bytes` (all variants) that would pass a limit. Takes the

@@ -100,7 +100,7 @@ async fn register(
         return show_again(&session, StatusCode::BAD_REQUEST, errors);
     };
 
-    charge::refuse_if_blocked(&state.db, ip).await?;
+    charge::refuse_if_blocked(&state.db, &state.rules, ip).await?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let signup_credits = i64::from(state.settings.signup_credits);
     let created = state

@@ -50,12 +50,13 @@ async fn dashboard(
     current: CurrentUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let quota = state.usage_of(Some(&current.user), ip).await?;
-    let user_id = current.user.id;
+    let rules = state.rules.clone();
+    let user = current.user.clone();
     let data = state
         .db
-        .run(move |conn| pages::dashboard(conn, user_id, RECENT))
+        .run(move |conn| pages::dashboard(conn, &rules, &user, ip.0.into(), RECENT))
         .await?;
+    let quota = data.usage;
     let limits = state.settings.upload_limits();
     let user = &current.user;
     render(
@@ -71,9 +72,9 @@ async fn dashboard(
             storage_used: human_bytes(data.stored_bytes),
             storage_quota: (limits.storage_bytes > 0)
                 .then(|| human_bytes(i64::try_from(limits.storage_bytes).unwrap_or(i64::MAX))),
-            uploads_last_hour: data.uploads.uploads_last_hour,
+            uploads_last_hour: data.uploads_last_hour,
             uploads_per_hour: limits.uploads_per_hour,
-            recent: data.recent.items.iter().map(Card::owned).collect(),
+            recent: data.recent.iter().map(Card::owned).collect(),
             anonymous_reset: human_duration(quota.anonymous.reset_secs),
             window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),
             usage: quota,

@@ -123,13 +123,13 @@ async fn gallery_page(
             heading,
             folders: folders
                 .into_iter()
-                .map(|(f, count)| FolderLink {
+                .map(|f| FolderLink {
                     active: folder_slug.as_deref() == Some(f.slug.as_str()),
                     deletable: !f.is_default(),
                     id: f.id,
                     slug: f.slug,
                     name: f.name,
-                    count,
+                    count: f.image_count,
                 })
                 .collect(),
             tags,

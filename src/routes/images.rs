@@ -107,11 +107,7 @@ async fn image_page_with(
         .db
         .run(move |conn| pages::image_page(conn, &looked_at))
         .await?;
-    let folders = data
-        .folders
-        .into_iter()
-        .map(|(f, _)| (f.slug, f.name))
-        .collect();
+    let folders = data.folders.into_iter().map(|f| (f.slug, f.name)).collect();
     let rerun_size = data
         .rerun_size
         .map(|(width, height)| format!("{width}x{height}"));

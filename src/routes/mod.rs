@@ -23,6 +23,8 @@ use actix_web::{HttpResponse, web};
 use crate::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Routes are tried in order: the image proxy, by far the most requested, goes first.
+    media::configure(cfg);
     health::configure(cfg);
     assets::configure(cfg);
     home::configure(cfg);
@@ -34,7 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     generate::configure(cfg);
     jobs::configure(cfg);
     upload::configure(cfg);
-    media::configure(cfg);
     share::configure(cfg);
     api::configure(cfg);
     admin::configure(cfg);

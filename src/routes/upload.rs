@@ -143,7 +143,7 @@ async fn store_upload(
             AppError::BadRequest("Choose an image file to upload (field \"file\").".into())
         })?;
     let tags = parse_tags(&received.tags).map_err(AppError::BadRequest)?;
-    charge::refuse_if_blocked(&state.db, ip).await?;
+    charge::refuse_if_blocked(&state.db, &state.rules, ip).await?;
     let title: String = received.title.trim().chars().take(200).collect();
     let folder = match received.folder.trim() {
         "" => None,
@@ -225,10 +225,10 @@ async fn upload_page(
     let user_id = current.user.id;
     let folders = state
         .db
-        .run(move |conn| Folder::list_with_counts(conn, user_id))
+        .run(move |conn| Folder::list(conn, user_id))
         .await?
         .into_iter()
-        .map(|(folder, _)| (folder.slug, folder.name))
+        .map(|folder| (folder.slug, folder.name))
         .collect();
     render(
         status,

@@ -5,12 +5,14 @@
 //! are checked against the pixel limit before any pixel is decoded (a 60000×60000 "bomb"
 //! is refused from its first bytes), and the decoder gets a memory cap. The working copy is
 //! re-encoded from pixels, so no metadata (EXIF GPS included) survives; EXIF orientation is
-//! applied first.
+//! applied first. An upright JPEG is the exception: its working copy is its own compressed
+//! data with every metadata segment cut out (`storage::jpeg`), lossless and much faster.
 
 use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::webp::WebPEncoder;
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::budget::{DecodeBudget, NoRoom, Reservation};
@@ -162,6 +164,17 @@ pub fn decode(
     max_pixels: u64,
     budget: &DecodeBudget,
 ) -> Result<(DynamicImage, Reservation), ImageProblem> {
+    decode_noting_orientation(bytes, format, max_pixels, budget)
+        .map(|(image, _, held)| (image, held))
+}
+
+/// [`decode`], also telling whether the file was stored upright (no orientation to apply).
+fn decode_noting_orientation(
+    bytes: &[u8],
+    format: Format,
+    max_pixels: u64,
+    budget: &DecodeBudget,
+) -> Result<(DynamicImage, bool, Reservation), ImageProblem> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut limits = Limits::default();
     limits.max_image_width = Some(65_535);
@@ -188,7 +201,7 @@ pub fn decode(
     let orientation = decoder.orientation().map_err(corrupt_or_limit)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt_or_limit)?;
     image.apply_orientation(orientation);
-    Ok((image, held))
+    Ok((image, orientation == Orientation::NoTransforms, held))
 }
 
 fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
@@ -201,20 +214,35 @@ fn corrupt_or_limit(err: image::ImageError) -> ImageProblem {
 }
 
 /// Checks and decodes an upload, then makes the working copy and thumbnail, within the
-/// memory budget.
+/// memory budget. An upright JPEG keeps its compressed data, minus the metadata (see
+/// [`jpeg`](super::jpeg)); everything else is re-encoded from its pixels.
 pub fn sanitise_upload(
     bytes: &[u8],
     max_pixels: u64,
     budget: &DecodeBudget,
 ) -> Result<(Format, Sanitised), ImageProblem> {
     let format = Format::detect(bytes).ok_or(ImageProblem::UnsupportedType)?;
-    let (image, _held) = decode(bytes, format, max_pixels, budget)?;
-    Ok((format, encode_variants(&image, format.working_format())?))
+    let (image, upright, _held) = decode_noting_orientation(bytes, format, max_pixels, budget)?;
+    let stripped = (format == Format::Jpeg && upright)
+        .then(|| super::jpeg::strip_metadata(bytes))
+        .flatten();
+    let original = match stripped {
+        Some(bytes) => Encoded {
+            bytes,
+            format: Format::Jpeg,
+        },
+        None => encode(&image, format.working_format())?,
+    };
+    Ok((format, with_thumbnail(&image, original)?))
 }
 
 /// Encodes the working copy in `format` and a thumbnail.
 pub fn encode_variants(image: &DynamicImage, format: Format) -> Result<Sanitised, ImageProblem> {
-    let original = encode(image, format)?;
+    with_thumbnail(image, encode(image, format)?)
+}
+
+/// The working copy `original` of `image`, with a thumbnail made from `image`.
+fn with_thumbnail(image: &DynamicImage, original: Encoded) -> Result<Sanitised, ImageProblem> {
     let thumb_image = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
     let thumb_format = if image.color().has_alpha() {
         Format::Png

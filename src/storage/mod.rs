@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod imaging;
+pub mod jpeg;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

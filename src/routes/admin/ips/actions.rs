@@ -76,9 +76,12 @@ pub(super) async fn apply_block(
         )
     );
     let actor = admin.actor();
+    let policy = state.rules.policy.clone();
     state
         .db
-        .run(move |conn| admin_ops::block(conn, &actor, network, &reason, expires_at, &detail))
+        .run(move |conn| {
+            admin_ops::block(conn, &policy, &actor, network, &reason, expires_at, &detail)
+        })
         .await?;
     Flash::success(session, format!("{} is blocked.", network_label(&network)));
     Ok(see_other(&case_file_link(&network)))
@@ -111,9 +114,10 @@ pub(super) async fn apply_unblock(
     network: IpNetwork,
 ) -> Result<HttpResponse, AppError> {
     let actor = admin.actor();
+    let policy = state.rules.policy.clone();
     let lifted = state
         .db
-        .run(move |conn| admin_ops::unblock(conn, &actor, network))
+        .run(move |conn| admin_ops::unblock(conn, &policy, &actor, network))
         .await?;
     if lifted == 0 {
         Flash::error(

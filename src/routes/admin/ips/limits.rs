@@ -99,9 +99,10 @@ pub(super) async fn add_disposable_domain(
         AppError::BadRequest(format!("{:?} is not a domain name.", form.domain.trim()))
     })?;
     let (added, actor) = (domain.clone(), admin.actor());
+    let policy = state.rules.policy.clone();
     state
         .db
-        .run(move |conn| admin_ops::add_disposable_domain(conn, &actor, &added))
+        .run(move |conn| admin_ops::add_disposable_domain(conn, &policy, &actor, &added))
         .await?;
     Flash::success(
         &session,
@@ -196,9 +197,12 @@ pub(super) async fn set_limits(
     }
     let reason = reason.to_owned();
     let actor = admin.actor();
+    let policy = state.rules.policy.clone();
     let values = state
         .db
-        .run(move |conn| admin_ops::set_limits(conn, &actor, network, change, &reason, expires_at))
+        .run(move |conn| {
+            admin_ops::set_limits(conn, &policy, &actor, network, change, &reason, expires_at)
+        })
         .await?;
     // Refusals this instance remembers were made under the old limits (other instances
     // forget theirs within seconds).
@@ -222,9 +226,10 @@ pub(super) async fn remove_limits(
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     let actor = admin.actor();
+    let policy = state.rules.policy.clone();
     let removed = state
         .db
-        .run(move |conn| admin_ops::remove_limits(conn, &actor, network))
+        .run(move |conn| admin_ops::remove_limits(conn, &policy, &actor, network))
         .await?;
     if removed > 0 {
         state.recent_refusals.clear();

@@ -12,7 +12,6 @@ use super::network_from_path;
 use crate::error::AppError;
 use crate::models::ip_activity::{self};
 use crate::models::{Image, PlacedImage};
-use crate::quota::blocks::{self};
 use crate::routes::admin::{AdminUser, record};
 use crate::state::AppState;
 use crate::storage::Variant;
@@ -39,28 +38,22 @@ pub(super) async fn report_rows(
     network: IpNetwork,
 ) -> Result<Vec<ReportRow>, AppError> {
     let library = state.library.clone();
+    let policy = state.rules.policy.clone();
     state
         .db
         .run(move |conn| {
+            let policy = policy.current(conn)?;
             let rows = ip_activity::case_rows(conn, network, 0, i64::MAX)?;
             let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
             let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
                 .into_iter()
                 .map(|placed| (placed.image.id, placed))
                 .collect();
-            let mut block_of: HashMap<IpNetwork, String> = HashMap::new();
             let mut report = Vec::new();
             for row in rows {
-                let action = match block_of.get(&row.ip) {
-                    Some(action) => action.clone(),
-                    None => {
-                        let action = match blocks::active_block(conn, row.ip)? {
-                            Some(block) => format!("blocked ({}): {}", block.network, block.reason),
-                            None => "none".to_owned(),
-                        };
-                        block_of.insert(row.ip, action.clone());
-                        action
-                    }
+                let action = match policy.block_for(row.ip.ip()) {
+                    Some(block) => format!("blocked ({}): {}", block.network, block.reason),
+                    None => "none".to_owned(),
                 };
                 let user = match (&row.username, row.anonymous) {
                     (Some(name), false) => name.clone(),
