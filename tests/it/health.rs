@@ -55,3 +55,45 @@ async fn a_lost_database_means_503_within_seconds_not_a_hang() {
     // The server itself stays up.
     assert_eq!(app.get(&new_client(), "/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn lost_connections_are_replaced_without_a_ping_per_checkout() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "rosa").await;
+    // Warm the pool: several connections, all idle afterwards.
+    let pages = (0..8).map(|_| app.get(&client, "/dashboard"));
+    for response in futures_util::future::join_all(pages).await {
+        assert_eq!(response.status(), 200);
+    }
+    // The server drops every connection of this database (a restart, a failover).
+    let database = app.db_url.rsplit('/').next().expect("name").to_owned();
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut app.conn())
+    .expect("terminate");
+
+    // A request may meet a dead connection: then it is a 503, never a 500 or a hang, and
+    // within a few requests every dead connection has been replaced.
+    let started = Instant::now();
+    let mut statuses = Vec::new();
+    loop {
+        let status = app.get(&client, "/dashboard").await.status().as_u16();
+        assert!(matches!(status, 200 | 503), "{status}");
+        statuses.push(status);
+        if statuses.ends_with(&[200, 200, 200]) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no recovery: {statuses:?}"
+        );
+    }
+    assert!(
+        statuses.iter().filter(|s| **s == 503).count() <= 1,
+        "more than one request met a dead connection: {statuses:?}"
+    );
+}

@@ -11,6 +11,7 @@ mod comfyui;
 mod contract;
 mod crash;
 mod embedded;
+mod fast_paths;
 mod fake_a1111;
 mod fake_comfyui;
 mod fake_openai;

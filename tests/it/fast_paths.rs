@@ -1,0 +1,227 @@
+//! What the fast request path must not loosen: blocks and overrides live in memory but
+//! reach every instance at once, a disabled user's cached pages stop, the folder counts a
+//! trigger keeps stay equal to the images, and a pool without checkout pings still gets
+//! over lost connections by itself.
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::admin::app_with_admin;
+use crate::helpers::{TestApp, eventually, location, new_client, spawn_second_instance};
+
+/// The status of an anonymous `POST /api/generate-image` (not waiting) from `ip`.
+async fn anonymous_generation(base: &str, ip: &str) -> u16 {
+    new_client()
+        .post(format!("{base}/api/generate-image"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn blocks_reach_every_instance_at_once_for_both_address_families() {
+    let (app, admin) = app_with_admin().await;
+    let second = spawn_second_instance(&app).await;
+    // Both instances have loaded their policy before the block exists.
+    assert_eq!(anonymous_generation(&second, "198.51.100.7").await, 202);
+    assert_eq!(anonymous_generation(&app.address, "198.51.100.8").await, 202);
+
+    let response = app
+        .post_form(
+            &admin,
+            "/admin/ips/198.51.100.0%2F24/block",
+            &[("reason", "spam run")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    // The instance that made the block refuses on the very next request…
+    assert_eq!(anonymous_generation(&app.address, "198.51.100.9").await, 403);
+    // …and the other as soon as the notification arrives, without a TTL to wait out.
+    eventually("the second instance refuses the blocked network", || async {
+        anonymous_generation(&second, "198.51.100.10").await == 403
+    })
+    .await;
+    assert_eq!(anonymous_generation(&second, "198.51.101.1").await, 202);
+
+    // A block written by plain SQL (as `atelier block-ip` does) reaches both as well,
+    // and IPv6 ranges match by prefix.
+    let mut conn = app.conn();
+    diesel::sql_query("INSERT INTO ip_blocks (network, reason) VALUES ('2001:db8::/32', 'cli')")
+        .execute(&mut conn)
+        .expect("insert block");
+    for base in [app.address.clone(), second.clone()] {
+        eventually("both instances refuse the IPv6 range", || async {
+            anonymous_generation(&base, "2001:db8:5::1").await == 403
+        })
+        .await;
+        assert_eq!(anonymous_generation(&base, "2001:db9::1").await, 202);
+    }
+
+    // Lifting reaches the other instance too.
+    let response = app
+        .post_form(&admin, "/admin/ips/198.51.100.0%2F24/unblock", &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    eventually("the second instance lets the network in again", || async {
+        anonymous_generation(&second, "198.51.100.11").await == 202
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_stopped_at_once_on_every_instance() {
+    let (app, admin) = app_with_admin().await;
+    let second = spawn_second_instance(&app).await;
+    let user = new_client();
+    app.signed_in_user(&user, "mallory").await;
+    // Sessions are shared: the same cookie works on the second instance, which now holds
+    // the session and the user in its cache.
+    for _ in 0..3 {
+        let response = user
+            .get(format!("{second}/gallery"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 200);
+    }
+    let id = user_id(&app, "mallory");
+    let response = app
+        .post_form(
+            &admin,
+            &format!("/admin/users/{id}/update"),
+            &[("disabled", "true")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let response = app.get(&user, "/gallery").await;
+    assert_eq!(response.status(), 303, "this instance forgets at once");
+    assert!(location(&response).starts_with("/login"));
+    eventually("the second instance stops the disabled user", || async {
+        let response = user
+            .get(format!("{second}/gallery"))
+            .send()
+            .await
+            .expect("GET");
+        response.status() == 303
+    })
+    .await;
+}
+
+fn user_id(app: &TestApp, username: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    diesel::sql_query("SELECT id FROM users WHERE username = $1")
+        .bind::<Text, _>(username)
+        .get_result::<Id>(&mut app.conn())
+        .expect("user")
+        .id
+}
+
+/// Every folder whose kept counts differ from its images: (slug, kept, counted).
+fn miscounted_folders(app: &TestApp) -> Vec<(String, i64, i64)> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        slug: String,
+        #[diesel(sql_type = BigInt)]
+        kept: i64,
+        #[diesel(sql_type = BigInt)]
+        counted: i64,
+    }
+    diesel::sql_query(
+        "SELECT f.slug, f.image_count AS kept, count(i.id) AS counted
+         FROM folders f LEFT JOIN images i ON i.folder_id = f.id
+         GROUP BY f.id
+         HAVING f.image_count <> count(i.id)
+             OR f.disk_bytes <> coalesce(sum(i.disk_bytes), 0)::bigint",
+    )
+    .load::<Row>(&mut app.conn())
+    .expect("counts")
+    .into_iter()
+    .map(|row| (row.slug, row.kept, row.counted))
+    .collect()
+}
+
+/// The gallery's sidebar and tag list as the owner sees them.
+async fn gallery_text(app: &TestApp, client: &reqwest::Client, query: &str) -> String {
+    let response = app.get(client, &format!("/gallery{query}")).await;
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn counts_and_tags_follow_upload_move_edit_and_delete() {
+    let app = crate::helpers::spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "tally").await;
+    let response = app.post_form(&client, "/folders", &[("name", "Trips")]).await;
+    assert_eq!(response.status(), 303);
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            app.upload_ok(&client, crate::fixtures::png(60 + n, 40), &[])
+                .await,
+        );
+    }
+    assert!(gallery_text(&app, &client, "").await.contains("3 images"));
+    assert!(miscounted_folders(&app).is_empty());
+
+    // Move one into Trips with a tag: the counts, the folder view and the tag list follow.
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{}/update", ids[0]),
+            &[("title", "Pier"), ("tags", "sea, dusk"), ("folder", "trips")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let trips = gallery_text(&app, &client, "?folder=trips").await;
+    assert!(trips.contains("1 image"), "{trips}");
+    assert!(trips.contains("dusk") && trips.contains("sea"));
+    let tagged = gallery_text(&app, &client, "?tag=sea").await;
+    assert!(tagged.contains("1 image"));
+    assert!(miscounted_folders(&app).is_empty());
+
+    // An edit changes the bytes kept for the folder.
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{}/edit", ids[1]),
+            &[("op", "crop"), ("x", "0"), ("y", "0"), ("w", "20"), ("h", "20")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(miscounted_folders(&app).is_empty());
+
+    // Deleting the tagged image takes its tag and its count with it.
+    let response = app
+        .post_form(&client, &format!("/images/{}/delete", ids[0]), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    let all = gallery_text(&app, &client, "").await;
+    assert!(all.contains("2 images"), "{all}");
+    assert!(!all.contains("dusk"));
+    assert!(gallery_text(&app, &client, "?folder=trips")
+        .await
+        .contains("0 images"));
+    assert!(miscounted_folders(&app).is_empty());
+
+    // The account's deletion leaves no folder behind to miscount.
+    let response = app
+        .post_form(
+            &client,
+            "/account/delete",
+            &[("password", crate::helpers::PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.count_images(), 0);
+    assert!(miscounted_folders(&app).is_empty());
+}
