@@ -18,6 +18,13 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 VENV=${VENV:-$root/target/bench-venv}
 pg_port=15432 atelier_port=18080 flask_port=18090 fastapi_port=18091 nginx_port=18081
 
+for port in $pg_port $atelier_port $flask_port $fastapi_port $nginx_port; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use: stop whatever listens there first" >&2
+    exit 1
+  fi
+done
+
 work=$(mktemp -d /tmp/atelier-pages.XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -65,10 +72,11 @@ newest=$(curl -s -b "$work/cookies" "$base/api/images" | python3 -c 'import json
 image_id=${newest%% *} thumb_url=${newest#* }
 cookie=$(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/cookies")
 
+# `exec`, so the pid killed at the end is the server itself, not a subshell.
 (cd "$PEERS" && PEER_DSN="postgresql://postgres@127.0.0.1:$pg_port/peer" \
-  "$VENV/bin/gunicorn" -w 5 -b 127.0.0.1:$flask_port flask_gallery:app >"$work/flask.log" 2>&1) & pids+=("$!")
+  exec "$VENV/bin/gunicorn" -w 5 -b 127.0.0.1:$flask_port flask_gallery:app >"$work/flask.log" 2>&1) & pids+=("$!")
 (cd "$PEERS" && PEER_DSN="postgresql://postgres@127.0.0.1:$pg_port/peer" \
-  "$VENV/bin/uvicorn" --workers 2 --loop uvloop --port $fastapi_port fastapi_gallery:app >"$work/fastapi.log" 2>&1) & pids+=("$!")
+  exec "$VENV/bin/uvicorn" --workers 2 --loop uvloop --port $fastapi_port fastapi_gallery:app >"$work/fastapi.log" 2>&1) & pids+=("$!")
 
 mkdir -p "$work/nginx/logs" "$work/www"
 curl -s -b "$work/cookies" -o "$work/www/thumb.jpg" "$base$thumb_url"
@@ -83,6 +91,10 @@ NGX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g "daemon off;" & pids+=("$!")
 for port in $flask_port $fastapi_port $nginx_port; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
+done
+for port in $flask_port $fastapi_port; do
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: sid=sess7" "http://127.0.0.1:$port/gallery")
+  [ "$status" = 200 ] || { echo "peer on port $port answers $status, not 200: is an old one still running?" >&2; exit 1; }
 done
 echo "thumbnail: $(stat -c %s "$work/www/thumb.jpg") bytes; gallery: $(curl -s -b "$work/cookies" "$base/gallery" | grep -c 'class="tile-title') cards"
 

@@ -28,7 +28,10 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
     let second = spawn_second_instance(&app).await;
     // Both instances have loaded their policy before the block exists.
     assert_eq!(anonymous_generation(&second, "198.51.100.7").await, 202);
-    assert_eq!(anonymous_generation(&app.address, "198.51.100.8").await, 202);
+    assert_eq!(
+        anonymous_generation(&app.address, "198.51.100.8").await,
+        202
+    );
 
     let response = app
         .post_form(
@@ -39,11 +42,15 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .await;
     assert_eq!(response.status(), 303);
     // The instance that made the block refuses on the very next request…
-    assert_eq!(anonymous_generation(&app.address, "198.51.100.9").await, 403);
+    assert_eq!(
+        anonymous_generation(&app.address, "198.51.100.9").await,
+        403
+    );
     // …and the other as soon as the notification arrives, without a TTL to wait out.
-    eventually("the second instance refuses the blocked network", || async {
-        anonymous_generation(&second, "198.51.100.10").await == 403
-    })
+    eventually(
+        "the second instance refuses the blocked network",
+        || async { anonymous_generation(&second, "198.51.100.10").await == 403 },
+    )
     .await;
     assert_eq!(anonymous_generation(&second, "198.51.101.1").await, 202);
 
@@ -161,7 +168,9 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
     let app = crate::helpers::spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "tally").await;
-    let response = app.post_form(&client, "/folders", &[("name", "Trips")]).await;
+    let response = app
+        .post_form(&client, "/folders", &[("name", "Trips")])
+        .await;
     assert_eq!(response.status(), 303);
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -178,7 +187,11 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
         .post_form(
             &client,
             &format!("/images/{}/update", ids[0]),
-            &[("title", "Pier"), ("tags", "sea, dusk"), ("folder", "trips")],
+            &[
+                ("title", "Pier"),
+                ("tags", "sea, dusk"),
+                ("folder", "trips"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -194,7 +207,13 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
         .post_form(
             &client,
             &format!("/images/{}/edit", ids[1]),
-            &[("op", "crop"), ("x", "0"), ("y", "0"), ("w", "20"), ("h", "20")],
+            &[
+                ("op", "crop"),
+                ("x", "0"),
+                ("y", "0"),
+                ("w", "20"),
+                ("h", "20"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -208,9 +227,11 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
     let all = gallery_text(&app, &client, "").await;
     assert!(all.contains("2 images"), "{all}");
     assert!(!all.contains("dusk"));
-    assert!(gallery_text(&app, &client, "?folder=trips")
-        .await
-        .contains("0 images"));
+    assert!(
+        gallery_text(&app, &client, "?folder=trips")
+            .await
+            .contains("0 images")
+    );
     assert!(miscounted_folders(&app).is_empty());
 
     // The account's deletion leaves no folder behind to miscount.

@@ -519,6 +519,7 @@ async fn plus_accounts_get_the_difference_on_a_shared_network() {
         "standard until upgraded"
     );
     set_tier(&app, "plus1", "plus");
+    crate::helpers::settle().await;
     for _ in 0..3 {
         assert_eq!(one_image(&app, &plus, ip).await.status(), 202);
     }
@@ -556,6 +557,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .execute(&mut app.conn())
             .expect("age");
     }
+    crate::helpers::settle().await;
     assert_eq!(one_image(&app, &fresh, "198.51.100.90").await.status(), 202);
 
     let throwaway = new_client();
@@ -569,6 +571,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .execute(&mut app.conn())
             .expect("age");
     }
+    crate::helpers::settle().await;
     let refused = one_image(&app, &throwaway, "198.51.100.91").await;
     assert_eq!(refused.status(), 402);
     let message = error_of(refused).await;
@@ -578,6 +581,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     );
     // A plus account is vouched for by the admin who upgraded it.
     set_tier(&app, "burner", "plus");
+    crate::helpers::settle().await;
     assert_eq!(
         one_image(&app, &throwaway, "198.51.100.91").await.status(),
         202
