@@ -26,5 +26,6 @@ pub mod schema;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod summary_cache;
 pub mod tokens;
 pub mod views;

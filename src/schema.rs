@@ -137,6 +137,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    library_versions (user_id) {
+        user_id -> Int8,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     limit_overrides (id) {
         id -> Int8,
         network -> Cidr,
@@ -220,6 +227,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     generation_jobs,
     images,
     ip_blocks,
+    library_versions,
     limit_overrides,
     login_failures,
     sessions,

@@ -104,6 +104,7 @@ impl Application {
             library,
             auth_cache: auth_cache.clone(),
             media_cache,
+            summaries: Default::default(),
             jobs: Arc::new(JobSignal::default()),
             rules,
             recent_refusals: RecentRefusals::default(),

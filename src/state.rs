@@ -15,6 +15,7 @@ use crate::models::User;
 use crate::quota::ClientIp;
 use crate::quota::charge::{self, Rules, Usage};
 use crate::quota::limits::RecentRefusals;
+use crate::summary_cache::SummaryCache;
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub library: Library,
     pub auth_cache: AuthCache,
     pub media_cache: MediaCache,
+    /// Each account's folders and tags, checked against its library version.
+    pub summaries: SummaryCache,
     pub jobs: Arc<JobSignal>,
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,

@@ -6,7 +6,7 @@ use ipnetwork::IpNetwork;
 
 use super::Folder;
 use crate::domain::ImageKind;
-use crate::schema::{folders, images, users};
+use crate::schema::{folders, images, library_versions, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = images)]
@@ -281,38 +281,70 @@ impl Image {
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
         let total = Self::count_for_user(conn, user_id, filter)?;
-        let items = Self::page_for_user(conn, user_id, filter, offset, limit)?;
+        let (items, _) = Self::page_for_user(conn, user_id, filter, offset, limit)?;
         Ok(Page { items, total })
     }
 
-    /// One page of the user's images, newest first. Static statements only: one for the
-    /// unfiltered view, one for every filter (an absent folder or tag matches everything).
+    /// One page of the user's images, newest first, and the account's library version
+    /// as that statement saw it (`None` on an empty page). Static statements only: one for
+    /// the unfiltered view, one for every filter (an absent folder or tag matches all).
     pub fn page_for_user(
         conn: &mut PgConnection,
         user_id: i64,
         filter: &ImageFilter,
         offset: i64,
         limit: i64,
-    ) -> QueryResult<Vec<PlacedImage>> {
-        if filter.folder_id.is_none() && filter.tag.is_none() {
-            // The everyday view gets a statement the planner can walk the index with.
-            return placed()
-                .filter(images::user_id.eq(user_id))
-                .order((images::created_at.desc(), images::id.desc()))
-                .offset(offset)
-                .limit(limit)
-                .load::<PlacedRow>(conn)
-                .map(|rows| rows.into_iter().map(PlacedImage::from).collect());
-        }
-        placed()
-            .filter(images::user_id.eq(user_id))
-            .filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
-            .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
-            .order((images::created_at.desc(), images::id.desc()))
-            .offset(offset)
-            .limit(limit)
-            .load::<PlacedRow>(conn)
-            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
+    ) -> QueryResult<(Vec<PlacedImage>, Option<i64>)> {
+        let version = library_versions::table
+            .filter(library_versions::user_id.eq(user_id))
+            .select(library_versions::version)
+            .single_value();
+        let placed_and_version = (
+            Image::as_select(),
+            users::username,
+            folders::slug,
+            folders::name,
+            version,
+        );
+        let base = images::table
+            .inner_join(users::table)
+            .inner_join(folders::table)
+            .filter(images::user_id.eq(user_id));
+        let rows: Vec<(Image, String, String, String, Option<i64>)> =
+            if filter.folder_id.is_none() && filter.tag.is_none() {
+                // The everyday view gets a statement the planner can walk the index with.
+                base.order((images::created_at.desc(), images::id.desc()))
+                    .offset(offset)
+                    .limit(limit)
+                    .select(placed_and_version)
+                    .load(conn)?
+            } else {
+                base.filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
+                    .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
+                    .order((images::created_at.desc(), images::id.desc()))
+                    .offset(offset)
+                    .limit(limit)
+                    .select(placed_and_version)
+                    .load(conn)?
+            };
+        let version = rows.first().and_then(|row| row.4);
+        let items = rows
+            .into_iter()
+            .map(|(image, username, slug, name, _)| {
+                PlacedImage::from((image, username, slug, name))
+            })
+            .collect();
+        Ok((items, version))
+    }
+
+    /// The account's library version (bumped by every change to its images or folders).
+    pub fn library_version(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
+        library_versions::table
+            .filter(library_versions::user_id.eq(user_id))
+            .select(library_versions::version)
+            .first(conn)
+            .optional()
+            .map(Option::unwrap_or_default)
     }
 
     /// How many of the user's images match `filter`.

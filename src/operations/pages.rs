@@ -2,6 +2,8 @@
 //! handler makes one trip to the pool and renders. Each takes `&mut PgConnection` and
 //! returns plain data; the routes turn it into their templates.
 
+use std::sync::Arc;
+
 use diesel::PgConnection;
 use ipnetwork::IpNetwork;
 
@@ -14,51 +16,68 @@ use crate::models::{Folder, Image, PlacedImage, SessionRow, User, api_token};
 use crate::quota::blocks::{self, Block};
 use crate::quota::charge::{self, Rules, Usage};
 use crate::quota::storage;
+use crate::summary_cache::{LibrarySummary, SummaryCache};
 
 /// `/gallery`: the folders with their counts, the tags, one page of images, and the folder
-/// being looked at (a folder that is not the user's is a 404). Three statements: the
-/// folders with their counts (which give the total unless a tag is chosen), the page, the
-/// tags.
+/// being looked at (a folder that is not the user's is a 404). In the steady state one
+/// statement: the page, whose library version says the kept summary (folders, counts,
+/// tags) is current; a tag filter adds a count.
 pub struct GalleryData {
-    pub folders: Vec<Folder>,
-    pub tags: Vec<String>,
+    pub summary: Arc<LibrarySummary>,
     pub listing: Page<PlacedImage>,
     pub folder: Option<Folder>,
 }
 
 pub fn gallery(
     conn: &mut PgConnection,
+    summaries: &SummaryCache,
     user_id: i64,
     folder_slug: Option<&str>,
     tag: Option<String>,
     (offset, limit): (i64, i64),
 ) -> Result<GalleryData, AppError> {
-    let folders = Folder::list(conn, user_id)?;
-    let chosen = match folder_slug {
-        Some(slug) => Some(
-            folders
-                .iter()
-                .find(|folder| folder.slug == slug)
-                .ok_or(AppError::NotFound)?,
-        ),
-        None => None,
+    // The folder to filter by comes from the kept summary when it names it; the version
+    // read with the page then says whether that summary (and so the folder) still holds.
+    let mut summary = match summaries.last(user_id) {
+        Some(kept) if folder_slug.is_none_or(|slug| kept.folder(slug).is_some()) => kept,
+        _ => summaries.current(conn, user_id, None)?,
     };
-    let filter = ImageFilter {
-        folder_id: chosen.map(|folder| folder.id),
+    let folder_of = |summary: &LibrarySummary| match folder_slug {
+        Some(slug) => summary
+            .folder(slug)
+            .cloned()
+            .map(Some)
+            .ok_or(AppError::NotFound),
+        None => Ok(None),
+    };
+    let mut folder = folder_of(&summary)?;
+    let mut filter = ImageFilter {
+        folder_id: folder.as_ref().map(|folder| folder.id),
         tag,
     };
-    let total = match (&filter.tag, chosen) {
+    let (mut items, seen) = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
+    let current = summaries.current(conn, user_id, seen)?;
+    if current.version != summary.version {
+        // The page was read at `current`'s version; only the folder may have changed.
+        summary = current;
+        let now = folder_of(&summary)?;
+        if now.as_ref().map(|folder| folder.id) != filter.folder_id {
+            folder = now;
+            filter.folder_id = folder.as_ref().map(|folder| folder.id);
+            items = Image::page_for_user(conn, user_id, &filter, offset, limit)?.0;
+        }
+    }
+    let total = match (&filter.tag, &folder) {
         (Some(_), _) => Image::count_for_user(conn, user_id, &filter)?,
-        (None, Some(folder)) => folder.image_count,
-        (None, None) => folders.iter().map(|folder| folder.image_count).sum(),
+        (None, Some(folder)) => summary
+            .folder(&folder.slug)
+            .map_or(0, |folder| folder.image_count),
+        (None, None) => summary.image_count(),
     };
-    let items = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
-    let tags = Image::tags_for_user(conn, user_id)?;
     Ok(GalleryData {
-        folder: chosen.cloned(),
-        folders,
-        tags,
+        summary,
         listing: Page { items, total },
+        folder,
     })
 }
 
@@ -75,18 +94,20 @@ pub struct DashboardData {
 
 pub fn dashboard(
     conn: &mut PgConnection,
+    summaries: &SummaryCache,
     rules: &Rules,
     user: &User,
     ip: IpNetwork,
     recent: i64,
 ) -> Result<DashboardData, AppError> {
-    let folders = Folder::list(conn, user.id)?;
+    let (recent, seen) = Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?;
+    let summary = summaries.current(conn, user.id, seen)?;
     Ok(DashboardData {
         usage: charge::usage(conn, rules, Some(user), ip)?,
-        image_count: folders.iter().map(|folder| folder.image_count).sum(),
-        stored_bytes: folders.iter().map(|folder| folder.disk_bytes).sum(),
-        folder_count: folders.len(),
-        recent: Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?,
+        image_count: summary.image_count(),
+        stored_bytes: summary.disk_bytes(),
+        folder_count: summary.folders.len(),
+        recent,
         uploads_last_hour: storage::recent_uploads(conn, user.id)?.0,
     })
 }

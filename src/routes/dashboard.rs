@@ -50,11 +50,11 @@ async fn dashboard(
     current: CurrentUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let rules = state.rules.clone();
+    let (rules, summaries) = (state.rules.clone(), state.summaries.clone());
     let user = current.user.clone();
     let data = state
         .db
-        .run(move |conn| pages::dashboard(conn, &rules, &user, ip.0.into(), RECENT))
+        .run(move |conn| pages::dashboard(conn, &summaries, &rules, &user, ip.0.into(), RECENT))
         .await?;
     let quota = data.usage;
     let limits = state.settings.upload_limits();

@@ -87,16 +87,25 @@ async fn gallery_page(
         .filter(|t| !t.is_empty());
     let user_id = current.user.id;
     let pages::GalleryData {
-        folders,
-        tags,
+        summary,
         listing,
         folder,
     } = {
         let (folder_slug, tag) = (folder_slug.clone(), tag.clone());
         let window = ((page - 1) * PER_PAGE, PER_PAGE);
+        let summaries = state.summaries.clone();
         state
             .db
-            .run(move |conn| pages::gallery(conn, user_id, folder_slug.as_deref(), tag, window))
+            .run(move |conn| {
+                pages::gallery(
+                    conn,
+                    &summaries,
+                    user_id,
+                    folder_slug.as_deref(),
+                    tag,
+                    window,
+                )
+            })
             .await?
     };
     let link = |page: i64| {
@@ -121,18 +130,19 @@ async fn gallery_page(
         &GalleryPage {
             layout: Layout::new(session, Some(current)),
             heading,
-            folders: folders
-                .into_iter()
+            folders: summary
+                .folders
+                .iter()
                 .map(|f| FolderLink {
                     active: folder_slug.as_deref() == Some(f.slug.as_str()),
                     deletable: !f.is_default(),
                     id: f.id,
-                    slug: f.slug,
-                    name: f.name,
+                    slug: f.slug.clone(),
+                    name: f.name.clone(),
                     count: f.image_count,
                 })
                 .collect(),
-            tags,
+            tags: summary.tags.clone(),
             active_folder: folder_slug.clone().unwrap_or_default(),
             active_tag: tag.clone().unwrap_or_default(),
             cards: listing.items.iter().map(Card::owned).collect(),
