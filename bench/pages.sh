@@ -68,6 +68,9 @@ ffmpeg -loglevel error -f lavfi -i "testsrc2=s=800x600:r=25,noise=alls=12:allf=t
 curl -s -o /dev/null -X POST "$base/register" -d "username=bench&email=bench@example.com&password=benchpass123&confirm_password=benchpass123"
 curl -s -o /dev/null -c "$work/cookies" -X POST "$base/login" -d "username=bench&password=benchpass123"
 for pic in "$work"/pics/*.jpg; do curl -s -o /dev/null -b "$work/cookies" -F "file=@$pic" "$base/upload"; done
+# Let PostgreSQL's statistics catch up with the 200 new rows (autovacuum would within a
+# minute), so the runs below measure the steady state, not plans made for an empty table.
+psql_do -d atelier -c "ANALYZE"
 newest=$(curl -s -b "$work/cookies" "$base/api/images" | python3 -c 'import json,sys; i=json.load(sys.stdin)["images"][0]; print(i["id"], i["urls"]["thumb"])')
 image_id=${newest%% *} thumb_url=${newest#* }
 cookie=$(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/cookies")
@@ -121,6 +124,8 @@ for round in $(seq "$ROUNDS"); do
   measure atelier-media-thumb "$base$thumb_url" "$cookie"
   measure nginx-thumb "http://127.0.0.1:$nginx_port/thumb.jpg"
 done
+
+echo "atelier peak RSS through the page runs: $(( $(cat "$work/rss-peak") / 1024 )) MB"
 
 # The 12 MP upload: Atelier's whole upload request against libvips doing the same work.
 ffmpeg -loglevel error -f lavfi -i "testsrc2=s=4000x3000,noise=alls=12:allf=t" -frames:v 1 -q:v 3 "$work/12mp.jpg"

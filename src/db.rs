@@ -32,6 +32,11 @@ const UNAVAILABLE_MEMORY_SECS: i64 = 10;
 pub struct Db {
     pool: PgPool,
     last_unavailable_at: Arc<AtomicI64>,
+    /// One permit per pooled connection: requests beyond that wait here, on the executor,
+    /// instead of each holding a blocking thread (and its allocator arena) while it waits
+    /// for a connection.
+    permits: Arc<tokio::sync::Semaphore>,
+    wait_limit: Duration,
 }
 
 impl Db {
@@ -47,6 +52,8 @@ impl Db {
         Db {
             pool,
             last_unavailable_at: Arc::new(AtomicI64::new(0)),
+            permits: Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+            wait_limit: connect_timeout,
         }
     }
 
@@ -59,8 +66,16 @@ impl Db {
         E: Into<AppError>,
         T: Send + 'static,
     {
+        let permit = tokio::time::timeout(self.wait_limit, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| AppError::Busy {
+                message: "The server is busy right now; please try again in a moment.".into(),
+                retry_after_secs: 1,
+            })?
+            .map_err(AppError::internal)?;
         let db = self.clone();
         web::block(move || {
+            let _permit = permit;
             let mut conn = db.checkout()?;
             let result = query(&mut conn).map_err(Into::into);
             if result.is_err() && conn.is_broken() {

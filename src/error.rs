@@ -36,7 +36,8 @@ pub enum AppError {
     },
     /// The database could not be reached in time.
     DatabaseUnavailable,
-    /// A shared resource (the image memory budget) is full; retry after `retry_after_secs`.
+    /// A shared resource (the image memory budget, the database connections) is full;
+    /// retry after `retry_after_secs`.
     Busy {
         message: String,
         retry_after_secs: u64,
