@@ -42,7 +42,7 @@ impl AppState {
         let rules = self.rules.clone();
         let user = user.cloned();
         self.db
-            .run(move |conn| charge::usage(conn, &rules, user.as_ref(), ip.0.into()))
+            .run(move |conn| charge::usage(conn, &rules, user.as_ref(), ip.0.into(), true))
             .await
     }
 }

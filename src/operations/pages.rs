@@ -103,7 +103,7 @@ pub fn dashboard(
     let (recent, seen) = Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?;
     let summary = summaries.current(conn, user.id, seen)?;
     Ok(DashboardData {
-        usage: charge::usage(conn, rules, Some(user), ip)?,
+        usage: charge::usage(conn, rules, Some(user), ip, false)?,
         image_count: summary.image_count(),
         stored_bytes: summary.disk_bytes(),
         folder_count: summary.folders.len(),

@@ -377,8 +377,9 @@ pub struct Usage {
     pub credits_per_image: i64,
     pub network: String,
     pub free_images: FreeImages,
-    /// Anonymous generations from this network in the rolling window.
-    pub anonymous: Standing,
+    /// Anonymous generations from this network in the rolling window (`None` when not
+    /// asked for: the dashboard of a signed-in user has no use for them).
+    pub anonymous: Option<Standing>,
     pub window_secs: i64,
     /// Set when the network is blocked.
     pub blocked: Option<String>,
@@ -400,11 +401,14 @@ impl Usage {
             return "Your network is blocked.".into();
         }
         match self.credits {
-            None if self.anonymous.remaining() > 0 => format!(
-                "Free without an account: {} of {} left from your network today.",
-                self.anonymous.remaining(),
-                self.anonymous.limit
-            ),
+            None if self.anonymous.is_some_and(|a| a.remaining() > 0) => {
+                let (remaining, limit) = self
+                    .anonymous
+                    .map_or((0, 0), |anonymous| (anonymous.remaining(), anonymous.limit));
+                format!(
+                    "Free without an account: {remaining} of {limit} left from your network today."
+                )
+            }
             None => "The anonymous allowance of your network is used up.".into(),
             Some(credits) if credits >= self.credits_per_image => format!(
                 "Each image costs {} credit{}; you have {credits}.",
@@ -432,13 +436,23 @@ pub fn usage(
     rules: &Rules,
     user: Option<&User>,
     ip: IpNetwork,
+    with_anonymous: bool,
 ) -> QueryResult<Usage> {
     let key = rules.key(ip);
     let policy = rules.policy.current(conn)?;
     let over = policy.override_for(ip.ip());
     let blocked = policy.block_for(ip.ip()).map(Block::message);
     let anon_limit = rules.anon_limit(Action::Generate, over);
-    let anonymous = limits::standing(conn, key, Action::Generate, anon_limit, rules.window)?;
+    let anonymous = match with_anonymous || user.is_none() {
+        true => Some(limits::standing(
+            conn,
+            key,
+            Action::Generate,
+            anon_limit,
+            rules.window,
+        )?),
+        false => None,
+    };
     let used = free::used(conn, key)?;
     let (credits, free_images) = match user {
         Some(user) => {

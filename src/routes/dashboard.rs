@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::extract::CurrentUser;
 use crate::operations::pages;
 use crate::quota::ClientIp;
-use crate::quota::charge::{Usage, human_duration};
+use crate::quota::charge::Usage;
 use crate::state::AppState;
 use crate::views::{Card, human_bytes};
 use crate::views::{Layout, render};
@@ -36,9 +36,6 @@ struct DashboardPage {
     uploads_per_hour: u32,
     recent: Vec<Card>,
     usage: Usage,
-    /// When the oldest anonymous use on this network frees up, and the window, in words.
-    anonymous_reset: String,
-    window: String,
 }
 
 /// How many recent images the dashboard shows.
@@ -75,8 +72,6 @@ async fn dashboard(
             uploads_last_hour: data.uploads_last_hour,
             uploads_per_hour: limits.uploads_per_hour,
             recent: data.recent.iter().map(Card::owned).collect(),
-            anonymous_reset: human_duration(quota.anonymous.reset_secs),
-            window: human_duration(u64::try_from(quota.window_secs).unwrap_or(0)),
             usage: quota,
         },
     )
