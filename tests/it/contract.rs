@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::admin::{app_with_admin, generate_as};
-use crate::helpers::{TestApp, location, new_client, spawn_app};
+use crate::helpers::{TestApp, anonymous_generation_status, location, new_client, spawn_app};
 
 fn audit_count(app: &TestApp) -> i64 {
     atelier::schema::admin_audit::table
@@ -30,18 +30,6 @@ fn live_blocks(app: &TestApp) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn generate_status(app: &TestApp, ip: &str) -> u16 {
-    new_client()
-        .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({ "prompt": "a test", "wait": false }))
-        .send()
-        .await
-        .expect("POST")
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
     let (app, admin) = app_with_admin().await;
@@ -59,8 +47,14 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         blocks[0].1.contains("root"),
         "the default reason names the admin"
     );
-    assert_eq!(generate_status(&app, "192.0.2.241").await, 403);
-    assert_eq!(generate_status(&app, "192.0.2.239").await, 202);
+    assert_eq!(
+        anonymous_generation_status(&app.address, "192.0.2.241").await,
+        403
+    );
+    assert_eq!(
+        anonymous_generation_status(&app.address, "192.0.2.239").await,
+        202
+    );
 
     // Unblock it URL-encoded, as curl --data-urlencode users write it.
     let response = app
@@ -68,7 +62,10 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         .await;
     assert_eq!(response.status(), 303);
     assert!(live_blocks(&app).is_empty());
-    assert_eq!(generate_status(&app, "192.0.2.241").await, 202);
+    assert_eq!(
+        anonymous_generation_status(&app.address, "192.0.2.241").await,
+        202
+    );
 
     // A single address with a reason and an expiry.
     let response = app
@@ -254,9 +251,15 @@ async fn limit_overrides_take_cidr_action_and_limit() {
     assert_eq!(row(&app), vec![(Some(5), None, None, None)]);
     // The anonymous limit for that address is now 5.
     for _ in 0..5 {
-        assert_eq!(generate_status(&app, "198.51.100.14").await, 202);
+        assert_eq!(
+            anonymous_generation_status(&app.address, "198.51.100.14").await,
+            202
+        );
     }
-    assert_eq!(generate_status(&app, "198.51.100.14").await, 429);
+    assert_eq!(
+        anonymous_generation_status(&app.address, "198.51.100.14").await,
+        429
+    );
 
     // Another action on the same network keeps the first.
     for (action, limit) in [("video", "2"), ("free_images", "0"), ("story", "1")] {

@@ -7,29 +7,21 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::admin::app_with_admin;
-use crate::helpers::{TestApp, eventually, location, new_client, spawn_second_instance};
-
-/// The status of an anonymous `POST /api/generate-image` (not waiting) from `ip`.
-async fn anonymous_generation(base: &str, ip: &str) -> u16 {
-    new_client()
-        .post(format!("{base}/api/generate-image"))
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
-        .send()
-        .await
-        .expect("POST")
-        .status()
-        .as_u16()
-}
+use crate::helpers::{
+    TestApp, anonymous_generation_status, eventually, location, new_client, spawn_second_instance,
+};
 
 #[tokio::test]
 async fn blocks_reach_every_instance_at_once_for_both_address_families() {
     let (app, admin) = app_with_admin().await;
     let second = spawn_second_instance(&app).await;
     // Both instances have loaded their policy before the block exists.
-    assert_eq!(anonymous_generation(&second, "198.51.100.7").await, 202);
     assert_eq!(
-        anonymous_generation(&app.address, "198.51.100.8").await,
+        anonymous_generation_status(&second, "198.51.100.7").await,
+        202
+    );
+    assert_eq!(
+        anonymous_generation_status(&app.address, "198.51.100.8").await,
         202
     );
 
@@ -43,16 +35,19 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
     assert_eq!(response.status(), 303);
     // The instance that made the block refuses on the very next request…
     assert_eq!(
-        anonymous_generation(&app.address, "198.51.100.9").await,
+        anonymous_generation_status(&app.address, "198.51.100.9").await,
         403
     );
     // …and the other as soon as the notification arrives, without a TTL to wait out.
     eventually(
         "the second instance refuses the blocked network",
-        || async { anonymous_generation(&second, "198.51.100.10").await == 403 },
+        || async { anonymous_generation_status(&second, "198.51.100.10").await == 403 },
     )
     .await;
-    assert_eq!(anonymous_generation(&second, "198.51.101.1").await, 202);
+    assert_eq!(
+        anonymous_generation_status(&second, "198.51.101.1").await,
+        202
+    );
 
     // A block written by plain SQL (as `atelier block-ip` does) reaches both as well,
     // and IPv6 ranges match by prefix.
@@ -62,10 +57,10 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .expect("insert block");
     for base in [app.address.clone(), second.clone()] {
         eventually("both instances refuse the IPv6 range", || async {
-            anonymous_generation(&base, "2001:db8:5::1").await == 403
+            anonymous_generation_status(&base, "2001:db8:5::1").await == 403
         })
         .await;
-        assert_eq!(anonymous_generation(&base, "2001:db9::1").await, 202);
+        assert_eq!(anonymous_generation_status(&base, "2001:db9::1").await, 202);
     }
 
     // Lifting reaches the other instance too.
@@ -74,7 +69,7 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .await;
     assert_eq!(response.status(), 303);
     eventually("the second instance lets the network in again", || async {
-        anonymous_generation(&second, "198.51.100.11").await == 202
+        anonymous_generation_status(&second, "198.51.100.11").await == 202
     })
     .await;
 }
@@ -95,7 +90,7 @@ async fn a_disabled_user_is_stopped_at_once_on_every_instance() {
             .expect("GET");
         assert_eq!(response.status(), 200);
     }
-    let id = user_id(&app, "mallory");
+    let id = app.user_id("mallory");
     let response = app
         .post_form(
             &admin,
@@ -116,19 +111,6 @@ async fn a_disabled_user_is_stopped_at_once_on_every_instance() {
         response.status() == 303
     })
     .await;
-}
-
-fn user_id(app: &TestApp, username: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    diesel::sql_query("SELECT id FROM users WHERE username = $1")
-        .bind::<Text, _>(username)
-        .get_result::<Id>(&mut app.conn())
-        .expect("user")
-        .id
 }
 
 /// Every folder whose kept counts differ from its images: (slug, kept, counted).

@@ -207,6 +207,20 @@ pub async fn spawn_second_instance_with(
     format!("http://127.0.0.1:{port}")
 }
 
+/// The status of an anonymous `POST /api/generate-image` (not waiting) to the server at
+/// `base`, from `ip` (as a trusted proxy forwards it).
+pub async fn anonymous_generation_status(base: &str, ip: &str) -> u16 {
+    new_client()
+        .post(format!("{base}/api/generate-image"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
 /// Waits for a change made by plain SQL, as another process would make it, to reach the
 /// server's caches: they hear of it by `NOTIFY`, polled every 5 ms.
 pub async fn settle() {
@@ -415,6 +429,16 @@ impl TestApp {
     }
 
     /// The credit balance of the account named `username`.
+    pub fn user_id(&self, username: &str) -> i64 {
+        use atelier::schema::users;
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first(&mut self.conn())
+            .expect("user")
+    }
+
     pub fn credits_of(&self, username: &str) -> i64 {
         use atelier::schema::users;
         use diesel::{ExpressionMethods, QueryDsl};

@@ -76,15 +76,6 @@ fn statuses(responses: &[reqwest::Response]) -> HashMap<u16, usize> {
     counts
 }
 
-fn user_id(app: &TestApp, name: &str) -> i64 {
-    use atelier::schema::users;
-    users::table
-        .filter(users::username.eq(name))
-        .select(users::id)
-        .first(&mut app.conn())
-        .expect("user")
-}
-
 /// (balance, sum of ledger deltas, ledger rows by reason) for a user.
 fn books(app: &TestApp, id: i64) -> (i64, i64, Vec<(String, i64)>) {
     use atelier::schema::{credit_ledger as ledger, users};
@@ -255,7 +246,7 @@ async fn racing_generations_spend_exactly_the_credits_there_are() {
         let counts = statuses(&responses);
         assert_eq!(counts.get(&202), Some(&5), "round {round}: {counts:?}");
         assert_eq!(counts.get(&402), Some(&45), "round {round}: {counts:?}");
-        let (balance, sum, rows) = books(&app, user_id(&app, &name));
+        let (balance, sum, rows) = books(&app, app.user_id(&name));
         assert_eq!(balance, 0);
         assert_eq!(sum, balance, "the ledger adds up to the balance");
         assert_eq!(rows.len(), 6, "one grant and five charges: {rows:?}");
@@ -270,7 +261,7 @@ async fn racing_generations_spend_exactly_the_credits_there_are() {
             use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs};
             ledger::table
                 .inner_join(jobs::table)
-                .filter(ledger::user_id.eq(user_id(&app, &name)))
+                .filter(ledger::user_id.eq(app.user_id(&name)))
                 .filter(ledger::reason.eq("charge"))
                 .count()
                 .get_result(&mut app.conn())
@@ -355,7 +346,7 @@ async fn two_instances_share_every_limit() {
     }))
     .await;
     assert_eq!(statuses(&responses).get(&202), Some(&2));
-    assert_eq!(books(&app, user_id(&app, "twin")).0, 0);
+    assert_eq!(books(&app, app.user_id("twin")).0, 0);
 }
 
 #[tokio::test]
@@ -499,7 +490,7 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
         .load(&mut app.conn())
         .expect("costs");
     assert_eq!(costs, vec![(1, false), (0, true), (0, true)]);
-    let (balance, sum, _) = books(&app, user_id(&app, "thrifty"));
+    let (balance, sum, _) = books(&app, app.user_id("thrifty"));
     assert_eq!((balance, sum), (0, 0));
 }
 
@@ -613,7 +604,7 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     let client = signed_in_with_credits(&app, "unlucky", 2).await;
     let response = wait(&client).await.expect("POST");
     assert_eq!(response.status(), 502);
-    let (balance, sum, rows) = books(&app, user_id(&app, "unlucky"));
+    let (balance, sum, rows) = books(&app, app.user_id("unlucky"));
     assert_eq!((balance, sum), (2, 2));
     let reasons: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(reasons, ["grant", "charge", "refund"]);
