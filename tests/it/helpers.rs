@@ -221,12 +221,6 @@ pub async fn anonymous_generation_status(base: &str, ip: &str) -> u16 {
         .as_u16()
 }
 
-/// Waits for a change made by plain SQL, as another process would make it, to reach the
-/// server's caches: they hear of it by `NOTIFY`, polled every 5 ms.
-pub async fn settle() {
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-}
-
 /// Polls `check` for up to two seconds (another instance learns of changes by notification).
 pub async fn eventually<F, Fut>(what: &str, check: F)
 where

@@ -76,6 +76,28 @@ fn statuses(responses: &[reqwest::Response]) -> HashMap<u16, usize> {
     counts
 }
 
+/// Waits until `client`'s free-image standing in `GET /api/usage` satisfies `check`: a
+/// change made by plain SQL, as another process would make it, reaches the server's user
+/// cache by NOTIFY, not at once.
+async fn free_images_reach(
+    app: &TestApp,
+    client: &reqwest::Client,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) {
+    let check = &check;
+    crate::helpers::eventually(what, || async move {
+        let usage: serde_json::Value = app
+            .get(client, "/api/usage")
+            .await
+            .json()
+            .await
+            .expect("json");
+        check(&usage["usage"]["free_images"])
+    })
+    .await;
+}
+
 /// (balance, sum of ledger deltas, ledger rows by reason) for a user.
 fn books(app: &TestApp, id: i64) -> (i64, i64, Vec<(String, i64)>) {
     use atelier::schema::{credit_ledger as ledger, users};
@@ -510,7 +532,7 @@ async fn plus_accounts_get_the_difference_on_a_shared_network() {
         "standard until upgraded"
     );
     set_tier(&app, "plus1", "plus");
-    crate::helpers::settle().await;
+    free_images_reach(&app, &plus, "the upgrade", |free| free["allowance"] != 2).await;
     for _ in 0..3 {
         assert_eq!(one_image(&app, &plus, ip).await.status(), 202);
     }
@@ -548,7 +570,10 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .execute(&mut app.conn())
             .expect("age");
     }
-    crate::helpers::settle().await;
+    free_images_reach(&app, &fresh, "the new age", |free| {
+        free["unavailable_because"].is_null()
+    })
+    .await;
     assert_eq!(one_image(&app, &fresh, "198.51.100.90").await.status(), 202);
 
     let throwaway = new_client();
@@ -562,7 +587,13 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .execute(&mut app.conn())
             .expect("age");
     }
-    crate::helpers::settle().await;
+    free_images_reach(&app, &throwaway, "the new age", |free| {
+        !free["unavailable_because"]
+            .as_str()
+            .unwrap_or("")
+            .contains("few minutes old")
+    })
+    .await;
     let refused = one_image(&app, &throwaway, "198.51.100.91").await;
     assert_eq!(refused.status(), 402);
     let message = error_of(refused).await;
@@ -572,7 +603,10 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     );
     // A plus account is vouched for by the admin who upgraded it.
     set_tier(&app, "burner", "plus");
-    crate::helpers::settle().await;
+    free_images_reach(&app, &throwaway, "the upgrade", |free| {
+        free["unavailable_because"].is_null()
+    })
+    .await;
     assert_eq!(
         one_image(&app, &throwaway, "198.51.100.91").await.status(),
         202
