@@ -21,6 +21,7 @@ use crate::models::job;
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::storage::budget::DecodeBudget;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
+use crate::storage::video::PreparedVideo;
 use crate::storage::{FileName, Storage, Variant, mime_for};
 use crate::tokens;
 
@@ -43,13 +44,74 @@ pub struct NewImageInput<'a> {
     pub username: &'a Username,
     pub folder: &'a Folder,
     pub kind: ImageKind,
-    pub pristine: &'a [u8],
-    pub pristine_format: Format,
-    pub sanitised: Sanitised,
+    pub files: MediaFiles<'a>,
     pub title: &'a str,
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
     pub provenance: Provenance,
+}
+
+/// The three files of a new library item.
+pub enum MediaFiles<'a> {
+    /// A still picture: the bytes received or generated, and the sanitised copies.
+    Picture {
+        pristine: &'a [u8],
+        pristine_format: Format,
+        sanitised: Sanitised,
+    },
+    /// A clip: the provider's bytes, the copy served without metadata, a poster frame.
+    Video {
+        pristine: &'a [u8],
+        prepared: PreparedVideo,
+    },
+}
+
+impl MediaFiles<'_> {
+    /// (variant, extension, bytes) of each file.
+    fn variants(&self) -> [(Variant, &'static str, &[u8]); 3] {
+        match self {
+            MediaFiles::Picture {
+                pristine,
+                pristine_format,
+                sanitised,
+            } => [
+                (Variant::Pristine, pristine_format.ext(), pristine),
+                (
+                    Variant::Original,
+                    sanitised.original.format.ext(),
+                    &sanitised.original.bytes,
+                ),
+                (
+                    Variant::Thumb,
+                    sanitised.thumb.format.ext(),
+                    &sanitised.thumb.bytes,
+                ),
+            ],
+            MediaFiles::Video { pristine, prepared } => [
+                (Variant::Pristine, prepared.container.ext(), pristine),
+                (
+                    Variant::Original,
+                    prepared.container.ext(),
+                    &prepared.served,
+                ),
+                (Variant::Thumb, Format::Jpeg.ext(), &prepared.poster),
+            ],
+        }
+    }
+
+    fn dimensions(&self) -> (u32, u32) {
+        match self {
+            MediaFiles::Picture { sanitised, .. } => (sanitised.width, sanitised.height),
+            MediaFiles::Video { prepared, .. } => (prepared.width, prepared.height),
+        }
+    }
+
+    fn duration_ms(&self) -> Option<i32> {
+        match self {
+            MediaFiles::Picture { .. } => None,
+            MediaFiles::Video { prepared, .. } => Some(prepared.duration_ms),
+        }
+    }
 }
 
 impl Library {
@@ -76,23 +138,11 @@ impl Library {
     ) -> Result<Image, AppError> {
         let stem = FileName::random_stem().map_err(AppError::internal)?;
         let folder = input.folder.slug();
-        let files = [
-            (Variant::Pristine, input.pristine_format, input.pristine),
-            (
-                Variant::Original,
-                input.sanitised.original.format,
-                &input.sanitised.original.bytes[..],
-            ),
-            (
-                Variant::Thumb,
-                input.sanitised.thumb.format,
-                &input.sanitised.thumb.bytes[..],
-            ),
-        ];
+        let files = input.files.variants();
         let mut written = Vec::new();
         let result = (|| {
-            for (variant, format, bytes) in files {
-                let name = FileName::new(&stem, format.ext())
+            for (variant, ext, bytes) in files {
+                let name = FileName::new(&stem, ext)
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
                 let path = self
                     .storage
@@ -104,7 +154,8 @@ impl Library {
                 written.push(path);
             }
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
-            let original_ext = input.sanitised.original.format.ext();
+            let [(_, pristine_ext, _), (_, original_ext, original), (_, thumb_ext, _)] = files;
+            let (width, height) = input.files.dimensions();
             Ok(Image::insert(
                 conn,
                 &NewImage {
@@ -113,16 +164,17 @@ impl Library {
                     kind: input.kind,
                     stem: &stem,
                     original_ext,
-                    thumb_ext: input.sanitised.thumb.format.ext(),
-                    pristine_ext: input.pristine_format.ext(),
+                    thumb_ext,
+                    pristine_ext,
                     mime: mime_for(original_ext),
-                    width: to_i32(input.sanitised.width),
-                    height: to_i32(input.sanitised.height),
-                    bytes: input.sanitised.original.bytes.len() as i64,
+                    width: to_i32(width),
+                    height: to_i32(height),
+                    bytes: original.len() as i64,
                     disk_bytes,
                     title: input.title,
                     tags: input.tags,
                     client_ip: input.client_ip,
+                    duration_ms: input.files.duration_ms(),
                     provenance: input.provenance.clone(),
                 },
             )?)
@@ -336,6 +388,11 @@ impl Library {
         edit: Option<Edit>,
     ) -> Result<Result<(), ImageProblem>, AppError> {
         let image = &placed.image;
+        if image.is_video() {
+            return Ok(Err(ImageProblem::BadEdit(
+                "Videos cannot be rotated, cropped or resized; their title, tags and folder can be changed.".into(),
+            )));
+        }
         let (source_variant, source_ext) = match edit {
             Some(_) => (Variant::Original, &image.original_ext),
             None => (Variant::Pristine, &image.pristine_ext),

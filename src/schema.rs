@@ -120,6 +120,7 @@ diesel::table! {
         source_image_id -> Nullable<Int8>,
         credits_used -> Int4,
         free -> Bool,
+        duration_ms -> Nullable<Int4>,
     }
 }
 

@@ -352,122 +352,298 @@ impl Ridge {
 
 /// Paints the scene. Pure: the same inputs give the same pixels.
 pub fn render(prompt: &str, seed: u64, width: u32, height: u32) -> RgbImage {
-    let mut rng = Rng(hash(prompt.trim()) ^ seed.rotate_left(17));
-    let scene = scene(prompt, &mut rng);
-    let (w, h) = (width as f32, height as f32);
-    let horizon = if scene.water {
-        0.62
-    } else {
-        0.72 + 0.08 * rng.unit()
-    };
-    let sun = (0.2 + 0.6 * rng.unit(), scene.sun_height * horizon);
-    let sun_radius = 0.05 + 0.04 * rng.unit();
-    let layers: Vec<(Ridge, f32, f32)> = (0..3)
-        .map(|i| {
-            let ridge = Ridge::new(&mut rng, 4 + i * 4);
-            let base = horizon - 0.22 + 0.09 * i as f32;
-            let amplitude = 0.20 - 0.05 * i as f32;
-            (ridge, base, amplitude)
-        })
-        .collect();
-    let trees = Ridge::new(&mut rng, 90);
-    let towers: Vec<f32> = (0..40).map(|_| 0.2 + 0.8 * rng.unit()).collect();
-    let stars: Vec<(f32, f32, f32)> = (0..if scene.night { 180 } else { 0 })
-        .map(|_| (rng.unit(), rng.unit() * horizon, rng.unit()))
-        .collect();
-    let ground = if scene.desert {
-        [0.85, 0.68, 0.42]
-    } else if scene.snow {
-        [0.88, 0.91, 0.96]
-    } else {
-        mix([0.18, 0.32, 0.20], scene.accent, 0.25)
-    };
-    let mut grain = Rng(seed ^ 0xA5A5_5A5A);
+    Landscape::new(prompt, seed, width, height).paint(&Motion::STILL)
+}
 
-    RgbImage::from_fn(width, height, |px, py| {
-        let (x, y) = (px as f32 / w, py as f32 / h);
-        // Sky, with a glow around the sun or moon.
-        let mut c = mix(
-            scene.sky_top,
-            scene.sky_bottom,
-            (y / horizon).clamp(0.0, 1.0).powf(1.3),
-        );
-        let (dx, dy) = ((x - sun.0) * w / h, y - sun.1);
-        let d = (dx * dx + dy * dy).sqrt();
-        let glow =
-            (1.0 - d / (sun_radius * 6.0)).max(0.0).powi(2) * if scene.night { 0.35 } else { 0.6 };
-        c = mix(c, scene.light, glow);
-        if d < sun_radius {
-            c = scene.light;
-        }
+/// Where a frame of a clip is in time, and how much the scene moves; [`Motion::STILL`]
+/// paints the picture [`render`] makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Motion {
+    /// 0 at the first frame, 1 at the last.
+    pub t: f32,
+    /// The clip's length, so things move at a steady speed whatever it is.
+    pub seconds: f32,
+    /// Which frame, for the film grain.
+    pub frame: u32,
+    /// 0 for a still picture, 1 for a clip.
+    pub amount: f32,
+}
+
+impl Motion {
+    pub const STILL: Motion = Motion {
+        t: 0.0,
+        seconds: 0.0,
+        frame: 0,
+        amount: 0.0,
+    };
+
+    fn moving(&self) -> bool {
+        self.amount > 0.0
+    }
+}
+
+/// How far the camera drifts over a clip, as a share of the width (nearer layers more).
+const DRIFT: f32 = 0.08;
+
+/// Everything a prompt and seed decide, worked out once; [`Landscape::paint`] then paints
+/// any number of frames of it.
+pub struct Landscape {
+    scene: Scene,
+    seed: u64,
+    width: u32,
+    height: u32,
+    horizon: f32,
+    sun: (f32, f32),
+    sun_radius: f32,
+    layers: Vec<(Ridge, f32, f32)>,
+    trees: Ridge,
+    towers: Vec<f32>,
+    /// How many stars cover each pixel (row-major).
+    starlight: Vec<u8>,
+    ground: Colour,
+    /// Clouds for clips: centre, radii, speed.
+    clouds: Vec<(f32, f32, f32, f32, f32)>,
+}
+
+impl Landscape {
+    pub fn new(prompt: &str, seed: u64, width: u32, height: u32) -> Self {
+        let mut rng = Rng(hash(prompt.trim()) ^ seed.rotate_left(17));
+        let scene = scene(prompt, &mut rng);
+        let (w, h) = (width as f32, height as f32);
+        let horizon = if scene.water {
+            0.62
+        } else {
+            0.72 + 0.08 * rng.unit()
+        };
+        let sun = (0.2 + 0.6 * rng.unit(), scene.sun_height * horizon);
+        let sun_radius = 0.05 + 0.04 * rng.unit();
+        let layers: Vec<(Ridge, f32, f32)> = (0..3)
+            .map(|i| {
+                let ridge = Ridge::new(&mut rng, 4 + i * 4);
+                let base = horizon - 0.22 + 0.09 * i as f32;
+                let amplitude = 0.20 - 0.05 * i as f32;
+                (ridge, base, amplitude)
+            })
+            .collect();
+        let trees = Ridge::new(&mut rng, 90);
+        let towers: Vec<f32> = (0..40).map(|_| 0.2 + 0.8 * rng.unit()).collect();
+        let stars: Vec<(f32, f32, f32)> = (0..if scene.night { 180 } else { 0 })
+            .map(|_| (rng.unit(), rng.unit() * horizon, rng.unit()))
+            .collect();
+        // A star lights the pixels within about 1.5 px of it: look only there.
+        let mut starlight = vec![0u8; width as usize * height as usize];
         for (sx, sy, size) in &stars {
-            let (ddx, ddy) = ((x - sx) * w, (y - sy) * h);
-            if ddx * ddx + ddy * ddy < 0.6 + size * 1.6 {
-                c = mix(c, [1.0, 1.0, 1.0], 0.8);
-            }
-        }
-        // Mountains: three ridges, farther ones paler.
-        if scene.mountains {
-            for (i, (ridge, base, amplitude)) in layers.iter().enumerate() {
-                let top = base - amplitude * ridge.at(x);
-                if y > top {
-                    let depth = (i as f32 + 1.0) / 3.0;
-                    let tone = mix(
-                        mix(scene.sky_bottom, scene.accent, 0.5),
-                        [0.08, 0.08, 0.12],
-                        depth * 0.8,
-                    );
-                    let snowcap = scene.snow && y < top + 0.03;
-                    c = if snowcap {
-                        [0.95, 0.96, 1.0]
-                    } else {
-                        mix(tone, scene.sky_bottom, 0.15 * (1.0 - depth))
-                    };
+            let (cx, cy) = ((sx * w) as i64, (sy * h) as i64);
+            for py in (cy - 3).max(0)..(cy + 4).min(i64::from(height)) {
+                for px in (cx - 3).max(0)..(cx + 4).min(i64::from(width)) {
+                    let (x, y) = (px as f32 / w, py as f32 / h);
+                    let (ddx, ddy) = ((x - sx) * w, (y - sy) * h);
+                    if ddx * ddx + ddy * ddy < 0.6 + size * 1.6 {
+                        let at = py as usize * width as usize + px as usize;
+                        starlight[at] = starlight[at].saturating_add(1);
+                    }
                 }
             }
         }
-        if scene.city {
-            let column = ((x * towers.len() as f32) as usize).min(towers.len() - 1);
-            let top = horizon - 0.03 - 0.24 * towers[column];
-            if y > top && y < horizon {
+        let ground = if scene.desert {
+            [0.85, 0.68, 0.42]
+        } else if scene.snow {
+            [0.88, 0.91, 0.96]
+        } else {
+            mix([0.18, 0.32, 0.20], scene.accent, 0.25)
+        };
+        // Clouds come from their own stream, so a still picture is what it always was.
+        let mut sky = Rng(hash(prompt.trim()) ^ seed ^ 0xC10D_C10D);
+        let clouds = (0..if scene.fog { 9 } else { 6 })
+            .map(|_| {
+                (
+                    sky.unit() * 1.4 - 0.2,
+                    (0.08 + 0.5 * sky.unit()) * horizon,
+                    0.08 + 0.10 * sky.unit(),
+                    0.025 + 0.03 * sky.unit(),
+                    0.010 + 0.015 * sky.unit(),
+                )
+            })
+            .collect();
+        Landscape {
+            scene,
+            seed,
+            width,
+            height,
+            horizon,
+            sun,
+            sun_radius,
+            layers,
+            trees,
+            towers,
+            starlight,
+            ground,
+            clouds,
+        }
+    }
+
+    /// One frame: the camera drifts sideways (near layers faster than far ones), the sun
+    /// sinks a little and its glow breathes, clouds sail, water ripples, stars twinkle.
+    pub fn paint(&self, motion: &Motion) -> RgbImage {
+        let scene = &self.scene;
+        let (width, height) = (self.width, self.height);
+        let (w, h) = (width as f32, height as f32);
+        let horizon = self.horizon;
+        let k = motion.amount;
+        let time = motion.t * motion.seconds;
+        // Camera drift: each layer sees x through its own window of the scene.
+        let window = |depth: f32, x: f32| {
+            let shift = DRIFT * k * depth;
+            x * (1.0 - shift) + shift * motion.t
+        };
+        let sun = (
+            self.sun.0 - 0.03 * k * motion.t,
+            self.sun.1 + 0.05 * k * motion.t,
+        );
+        let breathe = 1.0 + 0.12 * k * (time * 1.7).sin();
+        let phase = time * 4.0 * k;
+        // What is the same for a whole row or column, worked out once per frame.
+        let sky_rows: Vec<Colour> = (0..height)
+            .map(|py| {
+                let y = py as f32 / h;
+                mix(
+                    scene.sky_top,
+                    scene.sky_bottom,
+                    (y / horizon).clamp(0.0, 1.0).powf(1.3),
+                )
+            })
+            .collect();
+        let columns: Vec<Column> = (0..width)
+            .map(|px| {
+                let x = px as f32 / w;
+                let ridge_tops = [0, 1, 2].map(|i| {
+                    let (ridge, base, amplitude) = &self.layers[i];
+                    base - amplitude * ridge.at(window(0.3 + 0.35 * i as f32, x))
+                });
+                let near = window(1.2, x);
+                let tower = ((near * self.towers.len() as f32) as usize).min(self.towers.len() - 1);
+                Column {
+                    ridge_tops,
+                    tree_top: horizon + 0.02 - 0.12 * self.trees.at(near).powf(0.6),
+                    tower_top: horizon - 0.03 - 0.24 * self.towers[tower],
+                    // Window lights move with the towers in a clip.
+                    lit_x: if motion.moving() {
+                        (near * w) as u32
+                    } else {
+                        px
+                    },
+                }
+            })
+            .collect();
+        let cloud_colour = if scene.night {
+            mix(scene.sky_top, [0.45, 0.47, 0.55], 0.5)
+        } else {
+            mix(scene.light, [1.0, 1.0, 1.0], 0.6)
+        };
+        let mut grain = Rng(self.seed ^ 0xA5A5_5A5A ^ u64::from(motion.frame).wrapping_mul(0x9E37_79B9));
+
+        RgbImage::from_fn(width, height, |px, py| {
+            let (x, y) = (px as f32 / w, py as f32 / h);
+            let column = &columns[px as usize];
+            // Sky, with a glow around the sun or moon.
+            let mut c = sky_rows[py as usize];
+            let (dx, dy) = ((x - sun.0) * w / h, y - sun.1);
+            let d = (dx * dx + dy * dy).sqrt();
+            let glow = (1.0 - d / (self.sun_radius * 6.0)).max(0.0).powi(2)
+                * if scene.night { 0.35 } else { 0.6 };
+            c = mix(c, scene.light, if motion.moving() { glow * breathe } else { glow });
+            if d < self.sun_radius {
+                c = scene.light;
+            }
+            let stars = self.starlight[py as usize * width as usize + px as usize];
+            if stars > 0 {
+                let twinkle = if motion.moving() {
+                    0.8 * (0.7 + 0.3 * (time * 5.0 + (px ^ py) as f32).sin())
+                } else {
+                    0.8
+                };
+                for _ in 0..stars {
+                    c = mix(c, [1.0, 1.0, 1.0], twinkle);
+                }
+            }
+            if motion.moving() && y < horizon {
+                let mut cover = 0.0f32;
+                for (cx, cy, rx, ry, speed) in &self.clouds {
+                    let cx = (cx + speed * time + 0.2).rem_euclid(1.4) - 0.2;
+                    let (ux, uy) = ((x - cx) / rx, (y - cy) / ry);
+                    cover += (1.0 - (ux * ux + uy * uy)).max(0.0);
+                }
+                c = mix(c, cloud_colour, cover.min(1.0) * 0.75);
+            }
+            // Mountains: three ridges, farther ones paler.
+            if scene.mountains {
+                for (i, top) in column.ridge_tops.iter().copied().enumerate() {
+                    if y > top {
+                        let depth = (i as f32 + 1.0) / 3.0;
+                        let tone = mix(
+                            mix(scene.sky_bottom, scene.accent, 0.5),
+                            [0.08, 0.08, 0.12],
+                            depth * 0.8,
+                        );
+                        let snowcap = scene.snow && y < top + 0.03;
+                        c = if snowcap {
+                            [0.95, 0.96, 1.0]
+                        } else {
+                            mix(tone, scene.sky_bottom, 0.15 * (1.0 - depth))
+                        };
+                    }
+                }
+            }
+            if scene.city && y > column.tower_top && y < horizon {
                 c = mix([0.06, 0.06, 0.10], scene.accent, 0.15);
-                let lit = ((px / 6 + py / 9) as u64).wrapping_mul(2_654_435_761) % 7 == 0;
-                if scene.night && lit && (px % 6 > 1) && (py % 9 > 3) {
+                let lx = column.lit_x;
+                let lit = ((lx / 6 + py / 9) as u64).wrapping_mul(2_654_435_761) % 7 == 0;
+                if scene.night && lit && (lx % 6 > 1) && (py % 9 > 3) {
                     c = [1.0, 0.85, 0.45];
                 }
             }
-        }
-        // Ground or water below the horizon.
-        if y >= horizon {
-            if scene.water {
-                let ripple = ((y - horizon) * 180.0 + (x * 23.0).sin() * 2.0).sin() * 0.5 + 0.5;
-                let reflected_sun = (1.0 - ((x - sun.0).abs() * 6.0)).max(0.0) * ripple * 0.6;
-                let deep = mix(
-                    scene.sky_bottom,
-                    [0.02, 0.10, 0.25],
-                    ((y - horizon) / (1.0 - horizon)).clamp(0.0, 1.0),
-                );
-                c = mix(deep, scene.light, reflected_sun);
-            } else {
-                let shade = ((y - horizon) / (1.0 - horizon)).clamp(0.0, 1.0);
-                c = mix(ground, [0.04, 0.04, 0.05], shade * 0.5);
+            // Ground or water below the horizon.
+            if y >= horizon {
+                if scene.water {
+                    let ripple = ((y - horizon) * 180.0 + (x * 23.0 + phase * 0.7).sin() * 2.0
+                        - phase)
+                        .sin()
+                        * 0.5
+                        + 0.5;
+                    let reflected_sun = (1.0 - ((x - sun.0).abs() * 6.0)).max(0.0) * ripple * 0.6;
+                    let deep = mix(
+                        scene.sky_bottom,
+                        [0.02, 0.10, 0.25],
+                        ((y - horizon) / (1.0 - horizon)).clamp(0.0, 1.0),
+                    );
+                    c = mix(deep, scene.light, reflected_sun);
+                } else {
+                    let shade = ((y - horizon) / (1.0 - horizon)).clamp(0.0, 1.0);
+                    c = mix(self.ground, [0.04, 0.04, 0.05], shade * 0.5);
+                }
             }
-        }
-        if scene.forest {
-            let tree_top = horizon + 0.02 - 0.12 * trees.at(x).powf(0.6);
-            if y > tree_top && y < horizon + 0.09 {
+            if scene.forest && y > column.tree_top && y < horizon + 0.09 {
                 c = mix([0.03, 0.12, 0.07], scene.accent, 0.12);
             }
-        }
-        if scene.fog {
-            let fog = (1.0 - ((y - horizon).abs() * 5.0)).max(0.0) * 0.55;
-            c = mix(c, [0.92, 0.92, 0.95], fog);
-        }
-        // A little film grain and a vignette.
-        let vignette = 1.0 - 0.35 * ((x - 0.5).powi(2) + (y - 0.5).powi(2));
-        let noise = (grain.unit() - 0.5) * 0.035;
-        Rgb(c.map(|v| ((v * vignette + noise).clamp(0.0, 1.0) * 255.0) as u8))
-    })
+            if scene.fog {
+                let drift = if motion.moving() { 0.04 * (time * 0.8 + x * 6.0).sin() } else { 0.0 };
+                let fog = (1.0 - ((y - horizon + drift).abs() * 5.0)).max(0.0) * 0.55;
+                c = mix(c, [0.92, 0.92, 0.95], fog);
+            }
+            // A little film grain and a vignette.
+            let vignette = 1.0 - 0.35 * ((x - 0.5).powi(2) + (y - 0.5).powi(2));
+            let noise = (grain.unit() - 0.5) * 0.035;
+            Rgb(c.map(|v| ((v * vignette + noise).clamp(0.0, 1.0) * 255.0) as u8))
+        })
+    }
+}
+
+/// What one column of a frame shares: where each form's top edge is.
+struct Column {
+    ridge_tops: [f32; 3],
+    tree_top: f32,
+    tower_top: f32,
+    lit_x: u32,
 }
 
 #[cfg(test)]

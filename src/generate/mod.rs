@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod comfyui;
 pub mod openai;
 pub mod story;
+pub mod video;
 pub mod worker;
 
 use std::sync::Arc;

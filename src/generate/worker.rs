@@ -14,7 +14,7 @@ use crate::db::Db;
 use crate::domain::ImageKind;
 use crate::error::AppError;
 use crate::library::Library;
-use crate::library::NewImageInput;
+use crate::library::{MediaFiles, NewImageInput};
 use crate::models::image::Provenance;
 use crate::models::job::{self, ImageParams, Job};
 use crate::models::{Folder, Image, User};
@@ -301,9 +301,11 @@ async fn generate_one(
                         } else {
                             ImageKind::Generated
                         },
-                        pristine: &pristine,
-                        pristine_format: format,
-                        sanitised,
+                        files: MediaFiles::Picture {
+                            pristine: &pristine,
+                            pristine_format: format,
+                            sanitised,
+                        },
                         title: &title,
                         tags: &[],
                         client_ip,

@@ -42,6 +42,21 @@ pub struct Image {
     /// What the image cost: credits, or a free image of the network.
     pub credits_used: i32,
     pub free: bool,
+    /// How long a video runs; `None` for still pictures.
+    pub duration_ms: Option<i32>,
+}
+
+impl Image {
+    /// A clip (MP4 or WebM, with a poster frame as its thumbnail), not a still picture.
+    pub fn is_video(&self) -> bool {
+        self.duration_ms.is_some()
+    }
+
+    /// A video's length in whole and tenth seconds, as pages show it ("4.0 s").
+    pub fn seconds_label(&self) -> Option<String> {
+        self.duration_ms
+            .map(|ms| format!("{:.1} s", f64::from(ms) / 1000.0))
+    }
 }
 
 /// How a generated image was made (all `None` for uploads).
@@ -76,6 +91,7 @@ pub struct NewImage<'a> {
     pub title: &'a str,
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
+    pub duration_ms: Option<i32>,
     #[diesel(embed)]
     pub provenance: Provenance,
 }

@@ -13,7 +13,7 @@ use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
 use crate::extract::CurrentUser;
-use crate::library::NewImageInput;
+use crate::library::{MediaFiles, NewImageInput};
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::quota::{charge, storage};
@@ -186,9 +186,11 @@ async fn store_upload(
                         username: &username,
                         folder: &folder,
                         kind: ImageKind::Upload,
-                        pristine: &bytes,
-                        pristine_format: format,
-                        sanitised,
+                        files: MediaFiles::Picture {
+                            pristine: &bytes,
+                            pristine_format: format,
+                            sanitised,
+                        },
                         title: &title,
                         tags: &tags,
                         client_ip: Some(ip.0.into()),

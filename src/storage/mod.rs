@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod imaging;
 pub mod jpeg;
+pub mod video;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -48,15 +49,16 @@ impl Variant {
     }
 }
 
-/// A stored file's name: a 32-hex-digit random stem and a raster extension.
+/// A stored file's name: a 32-hex-digit random stem and one of [`EXTENSIONS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileName {
     stem: String,
     ext: &'static str,
 }
 
-/// The only extensions ever stored or served (never SVG or HTML).
-pub const EXTENSIONS: [&str; 4] = ["jpg", "png", "webp", "gif"];
+/// The only extensions ever stored or served (rasters and two video containers; never SVG
+/// or HTML).
+pub const EXTENSIONS: [&str; 6] = ["jpg", "png", "webp", "gif", "mp4", "webm"];
 
 impl FileName {
     pub fn new(stem: &str, ext: &str) -> Option<Self> {
@@ -102,6 +104,8 @@ pub fn mime_for(ext: &str) -> &'static str {
         "png" => "image/png",
         "webp" => "image/webp",
         "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
         _ => "application/octet-stream",
     }
 }

@@ -1,0 +1,133 @@
+//! Video generation: the [`VideoGenerator`] trait and the builtin clip renderer. The
+//! `openai` provider's videos API is in `openai.rs`; the worker stores what either makes
+//! through `storage::video` (checked, served copy without metadata, poster frame).
+
+use std::sync::Mutex;
+
+use super::builtin::{Landscape, Motion};
+use super::{GenerateError, Progress};
+use crate::storage::video::Ffmpeg;
+
+/// Clip lengths a request may ask for, in seconds.
+pub const SECONDS: std::ops::RangeInclusive<u32> = 2..=8;
+/// The length when a request names none.
+pub const DEFAULT_SECONDS: u32 = 4;
+/// Frames per second of the builtin clips.
+pub const FPS: u32 = 16;
+
+/// What clip to make.
+#[derive(Debug, Clone)]
+pub struct VideoRequest {
+    pub prompt: String,
+    pub seconds: u32,
+    pub width: u32,
+    pub height: u32,
+    pub seed: u64,
+}
+
+/// A clip as the provider made it (MP4 or WebM bytes).
+#[derive(Debug, Clone)]
+pub struct GeneratedVideo {
+    pub bytes: Vec<u8>,
+    pub model: String,
+}
+
+/// How far the clip being made is: the provider writes it, the worker reads it and puts it
+/// on the job. One per job, so two clips made at once never mix their progress.
+#[derive(Debug, Default)]
+pub struct ProgressCell(Mutex<Option<Progress>>);
+
+impl ProgressCell {
+    pub fn set(&self, progress: Progress) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(progress);
+        }
+    }
+
+    pub fn get(&self) -> Option<Progress> {
+        self.0.lock().ok().and_then(|slot| *slot)
+    }
+}
+
+/// A video provider. Blocking: call from the blocking pool.
+pub trait VideoGenerator: Send + Sync {
+    /// The provider's name, stored with each clip.
+    fn provider(&self) -> &'static str;
+    fn generate_video(
+        &self,
+        request: &VideoRequest,
+        progress: &ProgressCell,
+    ) -> Result<GeneratedVideo, GenerateError>;
+}
+
+/// The builtin clip: the landscape [`super::builtin::render`] paints for the prompt, with
+/// the camera drifting, the light moving, clouds sailing and water rippling, encoded as
+/// H.264 MP4 by ffmpeg. The same request gives the same bytes.
+pub struct BuiltinVideo {
+    ffmpeg: Ffmpeg,
+}
+
+pub const BUILTIN_MODEL: &str = "atelier-landscape-motion-1";
+
+impl BuiltinVideo {
+    pub fn new(ffmpeg: Ffmpeg) -> Self {
+        BuiltinVideo { ffmpeg }
+    }
+}
+
+impl VideoGenerator for BuiltinVideo {
+    fn provider(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn generate_video(
+        &self,
+        request: &VideoRequest,
+        progress: &ProgressCell,
+    ) -> Result<GeneratedVideo, GenerateError> {
+        let landscape = Landscape::new(&request.prompt, request.seed, request.width, request.height);
+        let count = request.seconds * FPS;
+        let seconds = request.seconds as f32;
+        let paint = |frame: u32| {
+            landscape.paint(&Motion {
+                t: frame as f32 / (count - 1).max(1) as f32,
+                seconds,
+                frame,
+                amount: 1.0,
+            })
+        };
+        // Frames are independent: paint them on several threads (frame i on lane i mod
+        // lanes), each lane a step ahead at most, and hand them to ffmpeg in order.
+        let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4)) as u32;
+        let bytes = std::thread::scope(|scope| {
+            let receivers: Vec<_> = (0..lanes)
+                .map(|lane| {
+                    let (send, receive) = std::sync::mpsc::sync_channel(1);
+                    let paint = &paint;
+                    scope.spawn(move || {
+                        for frame in (lane..count).step_by(lanes as usize) {
+                            if send.send(paint(frame)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    receive
+                })
+                .collect();
+            let frames = (0..count).map_while(|frame| {
+                progress.set(Progress {
+                    done: frame as f32 / count as f32,
+                    eta_secs: None,
+                });
+                receivers[(frame % lanes) as usize].recv().ok()
+            });
+            self.ffmpeg
+                .encode_h264(request.width, request.height, FPS, frames)
+        })
+        .map_err(|problem| GenerateError(problem.message()))?;
+        Ok(GeneratedVideo {
+            bytes,
+            model: BUILTIN_MODEL.to_owned(),
+        })
+    }
+}
