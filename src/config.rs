@@ -113,6 +113,13 @@ settings! {
     openai_api_key: Option<String> = optional(),
     openai_model: String = text_or("gpt-image-1"),
     openai_timeout_secs: u64 = parsed(120),
+    /// The model asked for videos (`POST {base}/videos`), and how long a clip may take
+    /// from order to download.
+    openai_video_model: String = text_or("sora-2"),
+    openai_video_timeout_secs: u64 = parsed(900),
+    /// ffmpeg, for video (a name on `PATH` or a path; `ffprobe` is looked for beside it).
+    /// Without it video is turned off and the server says so at start.
+    ffmpeg: String = text_or("ffmpeg"),
     /// An AUTOMATIC1111 / Forge / SD.Next server started with `--api`.
     a1111_url: String = text_or("http://127.0.0.1:7860"),
     /// `user:password` when the server runs with `--api-auth`.
@@ -134,10 +141,12 @@ settings! {
     /// always need an account.
     anon_generate_limit: u32 = parsed(3),
     anon_story_limit: u32 = parsed(0),
+    anon_video_limit: u32 = parsed(0),
     anon_window_secs: u64 = parsed(86_400),
     /// Unclaimed anonymous images are deleted after this long.
     anon_retention_secs: u64 = parsed(86_400),
     credits_per_image: u32 = parsed(1),
+    credits_per_video: u32 = parsed(5),
     signup_credits: u32 = parsed(0),
     /// Free images per IP key for users out of credits, by tier.
     free_images_standard: u32 = parsed(2),

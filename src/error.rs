@@ -17,6 +17,8 @@ pub enum AppError {
     NotFound,
     /// A page or action that needs a signed-in user, asked for anonymously.
     LoginRequired,
+    /// As `LoginRequired`, with a sentence on why (what needs the account).
+    Unauthorized(String),
     /// Refused for a reason the client may know (blocked IP, cross-site form post).
     Forbidden(String),
     /// The request itself is malformed or its values are out of range.
@@ -42,6 +44,8 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// A feature this server has turned off (video without ffmpeg), in words.
+    Unavailable(String),
     /// A bug or an unexpected failure; the detail is logged, never shown.
     Internal(anyhow::Error),
 }
@@ -63,11 +67,13 @@ impl AppError {
             AppError::NotFound => "The page or item you asked for does not exist.".into(),
             AppError::LoginRequired => "Please log in to continue.".into(),
             AppError::Forbidden(msg)
+            | AppError::Unauthorized(msg)
             | AppError::BadRequest(msg)
             | AppError::PayloadTooLarge(msg)
             | AppError::UnsupportedMediaType(msg)
             | AppError::Unprocessable(msg)
             | AppError::PaymentRequired(msg)
+            | AppError::Unavailable(msg)
             | AppError::TooManyRequests { message: msg, .. }
             | AppError::Busy { message: msg, .. } => msg.clone(),
             AppError::DatabaseUnavailable => {
@@ -93,7 +99,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+            AppError::LoginRequired | AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,7 +107,7 @@ impl ResponseError for AppError {
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::DatabaseUnavailable | AppError::Busy { .. } => {
+            AppError::DatabaseUnavailable | AppError::Busy { .. } | AppError::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -44,7 +44,7 @@ pub struct NewImageInput<'a> {
     pub username: &'a Username,
     pub folder: &'a Folder,
     pub kind: ImageKind,
-    pub files: MediaFiles<'a>,
+    pub files: MediaFiles,
     pub title: &'a str,
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
@@ -52,21 +52,21 @@ pub struct NewImageInput<'a> {
 }
 
 /// The three files of a new library item.
-pub enum MediaFiles<'a> {
+pub enum MediaFiles {
     /// A still picture: the bytes received or generated, and the sanitised copies.
     Picture {
-        pristine: &'a [u8],
+        pristine: Vec<u8>,
         pristine_format: Format,
         sanitised: Sanitised,
     },
     /// A clip: the provider's bytes, the copy served without metadata, a poster frame.
     Video {
-        pristine: &'a [u8],
+        pristine: Vec<u8>,
         prepared: PreparedVideo,
     },
 }
 
-impl MediaFiles<'_> {
+impl MediaFiles {
     /// (variant, extension, bytes) of each file.
     fn variants(&self) -> [(Variant, &'static str, &[u8]); 3] {
         match self {

@@ -135,6 +135,8 @@ pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, A
                 "file": name,
                 "folder": placed.folder_name,
                 "kind": image.kind,
+                "media": if image.is_video() { "video" } else { "image" },
+                "seconds": image.duration_ms.map(|ms| f64::from(ms) / 1000.0),
                 "title": image.title,
                 "tags": image.tags,
                 "width": image.width,

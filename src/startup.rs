@@ -110,6 +110,10 @@ impl Application {
             recent_refusals: RecentRefusals::default(),
             exports: crate::privacy::ExportsInProgress::default(),
             provider_names: providers.names(),
+            video: providers
+                .video()
+                .map(|video| video.generator.provider())
+                .map_err(str::to_owned),
         });
         spawn_housekeeping(
             state.db.clone(),

@@ -33,6 +33,8 @@ pub struct AppState {
     pub exports: crate::privacy::ExportsInProgress,
     /// The image providers on offer, the default first (`ATELIER_GENERATOR`).
     pub provider_names: Vec<&'static str>,
+    /// The provider that makes videos, or why this server makes none.
+    pub video: Result<&'static str, String>,
 }
 
 impl AppState {

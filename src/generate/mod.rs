@@ -35,7 +35,7 @@ pub struct GeneratedImage {
 }
 
 /// Attempts per image, the first included, for providers that call a server.
-const ATTEMPTS: u32 = 3;
+pub(crate) const ATTEMPTS: u32 = 3;
 
 /// One attempt's outcome when it did not produce an image.
 pub(crate) enum Attempt {
@@ -132,6 +132,16 @@ pub struct Progress {
 #[derive(Clone)]
 pub struct Providers {
     list: Vec<Arc<dyn Generator>>,
+    /// The video provider (the first configured provider that makes clips) and ffmpeg,
+    /// or why this instance makes no video.
+    video: Result<VideoProvider, String>,
+}
+
+/// What makes and stores clips.
+#[derive(Clone)]
+pub struct VideoProvider {
+    pub generator: Arc<dyn video::VideoGenerator>,
+    pub ffmpeg: crate::storage::video::Ffmpeg,
 }
 
 impl Providers {
@@ -155,7 +165,13 @@ impl Providers {
         if list.is_empty() {
             anyhow::bail!("ATELIER_GENERATOR names no provider");
         }
-        Ok(Providers { list })
+        let video = video_provider(settings);
+        Ok(Providers { list, video })
+    }
+
+    /// What makes clips, or why this instance makes none (shown to users as it is).
+    pub fn video(&self) -> Result<&VideoProvider, &str> {
+        self.video.as_ref().map_err(String::as_str)
     }
 
     /// The default provider's name and the others', in the configured order.
@@ -174,6 +190,48 @@ impl Providers {
     }
 }
 
+/// The first configured provider that makes clips (`builtin` or `openai`), with ffmpeg to
+/// check and store them; or, when ffmpeg is missing or no provider makes clips, why not.
+fn video_provider(settings: &crate::config::Settings) -> Result<VideoProvider, String> {
+    let ffmpeg = crate::storage::video::Ffmpeg::find(&settings.ffmpeg).map_err(|err| {
+        tracing::warn!(
+            "video is turned off: ffmpeg is needed ({err}); install Debian's ffmpeg package or set ATELIER_FFMPEG"
+        );
+        "Video is turned off on this server: ffmpeg is not installed.".to_owned()
+    })?;
+    let names = settings.generator.split(',').map(str::trim);
+    let generator: Arc<dyn video::VideoGenerator> = match names
+        .into_iter()
+        .find(|name| matches!(*name, "builtin" | "openai"))
+    {
+        Some("builtin") => Arc::new(video::BuiltinVideo::new(ffmpeg.clone())),
+        Some(_) => Arc::new(openai_provider(settings)?),
+        None => {
+            tracing::warn!("video is turned off: none of ATELIER_GENERATOR's providers makes videos (builtin and openai do)");
+            return Err("Video is turned off on this server: its image providers do not make videos.".into());
+        }
+    };
+    tracing::info!(provider = generator.provider(), "video is on");
+    Ok(VideoProvider { generator, ffmpeg })
+}
+
+fn openai_provider(settings: &crate::config::Settings) -> Result<openai::OpenAi, String> {
+    let key = settings
+        .openai_api_key
+        .as_deref()
+        .ok_or("ATELIER_GENERATOR=openai needs ATELIER_OPENAI_API_KEY")?;
+    Ok(openai::OpenAi::new(
+        &settings.openai_base_url,
+        key,
+        &settings.openai_model,
+        std::time::Duration::from_secs(settings.openai_timeout_secs),
+        openai::VideoOptions {
+            model: settings.openai_video_model.clone(),
+            deadline: std::time::Duration::from_secs(settings.openai_video_timeout_secs),
+        },
+    ))
+}
+
 /// One provider by its `ATELIER_GENERATOR` name.
 fn provider_named(
     settings: &crate::config::Settings,
@@ -181,17 +239,7 @@ fn provider_named(
 ) -> anyhow::Result<Arc<dyn Generator>> {
     match name {
         "builtin" => Ok(Arc::new(builtin::Builtin)),
-        "openai" => {
-            let key = settings.openai_api_key.as_deref().ok_or_else(|| {
-                anyhow::anyhow!("ATELIER_GENERATOR=openai needs ATELIER_OPENAI_API_KEY")
-            })?;
-            Ok(Arc::new(openai::OpenAi::new(
-                &settings.openai_base_url,
-                key,
-                &settings.openai_model,
-                std::time::Duration::from_secs(settings.openai_timeout_secs),
-            )))
-        }
+        "openai" => Ok(Arc::new(openai_provider(settings).map_err(anyhow::Error::msg)?)),
         "a1111" => Ok(Arc::new(a1111::A1111::new(a1111::A1111Options {
             base_url: settings.a1111_url.clone(),
             auth: settings.a1111_auth.clone(),

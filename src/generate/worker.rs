@@ -9,9 +9,12 @@ use actix_web::web;
 use diesel::Connection;
 use tokio::sync::Notify;
 
-use super::{GeneratedImage, GenerationRequest, Generator, Providers, with_png_text};
+use super::video::{ProgressCell, VideoRequest};
+use super::{
+    GeneratedImage, GenerationRequest, Generator, Providers, VideoProvider, with_png_text,
+};
 use crate::db::Db;
-use crate::domain::ImageKind;
+use crate::domain::{ImageKind, JobKind};
 use crate::error::AppError;
 use crate::library::Library;
 use crate::library::{MediaFiles, NewImageInput};
@@ -182,10 +185,14 @@ async fn produce(
 ) -> Result<Vec<i64>, String> {
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
-    let generator = providers.get(params.provider.as_deref());
     if job.attempts > 1 {
         discard_earlier_attempt(ctx, job).await?;
     }
+    if job.kind == JobKind::Video {
+        let video = providers.video().map_err(str::to_owned)?;
+        return produce_video(ctx, video, job, &params).await.map(|id| vec![id]);
+    }
+    let generator = providers.get(params.provider.as_deref());
     let mut stored = Vec::new();
     let result = async {
         // Providers that make several pictures in one call (AUTOMATIC1111's batch_size) do
@@ -228,6 +235,101 @@ async fn produce(
             Err(message)
         }
     }
+}
+
+/// Makes the job's clip, checks it and makes its served copy and poster with ffmpeg, and
+/// stores it. Nothing is stored unless all of that worked.
+async fn produce_video(
+    ctx: &WorkerContext,
+    video: &VideoProvider,
+    job: &Job,
+    params: &ImageParams,
+) -> Result<i64, String> {
+    let request = VideoRequest {
+        prompt: job.prompt.clone(),
+        seconds: params.seconds.unwrap_or(super::video::DEFAULT_SECONDS),
+        width: params.width,
+        height: params.height,
+        seed: params.seed,
+    };
+    let progress = Arc::new(ProgressCell::default());
+    let making = {
+        let (generator, progress, request) =
+            (Arc::clone(&video.generator), Arc::clone(&progress), request.clone());
+        web::block(move || generator.generate_video(&request, &progress))
+    };
+    let generated = while_alive(ctx, job, making, || {
+        let report = progress.get();
+        async move { report }
+    })
+    .await?;
+    let (ffmpeg, max_pixels) = (video.ffmpeg.clone(), ctx.library.max_pixels);
+    let pristine = generated.bytes;
+    let (prepared, pristine) = web::block(move || {
+        ffmpeg
+            .prepare(&pristine, max_pixels)
+            .map(|prepared| (prepared, pristine))
+    })
+    .await
+    .map_err(|err| err.to_string())?
+    .map_err(|problem| format!("The provider's video was unusable: {}", problem.message()))?;
+    let charge = Reservation::of_job(job);
+    let made = Made {
+        kind: ImageKind::Generated,
+        files: MediaFiles::Video { pristine, prepared },
+        prompt: request.prompt,
+        model: generated.model,
+        provider: video.generator.provider(),
+        seed: request.seed,
+        folder: params.folder.clone(),
+        source_image_id: None,
+        credits_used: charge.credits_per_image(1),
+        free: false,
+    };
+    store_made(ctx, job, made).await
+}
+
+/// Waits for the provider's `work`, meanwhile renewing the job's lease and recording what
+/// `progress` says every [`PROGRESS_POLL`] (so every instance's job page shows it and a
+/// long clip never looks like a dead worker).
+async fn while_alive<T, P>(
+    ctx: &WorkerContext,
+    job: &Job,
+    work: impl std::future::Future<
+        Output = Result<Result<T, super::GenerateError>, actix_web::error::BlockingError>,
+    >,
+    progress: impl Fn() -> P,
+) -> Result<T, String>
+where
+    P: std::future::Future<Output = Option<super::Progress>>,
+{
+    tokio::pin!(work);
+    let mut poll = tokio::time::interval(PROGRESS_POLL);
+    poll.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => break done,
+            _ = poll.tick() => {
+                let (id, attempt) = (job.id, job.attempts);
+                let report = progress().await;
+                let beat = ctx.db.run(move |conn| match report {
+                    Some(report) => job::report_progress(
+                        conn,
+                        id,
+                        attempt,
+                        report.done,
+                        report.eta_secs.and_then(|secs| i32::try_from(secs).ok()),
+                    ),
+                    None => job::renew_lease(conn, id, attempt).map(|_| ()),
+                });
+                if let Err(err) = beat.await {
+                    tracing::debug!(job = id, error = %err, "could not record progress");
+                }
+            }
+        }
+    }
+    .map_err(|err| err.to_string())?
+    .map_err(|err| err.0)
 }
 
 /// Makes (unless the provider already made it in a batch) and stores one image of the job.
@@ -278,46 +380,77 @@ async fn generate_one(
     .await
     .map_err(|err| err.to_string())?
     .map_err(|problem| format!("The provider's image was unusable: {}", problem.message()))?;
+    let kind = if source_image_id.is_some() {
+        ImageKind::Edited
+    } else {
+        ImageKind::Generated
+    };
+    let made = Made {
+        kind,
+        files: MediaFiles::Picture {
+            pristine,
+            pristine_format: format,
+            sanitised,
+        },
+        prompt: request.prompt,
+        model,
+        provider,
+        seed: request.seed,
+        folder,
+        source_image_id,
+        credits_used,
+        free,
+    };
+    store_made(ctx, job, made).await
+}
+
+/// A finished result, ready to store.
+struct Made {
+    kind: ImageKind,
+    files: MediaFiles,
+    prompt: String,
+    model: String,
+    provider: &'static str,
+    seed: u64,
+    folder: Option<String>,
+    source_image_id: Option<i64>,
+    credits_used: i32,
+    free: bool,
+}
+
+/// Stores one result of `job` in the library (files first, then the row).
+async fn store_made(ctx: &WorkerContext, job: &Job, made: Made) -> Result<i64, String> {
     let library = ctx.library.clone();
-    let (job_id, prompt, client_ip) = (job.id, request.prompt.clone(), job.client_ip);
-    let anon_id = job.anon_id.clone();
-    let seed = i64::from_ne_bytes(request.seed.to_ne_bytes());
+    let (job_id, client_ip, anon_id) = (job.id, job.client_ip, job.anon_id.clone());
+    let seed = i64::from_ne_bytes(made.seed.to_ne_bytes());
     let stored = ctx
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
                 let (user, folder) =
-                    destination(conn, job_id, anon_id.as_deref(), folder.as_deref())?;
+                    destination(conn, job_id, anon_id.as_deref(), made.folder.as_deref())?;
                 let username = user.folder_owner()?;
-                let title: String = prompt.chars().take(80).collect();
+                let title: String = made.prompt.chars().take(80).collect();
                 library.store(
                     conn,
                     NewImageInput {
                         user_id: user.id,
                         username: &username,
                         folder: &folder,
-                        kind: if source_image_id.is_some() {
-                            ImageKind::Edited
-                        } else {
-                            ImageKind::Generated
-                        },
-                        files: MediaFiles::Picture {
-                            pristine: &pristine,
-                            pristine_format: format,
-                            sanitised,
-                        },
+                        kind: made.kind,
+                        files: made.files,
                         title: &title,
                         tags: &[],
                         client_ip,
                         provenance: Provenance {
-                            prompt: Some(prompt.clone()),
-                            model: Some(model),
-                            provider: Some(provider.to_owned()),
+                            prompt: Some(made.prompt),
+                            model: Some(made.model),
+                            provider: Some(made.provider.to_owned()),
                             seed: Some(seed),
                             job_id: Some(job_id),
-                            source_image_id,
-                            credits_used,
-                            free,
+                            source_image_id: made.source_image_id,
+                            credits_used: made.credits_used,
+                            free: made.free,
                         },
                     },
                 )
@@ -367,56 +500,32 @@ async fn make_batch(
     Ok(batch)
 }
 
-/// Waits for the provider's `work`, recording its progress reports on the job meanwhile
-/// (so every instance's job page shows them).
+/// Waits for the picture provider's `work`, recording its progress reports on the job
+/// (as a share of the whole job: picture `index` of `count`).
 async fn with_progress<T>(
     ctx: &WorkerContext,
     generator: &Arc<dyn Generator>,
     job: &Job,
-    position: (u32, u32),
+    (index, count): (u32, u32),
     work: impl std::future::Future<
         Output = Result<Result<T, super::GenerateError>, actix_web::error::BlockingError>,
     >,
 ) -> Result<T, String> {
-    tokio::pin!(work);
-    let mut poll = tokio::time::interval(PROGRESS_POLL);
-    poll.tick().await;
-    loop {
-        tokio::select! {
-            done = &mut work => break done,
-            _ = poll.tick() => report_progress(ctx, generator, job, position).await,
+    let progress = || {
+        let asking = Arc::clone(generator);
+        async move {
+            let progress = web::block(move || asking.progress()).await.ok().flatten()?;
+            Some(super::Progress {
+                done: (index as f32 + progress.done.clamp(0.0, 1.0)) / count.max(1) as f32,
+                eta_secs: progress.eta_secs,
+            })
         }
-    }
-    .map_err(|err| err.to_string())?
-    .map_err(|err| err.0)
+    };
+    while_alive(ctx, job, work, progress).await
 }
 
 /// How often a running provider is asked how far it is.
 const PROGRESS_POLL: Duration = Duration::from_millis(500);
-
-/// Asks the provider how far the current picture is and records it on the job, as a share
-/// of the whole job. Failures only cost the report.
-async fn report_progress(
-    ctx: &WorkerContext,
-    generator: &Arc<dyn Generator>,
-    job: &Job,
-    (index, count): (u32, u32),
-) {
-    let asking = Arc::clone(generator);
-    let Ok(Some(progress)) = web::block(move || asking.progress()).await else {
-        return;
-    };
-    let done = (index as f32 + progress.done.clamp(0.0, 1.0)) / count.max(1) as f32;
-    let eta = progress.eta_secs.and_then(|secs| i32::try_from(secs).ok());
-    let (id, attempt) = (job.id, job.attempts);
-    if let Err(err) = ctx
-        .db
-        .run(move |conn| job::report_progress(conn, id, attempt, done, eta))
-        .await
-    {
-        tracing::debug!(job = id, error = %err, "could not record progress");
-    }
-}
 
 /// The account and folder a result is stored in. An anonymous job's results go to the
 /// visitor's folder under the `_anon` account, unless the visitor has signed in since: the

@@ -200,17 +200,21 @@ pub struct CaseRow {
     /// What was charged (the job's reservation), if anything.
     #[diesel(sql_type = Nullable<Jsonb>)]
     pub charge: Option<serde_json::Value>,
+    /// Videos: the clip's length as ordered, in seconds.
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub seconds: Option<i32>,
 }
 
 const CASE_ROWS: &str = "
-    SELECT 'generation' AS kind, j.id, j.user_id, u.username, (j.anon_id IS NOT NULL) AS anonymous,
+    SELECT CASE WHEN j.kind = 'video' THEN 'video' ELSE 'generation' END AS kind, j.id,
+           j.user_id, u.username, (j.anon_id IS NOT NULL) AS anonymous,
            j.prompt, j.status, j.created_at AS at, j.client_ip::cidr AS ip, j.image_ids,
-           j.params -> 'charge' AS charge
+           j.params -> 'charge' AS charge, (j.params ->> 'seconds')::integer AS seconds
     FROM generation_jobs j LEFT JOIN users u ON u.id = j.user_id
     WHERE j.client_ip <<= $1
     UNION ALL
     SELECT 'upload', i.id, i.user_id, u.username, FALSE, i.title, 'stored', i.created_at,
-           i.client_ip::cidr, ARRAY[i.id], NULL
+           i.client_ip::cidr, ARRAY[i.id], NULL, NULL
     FROM images i JOIN users u ON u.id = i.user_id
     WHERE i.kind = 'upload' AND i.client_ip <<= $1";
 

@@ -70,6 +70,9 @@ pub struct ImageParams {
     /// The provider the order asked for; the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// Videos: the clip's length in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
 }
 
 impl ImageParams {
@@ -179,7 +182,8 @@ fn claimed(id: i64, attempt: i32) -> ClaimedJob {
         .filter(generation_jobs::attempts.eq(attempt))
 }
 
-/// Records how far a running job is (ignored once another attempt holds it).
+/// Records how far a running job is and extends its lease, since its worker is plainly
+/// alive (ignored once another attempt holds it).
 pub fn report_progress(
     conn: &mut PgConnection,
     id: i64,
@@ -191,6 +195,7 @@ pub fn report_progress(
         .set((
             generation_jobs::progress.eq(progress.clamp(0.0, 1.0)),
             generation_jobs::eta_secs.eq(eta_secs.map(|secs| secs.max(0))),
+            generation_jobs::lease_until.eq(Utc::now() + Duration::seconds(LEASE_SECS)),
         ))
         .execute(conn)?;
     Ok(())

@@ -1,4 +1,5 @@
-//! Ordering pictures: the rules an order must meet (prompt, count, size, seed, story), and
+//! Ordering pictures and clips: the rules an order must meet (prompt, count, size, seed,
+//! story, video length), and
 //! queueing it: storage room, the charge (credits, a free image or an anonymous use) and the
 //! job row in one transaction, so a refusal writes nothing. Also the images a finished job
 //! made, in its order.
@@ -8,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::domain::JobKind;
 use crate::error::AppError;
-use crate::generate::{SIZES, parse_size, story};
+use crate::generate::{SIZES, parse_size, story, video};
 use crate::models::job::{self, ImageParams, Job, NewJob};
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::quota::charge::{self, Requester, Rules};
@@ -32,6 +33,19 @@ pub struct Order {
     pub seed: Option<u64>,
     /// The provider asked for (checked by [`check_provider`]); `None`: the default.
     pub provider: Option<String>,
+    /// Videos: how long the clip runs.
+    pub seconds: Option<u32>,
+}
+
+impl Order {
+    /// The limit an anonymous order counts against.
+    pub fn action(&self) -> Action {
+        match self.kind {
+            JobKind::Story => Action::Story,
+            JobKind::Video => Action::Video,
+            JobKind::Image | JobKind::Edit => Action::Generate,
+        }
+    }
 }
 
 /// An optional provider name, one of `offered` (the default first).
@@ -84,7 +98,30 @@ pub fn check_story(text: &str) -> Result<Order, String> {
         source: None,
         seed: None,
         provider: None,
+        seconds: None,
     })
+}
+
+/// A checked video order: prompt, length (2–8 s, default 4), size and seed.
+pub fn check_video_order(
+    prompt: &str,
+    seconds: Option<&str>,
+    size: Option<&str>,
+    seed: Option<&str>,
+) -> Result<Order, String> {
+    let mut order = check_order(prompt, None, size, seed)?;
+    let (min, max) = (video::SECONDS.start(), video::SECONDS.end());
+    let seconds = match seconds.map(str::trim).filter(|s| !s.is_empty()) {
+        None => video::DEFAULT_SECONDS,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|s| video::SECONDS.contains(s))
+            .ok_or_else(|| format!("A video lasts a whole number of seconds from {min} to {max}."))?,
+    };
+    order.kind = JobKind::Video;
+    order.seconds = Some(seconds);
+    Ok(order)
 }
 
 pub fn check_order(
@@ -125,6 +162,7 @@ pub fn check_order(
         source: None,
         seed,
         provider: None,
+        seconds: None,
     })
 }
 
@@ -155,11 +193,7 @@ pub fn queue_order(
         seed,
         storage: upload_limits,
     } = queued;
-    let action = if order.kind == JobKind::Story {
-        Action::Story
-    } else {
-        Action::Generate
-    };
+    let action = order.action();
     let key = rules.key(client_ip);
     conn.transaction(|conn| {
         let user_id = user.as_ref().map(|user| user.id);
@@ -211,6 +245,7 @@ pub fn queue_order(
             folder,
             source_image_id: order.source.as_ref().map(|(id, _)| *id),
             provider: order.provider,
+            seconds: order.seconds,
         })
         .map_err(AppError::internal)?;
         params["charge"] = serde_json::to_value(granted.reservation).map_err(AppError::internal)?;
@@ -274,5 +309,21 @@ mod tests {
             );
         }
         assert!(check_order(&"x".repeat(1001), None, None, None).is_err());
+    }
+
+    #[test]
+    fn video_orders_are_checked() {
+        use super::check_video_order;
+        let order = check_video_order("waves", None, None, None).expect("defaults");
+        assert_eq!((order.seconds, order.count, order.size), (Some(4), 1, (512, 512)));
+        assert_eq!(
+            check_video_order("waves", Some("8"), Some("768x512"), Some("3"))
+                .map(|o| (o.seconds, o.size, o.seed)),
+            Ok((Some(8), (768, 512), Some(3)))
+        );
+        for seconds in ["1", "9", "0", "-4", "4.5", "four"] {
+            assert!(check_video_order("waves", Some(seconds), None, None).is_err(), "{seconds}");
+        }
+        assert!(check_video_order("", None, None, None).is_err());
     }
 }

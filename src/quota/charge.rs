@@ -26,8 +26,10 @@ use crate::quota::{ClientIp, limit_key};
 pub struct Rules {
     anon_generate: u32,
     anon_story: u32,
+    anon_video: u32,
     pub window: Duration,
     pub credits_per_image: i64,
+    pub credits_per_video: i64,
     free_standard: u32,
     free_plus: u32,
     free_min_age: Duration,
@@ -42,8 +44,10 @@ impl Rules {
         Rules {
             anon_generate: settings.anon_generate_limit,
             anon_story: settings.anon_story_limit,
+            anon_video: settings.anon_video_limit,
             window: secs(settings.anon_window_secs),
             credits_per_image: i64::from(settings.credits_per_image),
+            credits_per_video: i64::from(settings.credits_per_video),
             free_standard: settings.free_images_standard,
             free_plus: settings.free_images_plus,
             free_min_age: secs(settings.free_min_account_age_secs),
@@ -61,6 +65,7 @@ impl Rules {
         let (default, overridden) = match action {
             Action::Generate => (self.anon_generate, over.and_then(|o| o.anon_generate)),
             Action::Story => (self.anon_story, over.and_then(|o| o.anon_story)),
+            Action::Video => (self.anon_video, over.and_then(|o| o.anon_video)),
         };
         overridden.map_or(default, |limit| u32::try_from(limit).unwrap_or(0))
     }
@@ -133,6 +138,11 @@ pub enum Refusal {
         needed: i64,
         balance: i64,
     },
+    /// Videos are paid in credits only, never with free images.
+    VideoNeedsCredits {
+        needed: i64,
+        balance: i64,
+    },
     FreeImagesUsedUp {
         max: u32,
         network: IpNetwork,
@@ -189,6 +199,11 @@ impl From<Refusal> for AppError {
                  administrator for credits.",
                 plural(needed)
             )),
+            Refusal::VideoNeedsCredits { needed, balance } => AppError::PaymentRequired(format!(
+                "A video costs {needed} credit{} and you have {balance}. Free images do not \
+                 cover videos: ask an administrator for credits.",
+                plural(needed)
+            )),
             Refusal::FreeImagesUsedUp { max, network } => AppError::PaymentRequired(format!(
                 "You have no credits left, and the {max} free image{} for your network \
                  ({network}) {} used up. Ask an administrator for credits.",
@@ -224,8 +239,8 @@ pub async fn refuse_if_blocked(db: &Db, rules: &Rules, ip: ClientIp) -> Result<(
     }
 }
 
-/// Reserves what `images` images (or one anonymous `action`) cost. Runs in the caller's
-/// transaction; `job_id` goes into the ledger.
+/// Reserves what `images` images, or one video, cost (or one anonymous `action`). Runs in
+/// the caller's transaction; `job_id` goes into the ledger.
 pub fn reserve(
     conn: &mut PgConnection,
     rules: &Rules,
@@ -267,7 +282,10 @@ pub fn reserve(
         }
         Requester::User(user) => user,
     };
-    let cost = i64::from(images) * rules.credits_per_image;
+    let cost = match action {
+        Action::Video => i64::from(images) * rules.credits_per_video,
+        Action::Generate | Action::Story => i64::from(images) * rules.credits_per_image,
+    };
     let granted = |reservation| {
         Ok(Ok(Granted {
             reservation,
@@ -286,6 +304,13 @@ pub fn reserve(
             credits: cost,
             ..Reservation::default()
         });
+    }
+    if action == Action::Video {
+        let balance = current_balance(conn, user.id)?;
+        return Ok(Err(Refusal::VideoNeedsCredits {
+            needed: cost,
+            balance,
+        }));
     }
     if images != 1 {
         let balance = current_balance(conn, user.id)?;
@@ -375,6 +400,7 @@ pub struct Usage {
     /// `None` for anonymous visitors.
     pub credits: Option<i64>,
     pub credits_per_image: i64,
+    pub credits_per_video: i64,
     pub network: String,
     pub free_images: FreeImages,
     /// Anonymous generations from this network in the rolling window (`None` when not
@@ -493,6 +519,7 @@ pub fn usage(
     Ok(Usage {
         credits,
         credits_per_image: rules.credits_per_image,
+        credits_per_video: rules.credits_per_video,
         network: key.to_string(),
         free_images,
         anonymous,

@@ -23,6 +23,7 @@ use crate::schema::usage_events;
 pub enum Action {
     Generate,
     Story,
+    Video,
 }
 
 impl Action {
@@ -30,6 +31,7 @@ impl Action {
         match self {
             Action::Generate => "generate",
             Action::Story => "story",
+            Action::Video => "video",
         }
     }
 
@@ -38,6 +40,7 @@ impl Action {
         match self {
             Action::Generate => "anonymous image generations",
             Action::Story => "anonymous stories",
+            Action::Video => "anonymous videos",
         }
     }
 }

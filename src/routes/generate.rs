@@ -26,7 +26,7 @@ use crate::operations::generation::{
 };
 use crate::quota::ClientIp;
 use crate::quota::charge::Refusal;
-use crate::quota::limits::{Action, Standing};
+use crate::quota::limits::Standing;
 use crate::state::AppState;
 use crate::views::image_json;
 use crate::views::{Layout, render, see_other};
@@ -45,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const API_WAIT: Duration = Duration::from_secs(120);
 
 /// Who is generating: a signed-in user, or an anonymous visitor's session.
-enum Visitor {
+pub(super) enum Visitor {
     User(CurrentUser),
     /// `new`: the id is not in the session yet; it is stored once a job is queued.
     Anonymous {
@@ -55,7 +55,7 @@ enum Visitor {
 }
 
 impl Visitor {
-    fn of(user: MaybeUser, session: &Session) -> Result<Self, AppError> {
+    pub(super) fn of(user: MaybeUser, session: &Session) -> Result<Self, AppError> {
         Ok(match (user.0, anon_id(session)) {
             (Some(current), _) => Visitor::User(current),
             (None, Some(anon_id)) => Visitor::Anonymous {
@@ -69,7 +69,7 @@ impl Visitor {
         })
     }
 
-    fn current(&self) -> Option<&CurrentUser> {
+    pub(super) fn current(&self) -> Option<&CurrentUser> {
         match self {
             Visitor::User(current) => Some(current),
             Visitor::Anonymous { .. } => None,
@@ -80,7 +80,7 @@ impl Visitor {
 /// Checks the charge and queues the job in one transaction (a refusal leaves nothing
 /// behind), then wakes a worker. Returns the job and, for anonymous limits, where the
 /// network now stands.
-async fn place_order(
+pub(super) async fn place_order(
     state: &AppState,
     session: &Session,
     visitor: &Visitor,
@@ -99,11 +99,7 @@ async fn place_order(
             (None, Some(anon_id.clone()))
         }
     };
-    let action = if order.kind == JobKind::Story {
-        Action::Story
-    } else {
-        Action::Generate
-    };
+    let action = order.action();
     let rules = state.rules.clone();
     let client_ip = IpNetwork::from(ip.0);
     let key = rules.key(client_ip);
@@ -147,7 +143,7 @@ async fn place_order(
 
 /// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) on a request that counted
 /// against an anonymous limit.
-fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> HttpResponse {
+pub(super) fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> HttpResponse {
     if let Some(standing) = standing {
         let headers = response.headers_mut();
         for (name, value) in [
@@ -331,7 +327,7 @@ async fn api_generate(
 
 /// The JSON API's generation: queue `order` for this visitor, then answer as [`reply`]
 /// does, with the anonymous limit's `RateLimit-*` headers.
-async fn order_and_reply(
+pub(super) async fn order_and_reply(
     state: &AppState,
     session: &Session,
     user: MaybeUser,
@@ -397,6 +393,9 @@ async fn reply(
             }
             if job.kind == JobKind::Story {
                 reply["folder"] = first.folder_slug.clone().into();
+            }
+            if job.kind == JobKind::Video {
+                reply["video_url"] = reply["image_url"].clone();
             }
             Ok(HttpResponse::Ok().json(reply))
         }

@@ -81,6 +81,11 @@ struct ImagePage {
     rerun_size: Option<String>,
     /// …and by the same provider, when it is still on offer.
     rerun_provider: Option<String>,
+    /// Videos: played from `original_url` with the thumbnail as poster; "4.0 s"; and the
+    /// whole seconds a re-run asks for.
+    video: Option<String>,
+    poster_url: String,
+    rerun_seconds: Option<u32>,
 }
 
 async fn image_page(
@@ -152,6 +157,11 @@ async fn image_page_with(
                 .provider
                 .clone()
                 .filter(|name| state.provider_names.contains(&name.as_str())),
+            video: image.seconds_label(),
+            poster_url: media_url(&placed, Variant::Thumb),
+            rerun_seconds: image
+                .duration_ms
+                .map(|ms| u32::try_from((ms + 500) / 1000).unwrap_or(0)),
         },
     )
 }

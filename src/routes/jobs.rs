@@ -83,6 +83,9 @@ struct JobPage {
     /// Anonymous results: invite the visitor to keep them (kept this many hours).
     anonymous: bool,
     anon_hours: u64,
+    /// A video job: its clip and poster, once made.
+    video: bool,
+    player: Option<(String, String)>,
 }
 
 async fn job_page(
@@ -128,6 +131,16 @@ async fn job_page(
             },
             anonymous,
             anon_hours: state.settings.anon_retention_secs.div_ceil(3600),
+            video: job.kind == JobKind::Video,
+            player: images
+                .iter()
+                .find(|placed| placed.image.is_video())
+                .map(|placed| {
+                    (
+                        media_url(placed, Variant::Original),
+                        media_url(placed, Variant::Thumb),
+                    )
+                }),
         },
     )
 }
@@ -150,6 +163,7 @@ fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
         "status": job.status,
         "progress": job.progress,
         "eta_secs": job.eta_secs,
+        "kind": job.kind,
         "prompt": job.prompt,
         "error": job.error,
         "images": images.iter().map(image_json).collect::<Vec<_>>(),

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod media;
 pub mod share;
 pub mod upload;
+pub mod video;
 
 use actix_web::{HttpResponse, web};
 
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     gallery::configure(cfg);
     images::configure(cfg);
     generate::configure(cfg);
+    video::configure(cfg);
     jobs::configure(cfg);
     upload::configure(cfg);
     share::configure(cfg);

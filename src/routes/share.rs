@@ -54,6 +54,9 @@ struct SharePage {
     width: i32,
     height: i32,
     tags: Vec<String>,
+    /// A video's length; it is then played, with the thumbnail as poster.
+    video: Option<String>,
+    poster_url: String,
 }
 
 async fn share_page(
@@ -74,6 +77,8 @@ async fn share_page(
             width: placed.image.width,
             height: placed.image.height,
             tags: placed.image.tags.clone(),
+            video: placed.image.seconds_label(),
+            poster_url: format!("/s/{token}/thumb"),
         },
     )
 }

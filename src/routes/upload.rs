@@ -187,7 +187,7 @@ async fn store_upload(
                         folder: &folder,
                         kind: ImageKind::Upload,
                         files: MediaFiles::Picture {
-                            pristine: &bytes,
+                            pristine: bytes,
                             pristine_format: format,
                             sanitised,
                         },

@@ -197,6 +197,8 @@ pub struct Card {
     pub link: String,
     /// The owner's name where a page shows it (Explore); empty elsewhere.
     pub owner: String,
+    /// A video's length ("4.0 s"), shown on a play badge; `None` for pictures.
+    pub video: Option<String>,
 }
 
 impl Card {
@@ -208,6 +210,7 @@ impl Card {
             thumb_url: media_url(placed, Variant::Thumb),
             link: format!("/images/{}", placed.image.id),
             owner: String::new(),
+            video: placed.image.seconds_label(),
         }
     }
 
@@ -227,6 +230,7 @@ impl Card {
             thumb_url: format!("/s/{token}/thumb"),
             link: format!("/s/{token}"),
             owner: placed.username.clone(),
+            video: placed.image.seconds_label(),
         }
     }
 }
@@ -289,6 +293,12 @@ pub struct ImageJson {
     pub tags: Vec<String>,
     pub folder: String,
     pub kind: ImageKind,
+    /// `image` or `video`.
+    pub media: &'static str,
+    pub mime: String,
+    /// A video's length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
     pub width: i32,
     pub height: i32,
     pub bytes: i64,
@@ -326,6 +336,9 @@ impl ImageJson {
             tags: image.tags.clone(),
             folder: placed.folder_slug.clone(),
             kind: image.kind,
+            media: if image.is_video() { "video" } else { "image" },
+            mime: image.mime.clone(),
+            seconds: image.duration_ms.map(|ms| f64::from(ms) / 1000.0),
             width: image.width,
             height: image.height,
             bytes: image.bytes,

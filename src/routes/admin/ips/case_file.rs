@@ -33,6 +33,8 @@ pub(super) struct CaseLine {
     at: String,
     ip: String,
     quota: String,
+    /// Videos: seconds ordered.
+    seconds: Option<i32>,
     thumbs: Vec<Card>,
 }
 
@@ -146,6 +148,7 @@ pub(super) async fn case_file(
             at: timestamp(row.at),
             ip: row.ip.ip().to_string(),
             quota: quota_use(row),
+            seconds: row.seconds,
             thumbs: row
                 .image_ids
                 .iter()

@@ -29,6 +29,8 @@ pub(super) struct ReportRow {
     image_id: Option<i64>,
     sha256: String,
     action_taken: String,
+    /// Videos: the clip's length in seconds (as ordered; empty for pictures).
+    seconds: Option<i32>,
 }
 
 /// Every generation and upload from `network` with the SHA-256 of each stored file (the
@@ -71,6 +73,7 @@ pub(super) async fn report_rows(
                     image_id,
                     sha256,
                     action_taken: action.clone(),
+                    seconds: row.seconds,
                 };
                 if row.image_ids.is_empty() {
                     report.push(base(None, String::new()));
@@ -140,7 +143,7 @@ pub(super) async fn report_csv(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (network, rows) = audited_report(&admin, &state, &path, "csv").await?;
-    let mut csv = String::from("time,ip,user,kind,prompt,image_id,sha256,action_taken\r\n");
+    let mut csv = String::from("time,ip,user,kind,prompt,image_id,sha256,action_taken,seconds\r\n");
     for row in &rows {
         let fields = [
             row.time.clone(),
@@ -151,6 +154,7 @@ pub(super) async fn report_csv(
             row.image_id.map(|id| id.to_string()).unwrap_or_default(),
             row.sha256.clone(),
             row.action_taken.clone(),
+            row.seconds.map(|s| s.to_string()).unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         csv.push_str(&line.join(","));
