@@ -154,7 +154,11 @@ impl Library {
                 written.push(path);
             }
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
-            let [(_, pristine_ext, _), (_, original_ext, original), (_, thumb_ext, _)] = files;
+            let [
+                (_, pristine_ext, _),
+                (_, original_ext, original),
+                (_, thumb_ext, _),
+            ] = files;
             let (width, height) = input.files.dimensions();
             Ok(Image::insert(
                 conn,

@@ -540,7 +540,8 @@ impl Landscape {
         } else {
             mix(scene.light, [1.0, 1.0, 1.0], 0.6)
         };
-        let mut grain = Rng(self.seed ^ 0xA5A5_5A5A ^ u64::from(motion.frame).wrapping_mul(0x9E37_79B9));
+        let mut grain =
+            Rng(self.seed ^ 0xA5A5_5A5A ^ u64::from(motion.frame).wrapping_mul(0x9E37_79B9));
 
         RgbImage::from_fn(width, height, |px, py| {
             let (x, y) = (px as f32 / w, py as f32 / h);
@@ -551,7 +552,15 @@ impl Landscape {
             let d = (dx * dx + dy * dy).sqrt();
             let glow = (1.0 - d / (self.sun_radius * 6.0)).max(0.0).powi(2)
                 * if scene.night { 0.35 } else { 0.6 };
-            c = mix(c, scene.light, if motion.moving() { glow * breathe } else { glow });
+            c = mix(
+                c,
+                scene.light,
+                if motion.moving() {
+                    glow * breathe
+                } else {
+                    glow
+                },
+            );
             if d < self.sun_radius {
                 c = scene.light;
             }
@@ -626,7 +635,11 @@ impl Landscape {
                 c = mix([0.03, 0.12, 0.07], scene.accent, 0.12);
             }
             if scene.fog {
-                let drift = if motion.moving() { 0.04 * (time * 0.8 + x * 6.0).sin() } else { 0.0 };
+                let drift = if motion.moving() {
+                    0.04 * (time * 0.8 + x * 6.0).sin()
+                } else {
+                    0.0
+                };
                 let fog = (1.0 - ((y - horizon + drift).abs() * 5.0)).max(0.0) * 0.55;
                 c = mix(c, [0.92, 0.92, 0.95], fog);
             }

@@ -207,8 +207,13 @@ fn video_provider(settings: &crate::config::Settings) -> Result<VideoProvider, S
         Some("builtin") => Arc::new(video::BuiltinVideo::new(ffmpeg.clone())),
         Some(_) => Arc::new(openai_provider(settings)?),
         None => {
-            tracing::warn!("video is turned off: none of ATELIER_GENERATOR's providers makes videos (builtin and openai do)");
-            return Err("Video is turned off on this server: its image providers do not make videos.".into());
+            tracing::warn!(
+                "video is turned off: none of ATELIER_GENERATOR's providers makes videos (builtin and openai do)"
+            );
+            return Err(
+                "Video is turned off on this server: its image providers do not make videos."
+                    .into(),
+            );
         }
     };
     tracing::info!(provider = generator.provider(), "video is on");
@@ -239,7 +244,9 @@ fn provider_named(
 ) -> anyhow::Result<Arc<dyn Generator>> {
     match name {
         "builtin" => Ok(Arc::new(builtin::Builtin)),
-        "openai" => Ok(Arc::new(openai_provider(settings).map_err(anyhow::Error::msg)?)),
+        "openai" => Ok(Arc::new(
+            openai_provider(settings).map_err(anyhow::Error::msg)?,
+        )),
         "a1111" => Ok(Arc::new(a1111::A1111::new(a1111::A1111Options {
             base_url: settings.a1111_url.clone(),
             auth: settings.a1111_auth.clone(),

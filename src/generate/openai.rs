@@ -81,11 +81,18 @@ impl OpenAi {
                     ("size", size.as_str()),
                     ("response_format", "b64_json"),
                 ];
-                let body = multipart(&boundary, &fields, Some(("image", "image.png", "image/png", png)));
+                let body = multipart(
+                    &boundary,
+                    &fields,
+                    Some(("image", "image.png", "image/png", png)),
+                );
                 self.agent
                     .post(format!("{}/images/edits", self.base_url))
                     .header("Authorization", &authorization)
-                    .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+                    .header(
+                        "Content-Type",
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
                     .send(&body[..])
             }
         }
@@ -250,7 +257,12 @@ fn multipart(
 ) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, value) in fields {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .bytes(),
+        );
     }
     if let Some((name, filename, content_type, bytes)) = file {
         body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").bytes());
@@ -317,7 +329,10 @@ impl VideoGenerator for OpenAi {
                 .agent
                 .post(format!("{}/videos", self.base_url))
                 .header("Authorization", &authorization)
-                .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
                 .send(&multipart(&boundary, &fields, None)[..])
                 .map_err(transport_error)?;
             match response.status().as_u16() {
@@ -335,7 +350,9 @@ impl VideoGenerator for OpenAi {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(GenerateError("The video provider sent an unusable job id.".into()));
+            return Err(GenerateError(
+                "The video provider sent an unusable job id.".into(),
+            ));
         }
         let status_url = format!("{}/videos/{}", self.base_url, job.id);
         let mut failures_in_a_row = 0;

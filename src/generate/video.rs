@@ -85,7 +85,8 @@ impl VideoGenerator for BuiltinVideo {
         request: &VideoRequest,
         progress: &ProgressCell,
     ) -> Result<GeneratedVideo, GenerateError> {
-        let landscape = Landscape::new(&request.prompt, request.seed, request.width, request.height);
+        let landscape =
+            Landscape::new(&request.prompt, request.seed, request.width, request.height);
         let count = request.seconds * FPS;
         let seconds = request.seconds as f32;
         let paint = |frame: u32| {

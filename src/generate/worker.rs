@@ -190,7 +190,9 @@ async fn produce(
     }
     if job.kind == JobKind::Video {
         let video = providers.video().map_err(str::to_owned)?;
-        return produce_video(ctx, video, job, &params).await.map(|id| vec![id]);
+        return produce_video(ctx, video, job, &params)
+            .await
+            .map(|id| vec![id]);
     }
     let generator = providers.get(params.provider.as_deref());
     let mut stored = Vec::new();
@@ -254,8 +256,11 @@ async fn produce_video(
     };
     let progress = Arc::new(ProgressCell::default());
     let making = {
-        let (generator, progress, request) =
-            (Arc::clone(&video.generator), Arc::clone(&progress), request.clone());
+        let (generator, progress, request) = (
+            Arc::clone(&video.generator),
+            Arc::clone(&progress),
+            request.clone(),
+        );
         web::block(move || generator.generate_video(&request, &progress))
     };
     let generated = while_alive(ctx, job, making, || {

@@ -117,7 +117,9 @@ pub fn check_video_order(
             .parse::<u32>()
             .ok()
             .filter(|s| video::SECONDS.contains(s))
-            .ok_or_else(|| format!("A video lasts a whole number of seconds from {min} to {max}."))?,
+            .ok_or_else(|| {
+                format!("A video lasts a whole number of seconds from {min} to {max}.")
+            })?,
     };
     order.kind = JobKind::Video;
     order.seconds = Some(seconds);
@@ -315,14 +317,20 @@ mod tests {
     fn video_orders_are_checked() {
         use super::check_video_order;
         let order = check_video_order("waves", None, None, None).expect("defaults");
-        assert_eq!((order.seconds, order.count, order.size), (Some(4), 1, (512, 512)));
+        assert_eq!(
+            (order.seconds, order.count, order.size),
+            (Some(4), 1, (512, 512))
+        );
         assert_eq!(
             check_video_order("waves", Some("8"), Some("768x512"), Some("3"))
                 .map(|o| (o.seconds, o.size, o.seed)),
             Ok((Some(8), (768, 512), Some(3)))
         );
         for seconds in ["1", "9", "0", "-4", "4.5", "four"] {
-            assert!(check_video_order("waves", Some(seconds), None, None).is_err(), "{seconds}");
+            assert!(
+                check_video_order("waves", Some(seconds), None, None).is_err(),
+                "{seconds}"
+            );
         }
         assert!(check_video_order("", None, None, None).is_err());
     }

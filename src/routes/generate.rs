@@ -143,7 +143,10 @@ pub(super) async fn place_order(
 
 /// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) on a request that counted
 /// against an anonymous limit.
-pub(super) fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> HttpResponse {
+pub(super) fn with_rate_limit(
+    mut response: HttpResponse,
+    standing: Option<Standing>,
+) -> HttpResponse {
     if let Some(standing) = standing {
         let headers = response.headers_mut();
         for (name, value) in [
@@ -430,6 +433,10 @@ async fn prompt_edit(
         .await?
         .filter(|placed| placed.image.user_id == current.user.id)
         .ok_or(AppError::NotFound)?;
+    if placed.image.is_video() {
+        crate::views::Flash::error(&session, "Videos cannot be edited with a prompt.");
+        return Ok(see_other(&format!("/images/{id}")));
+    }
     let mut order = match check_order(&form.prompt, None, None, None) {
         Ok(order) => order,
         Err(message) => {

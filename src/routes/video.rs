@@ -110,7 +110,13 @@ async fn place_video(
     visitor: &Visitor,
     ip: ClientIp,
     order: Order,
-) -> Result<(crate::models::job::Job, Option<crate::quota::limits::Standing>), AppError> {
+) -> Result<
+    (
+        crate::models::job::Job,
+        Option<crate::quota::limits::Standing>,
+    ),
+    AppError,
+> {
     video_is_on(state)?;
     match place_order(state, session, visitor, ip, order).await {
         Err(AppError::LoginRequired) => Err(AppError::Unauthorized(

@@ -342,3 +342,97 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
         .expect("POST");
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn a_generated_video_plays_in_chromium() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("a_generated_video_plays_in_chromium");
+        return;
+    };
+    if !crate::helpers::ffmpeg_or_skip("a_generated_video_plays_in_chromium") {
+        return;
+    }
+    let app = spawn_app().await;
+    let api = crate::helpers::new_client();
+    app.register(
+        &api,
+        "director",
+        "director@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    app.login(&api, "director", crate::helpers::PASSWORD).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "director").await;
+    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser.click("main form button[type=submit]").await;
+
+    browser.goto(&app.url("/video")).await;
+    browser
+        .fill(
+            "#prompt",
+            "waves rolling onto a beach under a golden sunset",
+        )
+        .await;
+    browser
+        .execute(
+            "document.querySelector('#seconds').value = '3';",
+            serde_json::json!([]),
+        )
+        .await;
+    browser.screenshot("30-video-form").await;
+    browser.click("main form button[type=submit]").await;
+    let job = browser.wait_for_url(|u| u.contains("/jobs/")).await;
+    let id: i64 = job
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("job id");
+    let finished = app.finished_job_within(&api, id, 60).await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let image = finished["images"][0]["id"].as_i64().expect("image id");
+
+    browser.goto(&app.url(&format!("/images/{image}"))).await;
+    // Play it (muted, so the browser allows it) and wait for a decoded frame.
+    browser
+        .execute(
+            "const v = document.querySelector('video.player'); v.muted = true; v.play();",
+            serde_json::json!([]),
+        )
+        .await;
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        state = browser
+            .execute(
+                "const v = document.querySelector('video.player'); \
+                 return v ? { ready: v.readyState, duration: v.duration, width: v.videoWidth, mediaError: v.error && v.error.code } : null;",
+                serde_json::json!([]),
+            )
+            .await;
+        if state["ready"].as_i64().unwrap_or(0) >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        state["ready"].as_i64().unwrap_or(0) >= 2,
+        "the video decodes: {state}"
+    );
+    let duration = state["duration"].as_f64().expect("duration");
+    assert!((duration - 3.0).abs() <= 0.5, "duration {duration}");
+    assert_eq!(state["width"], 512);
+    // A frame a second in, for the record.
+    browser
+        .execute(
+            "const v = document.querySelector('video.player'); v.pause(); v.currentTime = 1.0;",
+            serde_json::json!([]),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser.screenshot("31-video-frame").await;
+    browser.goto(&app.url("/gallery")).await;
+    assert!(browser.text(".play-badge").await.contains("3.0 s"));
+    browser.screenshot("32-gallery-play-badge").await;
+    browser.quit().await;
+}

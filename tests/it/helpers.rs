@@ -407,7 +407,17 @@ impl TestApp {
 
     /// `GET /api/jobs/{id}` as `client` until the job has finished (up to 10 s); its JSON.
     pub async fn finished_job(&self, client: &Client, id: i64) -> serde_json::Value {
-        for _ in 0..100 {
+        self.finished_job_within(client, id, 10).await
+    }
+
+    /// As [`TestApp::finished_job`], waiting up to `secs`.
+    pub async fn finished_job_within(
+        &self,
+        client: &Client,
+        id: i64,
+        secs: u64,
+    ) -> serde_json::Value {
+        for _ in 0..secs * 10 {
             let json: serde_json::Value = self
                 .get(client, &format!("/api/jobs/{id}"))
                 .await
@@ -419,7 +429,7 @@ impl TestApp {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("job {id} did not finish within 10 s");
+        panic!("job {id} did not finish within {secs} s");
     }
 
     /// The credit balance of the account named `username`.
@@ -464,4 +474,17 @@ pub fn location(response: &Response) -> &str {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+}
+
+/// Whether ffmpeg is here for the video tests; CI (`ATELIER_REQUIRE_FFMPEG`) demands it.
+pub fn ffmpeg_or_skip(test: &str) -> bool {
+    if atelier::storage::video::Ffmpeg::find("ffmpeg").is_ok() {
+        return true;
+    }
+    let reason = "ffmpeg is not installed (apt-get install -y ffmpeg)";
+    if std::env::var_os("ATELIER_REQUIRE_FFMPEG").is_some() {
+        panic!("{test}: {reason}");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+    false
 }

@@ -31,4 +31,5 @@ mod security;
 mod sessions;
 mod throttling;
 mod uploads;
+mod video;
 mod webdriver;

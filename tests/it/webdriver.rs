@@ -110,7 +110,7 @@ impl Browser {
             .json()
             .await
             .expect("json");
-        if value["value"].get("error").is_some() {
+        if value["value"]["error"].is_string() {
             panic!("webdriver {path}: {value}");
         }
         value["value"].clone()
@@ -257,6 +257,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         false
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page; its result.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": args }),
+        )
+        .await
     }
 
     /// Saves a PNG of the viewport under `target/screenshots/`; returns its path.
