@@ -336,7 +336,7 @@ impl VideoGenerator for OpenAi {
                 .send(&multipart(&boundary, &fields, None)[..])
                 .map_err(transport_error)?;
             match response.status().as_u16() {
-                200 | 201 | 202 => response
+                200..=202 => response
                     .body_mut()
                     .read_json::<VideoJob>()
                     .map_err(|_| unreadable()),

@@ -132,3 +132,45 @@ impl VideoGenerator for BuiltinVideo {
         })
     }
 }
+
+/// Clip rendering time, for `bench/thumbnail.sh` (release; prints, asserts nothing about
+/// time).
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, run by bench/thumbnail.sh"]
+    fn builtin_clip_4s() {
+        let ffmpeg = Ffmpeg::find("ffmpeg").expect("ffmpeg");
+        let request = VideoRequest {
+            prompt: "waves rolling onto a beach under a golden sunset".into(),
+            seconds: 4,
+            width: 512,
+            height: 512,
+            seed: 1,
+        };
+        let (mut render_ms, mut prepare_ms) = (Vec::new(), Vec::new());
+        let mut size = 0;
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let clip = BuiltinVideo::new(ffmpeg.clone())
+                .generate_video(&request, &ProgressCell::default())
+                .expect("clip");
+            render_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            let started = std::time::Instant::now();
+            let prepared = ffmpeg.prepare(&clip.bytes, 50_000_000).expect("prepared");
+            prepare_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(prepared.duration_ms, 4000);
+            size = clip.bytes.len();
+        }
+        render_ms.sort_by(f64::total_cmp);
+        prepare_ms.sort_by(f64::total_cmp);
+        println!(
+            "builtin clip 4 s 512x512 16 fps: render + H.264 encode {:.0} ms, checking + served copy + poster {:.0} ms, {} KB (median of 5)",
+            render_ms[2],
+            prepare_ms[2],
+            size / 1000
+        );
+    }
+}
