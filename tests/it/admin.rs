@@ -241,7 +241,7 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "time,ip,user,kind,prompt,image_id,sha256,action_taken"
+        "time,ip,user,kind,prompt,image_id,sha256,action_taken,seconds"
     );
     assert_eq!(lines.len(), 4, "three generations from the /24: {csv}");
     let pristine = {
@@ -267,7 +267,7 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
         .iter()
         .find(|line| line.contains("a sly fox in the snow"))
         .expect("fox row");
-    assert!(fox_line.contains(&hash) && fox_line.contains("alice") && fox_line.ends_with(",none"));
+    assert!(fox_line.contains(&hash) && fox_line.contains("alice") && fox_line.ends_with(",none,"));
     let json: serde_json::Value = app
         .get(&admin, "/admin/ips/203.0.113.6/report.json")
         .await

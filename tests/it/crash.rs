@@ -46,7 +46,12 @@ fn doctor(db_url: &str, dir: &std::path::Path, fix: bool) -> (Option<i32>, Strin
 /// Keeps `client` uploading or generating (two images a job) until the server dies, with
 /// a bounded number of requests so the restarted server can finish the queue in time on a
 /// loaded machine.
-async fn keep_busy(address: String, client: reqwest::Client, uploads: bool) -> usize {
+async fn keep_busy(
+    address: String,
+    client: reqwest::Client,
+    uploads: bool,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> usize {
     let mut sent = 0;
     let most = if uploads { 200 } else { 12 };
     while sent < most {
@@ -69,6 +74,7 @@ async fn keep_busy(address: String, client: reqwest::Client, uploads: bool) -> u
             return sent;
         }
         sent += 1;
+        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if !uploads {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -121,16 +127,26 @@ async fn a_server_killed_mid_work_restarts_consistent() {
         clients.push(client);
     }
     let mut load = Vec::new();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for (index, client) in clients.iter().enumerate() {
         for uploads in [true, false] {
             load.push(tokio::spawn(keep_busy(
                 running.address.clone(),
                 client.clone(),
                 uploads || index == 2,
+                answered.clone(),
             )));
         }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill it mid-work: at least 1.5 s in and a dozen requests answered (a busy machine
+    // answers fewer per second), at most 20 s.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(20)
+        && (started.elapsed() < Duration::from_millis(1500)
+            || answered.load(std::sync::atomic::Ordering::Relaxed) <= 12)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     signal(&running, libc::SIGKILL);
     let _ = wait(running);
     let mut sent = 0;
