@@ -645,7 +645,7 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
         .expect("job id");
     // The job page shows the provider's progress as it goes.
     let mut seen_progress = 0.0f64;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let json: serde_json::Value = app
             .get(&client, &format!("/api/jobs/{id}"))
             .await
