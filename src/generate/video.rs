@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::builtin::{Landscape, Motion};
+use super::landscape::{Landscape, Motion};
 use super::{GenerateError, Progress};
 use crate::storage::video::Ffmpeg;
 
@@ -60,7 +60,7 @@ pub trait VideoGenerator: Send + Sync {
     ) -> Result<GeneratedVideo, GenerateError>;
 }
 
-/// The builtin clip: the landscape [`super::builtin::render`] paints for the prompt, with
+/// The builtin clip: the landscape [`super::landscape::render`] paints for the prompt, with
 /// the camera drifting, the light moving, clouds sailing and water rippling, encoded as
 /// H.264 MP4 by ffmpeg. The same request gives the same bytes.
 pub struct BuiltinVideo {
