@@ -16,6 +16,7 @@ use crate::db::Db;
 use crate::pg_embedded::{Durability, PgCluster};
 use crate::quota::{blocks, credits};
 use crate::startup::Application;
+use crate::storage::{Storage, StorageKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,13 +61,21 @@ pub enum Command {
     /// Erase client IPs older than ATELIER_IP_RETENTION_DAYS everywhere (also done
     /// periodically by the server).
     PurgeIps,
-    /// Check that the uploads folder and the database agree: files without rows, rows
-    /// without files, leftover temp files. Exits 0 when consistent, 1 otherwise.
+    /// Check that the stored files (uploads folder or bucket) and the database agree:
+    /// files without rows, rows without files, leftover temp files. Exits 0 when consistent, 1 otherwise.
     Doctor {
         /// Remove the files that have no row and the temp files (rows whose files are
         /// missing are reported: they cannot be repaired here).
         #[arg(long)]
         fix: bool,
+    },
+    /// Copy every stored file to the other storage backend and verify it (run again after
+    /// an interruption: what is there already is skipped). The source is left as it was;
+    /// afterwards set ATELIER_STORAGE to the target and restart.
+    MigrateStorage {
+        /// The backend to copy to: `s3` (from the uploads folder) or `local` (from the bucket).
+        #[arg(long, value_parser = ["s3", "local"])]
+        to: String,
     },
     /// Add credits to an account (negative amounts take them away), with a ledger row.
     GrantCredits {
@@ -170,6 +179,10 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let mut conn = migrated(&database, &settings)?;
             doctor(&mut conn, &settings, fix)
         }
+        Command::MigrateStorage { to } => {
+            let mut conn = migrated(&database, &settings)?;
+            migrate_storage(&mut conn, &settings, &to)
+        }
         Command::GrantCredits {
             username,
             amount,
@@ -200,23 +213,67 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     result
 }
 
+/// The storage backend the settings choose.
+fn configured_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    let kind =
+        StorageKind::parse(&settings.storage).context("ATELIER_STORAGE must be local or s3")?;
+    Storage::from_settings(settings, kind)
+}
+
+/// Copies every file to the backend `to` and says what happened.
+fn migrate_storage(
+    conn: &mut diesel::PgConnection,
+    settings: &Settings,
+    to: &str,
+) -> anyhow::Result<()> {
+    let to = StorageKind::parse(to).context("--to must be s3 or local")?;
+    let from = match to {
+        StorageKind::S3 => StorageKind::Local,
+        StorageKind::Local => StorageKind::S3,
+    };
+    let source = Storage::from_settings(settings, from)?;
+    let target = Storage::from_settings(settings, to)?;
+    println!(
+        "copying from {} to {}",
+        source.describe(),
+        target.describe()
+    );
+    let done = crate::storage_migration::copy_all(conn, &source, &target)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    for key in &done.missing_in_source {
+        println!("missing in the source: {}", source.locate(key));
+    }
+    println!(
+        "copied and verified {} files ({} bytes); {} were there already; {} missing in the source",
+        done.copied,
+        done.bytes_copied,
+        done.already_there,
+        done.missing_in_source.len()
+    );
+    if !done.missing_in_source.is_empty() {
+        anyhow::bail!("some files are missing in the source (see `atelier doctor`)");
+    }
+    println!(
+        "every file is in {}: set ATELIER_STORAGE={} and restart",
+        target.describe(),
+        to.as_str()
+    );
+    Ok(())
+}
+
 /// Prints what `doctor::check` finds (and fixes); an error when anything is left broken.
 fn doctor(conn: &mut diesel::PgConnection, settings: &Settings, fix: bool) -> anyhow::Result<()> {
-    let storage = crate::storage::Storage::open(&settings.uploads_dir).with_context(|| {
-        format!(
-            "cannot open the uploads folder {}",
-            settings.uploads_dir.display()
-        )
-    })?;
+    let storage = configured_storage(settings)?;
     let report = crate::doctor::check(conn, &storage).map_err(|err| anyhow::anyhow!("{err}"))?;
-    for path in &report.files_without_rows {
-        println!("file without a row: {}", path.display());
+    let at = |name: &str| storage.locate(name);
+    for name in &report.files_without_rows {
+        println!("file without a row: {}", at(name));
     }
-    for path in &report.temp_files {
-        println!("leftover temp file: {}", path.display());
+    for name in &report.temp_files {
+        println!("leftover temp file: {}", at(name));
     }
-    for (id, path) in &report.rows_without_files {
-        println!("image {id} is missing its file {}", path.display());
+    for (id, name) in &report.rows_without_files {
+        println!("image {id} is missing its file {}", at(name));
     }
     println!(
         "checked {} images and {} files: {} files without rows, {} temp files, {} missing files",
@@ -244,7 +301,10 @@ fn doctor(conn: &mut diesel::PgConnection, settings: &Settings, fix: bool) -> an
             report.rows_without_files.len()
         );
     }
-    anyhow::bail!("the uploads folder and the database disagree (run `atelier doctor --fix`)")
+    anyhow::bail!(
+        "{} and the database disagree (run `atelier doctor --fix`)",
+        storage.describe()
+    )
 }
 
 /// A migrated database connection for one-shot commands.

@@ -79,6 +79,20 @@ settings! {
     bind: String = text_or("127.0.0.1:8080"),
     data_dir: PathBuf = path_or("./data"),
     uploads_dir: PathBuf = path_or("./uploads"),
+    /// Where users' files live: `local` (under `uploads_dir`) or `s3` (the bucket below).
+    storage: String = text_or("local"),
+    /// The S3-compatible store, for `storage = "s3"`: endpoint URL, bucket, region, keys,
+    /// and path-style addressing (`endpoint/bucket/key`, what Garage, MinIO and most
+    /// self-hosted stores expect; `false` for virtual-hosted `bucket.endpoint/key`).
+    s3_endpoint: Option<String> = optional(),
+    s3_bucket: Option<String> = optional(),
+    s3_region: String = text_or("us-east-1"),
+    s3_access_key_id: Option<String> = optional(),
+    s3_secret_access_key: Option<String> = untrimmed(),
+    s3_path_style: bool = parsed(true),
+    /// `GET /metrics` (Prometheus text) answers only with `Authorization: Bearer` this
+    /// token; unset, it is 404.
+    metrics_token: Option<String> = untrimmed(),
     /// 64+ bytes, hex; `None` → generated once and kept in `data_dir/session.key`.
     session_key: Option<String> = optional(),
     cookie_secure: bool = parsed(false),
@@ -218,6 +232,34 @@ impl Settings {
         }
         if self.ip_retention_days > 36_500 {
             bail!("ATELIER_IP_RETENTION_DAYS must be at most 36500 (100 years)");
+        }
+        match self.storage.as_str() {
+            "local" => {}
+            "s3" => {
+                let missing: Vec<&str> = [
+                    ("ATELIER_S3_ENDPOINT", self.s3_endpoint.is_none()),
+                    ("ATELIER_S3_BUCKET", self.s3_bucket.is_none()),
+                    ("ATELIER_S3_ACCESS_KEY_ID", self.s3_access_key_id.is_none()),
+                    (
+                        "ATELIER_S3_SECRET_ACCESS_KEY",
+                        self.s3_secret_access_key.is_none(),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, unset)| unset.then_some(name))
+                .collect();
+                if !missing.is_empty() {
+                    bail!("ATELIER_STORAGE=s3 needs {}", missing.join(", "));
+                }
+            }
+            other => bail!("ATELIER_STORAGE must be local or s3, not {other:?}"),
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|token| token.len() < 16)
+        {
+            bail!("ATELIER_METRICS_TOKEN must be at least 16 characters");
         }
         if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
             bail!(

@@ -1,32 +1,32 @@
-//! `atelier doctor`: checks that the uploads folder and the images table agree. It finds
-//! files no row points to (what a crash between writing a file and committing its row
-//! leaves), rows whose files are missing, and temp files an interrupted write left behind;
-//! `--fix` removes the files without rows and the temp files, and reports the rows it
-//! cannot repair (their files are gone: only the owner or an admin can delete them).
+//! `atelier doctor`: checks that the storage backend (the uploads folder or the bucket) and
+//! the images table agree. It finds files or objects no row points to (what a crash
+//! between storing a file and committing its row leaves), rows whose files are missing,
+//! and temp files an interrupted local write left behind; `--fix` removes the files without
+//! rows and the temp files, and reports the rows it cannot repair (their files are gone:
+//! only the owner or an admin can delete them).
 //!
 //! It works one account at a time, so its memory is bounded by the largest account, not
-//! by the whole library. Blocking: it reads the disk and the database directly.
+//! by the whole library. Blocking: it reads the store and the database directly.
 
 use std::collections::HashSet;
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use diesel::PgConnection;
 
 use crate::error::AppError;
-use crate::library::stored_path;
+use crate::library::key_of;
 use crate::models::Image;
+use crate::storage::local::TEMP_PREFIX;
 use crate::storage::{Storage, Variant};
 
-/// What the check found.
+/// What the check found; names are keys relative to the uploads folder or bucket.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Regular files under the uploads root that no row points to.
-    pub files_without_rows: Vec<PathBuf>,
+    /// Stored files that no row points to.
+    pub files_without_rows: Vec<String>,
     /// Rows (image id) whose variant file is missing.
-    pub rows_without_files: Vec<(i64, PathBuf)>,
+    pub rows_without_files: Vec<(i64, String)>,
     /// `.tmp-*` files left by an interrupted atomic write.
-    pub temp_files: Vec<PathBuf>,
+    pub temp_files: Vec<String>,
     /// Images and files that are as they should be.
     pub rows_checked: usize,
     pub files_checked: usize,
@@ -40,78 +40,66 @@ impl Report {
     }
 }
 
-/// Compares every account's rows with its folder under the uploads root.
+fn is_temp(name: &str) -> bool {
+    name.rsplit('/')
+        .next()
+        .is_some_and(|last| last.starts_with(TEMP_PREFIX))
+}
+
+/// Compares every account's rows with what is stored under its name.
 pub fn check(conn: &mut PgConnection, storage: &Storage) -> Result<Report, AppError> {
-    let root = storage.root().to_path_buf();
     let mut report = Report::default();
-    let mut owners: Vec<String> = Image::owner_usernames(conn)?;
-    for entry in fs::read_dir(&root).map_err(AppError::internal)? {
-        let entry = entry.map_err(AppError::internal)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type().map_err(AppError::internal)?.is_dir() {
-            owners.push(name);
-        } else if name.starts_with(".tmp-") {
-            report.temp_files.push(entry.path());
-        } else if name != ".gitkeep" {
-            // Only account folders belong at the top (`.gitkeep` keeps it in a checkout).
-            report.files_without_rows.push(entry.path());
+    let top = storage.top_level()?;
+    for name in top.names {
+        // Only account folders belong at the top.
+        if is_temp(&name) {
+            report.temp_files.push(name);
+        } else {
+            report.files_without_rows.push(name);
         }
     }
+    let mut owners: Vec<String> = Image::owner_usernames(conn)?;
+    owners.extend(
+        top.prefixes
+            .into_iter()
+            .map(|prefix| prefix.trim_end_matches('/').to_owned()),
+    );
     owners.sort();
     owners.dedup();
     for owner in &owners {
+        let stored: HashSet<String> = storage.list_user(owner)?.into_iter().collect();
         let mut expected = HashSet::new();
         for placed in Image::placed_for_username(conn, owner)? {
             report.rows_checked += 1;
             for variant in Variant::ALL {
-                let path = stored_path(storage, &placed, variant)?;
-                if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
-                    expected.insert(path);
+                let key = key_of(&placed, variant)?.as_str().to_owned();
+                if stored.contains(&key) {
+                    expected.insert(key);
                 } else {
-                    report.rows_without_files.push((placed.image.id, path));
+                    report.rows_without_files.push((placed.image.id, key));
                 }
             }
         }
-        walk(&root.join(owner), &mut |path| {
-            let is_temp = path
-                .file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with(".tmp-"));
-            if is_temp {
-                report.temp_files.push(path);
-            } else if expected.contains(&path) {
+        let mut stored: Vec<String> = stored.into_iter().collect();
+        stored.sort();
+        for name in stored {
+            if is_temp(&name) {
+                report.temp_files.push(name);
+            } else if expected.contains(&name) {
                 report.files_checked += 1;
             } else {
-                report.files_without_rows.push(path);
+                report.files_without_rows.push(name);
             }
-        })?;
-    }
-    Ok(report)
-}
-
-/// Every regular file (and symlink, which never belongs here) below `dir`.
-fn walk(dir: &Path, found: &mut impl FnMut(PathBuf)) -> Result<(), AppError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(AppError::internal(err)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(AppError::internal)?;
-        let kind = entry.file_type().map_err(AppError::internal)?;
-        if kind.is_dir() {
-            walk(&entry.path(), found)?;
-        } else {
-            found(entry.path());
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// Removes the files without rows and the temp files; returns how many went.
 pub fn fix(report: &Report, storage: &Storage) -> Result<usize, AppError> {
     let mut removed = 0;
-    for path in report.files_without_rows.iter().chain(&report.temp_files) {
-        storage.remove(path).map_err(AppError::internal)?;
+    for name in report.files_without_rows.iter().chain(&report.temp_files) {
+        storage.remove_listed(name)?;
         removed += 1;
     }
     Ok(removed)

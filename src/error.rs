@@ -46,6 +46,8 @@ pub enum AppError {
     },
     /// A feature this server has turned off (video without ffmpeg), in words.
     Unavailable(String),
+    /// The object store holding users' files did not answer; retry in a moment.
+    StoreUnavailable,
     /// A bug or an unexpected failure; the detail is logged, never shown.
     Internal(anyhow::Error),
 }
@@ -79,6 +81,11 @@ impl AppError {
             AppError::DatabaseUnavailable => {
                 "The database is not reachable right now. Please try again in a moment.".into()
             }
+            AppError::StoreUnavailable => {
+                "The file store is not answering right now, so nothing was saved or changed. \
+                 Please try again in a moment."
+                    .into()
+            }
             AppError::Internal(_) => {
                 "Something went wrong on our side. It has been logged; please try again.".into()
             }
@@ -107,9 +114,10 @@ impl ResponseError for AppError {
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::DatabaseUnavailable | AppError::Busy { .. } | AppError::Unavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AppError::DatabaseUnavailable
+            | AppError::StoreUnavailable
+            | AppError::Busy { .. }
+            | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,7 +136,7 @@ impl ResponseError for AppError {
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            AppError::DatabaseUnavailable => {
+            AppError::DatabaseUnavailable | AppError::StoreUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
             }
             _ => {}
@@ -160,6 +168,19 @@ impl From<crate::storage::imaging::ImageProblem> for AppError {
                 message,
                 retry_after_secs: 5,
             },
+        }
+    }
+}
+
+impl From<crate::storage::StoreError> for AppError {
+    fn from(err: crate::storage::StoreError) -> Self {
+        use crate::storage::StoreError;
+        match err {
+            StoreError::Unavailable(why) => {
+                tracing::warn!(%why, "object store unavailable");
+                AppError::StoreUnavailable
+            }
+            other => AppError::Internal(other.into()),
         }
     }
 }

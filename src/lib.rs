@@ -26,6 +26,7 @@ pub mod schema;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod storage_migration;
 pub mod summary_cache;
 pub mod tokens;
 pub mod views;

@@ -1,11 +1,11 @@
 //! A user's image library: storing new images, moving, editing, deleting and sharing them,
 //! keeping files and rows consistent.
 //!
-//! The rule is "no row without its files": new files are written (atomically) before the
-//! row is inserted and removed again if the insert fails; a delete removes the row first
-//! and the files after (a leftover file is harmless and `atelier doctor` can find it; a row
-//! without files would be a broken image). Every function here is blocking: call it inside
-//! `Db::run` or `web::block`.
+//! The rule is "no row without its files", on either storage backend: new files are put
+//! (atomically) before the row is inserted and removed again if the insert fails; a delete
+//! removes the row first and the files after (a leftover file is harmless and `atelier
+//! doctor --fix` removes it; a row without files would be a broken image). Every function
+//! here is blocking: call it inside `Db::run` or `web::block`.
 
 use diesel::{Connection, PgConnection};
 use hmac::{Hmac, Mac};
@@ -22,7 +22,7 @@ use crate::models::{Folder, Image, PlacedImage, User};
 use crate::storage::budget::DecodeBudget;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::video::PreparedVideo;
-use crate::storage::{FileName, Storage, Variant, mime_for};
+use crate::storage::{FileName, ObjectKey, Storage, StoreError, Variant, mime_for};
 use crate::tokens;
 
 /// Bytes of randomness in a share token (192 bits; at least 128 are required).
@@ -144,14 +144,9 @@ impl Library {
             for (variant, ext, bytes) in files {
                 let name = FileName::new(&stem, ext)
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-                let path = self
-                    .storage
-                    .resolve(input.username, &folder, variant, &name)
-                    .map_err(AppError::internal)?;
-                self.storage
-                    .write_atomic(&path, bytes)
-                    .map_err(AppError::internal)?;
-                written.push(path);
+                let key = ObjectKey::new(input.username, &folder, variant, &name);
+                self.storage.put(&key, bytes)?;
+                written.push(key);
             }
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
             let [
@@ -184,20 +179,18 @@ impl Library {
             )?)
         })();
         if result.is_err() {
-            for path in &written {
-                let _ = self.storage.remove(path);
+            for key in &written {
+                let _ = self.storage.remove(key);
             }
         }
         result
     }
 
-    /// The path of one variant of a placed image.
-    pub fn path_of(
-        &self,
-        placed: &PlacedImage,
-        variant: Variant,
-    ) -> Result<std::path::PathBuf, AppError> {
-        stored_path(&self.storage, placed, variant)
+    /// The bytes of one variant of a placed image.
+    pub fn read(&self, placed: &PlacedImage, variant: Variant) -> Result<Vec<u8>, StoreError> {
+        let key =
+            key_of(placed, variant).map_err(|err| StoreError::Failed(anyhow::anyhow!("{err}")))?;
+        self.storage.get(&key)
     }
 
     /// Moves the image's files into `to` and records it, with title and tags.
@@ -234,18 +227,13 @@ impl Library {
         folder: &FolderSlug,
         record: impl FnOnce() -> Result<(), AppError>,
     ) -> Result<(), AppError> {
-        let mut moved: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
+        let mut moved: Vec<(ObjectKey, ObjectKey)> = Vec::new();
         let result = (|| {
             for variant in Variant::ALL {
                 let (_, _, name) = place(placed, variant)?;
-                let from = self.path_of(placed, variant)?;
-                let target = self
-                    .storage
-                    .resolve(user, folder, variant, &name)
-                    .map_err(AppError::internal)?;
-                self.storage
-                    .rename(&from, &target)
-                    .map_err(AppError::internal)?;
+                let from = key_of(placed, variant)?;
+                let target = ObjectKey::new(user, folder, variant, &name);
+                self.storage.rename(&from, &target)?;
                 moved.push((from, target));
             }
             record()
@@ -304,14 +292,12 @@ impl Library {
     /// Undoes [`Self::relocate`] of `placed` to `user`/`folder` (best effort).
     fn move_back(&self, placed: &PlacedImage, user: &Username, folder: &FolderSlug) {
         for variant in Variant::ALL {
-            let (Ok((_, _, name)), Ok(home)) =
-                (place(placed, variant), self.path_of(placed, variant))
+            let (Ok((_, _, name)), Ok(home)) = (place(placed, variant), key_of(placed, variant))
             else {
                 continue;
             };
-            if let Ok(moved) = self.storage.resolve(user, folder, variant, &name) {
-                let _ = self.storage.rename(&moved, &home);
-            }
+            let moved = ObjectKey::new(user, folder, variant, &name);
+            let _ = self.storage.rename(&moved, &home);
         }
     }
 
@@ -353,7 +339,7 @@ impl Library {
             Ok::<_, AppError>((username, files, deleted))
         })?;
         self.remove_files(&files);
-        self.storage.remove_user_dir(&username);
+        self.storage.remove_user(&username);
         Ok(deleted)
     }
 
@@ -403,10 +389,7 @@ impl Library {
         };
         let format = Format::from_ext(source_ext)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown ext")))?;
-        let bytes = self
-            .storage
-            .read(&self.path_of(placed, source_variant)?)
-            .map_err(AppError::internal)?;
+        let bytes = self.read(placed, source_variant)?;
         let (decoded, _decoded_held) =
             match imaging::decode(&bytes, format, self.max_pixels, &self.decode_budget) {
                 Ok(decoded) => decoded,
@@ -431,26 +414,19 @@ impl Library {
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
         let new_thumb = FileName::new(&image.stem, sanitised.thumb.format.ext())
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-        let original_path = self
+        let original_key = ObjectKey::new(&user, &folder, Variant::Original, &new_original);
+        let thumb_key = ObjectKey::new(&user, &folder, Variant::Thumb, &new_thumb);
+        let old_thumb_key = key_of(placed, Variant::Thumb)?;
+        self.storage.put(&original_key, &sanitised.original.bytes)?;
+        self.storage.put(&thumb_key, &sanitised.thumb.bytes)?;
+        let pristine_size = self
             .storage
-            .resolve(&user, &folder, Variant::Original, &new_original)
-            .map_err(AppError::internal)?;
-        let thumb_path = self
-            .storage
-            .resolve(&user, &folder, Variant::Thumb, &new_thumb)
-            .map_err(AppError::internal)?;
-        let old_thumb_path = self.path_of(placed, Variant::Thumb)?;
-        self.storage
-            .write_atomic(&original_path, &sanitised.original.bytes)
-            .map_err(AppError::internal)?;
-        self.storage
-            .write_atomic(&thumb_path, &sanitised.thumb.bytes)
-            .map_err(AppError::internal)?;
-        let pristine_size = std::fs::metadata(self.path_of(placed, Variant::Pristine)?)
-            .map_err(AppError::internal)?
-            .len() as i64;
-        if old_thumb_path != thumb_path {
-            let _ = self.storage.remove(&old_thumb_path);
+            .size(&key_of(placed, Variant::Pristine)?)?
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("image {} lost its pristine file", image.id))
+            })? as i64;
+        if old_thumb_key != thumb_key {
+            let _ = self.storage.remove(&old_thumb_key);
         }
         let original_bytes = sanitised.original.bytes.len() as i64;
         let disk_bytes = original_bytes + sanitised.thumb.bytes.len() as i64 + pristine_size;
@@ -479,20 +455,20 @@ impl Library {
         &self,
         conn: &mut PgConnection,
         placed: &PlacedImage,
-    ) -> Result<Vec<std::path::PathBuf>, AppError> {
-        let paths: Vec<_> = Variant::ALL
+    ) -> Result<Vec<ObjectKey>, AppError> {
+        let keys: Vec<_> = Variant::ALL
             .iter()
-            .map(|variant| self.path_of(placed, *variant))
+            .map(|variant| key_of(placed, *variant))
             .collect::<Result<_, _>>()?;
         Image::delete(conn, placed.image.id)?;
-        Ok(paths)
+        Ok(keys)
     }
 
     /// Removes files whose rows are gone; a failure is logged (`atelier doctor` finds it).
-    pub fn remove_files(&self, paths: &[std::path::PathBuf]) {
-        for path in paths {
-            if let Err(err) = self.storage.remove(path) {
-                tracing::warn!(path = %path.display(), error = %err, "could not remove a deleted image's file");
+    pub fn remove_files(&self, keys: &[ObjectKey]) {
+        for key in keys {
+            if let Err(err) = self.storage.remove(key) {
+                tracing::warn!(%key, error = %err, "could not remove a deleted image's file");
             }
         }
     }
@@ -519,19 +495,13 @@ impl Library {
     }
 }
 
-/// Validated path segments of a placed image's variant.
-/// The path of one variant of a placed image under `storage`.
-pub fn stored_path(
-    storage: &Storage,
-    placed: &PlacedImage,
-    variant: Variant,
-) -> Result<std::path::PathBuf, AppError> {
+/// The storage key of one variant of a placed image.
+pub fn key_of(placed: &PlacedImage, variant: Variant) -> Result<ObjectKey, AppError> {
     let (user, folder, name) = place(placed, variant)?;
-    storage
-        .resolve(&user, &folder, variant, &name)
-        .map_err(AppError::internal)
+    Ok(ObjectKey::new(&user, &folder, variant, &name))
 }
 
+/// Validated path segments of a placed image's variant.
 fn place(
     placed: &PlacedImage,
     variant: Variant,

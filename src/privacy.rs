@@ -207,12 +207,11 @@ pub fn write_export(library: &Library, plan: &ExportPlan, file: &mut File) -> Re
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut zip = zip::ZipWriter::new(&mut *file);
     for (placed, name) in &plan.images {
-        let path = library.path_of(placed, crate::storage::Variant::Original)?;
-        let bytes = match library.storage.read(&path) {
+        let bytes = match library.read(placed, crate::storage::Variant::Original) {
             Ok(bytes) => bytes,
             // Deleted since the plan was read: leave it out.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(AppError::internal(err)),
+            Err(crate::storage::StoreError::NotFound) => continue,
+            Err(err) => return Err(err.into()),
         };
         zip.start_file(name.as_str(), options)
             .map_err(AppError::internal)?;

@@ -25,7 +25,7 @@ use crate::operations::accounts;
 use crate::quota::charge::Rules;
 use crate::quota::limits::{self, RecentRefusals};
 use crate::state::AppState;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageKind};
 use crate::{middleware, models, privacy, routes, tokens};
 
 pub struct Application {
@@ -61,12 +61,16 @@ impl Application {
             .await??;
         }
 
-        let storage = Storage::open(&settings.uploads_dir).with_context(|| {
-            format!(
-                "cannot open the uploads folder {}",
-                settings.uploads_dir.display()
-            )
-        })?;
+        let storage = {
+            let settings = settings.clone();
+            web::block(move || {
+                let kind = StorageKind::parse(&settings.storage)
+                    .context("ATELIER_STORAGE must be local or s3")?;
+                Storage::from_settings(&settings, kind)
+            })
+            .await??
+        };
+        tracing::info!("users' files are kept in {}", storage.describe());
         let library = Library::new(
             storage,
             session_key.master(),

@@ -583,8 +583,7 @@ async fn source_bytes(ctx: &WorkerContext, user_id: i64, id: i64) -> Result<Vec<
             let placed = Image::find_placed(conn, id)?
                 .filter(|placed| placed.image.user_id == user_id)
                 .ok_or(AppError::NotFound)?;
-            let path = library.path_of(&placed, crate::storage::Variant::Original)?;
-            library.storage.read(&path).map_err(AppError::internal)
+            Ok::<_, AppError>(library.read(&placed, crate::storage::Variant::Original)?)
         })
         .await
         .map_err(|_| "The image to edit no longer exists.".to_owned())

@@ -1,21 +1,28 @@
-//! Every path under the uploads root is made here, and nowhere else.
+//! Where users' files are kept: the key of every stored file is made here, and nowhere
+//! else, and [`Storage`] is the one door to the backend holding them.
 //!
-//! Layout: `{root}/{username}/{folder slug}/{original|thumb|pristine}/{stem}.{ext}`. Each
-//! segment is a validated newtype, [`Storage::resolve`] refuses a path with a symlink on
-//! the way (a planted link cannot lead outside the root), and files are written atomically
-//! (temp file in the same folder, fsync, rename) so a failed request leaves no half files.
+//! Key layout: `{username}/{folder slug}/{original|thumb|pristine}/{stem}.{ext}`, each
+//! segment a validated newtype. The backend is chosen by `ATELIER_STORAGE`: `local`, a
+//! folder on this machine ([`local`]), or `s3`, a bucket of any S3-compatible store
+//! ([`s3`]). Every call here is blocking (run it in `Db::run` or `web::block`) except
+//! [`Storage::open`], which the proxy awaits.
 
 pub mod budget;
 pub mod imaging;
 pub mod jpeg;
+pub mod local;
+pub mod s3;
 pub mod video;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
 
 use crate::domain::{FolderSlug, Username};
+pub use local::create_private_dir;
 
 /// The three stored forms of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,177 +117,338 @@ pub fn mime_for(ext: &str) -> &'static str {
     }
 }
 
-/// The uploads root.
-#[derive(Debug, Clone)]
-pub struct Storage {
-    root: PathBuf,
+/// The key of one stored file, `{username}/{folder}/{variant}/{file}`, built from
+/// validated segments only: no `..`, `/`, NUL or absolute path can get in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub fn new(user: &Username, folder: &FolderSlug, variant: Variant, file: &FileName) -> Self {
+        ObjectKey(format!(
+            "{}/{}/{}/{file}",
+            user.as_str(),
+            folder.as_str(),
+            variant.as_str()
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Creates `dir` and any missing parents private to the service user (0700). Users' files
-/// are nobody else's business on the machine either.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why the store did not do what was asked.
+#[derive(Debug)]
+pub enum StoreError {
+    /// No such file or object.
+    NotFound,
+    /// The object store did not answer, or answered with an error: the request can be
+    /// retried once it is back (503).
+    Unavailable(String),
+    /// The local disk refused (permissions, a symlink, a full disk): a fault to log.
+    Failed(anyhow::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("no such stored file"),
+            StoreError::Unavailable(why) => write!(f, "the object store is unavailable: {why}"),
+            StoreError::Failed(err) => write!(f, "storage failed: {err:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The backend a `Storage` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    Local,
+    S3,
+}
+
+impl StorageKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "local" => Some(StorageKind::Local),
+            "s3" => Some(StorageKind::S3),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::Local => "local",
+            StorageKind::S3 => "s3",
+        }
+    }
+}
+
+/// A stored file opened to serve. `whole` holds the bytes when the file is small; larger
+/// files stream from `source`.
+pub struct Opened {
+    pub len: u64,
+    pub etag: String,
+    pub modified: SystemTime,
+    pub whole: Option<Bytes>,
+    pub source: Source,
+}
+
+/// Where the bytes of an opened file come from.
+pub enum Source {
+    File(Arc<std::fs::File>),
+    Object {
+        store: Arc<dyn object_store::ObjectStore>,
+        location: object_store::path::Path,
+    },
+}
+
+/// Bytes read per step when streaming a large local file.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
+impl Source {
+    /// The bytes `start..start + length`, a chunk at a time.
+    pub fn stream(
+        self,
+        start: u64,
+        length: u64,
+    ) -> futures_util::stream::BoxStream<'static, Result<Bytes, io::Error>> {
+        use futures_util::StreamExt;
+        match self {
+            Source::Object { store, location } => {
+                s3::stream_range(store, location, start..start + length).boxed()
+            }
+            Source::File(file) => {
+                futures_util::stream::try_unfold((start, length), move |(offset, left)| {
+                    let file = Arc::clone(&file);
+                    async move {
+                        if left == 0 {
+                            return Ok(None);
+                        }
+                        let want = usize::try_from(left)
+                            .unwrap_or(usize::MAX)
+                            .min(STREAM_CHUNK_BYTES);
+                        let chunk = tokio::task::spawn_blocking(move || {
+                            let mut buf = vec![0u8; want];
+                            std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf, offset)
+                                .map(|()| buf)
+                        })
+                        .await
+                        .map_err(io::Error::other)??;
+                        let read = chunk.len() as u64;
+                        Ok(Some((Bytes::from(chunk), (offset + read, left - read))))
+                    }
+                })
+                .boxed()
+            }
+        }
+    }
+}
+
+/// What the top of the store holds: key prefixes (accounts) and anything else.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub prefixes: Vec<String>,
+    pub names: Vec<String>,
+}
+
+enum Backend {
+    Local(Arc<local::Disk>),
+    S3(s3::Bucket),
+}
+
+/// The backend holding users' files; cheap to clone.
+#[derive(Clone)]
+pub struct Storage(Arc<Backend>);
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl Storage {
-    /// Creates the root if needed (0700, and made 0700 if it was not) and remembers its
-    /// canonical path.
-    pub fn open(root: &Path) -> io::Result<Self> {
-        use std::os::unix::fs::PermissionsExt;
-        create_private_dir(root)?;
-        fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
-        Ok(Storage {
-            root: fs::canonicalize(root)?,
-        })
+    /// The `local` backend: the folder `root`, created private if missing.
+    pub fn local(root: &Path) -> io::Result<Self> {
+        Ok(Storage(Arc::new(Backend::Local(Arc::new(
+            local::Disk::open(root)?,
+        )))))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The `s3` backend, checked to answer before it is used.
+    pub fn s3(config: s3::S3Config) -> Result<Self, StoreError> {
+        let bucket = s3::Bucket::connect(config)?;
+        bucket.check()?;
+        Ok(Storage(Arc::new(Backend::S3(bucket))))
     }
 
-    /// The folder holding one variant of a user's folder.
-    fn variant_dir(&self, user: &Username, folder: &FolderSlug, variant: Variant) -> PathBuf {
-        self.root
-            .join(user.as_str())
-            .join(folder.as_str())
-            .join(variant.as_str())
-    }
-
-    /// The path of a stored file, proven to stay under the root: every segment is a
-    /// validated newtype (no `..`, `/`, NUL or absolute path can get in) and no component
-    /// below the root may be a symlink.
-    pub fn resolve(
-        &self,
-        user: &Username,
-        folder: &FolderSlug,
-        variant: Variant,
-        file: &FileName,
-    ) -> io::Result<PathBuf> {
-        let path = self
-            .variant_dir(user, folder, variant)
-            .join(file.to_string());
-        self.refuse_symlinks(&path)?;
-        Ok(path)
-    }
-
-    /// Fails when any existing component between the root and `path` is a symlink.
-    fn refuse_symlinks(&self, path: &Path) -> io::Result<()> {
-        let relative = path.strip_prefix(&self.root).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "path escapes the uploads root",
-            )
-        })?;
-        let mut current = self.root.clone();
-        for component in relative.components() {
-            match component {
-                std::path::Component::Normal(part) => current.push(part),
-                _ => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "unexpected path component",
-                    ));
-                }
-            }
-            match fs::symlink_metadata(&current) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "symlink inside the uploads root",
-                    ));
-                }
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(())
-    }
-
-    /// Opens a stored file for reading without following a symlink at the last step.
-    pub fn open_file(&self, path: &Path) -> io::Result<File> {
-        self.refuse_symlinks(path)?;
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-    }
-
-    pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let mut file = self.open_file(path)?;
-        let mut bytes = Vec::new();
-        io::Read::read_to_end(&mut file, &mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename,
-    /// then fsync the folder so the rename itself survives a crash.
-    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let dir = path
-            .parent()
-            .ok_or_else(|| io::Error::other("file has no parent folder"))?;
-        create_private_dir(dir)?;
-        self.refuse_symlinks(dir)?;
-        let temp = dir.join(format!(".tmp-{}", FileName::random_stem()?));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, path)?;
-            File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
-    }
-
-    /// Moves a stored file to another folder (same filesystem: one atomic rename).
-    pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let dir = to
-            .parent()
-            .ok_or_else(|| io::Error::other("file has no parent folder"))?;
-        create_private_dir(dir)?;
-        self.refuse_symlinks(dir)?;
-        self.refuse_symlinks(from)?;
-        fs::rename(from, to)
-    }
-
-    /// Removes a file; a missing file is not an error.
-    pub fn remove(&self, path: &Path) -> io::Result<()> {
-        match fs::remove_file(path) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
-            _ => Ok(()),
-        }
-    }
-
-    /// Removes the (empty) variant folders and the folder itself, if empty.
-    /// Removes a deleted account's directory tree (its files were deleted one by one
-    /// already; this takes what is left: empty folders, stray temp files).
-    pub fn remove_user_dir(&self, user: &Username) {
-        let dir = self.root.join(user.as_str());
-        // Never follow a symlink out of the root.
-        if fs::symlink_metadata(&dir).is_ok_and(|meta| meta.is_dir()) {
-            if let Err(err) = fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %err, "could not remove a deleted account's folder");
+    /// The backend `kind` as the settings describe it.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        kind: StorageKind,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        match kind {
+            StorageKind::Local => Storage::local(&settings.uploads_dir).with_context(|| {
+                format!(
+                    "cannot open the uploads folder {}",
+                    settings.uploads_dir.display()
+                )
+            }),
+            StorageKind::S3 => {
+                let required = |value: &Option<String>, name: &str| {
+                    value
+                        .clone()
+                        .with_context(|| format!("ATELIER_STORAGE=s3 needs ATELIER_{name}"))
+                };
+                let config = s3::S3Config {
+                    endpoint: required(&settings.s3_endpoint, "S3_ENDPOINT")?,
+                    bucket: required(&settings.s3_bucket, "S3_BUCKET")?,
+                    region: settings.s3_region.clone(),
+                    access_key_id: required(&settings.s3_access_key_id, "S3_ACCESS_KEY_ID")?,
+                    secret_access_key: required(
+                        &settings.s3_secret_access_key,
+                        "S3_SECRET_ACCESS_KEY",
+                    )?,
+                    path_style: settings.s3_path_style,
+                };
+                let what = format!("bucket {} at {}", config.bucket, config.endpoint);
+                Storage::s3(config).with_context(|| format!("cannot reach the S3 {what}"))
             }
         }
     }
 
+    pub fn kind(&self) -> StorageKind {
+        match &*self.0 {
+            Backend::Local(_) => StorageKind::Local,
+            Backend::S3(_) => StorageKind::S3,
+        }
+    }
+
+    /// Where the files are, in words, for logs and the CLI.
+    pub fn describe(&self) -> String {
+        match &*self.0 {
+            Backend::Local(disk) => format!("the folder {}", disk.root().display()),
+            Backend::S3(bucket) => format!(
+                "the S3 bucket {} at {}",
+                bucket.config.bucket, bucket.config.endpoint
+            ),
+        }
+    }
+
+    /// Where a stored name is, for people: a path, or an `s3://bucket/key` address.
+    pub fn locate(&self, name: &str) -> String {
+        match &*self.0 {
+            Backend::Local(disk) => disk.root().join(name).display().to_string(),
+            Backend::S3(bucket) => format!("s3://{}/{name}", bucket.config.bucket),
+        }
+    }
+
+    /// The local folder, for the local backend.
+    pub fn local_root(&self) -> Option<&Path> {
+        match &*self.0 {
+            Backend::Local(disk) => Some(disk.root()),
+            Backend::S3(_) => None,
+        }
+    }
+
+    /// Stores `bytes` under `key` (atomically: whole or not at all).
+    pub fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.put(key, bytes)?),
+            Backend::S3(bucket) => bucket.put(key, bytes),
+        }
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.get(key)?),
+            Backend::S3(bucket) => bucket.get(key),
+        }
+    }
+
+    /// The stored size, or `None` when nothing is stored under `key`.
+    pub fn size(&self, key: &ObjectKey) -> Result<Option<u64>, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.size(key)?),
+            Backend::S3(bucket) => bucket.size(key),
+        }
+    }
+
+    /// Moves a stored file to another key.
+    pub fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.rename(from, to)?),
+            Backend::S3(bucket) => bucket.rename(from, to),
+        }
+    }
+
+    /// Removes a stored file; a missing one is not an error.
+    pub fn remove(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.remove_listed(key.as_str())
+    }
+
+    /// Removes a file by the name a listing gave (which may not fit the key layout).
+    pub fn remove_listed(&self, name: &str) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.remove(name)?),
+            Backend::S3(bucket) => bucket.remove(name),
+        }
+    }
+
+    /// Removes whatever is left under a deleted account (its files were deleted one by one
+    /// already; this takes empty folders and strays). Failures are logged.
+    pub fn remove_user(&self, user: &Username) {
+        let result = match &*self.0 {
+            Backend::Local(disk) => disk.remove_prefix(user.as_str()).map_err(StoreError::from),
+            Backend::S3(bucket) => bucket.remove_prefix(&format!("{}/", user.as_str())),
+        };
+        if let Err(err) = result {
+            tracing::warn!(user = user.as_str(), error = %err, "could not remove a deleted account's files");
+        }
+    }
+
+    /// Removes an emptied folder's directories (objects need no folders: nothing to do).
     pub fn remove_empty_folder(&self, user: &Username, folder: &FolderSlug) {
-        for variant in Variant::ALL {
-            let _ = fs::remove_dir(self.variant_dir(user, folder, variant));
+        if let Backend::Local(disk) = &*self.0 {
+            disk.remove_empty_dirs(&format!("{}/{}", user.as_str(), folder.as_str()));
         }
-        let _ = fs::remove_dir(self.root.join(user.as_str()).join(folder.as_str()));
+    }
+
+    /// Account prefixes at the top of the store, and anything else found there.
+    pub fn top_level(&self) -> Result<Listing, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.top_level()?),
+            Backend::S3(bucket) => bucket.top_level(),
+        }
+    }
+
+    /// Every stored name under an account.
+    pub fn list_user(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.list(user)?),
+            Backend::S3(bucket) => bucket.list(&format!("{user}/")),
+        }
+    }
+
+    /// Opens a stored file to serve: read whole when it has at most `small` bytes.
+    pub async fn open(&self, key: &ObjectKey, small: u64) -> Result<Opened, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => {
+                let (disk, key) = (Arc::clone(disk), key.clone());
+                tokio::task::spawn_blocking(move || Ok(disk.open_to_serve(&key, small)?))
+                    .await
+                    .map_err(|err| StoreError::Failed(err.into()))?
+            }
+            Backend::S3(bucket) => bucket.open(key, small).await,
+        }
     }
 }
 
@@ -313,7 +481,7 @@ mod tests {
     #[test]
     fn resolver_never_leaves_the_root_on_random_segments() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let storage = Storage::open(dir.path()).expect("storage");
+        let disk = local::Disk::open(dir.path()).expect("storage");
         let alphabet: Vec<char> = "ab09_-./\\\0%2eE:~ ".chars().collect();
         struct XorShift(u64);
         impl XorShift {
@@ -358,10 +526,10 @@ mod tests {
                 FileName::parse(&file),
             );
             if let (Some(u), Some(f), Some(v), Some(n)) = parsed {
-                let path = storage
-                    .resolve(&u, &f, v, &n)
+                let path = disk
+                    .path(ObjectKey::new(&u, &f, v, &n).as_str())
                     .expect("valid segments resolve");
-                let relative = path.strip_prefix(storage.root()).expect("inside the root");
+                let relative = path.strip_prefix(disk.root()).expect("inside the root");
                 let parts: Vec<_> = relative
                     .iter()
                     .map(|p| p.to_string_lossy().into_owned())
@@ -380,21 +548,20 @@ mod tests {
     fn symlinks_inside_the_root_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let outside = tempfile::tempdir().expect("outside");
-        let storage = Storage::open(dir.path()).expect("storage");
+        let disk = local::Disk::open(dir.path()).expect("storage");
         let user = Username::parse("alice").expect("user");
         let folder = FolderSlug::default_folder();
         let name = FileName::parse("0123456789abcdef0123456789abcdef.png").expect("name");
-        let path = storage
-            .resolve(&user, &folder, Variant::Original, &name)
-            .expect("path");
-        storage.write_atomic(&path, b"ok").expect("write");
-        assert_eq!(storage.read(&path).expect("read"), b"ok");
+        let key = ObjectKey::new(&user, &folder, Variant::Original, &name);
+        let path = disk.path(key.as_str()).expect("path");
+        disk.put(&key, b"ok").expect("write");
+        assert_eq!(disk.get(&key).expect("read"), b"ok");
 
         // A symlinked file.
         std::fs::write(outside.path().join("secret"), b"secret").expect("secret");
         std::fs::remove_file(&path).expect("rm");
         std::os::unix::fs::symlink(outside.path().join("secret"), &path).expect("link");
-        assert!(storage.read(&path).is_err());
+        assert!(disk.get(&key).is_err());
         // A symlinked folder on the way.
         std::fs::remove_file(&path).expect("rm");
         let thumb_dir = path
@@ -406,8 +573,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), &thumb_dir).expect("link dir");
         std::fs::write(outside.path().join(name.to_string()), b"secret").expect("file");
         assert!(
-            storage
-                .resolve(&user, &folder, Variant::Thumb, &name)
+            disk.path(ObjectKey::new(&user, &folder, Variant::Thumb, &name).as_str())
                 .is_err()
         );
     }

@@ -1,39 +1,36 @@
 //! Serving one stored file as HTTP, for the image proxy and share links alike: the stored
 //! content type, ETag / Last-Modified (304), a single byte range (206, 416), `HEAD`,
-//! `nosniff` and a sandboxing CSP. Small files are read whole off the executor (and kept
-//! briefly in the [`MediaCache`]); larger ones stream in chunks. Authorisation is the
-//! caller's: call this only for a file the requester may see.
+//! `nosniff` and a sandboxing CSP. Small files are read whole in one trip to the storage
+//! backend (and kept briefly in the [`MediaCache`]); larger ones stream in chunks, by byte
+//! range from an object store. Authorisation is the caller's: call this only for a file
+//! the requester may see.
 
-use std::os::unix::fs::MetadataExt;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use actix_web::http::header::{
     self, ContentDisposition, DispositionParam, DispositionType, HeaderValue, HttpDate,
 };
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::variant_ext;
 use crate::error::AppError;
-use crate::library::Library;
+use crate::library::{Library, key_of};
 use crate::media_cache::{CachedFile, MediaCache};
 use crate::models::PlacedImage;
-use crate::storage::Variant;
+use crate::storage::{Source, StoreError, Variant};
 
 /// The proxy's answer for uploaded bytes: never rendered as a document, never sniffed.
 const MEDIA_CSP: &str = "default-src 'none'; sandbox";
 
-/// Files up to this size are read whole in one blocking call and sent as one body; larger
-/// ones stream in chunks, each read off the executor.
+/// Files up to this size are read whole in one trip to the backend and sent as one body;
+/// larger ones stream in chunks.
 const SMALL_FILE_BYTES: u64 = 256 * 1024;
-/// Bytes read per blocking hop when streaming a large file.
-const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 
-/// What the blocking half of [`serve_variant`] found.
+/// What [`serve_variant`] found.
 enum Opened {
     Small(CachedFile),
     Large {
-        file: std::fs::File,
+        source: Source,
         len: u64,
         etag: String,
         modified: SystemTime,
@@ -41,10 +38,10 @@ enum Opened {
 }
 
 /// Serves one stored variant with the stored content type, ETag / Last-Modified (304),
-/// Range (206), `HEAD`, `nosniff` and a sandboxing CSP. Resolving (which checks every
-/// folder on the way for symlinks), opening without following a final symlink, and reading
-/// a small file all happen in one trip to the blocking pool, unless the small file was just
-/// served (see [`MediaCache`]). A refused or missing file is a 404, never a 500.
+/// Range (206), `HEAD`, `nosniff` and a sandboxing CSP. Opening and reading a small file
+/// happen in one trip to the backend, unless the small file was just served (see
+/// [`MediaCache`]). A refused or missing file is a 404, never a 500; an object store that
+/// does not answer is a 503.
 pub async fn serve_variant(
     req: &HttpRequest,
     cache: &MediaCache,
@@ -126,9 +123,9 @@ pub async fn serve_variant(
                         response.body(file.bytes.slice(start as usize..=end as usize))
                     }
                 }
-                Opened::Large { file, .. } => response.body(actix_web::body::SizedStream::new(
+                Opened::Large { source, .. } => response.body(actix_web::body::SizedStream::new(
                     length,
-                    read_chunks(file, start, length),
+                    source.stream(start, length),
                 )),
             }
         }
@@ -194,80 +191,34 @@ fn whole_seconds(date: HttpDate) -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
-/// Streams `length` bytes of `file` from `start`, one blocking read per chunk.
-fn read_chunks(
-    file: std::fs::File,
-    start: u64,
-    length: u64,
-) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
-    let file = Arc::new(file);
-    futures_util::stream::try_unfold((start, length), move |(offset, left)| {
-        let file = Arc::clone(&file);
-        async move {
-            if left == 0 {
-                return Ok(None);
-            }
-            let want = usize::try_from(left)
-                .unwrap_or(usize::MAX)
-                .min(STREAM_CHUNK_BYTES);
-            let chunk = web::block(move || -> std::io::Result<Vec<u8>> {
-                let mut buf = vec![0u8; want];
-                std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf, offset)?;
-                Ok(buf)
-            })
-            .await
-            .map_err(actix_web::error::ErrorInternalServerError)?
-            .map_err(actix_web::error::ErrorInternalServerError)?;
-            let read = chunk.len() as u64;
-            Ok(Some((
-                web::Bytes::from(chunk),
-                (offset + read, left - read),
-            )))
-        }
-    })
-}
-
-/// The blocking half: resolve, open, and read a small file whole.
+/// Opens the stored file: a small one is read whole.
 async fn open_variant(
     library: &Library,
     placed: &PlacedImage,
     variant: Variant,
 ) -> Result<Opened, AppError> {
-    let (library, target) = (library.clone(), placed.clone());
-    web::block(move || -> Result<Opened, AppError> {
-        let path = library.path_of(&target, variant)?;
-        let mut file = library
-            .storage
-            .open_file(&path)
-            .map_err(AppError::internal)?;
-        let meta = file.metadata().map_err(AppError::internal)?;
-        let modified = meta.modified().map_err(AppError::internal)?;
-        let nanos = modified
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let etag = format!("\"{:x}-{nanos:x}-{:x}\"", meta.ino(), meta.len());
-        if meta.len() > SMALL_FILE_BYTES {
-            return Ok(Opened::Large {
-                file,
-                len: meta.len(),
-                etag,
-                modified,
-            });
+    let key = key_of(placed, variant)?;
+    let opened = match library.storage.open(&key, SMALL_FILE_BYTES).await {
+        Ok(opened) => opened,
+        Err(StoreError::Unavailable(why)) => return Err(StoreError::Unavailable(why).into()),
+        Err(err) => {
+            tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
+            return Err(AppError::NotFound);
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(AppError::internal)?;
-        Ok(Opened::Small(CachedFile {
-            bytes: bytes.into(),
-            etag,
-            modified,
+    };
+    Ok(match opened.whole {
+        Some(bytes) => Opened::Small(CachedFile {
+            bytes,
+            etag: opened.etag,
+            modified: opened.modified,
             at: Instant::now(),
-        }))
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(|err| {
-        tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
-        AppError::NotFound
+        }),
+        None => Opened::Large {
+            source: opened.source,
+            len: opened.len,
+            etag: opened.etag,
+            modified: opened.modified,
+        },
     })
 }
 

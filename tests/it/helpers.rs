@@ -11,6 +11,8 @@ use atelier::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Response, redirect};
 
+use crate::s3_server::S3Server;
+
 struct TestCluster {
     /// Builds a URL for a database name.
     base_url: String,
@@ -127,6 +129,8 @@ pub struct TestApp {
     pub uploads: std::path::PathBuf,
     /// The settings it was started with (a second instance gets the same).
     pub settings: HashMap<String, String>,
+    /// The S3 server behind an app on the `s3` backend (then `uploads` is its bucket).
+    pub object_store: Option<std::sync::Arc<S3Server>>,
     /// Holds the temporary data and uploads folders until the test ends.
     _data_dir: tempfile::TempDir,
 }
@@ -162,6 +166,45 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Starts the real server with its files in a bucket of a real S3 server; `None` (the
+/// test is skipped) where no S3 server is installed.
+pub async fn spawn_app_on_s3(
+    test: &str,
+    customise: impl FnOnce(&mut HashMap<String, String>),
+) -> Option<TestApp> {
+    let server = std::sync::Arc::new(S3Server::start(test)?);
+    let mut app = spawn_app_with(|values| {
+        server.configure(values);
+        customise(values);
+    })
+    .await;
+    app.uploads = server.bucket_dir();
+    app.object_store = Some(server);
+    Some(app)
+}
+
+/// Runs a test body (`async fn name(app: TestApp)`) twice: as `name::local` on the local
+/// backend and as `name::s3` on a real S3 server.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn local() {
+                super::$name($crate::helpers::spawn_app().await).await
+            }
+
+            #[tokio::test]
+            async fn s3() {
+                let test = concat!(stringify!($name), "::s3");
+                if let Some(app) = $crate::helpers::spawn_app_on_s3(test, |_| {}).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    };
+}
+
 /// Starts the real server on a fresh database; `customise` may change any setting.
 pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");
@@ -182,6 +225,7 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         db_url,
         uploads: std::path::PathBuf::from(&values["uploads_dir"]),
         settings: values,
+        object_store: None,
         _data_dir: data_dir,
     }
 }

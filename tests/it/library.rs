@@ -24,9 +24,9 @@ async fn thumb_dims(app: &TestApp, client: &reqwest::Client) -> (u32, u32) {
     (thumb.width(), thumb.height())
 }
 
-#[tokio::test]
-async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores() {
-    let app = spawn_app().await;
+crate::on_each_backend!(edits_change_pixels_bad_edits_change_nothing_and_revert_restores);
+
+async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores(app: TestApp) {
     let client = new_client();
     app.signed_in_user(&client, "edith").await;
     let id = app.upload_ok(&client, png(400, 200), &[]).await;
@@ -114,9 +114,9 @@ async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores() {
     assert_eq!(thumb_dims(&app, &client).await, (320, 160));
 }
 
-#[tokio::test]
-async fn moving_to_another_folder_moves_the_files_and_the_url() {
-    let app = spawn_app().await;
+crate::on_each_backend!(moving_to_another_folder_moves_the_files_and_the_url);
+
+async fn moving_to_another_folder_moves_the_files_and_the_url(app: TestApp) {
     let client = new_client();
     app.signed_in_user(&client, "mover").await;
     let response = app
@@ -278,9 +278,9 @@ async fn folders_refuse_deletion_while_holding_images() {
     assert_eq!(app.count_images(), 0);
 }
 
-#[tokio::test]
-async fn share_links_work_for_anyone_and_die_when_revoked() {
-    let app = spawn_app().await;
+crate::on_each_backend!(share_links_work_for_anyone_and_die_when_revoked);
+
+async fn share_links_work_for_anyone_and_die_when_revoked(app: TestApp) {
     let owner = new_client();
     app.signed_in_user(&owner, "sharer").await;
     let id = app.upload_ok(&owner, png(120, 80), &[]).await;

@@ -12,9 +12,9 @@ async fn fetch(app: &TestApp, client: &reqwest::Client, url: &str) -> (u16, Vec<
     (status, response.bytes().await.expect("body").to_vec())
 }
 
-#[tokio::test]
-async fn every_allowed_type_is_stored_in_three_variants() {
-    let app = spawn_app().await;
+crate::on_each_backend!(every_allowed_type_is_stored_in_three_variants);
+
+async fn every_allowed_type_is_stored_in_three_variants(app: TestApp) {
     let client = new_client();
     app.signed_in_user(&client, "uma").await;
     for format in [
@@ -179,9 +179,9 @@ async fn exif_gps_is_stripped_orientation_applied_and_pristine_kept_exact() {
     assert_eq!(fetch(&app, &new_client(), pristine_url).await.0, 404);
 }
 
-#[tokio::test]
-async fn proxy_headers_conditional_and_range_requests() {
-    let app = spawn_app().await;
+crate::on_each_backend!(proxy_headers_conditional_and_range_requests);
+
+async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
     let client = new_client();
     app.signed_in_user(&client, "yara").await;
     app.upload_ok(&client, png(300, 200), &[]).await;
@@ -233,9 +233,9 @@ async fn proxy_headers_conditional_and_range_requests() {
     assert_eq!(response.bytes().await.expect("body"), full[..10]);
 }
 
-#[tokio::test]
-async fn large_files_stream_with_the_same_headers() {
-    let app = spawn_app().await;
+crate::on_each_backend!(large_files_stream_with_the_same_headers);
+
+async fn large_files_stream_with_the_same_headers(app: TestApp) {
     let client = new_client();
     app.signed_in_user(&client, "zed").await;
     // Noise does not compress: a PNG well over the 256 KiB small-file limit.

@@ -81,8 +81,7 @@ pub(super) async fn report_rows(
                 for id in &row.image_ids {
                     let sha256 = match placed.get(id) {
                         Some(placed) => {
-                            let path = library.path_of(placed, Variant::Pristine)?;
-                            let bytes = library.storage.read(&path).map_err(AppError::internal)?;
+                            let bytes = library.read(placed, Variant::Pristine)?;
                             tokens::hex(&Sha256::digest(&bytes))
                         }
                         None => "(deleted)".to_owned(),
