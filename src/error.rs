@@ -178,6 +178,7 @@ impl From<crate::storage::StoreError> for AppError {
         match err {
             StoreError::Unavailable(why) => {
                 tracing::warn!(%why, "object store unavailable");
+                crate::metrics::storage_unavailable();
                 AppError::StoreUnavailable
             }
             other => AppError::Internal(other.into()),

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod generate;
 pub mod library;
 pub mod media_cache;
+pub mod metrics;
 pub mod middleware;
 pub mod models;
 pub mod operations;

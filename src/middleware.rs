@@ -30,16 +30,22 @@ pub async fn request_log(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.db.clone());
     let (method, path) = (req.method().clone(), req.path().to_owned());
+    // The route's pattern, not the path, labels the metrics (a bounded set).
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
     let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status(),
         Err(err) => err.as_response_error().status_code(),
     };
+    let took = started.elapsed();
+    crate::metrics::request(&route, method.as_str(), status.as_u16(), took);
     tracing::info!(
         %method,
         %path,
         status = status.as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+        ms = took.as_secs_f64() * 1000.0,
         "request"
     );
     match result {

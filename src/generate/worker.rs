@@ -105,7 +105,22 @@ async fn recover(ctx: &WorkerContext) -> Result<(), AppError> {
 
 async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
     let (id, attempt) = (job.id, job.attempts);
-    match produce(ctx, providers, &job).await {
+    let started = std::time::Instant::now();
+    let outcome = produce(ctx, providers, &job).await;
+    let provider = serde_json::from_value::<ImageParams>(job.params.clone())
+        .ok()
+        .and_then(|params| params.provider)
+        .map_or_else(
+            || providers.get(None).provider(),
+            |name| providers.get(Some(&name)).provider(),
+        );
+    crate::metrics::job(
+        provider,
+        job.kind.as_str(),
+        outcome.is_ok(),
+        started.elapsed(),
+    );
+    match outcome {
         Ok(image_ids) => {
             let done = ctx
                 .db

@@ -267,3 +267,15 @@ pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
             .get_results(conn)
     })
 }
+
+/// How many jobs are queued and running, cluster-wide (for `/metrics`).
+pub fn queue_depth(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
+    generation_jobs::table
+        .filter(generation_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
+        .group_by(generation_jobs::status)
+        .select((
+            diesel::dsl::sql::<diesel::sql_types::Text>("status::text"),
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+}

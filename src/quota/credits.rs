@@ -121,3 +121,16 @@ pub fn ledger(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<
         .select(LedgerEntry::as_select())
         .load(conn)
 }
+
+/// Credits taken by generations and given back by refunds, over the whole ledger (for
+/// `/metrics`).
+pub fn charged_and_refunded(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    credit_ledger::table
+        .select((
+            sql::<BigInt>("COALESCE(SUM(-delta) FILTER (WHERE reason = 'charge'), 0)::int8"),
+            sql::<BigInt>("COALESCE(SUM(delta) FILTER (WHERE reason = 'refund'), 0)::int8"),
+        ))
+        .get_result(conn)
+}

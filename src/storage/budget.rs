@@ -64,9 +64,11 @@ impl DecodeBudget {
         }
         let deadline = Instant::now() + WAIT_FOR_ROOM;
         let mut used = relock(&self.inner.used);
+        let waited = *used + bytes > self.inner.limit;
         while *used + bytes > self.inner.limit {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                crate::metrics::decode_wait(true);
                 return Err(NoRoom::Busy);
             }
             used = self
@@ -75,6 +77,9 @@ impl DecodeBudget {
                 .wait_timeout(used, left)
                 .map(|(guard, _)| guard)
                 .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        }
+        if waited {
+            crate::metrics::decode_wait(false);
         }
         *used += bytes;
         Ok(Reservation {

@@ -97,3 +97,68 @@ async fn lost_connections_are_replaced_without_a_ping_per_checkout() {
         "more than one request met a dead connection: {statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn metrics_speak_prometheus_to_the_token_holder_only() {
+    const TOKEN: &str = "metrics-token-0123456789";
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.insert("metrics_token".into(), TOKEN.into());
+    })
+    .await;
+    let client = new_client();
+    assert_eq!(app.get(&client, "/healthz").await.status(), 200);
+    app.signed_in_user(&client, "counted").await;
+    let (status, json) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "a lighthouse", "wait": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{json}");
+
+    let scrape = |token: Option<&'static str>| {
+        let request = client.get(app.url("/metrics"));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move { request.send().await.expect("GET /metrics") }
+    };
+    assert_eq!(scrape(None).await.status(), 404, "off the public site");
+    assert_eq!(scrape(Some("wrong-token-0123456789")).await.status(), 404);
+    let response = scrape(Some(TOKEN)).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.expect("body");
+    for line in [
+        "atelier_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}",
+        "atelier_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}",
+        "atelier_queue_jobs{status=\"queued\"} 0",
+        "atelier_job_duration_seconds_count{provider=\"builtin\",kind=\"image\",outcome=\"succeeded\"}",
+        "atelier_credits_charged_total 1",
+        "atelier_credits_refunded_total 0",
+        "atelier_decode_budget_waits_total",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    // Every sample line is `name{labels} value` or `name value` with a number.
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let value = line.rsplit(' ').next().expect("value");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+
+    // Without a token configured there is no such page.
+    let closed = spawn_app().await;
+    let response = new_client()
+        .get(closed.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 404);
+}
