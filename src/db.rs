@@ -135,10 +135,19 @@ impl Db {
     }
 }
 
+/// Applies pending migrations under a session-level advisory lock, so instances starting
+/// together take turns: the first migrates, the others find nothing left to do.
 pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
-    conn.run_pending_migrations(MIGRATIONS)
-        .map_err(|err| anyhow::anyhow!("migrations failed: {err}"))?;
-    Ok(())
+    use diesel::RunQueryDsl;
+    const LOCK: &str = "SELECT pg_advisory_lock(hashtextextended('atelier migrations', 0))";
+    const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtextextended('atelier migrations', 0))";
+    diesel::sql_query(LOCK).execute(conn)?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|_| ())
+        .map_err(|err| anyhow::anyhow!("migrations failed: {err}"));
+    diesel::sql_query(UNLOCK).execute(conn)?;
+    result
 }
 
 /// Takes a transaction-scoped advisory lock named by `key`.
