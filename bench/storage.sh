@@ -2,7 +2,7 @@
 # The image proxy on the two storage backends, side by side in one run: two Atelier
 # instances on one PostgreSQL, one keeping files in a local folder, the other in a bucket
 # of a real S3 server (s3s-fs on loopback), each holding the same pictures. Measured with
-# wrk: a thumbnail (small: served from the proxy's in-memory copy once fetched), a 1 MB
+# wrk: a thumbnail (small: served from the proxy's in-memory copy once fetched), a 2.4 MB
 # original (streamed from the backend on every request), and the first fetch of each of
 # 200 distinct thumbnails (the backend's cost per cold file). Prints the figures and the
 # s3/local ratios.
@@ -57,10 +57,10 @@ start local $local_port on_local
 start s3 $s3_port on_s3 ATELIER_STORAGE=s3 ATELIER_S3_ENDPOINT="http://127.0.0.1:$store_port" \
   ATELIER_S3_BUCKET=atelier ATELIER_S3_ACCESS_KEY_ID=bench-key ATELIER_S3_SECRET_ACCESS_KEY=bench-secret-0123456789
 
-# The same pictures on both: 200 small JPEGs and one ~1 MB PNG of noise.
+# The same pictures on both: 200 small JPEGs and one 2.4 MB PNG of noise.
 mkdir -p "$work/pics"
 ffmpeg -loglevel error -f lavfi -i "testsrc2=s=800x600:r=25,noise=alls=12:allf=t" -frames:v 200 -q:v 4 "$work/pics/p%03d.jpg"
-ffmpeg -loglevel error -f lavfi -i "nullsrc=s=640x480,geq=random(1)*255:128:128" -frames:v 1 "$work/pics/big.png"
+ffmpeg -loglevel error -f lavfi -i "nullsrc=s=1024x768,format=rgb24,geq=r=random(1)*255:g=random(2)*255:b=random(3)*255" -frames:v 1 "$work/pics/big.png"
 for port in $local_port $s3_port; do
   base="http://127.0.0.1:$port"
   curl -s -o /dev/null -X POST "$base/register" -d "username=bench&email=bench@example.com&password=benchpass123&confirm_password=benchpass123"
@@ -94,10 +94,11 @@ measure() { # measure NAME URL COOKIE
 cold() { # cold NAME PORT
   local start end
   start=$(date +%s%N)
-  urls_of "$2" | awk '$1 != 640 { print $2 }' | sed "s|^|http://127.0.0.1:$2|" \
-    | xargs curl -s -o /dev/null -b "$(cookie_of "$2")" -w '%{http_code}\n' | grep -vc '^200$' > "$work/cold-errors" || true
+  urls_of "$2" | awk '$1 != 1024 { print $2 }' \
+    | awk -v base="http://127.0.0.1:$2" '{ print "url = \"" base $1 "\"\noutput = \"/dev/null\"" }' > "$work/cold-$2.curl"
+  curl -s -b "$(cookie_of "$2")" -w '%{http_code}\n' --config "$work/cold-$2.curl" | grep -vc '^200$' > "$work/cold-errors" || true
   end=$(date +%s%N)
-  printf '%-22s %10.2f ms per file (200 files, one at a time)   errors %s\n' "$1" "$(( (end - start) / 200000 ))e-1" "$(cat "$work/cold-errors")"
+  printf '%-22s %10.2f ms per file (200 files, one at a time)   errors %s\n' "$1" "$(( (end - start) / 20000000 ))e-1" "$(cat "$work/cold-errors")"
 }
 cold local-cold-thumb $local_port
 cold s3-cold-thumb $s3_port
@@ -105,17 +106,19 @@ cold s3-cold-thumb $s3_port
 for round in $(seq "$ROUNDS"); do
   echo "== round $round =="
   for port in $local_port $s3_port; do
+    [ "$round" = 1 ] && read -r _ t _ < <(urls_of $port | awk '$1 != 1024' | sed -n 1p) \
+      && echo "port $port: thumbnail $(curl -s -o /dev/null -w '%{http_code}, %{size_download} bytes' -b "$(cookie_of $port)" "http://127.0.0.1:$port$t")"
     name=$([ $port = $local_port ] && echo local || echo s3)
-    read -r _ thumb _ < <(urls_of $port | awk '$1 != 640' | head -1)
-    read -r _ _ big < <(urls_of $port | awk '$1 == 640')
+    read -r _ thumb _ < <(urls_of $port | awk '$1 != 1024' | sed -n 1p)
+    read -r _ _ big < <(urls_of $port | awk '$1 == 1024')
     measure "$name-thumb" "http://127.0.0.1:$port$thumb" "$(cookie_of $port)"
-    measure "$name-1mb-original" "http://127.0.0.1:$port$big" "$(cookie_of $port)"
+    measure "$name-large-original" "http://127.0.0.1:$port$big" "$(cookie_of $port)"
   done
 done
 
 best() { awk -v n="$1" '$1 == n && $2 > best { best = $2 } END { printf "%.0f", best }' "$work/results"; }
 echo "== best of $ROUNDS rounds (req/s) and ratios =="
-for what in thumb 1mb-original; do
+for what in thumb large-original; do
   l=$(best "local-$what") s=$(best "s3-$what")
   printf '%-14s local %8s   s3 %8s   s3/local %.2f\n' "$what" "$l" "$s" "$(awk -v a="$s" -v b="$l" 'BEGIN { print a / b }')"
 done
