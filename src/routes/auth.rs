@@ -63,6 +63,7 @@ async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse
 }
 
 async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     ip: ClientIp,
@@ -111,15 +112,22 @@ async fn register(
         Ok(user) => {
             tracing::info!(user_id = user.id, username = %user.username, "account created");
             let moved = adopt_anonymous_images(&state, &session, user.id).await?;
+            sign_in(&session, &req, ip, user.id)?;
             let message = if moved > 0 {
                 format!(
-                    "Your account is ready, and the {moved} picture{} you made are in it. Log in to see them.",
+                    "Welcome, {}. Your account is ready, and the {moved} picture{} you made are in it.",
+                    user.username,
                     if moved == 1 { "" } else { "s" }
                 )
             } else {
-                "Your account is ready. Log in to start creating.".to_owned()
+                format!(
+                    "Welcome, {}. Your account is ready: start creating.",
+                    user.username
+                )
             };
             Flash::success(&session, message);
+            // The documented answer is 303 to /login (SPEC §12); signed in, /login passes
+            // the browser on to the dashboard.
             Ok(see_other("/login"))
         }
         Err(taken) => {
@@ -266,16 +274,26 @@ async fn login(
         .await?;
 
     adopt_anonymous_images(&state, &session, user.id).await?;
-    // A fresh session id at every login defeats session fixation.
-    session.renew();
     session.remove(keys::FLASH);
-    let stored = session
-        .insert(keys::USER_ID, user.id)
-        .and(session.insert(keys::IP, ip.0.to_string()))
-        .and(session.insert(keys::USER_AGENT, user_agent(&req)));
-    stored.map_err(AppError::internal)?;
+    sign_in(&session, &req, ip, user.id)?;
     tracing::info!(user_id = user.id, "logged in");
     Ok(see_other(&next))
+}
+
+/// Signs `user_id` in on a fresh session id (which defeats session fixation), recording
+/// where and with what the session was opened.
+fn sign_in(
+    session: &Session,
+    req: &HttpRequest,
+    ip: ClientIp,
+    user_id: i64,
+) -> Result<(), AppError> {
+    session.renew();
+    session
+        .insert(keys::USER_ID, user_id)
+        .and(session.insert(keys::IP, ip.0.to_string()))
+        .and(session.insert(keys::USER_AGENT, user_agent(req)))
+        .map_err(AppError::internal)
 }
 
 async fn logout(session: Session) -> HttpResponse {

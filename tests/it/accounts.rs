@@ -43,6 +43,47 @@ async fn the_spec_curl_flow_works() {
 }
 
 #[tokio::test]
+async fn registering_signs_the_new_account_in_on_a_fresh_session_id() {
+    let app = spawn_app().await;
+    let client = new_client();
+    // A session exists before registering: the visitor made a picture anonymously.
+    let before = client
+        .post(app.url("/api/generate-image"))
+        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": true }))
+        .send()
+        .await
+        .expect("anonymous generation");
+    assert_eq!(before.status(), 200);
+    let cookie_before = before
+        .headers()
+        .get("set-cookie")
+        .map(|value| value.to_str().expect("cookie").to_owned());
+    assert!(cookie_before.is_some(), "the visitor has a session");
+    let response = app
+        .register(&client, "fresh", "fresh@example.com", PASSWORD)
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login", "the documented answer");
+    let cookie_after = response
+        .headers()
+        .get("set-cookie")
+        .map(|value| value.to_str().expect("cookie").to_owned())
+        .expect("a session cookie");
+    assert_ne!(Some(cookie_after), cookie_before, "a new session id");
+    // /login passes a signed-in browser on to the dashboard, with the welcome.
+    let onwards = app.get(&client, "/login").await;
+    assert_eq!(onwards.status(), 303);
+    assert_eq!(location(&onwards), "/dashboard");
+    let page = app.get(&client, "/dashboard").await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("body");
+    assert!(
+        body.contains("Welcome, fresh. Your account is ready"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn anonymous_dashboard_redirects_to_login() {
     let app = spawn_app().await;
     for path in ["/dashboard", "/account"] {
