@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::pg_embedded::{Durability, PgCluster};
 use crate::quota::{blocks, credits};
-use crate::startup::Application;
+use crate::startup::{Application, open_storage};
 use crate::storage::{Storage, StorageKind};
 
 #[derive(Debug, Parser)]
@@ -217,7 +217,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 fn configured_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let kind =
         StorageKind::parse(&settings.storage).context("ATELIER_STORAGE must be local or s3")?;
-    Storage::from_settings(settings, kind)
+    open_storage(settings, kind)
 }
 
 /// Copies every file to the backend `to` and says what happened.
@@ -231,8 +231,8 @@ fn migrate_storage(
         StorageKind::S3 => StorageKind::Local,
         StorageKind::Local => StorageKind::S3,
     };
-    let source = Storage::from_settings(settings, from)?;
-    let target = Storage::from_settings(settings, to)?;
+    let source = open_storage(settings, from)?;
+    let target = open_storage(settings, to)?;
     println!(
         "copying from {} to {}",
         source.describe(),

@@ -66,7 +66,7 @@ impl Application {
             web::block(move || {
                 let kind = StorageKind::parse(&settings.storage)
                     .context("ATELIER_STORAGE must be local or s3")?;
-                Storage::from_settings(&settings, kind)
+                open_storage(&settings, kind)
             })
             .await??
         };
@@ -279,4 +279,37 @@ fn spawn_housekeeping(
             }
         }
     });
+}
+
+/// The storage backend `kind` as the settings describe it (`cli.rs` opens both for
+/// `migrate-storage`).
+pub fn open_storage(settings: &Settings, kind: StorageKind) -> anyhow::Result<Storage> {
+    match kind {
+        StorageKind::Local => Storage::local(&settings.uploads_dir).with_context(|| {
+            format!(
+                "cannot open the uploads folder {}",
+                settings.uploads_dir.display()
+            )
+        }),
+        StorageKind::S3 => {
+            let required = |value: &Option<String>, name: &str| {
+                value
+                    .clone()
+                    .with_context(|| format!("ATELIER_STORAGE=s3 needs ATELIER_{name}"))
+            };
+            let config = crate::storage::s3::S3Config {
+                endpoint: required(&settings.s3_endpoint, "S3_ENDPOINT")?,
+                bucket: required(&settings.s3_bucket, "S3_BUCKET")?,
+                region: settings.s3_region.clone(),
+                access_key_id: required(&settings.s3_access_key_id, "S3_ACCESS_KEY_ID")?,
+                secret_access_key: required(
+                    &settings.s3_secret_access_key,
+                    "S3_SECRET_ACCESS_KEY",
+                )?,
+                path_style: settings.s3_path_style,
+            };
+            let what = format!("bucket {} at {}", config.bucket, config.endpoint);
+            Storage::s3(config).with_context(|| format!("cannot reach the S3 {what}"))
+        }
+    }
 }

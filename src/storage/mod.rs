@@ -289,42 +289,6 @@ impl Storage {
         Ok(Storage(Arc::new(Backend::S3(bucket))))
     }
 
-    /// The backend `kind` as the settings describe it.
-    pub fn from_settings(
-        settings: &crate::config::Settings,
-        kind: StorageKind,
-    ) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        match kind {
-            StorageKind::Local => Storage::local(&settings.uploads_dir).with_context(|| {
-                format!(
-                    "cannot open the uploads folder {}",
-                    settings.uploads_dir.display()
-                )
-            }),
-            StorageKind::S3 => {
-                let required = |value: &Option<String>, name: &str| {
-                    value
-                        .clone()
-                        .with_context(|| format!("ATELIER_STORAGE=s3 needs ATELIER_{name}"))
-                };
-                let config = s3::S3Config {
-                    endpoint: required(&settings.s3_endpoint, "S3_ENDPOINT")?,
-                    bucket: required(&settings.s3_bucket, "S3_BUCKET")?,
-                    region: settings.s3_region.clone(),
-                    access_key_id: required(&settings.s3_access_key_id, "S3_ACCESS_KEY_ID")?,
-                    secret_access_key: required(
-                        &settings.s3_secret_access_key,
-                        "S3_SECRET_ACCESS_KEY",
-                    )?,
-                    path_style: settings.s3_path_style,
-                };
-                let what = format!("bucket {} at {}", config.bucket, config.endpoint);
-                Storage::s3(config).with_context(|| format!("cannot reach the S3 {what}"))
-            }
-        }
-    }
-
     pub fn kind(&self) -> StorageKind {
         match &*self.0 {
             Backend::Local(_) => StorageKind::Local,
