@@ -8,6 +8,7 @@
 pub mod a1111;
 pub mod builtin;
 pub mod comfyui;
+pub mod heartbeat;
 pub mod landscape;
 pub mod openai;
 pub mod story;

@@ -9,6 +9,7 @@ use actix_web::web;
 use diesel::Connection;
 use tokio::sync::Notify;
 
+use super::heartbeat::{while_alive, with_progress};
 use super::video::{ProgressCell, VideoRequest};
 use super::{
     GeneratedImage, GenerationRequest, Generator, Providers, VideoProvider, with_png_text,
@@ -107,13 +108,10 @@ async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
     let (id, attempt) = (job.id, job.attempts);
     let started = std::time::Instant::now();
     let outcome = produce(ctx, providers, &job).await;
-    let provider = serde_json::from_value::<ImageParams>(job.params.clone())
+    let asked = serde_json::from_value::<ImageParams>(job.params.clone())
         .ok()
-        .and_then(|params| params.provider)
-        .map_or_else(
-            || providers.get(None).provider(),
-            |name| providers.get(Some(&name)).provider(),
-        );
+        .and_then(|params| params.provider);
+    let provider = providers.get(asked.as_deref()).provider();
     crate::metrics::job(
         provider,
         job.kind.as_str(),
@@ -278,7 +276,7 @@ async fn produce_video(
         );
         web::block(move || generator.generate_video(&request, &progress))
     };
-    let generated = while_alive(ctx, job, making, || {
+    let generated = while_alive(&ctx.db, job, making, || {
         let report = progress.get();
         async move { report }
     })
@@ -309,49 +307,6 @@ async fn produce_video(
     store_made(ctx, job, made).await
 }
 
-/// Waits for the provider's `work`, meanwhile renewing the job's lease and recording what
-/// `progress` says every [`PROGRESS_POLL`] (so every instance's job page shows it and a
-/// long clip never looks like a dead worker).
-async fn while_alive<T, P>(
-    ctx: &WorkerContext,
-    job: &Job,
-    work: impl std::future::Future<
-        Output = Result<Result<T, super::GenerateError>, actix_web::error::BlockingError>,
-    >,
-    progress: impl Fn() -> P,
-) -> Result<T, String>
-where
-    P: std::future::Future<Output = Option<super::Progress>>,
-{
-    tokio::pin!(work);
-    let mut poll = tokio::time::interval(PROGRESS_POLL);
-    poll.tick().await;
-    loop {
-        tokio::select! {
-            done = &mut work => break done,
-            _ = poll.tick() => {
-                let (id, attempt) = (job.id, job.attempts);
-                let report = progress().await;
-                let beat = ctx.db.run(move |conn| match report {
-                    Some(report) => job::report_progress(
-                        conn,
-                        id,
-                        attempt,
-                        report.done,
-                        report.eta_secs.and_then(|secs| i32::try_from(secs).ok()),
-                    ),
-                    None => job::renew_lease(conn, id, attempt).map(|_| ()),
-                });
-                if let Err(err) = beat.await {
-                    tracing::debug!(job = id, error = %err, "could not record progress");
-                }
-            }
-        }
-    }
-    .map_err(|err| err.to_string())?
-    .map_err(|err| err.0)
-}
-
 /// Makes (unless the provider already made it in a batch) and stores one image of the job.
 async fn generate_one(
     ctx: &WorkerContext,
@@ -374,7 +329,7 @@ async fn generate_one(
                 Some(source) => making.edit(&source, &request),
                 None => making.generate(&request),
             });
-            with_progress(ctx, &generator, job, target.position, made).await?
+            with_progress(&ctx.db, &generator, job, target.position, made).await?
         }
     };
     let Target {
@@ -511,7 +466,7 @@ async fn make_batch(
     };
     let (making, count) = (Arc::clone(generator), params.count);
     let made = web::block(move || making.generate_batch(&request, count).transpose());
-    let batch = with_progress(ctx, generator, job, (0, 1), made)
+    let batch = with_progress(&ctx.db, generator, job, (0, 1), made)
         .await?
         .unwrap_or_default();
     if !batch.is_empty() && batch.len() != params.count as usize {
@@ -519,33 +474,6 @@ async fn make_batch(
     }
     Ok(batch)
 }
-
-/// Waits for the picture provider's `work`, recording its progress reports on the job
-/// (as a share of the whole job: picture `index` of `count`).
-async fn with_progress<T>(
-    ctx: &WorkerContext,
-    generator: &Arc<dyn Generator>,
-    job: &Job,
-    (index, count): (u32, u32),
-    work: impl std::future::Future<
-        Output = Result<Result<T, super::GenerateError>, actix_web::error::BlockingError>,
-    >,
-) -> Result<T, String> {
-    let progress = || {
-        let asking = Arc::clone(generator);
-        async move {
-            let progress = web::block(move || asking.progress()).await.ok().flatten()?;
-            Some(super::Progress {
-                done: (index as f32 + progress.done.clamp(0.0, 1.0)) / count.max(1) as f32,
-                eta_secs: progress.eta_secs,
-            })
-        }
-    };
-    while_alive(ctx, job, work, progress).await
-}
-
-/// How often a running provider is asked how far it is.
-const PROGRESS_POLL: Duration = Duration::from_millis(500);
 
 /// The account and folder a result is stored in. An anonymous job's results go to the
 /// visitor's folder under the `_anon` account, unless the visitor has signed in since: the
