@@ -4,12 +4,14 @@
 //! retention and `atelier doctor`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::admin::{app_with_admin, generate_as};
-use crate::helpers::{TestApp, anonymous_generation_status, location, new_client, spawn_app};
+use crate::helpers::{
+    NO_ENV, TestApp, anonymous_generation_status, atelier_cli as atelier, location, new_client,
+    spawn_app, stdout,
+};
 
 fn audit_count(app: &TestApp) -> i64 {
     atelier::schema::admin_audit::table
@@ -605,24 +607,6 @@ async fn passwords_longer_than_72_bytes_never_log_in() {
 }
 
 /// Runs the `atelier` binary against the app's database and uploads folder.
-fn atelier(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    command
-        .args(args)
-        .env("DATABASE_URL", &app.db_url)
-        .env("ATELIER_UPLOADS_DIR", &app.uploads)
-        .env("ATELIER_DATA_DIR", app.uploads.with_file_name("data"))
-        .env("ATELIER_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run atelier")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn purge_ips_with_zero_retention_erases_every_address_now() {
     let app = crate::helpers::spawn_app_with(|s| {
@@ -632,7 +616,7 @@ async fn purge_ips_with_zero_retention_erases_every_address_now() {
     let client = new_client();
     app.signed_in_user(&client, "pia").await;
     generate_as(&app, &client, "198.51.100.5", "a fresh picture").await;
-    let kept = atelier(&app, &["purge-ips"], &[]);
+    let kept = atelier(&app, &["purge-ips"], NO_ENV);
     assert!(kept.status.success(), "{kept:?}");
     let count_ips = |app: &TestApp| -> i64 {
         use atelier::schema::{generation_jobs, images, sessions};
@@ -682,7 +666,7 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     app.upload_ok(&client, crate::fixtures::png(20, 30), &[])
         .await;
 
-    let output = atelier(&app, &["doctor"], &[]);
+    let output = atelier(&app, &["doctor"], NO_ENV);
     assert!(output.status.success(), "{output:?}");
     assert!(stdout(&output).contains("checked 2 images and 6 files"));
 
@@ -696,20 +680,20 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     write(&orphan, b"not a row");
     write(&temp, b"half a file");
     write(&stray_user, b"nobody's");
-    let output = atelier(&app, &["doctor"], &[]);
+    let output = atelier(&app, &["doctor"], NO_ENV);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = stdout(&output);
     for path in [&orphan, &temp, &stray_user] {
         assert!(text.contains(&path.display().to_string()), "{text}");
     }
-    let output = atelier(&app, &["doctor", "--fix"], &[]);
+    let output = atelier(&app, &["doctor", "--fix"], NO_ENV);
     assert!(output.status.success(), "{output:?}");
     assert!(stdout(&output).contains("removed 3 files"));
     for path in [&orphan, &temp, &stray_user] {
         assert!(!path.exists());
     }
     assert_eq!(app.stored_files().len(), 6, "the real files stay");
-    assert!(atelier(&app, &["doctor"], &[]).status.success());
+    assert!(atelier(&app, &["doctor"], NO_ENV).status.success());
 
     // A row whose file is gone is reported, and --fix cannot repair it.
     let thumb = app
@@ -719,7 +703,7 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
         .expect("a thumbnail");
     std::fs::remove_file(&thumb).expect("remove");
     for args in [vec!["doctor"], vec!["doctor", "--fix"]] {
-        let output = atelier(&app, &args, &[]);
+        let output = atelier(&app, &args, NO_ENV);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert!(stdout(&output).contains(&format!("missing its file {}", thumb.display())));
     }

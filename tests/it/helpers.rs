@@ -532,3 +532,31 @@ pub fn ffmpeg_or_skip(test: &str) -> bool {
     eprintln!("SKIPPED {test}: {reason}");
     false
 }
+
+/// No extra environment for [`atelier_cli`].
+pub const NO_ENV: &[(&str, &str)] = &[];
+
+/// Runs the `atelier` binary against the app's database and folders (its own uploads
+/// folder even when the app keeps files in a bucket), with extra environment.
+pub fn atelier_cli<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    app: &TestApp,
+    args: &[&str],
+    env: &[(K, V)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
+    command
+        .args(args)
+        .env("DATABASE_URL", &app.db_url)
+        .env("ATELIER_UPLOADS_DIR", &app.settings["uploads_dir"])
+        .env("ATELIER_DATA_DIR", &app.settings["data_dir"])
+        .env("ATELIER_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run atelier")
+}
+
+/// What a command printed.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

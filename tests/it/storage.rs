@@ -3,34 +3,14 @@
 //! the middle of an upload, `atelier migrate-storage` both ways, and `atelier doctor` on a
 //! bucket. Against a real S3 server (`s3s-fs`), never a mock.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::fixtures::png;
 use crate::helpers::{
-    TestApp, location, new_client, spawn_app, spawn_app_on_s3, spawn_second_instance,
-    spawn_second_instance_with,
+    TestApp, atelier_cli as atelier, location, new_client, spawn_app, spawn_app_on_s3,
+    spawn_second_instance, spawn_second_instance_with, stdout,
 };
 use crate::s3_server::S3Server;
-
-/// Runs the `atelier` binary against the app's database, with extra environment.
-fn atelier(app: &TestApp, args: &[&str], env: &[(String, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
-    command
-        .args(args)
-        .env("DATABASE_URL", &app.db_url)
-        .env("ATELIER_UPLOADS_DIR", &app.settings["uploads_dir"])
-        .env("ATELIER_DATA_DIR", &app.settings["data_dir"])
-        .env("ATELIER_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run atelier")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 async fn bytes_at(client: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
     let response = client.get(url).send().await.expect("GET");
