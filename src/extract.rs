@@ -146,3 +146,28 @@ pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
         &state.settings.trusted_proxies,
     ))
 }
+
+/// A small request body as a form (`application/x-www-form-urlencoded`) or, when the
+/// request says `Content-Type: application/json`, as JSON; an empty body is
+/// `T::default()`. For actions scripts call both ways (`curl -d` or `--json`). A body that
+/// does not parse is a 400 naming the problem.
+pub fn form_or_json<T>(req: &HttpRequest, body: &[u8]) -> Result<T, AppError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        serde_json::from_slice(body)
+            .map_err(|err| AppError::BadRequest(format!("The JSON body does not parse: {err}.")))
+    } else {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|err| AppError::BadRequest(format!("The form does not parse: {err}.")))
+    }
+}

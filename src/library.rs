@@ -13,7 +13,7 @@ use ipnetwork::IpNetwork;
 use sha2::Sha256;
 
 use crate::db::advisory_lock;
-use crate::domain::{FolderSlug, ImageKind, Username};
+use crate::domain::{FolderSlug, ImageKind, ShareChoice, Username};
 use crate::error::AppError;
 use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
@@ -473,12 +473,26 @@ impl Library {
         }
     }
 
-    /// Creates (or replaces) the image's share link; returns the token.
-    pub fn share(&self, conn: &mut PgConnection, image_id: i64) -> Result<String, AppError> {
+    /// Creates (or replaces) the image's share link as the owner chose; returns the token
+    /// and when the link stops working.
+    pub fn share(
+        &self,
+        conn: &mut PgConnection,
+        image_id: i64,
+        choice: ShareChoice,
+    ) -> Result<(String, Option<chrono::DateTime<chrono::Utc>>), AppError> {
         let nonce = tokens::random_hex(16).map_err(AppError::internal)?;
         let token = self.share_token(image_id, nonce.as_bytes());
-        Image::set_share(conn, image_id, nonce.as_bytes(), &tokens::digest(&token))?;
-        Ok(token)
+        let expires_at = choice.expires_at(chrono::Utc::now());
+        Image::set_share(
+            conn,
+            image_id,
+            nonce.as_bytes(),
+            &tokens::digest(&token),
+            choice.is_public(),
+            expires_at,
+        )?;
+        Ok((token, expires_at))
     }
 
     /// The share token of a shared image, rebuilt from its nonce.

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 
 use crate::error::AppError;
 use crate::library::Library;
-use crate::models::image::ImageFilter;
+use crate::models::listing::ImageFilter;
 use crate::models::{Folder, Image, SessionRow, User, api_token};
 use crate::quota::credits;
 use crate::schema::{

@@ -90,6 +90,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    favourites (image_id) {
+        image_id -> Int8,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     images (id) {
         id -> Int8,
         user_id -> Int8,
@@ -121,6 +129,8 @@ diesel::table! {
         credits_used -> Int4,
         free -> Bool,
         duration_ms -> Nullable<Int4>,
+        share_public -> Bool,
+        share_expires_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -217,12 +227,14 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(favourites -> images (image_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_audit,
     api_tokens,
     credit_ledger,
     disposable_domains,
+    favourites,
     folders,
     free_image_allowances,
     generation_jobs,

@@ -4,6 +4,7 @@
 mod email;
 mod folder;
 mod password;
+mod share;
 mod tags;
 mod text;
 mod username;
@@ -12,6 +13,7 @@ pub mod vocabulary;
 pub use email::Email;
 pub use folder::{FolderSlug, parse_folder_name};
 pub use password::{NewPassword, PasswordProblem};
+pub use share::{EXPIRY_CHOICES, PUBLIC_DEFAULT_DAYS, ShareChoice, ShareVisibility};
 pub use tags::parse_tags;
 pub use text::{control_message, forbidden_control};
 pub use username::Username;

@@ -94,6 +94,32 @@ impl Folder {
         }
     }
 
+    pub fn find_by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Folder> {
+        folders::table
+            .find(id)
+            .select(Folder::as_select())
+            .first(conn)
+    }
+
+    /// Gives one of the user's folders a new name (its slug, the URL and storage path,
+    /// stays); `None` when the user has no such folder.
+    pub fn rename(
+        conn: &mut PgConnection,
+        user_id: i64,
+        id: i64,
+        name: &str,
+    ) -> QueryResult<Option<Folder>> {
+        diesel::update(
+            folders::table
+                .filter(folders::id.eq(id))
+                .filter(folders::user_id.eq(user_id)),
+        )
+        .set(folders::name.eq(name))
+        .returning(Folder::as_returning())
+        .get_result(conn)
+        .optional()
+    }
+
     /// Creates a folder named `name`, adding `-2`, `-3`… to the slug if the user already
     /// has one with that slug (a story's folder is always its own).
     pub fn create_unique(conn: &mut PgConnection, user_id: i64, name: &str) -> QueryResult<Folder> {

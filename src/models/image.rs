@@ -6,7 +6,7 @@ use ipnetwork::IpNetwork;
 
 use super::Folder;
 use crate::domain::ImageKind;
-use crate::schema::{folders, images, library_versions, users};
+use crate::schema::{folders, images, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = images)]
@@ -44,6 +44,10 @@ pub struct Image {
     pub free: bool,
     /// How long a video runs; `None` for still pictures.
     pub duration_ms: Option<i32>,
+    /// The share link also lists the image on `/explore` (otherwise it is unlisted).
+    pub share_public: bool,
+    /// When the share link stops working; `None` keeps it until revoked.
+    pub share_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Image {
@@ -111,15 +115,15 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-type PlacedColumns = (
+pub(super) type PlacedColumns = (
     diesel::dsl::AsSelect<Image, diesel::pg::Pg>,
     users::username,
     folders::slug,
     folders::name,
 );
-type PlacedRow = (Image, String, String, String);
+pub(super) type PlacedRow = (Image, String, String, String);
 
-fn placed_columns() -> PlacedColumns {
+pub(super) fn placed_columns() -> PlacedColumns {
     (
         Image::as_select(),
         users::username,
@@ -155,11 +159,6 @@ where
 }
 
 diesel::define_sql_function! {
-    /// `coalesce(a, b)`: `a` unless it is null.
-    fn coalesce(a: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, b: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
-}
-
-diesel::define_sql_function! {
     /// Each element of an array as a row.
     fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
 }
@@ -173,13 +172,6 @@ impl From<PlacedRow> for PlacedImage {
             folder_name,
         }
     }
-}
-
-/// What a gallery listing filters by.
-#[derive(Debug, Default, Clone)]
-pub struct ImageFilter {
-    pub folder_id: Option<i64>,
-    pub tag: Option<String>,
 }
 
 impl Image {
@@ -279,105 +271,21 @@ impl Image {
         conn: &mut PgConnection,
         hash: &[u8],
     ) -> QueryResult<Option<PlacedImage>> {
-        // A disabled owner's links stop working, as their sessions do.
+        // A disabled owner's links stop working, as their sessions do; so do expired ones.
         first_placed(
             conn,
             placed()
                 .filter(images::share_token_hash.eq(hash))
-                .filter(users::disabled.eq(false)),
+                .filter(users::disabled.eq(false))
+                .filter(
+                    images::share_expires_at
+                        .is_null()
+                        .or(images::share_expires_at.gt(diesel::dsl::now)),
+                ),
         )
     }
 
-    /// The user's images, newest first, with how many match.
-    pub fn list_for_user(
-        conn: &mut PgConnection,
-        user_id: i64,
-        filter: &ImageFilter,
-        offset: i64,
-        limit: i64,
-    ) -> QueryResult<Page<PlacedImage>> {
-        let total = Self::count_for_user(conn, user_id, filter)?;
-        let (items, _) = Self::page_for_user(conn, user_id, filter, offset, limit)?;
-        Ok(Page { items, total })
-    }
-
-    /// One page of the user's images, newest first, and the account's library version
-    /// as that statement saw it (`None` on an empty page). Static statements only: one for
-    /// the unfiltered view, one for every filter (an absent folder or tag matches all).
-    pub fn page_for_user(
-        conn: &mut PgConnection,
-        user_id: i64,
-        filter: &ImageFilter,
-        offset: i64,
-        limit: i64,
-    ) -> QueryResult<(Vec<PlacedImage>, Option<i64>)> {
-        let version = library_versions::table
-            .filter(library_versions::user_id.eq(user_id))
-            .select(library_versions::version)
-            .single_value();
-        let placed_and_version = (
-            Image::as_select(),
-            users::username,
-            folders::slug,
-            folders::name,
-            version,
-        );
-        let base = images::table
-            .inner_join(users::table)
-            .inner_join(folders::table)
-            .filter(images::user_id.eq(user_id));
-        let rows: Vec<(Image, String, String, String, Option<i64>)> =
-            if filter.folder_id.is_none() && filter.tag.is_none() {
-                // The everyday view gets a statement the planner can walk the index with.
-                base.order((images::created_at.desc(), images::id.desc()))
-                    .offset(offset)
-                    .limit(limit)
-                    .select(placed_and_version)
-                    .load(conn)?
-            } else {
-                base.filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
-                    .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
-                    .order((images::created_at.desc(), images::id.desc()))
-                    .offset(offset)
-                    .limit(limit)
-                    .select(placed_and_version)
-                    .load(conn)?
-            };
-        let version = rows.first().and_then(|row| row.4);
-        let items = rows
-            .into_iter()
-            .map(|(image, username, slug, name, _)| {
-                PlacedImage::from((image, username, slug, name))
-            })
-            .collect();
-        Ok((items, version))
-    }
-
-    /// The account's library version (bumped by every change to its images or folders).
-    pub fn library_version(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
-        library_versions::table
-            .filter(library_versions::user_id.eq(user_id))
-            .select(library_versions::version)
-            .first(conn)
-            .optional()
-            .map(Option::unwrap_or_default)
-    }
-
-    /// How many of the user's images match `filter`.
-    pub fn count_for_user(
-        conn: &mut PgConnection,
-        user_id: i64,
-        filter: &ImageFilter,
-    ) -> QueryResult<i64> {
-        images::table
-            .filter(images::user_id.eq(user_id))
-            .filter(images::folder_id.eq(coalesce(filter.folder_id, images::folder_id)))
-            .filter(images::tags.contains(filter.tag.iter().cloned().collect::<Vec<_>>()))
-            .count()
-            .get_result(conn)
-    }
-
-    /// Shared images, most recently shared first.
+    /// Images published on Explore (public, unexpired shares), most recently shared first.
     pub fn list_shared(
         conn: &mut PgConnection,
         offset: i64,
@@ -385,14 +293,24 @@ impl Image {
     ) -> QueryResult<Page<PlacedImage>> {
         let total = images::table
             .inner_join(users::table)
-            .filter(images::share_token_hash.is_not_null())
+            .filter(images::share_public)
+            .filter(
+                images::share_expires_at
+                    .is_null()
+                    .or(images::share_expires_at.gt(diesel::dsl::now)),
+            )
             .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)?;
         let items = images::table
             .inner_join(users::table)
             .inner_join(folders::table)
-            .filter(images::share_token_hash.is_not_null())
+            .filter(images::share_public)
+            .filter(
+                images::share_expires_at
+                    .is_null()
+                    .or(images::share_expires_at.gt(diesel::dsl::now)),
+            )
             .filter(users::disabled.eq(false))
             .order((images::shared_at.desc(), images::id.desc()))
             .offset(offset)
@@ -491,12 +409,16 @@ impl Image {
         id: i64,
         nonce: &[u8],
         hash: &[u8],
+        public: bool,
+        expires_at: Option<DateTime<Utc>>,
     ) -> QueryResult<()> {
         diesel::update(images::table.find(id))
             .set((
                 images::share_nonce.eq(nonce),
                 images::share_token_hash.eq(hash),
                 images::shared_at.eq(Utc::now()),
+                images::share_public.eq(public),
+                images::share_expires_at.eq(expires_at),
             ))
             .execute(conn)?;
         Ok(())
@@ -508,6 +430,8 @@ impl Image {
                 images::share_nonce.eq(None::<Vec<u8>>),
                 images::share_token_hash.eq(None::<Vec<u8>>),
                 images::shared_at.eq(None::<DateTime<Utc>>),
+                images::share_public.eq(false),
+                images::share_expires_at.eq(None::<DateTime<Utc>>),
             ))
             .execute(conn)?;
         Ok(())

@@ -7,6 +7,7 @@ pub mod folder;
 pub mod image;
 pub mod ip_activity;
 pub mod job;
+pub mod listing;
 pub mod login_failure;
 pub mod session;
 pub mod stats;

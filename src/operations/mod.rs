@@ -11,5 +11,6 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod bulk;
 pub mod generation;
 pub mod pages;

@@ -9,8 +9,9 @@ use ipnetwork::IpNetwork;
 
 use crate::domain::ImageKind;
 use crate::error::AppError;
-use crate::models::image::{ImageFilter, Page};
+use crate::models::image::Page;
 use crate::models::job::{self, ImageParams};
+use crate::models::listing::{self, ImageFilter};
 use crate::models::stats::{self, Overview, TopAddress};
 use crate::models::{Folder, Image, PlacedImage, SessionRow, User, api_token};
 use crate::quota::blocks::{self, Block};
@@ -21,11 +22,14 @@ use crate::summary_cache::{LibrarySummary, SummaryCache};
 /// `/gallery`: the folders with their counts, the tags, one page of images, and the folder
 /// being looked at (a folder that is not the user's is a 404). In the steady state one
 /// statement: the page, whose library version says the kept summary (folders, counts,
-/// tags) is current; a tag filter adds a count.
+/// tags) is current; a tag, search or favourites filter adds a count, and a page with
+/// images asks which of them are favourites.
 pub struct GalleryData {
     pub summary: Arc<LibrarySummary>,
     pub listing: Page<PlacedImage>,
     pub folder: Option<Folder>,
+    /// The ids on this page the user starred.
+    pub favourites: Vec<i64>,
 }
 
 pub fn gallery(
@@ -33,7 +37,7 @@ pub fn gallery(
     summaries: &SummaryCache,
     user_id: i64,
     folder_slug: Option<&str>,
-    tag: Option<String>,
+    mut filter: ImageFilter,
     (offset, limit): (i64, i64),
 ) -> Result<GalleryData, AppError> {
     // The folder to filter by comes from the kept summary when it names it; the version
@@ -51,10 +55,7 @@ pub fn gallery(
         None => Ok(None),
     };
     let mut folder = folder_of(&summary)?;
-    let mut filter = ImageFilter {
-        folder_id: folder.as_ref().map(|folder| folder.id),
-        tag,
-    };
+    filter.folder_id = folder.as_ref().map(|folder| folder.id);
     let (mut items, seen) = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
     let current = summaries.current(conn, user_id, seen)?;
     if current.version != summary.version {
@@ -67,17 +68,25 @@ pub fn gallery(
             items = Image::page_for_user(conn, user_id, &filter, offset, limit)?.0;
         }
     }
-    let total = match (&filter.tag, &folder) {
-        (Some(_), _) => Image::count_for_user(conn, user_id, &filter)?,
-        (None, Some(folder)) => summary
+    let narrowed = filter.tag.is_some() || filter.search.is_some() || filter.favourites;
+    let total = match (narrowed, &folder) {
+        (true, _) => Image::count_for_user(conn, user_id, &filter)?,
+        (false, Some(folder)) => summary
             .folder(&folder.slug)
             .map_or(0, |folder| folder.image_count),
-        (None, None) => summary.image_count(),
+        (false, None) => summary.image_count(),
+    };
+    let favourites = if items.is_empty() {
+        Vec::new()
+    } else {
+        let ids: Vec<i64> = items.iter().map(|placed| placed.image.id).collect();
+        listing::favourites_among(conn, user_id, &ids)?
     };
     Ok(GalleryData {
         summary,
         listing: Page { items, total },
         folder,
+        favourites,
     })
 }
 
@@ -112,11 +121,13 @@ pub fn dashboard(
     })
 }
 
-/// `/images/{id}`: the owner's folders (to move it) and, for a generated picture, the
-/// size it was made at ("run again with this seed").
+/// `/images/{id}`: the owner's folders (to move it), whether it is a favourite and, for a
+/// generated picture, the size it was made at ("run again with this seed").
 pub struct ImagePageData {
     pub folders: Vec<Folder>,
     pub rerun_size: Option<(u32, u32)>,
+    /// The owner starred it.
+    pub favourite: bool,
 }
 
 pub fn image_page(
@@ -130,9 +141,12 @@ pub fn image_page(
             .map(|params| (params.width, params.height)),
         _ => None,
     };
+    let favourite =
+        !listing::favourites_among(conn, placed.image.user_id, &[placed.image.id])?.is_empty();
     Ok(ImagePageData {
         folders,
         rerun_size,
+        favourite,
     })
 }
 

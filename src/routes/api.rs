@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::extract::{CurrentUser, MaybeUser};
-use crate::models::image::ImageFilter;
+use crate::models::listing::{GallerySort, ImageFilter, search_query};
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::state::AppState;
@@ -24,6 +24,12 @@ struct ListQuery {
     folder: Option<String>,
     tag: Option<String>,
     page: Option<String>,
+    /// Words to find in titles and prompts.
+    q: Option<String>,
+    /// `newest` (default), `oldest`, `title`, `largest`.
+    sort: Option<String>,
+    /// `favourites=1`: only starred images.
+    favourites: Option<String>,
 }
 
 async fn list_images(
@@ -51,6 +57,11 @@ async fn list_images(
                     .tag
                     .map(|t| t.trim().to_lowercase())
                     .filter(|t| !t.is_empty()),
+                favourites: query
+                    .favourites
+                    .is_some_and(|f| matches!(f.as_str(), "1" | "true" | "on")),
+                search: query.q.filter(|q| search_query(q).is_some()),
+                sort: GallerySort::parse(query.sort.as_deref().unwrap_or_default()),
             };
             Ok::<_, AppError>(Image::list_for_user(
                 conn,

@@ -12,13 +12,17 @@ use crate::error::AppError;
 use crate::extract::CurrentUser;
 use crate::models::Folder;
 use crate::models::folder::FolderDeleteRefusal;
+use crate::models::listing::{GallerySort, ImageFilter, search_query};
 use crate::operations::pages;
 use crate::state::AppState;
-use crate::views::{Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other};
+use crate::views::{
+    Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other, url_encode,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/gallery", web::get().to(gallery))
         .route("/folders", web::post().to(create_folder))
+        .route("/folders/{id}/rename", web::post().to(rename_folder))
         .route("/folders/{id}/delete", web::post().to(delete_folder));
 }
 
@@ -40,7 +44,17 @@ struct GalleryPage {
     folders: Vec<FolderLink>,
     tags: Vec<String>,
     active_folder: String,
+    /// The folder being looked at, for the rename form.
+    active_folder_id: Option<i64>,
+    active_folder_name: String,
     active_tag: String,
+    /// What the search box holds, the order and whether only favourites show.
+    search: String,
+    sort: &'static str,
+    sorts: &'static [(GallerySort, &'static str, &'static str)],
+    favourites_only: bool,
+    /// This view's URL (filters and page), where bulk actions come back to.
+    here: String,
     cards: Vec<Card>,
     total: i64,
     pager: Pager,
@@ -52,6 +66,12 @@ pub struct GalleryQuery {
     folder: Option<String>,
     tag: Option<String>,
     page: Option<String>,
+    /// Words to find in titles and prompts.
+    q: Option<String>,
+    /// `newest` (default), `oldest`, `title`, `largest`.
+    sort: Option<String>,
+    /// `favourites=1`: only starred images.
+    favourites: Option<String>,
 }
 
 async fn gallery(
@@ -71,6 +91,34 @@ async fn gallery(
     .await
 }
 
+/// A gallery view's URL with these filters, on `page`.
+fn gallery_link(folder: Option<&str>, filter: &ImageFilter, page: i64) -> String {
+    let mut params = Vec::new();
+    if let Some(slug) = folder {
+        params.push(format!("folder={}", url_encode(slug)));
+    }
+    if let Some(tag) = &filter.tag {
+        params.push(format!("tag={}", url_encode(tag)));
+    }
+    if let Some(search) = &filter.search {
+        params.push(format!("q={}", url_encode(search)));
+    }
+    if filter.sort != GallerySort::Newest {
+        params.push(format!("sort={}", filter.sort.as_str()));
+    }
+    if filter.favourites {
+        params.push("favourites=1".to_owned());
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/gallery".to_owned()
+    } else {
+        format!("/gallery?{}", params.join("&"))
+    }
+}
+
 async fn gallery_page(
     state: &AppState,
     session: &Session,
@@ -81,17 +129,29 @@ async fn gallery_page(
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
     let folder_slug = query.folder.filter(|f| !f.is_empty());
-    let tag = query
-        .tag
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| !t.is_empty());
+    let filter = ImageFilter {
+        folder_id: None,
+        tag: query
+            .tag
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty()),
+        favourites: query
+            .favourites
+            .is_some_and(|f| matches!(f.as_str(), "1" | "true" | "on")),
+        search: query
+            .q
+            .map(|q| q.trim().chars().take(200).collect::<String>())
+            .filter(|q| search_query(q).is_some()),
+        sort: GallerySort::parse(query.sort.as_deref().unwrap_or_default()),
+    };
     let user_id = current.user.id;
     let pages::GalleryData {
         summary,
         listing,
         folder,
+        favourites,
     } = {
-        let (folder_slug, tag) = (folder_slug.clone(), tag.clone());
+        let (folder_slug, filter) = (folder_slug.clone(), filter.clone());
         let window = ((page - 1) * PER_PAGE, PER_PAGE);
         let summaries = state.summaries.clone();
         state
@@ -102,29 +162,30 @@ async fn gallery_page(
                     &summaries,
                     user_id,
                     folder_slug.as_deref(),
-                    tag,
+                    filter,
                     window,
                 )
             })
             .await?
     };
-    let link = |page: i64| {
-        let mut params = Vec::new();
-        if let Some(slug) = &folder_slug {
-            params.push(format!("folder={}", crate::views::url_encode(slug)));
-        }
-        if let Some(tag) = &tag {
-            params.push(format!("tag={}", crate::views::url_encode(tag)));
-        }
-        params.push(format!("page={page}"));
-        format!("/gallery?{}", params.join("&"))
-    };
-    let heading = match (&folder, &tag) {
+    let mut heading = match (&folder, &filter.tag) {
         (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
         (Some(folder), None) => folder.name.clone(),
         (None, Some(tag)) => format!("#{tag}"),
+        (None, None) if filter.favourites => "Favourites".to_owned(),
         (None, None) => "All images".to_owned(),
     };
+    if let Some(search) = &filter.search {
+        heading = format!("“{search}” in {heading}");
+    }
+    let cards = listing
+        .items
+        .iter()
+        .map(|placed| Card {
+            favourite: favourites.contains(&placed.image.id),
+            ..Card::owned(placed)
+        })
+        .collect();
     render(
         status,
         &GalleryPage {
@@ -144,10 +205,19 @@ async fn gallery_page(
                 .collect(),
             tags: summary.tags.clone(),
             active_folder: folder_slug.clone().unwrap_or_default(),
-            active_tag: tag.clone().unwrap_or_default(),
-            cards: listing.items.iter().map(Card::owned).collect(),
+            active_folder_id: folder.as_ref().map(|f| f.id),
+            active_folder_name: folder.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+            active_tag: filter.tag.clone().unwrap_or_default(),
+            search: filter.search.clone().unwrap_or_default(),
+            sort: filter.sort.as_str(),
+            sorts: &GallerySort::ALL,
+            favourites_only: filter.favourites,
+            here: gallery_link(folder_slug.as_deref(), &filter, page),
+            cards,
             total: listing.total,
-            pager: Pager::new(page, listing.total, PER_PAGE, link),
+            pager: Pager::new(page, listing.total, PER_PAGE, |page| {
+                gallery_link(folder_slug.as_deref(), &filter, page)
+            }),
             folder_error,
         },
     )
@@ -207,6 +277,51 @@ async fn create_folder(
             .await
         }
     }
+}
+
+/// `POST /folders/{id}/rename` (`name`): a new name; the folder's URL and files stay.
+async fn rename_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    form: web::Form<FolderForm>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let name = match parse_folder_name(&form.name) {
+        Ok((name, _)) => name,
+        Err(message) => {
+            let slug = state
+                .db
+                .run(move |conn| Folder::find_by_id(conn, id))
+                .await
+                .ok()
+                .filter(|folder| folder.user_id == user_id)
+                .map(|folder| folder.slug);
+            return gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery {
+                    folder: slug,
+                    ..GalleryQuery::default()
+                },
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let renamed = state
+        .db
+        .run(move |conn| Folder::rename(conn, user_id, id, &name))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Flash::success(&session, format!("Folder renamed to “{}”.", renamed.name));
+    Ok(see_other(&format!(
+        "/gallery?folder={}",
+        url_encode(&renamed.slug)
+    )))
 }
 
 async fn delete_folder(

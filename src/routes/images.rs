@@ -8,14 +8,15 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::{FolderSlug, parse_tags};
+use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice, parse_tags};
 use crate::error::AppError;
 use crate::extract::CurrentUser;
-use crate::models::{Folder, Image, PlacedImage};
+use crate::models::{Folder, Image, PlacedImage, listing};
 use crate::operations::pages;
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
+use crate::views::errors::wants_json;
 use crate::views::{
     Flash, Layout, display_title, human_bytes, media_url, render, see_other, timestamp,
 };
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/images/{id}/edit", web::post().to(edit))
         .route("/images/{id}/share", web::post().to(share))
         .route("/images/{id}/unshare", web::post().to(unshare))
+        .route("/images/{id}/favourite", web::post().to(favourite))
         .route("/images/{id}/delete", web::post().to(delete));
 }
 
@@ -69,7 +71,18 @@ struct ImagePage {
     folders: Vec<(String, String)>,
     created: String,
     updated: String,
+    /// The live share link, if any (an expired one is `None`, see `share_expired`).
     share_url: Option<String>,
+    /// Listed on Explore, not just unlisted.
+    share_public: bool,
+    /// "until you stop sharing" or "until 4 Jan 2027, 21:30 UTC".
+    share_until: String,
+    /// When the last link expired, if it did.
+    share_expired: Option<String>,
+    /// The expiry choices: (days as the form sends them, label).
+    expiry_choices: Vec<(String, String)>,
+    public_default_days: String,
+    is_favourite: bool,
     is_owner: bool,
     error: Option<String>,
     prompt: Option<String>,
@@ -117,6 +130,9 @@ async fn image_page_with(
         .rerun_size
         .map(|(width, height)| format!("{width}x{height}"));
     let image = &placed.image;
+    let share_expired = image
+        .share_expires_at
+        .is_some_and(|at| at <= chrono::Utc::now());
     render(
         status,
         &ImagePage {
@@ -140,7 +156,30 @@ async fn image_page_with(
             share_url: state
                 .library
                 .share_token_of(image)
+                .filter(|_| !share_expired)
                 .map(|token| format!("/s/{token}")),
+            share_public: image.share_public,
+            share_until: image.share_expires_at.map_or_else(
+                || "until you stop sharing".to_owned(),
+                |at| format!("until {}", timestamp(at)),
+            ),
+            share_expired: image
+                .share_expires_at
+                .filter(|_| share_expired)
+                .map(timestamp),
+            expiry_choices: EXPIRY_CHOICES
+                .iter()
+                .map(|days| {
+                    let label = if *days == 1 {
+                        "1 day".to_owned()
+                    } else {
+                        format!("{days} days")
+                    };
+                    (days.to_string(), label)
+                })
+                .collect(),
+            public_default_days: PUBLIC_DEFAULT_DAYS.to_string(),
+            is_favourite: data.favourite,
             is_owner: owner_id == current.user.id,
             error,
             prompt: image.prompt.clone(),
@@ -337,35 +376,73 @@ async fn edit(
     Ok(see_other(&format!("/images/{id}")))
 }
 
-/// `POST /images/{id}/share`: a new link (the old one stops working). Scripts asking for
-/// JSON get the link in the answer; browsers go back to the image page, which shows it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShareForm {
+    /// `unlisted` (default) or `public` (also listed on Explore).
+    visibility: Option<String>,
+    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
+    expires: Option<String>,
+}
+
+/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
+/// (the old one stops working). Scripts asking for JSON get the link in the answer;
+/// browsers go back to the image page, which shows it.
 async fn share(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let noun = if placed.image.is_video() {
+        "video"
+    } else {
+        "image"
+    };
+    let form: ShareForm = crate::extract::form_or_json(&req, &body)?;
+    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
+        Ok(choice) => choice,
+        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
     let library = state.library.clone();
     let id = placed.image.id;
-    let token = state.db.run(move |conn| library.share(conn, id)).await?;
-    if crate::views::errors::wants_json(&req) {
+    let (token, expires_at) = state
+        .db
+        .run(move |conn| library.share(conn, id, choice))
+        .await?;
+    state.media_cache.forget_image(id);
+    let message = choice.summary(noun);
+    if wants_json(&req) {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "success": true,
             "share_url": format!("/s/{token}"),
             "image_url": format!("/s/{token}/image"),
-            "message": "Share link created. Anyone with the link can see this image.",
+            "thumb_url": format!("/s/{token}/thumb"),
+            "visibility": if choice.is_public() { "public" } else { "unlisted" },
+            "expires_at": expires_at.map(|at| at.to_rfc3339()),
+            "message": message,
         })));
     }
-    Flash::success(
-        &session,
-        "Share link created. Anyone with the link can see this image.",
-    );
+    Flash::success(&session, message);
     Ok(see_other(&format!("/images/{id}")))
 }
 
 async fn unshare(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
@@ -377,10 +454,71 @@ async fn unshare(
         .db
         .run(move |conn| Image::clear_share(conn, id))
         .await?;
-    Flash::success(
-        &session,
-        "Share link revoked. The old link no longer works.",
-    );
+    state.media_cache.forget_image(id);
+    let message = "Share link revoked. The old link no longer works.";
+    if wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "message": message,
+        })));
+    }
+    Flash::success(&session, message);
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct FavouriteForm {
+    /// `1`/`true` (the default) stars the image, `0`/`false` unstars it.
+    favourite: String,
+}
+
+impl Default for FavouriteForm {
+    fn default() -> Self {
+        FavouriteForm {
+            favourite: "1".into(),
+        }
+    }
+}
+
+/// `POST /images/{id}/favourite` (`favourite=1` or `0`): star or unstar the image.
+async fn favourite(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let form: FavouriteForm = crate::extract::form_or_json(&req, &body)?;
+    let starred = match form.favourite.trim() {
+        "1" | "true" | "on" => true,
+        "0" | "false" | "off" => false,
+        _ => {
+            return Err(AppError::BadRequest(
+                "favourite is 1 (star) or 0 (unstar).".into(),
+            ));
+        }
+    };
+    let (user_id, id) = (current.user.id, placed.image.id);
+    state
+        .db
+        .run(move |conn| listing::set_favourite(conn, user_id, id, starred))
+        .await?;
+    let message = if starred {
+        "Added to favourites."
+    } else {
+        "Removed from favourites."
+    };
+    if wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "favourite": starred,
+            "message": message,
+        })));
+    }
+    Flash::success(&session, message);
     Ok(see_other(&format!("/images/{id}")))
 }
 

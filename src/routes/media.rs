@@ -24,7 +24,7 @@ use crate::models::Image;
 use crate::models::user::ANON_USERNAME;
 use crate::state::AppState;
 use crate::storage::{FileName, Variant};
-use crate::views::files::serve_variant;
+use crate::views::files::{MediaCaching, serve_variant};
 use crate::views::variant_ext;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -112,7 +112,7 @@ async fn media(
         &state.library,
         &placed,
         variant,
-        "private",
+        MediaCaching::Private,
     )
     .await
 }

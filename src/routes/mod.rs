@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod bulk;
 pub mod dashboard;
 pub mod gallery;
 pub mod generate;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     dashboard::configure(cfg);
     gallery::configure(cfg);
+    bulk::configure(cfg);
     images::configure(cfg);
     generate::configure(cfg);
     video::configure(cfg);

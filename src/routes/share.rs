@@ -1,6 +1,7 @@
 //! Public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`) and `/explore`.
 //! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
-//! stored token hash, so the old link is a 404 from the next request on.
+//! stored token hash, so the old link is a 404 from the next request on; so does expiry.
+//! Explore lists only shares their owners chose to publish; unlisted links never show.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -12,10 +13,11 @@ use crate::extract::MaybeUser;
 use crate::models::{Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;
+use crate::storage::imaging::THUMB_SIZE;
 use crate::tokens;
 use crate::views::PER_PAGE;
-use crate::views::files::serve_variant;
-use crate::views::{Card, display_title, page_number};
+use crate::views::files::{MediaCaching, serve_variant};
+use crate::views::{Card, display_title, page_number, share_file_url};
 use crate::views::{Layout, Pager, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,7 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Share links must be revalidated each time, so a revoked link stops at once.
-const SHARE_CACHE: &str = "no-cache";
 
 async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppError> {
     let well_formed = token.len() == 48
@@ -57,9 +58,17 @@ struct SharePage {
     /// A video's length; it is then played, with the thumbnail as poster.
     video: Option<String>,
     poster_url: String,
+    /// Absolute URLs for link previews (`og:*`): this page and the picture.
+    page_url: String,
+    og_image: String,
+    og_width: i32,
+    og_height: i32,
+    /// Published on Explore (search engines may index it); unlisted pages say `noindex`.
+    listed: bool,
 }
 
 async fn share_page(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     viewer: MaybeUser,
@@ -67,18 +76,40 @@ async fn share_page(
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let placed = find_shared(&state, &token).await?;
+    let origin = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let image = &placed.image;
+    // A video previews with its poster frame; a picture with itself, unless it is large,
+    // when the thumbnail is enough for a chat preview.
+    let (og_path, og_width, og_height) = if image.is_video() || image.bytes > 5_000_000 {
+        let scale = f64::from(THUMB_SIZE) / f64::from(image.width.max(image.height).max(1));
+        let fit = |edge: i32| ((f64::from(edge) * scale.min(1.0)).round() as i32).max(1);
+        ("thumb", fit(image.width), fit(image.height))
+    } else {
+        ("image", image.width, image.height)
+    };
     render(
         StatusCode::OK,
         &SharePage {
             layout: Layout::new(&session, viewer.0.as_ref()),
             title: display_title(&placed.image),
             owner: placed.username.clone(),
-            image_url: format!("/s/{token}/image"),
+            image_url: share_file_url(&placed, &format!("/s/{token}/image")),
+            page_url: format!("{origin}/s/{token}"),
+            og_image: format!(
+                "{origin}{}",
+                share_file_url(&placed, &format!("/s/{token}/{og_path}"))
+            ),
+            og_width,
+            og_height,
+            listed: placed.image.share_public,
             width: placed.image.width,
             height: placed.image.height,
             tags: placed.image.tags.clone(),
             video: placed.image.seconds_label(),
-            poster_url: format!("/s/{token}/thumb"),
+            poster_url: share_file_url(&placed, &format!("/s/{token}/thumb")),
         },
     )
 }
@@ -95,7 +126,7 @@ async fn share_image(
         &state.library,
         &placed,
         Variant::Original,
-        SHARE_CACHE,
+        MediaCaching::Shared,
     )
     .await
 }
@@ -112,7 +143,7 @@ async fn share_thumb(
         &state.library,
         &placed,
         Variant::Thumb,
-        SHARE_CACHE,
+        MediaCaching::Shared,
     )
     .await
 }

@@ -12,7 +12,7 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::variant_ext;
+use super::{variant_ext, version_tag};
 use crate::error::AppError;
 use crate::library::{Library, key_of};
 use crate::media_cache::{CachedFile, MediaCache};
@@ -25,6 +25,37 @@ const MEDIA_CSP: &str = "default-src 'none'; sandbox";
 /// Files up to this size are read whole in one trip to the backend and sent as one body;
 /// larger ones stream in chunks.
 const SMALL_FILE_BYTES: u64 = 256 * 1024;
+
+/// How browsers may keep a served file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaCaching {
+    /// The owner's proxy: a URL carrying the row's current version (`?v=`, see
+    /// [`super::media_url`]) never changes content, so it is kept for a year; any other
+    /// URL is revalidated every time (a cheap 304 by ETag), so an edit shows at once.
+    Private,
+    /// A share link: always revalidated, so revoking a link takes effect at once.
+    Shared,
+}
+
+impl MediaCaching {
+    fn header(self, req: &HttpRequest, placed: &PlacedImage) -> &'static str {
+        match self {
+            MediaCaching::Shared => "no-cache",
+            MediaCaching::Private => {
+                let current = version_tag(&placed.image);
+                let versioned = req
+                    .query_string()
+                    .split('&')
+                    .any(|pair| pair.strip_prefix("v=") == Some(current.as_str()));
+                if versioned {
+                    "private, max-age=31536000, immutable"
+                } else {
+                    "private, no-cache"
+                }
+            }
+        }
+    }
+}
 
 /// What [`serve_variant`] found.
 enum Opened {
@@ -48,7 +79,7 @@ pub async fn serve_variant(
     library: &Library,
     placed: &PlacedImage,
     variant: Variant,
-    cache_control: &'static str,
+    caching: MediaCaching,
 ) -> Result<HttpResponse, AppError> {
     let file_key = (
         placed.image.id,
@@ -96,7 +127,7 @@ pub async fn serve_variant(
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, MEDIA_CSP))
-        .insert_header((header::CACHE_CONTROL, cache_control));
+        .insert_header((header::CACHE_CONTROL, caching.header(req, placed)));
     let response = match plan {
         Plan::NotModified => response.finish(),
         Plan::Unsatisfiable => response

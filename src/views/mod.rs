@@ -199,6 +199,12 @@ pub struct Card {
     pub owner: String,
     /// A video's length ("4.0 s"), shown on a play badge; `None` for pictures.
     pub video: Option<String>,
+    /// The picture at full size, for the viewer (lightbox).
+    pub full_url: String,
+    pub width: i32,
+    pub height: i32,
+    /// The owner starred it (the owner's own gallery only).
+    pub favourite: bool,
 }
 
 impl Card {
@@ -211,6 +217,10 @@ impl Card {
             link: format!("/images/{}", placed.image.id),
             owner: String::new(),
             video: placed.image.seconds_label(),
+            full_url: media_url(placed, Variant::Original),
+            width: placed.image.width,
+            height: placed.image.height,
+            favourite: false,
         }
     }
 
@@ -227,10 +237,14 @@ impl Card {
         Card {
             id: placed.image.id,
             title: display_title(&placed.image),
-            thumb_url: format!("/s/{token}/thumb"),
+            thumb_url: share_file_url(placed, &format!("/s/{token}/thumb")),
             link: format!("/s/{token}"),
             owner: placed.username.clone(),
             video: placed.image.seconds_label(),
+            full_url: share_file_url(placed, &format!("/s/{token}/image")),
+            width: placed.image.width,
+            height: placed.image.height,
+            favourite: false,
         }
     }
 }
@@ -270,16 +284,40 @@ pub fn variant_ext(image: &Image, variant: Variant) -> &str {
     }
 }
 
-/// The proxy URL of one variant.
+/// The proxy URL of one variant, versioned: `?v=` carries the row's version, so an edit
+/// gives every variant a new URL and browsers show the new pixels at once (see
+/// [`files::MediaCaching`]).
 pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     format!(
-        "/media/{}/{}/{}/{}.{}",
+        "/media/{}/{}/{}/{}.{}?v={}",
         placed.username,
         placed.folder_slug,
         variant.as_str(),
         placed.image.stem,
-        variant_ext(&placed.image, variant)
+        variant_ext(&placed.image, variant),
+        version_tag(&placed.image)
     )
+}
+
+/// A share link's file URL (`/s/{token}/image` or `/s/{token}/thumb`), versioned like
+/// [`media_url`].
+pub fn share_file_url(placed: &PlacedImage, path: &str) -> String {
+    format!("{path}?v={}", version_tag(&placed.image))
+}
+
+/// The row's version as a short URL token: its last change in microseconds, base 36.
+pub fn version_tag(image: &Image) -> String {
+    let mut micros = image.updated_at.timestamp_micros().unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(micros % 36) as usize]);
+        micros /= 36;
+        if micros == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// One image as every JSON answer shows it: the listing (`GET /api/images`), uploads, and

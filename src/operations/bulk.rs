@@ -1,0 +1,118 @@
+//! Gallery bulk actions: one action over the images a user ticked. Only the user's own
+//! images are touched (other ids are skipped, as if they did not exist); each image is
+//! changed through the library as its own page would change it, so files and rows move
+//! together and a failure part-way leaves every image whole.
+
+use diesel::PgConnection;
+
+use crate::domain::{ShareChoice, parse_tags};
+use crate::error::AppError;
+use crate::library::Library;
+use crate::models::{Folder, Image, PlacedImage, listing};
+
+/// At most this many images per bulk action (a gallery page holds 24).
+pub const MAX_BULK: usize = 100;
+
+/// What to do to every ticked image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkAction {
+    /// Into the user's folder with this slug.
+    Move(String),
+    /// Add these tags (already parsed).
+    Tag(Vec<String>),
+    Delete,
+    /// An unlisted link each.
+    Share,
+    Unshare,
+    Favourite(bool),
+}
+
+impl BulkAction {
+    /// From the form's `action` with its `folder` or `tags`.
+    pub fn parse(action: &str, folder: &str, tags: &str) -> Result<Self, String> {
+        Ok(match action.trim() {
+            "move" if folder.trim().is_empty() => {
+                return Err("Choose the folder to move them to.".into());
+            }
+            "move" => BulkAction::Move(folder.trim().to_owned()),
+            "tag" => {
+                let tags = parse_tags(tags)?;
+                if tags.is_empty() {
+                    return Err("Type the tags to add, separated by commas.".into());
+                }
+                BulkAction::Tag(tags)
+            }
+            "delete" => BulkAction::Delete,
+            "share" => BulkAction::Share,
+            "unshare" => BulkAction::Unshare,
+            "favourite" => BulkAction::Favourite(true),
+            "unfavourite" => BulkAction::Favourite(false),
+            "" => return Err("Choose what to do with the selected images.".into()),
+            _ => return Err("That is not something the gallery can do to images.".into()),
+        })
+    }
+}
+
+/// What a bulk action did: the images it touched and, for `Share`, each one's new token.
+pub struct BulkOutcome {
+    pub done: Vec<PlacedImage>,
+    pub tokens: Vec<String>,
+    /// Images whose merged tags would break the tag rules (more than 20).
+    pub refused: usize,
+    /// The folder images were moved to.
+    pub folder: Option<Folder>,
+}
+
+/// Runs `action` over the user's images among `ids`.
+pub fn run(
+    conn: &mut PgConnection,
+    library: &Library,
+    user_id: i64,
+    ids: &[i64],
+    action: &BulkAction,
+) -> Result<BulkOutcome, AppError> {
+    let mut images = Image::placed_by_ids(conn, ids)?;
+    images.retain(|placed| placed.image.user_id == user_id);
+    images.sort_by_key(|placed| std::cmp::Reverse(placed.image.id));
+    let mut outcome = BulkOutcome {
+        done: Vec::new(),
+        tokens: Vec::new(),
+        refused: 0,
+        folder: None,
+    };
+    if let BulkAction::Move(slug) = action {
+        let folder = Folder::find_by_slug(conn, user_id, slug)?
+            .ok_or_else(|| AppError::BadRequest("That folder does not exist.".into()))?;
+        outcome.folder = Some(folder);
+    }
+    for placed in images {
+        let image = &placed.image;
+        match action {
+            BulkAction::Move(_) => {
+                if let Some(folder) = &outcome.folder {
+                    library.update(conn, &placed, folder, &image.title, &image.tags)?;
+                }
+            }
+            BulkAction::Tag(tags) => {
+                let merged: Vec<&str> = image.tags.iter().chain(tags).map(String::as_str).collect();
+                let Ok(merged) = parse_tags(&merged.join(",")) else {
+                    outcome.refused += 1;
+                    continue;
+                };
+                let folder = Folder::find_by_id(conn, image.folder_id)?;
+                library.update(conn, &placed, &folder, &image.title, &merged)?;
+            }
+            BulkAction::Delete => library.delete(conn, &placed)?,
+            BulkAction::Share => {
+                let (token, _) = library.share(conn, image.id, ShareChoice::default())?;
+                outcome.tokens.push(token);
+            }
+            BulkAction::Unshare => Image::clear_share(conn, image.id)?,
+            BulkAction::Favourite(starred) => {
+                listing::set_favourite(conn, user_id, image.id, *starred)?;
+            }
+        }
+        outcome.done.push(placed);
+    }
+    Ok(outcome)
+}
