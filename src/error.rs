@@ -31,10 +31,13 @@ pub enum AppError {
     Unprocessable(String),
     /// A generation the account cannot pay for (no credits, no free image).
     PaymentRequired(String),
-    /// A rate limit was hit; the client may retry after `retry_after_secs`.
+    /// A rate limit was hit; the client may retry after `retry_after_secs`. `limit` is
+    /// the quota that was used up, sent as `RateLimit-*` headers like the allowed requests
+    /// that counted against it (`None` for a one-at-a-time rule).
     TooManyRequests {
         message: String,
         retry_after_secs: u64,
+        limit: Option<u64>,
     },
     /// The database could not be reached in time.
     DatabaseUnavailable,
@@ -127,6 +130,17 @@ impl ResponseError for AppError {
             tracing::error!(error = format!("{err:#}"), "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
+        if let AppError::TooManyRequests {
+            retry_after_secs,
+            limit: Some(limit),
+            ..
+        } = self
+        {
+            response
+                .insert_header(("ratelimit-limit", limit.to_string()))
+                .insert_header(("ratelimit-remaining", "0"))
+                .insert_header(("ratelimit-reset", retry_after_secs.to_string()));
+        }
         match self {
             AppError::TooManyRequests {
                 retry_after_secs, ..

@@ -87,6 +87,27 @@ pub fn list(
     Ok((entries, total))
 }
 
+/// An action as the log page says it ("Blocked a network"); `None` for a word this
+/// version does not know (the page then shows it as stored).
+pub fn describe_action(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "block" => "Blocked a network",
+        "unblock" => "Lifted a block",
+        "set_limits" => "Set a network's limits",
+        "remove_limits" => "Removed a network's limits",
+        "add_disposable_domain" => "Refused an email domain",
+        "set_tier" => "Changed a user's tier",
+        "set_role" => "Changed a user's role",
+        "grant_credits" => "Granted credits",
+        "delete_user" => "Deleted an account",
+        "delete_everything" => "Deleted everything from a network",
+        "overview" => "Viewed an IP's case file",
+        "users" => "Searched users",
+        "audit" => "Read the audit log",
+        _ => return None,
+    })
+}
+
 /// The distinct actions recorded, for the filter's menu.
 pub fn actions(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     admin_audit::table

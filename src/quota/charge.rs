@@ -192,6 +192,7 @@ impl From<Refusal> for AppError {
                     human_duration(retry_after_secs),
                 ),
                 retry_after_secs,
+                limit: Some(u64::from(limit)),
             },
             Refusal::NeedCredits { needed, balance } => AppError::PaymentRequired(format!(
                 "This request needs {needed} credit{} and you have {balance}. Free images \

@@ -80,6 +80,7 @@ pub fn check_upload(
                 retry_after_secs.div_ceil(60)
             ),
             retry_after_secs,
+            limit: Some(u64::from(limits.uploads_per_hour)),
         });
     }
     if limits.storage_bytes > 0 && standing.stored_bytes + new_bytes > limits.storage_bytes {

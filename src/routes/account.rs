@@ -361,6 +361,7 @@ async fn export(
                       Try again once it has finished."
                 .into(),
             retry_after_secs: 10,
+            limit: None,
         });
     };
     let user = current.user.clone();

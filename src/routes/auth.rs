@@ -19,6 +19,7 @@ use crate::operations::accounts;
 use crate::quota::charge;
 use crate::quota::{ClientIp, limit_key};
 use crate::state::AppState;
+use crate::views::errors::wants_json;
 use crate::views::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -86,7 +87,11 @@ async fn register(
             errors.add(field, problem.message());
         })
         .ok();
-    let show_again = |session: &Session, status, errors| {
+    let json = wants_json(&req);
+    let show_again = |session: &Session, status, errors: FieldErrors| {
+        if json {
+            return Ok(errors.json(status));
+        }
         render(
             status,
             &RegisterPage {
@@ -125,6 +130,14 @@ async fn register(
                     user.username
                 )
             };
+            if json {
+                return Ok(HttpResponse::Created().json(serde_json::json!({
+                    "success": true,
+                    "user": {"id": user.id, "username": user.username, "email": user.email},
+                    "claimed_images": moved,
+                    "message": message,
+                })));
+            }
             Flash::success(&session, message);
             // The documented answer is 303 to /login (SPEC §12); signed in, /login passes
             // the browser on to the dashboard.

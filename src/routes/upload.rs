@@ -19,6 +19,7 @@ use crate::quota::ClientIp;
 use crate::quota::{charge, storage};
 use crate::state::AppState;
 use crate::storage::imaging;
+use crate::views::errors::wants_json;
 use crate::views::{Flash, Layout, render, see_other};
 use diesel::Connection;
 
@@ -288,6 +289,10 @@ async fn upload(
         }
         Err(err) => (Err(err), Default::default()),
     };
+    if wants_json(&req) {
+        // Scripts and the upload page's progressive JavaScript: the same answer as the API.
+        return uploaded_json(&state, result?).await;
+    }
     match result {
         Ok(id) => {
             Flash::success(&session, "Uploaded.");
@@ -329,6 +334,11 @@ async fn api_upload(
 ) -> Result<HttpResponse, AppError> {
     let received = receive(&req, payload, state.settings.max_upload_bytes).await?;
     let id = store_upload(&state, &current, ip, received).await?;
+    uploaded_json(&state, id).await
+}
+
+/// `201` with the stored image, as `POST /api/upload` (and `/upload` asked for JSON) answer.
+async fn uploaded_json(state: &AppState, id: i64) -> Result<HttpResponse, AppError> {
     let placed = state
         .db
         .run(move |conn| Image::find_placed(conn, id))

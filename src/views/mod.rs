@@ -130,6 +130,19 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The problems as a JSON answer for scripts: `{"success": false, "error": …, "errors":
+    /// {field: message}}`.
+    pub fn json(&self, status: StatusCode) -> HttpResponse {
+        let mut fields: Vec<(&str, &str)> = self.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.sort_unstable();
+        let summary: Vec<&str> = fields.iter().map(|(_, message)| *message).collect();
+        HttpResponse::build(status).json(serde_json::json!({
+            "success": false,
+            "error": summary.join(" "),
+            "errors": fields.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+    }
 }
 
 /// Renders a page with `status`.

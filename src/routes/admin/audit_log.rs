@@ -34,8 +34,10 @@ pub struct AuditQuery {
 struct AuditPage {
     layout: Layout,
     section: &'static str,
-    entries: Vec<(AuditEntry, String)>,
-    actions: Vec<String>,
+    /// Each entry with its time and its action in words.
+    entries: Vec<(AuditEntry, String, String)>,
+    /// (stored word, words) for the filter's menu.
+    actions: Vec<(String, String)>,
     total: i64,
     query: AuditQuery,
     pager: Pager,
@@ -86,10 +88,19 @@ async fn audit_log(
                 .into_iter()
                 .map(|entry| {
                     let at = timestamp(entry.at);
-                    (entry, at)
+                    let words = audit::describe_action(&entry.action)
+                        .map_or_else(|| entry.action.clone(), str::to_owned);
+                    (entry, at, words)
                 })
                 .collect(),
-            actions,
+            actions: actions
+                .into_iter()
+                .map(|action| {
+                    let words = audit::describe_action(&action)
+                        .map_or_else(|| action.clone(), str::to_owned);
+                    (action, words)
+                })
+                .collect(),
             total,
             query,
             pager,

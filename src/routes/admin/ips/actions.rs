@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::views::human_bytes;
 use crate::views::network_label;
 use crate::views::{Flash, Layout, render, see_other, timestamp};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct BlockForm {
     network: String,
@@ -31,13 +31,17 @@ pub struct BlockForm {
 /// (the path does): the reason is optional, and the block with its audit row is one
 /// transaction.
 pub(super) async fn block(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
-    let network = parse_network_field(&form.network)?;
-    apply_block(&admin, &state, &session, network, &form).await
+    let answer = match parse_network_field(&form.network) {
+        Ok(network) => apply_block(&admin, &state, &session, network, &form).await,
+        Err(err) => Err(err),
+    };
+    super::limits::refused_here(&req, admin, state, session, "block", &*form, answer).await
 }
 
 pub(super) async fn block_path(

@@ -2,7 +2,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use ipnetwork::IpNetwork;
@@ -15,6 +15,7 @@ use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues};
 use crate::quota::free;
 use crate::routes::admin::AdminUser;
 use crate::state::AppState;
+use crate::views::errors::wants_json;
 use crate::views::network_label;
 use crate::views::{Flash, Layout, render, see_other, timestamp};
 
@@ -29,12 +30,87 @@ pub(super) struct LimitsPage {
     /// Disposable email domains: the shipped list's size and the ones admins added.
     shipped_domains: usize,
     added_domains: Vec<String>,
+    /// What was typed into a refused form, shown again with the reason.
+    kept: KeptForm,
+}
+
+/// What an admin typed into one of this page's forms (`block`, `limits`, `domain`), kept
+/// with the reason it was refused so the page can show both.
+#[derive(Debug, Default)]
+pub(super) struct KeptForm {
+    form: &'static str,
+    values: serde_json::Map<String, serde_json::Value>,
+    error: String,
+}
+
+impl KeptForm {
+    /// The value typed into `form`'s field `name`, or "" when that form was not refused.
+    pub fn value(&self, form: &str, name: &str) -> &str {
+        if self.form != form {
+            return "";
+        }
+        self.values
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// Why `form` was refused, if it was.
+    pub fn error(&self, form: &str) -> Option<&str> {
+        (self.form == form).then_some(self.error.as_str())
+    }
+}
+
+/// A form handler's answer, except that a refusal (400) shows the limits page again with
+/// the message beside the form and what was typed still in it. Scripts asking for JSON get
+/// the plain 400.
+pub(super) async fn refused_here(
+    req: &HttpRequest,
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    form: &'static str,
+    typed: &impl serde::Serialize,
+    answer: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
+    match answer {
+        Err(AppError::BadRequest(error)) if !wants_json(req) => {
+            let values = match serde_json::to_value(typed) {
+                Ok(serde_json::Value::Object(values)) => values,
+                _ => serde_json::Map::new(),
+            };
+            let kept = KeptForm {
+                form,
+                values,
+                error,
+            };
+            render_limits(&admin, &state, &session, StatusCode::BAD_REQUEST, kept).await
+        }
+        answer => answer,
+    }
 }
 
 pub(super) async fn limits_page(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
+) -> Result<HttpResponse, AppError> {
+    render_limits(
+        &admin,
+        &state,
+        &session,
+        StatusCode::OK,
+        KeptForm::default(),
+    )
+    .await
+}
+
+async fn render_limits(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    kept: KeptForm,
 ) -> Result<HttpResponse, AppError> {
     // Off the executor: the first look at the shipped domain list parses it.
     let (live, overrides, added_domains, shipped_domains) = state
@@ -51,9 +127,9 @@ pub(super) async fn limits_page(
     let settings = &state.settings;
     let until = |at: Option<DateTime<Utc>>| at.map_or_else(|| "no expiry".to_owned(), timestamp);
     render(
-        StatusCode::OK,
+        status,
         &LimitsPage {
-            layout: Layout::new(&session, Some(&admin.current)),
+            layout: Layout::new(session, Some(&admin.current)),
             section: "limits",
             blocks: live
                 .into_iter()
@@ -77,11 +153,12 @@ pub(super) async fn limits_page(
             ),
             shipped_domains,
             added_domains,
+            kept,
         },
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct DomainForm {
     domain: String,
@@ -90,10 +167,21 @@ pub struct DomainForm {
 /// `POST /admin/disposable-domains`: standard accounts with an address at this domain (or
 /// under it) get no free images.
 pub(super) async fn add_disposable_domain(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<DomainForm>,
+) -> Result<HttpResponse, AppError> {
+    let answer = add_domain(&admin, &state, &session, &form).await;
+    refused_here(&req, admin, state, session, "domain", &*form, answer).await
+}
+
+async fn add_domain(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    form: &DomainForm,
 ) -> Result<HttpResponse, AppError> {
     let domain = free::parse_domain(&form.domain).ok_or_else(|| {
         AppError::BadRequest(format!("{:?} is not a domain name.", form.domain.trim()))
@@ -114,7 +202,7 @@ pub(super) async fn add_disposable_domain(
 /// `POST /admin/limits` takes either the SPEC's one-limit form (`cidr`, `action`, `limit`)
 /// or the admin page's form (`network` and a field per limit); `reason` and
 /// `expires_hours` go with both.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct LimitsForm {
     cidr: String,
@@ -182,10 +270,21 @@ pub(super) fn parse_limits_form(form: &LimitsForm) -> Result<(IpNetwork, LimitCh
 /// keeps the others the network's override already had. The override and its audit row
 /// are one transaction.
 pub(super) async fn set_limits(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<LimitsForm>,
+) -> Result<HttpResponse, AppError> {
+    let answer = save_limits(&admin, &state, &session, &form).await;
+    refused_here(&req, admin, state, session, "limits", &*form, answer).await
+}
+
+async fn save_limits(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    form: &LimitsForm,
 ) -> Result<HttpResponse, AppError> {
     let (network, change) = parse_limits_form(&form)?;
     let expires_at = parse_expiry(&form.expires_hours)?;
