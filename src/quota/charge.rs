@@ -422,6 +422,22 @@ pub struct FreeImages {
 }
 
 impl Usage {
+    /// Whether one more image can be made now (credits, a free image or the anonymous
+    /// allowance, on a network that is not blocked). Pages disable Generate otherwise and
+    /// say why with [`Usage::next_image_cost`]; the server checks again on every order.
+    pub fn can_make_an_image(&self) -> bool {
+        if self.blocked.is_some() {
+            return false;
+        }
+        match self.credits {
+            None => self.anonymous.is_none_or(|a| a.remaining() > 0),
+            Some(credits) => {
+                credits >= self.credits_per_image
+                    || (self.free_images.left > 0 && self.free_images.unavailable_because.is_none())
+            }
+        }
+    }
+
     /// What one image would cost now, in words.
     pub fn next_image_cost(&self) -> String {
         if self.blocked.is_some() {

@@ -177,6 +177,8 @@ struct GeneratePage {
     /// What one image will cost, in words; with the balance, the page's script updates it
     /// for the chosen count.
     cost: String,
+    /// Generate is disabled (and `cost` says why) when nothing can be made right now.
+    can_generate: bool,
     credits: Option<i64>,
     credits_per_image: i64,
     signed_in: bool,
@@ -201,6 +203,7 @@ impl GeneratePage {
             provider: state.provider_names[0].to_owned(),
             error: None,
             cost: usage.next_image_cost(),
+            can_generate: usage.can_make_an_image(),
             credits: usage.credits,
             credits_per_image: usage.credits_per_image,
             signed_in: current.is_some(),
@@ -208,13 +211,34 @@ impl GeneratePage {
     }
 }
 
+/// `GET /generate`, optionally filled in from the query (`prompt`, `count`, `size`,
+/// `seed`, `provider`: "Generate another" keeps the last settings). Values that are not on
+/// offer are left at their defaults; the POST checks everything again.
 async fn generate_form(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
+    query: web::Query<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let page = GeneratePage::new(&state, &session, user.0.as_ref(), ip).await?;
+    let mut page = GeneratePage::new(&state, &session, user.0.as_ref(), ip).await?;
+    let query = query.into_inner();
+    page.prompt = query.prompt.chars().take(1000).collect();
+    if let Some(count) = query.count.and_then(|c| c.parse::<u32>().ok()) {
+        page.count = count.clamp(1, 4);
+    }
+    if let Some(size) = query.size.filter(|size| page.sizes.contains(size)) {
+        page.size = size;
+    }
+    if let Some(seed) = query.seed.filter(|seed| seed.parse::<u64>().is_ok()) {
+        page.seed = seed;
+    }
+    if let Some(provider) = query
+        .provider
+        .filter(|name| page.providers.contains(&name.as_str()))
+    {
+        page.provider = provider;
+    }
     render(StatusCode::OK, &page)
 }
 

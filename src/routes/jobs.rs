@@ -16,7 +16,7 @@ use crate::models::job::{self, Job};
 use crate::operations::generation;
 use crate::state::AppState;
 use crate::storage::Variant;
-use crate::views::{Card, Layout, image_json, media_url, render};
+use crate::views::{Card, Layout, image_json, media_url, render, url_encode};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/jobs/{id}", web::get().to(job_page))
@@ -86,6 +86,47 @@ struct JobPage {
     /// A video job: its clip and poster, once made.
     video: bool,
     player: Option<(String, String)>,
+    /// A picture job's settings, for "Generate another", "Vary" and "Same seed".
+    again: Option<Again>,
+    /// While pending: one placeholder per picture ordered (the progress grid).
+    slots: Vec<u32>,
+}
+
+/// What made a picture job, to make more like it.
+struct Again {
+    size: String,
+    count: u32,
+    seed: u64,
+    provider: String,
+    /// `/generate` filled in with these settings.
+    form_link: String,
+}
+
+impl Again {
+    fn of(job: &Job) -> Option<Again> {
+        if job.kind != JobKind::Image {
+            return None;
+        }
+        let params: job::ImageParams = serde_json::from_value(job.params.clone()).ok()?;
+        if params.source_image_id.is_some() {
+            return None;
+        }
+        let size = format!("{}x{}", params.width, params.height);
+        let provider = params.provider.clone().unwrap_or_default();
+        let form_link = format!(
+            "/generate?prompt={}&size={size}&count={}&provider={}",
+            url_encode(&job.prompt),
+            params.count,
+            url_encode(&provider)
+        );
+        Some(Again {
+            size,
+            count: params.count,
+            seed: params.seed,
+            provider,
+            form_link,
+        })
+    }
 }
 
 async fn job_page(
@@ -105,9 +146,16 @@ async fn job_page(
         }
         card
     };
+    let again = Again::of(&job);
+    let slots = match (&again, job.is_finished()) {
+        (Some(again), false) => (1..=again.count).collect(),
+        _ => Vec::new(),
+    };
     render(
         StatusCode::OK,
         &JobPage {
+            again,
+            slots,
             layout: Layout::new(&session, user.0.as_ref()),
             id: job.id,
             prompt: job.prompt.clone(),

@@ -35,9 +35,202 @@ document.addEventListener("DOMContentLoaded", () => {
   setTimeout(poll, 500);
 });
 
-// Share links: show the full address (what people copy), not just the path.
+// Share links: show the full address (what people copy), not just the path, and offer a
+// Copy button (hidden without JavaScript, where the field can be selected by hand).
 document.addEventListener("DOMContentLoaded", () => {
-  for (const link of document.querySelectorAll("a.share-link")) link.textContent = link.href;
+  for (const field of document.querySelectorAll("input[data-absolute]")) {
+    field.value = new URL(field.value, window.location.href).href;
+    field.addEventListener("focus", () => field.select());
+  }
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) continue;
+    button.hidden = false;
+    const label = button.textContent;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(source.value);
+      } catch (_) {
+        source.type = "text";
+        source.select();
+        document.execCommand("copy");
+      }
+      button.textContent = "Copied";
+      setTimeout(() => { button.textContent = label; }, 1600);
+    });
+  }
+});
+
+// The viewer: pictures in a [data-lightbox] grid open large over the page, with ←/→ to
+// move, Escape to close, fullscreen and download. Links still work without JavaScript.
+document.addEventListener("DOMContentLoaded", () => {
+  const grids = document.querySelectorAll("[data-lightbox]");
+  if (!grids.length) return;
+  const make = (tag, props = {}, children = []) => {
+    const node = Object.assign(document.createElement(tag), props);
+    for (const child of children) node.append(child);
+    return node;
+  };
+  const image = make("img", { alt: "" });
+  const caption = make("figcaption");
+  const download = make("a", { textContent: "Download", className: "lb-download" });
+  download.setAttribute("download", "");
+  const open = make("a", { textContent: "Open page", className: "lb-open" });
+  const full = make("button", { type: "button", textContent: "Fullscreen", className: "lb-full" });
+  const close = make("button", { type: "button", textContent: "Close ✕", className: "lb-close" });
+  const prev = make("button", { type: "button", textContent: "‹", className: "lb-nav lb-prev" });
+  const next = make("button", { type: "button", textContent: "›", className: "lb-nav lb-next" });
+  prev.setAttribute("aria-label", "Previous picture");
+  next.setAttribute("aria-label", "Next picture");
+  const dialog = make("dialog", { className: "lightbox" }, [
+    make("div", { className: "lb-bar" }, [open, download, full, close]),
+    prev, next,
+    make("figure", {}, [image, caption]),
+  ]);
+  dialog.setAttribute("aria-label", "Picture viewer");
+  document.body.append(dialog);
+  let links = [];
+  let index = 0;
+  const show = (at) => {
+    index = (at + links.length) % links.length;
+    const link = links[index];
+    image.src = link.dataset.full;
+    image.alt = link.dataset.title || "";
+    image.width = Number(link.dataset.width) || 0;
+    image.height = Number(link.dataset.height) || 0;
+    caption.textContent = `${link.dataset.title || ""} · ${index + 1} of ${links.length}`;
+    download.href = link.dataset.full;
+    open.href = link.href;
+    prev.hidden = next.hidden = links.length < 2;
+  };
+  for (const grid of grids) {
+    grid.addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-full]");
+      if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      links = [...grid.querySelectorAll("a[data-full]")];
+      show(links.indexOf(link));
+      dialog.showModal();
+    });
+  }
+  prev.addEventListener("click", () => show(index - 1));
+  next.addEventListener("click", () => show(index + 1));
+  close.addEventListener("click", () => dialog.close());
+  full.addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else dialog.requestFullscreen?.();
+  });
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowLeft") { event.preventDefault(); show(index - 1); }
+    if (event.key === "ArrowRight") { event.preventDefault(); show(index + 1); }
+  });
+  dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
+  dialog.addEventListener("close", () => { if (document.fullscreenElement) document.exitFullscreen(); });
+});
+
+// Gallery bulk actions: count what is ticked, show only the fields the chosen action needs,
+// ask before deleting.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form#bulk");
+  if (!form) return;
+  const count = form.querySelector(".bulk-count");
+  const action = form.querySelector("select[name=action]");
+  const folder = form.querySelector("select[name=folder]");
+  const tags = form.querySelector("input[name=tags]");
+  const update = () => {
+    const n = form.querySelectorAll("input[name=ids]:checked").length;
+    count.textContent = n === 0 ? "Tick images, then" : `${n} selected:`;
+    folder.hidden = action.value !== "move";
+    tags.hidden = action.value !== "tag";
+  };
+  form.addEventListener("change", update);
+  form.addEventListener("submit", (event) => {
+    const n = form.querySelectorAll("input[name=ids]:checked").length;
+    if (action.value === "delete" && !window.confirm(`Delete ${n} image${n === 1 ? "" : "s"} for good?`)) event.preventDefault();
+  });
+  update();
+});
+
+// Upload: drop or pick several files; each gets a preview and its own progress bar and is
+// sent on its own (the plain form, which sends one, works without this).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-upload]");
+  if (!form) return;
+  const input = form.querySelector("input[type=file]");
+  const zone = document.createElement("div");
+  zone.className = "dropzone";
+  zone.textContent = "Drop pictures here, or choose several at once below.";
+  form.prepend(zone);
+  input.multiple = true;
+  const list = document.createElement("ul");
+  list.className = "upload-list";
+  form.after(list);
+  const send = (file) => new Promise((resolve) => {
+    const item = document.createElement("li");
+    item.className = "upload-item";
+    const preview = document.createElement("img");
+    preview.alt = "";
+    preview.src = URL.createObjectURL(file);
+    const side = document.createElement("div");
+    const name = document.createElement("div");
+    name.textContent = file.name;
+    const bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    const state = document.createElement("div");
+    state.className = "state muted";
+    state.textContent = "Uploading…";
+    side.append(name, bar, state);
+    item.append(preview, side);
+    list.append(item);
+    const body = new FormData(form);
+    body.set("file", file, file.name);
+    const request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+    });
+    request.addEventListener("load", () => {
+      let answer = {};
+      try { answer = JSON.parse(request.responseText); } catch (_) { /* shown below */ }
+      if (request.status === 201 && answer.image) {
+        bar.value = 100;
+        state.textContent = "";
+        const link = document.createElement("a");
+        link.href = answer.image.page_url || answer.image.image_url;
+        link.textContent = "Uploaded: open it";
+        state.append(link);
+        item.dataset.done = "true";
+      } else {
+        state.classList.add("error");
+        state.textContent = answer.error || `Upload failed (${request.status}).`;
+        item.dataset.done = "false";
+      }
+      resolve();
+    });
+    request.addEventListener("error", () => {
+      state.classList.add("error");
+      state.textContent = "The connection failed; nothing was uploaded.";
+      item.dataset.done = "false";
+      resolve();
+    });
+    request.send(body);
+  });
+  const sendAll = async (files) => {
+    for (const file of files) await send(file);
+  };
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    sendAll([...event.dataTransfer.files]);
+  });
+  form.addEventListener("submit", (event) => {
+    if (input.files.length < 2) return;
+    event.preventDefault();
+    sendAll([...input.files]);
+  });
 });
 
 // The generate form: say what the chosen number of images will cost before sending.
