@@ -297,18 +297,27 @@ pub fn variant_ext(image: &Image, variant: Variant) -> &str {
     }
 }
 
-/// The proxy URL of one variant, versioned: `?v=` carries the row's version, so an edit
-/// gives every variant a new URL and browsers show the new pixels at once (see
-/// [`files::MediaCaching`]).
+/// The proxy URL of one variant as pages use it, versioned: `?v=` carries the row's
+/// version, so an edit gives every variant a new URL and browsers show the new pixels at
+/// once (see [`files::MediaCaching`]).
 pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     format!(
-        "/media/{}/{}/{}/{}.{}?v={}",
+        "{}?v={}",
+        media_path(placed, variant),
+        version_tag(&placed.image)
+    )
+}
+
+/// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
+/// scripts always fetch the current file).
+pub fn media_path(placed: &PlacedImage, variant: Variant) -> String {
+    format!(
+        "/media/{}/{}/{}/{}.{}",
         placed.username,
         placed.folder_slug,
         variant.as_str(),
         placed.image.stem,
         variant_ext(&placed.image, variant),
-        version_tag(&placed.image)
     )
 }
 
@@ -393,17 +402,17 @@ impl ImageJson {
             width: image.width,
             height: image.height,
             bytes: image.bytes,
-            image_url: media_url(placed, Variant::Original),
-            thumb_url: media_url(placed, Variant::Thumb),
+            image_url: media_path(placed, Variant::Original),
+            thumb_url: media_path(placed, Variant::Thumb),
             file_path: format!(
                 "uploads/{}/{}/original/{}.{}",
                 placed.username, placed.folder_slug, image.stem, image.original_ext
             ),
             page_url: page.clone(),
             urls: ImageUrls {
-                original: media_url(placed, Variant::Original),
-                thumb: media_url(placed, Variant::Thumb),
-                pristine: media_url(placed, Variant::Pristine),
+                original: media_path(placed, Variant::Original),
+                thumb: media_path(placed, Variant::Thumb),
+                pristine: media_path(placed, Variant::Pristine),
                 page,
             },
             prompt: image.prompt.clone(),

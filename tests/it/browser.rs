@@ -124,11 +124,13 @@ async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
     assert!(browser.image_loaded(".tile img").await, "thumbnail loads");
     browser.screenshot("11-gallery").await;
 
-    browser.click(".tile a").await;
+    // A click opens the viewer; the image page is the tile's link.
+    let page = browser.attribute(".tile a", "href").await;
+    browser.goto(&app.url(&page)).await;
     browser.click("form[action$='/share'] button").await;
-    let link = browser.attribute(".share-link", "href").await;
+    let link = browser.attribute("#sharing a[href^='/s/']", "href").await;
     assert!(link.contains("/s/"), "{link}");
-    let shown = browser.text(".share-link").await;
+    let shown = browser.property("#share-url", "value").await;
     assert!(
         shown.starts_with("http://127.0.0.1:") && shown.contains("/s/"),
         "the full address is shown: {shown}"

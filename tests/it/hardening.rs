@@ -331,6 +331,7 @@ async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
     let reply: serde_json::Value = owner
         .post(app.url(&format!("/images/{id}/share")))
         .header("accept", "application/json")
+        .form(&[("visibility", "public")])
         .send()
         .await
         .expect("share")

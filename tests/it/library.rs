@@ -285,9 +285,13 @@ async fn share_links_work_for_anyone_and_die_when_revoked(app: TestApp) {
     app.signed_in_user(&owner, "sharer").await;
     let id = app.upload_ok(&owner, png(120, 80), &[]).await;
     assert_eq!(
-        app.post_form(&owner, &format!("/images/{id}/share"), &[])
-            .await
-            .status(),
+        app.post_form(
+            &owner,
+            &format!("/images/{id}/share"),
+            &[("visibility", "public")]
+        )
+        .await
+        .status(),
         303
     );
     let page = app

@@ -20,6 +20,7 @@ mod generation;
 mod hardening;
 mod health;
 mod helpers;
+mod journeys;
 mod library;
 mod media_security;
 mod migrations;

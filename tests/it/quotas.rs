@@ -126,7 +126,7 @@ async fn signed_in_with_credits(app: &TestApp, name: &str, credits: i64) -> reqw
 }
 
 /// `atelier grant-credits`, the operator's tool.
-fn grant(app: &TestApp, name: &str, amount: i64) {
+pub fn grant(app: &TestApp, name: &str, amount: i64) {
     let output = cli(
         app,
         &[

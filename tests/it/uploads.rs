@@ -206,7 +206,8 @@ async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
         header("content-security-policy"),
         "default-src 'none'; sandbox"
     );
-    assert_eq!(header("cache-control"), "private");
+    // The API's URL has no version: revalidated every time, so an edit shows at once.
+    assert_eq!(header("cache-control"), "private, no-cache");
     assert!(!header("last-modified").is_empty());
     let etag = header("etag");
     assert!(!etag.is_empty());
@@ -231,6 +232,55 @@ async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
         format!("bytes 0-9/{}", full.len())
     );
     assert_eq!(response.bytes().await.expect("body"), full[..10]);
+
+    // Pages use versioned URLs: kept for a year while current, new after an edit, and an
+    // old version is revalidated (so it can never show stale pixels as current).
+    let id = app.api_images(&client).await[0]["id"].as_i64().expect("id");
+    let page_src = |page: String| {
+        page.split("<img src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("img src")
+            .replace("&#x3d;", "=")
+            .replace("&amp;", "&")
+    };
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let versioned = page_src(page);
+    assert!(
+        versioned.starts_with(&url) && versioned.contains("?v="),
+        "{versioned}"
+    );
+    let response = app.get(&client, &versioned).await;
+    assert_eq!(
+        response.headers()["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
+    app.post_form(
+        &client,
+        &format!("/images/{id}/edit"),
+        &[("op", "rotate90")],
+    )
+    .await;
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let after_edit = page_src(page);
+    assert_ne!(after_edit, versioned, "an edit gives a new URL");
+    let stale = app.get(&client, &versioned).await;
+    assert_eq!(stale.headers()["cache-control"], "private, no-cache");
+    assert_ne!(
+        stale.bytes().await.expect("body"),
+        full,
+        "and serves the current file"
+    );
 }
 
 crate::on_each_backend!(large_files_stream_with_the_same_headers);
@@ -261,7 +311,7 @@ async fn large_files_stream_with_the_same_headers(app: TestApp) {
         "default-src 'none'; sandbox"
     );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(response.headers()["cache-control"], "private");
+    assert_eq!(response.headers()["cache-control"], "private, no-cache");
     let etag = response.headers()["etag"]
         .to_str()
         .expect("etag")

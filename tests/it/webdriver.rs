@@ -178,6 +178,17 @@ impl Browser {
         .await;
     }
 
+    /// Clicks something that stays on the page (a script's button, a `<summary>`).
+    pub async fn tap(&self, css: &str) {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
     /// Clicks something that navigates (a link or a submit button) and waits for the next
     /// page: the clicked element goes stale when its document is replaced, then the new
     /// document must finish loading.
@@ -238,6 +249,21 @@ impl Browser {
         .to_owned()
     }
 
+    /// A DOM property of the first element matching `css` (a field's current `value`, not
+    /// the attribute it was served with).
+    pub async fn property(&self, css: &str, name: &str) -> String {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{id}/property/{name}"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     /// Waits (up to 5 s) for the image in `css` to load with real pixels; lazy images are
     /// not covered by the page's load event.
     pub async fn image_loaded(&self, css: &str) -> bool {
@@ -267,6 +293,46 @@ impl Browser {
             json!({ "script": script, "args": args }),
         )
         .await
+    }
+
+    /// Sets the window (in headless Chromium, the viewport) to `width` × `height` CSS px.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// Presses and releases one key (a WebDriver key code such as `"\u{E014}"`, →) as a
+    /// real keyboard would, on whatever has the focus.
+    pub async fn press(&self, key: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+            ]}]}),
+        )
+        .await;
+    }
+
+    /// Waits (up to 10 s) until `expression` is true in the page; whether it became true.
+    pub async fn wait_until(&self, expression: &str) -> bool {
+        for _ in 0..100 {
+            let value = self
+                .execute(
+                    &format!("try {{ return !!({expression}); }} catch (_) {{ return false; }}"),
+                    json!([]),
+                )
+                .await;
+            if value == Value::Bool(true) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
     }
 
     /// Saves a PNG of the viewport under `target/screenshots/`; returns its path.
