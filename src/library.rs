@@ -17,9 +17,10 @@ use crate::domain::{FolderSlug, ImageKind, ShareChoice, Username};
 use crate::error::AppError;
 use crate::models::audit::{self, Actor};
 use crate::models::image::{NewImage, Provenance};
-use crate::models::job;
 use crate::models::{Folder, Image, PlacedImage, User};
+use crate::models::{camera, job};
 use crate::storage::budget::DecodeBudget;
+use crate::storage::exif;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
 use crate::storage::video::PreparedVideo;
 use crate::storage::{FileName, ObjectKey, Storage, StoreError, Variant, mime_for};
@@ -155,28 +156,43 @@ impl Library {
                 (_, thumb_ext, _),
             ] = files;
             let (width, height) = input.files.dimensions();
-            Ok(Image::insert(
-                conn,
-                &NewImage {
-                    user_id: input.user_id,
-                    folder_id: input.folder.id,
-                    kind: input.kind,
-                    stem: &stem,
-                    original_ext,
-                    thumb_ext,
-                    pristine_ext,
-                    mime: mime_for(original_ext),
-                    width: to_i32(width),
-                    height: to_i32(height),
-                    bytes: original.len() as i64,
-                    disk_bytes,
-                    title: input.title,
-                    tags: input.tags,
-                    client_ip: input.client_ip,
-                    duration_ms: input.files.duration_ms(),
-                    provenance: input.provenance.clone(),
-                },
-            )?)
+            let camera = match &input.files {
+                MediaFiles::Picture {
+                    pristine,
+                    pristine_format: Format::Jpeg,
+                    ..
+                } => exif::camera_of_jpeg(pristine),
+                _ => None,
+            };
+            // The row and its camera details go in together.
+            conn.transaction(|conn| {
+                let image = Image::insert(
+                    conn,
+                    &NewImage {
+                        user_id: input.user_id,
+                        folder_id: input.folder.id,
+                        kind: input.kind,
+                        stem: &stem,
+                        original_ext,
+                        thumb_ext,
+                        pristine_ext,
+                        mime: mime_for(original_ext),
+                        width: to_i32(width),
+                        height: to_i32(height),
+                        bytes: original.len() as i64,
+                        disk_bytes,
+                        title: input.title,
+                        tags: input.tags,
+                        client_ip: input.client_ip,
+                        duration_ms: input.files.duration_ms(),
+                        provenance: input.provenance.clone(),
+                    },
+                )?;
+                if let Some(camera) = camera {
+                    camera::insert(conn, image.id, &camera)?;
+                }
+                Ok::<_, AppError>(image)
+            })
         })();
         if result.is_err() {
             for key in &written {

@@ -25,6 +25,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    camera_details (image_id) {
+        image_id -> Int8,
+        make -> Nullable<Text>,
+        model -> Nullable<Text>,
+        taken_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     credit_ledger (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -228,10 +237,12 @@ diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(favourites -> images (image_id));
+diesel::joinable!(camera_details -> images (image_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_audit,
     api_tokens,
+    camera_details,
     credit_ledger,
     disposable_domains,
     favourites,

@@ -1,3 +1,4 @@
+DROP TABLE camera_details;
 DROP TABLE favourites;
 DROP INDEX images_public_idx;
 CREATE INDEX images_shared_idx ON images (shared_at DESC) WHERE share_token_hash IS NOT NULL;

@@ -25,3 +25,12 @@ CREATE TABLE favourites (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX favourites_user_idx ON favourites (user_id, created_at DESC);
+
+-- What the camera wrote about itself (read from the pristine JPEG at upload): make, model
+-- and the camera's local time. Never location.
+CREATE TABLE camera_details (
+    image_id BIGINT PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+    make     TEXT CHECK (char_length(make) <= 64),
+    model    TEXT CHECK (char_length(model) <= 64),
+    taken_at TIMESTAMP
+);

@@ -138,6 +138,19 @@ pub fn adopt_anonymous(conn: &mut PgConnection, anon_id: &str, user_id: i64) -> 
     .execute(conn)
 }
 
+/// The user's latest jobs of every kind, newest first.
+pub fn recent_for_user(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<Job>> {
+    generation_jobs::table
+        .filter(generation_jobs::user_id.eq(user_id))
+        .order((
+            generation_jobs::created_at.desc(),
+            generation_jobs::id.desc(),
+        ))
+        .limit(limit)
+        .select(Job::as_select())
+        .load(conn)
+}
+
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Job>> {
     generation_jobs::table
         .find(id)

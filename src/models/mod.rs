@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod camera;
 pub mod folder;
 pub mod image;
 pub mod ip_activity;

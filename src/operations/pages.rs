@@ -13,7 +13,7 @@ use crate::models::image::Page;
 use crate::models::job::{self, ImageParams};
 use crate::models::listing::{self, ImageFilter};
 use crate::models::stats::{self, Overview, TopAddress};
-use crate::models::{Folder, Image, PlacedImage, SessionRow, User, api_token};
+use crate::models::{Folder, Image, PlacedImage, SessionRow, User, api_token, camera};
 use crate::quota::blocks::{self, Block};
 use crate::quota::charge::{self, Rules, Usage};
 use crate::quota::storage;
@@ -128,6 +128,8 @@ pub struct ImagePageData {
     pub rerun_size: Option<(u32, u32)>,
     /// The owner starred it.
     pub favourite: bool,
+    /// What the camera wrote (make, model, when), for uploaded photos that say.
+    pub camera: Option<camera::CameraDetails>,
 }
 
 pub fn image_page(
@@ -147,6 +149,7 @@ pub fn image_page(
         folders,
         rerun_size,
         favourite,
+        camera: camera::find(conn, placed.image.id)?,
     })
 }
 

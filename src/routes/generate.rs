@@ -179,10 +179,15 @@ struct GeneratePage {
     cost: String,
     /// Generate is disabled (and `cost` says why) when nothing can be made right now.
     can_generate: bool,
+    /// The signed-in user's latest jobs: (link, prompt, what became of it).
+    recent: Vec<(String, String, String)>,
     credits: Option<i64>,
     credits_per_image: i64,
     signed_in: bool,
 }
+
+/// How many of a user's latest jobs the generate page lists.
+const RECENT_JOBS: i64 = 6;
 
 impl GeneratePage {
     async fn new(
@@ -192,7 +197,24 @@ impl GeneratePage {
         ip: ClientIp,
     ) -> Result<Self, AppError> {
         let usage = state.usage_of(current.map(|c| &c.user), ip).await?;
+        let recent = match current {
+            Some(current) => {
+                let user_id = current.user.id;
+                state
+                    .db
+                    .run(move |conn| job::recent_for_user(conn, user_id, RECENT_JOBS))
+                    .await?
+                    .into_iter()
+                    .map(|job| {
+                        let outcome = format!("{} · {}", job.kind, job.status);
+                        (format!("/jobs/{}", job.id), job.prompt, outcome)
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         Ok(GeneratePage {
+            recent,
             layout: Layout::new(session, current),
             prompt: String::new(),
             count: 1,

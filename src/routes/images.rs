@@ -83,6 +83,9 @@ struct ImagePage {
     expiry_choices: Vec<(String, String)>,
     public_default_days: String,
     is_favourite: bool,
+    /// "Fujifilm X100V" and "2024-05-01 18:30" (the camera's clock), when the photo says.
+    camera: Option<String>,
+    taken: Option<String>,
     is_owner: bool,
     error: Option<String>,
     prompt: Option<String>,
@@ -180,6 +183,23 @@ async fn image_page_with(
                 .collect(),
             public_default_days: PUBLIC_DEFAULT_DAYS.to_string(),
             is_favourite: data.favourite,
+            camera: data.camera.as_ref().and_then(|camera| {
+                let words: Vec<&str> = [camera.make.as_deref(), camera.model.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                // Models often repeat the make ("Canon" + "Canon EOS R5").
+                match words.as_slice() {
+                    [make, model] if model.starts_with(make) => Some((*model).to_owned()),
+                    [] => None,
+                    words => Some(words.join(" ")),
+                }
+            }),
+            taken: data
+                .camera
+                .as_ref()
+                .and_then(|camera| camera.taken_at)
+                .map(|at| at.format("%Y-%m-%d %H:%M").to_string()),
             is_owner: owner_id == current.user.id,
             error,
             prompt: image.prompt.clone(),

@@ -27,8 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/explore", web::get().to(explore));
 }
 
-/// Share links must be revalidated each time, so a revoked link stops at once.
-
+/// The shared image behind a token: live, unexpired, its owner enabled; otherwise 404.
 async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppError> {
     let well_formed = token.len() == 48
         && token

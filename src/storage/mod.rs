@@ -8,6 +8,7 @@
 //! [`Storage::open`], which the proxy awaits.
 
 pub mod budget;
+pub mod exif;
 pub mod imaging;
 pub mod jpeg;
 pub mod local;

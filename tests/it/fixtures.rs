@@ -82,6 +82,58 @@ pub fn jpeg_with_exif(width: u32, height: u32, orientation: u16) -> Vec<u8> {
     out
 }
 
+/// A JPEG as a phone writes it: EXIF with Make "Google", Model "Pixel 8", the time it was
+/// taken (2024:05:01 18:30:05, in the EXIF directory) and a GPS position (48° 51′ 24″ N).
+pub fn jpeg_from_a_phone(width: u32, height: u32) -> Vec<u8> {
+    let plain = jpeg(width, height);
+    let make = b"Google\0";
+    let model = b"Pixel 8\0";
+    let taken = b"2024:05:01 18:30:05\0";
+    let entry = |tiff: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
+        tiff.extend(tag.to_le_bytes());
+        tiff.extend(kind.to_le_bytes());
+        tiff.extend(count.to_le_bytes());
+        tiff.extend(value.to_le_bytes());
+    };
+    let mut tiff: Vec<u8> = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    let ifd0_end = 8 + 2 + 12 * 4 + 4;
+    let make_at = ifd0_end;
+    let model_at = make_at + make.len() as u32;
+    let exif_at = model_at + model.len() as u32;
+    let taken_at = exif_at + 2 + 12 + 4;
+    let gps_at = taken_at + taken.len() as u32;
+    let rationals_at = gps_at + 2 + 12 * 2 + 4;
+    tiff.extend(4u16.to_le_bytes());
+    entry(&mut tiff, 0x010F, 2, make.len() as u32, make_at);
+    entry(&mut tiff, 0x0110, 2, model.len() as u32, model_at);
+    entry(&mut tiff, 0x8769, 4, 1, exif_at);
+    entry(&mut tiff, 0x8825, 4, 1, gps_at);
+    tiff.extend(0u32.to_le_bytes());
+    tiff.extend(make);
+    tiff.extend(model);
+    tiff.extend(1u16.to_le_bytes());
+    entry(&mut tiff, 0x9003, 2, taken.len() as u32, taken_at);
+    tiff.extend(0u32.to_le_bytes());
+    tiff.extend(taken);
+    tiff.extend(2u16.to_le_bytes());
+    entry(&mut tiff, 1, 2, 2, u32::from_le_bytes(*b"N\0\0\0"));
+    entry(&mut tiff, 2, 5, 3, rationals_at);
+    tiff.extend(0u32.to_le_bytes());
+    for (num, den) in [(48u32, 1u32), (51, 1), (2400, 100)] {
+        tiff.extend(num.to_le_bytes());
+        tiff.extend(den.to_le_bytes());
+    }
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&plain[2..]);
+    out
+}
+
 /// True when the JPEG has an EXIF (APP1 "Exif") segment.
 pub fn has_exif(jpeg: &[u8]) -> bool {
     let mut i = 2;

@@ -16,6 +16,7 @@ mod fake_comfyui;
 mod fake_openai;
 mod fast_paths;
 mod fixtures;
+mod gallery_tools;
 mod generation;
 mod hardening;
 mod health;

@@ -94,6 +94,7 @@ fn diesel_type(udt: &str) -> String {
         "text" | "varchar" => "Text",
         "bool" => "Bool",
         "timestamptz" => "Timestamptz",
+        "timestamp" => "Timestamp",
         "inet" => "Inet",
         "cidr" => "Cidr",
         "jsonb" => "Jsonb",

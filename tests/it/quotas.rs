@@ -172,6 +172,10 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
     assert_eq!(refused.status(), 429);
     let retry_after = header(&refused, "retry-after");
     assert!((86_390..=86_400).contains(&retry_after), "{retry_after}");
+    // The refusal says where the limit stands, as the allowed requests did.
+    assert_eq!(header(&refused, "ratelimit-limit"), 3);
+    assert_eq!(header(&refused, "ratelimit-remaining"), 0);
+    assert_eq!(header(&refused, "ratelimit-reset"), retry_after);
     let message = error_of(refused).await;
     assert!(
         message.contains("3 anonymous image generations") && message.contains("24 hours"),
@@ -187,6 +191,7 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
         .expect("POST");
     assert_eq!(page.status(), 429);
     assert!(page.headers().contains_key("retry-after"));
+    assert_eq!(header(&page, "ratelimit-remaining"), 0);
     assert!(
         page.text()
             .await

@@ -354,11 +354,11 @@ async fn the_clip_plays_for_its_owner_only_and_cannot_be_edited() {
         .await
         .expect("page");
     let share = page
-        .split("class=\"share-link\" href=\"")
+        .split("href=\"/s/")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .expect("share link")
-        .to_owned();
+        .map(|token| format!("/s/{token}"))
+        .expect("share link");
     let public = new_client();
     let shared = app
         .get(&public, &share)

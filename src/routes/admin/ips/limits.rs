@@ -193,7 +193,7 @@ async fn add_domain(
         .run(move |conn| admin_ops::add_disposable_domain(conn, &policy, &actor, &added))
         .await?;
     Flash::success(
-        &session,
+        session,
         format!("{domain} counts as disposable from now on."),
     );
     Ok(see_other("/admin/limits"))
@@ -286,7 +286,7 @@ async fn save_limits(
     session: &Session,
     form: &LimitsForm,
 ) -> Result<HttpResponse, AppError> {
-    let (network, change) = parse_limits_form(&form)?;
+    let (network, change) = parse_limits_form(form)?;
     let expires_at = parse_expiry(&form.expires_hours)?;
     let reason = form.reason.trim();
     if reason.chars().count() > 500 {
@@ -307,7 +307,7 @@ async fn save_limits(
     // forget theirs within seconds).
     state.recent_refusals.clear();
     Flash::success(
-        &session,
+        session,
         format!(
             "Limits for {} saved: {}.",
             network_label(&network),

@@ -1,0 +1,679 @@
+//! The gallery's tools over HTTP, as scripts and no-JS browsers use them: search, sort
+//! and favourites; bulk actions (only ever on the user's own images); folder renaming;
+//! unlisted and public shares with expiry; JSON answers for register, upload and share;
+//! camera details without location; admin forms that keep what was typed.
+
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+use serde_json::{Value, json};
+
+use crate::fixtures::{jpeg_from_a_phone, png};
+use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
+
+async fn titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<String> {
+    let listing: Value = app
+        .get(client, &format!("/api/images?{query}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    listing["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|image| image["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn json_post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = client
+        .post(url)
+        .header("accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn search_sort_and_favourites_narrow_the_gallery() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "finder").await;
+    let mut ids = Vec::new();
+    for (title, width) in [
+        ("Mountains at dawn", 300),
+        ("A quiet lake", 500),
+        ("Mountain lake, evening", 400),
+    ] {
+        ids.push(
+            app.upload_ok(&client, png(width, 200), &[("title", title)])
+                .await,
+        );
+    }
+    // Prefixes and stems match; every word must; punctuation is not query syntax.
+    assert_eq!(
+        titles(&app, &client, "q=mountain&sort=title").await,
+        ["Mountain lake, evening", "Mountains at dawn"]
+    );
+    assert_eq!(
+        titles(&app, &client, "q=mount+lake").await,
+        ["Mountain lake, evening"]
+    );
+    assert_eq!(
+        titles(&app, &client, "q=%27%29%3A*%26%7C%21").await.len(),
+        3,
+        "no words: no filter"
+    );
+    assert!(titles(&app, &client, "q=volcano").await.is_empty());
+    assert_eq!(
+        titles(&app, &client, "sort=largest").await,
+        [
+            "A quiet lake",
+            "Mountain lake, evening",
+            "Mountains at dawn"
+        ]
+    );
+    assert_eq!(
+        titles(&app, &client, "sort=oldest").await[0],
+        "Mountains at dawn"
+    );
+    // The page shows the same, the box keeps the words, and no results say so.
+    let page = app
+        .get(&client, "/gallery?q=mountain")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("value=\"mountain\"") && page.contains("2 images"),
+        "{page}"
+    );
+    let page = app
+        .get(&client, "/gallery?q=volcano")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("No images match"));
+
+    // Favourites: starred from the image page's form or as JSON.
+    let star = app
+        .post_form(
+            &client,
+            &format!("/images/{}/favourite", ids[1]),
+            &[("favourite", "1")],
+        )
+        .await;
+    assert_eq!(star.status(), 303);
+    assert_eq!(
+        titles(&app, &client, "favourites=1").await,
+        ["A quiet lake"]
+    );
+    let page = app
+        .get(&client, "/gallery?favourites=1")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("fav-badge") && page.contains("Favourites"));
+    let (status, answer) = json_post(
+        &client,
+        app.url(&format!("/images/{}/favourite", ids[1])),
+        &[("favourite", "0")],
+    )
+    .await;
+    assert_eq!((status, answer["favourite"].clone()), (200, json!(false)));
+    assert!(titles(&app, &client, "favourites=1").await.is_empty());
+    let (status, _) = json_post(
+        &client,
+        app.url(&format!("/images/{}/favourite", ids[1])),
+        &[("favourite", "maybe")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Someone else's image cannot be starred.
+    let other = new_client();
+    app.signed_in_user(&other, "nosy").await;
+    let response = app
+        .post_form(&other, &format!("/images/{}/favourite", ids[0]), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn bulk_actions_touch_only_the_users_own_images() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "bulky").await;
+    let a = app
+        .upload_ok(&owner, png(200, 100), &[("title", "a"), ("tags", "keep")])
+        .await;
+    let b = app
+        .upload_ok(&owner, png(200, 100), &[("title", "b")])
+        .await;
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "stranger").await;
+    let theirs = app
+        .upload_ok(&stranger, png(200, 100), &[("title", "theirs")])
+        .await;
+    assert_eq!(
+        app.post_form(&owner, "/folders", &[("name", "Holidays")])
+            .await
+            .status(),
+        303
+    );
+    let ids = format!("ids={a}&ids={b}&ids={theirs}");
+    let bulk = |body: String| {
+        owner
+            .post(app.url("/gallery/bulk"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Tag: added to what was there, only on the owner's two.
+    let response = bulk(format!(
+        "{ids}&action=tag&tags=trip,+2026&back=/gallery%3Fpage%3D1"
+    ))
+    .await
+    .expect("bulk");
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/gallery?page=1");
+    let images = app.api_images(&owner).await;
+    let tags_of = |id: i64| {
+        images
+            .iter()
+            .find(|image| image["id"] == id)
+            .map(|image| image["tags"].clone())
+            .expect("image")
+    };
+    assert_eq!(tags_of(a), json!(["keep", "trip", "2026"]));
+    assert_eq!(tags_of(b), json!(["trip", "2026"]));
+    let theirs_tags: Vec<String> = {
+        use atelier::schema::images;
+        images::table
+            .find(theirs)
+            .select(images::tags)
+            .first(&mut app.conn())
+            .expect("theirs")
+    };
+    assert!(
+        theirs_tags.is_empty(),
+        "a stranger's image is never touched"
+    );
+    // Move: the files follow, and the page proxy serves them from the new folder.
+    let response = bulk(format!("{ids}&action=move&folder=holidays"))
+        .await
+        .expect("bulk");
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        titles(&app, &owner, "folder=holidays&sort=title").await,
+        ["a", "b"]
+    );
+    for image in app.api_images(&owner).await {
+        let url = image["urls"]["original"].as_str().expect("url");
+        assert!(url.contains("/holidays/"), "{url}");
+        assert_eq!(app.get(&owner, url).await.status(), 200);
+    }
+    // Share: unlisted links, shown as JSON to scripts; none of them on Explore.
+    let response = owner
+        .post(app.url("/gallery/bulk"))
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{ids}&action=share"))
+        .send()
+        .await
+        .expect("bulk");
+    let answer: Value = response.json().await.expect("json");
+    let links = answer["share_urls"].as_array().expect("links").clone();
+    assert_eq!(links.len(), 2, "{answer}");
+    for link in &links {
+        assert_eq!(
+            app.get(&new_client(), link.as_str().expect("link"))
+                .await
+                .status(),
+            200
+        );
+    }
+    let explore = app
+        .get(&new_client(), "/explore")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        !explore.contains("/s/"),
+        "unlisted links never show on Explore"
+    );
+    // Bad requests change nothing and say why.
+    for (body, message) in [
+        ("action=delete".to_owned(), "Tick at least one image"),
+        (
+            format!("{ids}&action=explode"),
+            "not something the gallery can do",
+        ),
+        (
+            format!("{ids}&action=move&folder=nowhere"),
+            "does not exist",
+        ),
+        (format!("{ids}&action=tag&tags=%21%21"), "not allowed"),
+    ] {
+        let response = owner
+            .post(app.url("/gallery/bulk"))
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("bulk");
+        assert_eq!(response.status(), 400);
+        let error: Value = response.json().await.expect("json");
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(message),
+            "{error}"
+        );
+    }
+    let too_many: String = (1..=101).map(|id| format!("ids={id}&")).collect();
+    let response = bulk(format!("{too_many}action=delete"))
+        .await
+        .expect("bulk");
+    assert_eq!(response.status(), 303, "the page says why");
+    assert_eq!(app.count_images(), 3);
+    // Delete: the owner's two go, with their files; the stranger's stays.
+    let response = bulk(format!("{ids}&action=delete")).await.expect("bulk");
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.count_images(), 1);
+    assert_eq!(app.api_images(&stranger).await.len(), 1);
+}
+
+#[tokio::test]
+async fn folders_can_be_renamed_and_keep_their_address() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "renamer").await;
+    app.post_form(&client, "/folders", &[("name", "Trips")])
+        .await;
+    let id = app
+        .upload_ok(&client, png(120, 80), &[("folder", "trips")])
+        .await;
+    let folder_id: i64 = {
+        use atelier::schema::folders;
+        folders::table
+            .filter(folders::slug.eq("trips"))
+            .select(folders::id)
+            .first(&mut app.conn())
+            .expect("folder")
+    };
+    let response = app
+        .post_form(
+            &client,
+            &format!("/folders/{folder_id}/rename"),
+            &[("name", "Trips 2026")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/gallery?folder=trips");
+    let page = app
+        .get(&client, "/gallery?folder=trips")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Trips 2026"));
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Trips 2026"));
+    // A bad name: 400, the form says why; someone else's folder: 404.
+    let response = app
+        .post_form(
+            &client,
+            &format!("/folders/{folder_id}/rename"),
+            &[("name", "   ")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("1 to 64 characters")
+    );
+    let other = new_client();
+    app.signed_in_user(&other, "other").await;
+    let response = app
+        .post_form(
+            &other,
+            &format!("/folders/{folder_id}/rename"),
+            &[("name", "Mine")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn shares_are_unlisted_unless_published_and_expire_when_told() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "publisher").await;
+    let id = app
+        .upload_ok(&client, png(200, 100), &[("title", "Harbour")])
+        .await;
+    let share = |form: &'static [(&'static str, &'static str)]| {
+        json_post(&client, app.url(&format!("/images/{id}/share")), form)
+    };
+    let (status, unlisted) = share(&[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(unlisted["visibility"], "unlisted");
+    assert_eq!(unlisted["expires_at"], Value::Null);
+    let link = unlisted["share_url"].as_str().expect("link").to_owned();
+    assert_eq!(app.get(&new_client(), &link).await.status(), 200);
+    let explore = app
+        .get(&new_client(), "/explore")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!explore.contains("Harbour"), "unlisted: not on Explore");
+
+    let (_, public) = share(&[("visibility", "public")]).await;
+    assert_eq!(public["visibility"], "public");
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(public["expires_at"].as_str().expect("expiry"))
+            .expect("rfc3339");
+    let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours() / 24;
+    assert_eq!(days, 29, "public links expire after 30 days by default");
+    let public_link = public["share_url"].as_str().expect("link").to_owned();
+    assert_eq!(
+        app.get(&new_client(), &link).await.status(),
+        404,
+        "a new link replaces the old"
+    );
+    let explore = app
+        .get(&new_client(), "/explore")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(explore.contains("Harbour") && explore.contains("publisher"));
+    // The share page previews in chat apps and search engines may index it.
+    let page = app
+        .get(&new_client(), &public_link)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("property=\"og:title\" content=\"Harbour\""),
+        "{page}"
+    );
+    assert!(page.contains("property=\"og:image\" content=\"http://"));
+    assert!(page.contains("content=\"index\""));
+
+    // Expired: the link is a 404 and Explore forgets it.
+    {
+        use atelier::schema::images;
+        diesel::update(images::table.find(id))
+            .set(images::share_expires_at.eq(chrono::Utc::now() - chrono::Duration::minutes(1)))
+            .execute(&mut app.conn())
+            .expect("expire");
+    }
+    crate::helpers::eventually("the expired link stops", || async {
+        app.get(&new_client(), &public_link).await.status() == 404
+    })
+    .await;
+    let explore = app
+        .get(&new_client(), "/explore")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!explore.contains("Harbour"));
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("The last link expired"));
+
+    // Bad choices are refused and change nothing; the browser form keeps its page.
+    let (status, error) = share(&[("visibility", "everyone")]).await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unlisted")
+    );
+    let (status, _) = share(&[("expires", "3")]).await;
+    assert_eq!(status, 400);
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{id}/share"),
+            &[("expires", "forever")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("1, 7, 30 or 365 days")
+    );
+    // JSON bodies work as forms do.
+    let response = client
+        .post(app.url(&format!("/images/{id}/share")))
+        .header("accept", "application/json")
+        .json(&json!({ "visibility": "unlisted", "expires": "7" }))
+        .send()
+        .await
+        .expect("POST");
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["visibility"], "unlisted");
+    assert!(answer["expires_at"].is_string());
+    let (status, revoked) =
+        json_post(&client, app.url(&format!("/images/{id}/unshare")), &[]).await;
+    assert_eq!((status, revoked["success"].clone()), (200, json!(true)));
+}
+
+#[tokio::test]
+async fn register_and_upload_answer_scripts_in_json() {
+    let app = spawn_app().await;
+    let client = new_client();
+    let (status, created) = json_post(
+        &client,
+        app.url("/register"),
+        &[
+            ("username", "scripted"),
+            ("email", "scripted@example.com"),
+            ("password", PASSWORD),
+            ("confirm_password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["user"]["username"], "scripted");
+    let (status, taken) = json_post(
+        &new_client(),
+        app.url("/register"),
+        &[
+            ("username", "scripted"),
+            ("email", "other@example.com"),
+            ("password", PASSWORD),
+            ("confirm_password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(taken["errors"]["username"].is_string(), "{taken}");
+    let (status, bad) = json_post(&new_client(), app.url("/register"), &[("username", "x")]).await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["errors"]["email"].is_string() && bad["errors"]["password"].is_string(),
+        "{bad}"
+    );
+
+    // Signed in by registering: upload at once, answered in JSON when asked.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png(90, 60)).file_name("a.png"),
+        )
+        .text("title", "From a script");
+    let response = client
+        .post(app.url("/upload"))
+        .header("accept", "application/json")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 201);
+    let uploaded: Value = response.json().await.expect("json");
+    assert_eq!(uploaded["image"]["title"], "From a script");
+    assert!(
+        uploaded["image"]["page_url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("/images/")
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"not a picture".to_vec()).file_name("a.png"),
+    );
+    let response = client
+        .post(app.url("/upload"))
+        .header("accept", "application/json")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 415);
+    let refused: Value = response.json().await.expect("json");
+    assert_eq!(refused["success"], false);
+}
+
+#[tokio::test]
+async fn camera_details_show_without_location() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "photographer").await;
+    let response = app
+        .upload(&client, jpeg_from_a_phone(64, 48), "phone.jpg", &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    let page_url = location(&response).to_owned();
+    let page = app
+        .get(&client, &page_url)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("<dt>Camera</dt><dd>Google Pixel 8</dd>"),
+        "{page}"
+    );
+    assert!(page.contains("2024-05-01 18:30"));
+    assert!(
+        !page.contains("48°") && !page.contains("GPS"),
+        "never location"
+    );
+    let original = app.api_images(&client).await[0]["urls"]["original"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let served = app
+        .get(&client, &original)
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    assert!(
+        !crate::fixtures::has_exif(&served),
+        "the working copy carries no EXIF"
+    );
+    // A picture without EXIF shows no camera rows.
+    let id = app.upload_ok(&client, png(40, 40), &[]).await;
+    let page = app
+        .get(&client, &format!("/images/{id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!page.contains("<dt>Camera</dt>"));
+}
+
+#[tokio::test]
+async fn admin_forms_keep_what_was_typed_and_the_log_speaks_in_words() {
+    let (app, admin) = crate::admin::app_with_admin().await;
+    let response = app
+        .post_form(
+            &admin,
+            "/admin/ips/block",
+            &[
+                ("network", "300.1.2.3/99"),
+                ("reason", "spam wave"),
+                ("expires_hours", "48"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains("value=\"300.1.2.3/99\"") && page.contains("value=\"spam wave\""),
+        "{page}"
+    );
+    assert!(page.contains("flash-error"));
+    let response = app
+        .post_form(
+            &admin,
+            "/admin/limits",
+            &[("network", "198.51.100.0/24"), ("anon_generate", "lots")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains("value=\"lots\"") && page.contains("value=\"198.51.100.0/24\""),
+        "{page}"
+    );
+    // Scripts still get the plain 400 in JSON.
+    let (status, error) =
+        json_post(&admin, app.url("/admin/ips/block"), &[("network", "nope")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["success"], false);
+    // A good block, then the log: a sentence, not a code word.
+    let response = app
+        .post_form(
+            &admin,
+            "/admin/ips/block",
+            &[("network", "192.0.2.0/24"), ("reason", "spam")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let log = app
+        .get(&admin, "/admin/audit")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(log.contains("Blocked a network"), "{log}");
+    assert!(!log.contains("None") && !log.contains("Some("), "{log}");
+    let user_page = app
+        .get(&admin, "/admin/users")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(user_page.contains("root@example.com"));
+}
