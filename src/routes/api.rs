@@ -3,11 +3,11 @@
 //! `{"success":false,"error":…}` (see `routes/errors.rs`).
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
+use super::gallery::GalleryQuery;
 use crate::error::AppError;
 use crate::extract::{CurrentUser, MaybeUser};
-use crate::models::listing::{GallerySort, ImageFilter, search_query};
+use crate::models::listing::ImageFilter;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
 use crate::state::AppState;
@@ -19,23 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/usage", web::get().to(usage));
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    folder: Option<String>,
-    tag: Option<String>,
-    page: Option<String>,
-    /// Words to find in titles and prompts.
-    q: Option<String>,
-    /// `newest` (default), `oldest`, `title`, `largest`.
-    sort: Option<String>,
-    /// `favourites=1`: only starred images.
-    favourites: Option<String>,
-}
-
 async fn list_images(
     state: web::Data<AppState>,
     current: CurrentUser,
-    query: web::Query<ListQuery>,
+    query: web::Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let page = page_number(query.page.as_deref());
@@ -43,9 +30,9 @@ async fn list_images(
     let listing = state
         .db
         .run(move |conn| {
-            let folder_id = match query.folder.filter(|f| !f.is_empty()) {
+            let folder_id = match query.folder.as_deref().filter(|f| !f.is_empty()) {
                 Some(slug) => Some(
-                    Folder::find_by_slug(conn, user_id, &slug)?
+                    Folder::find_by_slug(conn, user_id, slug)?
                         .ok_or(AppError::NotFound)?
                         .id,
                 ),
@@ -53,15 +40,7 @@ async fn list_images(
             };
             let filter = ImageFilter {
                 folder_id,
-                tag: query
-                    .tag
-                    .map(|t| t.trim().to_lowercase())
-                    .filter(|t| !t.is_empty()),
-                favourites: query
-                    .favourites
-                    .is_some_and(|f| matches!(f.as_str(), "1" | "true" | "on")),
-                search: query.q.filter(|q| search_query(q).is_some()),
-                sort: GallerySort::parse(query.sort.as_deref().unwrap_or_default()),
+                ..query.filter()
             };
             Ok::<_, AppError>(Image::list_for_user(
                 conn,

@@ -61,17 +61,44 @@ struct GalleryPage {
     folder_error: Option<String>,
 }
 
+/// A listing's query, for the gallery page and `GET /api/images` alike.
 #[derive(Debug, Default, Deserialize)]
 pub struct GalleryQuery {
-    folder: Option<String>,
+    /// A folder's slug.
+    pub(super) folder: Option<String>,
     tag: Option<String>,
-    page: Option<String>,
+    pub(super) page: Option<String>,
     /// Words to find in titles and prompts.
     q: Option<String>,
     /// `newest` (default), `oldest`, `title`, `largest`.
     sort: Option<String>,
     /// `favourites=1`: only starred images.
     favourites: Option<String>,
+}
+
+impl GalleryQuery {
+    /// The filter these words ask for (the folder, a slug here, is the caller's to look
+    /// up). A search without a single word is no search.
+    pub(super) fn filter(&self) -> ImageFilter {
+        ImageFilter {
+            folder_id: None,
+            tag: self
+                .tag
+                .as_deref()
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
+            favourites: self
+                .favourites
+                .as_deref()
+                .is_some_and(|f| matches!(f, "1" | "true" | "on")),
+            search: self
+                .q
+                .as_deref()
+                .map(|q| q.trim().chars().take(200).collect::<String>())
+                .filter(|q| search_query(q).is_some()),
+            sort: GallerySort::parse(self.sort.as_deref().unwrap_or_default()),
+        }
+    }
 }
 
 async fn gallery(
@@ -128,22 +155,8 @@ async fn gallery_page(
     folder_error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
+    let filter = query.filter();
     let folder_slug = query.folder.filter(|f| !f.is_empty());
-    let filter = ImageFilter {
-        folder_id: None,
-        tag: query
-            .tag
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty()),
-        favourites: query
-            .favourites
-            .is_some_and(|f| matches!(f.as_str(), "1" | "true" | "on")),
-        search: query
-            .q
-            .map(|q| q.trim().chars().take(200).collect::<String>())
-            .filter(|q| search_query(q).is_some()),
-        sort: GallerySort::parse(query.sort.as_deref().unwrap_or_default()),
-    };
     let user_id = current.user.id;
     let pages::GalleryData {
         summary,

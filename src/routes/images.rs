@@ -1,5 +1,6 @@
 //! One image: its page (`/images/{id}`: the picture, facts, seed, share link, edit tools)
-//! and what its owner does to it (update, edit, share, unshare, delete). Another user's
+//! and what its owner does to it (update, edit, favourite, delete; sharing is in
+//! `share.rs`). Another user's
 //! image is a 404 everywhere; admins see the page, never the pristine file.
 
 use actix_session::Session;
@@ -8,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice, parse_tags};
+use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, parse_tags};
 use crate::error::AppError;
 use crate::extract::CurrentUser;
 use crate::models::{Folder, Image, PlacedImage, listing};
@@ -25,14 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/images/{id}", web::get().to(image_page))
         .route("/images/{id}/update", web::post().to(update))
         .route("/images/{id}/edit", web::post().to(edit))
-        .route("/images/{id}/share", web::post().to(share))
-        .route("/images/{id}/unshare", web::post().to(unshare))
         .route("/images/{id}/favourite", web::post().to(favourite))
         .route("/images/{id}/delete", web::post().to(delete));
 }
 
 /// The image if the current user owns it (admins may view any); 404 otherwise.
-async fn owned_image(
+pub(super) async fn owned_image(
     state: &AppState,
     current: &CurrentUser,
     id: i64,
@@ -114,7 +113,7 @@ async fn image_page(
     image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
 }
 
-async fn image_page_with(
+pub(super) async fn image_page_with(
     state: &AppState,
     session: &Session,
     current: &CurrentUser,
@@ -393,96 +392,6 @@ async fn edit(
             "Restored the original."
         },
     );
-    Ok(see_other(&format!("/images/{id}")))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ShareForm {
-    /// `unlisted` (default) or `public` (also listed on Explore).
-    visibility: Option<String>,
-    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
-    expires: Option<String>,
-}
-
-/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
-/// (the old one stops working). Scripts asking for JSON get the link in the answer;
-/// browsers go back to the image page, which shows it.
-async fn share(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    current: CurrentUser,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let noun = if placed.image.is_video() {
-        "video"
-    } else {
-        "image"
-    };
-    let form: ShareForm = crate::extract::form_or_json(&req, &body)?;
-    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
-        Ok(choice) => choice,
-        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
-        Err(message) => {
-            return image_page_with(
-                &state,
-                &session,
-                &current,
-                placed,
-                StatusCode::BAD_REQUEST,
-                Some(message.into()),
-            )
-            .await;
-        }
-    };
-    let library = state.library.clone();
-    let id = placed.image.id;
-    let (token, expires_at) = state
-        .db
-        .run(move |conn| library.share(conn, id, choice))
-        .await?;
-    state.media_cache.forget_image(id);
-    let message = choice.summary(noun);
-    if wants_json(&req) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "share_url": format!("/s/{token}"),
-            "image_url": format!("/s/{token}/image"),
-            "thumb_url": format!("/s/{token}/thumb"),
-            "visibility": if choice.is_public() { "public" } else { "unlisted" },
-            "expires_at": expires_at.map(|at| at.to_rfc3339()),
-            "message": message,
-        })));
-    }
-    Flash::success(&session, message);
-    Ok(see_other(&format!("/images/{id}")))
-}
-
-async fn unshare(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    current: CurrentUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let id = placed.image.id;
-    state
-        .db
-        .run(move |conn| Image::clear_share(conn, id))
-        .await?;
-    state.media_cache.forget_image(id);
-    let message = "Share link revoked. The old link no longer works.";
-    if wants_json(&req) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "message": message,
-        })));
-    }
-    Flash::success(&session, message);
     Ok(see_other(&format!("/images/{id}")))
 }
 

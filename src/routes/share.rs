@@ -1,4 +1,6 @@
-//! Public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`) and `/explore`.
+//! Sharing: the owner's `POST /images/{id}/share` (unlisted or public, with an expiry) and
+//! `/unshare`, the public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`)
+//! and `/explore`.
 //! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
 //! stored token hash, so the old link is a 404 from the next request on; so does expiry.
 //! Explore lists only shares their owners chose to publish; unlisted links never show.
@@ -8,20 +10,27 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use serde::Deserialize;
+
+use super::images::{image_page_with, owned_image};
+use crate::domain::ShareChoice;
 use crate::error::AppError;
-use crate::extract::MaybeUser;
+use crate::extract::{CurrentUser, MaybeUser};
 use crate::models::{Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::THUMB_SIZE;
 use crate::tokens;
 use crate::views::PER_PAGE;
+use crate::views::errors::wants_json;
 use crate::views::files::{MediaCaching, serve_variant};
 use crate::views::{Card, display_title, page_number, share_file_url};
-use crate::views::{Layout, Pager, render};
+use crate::views::{Flash, Layout, Pager, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/s/{token}", web::get().to(share_page))
+    cfg.route("/images/{id}/share", web::post().to(share))
+        .route("/images/{id}/unshare", web::post().to(unshare))
+        .route("/s/{token}", web::get().to(share_page))
         .route("/s/{token}/image", super::get_or_head().to(share_image))
         .route("/s/{token}/thumb", super::get_or_head().to(share_thumb))
         .route("/explore", web::get().to(explore));
@@ -189,4 +198,94 @@ async fn explore(
             }),
         },
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShareForm {
+    /// `unlisted` (default) or `public` (also listed on Explore).
+    visibility: Option<String>,
+    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
+    expires: Option<String>,
+}
+
+/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
+/// (the old one stops working). Scripts asking for JSON get the link in the answer;
+/// browsers go back to the image page, which shows it.
+async fn share(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let noun = if placed.image.is_video() {
+        "video"
+    } else {
+        "image"
+    };
+    let form: ShareForm = crate::extract::form_or_json(&req, &body)?;
+    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
+        Ok(choice) => choice,
+        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let (token, expires_at) = state
+        .db
+        .run(move |conn| library.share(conn, id, choice))
+        .await?;
+    state.media_cache.forget_image(id);
+    let message = choice.summary(noun);
+    if wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "share_url": format!("/s/{token}"),
+            "image_url": format!("/s/{token}/image"),
+            "thumb_url": format!("/s/{token}/thumb"),
+            "visibility": if choice.is_public() { "public" } else { "unlisted" },
+            "expires_at": expires_at.map(|at| at.to_rfc3339()),
+            "message": message,
+        })));
+    }
+    Flash::success(&session, message);
+    Ok(see_other(&format!("/images/{id}")))
+}
+
+async fn unshare(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let id = placed.image.id;
+    state
+        .db
+        .run(move |conn| Image::clear_share(conn, id))
+        .await?;
+    state.media_cache.forget_image(id);
+    let message = "Share link revoked. The old link no longer works.";
+    if wants_json(&req) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "success": true,
+            "message": message,
+        })));
+    }
+    Flash::success(&session, message);
+    Ok(see_other(&format!("/images/{id}")))
 }
