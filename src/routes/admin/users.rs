@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -19,6 +19,7 @@ use crate::operations::admin::{self as admin_ops, StandingChange};
 use crate::quota::blocks::parse_network;
 use crate::quota::credits::{self, LedgerEntry};
 use crate::state::AppState;
+use crate::views::errors::wants_json;
 use crate::views::network_label;
 use crate::views::page_number;
 use crate::views::{Card, Flash, Layout, Pager, render, see_other, timestamp, url_encode};
@@ -122,6 +123,27 @@ struct UserPage {
     ledger: Vec<(LedgerEntry, String)>,
     images: Vec<Card>,
     image_count: i64,
+    /// A refused change or deletion, shown beside its form with what was typed.
+    kept: Kept,
+}
+
+/// What the admin typed into the change or delete form, and why it was refused.
+#[derive(Debug, Default)]
+struct Kept {
+    /// `update` or `delete`; empty when nothing was refused.
+    form: &'static str,
+    error: String,
+    tier: String,
+    role: String,
+    disabled: String,
+    credits_delta: String,
+    reason: String,
+}
+
+impl Kept {
+    fn error(&self, form: &str) -> Option<&str> {
+        (self.form == form).then_some(self.error.as_str())
+    }
 }
 
 async fn find_user(state: &AppState, id: i64) -> Result<User, AppError> {
@@ -140,6 +162,25 @@ async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
+    let kept = Kept {
+        tier: user.tier.to_string(),
+        role: user.role.to_string(),
+        disabled: user.disabled.to_string(),
+        ..Kept::default()
+    };
+    user_page(&admin, &state, &session, user, StatusCode::OK, kept).await
+}
+
+/// One account's page; `kept` fills the forms (the account's own values, or what a
+/// refused form held).
+async fn user_page(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    user: User,
+    status: StatusCode,
+    kept: Kept,
+) -> Result<HttpResponse, AppError> {
     let user_id = user.id;
     let (addresses, sessions, ledger, images) = state
         .db
@@ -153,9 +194,9 @@ async fn show(
         })
         .await?;
     render(
-        StatusCode::OK,
+        status,
         &UserPage {
-            layout: Layout::new(&session, Some(&admin.current)),
+            layout: Layout::new(session, Some(&admin.current)),
             section: "users",
             is_self: user.id == admin.current.user.id,
             member_since: timestamp(user.created_at),
@@ -183,6 +224,7 @@ async fn show(
             image_count: images.total,
             images: images.items.iter().map(Card::for_admin).collect(),
             user,
+            kept,
         },
     )
 }
@@ -201,6 +243,7 @@ pub struct UpdateForm {
 /// `POST /admin/users/{id}/update`: any of tier, role, disabled and a credits change (with
 /// its reason, written to the ledger). Every change is one audit entry.
 async fn update(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
@@ -209,58 +252,48 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
     let form = form.into_inner();
-    let tier = match form.tier.as_deref().map(str::trim) {
-        None | Some("") => user.tier,
-        Some(tier) => Tier::parse(tier)
-            .ok_or_else(|| AppError::BadRequest("Tier is standard or plus.".into()))?,
+    let refused = |error: String| Kept {
+        form: "update",
+        error,
+        tier: form.tier.clone().unwrap_or_else(|| user.tier.to_string()),
+        role: form.role.clone().unwrap_or_else(|| user.role.to_string()),
+        disabled: form
+            .disabled
+            .clone()
+            .unwrap_or_else(|| user.disabled.to_string()),
+        credits_delta: form.credits_delta.clone(),
+        reason: form.reason.clone(),
     };
-    let role = match form.role.as_deref().map(str::trim) {
-        None | Some("") => user.role,
-        Some(role) => Role::parse(role)
-            .ok_or_else(|| AppError::BadRequest("Role is user or admin.".into()))?,
-    };
-    let disabled = match form.disabled.as_deref().map(str::trim) {
-        None | Some("") => user.disabled,
-        Some("true") => true,
-        Some("false") => false,
-        Some(_) => return Err(AppError::BadRequest("Disabled is true or false.".into())),
-    };
-    let delta = match form.credits_delta.trim().trim_start_matches('+') {
-        "" => 0,
-        raw => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|delta| delta.abs() <= 1_000_000_000)
-            .ok_or_else(|| {
-                AppError::BadRequest("The credits change is a whole number like 10 or -5.".into())
-            })?,
-    };
-    let reason = match form.reason.trim() {
-        "" => format!("Credits changed by admin {}.", admin.current.user.username),
-        reason if reason.chars().count() > 500 => {
-            return Err(AppError::BadRequest(
-                "The reason is at most 500 characters.".into(),
-            ));
+    // A refusal (here or by the operation, e.g. credits below zero) shows the page again
+    // with the sentence beside the form; scripts get the plain 400.
+    let outcome = match standing_change(&admin, &user, &form) {
+        Ok(change) => {
+            let (actor, target) = (admin.actor(), user.clone());
+            let (disabled, role) = (change.disabled, change.role);
+            state
+                .db
+                .run(move |conn| admin_ops::update_user(conn, &actor, &target, &change))
+                .await
+                .map(|changes| (changes, disabled, role))
         }
-        reason => reason.to_owned(),
+        Err(message) => Err(AppError::BadRequest(message)),
     };
-    if user.id == admin.current.user.id && (disabled || role != Role::Admin) {
-        return Err(AppError::BadRequest(
-            "You cannot disable your own account or take away your own admin role.".into(),
-        ));
-    }
-    let change = StandingChange {
-        tier,
-        role,
-        disabled,
-        credits_delta: delta,
-        reason,
+    let (changes, disabled, role) = match outcome {
+        Ok(done) => done,
+        Err(AppError::BadRequest(error)) if !wants_json(&req) => {
+            let kept = refused(error);
+            return user_page(
+                &admin,
+                &state,
+                &session,
+                user,
+                StatusCode::BAD_REQUEST,
+                kept,
+            )
+            .await;
+        }
+        Err(err) => return Err(err),
     };
-    let (actor, target) = (admin.actor(), user.clone());
-    let changes = state
-        .db
-        .run(move |conn| admin_ops::update_user(conn, &actor, &target, &change))
-        .await?;
     if disabled || role != user.role {
         // Every instance hears of the change through the users table's NOTIFY trigger;
         // this one forgets its cached copy right away, before the notification arrives.
@@ -277,6 +310,53 @@ async fn update(
     Ok(see_other(&format!("/admin/users/{}", user.id)))
 }
 
+/// The change a form asks for, checked; the sentence says what is wrong otherwise.
+fn standing_change(
+    admin: &AdminUser,
+    user: &User,
+    form: &UpdateForm,
+) -> Result<StandingChange, String> {
+    let tier = match form.tier.as_deref().map(str::trim) {
+        None | Some("") => user.tier,
+        Some(tier) => Tier::parse(tier).ok_or("Tier is standard or plus.")?,
+    };
+    let role = match form.role.as_deref().map(str::trim) {
+        None | Some("") => user.role,
+        Some(role) => Role::parse(role).ok_or("Role is user or admin.")?,
+    };
+    let disabled = match form.disabled.as_deref().map(str::trim) {
+        None | Some("") => user.disabled,
+        Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err("Disabled is true or false.".into()),
+    };
+    let credits_delta = match form.credits_delta.trim().trim_start_matches('+') {
+        "" => 0,
+        raw => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|delta| delta.abs() <= 1_000_000_000)
+            .ok_or("The credits change is a whole number like 10 or -5.")?,
+    };
+    let reason = match form.reason.trim() {
+        "" => format!("Credits changed by admin {}.", admin.current.user.username),
+        reason if reason.chars().count() > 500 => {
+            return Err("The reason is at most 500 characters.".into());
+        }
+        reason => reason.to_owned(),
+    };
+    if user.id == admin.current.user.id && (disabled || role != Role::Admin) {
+        return Err("You cannot disable your own account or take away your own admin role.".into());
+    }
+    Ok(StandingChange {
+        tier,
+        role,
+        disabled,
+        credits_delta,
+        reason,
+    })
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct DeleteForm {
@@ -285,6 +365,7 @@ pub struct DeleteForm {
 
 /// `POST /admin/users/{id}/delete`: files, rows and sessions of the account.
 async fn delete(
+    req: HttpRequest,
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
@@ -298,10 +379,30 @@ async fn delete(
         ));
     }
     if form.confirm != user.username {
-        return Err(AppError::BadRequest(format!(
+        let message = format!(
             "Type the username ({}) to confirm the deletion.",
             user.username
-        )));
+        );
+        if wants_json(&req) {
+            return Err(AppError::BadRequest(message));
+        }
+        let kept = Kept {
+            form: "delete",
+            error: message,
+            tier: user.tier.to_string(),
+            role: user.role.to_string(),
+            disabled: user.disabled.to_string(),
+            ..Kept::default()
+        };
+        return user_page(
+            &admin,
+            &state,
+            &session,
+            user,
+            StatusCode::BAD_REQUEST,
+            kept,
+        )
+        .await;
     }
     let library = state.library.clone();
     let (user_id, actor) = (user.id, admin.actor());
