@@ -20,8 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
-    /// For visitors: how many anonymous generations their network has left.
+    /// For visitors: how many anonymous generations their network has left, and whether
+    /// one more may be made (Generate is disabled otherwise; `cost` says why).
     cost: String,
+    can_generate: bool,
 }
 
 async fn home(
@@ -30,15 +32,19 @@ async fn home(
     user: MaybeUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
-    let cost = match &user.0 {
-        Some(_) => String::new(),
-        None => state.usage_of(None, ip).await?.next_image_cost(),
+    let (cost, can_generate) = match &user.0 {
+        Some(_) => (String::new(), true),
+        None => {
+            let usage = state.usage_of(None, ip).await?;
+            (usage.next_image_cost(), usage.can_make_an_image())
+        }
     };
     render(
         StatusCode::OK,
         &HomePage {
             layout: Layout::new(&session, user.0.as_ref()),
             cost,
+            can_generate,
         },
     )
 }

@@ -266,6 +266,12 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
         json!(4),
         "a preview and a progress bar per file"
     );
+    assert!(
+        browser
+            .wait_until("[...document.querySelectorAll('.upload-item img')].every((img) => img.complete && img.naturalWidth === 120)")
+            .await,
+        "the previews show the dropped pictures (blob: URLs pass the CSP)"
+    );
     browser.screenshot("64-drag-and-drop").await;
     assert_eq!(app.count_images(), 5);
 
@@ -514,4 +520,98 @@ async fn assert_no_sideways_scroll(browser: &Browser, path: &str) {
         widths[0].as_i64() <= widths[1].as_i64(),
         "{path} scrolls sideways on a phone: {widths}"
     );
+}
+
+#[tokio::test]
+async fn without_javascript_every_tool_still_posts_and_redirects() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("without_javascript_every_tool_still_posts_and_redirects");
+        return;
+    };
+    let app = crate::helpers::spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "plain").await;
+    let id = app
+        .upload_ok(
+            &client,
+            crate::fixtures::png(320, 200),
+            &[("title", "Plain one")],
+        )
+        .await;
+    let picture = tempfile::Builder::new()
+        .suffix(".png")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(picture.path(), crate::fixtures::png(200, 120)).expect("write");
+
+    let browser = Browser::without_javascript(&chromium, &chromedriver).await;
+    log_in(&browser, &app, "plain").await;
+    // The phone menu is a <details>: it opens with no script.
+    browser.resize(390, 844).await;
+    browser.goto(&app.url("/gallery")).await;
+    browser.tap(".nav-menu > summary").await;
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelector('.nav-menu').open;",
+                json!([])
+            )
+            .await,
+        json!(true)
+    );
+    browser.resize(1366, 900).await;
+    // Bulk tag: tick, choose, type, apply.
+    browser.goto(&app.url("/gallery")).await;
+    browser.tap("input[aria-label='Select Plain one']").await;
+    browser.tap("select[name=action] option[value='tag']").await;
+    browser.fill("input[name=tags]", "no-script").await;
+    browser.click(".bulk-bar button[type=submit]").await;
+    assert!(browser.text(".flash").await.contains("Tagged 1 image"));
+    assert_eq!(
+        app.api_images(&client).await[0]["tags"],
+        json!(["no-script"])
+    );
+    // A click on a picture opens its page (no viewer without script).
+    browser.click(".tile a").await;
+    assert!(browser.url().await.ends_with(&format!("/images/{id}")));
+    // Share: the unlisted form posts; the Copy button stays hidden, the field shows the link.
+    browser
+        .click("form.share-choice input[value='unlisted'] ~ .row button")
+        .await;
+    assert!(browser.text("#sharing").await.contains("Unlisted"));
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelector(\"button[data-copy='#share-url']\").hidden;",
+                json!([])
+            )
+            .await,
+        json!(true)
+    );
+    assert!(
+        browser
+            .property("#share-url", "value")
+            .await
+            .contains("/s/")
+    );
+    // Upload: the plain form, one file, straight to the new image's page.
+    browser.goto(&app.url("/upload")).await;
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelector('.dropzone') === null;",
+                json!([])
+            )
+            .await,
+        json!(true),
+        "the script really is off"
+    );
+    browser
+        .fill("#file", &picture.path().display().to_string())
+        .await;
+    browser.click("main form button[type=submit]").await;
+    assert!(browser.url().await.contains("/images/"));
+    assert_eq!(app.count_images(), 2);
+    browser.screenshot("72-no-javascript-upload").await;
+    browser.quit().await;
 }

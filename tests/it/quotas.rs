@@ -914,3 +914,92 @@ async fn visitors_see_what_they_have_left_before_they_ask() {
             .contains("2 of 3 left")
     );
 }
+
+/// How many of a page's submit buttons are disabled.
+fn disabled_generate_buttons(page: &str) -> usize {
+    page.split("<button type=\"submit\"")
+        .skip(1)
+        .filter(|button| button.split('>').next().unwrap_or("").contains("disabled"))
+        .count()
+}
+
+#[tokio::test]
+async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left() {
+    let app = spawn_app_with(|s| {
+        quota_settings(s);
+        s.insert("free_images_standard".into(), "0".into());
+    })
+    .await;
+    let ip = "203.0.113.40";
+    let page_from = |path: &'static str, client: reqwest::Client| {
+        let app = &app;
+        async move {
+            client
+                .get(app.url(path))
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .expect("GET")
+                .text()
+                .await
+                .expect("page")
+        }
+    };
+    let home = page_from("/", new_client()).await;
+    assert_eq!(
+        disabled_generate_buttons(&home),
+        0,
+        "allowance left: enabled"
+    );
+    for _ in 0..3 {
+        assert_eq!(one_image(&app, &new_client(), ip).await.status(), 202);
+    }
+    let reason = "The anonymous allowance of your network is used up.";
+    for path in ["/", "/generate"] {
+        let page = page_from(path, new_client()).await;
+        assert_eq!(disabled_generate_buttons(&page), 1, "{path}: {page}");
+        assert_eq!(page.matches(reason).count(), 1, "{path} says why once");
+    }
+    // A signed-in account with no credits and no free image yet: the dashboard's prompt
+    // box says so and cannot be sent.
+    let client = new_client();
+    client
+        .post(app.url("/register"))
+        .header("x-forwarded-for", "198.51.100.9")
+        .form(&[
+            ("username", "broke"),
+            ("email", "broke@example.com"),
+            ("password", crate::helpers::PASSWORD),
+            ("confirm_password", crate::helpers::PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("register");
+    let dashboard = client
+        .get(app.url("/dashboard"))
+        .header("x-forwarded-for", ip)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        !dashboard.contains("anonymous"),
+        "no anonymous allowance for accounts"
+    );
+    assert_eq!(disabled_generate_buttons(&dashboard), 1, "{dashboard}");
+    assert_eq!(dashboard.matches("You have no credits").count(), 1);
+    let generate = client
+        .get(app.url("/generate"))
+        .header("x-forwarded-for", ip)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("page");
+    assert!(!generate.contains("Free without an account"), "{generate}");
+    assert_eq!(disabled_generate_buttons(&generate), 1);
+    assert_eq!(generate.matches("You have no credits").count(), 1);
+}

@@ -39,6 +39,15 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(chromium: &Path, chromedriver: &Path) -> Browser {
+        Self::start_with(chromium, chromedriver, true).await
+    }
+
+    /// A browser with JavaScript switched off, to prove pages work without it.
+    pub async fn without_javascript(chromium: &Path, chromedriver: &Path) -> Browser {
+        Self::start_with(chromium, chromedriver, false).await
+    }
+
+    async fn start_with(chromium: &Path, chromedriver: &Path, javascript: bool) -> Browser {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -63,6 +72,8 @@ impl Browser {
                 "browserName": "chrome",
                 "goog:chromeOptions": {
                     "binary": chromium,
+                    // 2 = blocked for every site (the "JavaScript" content setting).
+                    "prefs": { "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 } },
                     "args": [
                         "--headless", "--no-sandbox", "--disable-gpu",
                         "--disable-background-networking", "--disable-component-update",
