@@ -158,6 +158,18 @@ where
         .map(|row| row.map(PlacedImage::from))
 }
 
+/// A share link that has not expired (no expiry, or one still ahead).
+type UnexpiredShare = diesel::dsl::Or<
+    diesel::dsl::IsNull<images::share_expires_at>,
+    diesel::dsl::Gt<images::share_expires_at, diesel::dsl::now>,
+>;
+
+fn unexpired_share() -> UnexpiredShare {
+    images::share_expires_at
+        .is_null()
+        .or(images::share_expires_at.gt(diesel::dsl::now))
+}
+
 diesel::define_sql_function! {
     /// Each element of an array as a row.
     fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
@@ -277,11 +289,7 @@ impl Image {
             placed()
                 .filter(images::share_token_hash.eq(hash))
                 .filter(users::disabled.eq(false))
-                .filter(
-                    images::share_expires_at
-                        .is_null()
-                        .or(images::share_expires_at.gt(diesel::dsl::now)),
-                ),
+                .filter(unexpired_share()),
         )
     }
 
@@ -294,11 +302,7 @@ impl Image {
         let total = images::table
             .inner_join(users::table)
             .filter(images::share_public)
-            .filter(
-                images::share_expires_at
-                    .is_null()
-                    .or(images::share_expires_at.gt(diesel::dsl::now)),
-            )
+            .filter(unexpired_share())
             .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)?;
@@ -306,11 +310,7 @@ impl Image {
             .inner_join(users::table)
             .inner_join(folders::table)
             .filter(images::share_public)
-            .filter(
-                images::share_expires_at
-                    .is_null()
-                    .or(images::share_expires_at.gt(diesel::dsl::now)),
-            )
+            .filter(unexpired_share())
             .filter(users::disabled.eq(false))
             .order((images::shared_at.desc(), images::id.desc()))
             .offset(offset)

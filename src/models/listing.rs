@@ -86,6 +86,15 @@ pub fn search_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" & "))
 }
 
+/// One page of a user's listing, as [`Image::page_for_user`] read it.
+pub struct UserPage {
+    pub items: Vec<PlacedImage>,
+    /// The ids on the page the user starred.
+    pub favourites: Vec<i64>,
+    /// The account's library version the statement saw (`None` on an empty page).
+    pub version: Option<i64>,
+}
+
 type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
 
 /// The user's images matching `filter` (not yet ordered or selected).
@@ -128,33 +137,39 @@ impl Image {
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
         let total = Self::count_for_user(conn, user_id, filter)?;
-        let (items, _) = Self::page_for_user(conn, user_id, filter, offset, limit)?;
+        let items = Self::page_for_user(conn, user_id, filter, offset, limit)?.items;
         Ok(Page { items, total })
     }
 
-    /// One page of the user's images and the account's library version as that statement
-    /// saw it (`None` on an empty page). The everyday view (everything, newest first) is a
-    /// static statement the planner walks the index with, prepared once per connection;
-    /// filtered and sorted views are built for the request.
+    /// One page of the user's images, which of them are favourites, and the account's
+    /// library version as that statement saw it (`None` on an empty page): one statement.
+    /// The everyday view (everything, newest first) is a static statement the planner
+    /// walks the index with, prepared once per connection; filtered and sorted views are
+    /// built for the request.
     pub fn page_for_user(
         conn: &mut PgConnection,
         user_id: i64,
         filter: &ImageFilter,
         offset: i64,
         limit: i64,
-    ) -> QueryResult<(Vec<PlacedImage>, Option<i64>)> {
+    ) -> QueryResult<UserPage> {
         let version = library_versions::table
             .filter(library_versions::user_id.eq(user_id))
             .select(library_versions::version)
             .single_value();
-        let placed_and_version = (
+        let starred =
+            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
+        let columns = (
             Image::as_select(),
             users::username,
             folders::slug,
             folders::name,
             version,
+            starred,
         );
-        let rows: Vec<(Image, String, String, String, Option<i64>)> = if filter.is_everyday_view() {
+        let rows: Vec<(Image, String, String, String, Option<i64>, bool)> = if filter
+            .is_everyday_view()
+        {
             images::table
                 .inner_join(users::table)
                 .inner_join(folders::table)
@@ -162,7 +177,7 @@ impl Image {
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)
-                .select(placed_and_version)
+                .select(columns)
                 .load(conn)?
         } else {
             let ids = matching(user_id, filter).select(images::id);
@@ -180,17 +195,22 @@ impl Image {
             query
                 .offset(offset)
                 .limit(limit)
-                .select(placed_and_version)
+                .select(columns)
                 .load(conn)?
         };
-        let version = rows.first().and_then(|row| row.4);
-        let items = rows
-            .into_iter()
-            .map(|(image, username, slug, name, _)| {
-                PlacedImage::from((image, username, slug, name) as PlacedRow)
-            })
-            .collect();
-        Ok((items, version))
+        let mut page = UserPage {
+            version: rows.first().and_then(|row| row.4),
+            items: Vec::with_capacity(rows.len()),
+            favourites: Vec::new(),
+        };
+        for (image, username, slug, name, _, starred) in rows {
+            if starred {
+                page.favourites.push(image.id);
+            }
+            page.items
+                .push(PlacedImage::from((image, username, slug, name) as PlacedRow));
+        }
+        Ok(page)
     }
 
     /// The account's library version (bumped by every change to its images or folders).
@@ -213,7 +233,7 @@ impl Image {
     }
 }
 
-/// Stars or unstars one of the owner's images; says whether it is now a favourite.
+/// Stars or unstars one of the owner's images.
 pub fn set_favourite(
     conn: &mut PgConnection,
     user_id: i64,
@@ -250,6 +270,16 @@ pub fn favourites_among(
         .filter(favourites::image_id.eq_any(image_ids))
         .select(favourites::image_id)
         .load(conn)
+}
+
+/// Whether the user starred this image.
+pub fn is_favourite(conn: &mut PgConnection, user_id: i64, image_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        favourites::table
+            .filter(favourites::user_id.eq(user_id))
+            .filter(favourites::image_id.eq(image_id)),
+    ))
+    .get_result(conn)
 }
 
 #[cfg(test)]

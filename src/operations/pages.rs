@@ -22,8 +22,8 @@ use crate::summary_cache::{LibrarySummary, SummaryCache};
 /// `/gallery`: the folders with their counts, the tags, one page of images, and the folder
 /// being looked at (a folder that is not the user's is a 404). In the steady state one
 /// statement: the page, whose library version says the kept summary (folders, counts,
-/// tags) is current; a tag, search or favourites filter adds a count, and a page with
-/// images asks which of them are favourites.
+/// tags) is current (it also says which images are favourites); a tag, search or
+/// favourites filter adds a count.
 pub struct GalleryData {
     pub summary: Arc<LibrarySummary>,
     pub listing: Page<PlacedImage>,
@@ -56,8 +56,8 @@ pub fn gallery(
     };
     let mut folder = folder_of(&summary)?;
     filter.folder_id = folder.as_ref().map(|folder| folder.id);
-    let (mut items, seen) = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
-    let current = summaries.current(conn, user_id, seen)?;
+    let mut page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
+    let current = summaries.current(conn, user_id, page.version)?;
     if current.version != summary.version {
         // The page was read at `current`'s version; only the folder may have changed.
         summary = current;
@@ -65,7 +65,7 @@ pub fn gallery(
         if now.as_ref().map(|folder| folder.id) != filter.folder_id {
             folder = now;
             filter.folder_id = folder.as_ref().map(|folder| folder.id);
-            items = Image::page_for_user(conn, user_id, &filter, offset, limit)?.0;
+            page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
         }
     }
     let narrowed = filter.tag.is_some() || filter.search.is_some() || filter.favourites;
@@ -76,17 +76,14 @@ pub fn gallery(
             .map_or(0, |folder| folder.image_count),
         (false, None) => summary.image_count(),
     };
-    let favourites = if items.is_empty() {
-        Vec::new()
-    } else {
-        let ids: Vec<i64> = items.iter().map(|placed| placed.image.id).collect();
-        listing::favourites_among(conn, user_id, &ids)?
-    };
     Ok(GalleryData {
         summary,
-        listing: Page { items, total },
+        listing: Page {
+            items: page.items,
+            total,
+        },
         folder,
-        favourites,
+        favourites: page.favourites,
     })
 }
 
@@ -109,14 +106,14 @@ pub fn dashboard(
     ip: IpNetwork,
     recent: i64,
 ) -> Result<DashboardData, AppError> {
-    let (recent, seen) = Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?;
-    let summary = summaries.current(conn, user.id, seen)?;
+    let page = Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?;
+    let summary = summaries.current(conn, user.id, page.version)?;
     Ok(DashboardData {
         usage: charge::usage(conn, rules, Some(user), ip, false)?,
         image_count: summary.image_count(),
         stored_bytes: summary.disk_bytes(),
         folder_count: summary.folders.len(),
-        recent,
+        recent: page.items,
         uploads_last_hour: storage::recent_uploads(conn, user.id)?.0,
     })
 }
@@ -143,8 +140,7 @@ pub fn image_page(
             .map(|params| (params.width, params.height)),
         _ => None,
     };
-    let favourite =
-        !listing::favourites_among(conn, placed.image.user_id, &[placed.image.id])?.is_empty();
+    let favourite = listing::is_favourite(conn, placed.image.user_id, placed.image.id)?;
     Ok(ImagePageData {
         folders,
         rerun_size,
