@@ -24,6 +24,32 @@ async fn titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<Str
         .collect()
 }
 
+/// Posts `form` as a browser would; the answer must be a 400 page, whose text is returned.
+async fn refused_page(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> String {
+    let response = app.post_form(client, path, form).await;
+    assert_eq!(response.status(), 400, "{path}");
+    response.text().await.expect("page")
+}
+
+/// Posts a raw form body to `/gallery/bulk` asking for JSON.
+async fn bulk_json(app: &TestApp, client: &reqwest::Client, body: String) -> (u16, Value) {
+    let response = client
+        .post(app.url("/gallery/bulk"))
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("bulk");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
 async fn json_post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, Value) {
     let response = client
         .post(url)
@@ -80,22 +106,12 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
         "Mountains at dawn"
     );
     // The page shows the same, the box keeps the words, and no results say so.
-    let page = app
-        .get(&client, "/gallery?q=mountain")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, "/gallery?q=mountain").await;
     assert!(
         page.contains("value=\"mountain\"") && page.contains("2 images"),
         "{page}"
     );
-    let page = app
-        .get(&client, "/gallery?q=volcano")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, "/gallery?q=volcano").await;
     assert!(page.contains("No images match"));
 
     // Favourites: starred from the image page's form or as JSON.
@@ -111,12 +127,7 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
         titles(&app, &client, "favourites=1").await,
         ["A quiet lake"]
     );
-    let page = app
-        .get(&client, "/gallery?favourites=1")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, "/gallery?favourites=1").await;
     assert!(page.contains("fav-badge") && page.contains("Favourites"));
     let (status, answer) = json_post(
         &client,
@@ -217,15 +228,7 @@ async fn bulk_actions_touch_only_the_users_own_images() {
         assert_eq!(app.get(&owner, url).await.status(), 200);
     }
     // Share: unlisted links, shown as JSON to scripts; none of them on Explore.
-    let response = owner
-        .post(app.url("/gallery/bulk"))
-        .header("accept", "application/json")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{ids}&action=share"))
-        .send()
-        .await
-        .expect("bulk");
-    let answer: Value = response.json().await.expect("json");
+    let (_, answer) = bulk_json(&app, &owner, format!("{ids}&action=share")).await;
     let links = answer["share_urls"].as_array().expect("links").clone();
     assert_eq!(links.len(), 2, "{answer}");
     for link in &links {
@@ -236,12 +239,7 @@ async fn bulk_actions_touch_only_the_users_own_images() {
             200
         );
     }
-    let explore = app
-        .get(&new_client(), "/explore")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let explore = app.page(&new_client(), "/explore").await;
     assert!(
         !explore.contains("/s/"),
         "unlisted links never show on Explore"
@@ -259,16 +257,8 @@ async fn bulk_actions_touch_only_the_users_own_images() {
         ),
         (format!("{ids}&action=tag&tags=%21%21"), "not allowed"),
     ] {
-        let response = owner
-            .post(app.url("/gallery/bulk"))
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("bulk");
-        assert_eq!(response.status(), 400);
-        let error: Value = response.json().await.expect("json");
+        let (status, error) = bulk_json(&app, &owner, body).await;
+        assert_eq!(status, 400);
         assert!(
             error["error"]
                 .as_str()
@@ -317,36 +307,19 @@ async fn folders_can_be_renamed_and_keep_their_address() {
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/gallery?folder=trips");
-    let page = app
-        .get(&client, "/gallery?folder=trips")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, "/gallery?folder=trips").await;
     assert!(page.contains("Trips 2026"));
-    let page = app
-        .get(&client, &format!("/images/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &format!("/images/{id}")).await;
     assert!(page.contains("Trips 2026"));
     // A bad name: 400, the form says why; someone else's folder: 404.
-    let response = app
-        .post_form(
-            &client,
-            &format!("/folders/{folder_id}/rename"),
-            &[("name", "   ")],
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    assert!(
-        response
-            .text()
-            .await
-            .expect("page")
-            .contains("1 to 64 characters")
-    );
+    let page = refused_page(
+        &app,
+        &client,
+        &format!("/folders/{folder_id}/rename"),
+        &[("name", "   ")],
+    )
+    .await;
+    assert!(page.contains("1 to 64 characters"));
     let other = new_client();
     app.signed_in_user(&other, "other").await;
     let response = app
@@ -376,12 +349,7 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
     assert_eq!(unlisted["expires_at"], Value::Null);
     let link = unlisted["share_url"].as_str().expect("link").to_owned();
     assert_eq!(app.get(&new_client(), &link).await.status(), 200);
-    let explore = app
-        .get(&new_client(), "/explore")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let explore = app.page(&new_client(), "/explore").await;
     assert!(!explore.contains("Harbour"), "unlisted: not on Explore");
 
     let (_, public) = share(&[("visibility", "public")]).await;
@@ -397,20 +365,10 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
         404,
         "a new link replaces the old"
     );
-    let explore = app
-        .get(&new_client(), "/explore")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let explore = app.page(&new_client(), "/explore").await;
     assert!(explore.contains("Harbour") && explore.contains("publisher"));
     // The share page previews in chat apps and search engines may index it.
-    let page = app
-        .get(&new_client(), &public_link)
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&new_client(), &public_link).await;
     assert!(
         page.contains("property=\"og:title\" content=\"Harbour\""),
         "{page}"
@@ -430,19 +388,9 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
         app.get(&new_client(), &public_link).await.status() == 404
     })
     .await;
-    let explore = app
-        .get(&new_client(), "/explore")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let explore = app.page(&new_client(), "/explore").await;
     assert!(!explore.contains("Harbour"));
-    let page = app
-        .get(&client, &format!("/images/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &format!("/images/{id}")).await;
     assert!(page.contains("The last link expired"));
 
     // Bad choices are refused and change nothing; the browser form keeps its page.
@@ -456,21 +404,14 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
     );
     let (status, _) = share(&[("expires", "3")]).await;
     assert_eq!(status, 400);
-    let response = app
-        .post_form(
-            &client,
-            &format!("/images/{id}/share"),
-            &[("expires", "forever")],
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    assert!(
-        response
-            .text()
-            .await
-            .expect("page")
-            .contains("1, 7, 30 or 365 days")
-    );
+    let page = refused_page(
+        &app,
+        &client,
+        &format!("/images/{id}/share"),
+        &[("expires", "forever")],
+    )
+    .await;
+    assert!(page.contains("1, 7, 30 or 365 days"));
     // JSON bodies work as forms do.
     let response = client
         .post(app.url(&format!("/images/{id}/share")))
@@ -573,12 +514,7 @@ async fn camera_details_show_without_location() {
         .await;
     assert_eq!(response.status(), 303);
     let page_url = location(&response).to_owned();
-    let page = app
-        .get(&client, &page_url)
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &page_url).await;
     assert!(
         page.contains("<dt>Camera</dt><dd>Google Pixel 8</dd>"),
         "{page}"
@@ -604,45 +540,36 @@ async fn camera_details_show_without_location() {
     );
     // A picture without EXIF shows no camera rows.
     let id = app.upload_ok(&client, png(40, 40), &[]).await;
-    let page = app
-        .get(&client, &format!("/images/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &format!("/images/{id}")).await;
     assert!(!page.contains("<dt>Camera</dt>"));
 }
 
 #[tokio::test]
 async fn admin_forms_keep_what_was_typed_and_the_log_speaks_in_words() {
     let (app, admin) = crate::admin::app_with_admin().await;
-    let response = app
-        .post_form(
-            &admin,
-            "/admin/ips/block",
-            &[
-                ("network", "300.1.2.3/99"),
-                ("reason", "spam wave"),
-                ("expires_hours", "48"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    let page = response.text().await.expect("page");
+    let page = refused_page(
+        &app,
+        &admin,
+        "/admin/ips/block",
+        &[
+            ("network", "300.1.2.3/99"),
+            ("reason", "spam wave"),
+            ("expires_hours", "48"),
+        ],
+    )
+    .await;
     assert!(
         page.contains("value=\"300.1.2.3/99\"") && page.contains("value=\"spam wave\""),
         "{page}"
     );
     assert!(page.contains("flash-error"));
-    let response = app
-        .post_form(
-            &admin,
-            "/admin/limits",
-            &[("network", "198.51.100.0/24"), ("anon_generate", "lots")],
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    let page = response.text().await.expect("page");
+    let page = refused_page(
+        &app,
+        &admin,
+        "/admin/limits",
+        &[("network", "198.51.100.0/24"), ("anon_generate", "lots")],
+    )
+    .await;
     assert!(
         page.contains("value=\"lots\"") && page.contains("value=\"198.51.100.0/24\""),
         "{page}"
@@ -661,19 +588,58 @@ async fn admin_forms_keep_what_was_typed_and_the_log_speaks_in_words() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let log = app
-        .get(&admin, "/admin/audit")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let log = app.page(&admin, "/admin/audit").await;
     assert!(log.contains("Blocked a network"), "{log}");
     assert!(!log.contains("None") && !log.contains("Some("), "{log}");
-    let user_page = app
-        .get(&admin, "/admin/users")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let user_page = app.page(&admin, "/admin/users").await;
     assert!(user_page.contains("root@example.com"));
+
+    // A user's page: a bad credit amount keeps the typed values beside the error, and a
+    // wrong confirmation keeps the account.
+    app.register(&new_client(), "casey", "Casey.Jones@Example.com", PASSWORD)
+        .await;
+    let id = app.user_id("casey");
+    let page = refused_page(
+        &app,
+        &admin,
+        &format!("/admin/users/{id}/update"),
+        &[
+            ("tier", "plus"),
+            ("credits_delta", "ten"),
+            ("reason", "launch bonus"),
+        ],
+    )
+    .await;
+    assert!(page.contains("whole number like 10"), "{page}");
+    assert!(page.contains("value=\"ten\"") && page.contains("value=\"launch bonus\""));
+    assert!(
+        page.contains("<option value=\"plus\" selected>"),
+        "the choice is kept"
+    );
+    assert!(
+        page.contains("casey.jones@example.com"),
+        "emails stored and shown in lower case, never capitalised"
+    );
+    assert_eq!(app.credits_of("casey"), 1000, "nothing changed");
+    let page = refused_page(
+        &app,
+        &admin,
+        &format!("/admin/users/{id}/update"),
+        &[("credits_delta", "-5000")],
+    )
+    .await;
+    assert!(
+        page.contains("value=\"-5000\"") && page.contains("fewer than 5000 credits"),
+        "credits never go below zero: {page}"
+    );
+    let page = refused_page(
+        &app,
+        &admin,
+        &format!("/admin/users/{id}/delete"),
+        &[("confirm", "mixed")],
+    )
+    .await;
+    assert!(page.contains("to confirm the deletion"));
+    assert_eq!(app.credits_of("casey"), 1000);
+    assert_eq!(app.count_users(), 2, "root and casey");
 }

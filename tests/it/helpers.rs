@@ -301,6 +301,11 @@ impl TestApp {
         client.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// `GET path` as `client`; the body as text, whatever the status.
+    pub async fn page(&self, client: &Client, path: &str) -> String {
+        self.get(client, path).await.text().await.expect("page")
+    }
+
     pub async fn post_form(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         client
             .post(self.url(path))

@@ -975,30 +975,14 @@ async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left
         .send()
         .await
         .expect("register");
-    let dashboard = client
-        .get(app.url("/dashboard"))
-        .header("x-forwarded-for", ip)
-        .send()
-        .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("page");
+    let dashboard = page_from("/dashboard", client.clone()).await;
     assert!(
         !dashboard.contains("anonymous"),
         "no anonymous allowance for accounts"
     );
     assert_eq!(disabled_generate_buttons(&dashboard), 1, "{dashboard}");
     assert_eq!(dashboard.matches("You have no credits").count(), 1);
-    let generate = client
-        .get(app.url("/generate"))
-        .header("x-forwarded-for", ip)
-        .send()
-        .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("page");
+    let generate = page_from("/generate", client.clone()).await;
     assert!(!generate.contains("Free without an account"), "{generate}");
     assert_eq!(disabled_generate_buttons(&generate), 1);
     assert_eq!(generate.matches("You have no credits").count(), 1);
