@@ -13,7 +13,7 @@ use crate::extract::CurrentUser;
 use crate::operations::bulk::{self, BulkAction, MAX_BULK};
 use crate::state::AppState;
 use crate::views::errors::wants_json;
-use crate::views::{Flash, Layout, display_title, render, see_other};
+use crate::views::{Flash, Layout, display_title, done, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/gallery/bulk", web::post().to(bulk_action));
@@ -149,16 +149,9 @@ async fn bulk_action(
         .zip(&outcome.tokens)
         .map(|(placed, token)| (display_title(&placed.image), format!("/s/{token}")))
         .collect();
-    if json {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "message": message,
-            "ids": outcome.done.iter().map(|p| p.image.id).collect::<Vec<_>>(),
-            "share_urls": links.iter().map(|(_, url)| url).collect::<Vec<_>>(),
-        })));
-    }
-    Flash::success(&session, message);
-    if action == BulkAction::Share {
+    if action == BulkAction::Share && !json {
+        // The new links are the point: shown on a page of their own.
+        Flash::success(&session, message);
         return render(
             StatusCode::OK,
             &LinksPage {
@@ -168,7 +161,11 @@ async fn bulk_action(
             },
         );
     }
-    Ok(see_other(&back))
+    let extra = serde_json::json!({
+        "ids": outcome.done.iter().map(|p| p.image.id).collect::<Vec<_>>(),
+        "share_urls": links.iter().map(|(_, url)| url).collect::<Vec<_>>(),
+    });
+    Ok(done(&req, &session, &message, &back, extra))
 }
 
 #[cfg(test)]

@@ -17,9 +17,8 @@ use crate::operations::pages;
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
-use crate::views::errors::wants_json;
 use crate::views::{
-    Flash, Layout, display_title, human_bytes, media_url, render, see_other, timestamp,
+    Flash, Layout, display_title, done, human_bytes, media_url, render, see_other, timestamp,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -440,15 +439,9 @@ async fn favourite(
     } else {
         "Removed from favourites."
     };
-    if wants_json(&req) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "favourite": starred,
-            "message": message,
-        })));
-    }
-    Flash::success(&session, message);
-    Ok(see_other(&format!("/images/{id}")))
+    let back = format!("/images/{id}");
+    let state_now = serde_json::json!({ "favourite": starred });
+    Ok(done(&req, &session, message, &back, state_now))
 }
 
 async fn delete(

@@ -25,7 +25,7 @@ use crate::views::PER_PAGE;
 use crate::views::errors::wants_json;
 use crate::views::files::{MediaCaching, serve_variant};
 use crate::views::{Card, display_title, page_number, share_file_url};
-use crate::views::{Flash, Layout, Pager, render, see_other};
+use crate::views::{Layout, Pager, done, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/images/{id}/share", web::post().to(share))
@@ -249,20 +249,15 @@ async fn share(
         .run(move |conn| library.share(conn, id, choice))
         .await?;
     state.media_cache.forget_image(id);
-    let message = choice.summary(noun);
-    if wants_json(&req) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "share_url": format!("/s/{token}"),
-            "image_url": format!("/s/{token}/image"),
-            "thumb_url": format!("/s/{token}/thumb"),
-            "visibility": if choice.is_public() { "public" } else { "unlisted" },
-            "expires_at": expires_at.map(|at| at.to_rfc3339()),
-            "message": message,
-        })));
-    }
-    Flash::success(&session, message);
-    Ok(see_other(&format!("/images/{id}")))
+    let link = serde_json::json!({
+        "share_url": format!("/s/{token}"),
+        "image_url": format!("/s/{token}/image"),
+        "thumb_url": format!("/s/{token}/thumb"),
+        "visibility": if choice.is_public() { "public" } else { "unlisted" },
+        "expires_at": expires_at.map(|at| at.to_rfc3339()),
+    });
+    let back = format!("/images/{id}");
+    Ok(done(&req, &session, &choice.summary(noun), &back, link))
 }
 
 async fn unshare(
@@ -280,12 +275,12 @@ async fn unshare(
         .await?;
     state.media_cache.forget_image(id);
     let message = "Share link revoked. The old link no longer works.";
-    if wants_json(&req) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "success": true,
-            "message": message,
-        })));
-    }
-    Flash::success(&session, message);
-    Ok(see_other(&format!("/images/{id}")))
+    let back = format!("/images/{id}");
+    Ok(done(
+        &req,
+        &session,
+        message,
+        &back,
+        serde_json::Value::Null,
+    ))
 }

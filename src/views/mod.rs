@@ -158,6 +158,27 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A finished action's answer: for scripts asking for JSON, `{"success": true, "message",
+/// …extra}` (`extra` is a JSON object, or `null` for none); for browsers, the message as a
+/// flash and a 303 to `back`.
+pub fn done(
+    req: &HttpRequest,
+    session: &Session,
+    message: &str,
+    back: &str,
+    extra: serde_json::Value,
+) -> HttpResponse {
+    if errors::wants_json(req) {
+        let mut body = serde_json::json!({ "success": true, "message": message });
+        if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        return HttpResponse::Ok().json(body);
+    }
+    Flash::success(session, message);
+    see_other(back)
+}
+
 /// A local path to return to after login; anything else (absolute URLs, `//host`,
 /// backslashes) falls back to the dashboard, so `next` cannot redirect off-site.
 pub fn safe_next(next: Option<&str>) -> &str {

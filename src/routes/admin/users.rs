@@ -141,6 +141,16 @@ struct Kept {
 }
 
 impl Kept {
+    /// The account's own values, nothing refused.
+    fn of(user: &User) -> Kept {
+        Kept {
+            tier: user.tier.to_string(),
+            role: user.role.to_string(),
+            disabled: user.disabled.to_string(),
+            ..Kept::default()
+        }
+    }
+
     fn error(&self, form: &str) -> Option<&str> {
         (self.form == form).then_some(self.error.as_str())
     }
@@ -162,12 +172,7 @@ async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
-    let kept = Kept {
-        tier: user.tier.to_string(),
-        role: user.role.to_string(),
-        disabled: user.disabled.to_string(),
-        ..Kept::default()
-    };
+    let kept = Kept::of(&user);
     user_page(&admin, &state, &session, user, StatusCode::OK, kept).await
 }
 
@@ -252,17 +257,17 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
     let form = form.into_inner();
-    let refused = |error: String| Kept {
-        form: "update",
-        error,
-        tier: form.tier.clone().unwrap_or_else(|| user.tier.to_string()),
-        role: form.role.clone().unwrap_or_else(|| user.role.to_string()),
-        disabled: form
-            .disabled
-            .clone()
-            .unwrap_or_else(|| user.disabled.to_string()),
-        credits_delta: form.credits_delta.clone(),
-        reason: form.reason.clone(),
+    let refused = |error: String| {
+        let own = Kept::of(&user);
+        Kept {
+            form: "update",
+            error,
+            tier: form.tier.clone().unwrap_or(own.tier),
+            role: form.role.clone().unwrap_or(own.role),
+            disabled: form.disabled.clone().unwrap_or(own.disabled),
+            credits_delta: form.credits_delta.clone(),
+            reason: form.reason.clone(),
+        }
     };
     // A refusal (here or by the operation, e.g. credits below zero) shows the page again
     // with the sentence beside the form; scripts get the plain 400.
@@ -389,10 +394,7 @@ async fn delete(
         let kept = Kept {
             form: "delete",
             error: message,
-            tier: user.tier.to_string(),
-            role: user.role.to_string(),
-            disabled: user.disabled.to_string(),
-            ..Kept::default()
+            ..Kept::of(&user)
         };
         return user_page(
             &admin,
