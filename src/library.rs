@@ -218,20 +218,34 @@ impl Library {
         title: &str,
         tags: &[String],
     ) -> Result<(), AppError> {
-        if to.id == placed.image.folder_id {
-            Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
-            return Ok(());
-        }
-        let owner = place(placed, Variant::Original)?.0;
-        self.relocate(placed, &owner, &to.slug(), || {
-            Ok(Image::update_meta(
-                conn,
-                placed.image.id,
-                title,
-                tags,
-                to.id,
-            )?)
+        conn.transaction(|conn| {
+            let placed = &self.locked(conn, placed.image.id)?;
+            if to.id == placed.image.folder_id {
+                Image::update_meta(conn, placed.image.id, title, tags, to.id)?;
+                return Ok(());
+            }
+            let owner = place(placed, Variant::Original)?.0;
+            self.relocate(placed, &owner, &to.slug(), || {
+                Ok(Image::update_meta(
+                    conn,
+                    placed.image.id,
+                    title,
+                    tags,
+                    to.id,
+                )?)
+            })
         })
+    }
+
+    /// The image as it is now, its row locked until the caller's transaction ends: every
+    /// change to an image's files goes through here, so two changes to one image (a move
+    /// and a delete, two edits) take turns and the second sees where the first left the
+    /// files. A row deleted meanwhile is `NotFound`.
+    pub fn locked(&self, conn: &mut PgConnection, image_id: i64) -> Result<PlacedImage, AppError> {
+        if !Image::lock(conn, image_id)? {
+            return Err(AppError::NotFound);
+        }
+        Image::find_placed(conn, image_id)?.ok_or(AppError::NotFound)
     }
 
     /// Renames the image's files to `user`/`folder`, then runs `record`; if anything
@@ -393,6 +407,19 @@ impl Library {
         placed: &PlacedImage,
         edit: Option<Edit>,
     ) -> Result<Result<(), ImageProblem>, AppError> {
+        conn.transaction(|conn| {
+            let placed = self.locked(conn, placed.image.id)?;
+            self.edit_current(conn, &placed, edit)
+        })
+    }
+
+    /// [`Library::edit`] on the row it has locked.
+    fn edit_current(
+        &self,
+        conn: &mut PgConnection,
+        placed: &PlacedImage,
+        edit: Option<Edit>,
+    ) -> Result<Result<(), ImageProblem>, AppError> {
         let image = &placed.image;
         if image.is_video() {
             return Ok(Err(ImageProblem::BadEdit(
@@ -460,7 +487,10 @@ impl Library {
 
     /// Deletes the row, then the files.
     pub fn delete(&self, conn: &mut PgConnection, placed: &PlacedImage) -> Result<(), AppError> {
-        let files = self.delete_row(conn, placed)?;
+        let files = conn.transaction(|conn| {
+            let placed = self.locked(conn, placed.image.id)?;
+            self.delete_row(conn, &placed)
+        })?;
         self.remove_files(&files);
         Ok(())
     }
@@ -500,15 +530,18 @@ impl Library {
         let nonce = tokens::random_hex(16).map_err(AppError::internal)?;
         let token = self.share_token(image_id, nonce.as_bytes());
         let expires_at = choice.expires_at(chrono::Utc::now());
-        Image::set_share(
-            conn,
-            image_id,
-            nonce.as_bytes(),
-            &tokens::digest(&token),
-            choice.is_public(),
-            expires_at,
-        )?;
-        Ok((token, expires_at))
+        conn.transaction(|conn| {
+            self.locked(conn, image_id)?;
+            Image::set_share(
+                conn,
+                image_id,
+                nonce.as_bytes(),
+                &tokens::digest(&token),
+                choice.is_public(),
+                expires_at,
+            )?;
+            Ok((token, expires_at))
+        })
     }
 
     /// The share token of a shared image, rebuilt from its nonce.

@@ -437,6 +437,18 @@ impl Image {
         Ok(())
     }
 
+    /// Locks the image's row (`FOR UPDATE`, that row only) until the transaction ends;
+    /// `false` when there is no such row.
+    pub fn lock(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        images::table
+            .find(id)
+            .select(images::id)
+            .for_update()
+            .first::<i64>(conn)
+            .optional()
+            .map(|row| row.is_some())
+    }
+
     pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(images::table.find(id)).execute(conn)
     }

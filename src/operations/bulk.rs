@@ -3,12 +3,13 @@
 //! changed through the library as its own page would change it, so files and rows move
 //! together and a failure part-way leaves every image whole.
 
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 
 use crate::domain::{ShareChoice, parse_tags};
 use crate::error::AppError;
 use crate::library::Library;
 use crate::models::{Folder, Image, PlacedImage, listing};
+use crate::storage::ObjectKey;
 
 /// At most this many images per bulk action (a gallery page holds 24).
 pub const MAX_BULK: usize = 100;
@@ -63,6 +64,53 @@ pub struct BulkOutcome {
     pub folder: Option<Folder>,
 }
 
+/// What one image's action came to.
+enum Applied {
+    /// Done; a `Share` made this token.
+    Done(Option<String>),
+    /// The row is gone; its files go once that is committed.
+    Deleted(Vec<ObjectKey>),
+    /// Left as it was (tags over the limit).
+    Refused,
+}
+
+/// `action` on one locked, current image.
+fn apply(
+    conn: &mut PgConnection,
+    library: &Library,
+    user_id: i64,
+    placed: &PlacedImage,
+    action: &BulkAction,
+    outcome: &BulkOutcome,
+) -> Result<Applied, AppError> {
+    let image = &placed.image;
+    match action {
+        BulkAction::Move(_) => {
+            if let Some(folder) = &outcome.folder {
+                library.update(conn, placed, folder, &image.title, &image.tags)?;
+            }
+        }
+        BulkAction::Tag(tags) => {
+            let merged: Vec<&str> = image.tags.iter().chain(tags).map(String::as_str).collect();
+            let Ok(merged) = parse_tags(&merged.join(",")) else {
+                return Ok(Applied::Refused);
+            };
+            let folder = Folder::find_by_id(conn, image.folder_id)?;
+            library.update(conn, placed, &folder, &image.title, &merged)?;
+        }
+        BulkAction::Delete => return Ok(Applied::Deleted(library.delete_row(conn, placed)?)),
+        BulkAction::Share => {
+            let (token, _) = library.share(conn, image.id, ShareChoice::default())?;
+            return Ok(Applied::Done(Some(token)));
+        }
+        BulkAction::Unshare => Image::clear_share(conn, image.id)?,
+        BulkAction::Favourite(starred) => {
+            listing::set_favourite(conn, user_id, image.id, *starred)?;
+        }
+    }
+    Ok(Applied::Done(None))
+}
+
 /// Runs `action` over the user's images among `ids`.
 pub fn run(
     conn: &mut PgConnection,
@@ -85,34 +133,27 @@ pub fn run(
             .ok_or_else(|| AppError::BadRequest("That folder does not exist.".into()))?;
         outcome.folder = Some(folder);
     }
-    for placed in images {
-        let image = &placed.image;
-        match action {
-            BulkAction::Move(_) => {
-                if let Some(folder) = &outcome.folder {
-                    library.update(conn, &placed, folder, &image.title, &image.tags)?;
-                }
+    for listed in images {
+        // Each image on its own, on its row as it is now (locked): an image another
+        // request deleted meanwhile is skipped, as if it had not been ticked.
+        let result = conn.transaction(|conn| {
+            let placed = library.locked(conn, listed.image.id)?;
+            let applied = apply(conn, library, user_id, &placed, action, &outcome)?;
+            Ok::<_, AppError>((placed, applied))
+        });
+        match result {
+            Ok((placed, Applied::Done(token))) => {
+                outcome.tokens.extend(token);
+                outcome.done.push(placed);
             }
-            BulkAction::Tag(tags) => {
-                let merged: Vec<&str> = image.tags.iter().chain(tags).map(String::as_str).collect();
-                let Ok(merged) = parse_tags(&merged.join(",")) else {
-                    outcome.refused += 1;
-                    continue;
-                };
-                let folder = Folder::find_by_id(conn, image.folder_id)?;
-                library.update(conn, &placed, &folder, &image.title, &merged)?;
+            Ok((placed, Applied::Deleted(files))) => {
+                library.remove_files(&files);
+                outcome.done.push(placed);
             }
-            BulkAction::Delete => library.delete(conn, &placed)?,
-            BulkAction::Share => {
-                let (token, _) = library.share(conn, image.id, ShareChoice::default())?;
-                outcome.tokens.push(token);
-            }
-            BulkAction::Unshare => Image::clear_share(conn, image.id)?,
-            BulkAction::Favourite(starred) => {
-                listing::set_favourite(conn, user_id, image.id, *starred)?;
-            }
+            Ok((_, Applied::Refused)) => outcome.refused += 1,
+            Err(AppError::NotFound) => {}
+            Err(err) => return Err(err),
         }
-        outcome.done.push(placed);
     }
     Ok(outcome)
 }

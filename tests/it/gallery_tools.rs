@@ -643,3 +643,87 @@ async fn admin_forms_keep_what_was_typed_and_the_log_speaks_in_words() {
     assert_eq!(app.credits_of("casey"), 1000);
     assert_eq!(app.count_users(), 2, "root and casey");
 }
+
+#[tokio::test]
+async fn racing_bulk_actions_on_the_same_images_never_fail_the_server() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "racer").await;
+    assert_eq!(
+        app.post_form(&owner, "/folders", &[("name", "Elsewhere")])
+            .await
+            .status(),
+        303
+    );
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(
+            app.upload_ok(&owner, png(120 + n, 80), &[("title", "racing")])
+                .await,
+        );
+    }
+    let ids: String = ids.iter().map(|id| format!("ids={id}&")).collect();
+    let actions = [
+        "action=delete",
+        "action=move&folder=elsewhere",
+        "action=tag&tags=fast",
+        "action=share",
+        "action=favourite",
+        "action=move&folder=default",
+        "action=delete",
+        "action=unshare",
+    ];
+    let requests = actions.iter().map(|action| {
+        let (app, owner) = (&app, &owner);
+        let body = format!("{ids}{action}");
+        async move { bulk_json(app, owner, body).await }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    for ((status, answer), action) in answers.iter().zip(actions) {
+        assert!(
+            *status == 200 || *status == 400,
+            "{action}: {status} {answer}"
+        );
+    }
+    // Whatever interleaving happened, the deletes won: no rows, and no files left behind.
+    assert_eq!(app.count_images(), 0);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+}
+
+#[tokio::test]
+async fn one_image_moved_edited_and_deleted_at_once_stays_whole() {
+    let app = spawn_app().await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "juggler").await;
+    app.post_form(&owner, "/folders", &[("name", "Other")])
+        .await;
+    for round in 0..3 {
+        let id = app
+            .upload_ok(&owner, png(160 + round, 90), &[("title", "juggled")])
+            .await;
+        let image = format!("/images/{id}");
+        let requests: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (
+                format!("{image}/update"),
+                vec![("title", "moved"), ("folder", "other")],
+            ),
+            (format!("{image}/edit"), vec![("op", "rotate90")]),
+            (format!("{image}/delete"), vec![]),
+            (format!("{image}/edit"), vec![("op", "grayscale")]),
+            (
+                format!("{image}/update"),
+                vec![("title", "back"), ("folder", "default")],
+            ),
+        ];
+        let statuses = futures_util::future::join_all(requests.iter().map(|(path, form)| {
+            let (app, owner) = (&app, &owner);
+            async move { app.post_form(owner, path, form).await.status().as_u16() }
+        }))
+        .await;
+        for status in &statuses {
+            assert!([303, 404].contains(status), "round {round}: {statuses:?}");
+        }
+        assert_eq!(app.count_images(), 0, "the delete went through");
+        assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    }
+}

@@ -244,12 +244,7 @@ async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
             .replace("&#x3d;", "=")
             .replace("&amp;", "&")
     };
-    let page = app
-        .get(&client, &format!("/images/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &format!("/images/{id}")).await;
     let versioned = page_src(page);
     assert!(
         versioned.starts_with(&url) && versioned.contains("?v="),
@@ -266,12 +261,7 @@ async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
         &[("op", "rotate90")],
     )
     .await;
-    let page = app
-        .get(&client, &format!("/images/{id}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.page(&client, &format!("/images/{id}")).await;
     let after_edit = page_src(page);
     assert_ne!(after_edit, versioned, "an edit gives a new URL");
     let stale = app.get(&client, &versioned).await;
