@@ -20,9 +20,8 @@ use crate::models::image::{NewImage, Provenance};
 use crate::models::{Folder, Image, PlacedImage, User};
 use crate::models::{camera, job};
 use crate::storage::budget::DecodeBudget;
-use crate::storage::exif;
-use crate::storage::imaging::{self, Edit, Format, ImageProblem, Sanitised};
-use crate::storage::video::PreparedVideo;
+use crate::storage::imaging::{self, Edit, Format, ImageProblem};
+use crate::storage::media::MediaFiles;
 use crate::storage::{FileName, ObjectKey, Storage, StoreError, Variant, mime_for};
 use crate::tokens;
 
@@ -50,69 +49,6 @@ pub struct NewImageInput<'a> {
     pub tags: &'a [String],
     pub client_ip: Option<IpNetwork>,
     pub provenance: Provenance,
-}
-
-/// The three files of a new library item.
-pub enum MediaFiles {
-    /// A still picture: the bytes received or generated, and the sanitised copies.
-    Picture {
-        pristine: Vec<u8>,
-        pristine_format: Format,
-        sanitised: Sanitised,
-    },
-    /// A clip: the provider's bytes, the copy served without metadata, a poster frame.
-    Video {
-        pristine: Vec<u8>,
-        prepared: PreparedVideo,
-    },
-}
-
-impl MediaFiles {
-    /// (variant, extension, bytes) of each file.
-    fn variants(&self) -> [(Variant, &'static str, &[u8]); 3] {
-        match self {
-            MediaFiles::Picture {
-                pristine,
-                pristine_format,
-                sanitised,
-            } => [
-                (Variant::Pristine, pristine_format.ext(), pristine),
-                (
-                    Variant::Original,
-                    sanitised.original.format.ext(),
-                    &sanitised.original.bytes,
-                ),
-                (
-                    Variant::Thumb,
-                    sanitised.thumb.format.ext(),
-                    &sanitised.thumb.bytes,
-                ),
-            ],
-            MediaFiles::Video { pristine, prepared } => [
-                (Variant::Pristine, prepared.container.ext(), pristine),
-                (
-                    Variant::Original,
-                    prepared.container.ext(),
-                    &prepared.served,
-                ),
-                (Variant::Thumb, Format::Jpeg.ext(), &prepared.poster),
-            ],
-        }
-    }
-
-    fn dimensions(&self) -> (u32, u32) {
-        match self {
-            MediaFiles::Picture { sanitised, .. } => (sanitised.width, sanitised.height),
-            MediaFiles::Video { prepared, .. } => (prepared.width, prepared.height),
-        }
-    }
-
-    fn duration_ms(&self) -> Option<i32> {
-        match self {
-            MediaFiles::Picture { .. } => None,
-            MediaFiles::Video { prepared, .. } => Some(prepared.duration_ms),
-        }
-    }
 }
 
 impl Library {
@@ -156,14 +92,7 @@ impl Library {
                 (_, thumb_ext, _),
             ] = files;
             let (width, height) = input.files.dimensions();
-            let camera = match &input.files {
-                MediaFiles::Picture {
-                    pristine,
-                    pristine_format: Format::Jpeg,
-                    ..
-                } => exif::camera_of_jpeg(pristine),
-                _ => None,
-            };
+            let camera = input.files.camera();
             // The row and its camera details go in together.
             conn.transaction(|conn| {
                 let image = Image::insert(

@@ -18,12 +18,13 @@ use crate::db::Db;
 use crate::domain::{ImageKind, JobKind};
 use crate::error::AppError;
 use crate::library::Library;
-use crate::library::{MediaFiles, NewImageInput};
+use crate::library::NewImageInput;
 use crate::models::image::Provenance;
 use crate::models::job::{self, ImageParams, Job};
 use crate::models::{Folder, Image, User};
 use crate::quota::charge::{self, Reservation};
 use crate::storage::imaging;
+use crate::storage::media::MediaFiles;
 
 /// How often an idle worker looks for work queued by another instance.
 const IDLE_POLL: Duration = Duration::from_millis(500);

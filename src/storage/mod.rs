@@ -12,6 +12,7 @@ pub mod exif;
 pub mod imaging;
 pub mod jpeg;
 pub mod local;
+pub mod media;
 pub mod s3;
 pub mod video;
 
