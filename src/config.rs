@@ -73,6 +73,32 @@ fn cidrs() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Vec<IpNetwork>> {
     }
 }
 
+/// An absolute `http(s)://host[:port]` URL without a trailing slash.
+fn public_url() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<String>> {
+    |values, name| {
+        let Some(raw) = values.get(name) else {
+            return Ok(None);
+        };
+        let url = raw.trim_end_matches('/');
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        let fine = host.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]/_~".contains(&b))
+        });
+        if !fine {
+            bail!(
+                "ATELIER_{}: {raw:?} is not an absolute http(s) URL like https://atelier.example.org",
+                name.to_ascii_uppercase()
+            );
+        }
+        Ok(Some(url.to_owned()))
+    }
+}
+
 settings! {
     /// `None` → the embedded private cluster under `data_dir/pg`.
     database_url: Option<String> = optional(),
@@ -98,6 +124,10 @@ settings! {
     cookie_secure: bool = parsed(false),
     session_ttl_secs: u64 = parsed(14 * 24 * 3600),
     trusted_proxies: Vec<IpNetwork> = cidrs(),
+    /// The site's absolute URL (`https://atelier.example.org`), for links that leave the
+    /// site (share previews); without it they are built from the request only when the
+    /// peer is a trusted proxy, never from headers any client could send.
+    public_url: Option<String> = public_url(),
     /// Prefix length that groups IPv6 clients for limits (a /64 is one household).
     ipv6_limit_prefix: u8 = parsed(64),
     bcrypt_cost: u32 = parsed(12),

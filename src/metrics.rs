@@ -57,8 +57,9 @@ impl Histogram {
 
 #[derive(Default)]
 struct Registry {
-    /// (route pattern, method, status) → requests.
-    requests: BTreeMap<(String, String, u16), u64>,
+    /// (route pattern, method, status) → requests. Every part is from a bounded set: the
+    /// routes the app declares, [`method_label`]'s names and three-digit statuses.
+    requests: BTreeMap<(String, &'static str, u16), u64>,
     /// route pattern → latency.
     latency: BTreeMap<String, Histogram>,
     /// (provider, kind, outcome) → job durations.
@@ -78,19 +79,44 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One answered request; `route` is the matched pattern (`/images/{id}`), never the raw
-/// path, so the label set stays small whatever clients send.
-pub fn request(route: &str, method: &str, status: u16, took: Duration) {
+/// One answered request; `route` is the matched pattern (`/images/{id}`, or
+/// [`UNMATCHED_ROUTE`]), never the raw path, and the method is a [`method_label`], so the
+/// label set stays small whatever clients send.
+pub fn request(route: &str, method: &'static str, status: u16, took: Duration) {
     let mut registry = registry();
     *registry
         .requests
-        .entry((route.to_owned(), method.to_owned(), status))
+        .entry((route.to_owned(), method, status))
         .or_default() += 1;
     registry
         .latency
         .entry(route.to_owned())
         .or_default()
         .observe(&REQUEST_BUCKETS, took.as_secs_f64());
+}
+
+/// The route label of a request no route matched (whatever its path).
+pub const UNMATCHED_ROUTE: &str = "(unmatched)";
+
+/// A request method as a label: the methods HTTP defines by name, anything else (a client
+/// may send any token as a method) as `OTHER`, so made-up methods cannot grow the registry.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
 }
 
 /// A finished generation job (`succeeded` or `failed`).
@@ -248,5 +274,14 @@ mod tests {
         assert!(out.contains("x_bucket{route=\"/\",le=\"+Inf\"} 3"));
         assert!(out.contains("x_count{route=\"/\"} 3"));
         assert_eq!(escape("a\"b"), "a\\\"b");
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let made_up = Method::from_bytes(b"M00001XXXXXXXX").expect("a token");
+        assert_eq!(method_label(&made_up), "OTHER");
     }
 }

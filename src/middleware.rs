@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpResponse, web};
+use actix_web::{Error, HttpResponse, web};
 
 use crate::auth::keys;
 use crate::error::{AppError, ErrorInfo};
@@ -29,18 +29,20 @@ pub async fn request_log(
     let db = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.db.clone());
-    let (method, path) = (req.method().clone(), req.path().to_owned());
-    // The route's pattern, not the path, labels the metrics (a bounded set).
+    // Only bounded values are kept: the method by name (made-up ones as `OTHER`), the
+    // route's pattern rather than the path, and at most a line's worth of the path in logs.
+    let method = crate::metrics::method_label(req.method());
+    let path = log_excerpt(req.path()).to_owned();
     let route = req
         .match_pattern()
-        .unwrap_or_else(|| "(unmatched)".to_owned());
+        .unwrap_or_else(|| crate::metrics::UNMATCHED_ROUTE.to_owned());
     let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status(),
         Err(err) => err.as_response_error().status_code(),
     };
     let took = started.elapsed();
-    crate::metrics::request(&route, method.as_str(), status.as_u16(), took);
+    crate::metrics::request(&route, method, status.as_u16(), took);
     tracing::info!(
         %method,
         %path,
@@ -69,6 +71,20 @@ pub async fn request_log(
             Err(PreparedError(std::cell::RefCell::new(Some(page))).into())
         }
     }
+}
+
+/// The start of a request path for the log line: paths are bounded only by the header
+/// limit, and one log line should stay one line's worth.
+fn log_excerpt(path: &str) -> &str {
+    const MAX: usize = 200;
+    if path.len() <= MAX {
+        return path;
+    }
+    let mut end = MAX;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
 }
 
 /// An error whose page is already rendered; lets the outermost middleware answer with our
@@ -173,92 +189,34 @@ fn is_cross_site_write(req: &ServiceRequest) -> bool {
     false
 }
 
-/// Largest form or JSON body read here; the extractors have the same limit.
-const TEXT_BODY_LIMIT: usize = 64 * 1024;
-
-/// Applies [`crate::domain::forbidden_control`] to every query value and to every field of
-/// a form or JSON body before any handler sees them: 400 with a sentence naming the field,
-/// and nothing changes. Multipart uploads check their text parts themselves.
-pub async fn refuse_control_characters(
-    mut req: ServiceRequest,
+/// Pages and JSON shown to a signed-in user (or a token's owner) are `Cache-Control: no-store`: Back after
+/// logout on a shared computer, or a cache on the way, must not show them again. Runs
+/// inside the session layer, after the handler, so a sign-in or logout counts at once.
+pub async fn private_pages(
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    // Answered here as a response (not an `Err`), so the error renderer gives it a page.
-    let refuse = |req: ServiceRequest, err: AppError| {
-        let response = actix_web::ResponseError::error_response(&err);
-        Ok(req.into_response(response))
-    };
-    if let Some(problem) = query_problem(req.query_string()) {
-        return refuse(req, AppError::BadRequest(problem));
-    }
-    let content_type = req
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut response = next.call(req).await?;
+    let private_kind = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let form = content_type.starts_with("application/x-www-form-urlencoded");
-    let json = content_type.starts_with("application/json");
-    if form || json {
-        let mut body = web::BytesMut::new();
-        let mut payload = req.take_payload();
-        while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
-            let chunk: web::Bytes = chunk?;
-            body.extend_from_slice(&chunk);
-            if body.len() > TEXT_BODY_LIMIT {
-                let too_large = AppError::PayloadTooLarge(format!(
-                    "The request body is larger than {} KiB.",
-                    TEXT_BODY_LIMIT / 1024
-                ));
-                return refuse(req, too_large);
-            }
-        }
-        let body = body.freeze();
-        let problem = if form {
-            form_problem(&body)
-        } else {
-            serde_json::from_slice::<serde_json::Value>(&body)
+        .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"));
+    let request = response.request();
+    let signed_in = private_kind
+        && (request.headers().contains_key(header::AUTHORIZATION)
+            || request
+                .get_session()
+                .get::<i64>(keys::USER_ID)
                 .ok()
-                .and_then(|value| json_problem("body", &value))
-        };
-        if let Some(problem) = problem {
-            return refuse(req, AppError::BadRequest(problem));
-        }
-        req.set_payload(actix_web::dev::Payload::from(body));
+                .flatten()
+                .is_some());
+    if signed_in {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
-}
-
-fn query_problem(query: &str) -> Option<String> {
-    if query.is_empty() {
-        return None;
-    }
-    form_problem(query.as_bytes())
-}
-
-fn form_problem(body: &[u8]) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
-    pairs.iter().find_map(|(name, value)| {
-        crate::domain::forbidden_control(name)
-            .or_else(|| crate::domain::forbidden_control(value))
-            .map(|found| crate::domain::control_message(name, found))
-    })
-}
-
-fn json_problem(field: &str, value: &serde_json::Value) -> Option<String> {
-    use crate::domain::{control_message, forbidden_control};
-    match value {
-        serde_json::Value::String(text) => {
-            forbidden_control(text).map(|found| control_message(field, found))
-        }
-        serde_json::Value::Array(items) => items.iter().find_map(|item| json_problem(field, item)),
-        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, item)| {
-            forbidden_control(name)
-                .map(|found| control_message(name, found))
-                .or_else(|| json_problem(name, item))
-        }),
-        _ => None,
-    }
+    Ok(response)
 }
 
 /// Gives 4xx/5xx responses the site's error page (or JSON), unless the handler rendered a

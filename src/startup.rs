@@ -154,11 +154,9 @@ impl Application {
             .build();
             App::new()
                 .app_data(state)
-                .app_data(routes::form_config())
-                .app_data(routes::json_config())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
-                .wrap(from_fn(middleware::refuse_control_characters))
+                .wrap(from_fn(middleware::private_pages))
                 .wrap(from_fn(middleware::error_pages))
                 .wrap(sessions)
                 .wrap(from_fn(middleware::csrf))

@@ -149,7 +149,7 @@ async fn change_password(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: web::Form<PasswordForm>,
+    form: crate::extract::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
@@ -221,7 +221,7 @@ async fn change_email(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: web::Form<EmailForm>,
+    form: crate::extract::Form<EmailForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
@@ -415,7 +415,7 @@ async fn delete_account(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: web::Form<DeleteAccountForm>,
+    form: crate::extract::Form<DeleteAccountForm>,
 ) -> Result<HttpResponse, AppError> {
     let ok = state
         .hasher
@@ -484,7 +484,7 @@ async fn create_token(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: web::Form<TokenForm>,
+    form: crate::extract::Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = form.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {

@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn list_images(
     state: web::Data<AppState>,
     current: CurrentUser,
-    query: web::Query<GalleryQuery>,
+    query: crate::extract::Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let page = page_number(query.page.as_deref());

@@ -68,7 +68,7 @@ async fn register(
     state: web::Data<AppState>,
     session: Session,
     ip: ClientIp,
-    form: web::Form<RegisterForm>,
+    form: crate::extract::Form<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
@@ -176,7 +176,7 @@ struct LoginPage<'a> {
 async fn login_form(
     session: Session,
     user: MaybeUser,
-    query: web::Query<LoginQuery>,
+    query: crate::extract::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     if user.0.is_some() {
@@ -201,7 +201,7 @@ async fn login(
     state: web::Data<AppState>,
     session: Session,
     ip: ClientIp,
-    form: web::Form<LoginForm>,
+    form: crate::extract::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref()).to_owned();

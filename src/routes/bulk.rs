@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::error::AppError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, FormPairs};
 use crate::operations::bulk::{self, BulkAction, MAX_BULK};
 use crate::state::AppState;
 use crate::views::errors::wants_json;
@@ -29,9 +29,7 @@ struct BulkForm {
     back: String,
 }
 
-fn parse_form(body: &[u8]) -> Result<BulkForm, AppError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| AppError::BadRequest("The form does not parse.".into()))?;
+fn parse_form(pairs: Vec<(String, String)>) -> Result<BulkForm, AppError> {
     let mut form = BulkForm::default();
     for (name, value) in pairs {
         match name.as_str() {
@@ -79,9 +77,9 @@ async fn bulk_action(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    body: web::Bytes,
+    FormPairs(pairs): FormPairs,
 ) -> Result<HttpResponse, AppError> {
-    let form = parse_form(&body)?;
+    let form = parse_form(pairs)?;
     let back = back_to(&form.back);
     let json = wants_json(&req);
     let refuse = |message: String| -> Result<HttpResponse, AppError> {
@@ -183,10 +181,22 @@ mod tests {
         assert_eq!(back_to("https://evil.example/gallery"), "/gallery");
     }
 
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
     #[test]
     fn repeated_ids_are_collected_once() {
-        let form = parse_form(b"ids=3&ids=4&ids=3&action=delete").expect("parses");
+        let form = parse_form(pairs(&[
+            ("ids", "3"),
+            ("ids", "4"),
+            ("ids", "3"),
+            ("action", "delete"),
+        ]))
+        .expect("parses");
         assert_eq!(form.ids, vec![3, 4]);
-        assert!(parse_form(b"ids=x").is_err());
+        assert!(parse_form(pairs(&[("ids", "x")])).is_err());
     }
 }

@@ -105,7 +105,7 @@ async fn gallery(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    query: web::Query<GalleryQuery>,
+    query: crate::extract::Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     gallery_page(
         &state,
@@ -246,7 +246,7 @@ async fn create_folder(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: web::Form<FolderForm>,
+    form: crate::extract::Form<FolderForm>,
 ) -> Result<HttpResponse, AppError> {
     let (name, slug) = match parse_folder_name(&form.name) {
         Ok(parsed) => parsed,
@@ -298,7 +298,7 @@ async fn rename_folder(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: web::Form<FolderForm>,
+    form: crate::extract::Form<FolderForm>,
 ) -> Result<HttpResponse, AppError> {
     let (user_id, id) = (current.user.id, id.into_inner());
     let name = match parse_folder_name(&form.name) {

@@ -241,7 +241,7 @@ async fn generate_form(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    query: web::Query<GenerateForm>,
+    query: crate::extract::Query<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut page = GeneratePage::new(&state, &session, user.0.as_ref(), ip).await?;
     let query = query.into_inner();
@@ -283,7 +283,7 @@ async fn generate(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: web::Form<GenerateForm>,
+    form: crate::extract::Form<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
@@ -343,7 +343,7 @@ async fn api_generate(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: web::Json<GenerateRequest>,
+    body: crate::extract::Json<GenerateRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let as_text = |value: &serde_json::Value| match value {
@@ -470,7 +470,7 @@ async fn prompt_edit(
     current: CurrentUser,
     ip: ClientIp,
     id: web::Path<i64>,
-    form: web::Form<PromptEditForm>,
+    form: crate::extract::Form<PromptEditForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let placed = state
@@ -540,7 +540,7 @@ async fn create_story(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: web::Form<StoryForm>,
+    form: crate::extract::Form<StoryForm>,
 ) -> Result<HttpResponse, AppError> {
     let visitor = Visitor::of(user, &session)?;
     let problem = match check_story(&form.story) {
@@ -578,7 +578,7 @@ async fn api_generate_story(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: web::Json<StoryRequest>,
+    body: crate::extract::Json<StoryRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let order = check_story(&body.story).map_err(AppError::BadRequest)?;

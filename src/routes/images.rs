@@ -236,7 +236,7 @@ async fn update(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: web::Form<UpdateForm>,
+    form: crate::extract::Form<UpdateForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let form = form.into_inner();
@@ -346,7 +346,7 @@ async fn edit(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: web::Form<EditForm>,
+    form: crate::extract::Form<EditForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let edit = match parse_edit(&form) {
@@ -416,10 +416,9 @@ async fn favourite(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    body: web::Bytes,
+    crate::extract::FormOrJson(form): crate::extract::FormOrJson<FavouriteForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let form: FavouriteForm = crate::extract::form_or_json(&req, &body)?;
     let starred = match form.favourite.trim() {
         "1" | "true" | "on" => true,
         "0" | "false" | "off" => false,

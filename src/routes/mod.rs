@@ -52,15 +52,6 @@ pub fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
-/// Form bodies are small; refuse anything else before reading it.
-pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default().limit(64 * 1024)
-}
-
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(64 * 1024)
-}
-
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }

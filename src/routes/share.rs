@@ -67,8 +67,12 @@ struct SharePage {
     video: Option<String>,
     poster_url: String,
     /// Absolute URLs for link previews (`og:*`): this page and the picture.
-    page_url: String,
-    og_image: String,
+    /// The site's absolute origin, when it is known from settings or a trusted proxy:
+    /// link previews need absolute URLs, and a guess from a client's headers could be
+    /// anyone's site (and be kept by a shared cache).
+    origin: Option<String>,
+    page_path: String,
+    og_image_path: String,
     og_width: i32,
     og_height: i32,
     /// Published on Explore (search engines may index it); unlisted pages say `noindex`.
@@ -84,10 +88,7 @@ async fn share_page(
 ) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let placed = find_shared(&state, &token).await?;
-    let origin = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let origin = crate::extract::public_origin(&req);
     let image = &placed.image;
     // A video previews with its poster frame; a picture with itself, unless it is large,
     // when the thumbnail is enough for a chat preview.
@@ -98,18 +99,16 @@ async fn share_page(
     } else {
         ("image", image.width, image.height)
     };
-    render(
+    let mut page = render(
         StatusCode::OK,
         &SharePage {
             layout: Layout::new(&session, viewer.0.as_ref()),
             title: display_title(&placed.image),
             owner: placed.username.clone(),
             image_url: share_file_url(&placed, &format!("/s/{token}/image")),
-            page_url: format!("{origin}/s/{token}"),
-            og_image: format!(
-                "{origin}{}",
-                share_file_url(&placed, &format!("/s/{token}/{og_path}"))
-            ),
+            origin,
+            page_path: format!("/s/{token}"),
+            og_image_path: share_file_url(&placed, &format!("/s/{token}/{og_path}")),
             og_width,
             og_height,
             listed: placed.image.share_public,
@@ -119,7 +118,14 @@ async fn share_page(
             video: placed.image.seconds_label(),
             poster_url: share_file_url(&placed, &format!("/s/{token}/thumb")),
         },
-    )
+    )?;
+    // Revalidated on every view, so a revoked or expired link stops at once in any cache
+    // (a signed-in viewer's copy is `no-store`; see `middleware::private_pages`).
+    page.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(page)
 }
 
 async fn share_image(
@@ -173,7 +179,7 @@ async fn explore(
     state: web::Data<AppState>,
     session: Session,
     viewer: MaybeUser,
-    query: web::Query<ExploreQuery>,
+    query: crate::extract::Query<ExploreQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
     let listing = state
@@ -218,7 +224,7 @@ async fn share(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    body: web::Bytes,
+    crate::extract::FormOrJson(form): crate::extract::FormOrJson<ShareForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let noun = if placed.image.is_video() {
@@ -226,7 +232,6 @@ async fn share(
     } else {
         "image"
     };
-    let form: ShareForm = crate::extract::form_or_json(&req, &body)?;
     let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
         Ok(choice) => choice,
         Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),

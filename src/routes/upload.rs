@@ -257,7 +257,7 @@ async fn upload_form(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    query: web::Query<UploadQuery>,
+    query: crate::extract::Query<UploadQuery>,
 ) -> Result<HttpResponse, AppError> {
     let folder = query.into_inner().folder.unwrap_or_default();
     upload_page(

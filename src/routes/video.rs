@@ -131,7 +131,7 @@ async fn order_video(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: web::Form<VideoForm>,
+    form: crate::extract::Form<VideoForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
@@ -199,7 +199,7 @@ async fn api_generate_video(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: web::Json<VideoRequestBody>,
+    body: crate::extract::Json<VideoRequestBody>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let as_text = |value: &serde_json::Value| match value {

@@ -51,10 +51,20 @@ pub fn camera_of_jpeg(bytes: &[u8]) -> Option<Camera> {
             }
         });
     }
-    camera.taken_at = original
-        .or(modified)
-        .and_then(|text| NaiveDateTime::parse_from_str(&text, "%Y:%m:%d %H:%M:%S").ok());
+    camera.taken_at = original.or(modified).and_then(|text| taken_at(&text));
     (!camera.is_empty()).then_some(camera)
+}
+
+/// Years a camera time may name: anything else is a damaged or made-up clock, and some
+/// (year -9999) PostgreSQL cannot even store. Camera details never fail an upload.
+const CAMERA_YEARS: std::ops::RangeInclusive<i32> = 1800..=2100;
+
+/// An EXIF time (`YYYY:MM:DD HH:MM:SS`) in [`CAMERA_YEARS`].
+fn taken_at(text: &str) -> Option<NaiveDateTime> {
+    use chrono::Datelike;
+    NaiveDateTime::parse_from_str(text, "%Y:%m:%d %H:%M:%S")
+        .ok()
+        .filter(|at| CAMERA_YEARS.contains(&at.year()))
 }
 
 /// The TIFF structure inside the first `APP1` segment that starts with `Exif\0\0`.
@@ -168,6 +178,10 @@ mod tests {
     /// A JPEG header with an EXIF block holding make, model, a GPS pointer and, in the
     /// EXIF directory, the time the picture was taken.
     fn jpeg_with_camera(little_endian: bool) -> Vec<u8> {
+        jpeg_taken_at(little_endian, b"2024:05:01 18:30:05\0")
+    }
+
+    fn jpeg_taken_at(little_endian: bool, taken: &[u8]) -> Vec<u8> {
         let u16b = |v: u16| {
             if little_endian {
                 v.to_le_bytes()
@@ -184,7 +198,6 @@ mod tests {
         };
         let make = b"Fujifilm\0";
         let model = b"X100V\0";
-        let taken = b"2024:05:01 18:30:05\0";
         let mut tiff = Vec::new();
         tiff.extend_from_slice(if little_endian { b"II" } else { b"MM" });
         tiff.extend_from_slice(&u16b(42));
@@ -236,6 +249,21 @@ mod tests {
                 camera.taken_at.map(|at| at.to_string()).as_deref(),
                 Some("2024-05-01 18:30:05")
             );
+        }
+    }
+
+    #[test]
+    fn times_outside_camera_years_are_dropped_not_stored() {
+        for (taken, kept) in [
+            (&b"-9999:01:01 00:00:00\0"[..], None),
+            (b"1799:12:31 23:59:59\0", None),
+            (b"2101:01:01 00:00:00\0", None),
+            (b"1800:01:01 00:00:00\0", Some("1800-01-01 00:00:00")),
+            (b"2100:12:31 23:59:59\0", Some("2100-12-31 23:59:59")),
+        ] {
+            let camera = camera_of_jpeg(&jpeg_taken_at(false, taken)).expect("make and model");
+            assert_eq!(camera.make.as_deref(), Some("Fujifilm"), "the rest is kept");
+            assert_eq!(camera.taken_at.map(|at| at.to_string()).as_deref(), kept);
         }
     }
 

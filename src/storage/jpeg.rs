@@ -1,26 +1,79 @@
 //! Metadata stripping for JPEG files without re-encoding: the working copy of an upright
-//! JPEG upload is its own compressed data minus every metadata segment, which is both
+//! JPEG upload is its own compressed data with only what decoding needs, which is both
 //! lossless and several times faster than decoding and encoding 12 megapixels again.
 //!
-//! Kept: the segments decoders need (frame, scan, tables, restart interval), `APP0`
-//! (JFIF: pixel density) and `APP14` (Adobe: how to read the colour channels). Dropped:
-//! every other `APPn` (EXIF with GPS, XMP, IPTC, ICC profiles, maker notes), comments, and
-//! anything after the end-of-image marker. A file whose structure is not understood gives
-//! `None`, and the caller re-encodes from pixels as before.
+//! A whitelist, since the working copy is what share links and Explore serve: kept are the
+//! frame header (`SOFn`), the tables (`DHT`, `DQT`, `DAC`), the restart interval (`DRI`),
+//! each scan (`SOS` and its entropy-coded data), a plain JFIF `APP0` (pixel density, its
+//! thumbnail dropped) and a bare Adobe `APP14` (the colour transform flag alone). Everything
+//! else goes: EXIF with GPS, XMP, IPTC, ICC profiles, maker notes, JFXX thumbnails (which
+//! can show the picture before a crop), CIFF with the owner's name, `JPGn` extensions,
+//! comments, and anything after the end-of-image marker. A file whose structure is not
+//! understood gives `None`, and the caller re-encodes from pixels as before.
 
 const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
 const SOS: u8 = 0xDA;
+const DHT: u8 = 0xC4;
+const DAC: u8 = 0xCC;
+const DQT: u8 = 0xDB;
+const DRI: u8 = 0xDD;
 const APP0: u8 = 0xE0;
 const APP14: u8 = 0xEE;
-const COM: u8 = 0xFE;
 
-fn is_metadata(marker: u8) -> bool {
-    ((APP0..=0xEF).contains(&marker) && marker != APP0 && marker != APP14) || marker == COM
+/// What to do with one marker segment.
+enum Keep {
+    /// The segment as it is.
+    Whole,
+    /// A new payload in its place.
+    Rewritten(Vec<u8>),
+    Drop,
 }
 
-/// `bytes` without metadata segments, or `None` when the file is not a JPEG this walker
-/// understands to its end.
+/// A frame header: `SOF0`–`SOF15` except the codes reused for `DHT`, `JPG` and `DAC`.
+fn is_frame_header(marker: u8) -> bool {
+    (0xC0..=0xCF).contains(&marker) && !matches!(marker, DHT | 0xC8 | DAC)
+}
+
+fn keep(marker: u8, payload: &[u8]) -> Option<Keep> {
+    Some(match marker {
+        DHT | DAC | DQT | DRI | SOS => Keep::Whole,
+        marker if is_frame_header(marker) => Keep::Whole,
+        APP0 => plain_jfif(payload).map_or(Keep::Drop, Keep::Rewritten),
+        APP14 => bare_adobe(payload).map_or(Keep::Drop, Keep::Rewritten),
+        // Other applications' data, JPG0–JPG13 extensions and comments.
+        0xE1..=0xED | 0xEF | 0xF0..=0xFD | 0xFE => Keep::Drop,
+        // Hierarchical or otherwise unusual structure: leave it to the encoder.
+        _ => return None,
+    })
+}
+
+/// A JFIF header with its version, units and densities, and no thumbnail.
+fn plain_jfif(payload: &[u8]) -> Option<Vec<u8>> {
+    // "JFIF\0", version, units, horizontal and vertical density, thumbnail size.
+    let header = payload.get(..14)?;
+    if !header.starts_with(b"JFIF\0") {
+        return None;
+    }
+    let mut plain = header.to_vec();
+    plain[12..].copy_from_slice(&[0, 0]);
+    Some(plain)
+}
+
+/// Adobe's header with only the colour transform (how to read the channels) kept.
+fn bare_adobe(payload: &[u8]) -> Option<Vec<u8>> {
+    // "Adobe", version, two flag words, transform.
+    let header = payload.get(..12)?;
+    if !header.starts_with(b"Adobe") {
+        return None;
+    }
+    let mut bare = b"Adobe".to_vec();
+    bare.extend_from_slice(&[0, 100, 0, 0, 0, 0, header[11]]);
+    Some(bare)
+}
+
+/// `bytes` with only what decoding needs, or `None` when the file is not a JPEG this
+/// walker understands to its end.
 pub fn strip_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
     if bytes.get(..2)? != [0xFF, SOI] {
         return None;
@@ -42,9 +95,8 @@ pub fn strip_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
                 out.extend_from_slice(&[0xFF, EOI]);
                 return Some(out);
             }
-            // Standalone markers without a length (TEM, RSTn outside a scan).
+            // Standalone markers without a length or data (TEM, RSTn outside a scan).
             0x01 | 0xD0..=0xD7 => {
-                out.extend_from_slice(&[0xFF, marker]);
                 at += 2;
                 continue;
             }
@@ -60,9 +112,14 @@ pub fn strip_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
         }
         let end = at.checked_add(2 + length)?;
         let segment = bytes.get(at..end)?;
-        if !is_metadata(marker) {
-            out.extend_from_slice(&[0xFF, marker]);
-            out.extend_from_slice(&segment[2..]);
+        match keep(marker, &segment[4..])? {
+            Keep::Whole => out.extend_from_slice(segment),
+            Keep::Rewritten(payload) => {
+                out.extend_from_slice(&[0xFF, marker]);
+                out.extend_from_slice(&u16::try_from(payload.len() + 2).ok()?.to_be_bytes());
+                out.extend_from_slice(&payload);
+            }
+            Keep::Drop => {}
         }
         at = end;
         if marker == SOS {
@@ -111,7 +168,13 @@ mod tests {
         let mut tagged = plain[..2].to_vec();
         tagged.extend(segment(0xE1, b"Exif\0\0GPSLatitude 48.8584 N"));
         tagged.extend(segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>"));
-        tagged.extend(segment(COM, b"shot by someone"));
+        tagged.extend(segment(0xFE, b"shot by someone"));
+        // A JFXX thumbnail (a picture of its own), CIFF with an owner, a JPG3 extension,
+        // and an Adobe header with a payload after its 12 bytes.
+        tagged.extend(segment(APP0, b"JFXX\0\x13thumbnail-before-the-crop"));
+        tagged.extend(segment(0xE2, b"CIFF owner Jane Roe"));
+        tagged.extend(segment(0xF3, b"jpg3 secret extension"));
+        tagged.extend(segment(APP14, b"Adobe\0\x64\0\0\0\0\x01adobe secret tail"));
         tagged.extend_from_slice(&plain[2..]);
         tagged.extend_from_slice(b"trailing secret");
         (plain, tagged)
@@ -138,6 +201,10 @@ mod tests {
             "xmpmeta",
             "shot by",
             "trailing secret",
+            "thumbnail-before",
+            "Jane Roe",
+            "jpg3 secret",
+            "adobe secret",
         ] {
             assert!(!text.contains(gone), "{gone} survived");
         }
@@ -152,5 +219,17 @@ mod tests {
         assert_eq!(strip_metadata(b"not a jpeg"), None);
         assert_eq!(strip_metadata(&tagged[..tagged.len() / 2]), None);
         assert_eq!(strip_metadata(&[0xFF, SOI, 0xFF, 0xE1, 0x00, 0x01]), None);
+    }
+
+    #[test]
+    fn a_jfif_thumbnail_is_dropped_and_adobe_keeps_its_transform_only() {
+        let mut jfif = b"JFIF\0\x01\x02\x01\0\x48\0\x48\x02\x01".to_vec();
+        assert_eq!(jfif.len(), 14);
+        jfif.extend_from_slice(&[7; 6]);
+        let plain = plain_jfif(&jfif).expect("jfif");
+        assert_eq!(plain, b"JFIF\0\x01\x02\x01\0\x48\0\x48\0\0");
+        let adobe = bare_adobe(b"Adobe\0\x65\x80\0\0\0\x02tail").expect("adobe");
+        assert_eq!(adobe, b"Adobe\0\x64\0\0\0\0\x02");
+        assert!(plain_jfif(b"JFXX\0\x10abcdefgh").is_none());
     }
 }

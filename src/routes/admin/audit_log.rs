@@ -47,7 +47,7 @@ async fn audit_log(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<AuditQuery>,
+    query: crate::extract::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let page = page_number(query.page.as_deref());

@@ -57,7 +57,7 @@ async fn list(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<ListQuery>,
+    query: crate::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let page = page_number(query.page.as_deref());
@@ -253,7 +253,7 @@ async fn update(
     state: web::Data<AppState>,
     session: Session,
     id: web::Path<i64>,
-    form: web::Form<UpdateForm>,
+    form: crate::extract::Form<UpdateForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
     let form = form.into_inner();
@@ -274,16 +274,14 @@ async fn update(
     let outcome = match standing_change(&admin, &user, &form) {
         Ok(change) => {
             let (actor, target) = (admin.actor(), user.clone());
-            let (disabled, role) = (change.disabled, change.role);
             state
                 .db
                 .run(move |conn| admin_ops::update_user(conn, &actor, &target, &change))
                 .await
-                .map(|changes| (changes, disabled, role))
         }
         Err(message) => Err(AppError::BadRequest(message)),
     };
-    let (changes, disabled, role) = match outcome {
+    let changes = match outcome {
         Ok(done) => done,
         Err(AppError::BadRequest(error)) if !wants_json(&req) => {
             let kept = refused(error);
@@ -299,11 +297,10 @@ async fn update(
         }
         Err(err) => return Err(err),
     };
-    if disabled || role != user.role {
-        // Every instance hears of the change through the users table's NOTIFY trigger;
-        // this one forgets its cached copy right away, before the notification arrives.
-        state.auth_cache.forget(Invalidation::User(user.id));
-    }
+    // Every instance hears of the change through the users table's NOTIFY trigger; this
+    // one forgets its cached copy right away, whatever changed (a tier or credits too: the
+    // user's next request must see the new free-image allowance).
+    state.auth_cache.forget(Invalidation::User(user.id));
     Flash::success(
         &session,
         if changes.is_empty() {
@@ -375,7 +372,7 @@ async fn delete(
     state: web::Data<AppState>,
     session: Session,
     id: web::Path<i64>,
-    form: web::Form<DeleteForm>,
+    form: crate::extract::Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
     if user.id == admin.current.user.id {

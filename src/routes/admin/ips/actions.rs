@@ -35,7 +35,7 @@ pub(super) async fn block(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<BlockForm>,
+    form: crate::extract::Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = match parse_network_field(&form.network) {
         Ok(network) => apply_block(&admin, &state, &session, network, &form).await,
@@ -49,7 +49,7 @@ pub(super) async fn block_path(
     state: web::Data<AppState>,
     session: Session,
     network: web::Path<String>,
-    form: web::Form<BlockForm>,
+    form: crate::extract::Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&network)?;
     apply_block(&admin, &state, &session, network, &form).await
@@ -95,7 +95,7 @@ pub(super) async fn unblock(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<NetworkForm>,
+    form: crate::extract::Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     apply_unblock(&admin, &state, &session, network).await
@@ -155,7 +155,7 @@ pub(super) async fn confirm_delete(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<NetworkForm>,
+    query: crate::extract::Query<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&query.network)?;
     let footprint = state
@@ -187,7 +187,7 @@ pub(super) async fn delete_everything(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<DeleteForm>,
+    form: crate::extract::Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     if form.confirm != "yes" {

@@ -91,7 +91,7 @@ pub(super) async fn case_file(
     state: web::Data<AppState>,
     session: Session,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: crate::extract::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let network = network_from_path(&path)?;
     let page = page_number(query.page.as_deref());

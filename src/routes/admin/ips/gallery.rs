@@ -120,7 +120,7 @@ pub(super) async fn gallery(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: web::Query<GalleryQuery>,
+    query: crate::extract::Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let page = page_number(query.page.as_deref());

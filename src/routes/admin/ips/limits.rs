@@ -171,7 +171,7 @@ pub(super) async fn add_disposable_domain(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<DomainForm>,
+    form: crate::extract::Form<DomainForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = add_domain(&admin, &state, &session, &form).await;
     refused_here(&req, admin, state, session, "domain", &*form, answer).await
@@ -274,7 +274,7 @@ pub(super) async fn set_limits(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<LimitsForm>,
+    form: crate::extract::Form<LimitsForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = save_limits(&admin, &state, &session, &form).await;
     refused_here(&req, admin, state, session, "limits", &*form, answer).await
@@ -321,7 +321,7 @@ pub(super) async fn remove_limits(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<NetworkForm>,
+    form: crate::extract::Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     let actor = admin.actor();

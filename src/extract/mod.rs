@@ -1,7 +1,12 @@
 //! The HTTP layer's extractors: `CurrentUser` and `MaybeUser` resolve the session (or, on
 //! the JSON API and the image proxy, a personal API token) to a live, enabled user, and
 //! `ClientIp` is the request's address as `quota::client_ip` resolves it. They read the
-//! application state, so they sit above it, beside the routes and middleware.
+//! application state, so they sit above it, beside the routes and middleware. Request
+//! fields are read by [`fields`], which checks every string in them.
+
+mod fields;
+
+pub use fields::{BODY_LIMIT, Form, FormOrJson, FormPairs, Json, Query};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -131,6 +136,26 @@ impl FromRequest for ClientIp {
     }
 }
 
+/// The site's absolute origin (`https://host`) for links that leave the site:
+/// `ATELIER_PUBLIC_URL`, else what a trusted proxy says the request was addressed to, else
+/// unknown (`Host` and `X-Forwarded-*` from anyone else could name any site).
+pub fn public_origin(req: &HttpRequest) -> Option<String> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    if let Some(url) = &state.settings.public_url {
+        return Some(url.clone());
+    }
+    let peer = req.peer_addr()?.ip();
+    let trusted = state
+        .settings
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(peer));
+    trusted.then(|| {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    })
+}
+
 /// The client address of `req`, trusting forwarded headers only from trusted proxies.
 pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
     let state = req
@@ -145,29 +170,4 @@ pub fn client_ip_of(req: &HttpRequest) -> Result<ClientIp, AppError> {
         req.headers(),
         &state.settings.trusted_proxies,
     ))
-}
-
-/// A small request body as a form (`application/x-www-form-urlencoded`) or, when the
-/// request says `Content-Type: application/json`, as JSON; an empty body is
-/// `T::default()`. For actions scripts call both ways (`curl -d` or `--json`). A body that
-/// does not parse is a 400 naming the problem.
-pub fn form_or_json<T>(req: &HttpRequest, body: &[u8]) -> Result<T, AppError>
-where
-    T: serde::de::DeserializeOwned + Default,
-{
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if json {
-        serde_json::from_slice(body)
-            .map_err(|err| AppError::BadRequest(format!("The JSON body does not parse: {err}.")))
-    } else {
-        serde_urlencoded::from_bytes(body)
-            .map_err(|err| AppError::BadRequest(format!("The form does not parse: {err}.")))
-    }
 }
