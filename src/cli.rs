@@ -62,12 +62,21 @@ pub enum Command {
     /// periodically by the server).
     PurgeIps,
     /// Check that the stored files (uploads folder or bucket) and the database agree:
-    /// files without rows, rows without files, leftover temp files. Exits 0 when consistent, 1 otherwise.
+    /// files without rows, rows without files, leftover temp files. Says what `--fix` would
+    /// remove; touches only Atelier's own keys, and is safe beside a running server.
+    /// Exits 0 when consistent, 1 otherwise.
     Doctor {
-        /// Remove the files that have no row and the temp files (rows whose files are
-        /// missing are reported: they cannot be repaired here).
-        #[arg(long)]
+        /// Remove the files that have no row and the temp files older than the grace
+        /// period (rows whose files are missing are reported: they cannot be repaired here).
+        #[arg(long, conflicts_with = "dry_run")]
         fix: bool,
+        /// Only say what `--fix` would remove (the default).
+        #[arg(long)]
+        dry_run: bool,
+        /// Files younger than this many seconds are left alone (uploads in flight write
+        /// their files before their row commits).
+        #[arg(long, default_value_t = crate::doctor::DEFAULT_GRACE.as_secs())]
+        grace_secs: u64,
     },
     /// Copy every stored file to the other storage backend and verify it (run again after
     /// an interruption: what is there already is skipped). The source is left as it was;
@@ -175,9 +184,11 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Doctor { fix } => {
+        Command::Doctor {
+            fix, grace_secs, ..
+        } => {
             let mut conn = migrated(&database, &settings)?;
-            doctor(&mut conn, &settings, fix)
+            doctor(&mut conn, &settings, fix, Duration::from_secs(grace_secs))
         }
         Command::MigrateStorage { to } => {
             let mut conn = migrated(&database, &settings)?;
@@ -261,50 +272,96 @@ fn migrate_storage(
     Ok(())
 }
 
-/// Prints what `doctor::check` finds (and fixes); an error when anything is left broken.
-fn doctor(conn: &mut diesel::PgConnection, settings: &Settings, fix: bool) -> anyhow::Result<()> {
+/// Prints what `doctor::check` finds and what `--fix` would remove (or removed); an
+/// error when anything is left broken.
+fn doctor(
+    conn: &mut diesel::PgConnection,
+    settings: &Settings,
+    fix: bool,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    use crate::doctor::TEMP_MIN_AGE;
     let storage = configured_storage(settings)?;
     let report = crate::doctor::check(conn, &storage).map_err(|err| anyhow::anyhow!("{err}"))?;
     let at = |name: &str| storage.locate(name);
-    for name in &report.files_without_rows {
-        println!("file without a row: {}", at(name));
+    let minutes = |age: Duration| age.as_secs() / 60;
+    for stray in &report.files_without_rows {
+        println!(
+            "file without a row ({} min old): {}",
+            minutes(stray.age),
+            at(&stray.name)
+        );
     }
-    for name in &report.temp_files {
-        println!("leftover temp file: {}", at(name));
+    for stray in &report.temp_files {
+        println!(
+            "leftover temp file ({} min old): {}",
+            minutes(stray.age),
+            at(&stray.name)
+        );
     }
     for (id, name) in &report.rows_without_files {
         println!("image {id} is missing its file {}", at(name));
     }
+    const SHOWN: usize = 20;
+    for name in report.foreign.iter().take(SHOWN) {
+        println!("not Atelier's, left alone: {}", at(name));
+    }
+    if report.foreign.len() > SHOWN {
+        println!(
+            "… and {} more names that are not Atelier's, left alone",
+            report.foreign.len() - SHOWN
+        );
+    }
     println!(
-        "checked {} images and {} files: {} files without rows, {} temp files, {} missing files",
+        "checked {} images and {} files: {} files without rows, {} temp files, {} missing files, {} names not Atelier's",
         report.rows_checked,
         report.files_checked,
         report.files_without_rows.len(),
         report.temp_files.len(),
-        report.rows_without_files.len()
+        report.rows_without_files.len(),
+        report.foreign.len()
     );
     if report.is_consistent() {
         println!("consistent");
         return Ok(());
     }
-    if fix {
-        let removed =
-            crate::doctor::fix(&report, &storage).map_err(|err| anyhow::anyhow!("{err}"))?;
-        println!("removed {removed} files");
-        if report.rows_without_files.is_empty() {
-            println!("consistent");
-            return Ok(());
+    let removable = report.removable(grace).count();
+    let young = report.files_without_rows.len() + report.temp_files.len() - removable;
+    if young > 0 {
+        println!(
+            "{young} files are younger than the grace period ({} s; temp files {} s) and are left alone",
+            grace.as_secs(),
+            grace.max(TEMP_MIN_AGE).as_secs()
+        );
+    }
+    if !fix {
+        for stray in report.removable(grace) {
+            println!("would remove: {}", at(&stray.name));
         }
+        println!("dry run: {removable} files would be removed (run with --fix to remove them)");
+        anyhow::bail!("{} and the database disagree", storage.describe());
+    }
+    let fixed = crate::doctor::fix(conn, &report, &storage, grace)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    for name in &fixed.removed {
+        println!("removed: {}", at(name));
+    }
+    for (name, why) in &fixed.kept {
+        println!("kept, {why}: {}", at(name));
+    }
+    println!("removed {} files", fixed.removed.len());
+    if report.rows_without_files.is_empty() && young == 0 && fixed.kept.is_empty() {
+        println!("consistent");
+        return Ok(());
+    }
+    if !report.rows_without_files.is_empty() {
         anyhow::bail!(
             "{} images are missing files and cannot be repaired here: delete them from their \
              owner's gallery or the admin pages",
             report.rows_without_files.len()
         );
     }
-    anyhow::bail!(
-        "{} and the database disagree (run `atelier doctor --fix`)",
-        storage.describe()
-    )
+    anyhow::bail!("some files were left alone (see above); run `atelier doctor` again later")
 }
 
 /// A migrated database connection for one-shot commands.

@@ -68,6 +68,8 @@ impl Library {
     }
 
     /// Writes the three variants and inserts the row; on failure nothing is left behind.
+    /// Until the row is committed, the files' lock ([`file_lock`]) is held, so `doctor
+    /// --fix` never takes them for files without a row.
     pub fn store(
         &self,
         conn: &mut PgConnection,
@@ -77,7 +79,8 @@ impl Library {
         let folder = input.folder.slug();
         let files = input.files.variants();
         let mut written = Vec::new();
-        let result = (|| {
+        let result = conn.transaction(|conn| {
+            file_lock(conn, &stem)?;
             for (variant, ext, bytes) in files {
                 let name = FileName::new(&stem, ext)
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
@@ -92,37 +95,33 @@ impl Library {
                 (_, thumb_ext, _),
             ] = files;
             let (width, height) = input.files.dimensions();
-            let camera = input.files.camera();
-            // The row and its camera details go in together.
-            conn.transaction(|conn| {
-                let image = Image::insert(
-                    conn,
-                    &NewImage {
-                        user_id: input.user_id,
-                        folder_id: input.folder.id,
-                        kind: input.kind,
-                        stem: &stem,
-                        original_ext,
-                        thumb_ext,
-                        pristine_ext,
-                        mime: mime_for(original_ext),
-                        width: to_i32(width),
-                        height: to_i32(height),
-                        bytes: original.len() as i64,
-                        disk_bytes,
-                        title: input.title,
-                        tags: input.tags,
-                        client_ip: input.client_ip,
-                        duration_ms: input.files.duration_ms(),
-                        provenance: input.provenance.clone(),
-                    },
-                )?;
-                if let Some(camera) = camera {
-                    camera::insert(conn, image.id, &camera)?;
-                }
-                Ok::<_, AppError>(image)
-            })
-        })();
+            let image = Image::insert(
+                conn,
+                &NewImage {
+                    user_id: input.user_id,
+                    folder_id: input.folder.id,
+                    kind: input.kind,
+                    stem: &stem,
+                    original_ext,
+                    thumb_ext,
+                    pristine_ext,
+                    mime: mime_for(original_ext),
+                    width: to_i32(width),
+                    height: to_i32(height),
+                    bytes: original.len() as i64,
+                    disk_bytes,
+                    title: input.title,
+                    tags: input.tags,
+                    client_ip: input.client_ip,
+                    duration_ms: input.files.duration_ms(),
+                    provenance: input.provenance.clone(),
+                },
+            )?;
+            if let Some(camera) = input.files.camera() {
+                camera::insert(conn, image.id, &camera)?;
+            }
+            Ok::<_, AppError>(image)
+        });
         if result.is_err() {
             for key in &written {
                 let _ = self.storage.remove(key);
@@ -491,6 +490,13 @@ impl Library {
 pub fn key_of(placed: &PlacedImage, variant: Variant) -> Result<ObjectKey, AppError> {
     let (user, folder, name) = place(placed, variant)?;
     Ok(ObjectKey::new(&user, &folder, variant, &name))
+}
+
+/// Takes the transaction-scoped lock on the files named `stem`: [`Library::store`] holds it
+/// from the first file written until its row commits, and `doctor --fix` takes it before
+/// it removes a file it found without a row.
+pub fn file_lock(conn: &mut PgConnection, stem: &str) -> diesel::QueryResult<()> {
+    advisory_lock(conn, &format!("atelier files {stem}"))
 }
 
 /// Validated path segments of a placed image's variant.

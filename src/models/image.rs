@@ -449,6 +449,17 @@ impl Image {
             .map(|row| row.is_some())
     }
 
+    /// Locks the image whose files are named `stem`, if there is one (`FOR UPDATE`, until
+    /// the transaction ends), and returns its id.
+    pub fn lock_by_stem(conn: &mut PgConnection, stem: &str) -> QueryResult<Option<i64>> {
+        images::table
+            .filter(images::stem.eq(stem))
+            .select(images::id)
+            .for_update()
+            .first::<i64>(conn)
+            .optional()
+    }
+
     pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
         diesel::delete(images::table.find(id)).execute(conn)
     }

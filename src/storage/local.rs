@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{FileName, Listing, ObjectKey, Opened, StoreError};
+use super::{FileName, Listed, Listing, ObjectKey, Opened, StoreError};
 
 /// Names of interrupted atomic writes start with this.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -242,14 +242,23 @@ impl Disk {
 
     /// Every file (and symlink, which never belongs here) below `prefix`, as names
     /// relative to the root.
-    pub fn list(&self, prefix: &str) -> io::Result<Vec<String>> {
+    pub fn list(&self, prefix: &str) -> io::Result<Vec<Listed>> {
         let mut found = Vec::new();
         walk(&self.root, &self.root.join(prefix), &mut found)?;
         Ok(found)
     }
+
+    /// When a file was last written (a symlink's own time); `None` when it is gone.
+    pub fn modified(&self, relative: &str) -> io::Result<Option<SystemTime>> {
+        match fs::symlink_metadata(self.root.join(relative)) {
+            Ok(meta) => Ok(Some(meta.modified()?)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
 }
 
-fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) -> io::Result<()> {
+fn walk(root: &Path, dir: &Path, found: &mut Vec<Listed>) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -260,7 +269,15 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) -> io::Result<()> {
         if entry.file_type()?.is_dir() {
             walk(root, &entry.path(), found)?;
         } else if let Ok(relative) = entry.path().strip_prefix(root) {
-            found.push(relative.to_string_lossy().into_owned());
+            // A file removed since the folder was read is simply not listed.
+            match fs::symlink_metadata(entry.path()) {
+                Ok(meta) => found.push(Listed {
+                    name: relative.to_string_lossy().into_owned(),
+                    modified: meta.modified()?,
+                }),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
         }
     }
     Ok(())

@@ -254,6 +254,59 @@ impl Source {
     }
 }
 
+/// What a stored name is, by the key layout above. Maintenance (`doctor`, deleting an
+/// account's leftovers) touches only names that are Atelier's: a bucket may be shared with
+/// backups or a website, and their objects are none of Atelier's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredName {
+    /// `{username}/{folder}/{variant}/{stem}.{ext}`: a file Atelier stored.
+    File { stem: String },
+    /// `{username}/{folder}/{variant}/.tmp-{32 hex}`: a local write in progress, or one a
+    /// crash interrupted.
+    Temp,
+    /// Anything else.
+    Foreign,
+}
+
+impl StoredName {
+    pub fn of(name: &str) -> Self {
+        let segments: Vec<&str> = name.split('/').collect();
+        let [user, folder, variant, file] = segments[..] else {
+            return StoredName::Foreign;
+        };
+        let ours = Username::parse(user).is_ok_and(|parsed| parsed.as_str() == user)
+            && FolderSlug::parse(folder).is_some()
+            && Variant::parse(variant).is_some();
+        if !ours {
+            return StoredName::Foreign;
+        }
+        if let Some(parsed) = FileName::parse(file) {
+            return StoredName::File {
+                stem: parsed.stem().to_owned(),
+            };
+        }
+        let temp = file
+            .strip_prefix(local::TEMP_PREFIX)
+            .is_some_and(|rest| FileName::new(rest, "jpg").is_some());
+        if temp {
+            StoredName::Temp
+        } else {
+            StoredName::Foreign
+        }
+    }
+
+    pub fn is_atelier(&self) -> bool {
+        !matches!(self, StoredName::Foreign)
+    }
+}
+
+/// One entry of a listing, with when it was last written.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub name: String,
+    pub modified: SystemTime,
+}
+
 /// What the top of the store holds: key prefixes (accounts) and anything else.
 #[derive(Debug, Default)]
 pub struct Listing {
@@ -370,11 +423,19 @@ impl Storage {
     }
 
     /// Removes whatever is left under a deleted account (its files were deleted one by one
-    /// already; this takes empty folders and strays). Failures are logged.
+    /// already; this takes empty folders and strays of Atelier's layout, never another
+    /// program's objects in a shared bucket). Failures are logged.
     pub fn remove_user(&self, user: &Username) {
         let result = match &*self.0 {
             Backend::Local(disk) => disk.remove_prefix(user.as_str()).map_err(StoreError::from),
-            Backend::S3(bucket) => bucket.remove_prefix(&format!("{}/", user.as_str())),
+            Backend::S3(bucket) => bucket
+                .list(&format!("{}/", user.as_str()))
+                .and_then(|listed| {
+                    listed
+                        .iter()
+                        .filter(|entry| StoredName::of(&entry.name).is_atelier())
+                        .try_for_each(|entry| bucket.remove(&entry.name))
+                }),
         };
         if let Err(err) = result {
             tracing::warn!(user = user.as_str(), error = %err, "could not remove a deleted account's files");
@@ -396,11 +457,19 @@ impl Storage {
         }
     }
 
-    /// Every stored name under an account.
-    pub fn list_user(&self, user: &str) -> Result<Vec<String>, StoreError> {
+    /// Every stored name under an account, with when it was written.
+    pub fn list_user(&self, user: &str) -> Result<Vec<Listed>, StoreError> {
         match &*self.0 {
             Backend::Local(disk) => Ok(disk.list(user)?),
             Backend::S3(bucket) => bucket.list(&format!("{user}/")),
+        }
+    }
+
+    /// When a listed name was last written; `None` when it is gone.
+    pub fn modified(&self, name: &str) -> Result<Option<SystemTime>, StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.modified(name)?),
+            Backend::S3(bucket) => bucket.modified(name),
         }
     }
 

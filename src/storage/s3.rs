@@ -20,7 +20,7 @@ use object_store::{
     BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig,
 };
 
-use super::{Listing, ObjectKey, Opened, Source, StoreError};
+use super::{Listed, Listing, ObjectKey, Opened, Source, StoreError};
 
 /// Where the bucket is and who we are to it.
 #[derive(Debug, Clone)]
@@ -162,25 +162,29 @@ impl Bucket {
         }
     }
 
-    /// Every object key below `prefix` (a username, or a username and folder).
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// Every object below `prefix` (a username, or a username and folder).
+    pub fn list(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         let prefix = path(prefix);
         runtime().block_on(async {
             self.store
                 .list(Some(&prefix))
-                .map_ok(|meta| meta.location.to_string())
+                .map_ok(|meta| Listed {
+                    name: meta.location.to_string(),
+                    modified: meta.last_modified.into(),
+                })
                 .try_collect()
                 .await
                 .map_err(StoreError::from)
         })
     }
 
-    /// Deletes every object below `prefix`.
-    pub fn remove_prefix(&self, prefix: &str) -> Result<(), StoreError> {
-        for key in self.list(prefix)? {
-            self.remove(&key)?;
+    /// When an object was last written; `None` when there is none.
+    pub fn modified(&self, key: &str) -> Result<Option<SystemTime>, StoreError> {
+        match runtime().block_on(self.store.head(&path(key))) {
+            Ok(meta) => Ok(Some(meta.last_modified.into())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
         }
-        Ok(())
     }
 
     /// The top of the bucket: the first segments of keys, and objects stored there.

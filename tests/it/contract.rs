@@ -673,33 +673,78 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     let orphan = app
         .uploads
         .join("doc/default/original/0123456789abcdef0123456789abcdef.png");
-    let temp = app.uploads.join("doc/default/thumb/.tmp-0123456789abcdef");
+    let temp = app
+        .uploads
+        .join("doc/default/thumb/.tmp-00112233445566778899aabbccddeeff");
     let stray_user = app
         .uploads
         .join("ghost/default/thumb/ffffffffffffffffffffffffffffffff.webp");
     write(&orphan, b"not a row");
     write(&temp, b"half a file");
     write(&stray_user, b"nobody's");
+    // What another program keeps beside the uploads is never Atelier's to remove.
+    let foreign = [
+        app.uploads.join("robots.txt"),
+        app.uploads.join("Backups/2026/db.dump"),
+        app.uploads.join("doc/notes.txt"),
+        app.uploads.join("doc/default/thumb/holiday.jpg"),
+    ];
+    for path in &foreign {
+        write(path, b"someone else's");
+    }
+    crate::helpers::age_files(&app.uploads, std::time::Duration::from_secs(7200));
+    // Written just now, as an upload in flight would be: left alone by default.
+    let young = app
+        .uploads
+        .join("doc/default/original/abcdefabcdefabcdefabcdefabcdefab.png");
+    write(&young, b"an upload in flight");
+
     let output = atelier(&app, &["doctor"], NO_ENV);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = stdout(&output);
     for path in [&orphan, &temp, &stray_user] {
-        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(
+            text.contains(&format!("would remove: {}", path.display())),
+            "{text}"
+        );
     }
+    assert!(text.contains("dry run: 3 files would be removed"), "{text}");
+    assert!(text.contains("4 names not Atelier's"), "{text}");
+    assert!(!text.contains(&format!("would remove: {}", young.display())));
     let output = atelier(&app, &["doctor", "--fix"], NO_ENV);
-    assert!(output.status.success(), "{output:?}");
-    assert!(stdout(&output).contains("removed 3 files"));
+    let text = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the young file is left: {text}"
+    );
+    assert!(text.contains("removed 3 files"), "{text}");
+    assert!(
+        text.contains("1 files are younger than the grace period"),
+        "{text}"
+    );
     for path in [&orphan, &temp, &stray_user] {
         assert!(!path.exists());
     }
-    assert_eq!(app.stored_files().len(), 6, "the real files stay");
+    assert!(young.exists());
+    let output = atelier(&app, &["doctor", "--fix", "--grace-secs", "0"], NO_ENV);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!young.exists());
+    for path in &foreign {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    assert_eq!(
+        app.stored_files().len(),
+        6 + foreign.len(),
+        "the real files stay"
+    );
     assert!(atelier(&app, &["doctor"], NO_ENV).status.success());
 
     // A row whose file is gone is reported, and --fix cannot repair it.
     let thumb = app
         .stored_files()
         .into_iter()
-        .find(|path| path.to_string_lossy().contains("/thumb/"))
+        .find(|path| path.to_string_lossy().contains("/thumb/") && !foreign.contains(path))
         .expect("a thumbnail");
     std::fs::remove_file(&thumb).expect("remove");
     for args in [vec!["doctor"], vec!["doctor", "--fix"]] {

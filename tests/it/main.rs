@@ -10,6 +10,7 @@ mod browser;
 mod comfyui;
 mod contract;
 mod crash;
+mod doctor;
 mod embedded;
 mod fake_a1111;
 mod fake_comfyui;

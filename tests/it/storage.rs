@@ -220,7 +220,11 @@ async fn the_store_dying_mid_upload_is_a_clear_503_leaves_no_row_and_recovers() 
     assert_eq!(app.count_images(), 2);
 
     // Whatever the failed upload put before the store died has no row: doctor removes it.
-    let output = atelier(&app, &["doctor", "--fix"], &store.env());
+    let output = atelier(
+        &app,
+        &["doctor", "--fix", "--grace-secs", "0"],
+        &store.env(),
+    );
     assert!(output.status.success(), "{output:?}");
     assert!(atelier(&app, &["doctor"], &store.env()).status.success());
     assert_eq!(app.stored_files().len(), 6);
@@ -298,7 +302,8 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     let Some(app) = spawn_app_on_s3("doctor_on_a_bucket", |_| {}).await else {
         return;
     };
-    let env = app.object_store.as_ref().expect("s3").env();
+    let store = app.object_store.as_ref().expect("s3");
+    let env = store.env();
     let client = new_client();
     app.signed_in_user(&client, "doc").await;
     app.upload_ok(&client, png(30, 20), &[]).await;
@@ -323,13 +328,42 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = stdout(&output);
     assert_eq!(
-        text.matches("file without a row: s3://atelier/doc/default/")
-            .count(),
+        text.matches("min old): s3://atelier/doc/default/").count(),
         3,
         "{text}"
     );
+    // A shared bucket: other programs' objects, at the top, beside and inside an account's
+    // prefix, are not Atelier's and stay.
+    let foreign = [
+        "backups/2026/db.dump",
+        "website/index.html",
+        "robots.txt",
+        "doc/notes.txt",
+        "doc/default/original/not-ours.jpg",
+    ];
+    for key in foreign {
+        let path = store.bucket_dir().join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, b"someone else's").expect("put a foreign object");
+    }
     let output = atelier(&app, &["doctor", "--fix"], &env);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "young objects stay: {output:?}"
+    );
+    assert!(stdout(&output).contains("removed 0 files"));
+    let output = atelier(&app, &["doctor", "--fix", "--grace-secs", "0"], &env);
     assert!(output.status.success(), "{output:?}");
-    assert!(stdout(&output).contains("removed 3 files"));
-    assert_eq!(app.stored_files().len(), 3, "the real objects stay");
+    let text = stdout(&output);
+    assert!(text.contains("removed 3 files"), "{text}");
+    assert!(text.contains("5 names not Atelier's"), "{text}");
+    assert_eq!(
+        app.stored_files().len(),
+        3 + foreign.len(),
+        "the real objects and everyone else's stay"
+    );
+    for key in foreign {
+        assert!(store.bucket_dir().join(key).exists(), "{key} was removed");
+    }
 }
