@@ -51,6 +51,9 @@ pub enum AppError {
     Unavailable(String),
     /// The object store holding users' files did not answer; retry in a moment.
     StoreUnavailable,
+    /// The disk holding users' files is full (or the service user's quota is used up):
+    /// nothing was saved, and an operator has to make room (507).
+    StorageFull,
     /// A bug or an unexpected failure; the detail is logged, never shown.
     Internal(anyhow::Error),
 }
@@ -89,6 +92,11 @@ impl AppError {
                  Please try again in a moment."
                     .into()
             }
+            AppError::StorageFull => {
+                "The server's storage is full; nothing was saved. Please tell the site's \
+                 administrator."
+                    .into()
+            }
             AppError::Internal(_) => {
                 "Something went wrong on our side. It has been logged; please try again.".into()
             }
@@ -121,6 +129,7 @@ impl ResponseError for AppError {
             | AppError::StoreUnavailable
             | AppError::Busy { .. }
             | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -195,8 +204,30 @@ impl From<crate::storage::StoreError> for AppError {
                 crate::metrics::storage_unavailable();
                 AppError::StoreUnavailable
             }
+            StoreError::Full(err) => {
+                log_storage_full(&err);
+                AppError::StorageFull
+            }
             other => AppError::Internal(other.into()),
         }
+    }
+}
+
+/// A full disk fails every write until someone makes room: said in the log once a minute,
+/// not once a request.
+fn log_storage_full(err: &std::io::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now >= last + 60
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(error = %err, "the uploads storage is full: writes are refused (507) until there is room");
     }
 }
 

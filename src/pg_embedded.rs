@@ -54,11 +54,19 @@ impl PgCluster {
         let bin_dir = find_server_binaries()?;
         let dir = absolute(dir)?;
         let parent = dir.parent().context("cluster directory has no parent")?;
+        let existed = parent.exists();
+        if existed {
+            refuse_shared_folder(parent)?;
+        }
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
         let lock = lock_exclusive(&dir.with_extension("lock"))?;
         let run_as = run_as()?;
-        make_data_dir_private(parent, run_as)?;
+        // Only a folder Atelier made is Atelier's to make private; one that was there is
+        // the operator's, and is left as it is.
+        if !existed {
+            make_data_dir_private(parent, run_as)?;
+        }
         let dir = placement(&dir, run_as)?;
         let cluster = PgCluster {
             bin_dir,
@@ -371,6 +379,25 @@ fn make_data_dir_private(dir: &Path, run_as: Option<RunAs>) -> anyhow::Result<()
     };
     fs::set_permissions(dir, fs::Permissions::from_mode(mode))
         .with_context(|| format!("cannot make {} private", dir.display()))
+}
+
+/// Refuses a data folder others may write to (`/tmp`, a shared 1777 folder): they could
+/// plant files where the session key and the cluster live.
+fn refuse_shared_folder(dir: &Path) -> anyhow::Result<()> {
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        anyhow::bail!(
+            "{} can be written by other users of this machine (mode {:o}), and Atelier keeps \
+             its database and session key there: set ATELIER_DATA_DIR to a folder of its own \
+             (Atelier creates it private), or make this one private with chmod 700",
+            dir.display(),
+            mode & 0o7777
+        );
+    }
+    Ok(())
 }
 
 /// Clusters of data folders the `postgres` user cannot reach live under here.

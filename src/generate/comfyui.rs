@@ -111,6 +111,11 @@ impl ComfyUi {
                 "The ComfyUI server sent an answer we could not read.".into(),
             ))
         })?;
+        if !super::is_path_safe_id(&queued.prompt_id) {
+            return Err(Attempt::Final(GenerateError(
+                "The ComfyUI server sent an unusable prompt id.".into(),
+            )));
+        }
         let image = self.wait_for(&queued.prompt_id)?;
         Ok((self.view(&image)?, model))
     }

@@ -192,10 +192,20 @@ impl Providers {
     }
 }
 
+/// Is `id` (a job or prompt id a provider sent) fit to go into a URL path? Only the
+/// characters real ids use, `[A-Za-z0-9_-]{1,128}`: never `../view?filename=…`.
+pub fn is_path_safe_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// The first configured provider that makes clips (`builtin` or `openai`), with ffmpeg to
 /// check and store them; or, when ffmpeg is missing or no provider makes clips, why not.
 fn video_provider(settings: &crate::config::Settings) -> Result<VideoProvider, String> {
-    let ffmpeg = crate::storage::video::Ffmpeg::find(&settings.ffmpeg).map_err(|err| {
+    let work_root = settings.data_dir.join("video-work");
+    let ffmpeg = crate::storage::video::Ffmpeg::find(&settings.ffmpeg, &work_root).map_err(|err| {
         tracing::warn!(
             "video is turned off: ffmpeg is needed ({err}); install Debian's ffmpeg package or set ATELIER_FFMPEG"
         );

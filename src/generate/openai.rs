@@ -343,13 +343,7 @@ impl VideoGenerator for OpenAi {
                 _ => Err(self.failure(&mut response)),
             }
         })?;
-        // Ids go into a URL path: only the characters real ids use.
-        if job.id.is_empty()
-            || !job
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if !super::is_path_safe_id(&job.id) {
             return Err(GenerateError(
                 "The video provider sent an unusable job id.".into(),
             ));

@@ -142,7 +142,8 @@ mod timing {
     #[test]
     #[ignore = "a measurement, run by bench/thumbnail.sh"]
     fn builtin_clip_4s() {
-        let ffmpeg = Ffmpeg::find("ffmpeg").expect("ffmpeg");
+        let root = tempfile::tempdir().expect("work root");
+        let ffmpeg = Ffmpeg::find("ffmpeg", root.path()).expect("ffmpeg");
         let request = VideoRequest {
             prompt: "waves rolling onto a beach under a golden sunset".into(),
             seconds: 4,

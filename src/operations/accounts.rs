@@ -12,8 +12,44 @@ use crate::models::user::{UniqueFieldTaken, taken_message};
 use crate::models::{NewUser, User};
 use crate::quota::credits::{self, Entry, Reason};
 
-/// Creates an admin from raw values; used by `atelier create-admin` and the
-/// `ATELIER_ADMIN_*` variables. Blocking: call off the executor.
+/// An admin's fields from raw input, checked, with the password hashed.
+struct AdminInput {
+    username: Username,
+    email: Email,
+    hash: String,
+}
+
+impl AdminInput {
+    fn parse(username: &str, email: &str, password: &str, cost: u32) -> anyhow::Result<Self> {
+        let username = Username::parse(username).map_err(anyhow::Error::msg)?;
+        let email = Email::parse(email).map_err(|msg| anyhow::anyhow!("{msg}"))?;
+        let password =
+            NewPassword::parse(password, password).map_err(|p| anyhow::anyhow!(p.message()))?;
+        let hash = bcrypt::hash(password.expose(), cost)?;
+        Ok(AdminInput {
+            username,
+            email,
+            hash,
+        })
+    }
+
+    fn insert(&self, conn: &mut PgConnection) -> anyhow::Result<User> {
+        let created = User::create(
+            conn,
+            &NewUser {
+                username: self.username.as_str(),
+                email: self.email.as_str(),
+                password_hash: &self.hash,
+                role: Role::Admin,
+                credits: 0,
+            },
+        )?;
+        created.map_err(|taken| anyhow::anyhow!(taken_message(&taken).1))
+    }
+}
+
+/// Creates an admin from raw values; used by `atelier create-admin`. Blocking: call off
+/// the executor.
 pub fn create_admin_blocking(
     db: &Db,
     hasher_cost: u32,
@@ -21,27 +57,14 @@ pub fn create_admin_blocking(
     email: &str,
     password: &str,
 ) -> anyhow::Result<User> {
-    let username = Username::parse(username).map_err(anyhow::Error::msg)?;
-    let email = Email::parse(email).map_err(|msg| anyhow::anyhow!("{msg}"))?;
-    let password =
-        NewPassword::parse(password, password).map_err(|p| anyhow::anyhow!(p.message()))?;
-    let hash = bcrypt::hash(password.expose(), hasher_cost)?;
+    let input = AdminInput::parse(username, email, password, hasher_cost)?;
     let mut conn = db.checkout().map_err(|err| anyhow::anyhow!("{err}"))?;
-    let created = User::create(
-        &mut conn,
-        &NewUser {
-            username: username.as_str(),
-            email: email.as_str(),
-            password_hash: &hash,
-            role: Role::Admin,
-            credits: 0,
-        },
-    )?;
-    created.map_err(|taken| anyhow::anyhow!(taken_message(&taken).1))
+    input.insert(&mut conn)
 }
 
 /// At start: when `ATELIER_ADMIN_USERNAME/EMAIL/PASSWORD` are all set and no admin exists
-/// yet, creates that admin. Blocking.
+/// yet, creates that admin. Instances starting together take turns (an advisory lock),
+/// and one that finds the admin made by another counts that as done. Blocking.
 pub fn ensure_admin_from_settings(
     db: &Db,
     settings: &Settings,
@@ -58,10 +81,21 @@ pub fn ensure_admin_from_settings(
     if User::admin_exists(&mut conn)? {
         return Ok(());
     }
-    drop(conn);
-    let admin = create_admin_blocking(db, hasher.cost(), username, email, password)
+    let input = AdminInput::parse(username, email, password, hasher.cost())
         .map_err(|err| anyhow::anyhow!("ATELIER_ADMIN_*: {err}"))?;
-    tracing::info!(username = %admin.username, "created the first admin from ATELIER_ADMIN_*");
+    let created = conn.transaction(|conn| {
+        crate::db::advisory_lock(conn, "atelier first admin")?;
+        if User::admin_exists(conn)? {
+            return Ok(None);
+        }
+        input
+            .insert(conn)
+            .map(Some)
+            .map_err(|err| anyhow::anyhow!("ATELIER_ADMIN_*: {err}"))
+    })?;
+    if let Some(admin) = created {
+        tracing::info!(username = %admin.username, "created the first admin from ATELIER_ADMIN_*");
+    }
     Ok(())
 }
 

@@ -35,8 +35,9 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 impl From<io::Error> for StoreError {
     fn from(err: io::Error) -> Self {
-        match err.kind() {
-            io::ErrorKind::NotFound => StoreError::NotFound,
+        match (err.kind(), err.raw_os_error()) {
+            (io::ErrorKind::NotFound, _) => StoreError::NotFound,
+            (_, Some(libc::ENOSPC | libc::EDQUOT)) => StoreError::Full(err),
             _ => StoreError::Failed(err.into()),
         }
     }

@@ -153,7 +153,9 @@ pub enum StoreError {
     /// The object store did not answer, or answered with an error: the request can be
     /// retried once it is back (503).
     Unavailable(String),
-    /// The local disk refused (permissions, a symlink, a full disk): a fault to log.
+    /// The local disk is full, or the service user's disk quota is used up.
+    Full(io::Error),
+    /// The local disk refused (permissions, a symlink): a fault to log.
     Failed(anyhow::Error),
 }
 
@@ -162,6 +164,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::NotFound => f.write_str("no such stored file"),
             StoreError::Unavailable(why) => write!(f, "the object store is unavailable: {why}"),
+            StoreError::Full(err) => write!(f, "the storage is full: {err}"),
             StoreError::Failed(err) => write!(f, "storage failed: {err:#}"),
         }
     }

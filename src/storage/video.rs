@@ -3,7 +3,8 @@
 //! checking a provider's clip, making the copy that is served (the same streams, no
 //! metadata) and a poster frame for the thumbnail.
 //!
-//! ffmpeg runs as a child process on files in a private temporary folder: the input
+//! ffmpeg runs as a child process on files in a private workspace under the data folder
+//! (0700, files 0600; leftovers of a killed process are removed at start): the input
 //! container is named, never guessed from the bytes by ffmpeg; only the `file` and `pipe`
 //! protocols are allowed, so a crafted playlist cannot make it fetch anything; and every
 //! run has a time limit. Everything here blocks: call it off the executor.
@@ -109,12 +110,15 @@ pub struct PreparedVideo {
 pub struct Ffmpeg {
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
+    /// Where each run gets its private folder.
+    work_root: PathBuf,
 }
 
 impl Ffmpeg {
     /// `ffmpeg` as configured (a name on `PATH` or a path) and the `ffprobe` beside it, if
-    /// both run; otherwise why not.
-    pub fn find(configured: &str) -> Result<Ffmpeg, String> {
+    /// both run, working in private folders under `work_root` (made 0700, and cleared of
+    /// what a killed process left there); otherwise why not.
+    pub fn find(configured: &str, work_root: &Path) -> Result<Ffmpeg, String> {
         let ffmpeg = PathBuf::from(configured);
         let ffprobe = match ffmpeg.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             Some(dir) => dir.join("ffprobe"),
@@ -135,7 +139,13 @@ impl Ffmpeg {
                 Err(err) => return Err(format!("{} cannot be run: {err}", program.display())),
             }
         }
-        Ok(Ffmpeg { ffmpeg, ffprobe })
+        prepare_work_root(work_root)
+            .map_err(|err| format!("cannot prepare {}: {err}", work_root.display()))?;
+        Ok(Ffmpeg {
+            ffmpeg,
+            ffprobe,
+            work_root: work_root.to_owned(),
+        })
     }
 
     /// Encodes `frames` (all `width`×`height`) as an H.264 MP4 at `fps` that Chromium,
@@ -148,7 +158,7 @@ impl Ffmpeg {
         fps: u32,
         frames: impl Iterator<Item = RgbImage>,
     ) -> Result<Vec<u8>, VideoProblem> {
-        let work = workspace()?;
+        let work = workspace(&self.work_root)?;
         let out = work.path().join("clip.mp4");
         let size = format!("{width}x{height}");
         let rate = fps.to_string();
@@ -189,9 +199,9 @@ impl Ffmpeg {
         let container = Container::detect(bytes).ok_or_else(|| {
             VideoProblem::Unsupported("The video is not an MP4 or WebM file.".into())
         })?;
-        let work = workspace()?;
+        let work = workspace(&self.work_root)?;
         let input = work.path().join(format!("input.{}", container.ext()));
-        std::fs::write(&input, bytes).map_err(|err| failed("write the clip", err))?;
+        write_private(&input, bytes).map_err(|err| failed("write the clip", err))?;
         let probe = self.probe(&work, &input, container)?;
         let Probe {
             width,
@@ -334,14 +344,30 @@ impl Ffmpeg {
     /// ffmpeg with the options every run shares: no stdin prompts, errors only (to a file
     /// in the workspace), local files only.
     fn command(&self, work: &tempfile::TempDir) -> Command {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
         let mut command = Command::new(&self.ffmpeg);
+        // SAFETY: umask is async-signal-safe and touches only the child's own state.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o077);
+                Ok(())
+            });
+        }
         command
             .current_dir(work.path())
             .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
             .args(["-protocol_whitelist", "file,pipe"])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        match std::fs::File::create(work.path().join("ffmpeg.log")) {
+        // ffmpeg's own files are created 0600 too (umask 077 in the child, below).
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(work.path().join("ffmpeg.log"))
+        {
             Ok(log) => command.stderr(log),
             Err(_) => command.stderr(Stdio::null()),
         };
@@ -376,12 +402,53 @@ struct ProbeFormat {
     duration: Option<String>,
 }
 
-/// A private (0700) temporary folder, removed when dropped.
-fn workspace() -> Result<tempfile::TempDir, VideoProblem> {
+const WORKSPACE_PREFIX: &str = "atelier-video-";
+
+/// A workspace older than this is a killed process's (no run lives that long).
+const LEFTOVER_AGE: Duration = Duration::from_secs(30 * 60);
+
+/// Makes `root` (0700) and removes the workspaces a killed process left there; ones young
+/// enough to belong to another instance on the same data folder stay.
+fn prepare_work_root(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    super::create_private_dir(root)?;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(WORKSPACE_PREFIX));
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|at| at.elapsed().unwrap_or_default() > LEFTOVER_AGE);
+        if ours && old && entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// A private (0700) folder under `root`, removed when dropped.
+fn workspace(root: &Path) -> Result<tempfile::TempDir, VideoProblem> {
+    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
-        .prefix("atelier-video-")
-        .tempdir()
-        .map_err(|err| failed("make a temporary folder", err))
+        .prefix(WORKSPACE_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(root)
+        .map_err(|err| failed("make a workspace folder", err))
+}
+
+/// Writes a file only the service user can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
 }
 
 fn run(mut command: Command, work: &tempfile::TempDir, step: &str) -> Result<(), VideoProblem> {
@@ -453,7 +520,8 @@ mod tests {
     /// and preparing it keeps no metadata and gives a poster.
     #[test]
     fn encode_then_prepare() {
-        let Ok(ffmpeg) = Ffmpeg::find("ffmpeg") else {
+        let root = tempfile::tempdir().expect("work root");
+        let Ok(ffmpeg) = Ffmpeg::find("ffmpeg", root.path()) else {
             assert!(
                 std::env::var_os("ATELIER_REQUIRE_FFMPEG").is_none(),
                 "ffmpeg is required here"

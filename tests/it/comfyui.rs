@@ -86,6 +86,32 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
 }
 
 #[tokio::test]
+async fn a_prompt_id_that_is_a_path_is_never_requested() {
+    let (app, fake, client) = app_with_fake(5).await;
+    let before = app.credits_of("comfy");
+    let (status, reply) = app
+        .generate(
+            &client,
+            serde_json::json!({ "prompt": "a hostile-id server" }),
+        )
+        .await;
+    assert_eq!(status, 502, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .expect("error")
+            .contains("unusable prompt id"),
+        "{reply}"
+    );
+    assert!(
+        fake.history_asked().is_empty(),
+        "{:?}",
+        fake.history_asked()
+    );
+    assert_eq!(app.credits_of("comfy"), before, "refunded");
+}
+
+#[tokio::test]
 async fn an_unreachable_server_fails_clearly() {
     let app = spawn_app_with(|s| {
         s.insert("generator".into(), "comfyui".into());

@@ -3,7 +3,8 @@
 //! `node_errors` for a workflow it cannot run), `GET /history/{prompt_id}` answers `{}`
 //! until the prompt has run and then its outputs and status, and `GET /view?filename=…
 //! &subfolder=…&type=output` serves the image. The positive prompt's words choose its
-//! behaviour: "slowly" (runs for three seconds), "crash" (status error), "out-of-memory".
+//! behaviour: "slowly" (runs for three seconds), "crash" (status error), "out-of-memory",
+//! "hostile-id" (answers a `prompt_id` that is a path, as a compromised server could).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 pub struct State {
     /// Every workflow queued, as received.
     pub prompts: Vec<serde_json::Value>,
+    /// Every id asked for on `/history/{id}`.
+    pub history_asked: Vec<String>,
     /// Queued prompts: when they finish, the size, and how they end.
     jobs: HashMap<String, (Instant, (u32, u32), &'static str)>,
 }
@@ -27,6 +30,10 @@ pub struct FakeComfyUi {
 impl FakeComfyUi {
     pub fn prompts(&self) -> Vec<serde_json::Value> {
         self.state.lock().expect("lock").prompts.clone()
+    }
+
+    pub fn history_asked(&self) -> Vec<String> {
+        self.state.lock().expect("lock").history_asked.clone()
     }
 }
 
@@ -66,7 +73,11 @@ async fn queue(
     if size.0 == 0 || size.1 == 0 {
         return HttpResponse::BadRequest().json(serde_json::json!({"error": {"type": "prompt_outputs_failed_validation"}, "node_errors": {"5": "width"}}));
     }
-    let id = atelier::tokens::random_hex(8).expect("rng");
+    let id = if prompt_text.contains("hostile-id") {
+        "../view?filename=secret.png&type=output".to_owned()
+    } else {
+        atelier::tokens::random_hex(8).expect("rng")
+    };
     let (delay, outcome) = if prompt_text.contains("crash") {
         (0, "error")
     } else if prompt_text.contains("out-of-memory") {
@@ -89,7 +100,8 @@ async fn queue(
 
 async fn history(state: web::Data<Arc<Mutex<State>>>, id: web::Path<String>) -> HttpResponse {
     let id = id.into_inner();
-    let state = state.lock().expect("lock");
+    let mut state = state.lock().expect("lock");
+    state.history_asked.push(id.clone());
     let Some((ready_at, _, outcome)) = state.jobs.get(&id) else {
         return HttpResponse::Ok().json(serde_json::json!({}));
     };

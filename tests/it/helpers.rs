@@ -527,7 +527,10 @@ pub fn location(response: &Response) -> &str {
 
 /// Whether ffmpeg is here for the video tests; CI (`ATELIER_REQUIRE_FFMPEG`) demands it.
 pub fn ffmpeg_or_skip(test: &str) -> bool {
-    if atelier::storage::video::Ffmpeg::find("ffmpeg").is_ok() {
+    let root = std::env::temp_dir();
+    if atelier::storage::video::Ffmpeg::find("ffmpeg", &root.join("atelier-test-video-work"))
+        .is_ok()
+    {
         return true;
     }
     let reason = "ffmpeg is not installed (apt-get install -y ffmpeg)";

@@ -14,7 +14,7 @@ use crate::models::ip_activity::{self};
 use crate::models::{Image, PlacedImage};
 use crate::routes::admin::{AdminUser, record};
 use crate::state::AppState;
-use crate::storage::Variant;
+use crate::storage::{StoreError, Variant};
 use crate::tokens;
 use crate::views::network_label;
 
@@ -79,11 +79,13 @@ pub(super) async fn report_rows(
                     report.push(base(None, String::new()));
                 }
                 for id in &row.image_ids {
+                    // One lost file is a fact for its row, not a reason to lose the report.
                     let sha256 = match placed.get(id) {
-                        Some(placed) => {
-                            let bytes = library.read(placed, Variant::Pristine)?;
-                            tokens::hex(&Sha256::digest(&bytes))
-                        }
+                        Some(placed) => match library.read(placed, Variant::Pristine) {
+                            Ok(bytes) => tokens::hex(&Sha256::digest(&bytes)),
+                            Err(StoreError::NotFound) => "(file missing)".to_owned(),
+                            Err(err) => return Err(err.into()),
+                        },
                         None => "(deleted)".to_owned(),
                     };
                     report.push(base(Some(*id), sha256));
