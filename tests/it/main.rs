@@ -22,6 +22,7 @@ mod generation;
 mod hardening;
 mod health;
 mod helpers;
+mod hostile_input;
 mod journeys;
 mod library;
 mod media_security;
