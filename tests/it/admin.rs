@@ -722,3 +722,48 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
     );
     assert_eq!(audit_actions(&app).len(), actions.len());
 }
+
+#[tokio::test]
+async fn a_tier_change_is_seen_by_the_users_next_request() {
+    let (app, admin) = app_with_admin().await;
+    let fern = new_client();
+    app.signed_in_user(&fern, "fern").await;
+    let allowance = |usage: serde_json::Value| usage["usage"]["free_images"]["allowance"].as_u64();
+    let usage: serde_json::Value = app.get(&fern, "/api/usage").await.json().await.expect("usage");
+    assert_eq!(allowance(usage), Some(2), "standard, and now cached on this instance");
+    let fern_id = app.user_id("fern");
+    let response = post(
+        &app,
+        &admin,
+        &format!("/admin/users/{fern_id}/update"),
+        &[("tier", "plus")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let usage: serde_json::Value = app.get(&fern, "/api/usage").await.json().await.expect("usage");
+    assert_eq!(allowance(usage), Some(5), "plus at once, not after the cache expires");
+}
+
+#[tokio::test]
+async fn an_abuse_report_says_which_file_is_missing_instead_of_failing() {
+    let (app, admin) = app_with_admin().await;
+    let client = new_client();
+    app.signed_in_user(&client, "lostfile").await;
+    app.upload_ok(&client, crate::fixtures::png(30, 30), &[]).await;
+    app.upload_ok(&client, crate::fixtures::png(31, 31), &[]).await;
+    let pristine = app
+        .stored_files()
+        .into_iter()
+        .find(|path| path.to_string_lossy().contains("/pristine/"))
+        .expect("a pristine file");
+    std::fs::remove_file(&pristine).expect("lose a file");
+    let response = admin
+        .get(app.url("/admin/ips/127.0.0.1/report.csv"))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(response.status(), 200);
+    let csv = response.text().await.expect("csv");
+    assert_eq!(csv.matches("(file missing)").count(), 1, "{csv}");
+    assert_eq!(csv.lines().count(), 3, "a header and both uploads: {csv}");
+}

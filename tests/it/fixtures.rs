@@ -85,10 +85,14 @@ pub fn jpeg_with_exif(width: u32, height: u32, orientation: u16) -> Vec<u8> {
 /// A JPEG as a phone writes it: EXIF with Make "Google", Model "Pixel 8", the time it was
 /// taken (2024:05:01 18:30:05, in the EXIF directory) and a GPS position (48° 51′ 24″ N).
 pub fn jpeg_from_a_phone(width: u32, height: u32) -> Vec<u8> {
+    jpeg_from_a_phone_taken_at(width, height, b"2024:05:01 18:30:05\0")
+}
+
+/// As [`jpeg_from_a_phone`], with the camera's clock saying `taken` (NUL-terminated).
+pub fn jpeg_from_a_phone_taken_at(width: u32, height: u32, taken: &[u8]) -> Vec<u8> {
     let plain = jpeg(width, height);
     let make = b"Google\0";
     let model = b"Pixel 8\0";
-    let taken = b"2024:05:01 18:30:05\0";
     let entry = |tiff: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
         tiff.extend(tag.to_le_bytes());
         tiff.extend(kind.to_le_bytes());
@@ -133,6 +137,33 @@ pub fn jpeg_from_a_phone(width: u32, height: u32) -> Vec<u8> {
     out.extend(&plain[2..]);
     out
 }
+
+/// A JPEG carrying what decoding does not need and a share link must not give away: a
+/// JFXX thumbnail, CIFF with the owner's name, a JPG3 extension and a payload after
+/// Adobe's header. Each hides a word from [`HIDDEN_WORDS`].
+pub fn jpeg_with_hidden_segments(width: u32, height: u32) -> Vec<u8> {
+    let plain = jpeg(width, height);
+    let segment = |marker: u8, payload: &[u8]| {
+        let mut segment = vec![0xFF, marker];
+        segment.extend(((payload.len() + 2) as u16).to_be_bytes());
+        segment.extend(payload);
+        segment
+    };
+    let mut out = plain[..2].to_vec();
+    out.extend(segment(0xE0, b"JFXX\0\x13uncropped-thumbnail"));
+    out.extend(segment(0xE2, b"CIFF owner Jane Roe"));
+    out.extend(segment(0xF3, b"jpg3 hidden extension"));
+    out.extend(segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01adobe hidden tail"));
+    out.extend(&plain[2..]);
+    out
+}
+
+pub const HIDDEN_WORDS: [&str; 4] = [
+    "uncropped-thumbnail",
+    "Jane Roe",
+    "jpg3 hidden",
+    "adobe hidden",
+];
 
 /// True when the JPEG has an EXIF (APP1 "Exif") segment.
 pub fn has_exif(jpeg: &[u8]) -> bool {

@@ -192,3 +192,97 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
             .contains("could not be understood")
     );
 }
+
+/// Shares one picture and returns its page path (`/s/{token}`).
+async fn shared_page(app: &crate::helpers::TestApp, client: &reqwest::Client) -> String {
+    let id = app.upload_ok(client, crate::fixtures::png(40, 30), &[]).await;
+    let share: serde_json::Value = client
+        .post(app.url(&format!("/images/{id}/share")))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("share")
+        .json()
+        .await
+        .expect("json");
+    share["share_url"].as_str().expect("link").to_owned()
+}
+
+async fn page_with_forged_host(app: &crate::helpers::TestApp, path: &str) -> (String, String) {
+    let response = crate::helpers::new_client()
+        .get(app.url(path))
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "http")
+        .header("forwarded", "host=evil.example;proto=http")
+        .send()
+        .await
+        .expect("share page");
+    assert_eq!(response.status(), 200);
+    let caching = response
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (response.text().await.expect("page"), caching)
+}
+
+#[tokio::test]
+async fn share_previews_never_take_their_host_from_an_untrusted_client() {
+    // No public URL, no trusted proxy: no absolute URL can be known, so none is made up.
+    let app = crate::helpers::spawn_app().await;
+    let client = crate::helpers::new_client();
+    app.signed_in_user(&client, "sharer").await;
+    let path = shared_page(&app, &client).await;
+    let (page, caching) = page_with_forged_host(&app, &path).await;
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(!page.contains("og:url"));
+    assert_eq!(caching, "no-cache", "revalidated, so revocation bites at once");
+
+    // With ATELIER_PUBLIC_URL: that site, whatever the headers say.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.insert("public_url".into(), "https://atelier.example.org/".into());
+    })
+    .await;
+    app.signed_in_user(&client, "sharer").await;
+    let path = shared_page(&app, &client).await;
+    let (page, _) = page_with_forged_host(&app, &path).await;
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(
+        page.contains(&format!(r#"<meta property="og:url" content="https://atelier.example.org{path}">"#)),
+        "{page}"
+    );
+    assert!(page.contains(r#"<meta property="og:image" content="https://atelier.example.org/s/"#));
+
+    // Behind a trusted proxy, what the proxy says the site is called.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
+    app.signed_in_user(&client, "sharer").await;
+    let path = shared_page(&app, &client).await;
+    let (page, _) = page_with_forged_host(&app, &path).await;
+    assert!(page.contains(&format!(r#"content="http://evil.example{path}""#)), "{page}");
+}
+
+#[tokio::test]
+async fn signed_in_pages_are_never_stored_by_the_browser() {
+    let app = crate::helpers::spawn_app().await;
+    let client = crate::helpers::new_client();
+    app.signed_in_user(&client, "shared-computer").await;
+    for path in ["/dashboard", "/gallery", "/account", "/api/images", "/", "/no-such-page"] {
+        let response = app.get(&client, path).await;
+        assert_eq!(
+            response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    // Signed out, the public pages may be kept.
+    let anonymous = crate::helpers::new_client();
+    let response = app.get(&anonymous, "/").await;
+    assert_ne!(
+        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+}

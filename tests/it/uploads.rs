@@ -323,3 +323,113 @@ async fn large_files_stream_with_the_same_headers(app: TestApp) {
     assert_eq!(response.status(), 206);
     assert_eq!(response.bytes().await.expect("body"), bytes[100..200]);
 }
+
+#[tokio::test]
+async fn a_camera_clock_postgres_cannot_store_never_fails_an_upload() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "oldcamera").await;
+    for taken in [&b"-9999:01:01 00:00:00\0"[..], b"1799:12:31 23:59:59\0", b"2101:01:01 00:00:00\0"] {
+        let bytes = crate::fixtures::jpeg_from_a_phone_taken_at(64, 48, taken);
+        let response = app.upload(&client, bytes, "clock.jpg", &[]).await;
+        assert_eq!(response.status(), 303, "{}", String::from_utf8_lossy(taken));
+        let page = app.page(&client, crate::helpers::location(&response)).await;
+        assert!(page.contains("Google Pixel 8"), "the rest of the camera details stay");
+        assert!(!page.contains("<dt>Taken</dt>"), "no impossible time is shown");
+    }
+    assert_eq!(app.count_images(), 3);
+}
+
+#[tokio::test]
+async fn a_shared_original_keeps_only_what_decoding_needs() {
+    let app = spawn_app().await;
+    let client = new_client();
+    app.signed_in_user(&client, "segments").await;
+    let id = app
+        .upload_ok(&client, crate::fixtures::jpeg_with_hidden_segments(64, 48), &[])
+        .await;
+    let share: serde_json::Value = client
+        .post(app.url(&format!("/images/{id}/share")))
+        .header("accept", "application/json")
+        .form(&[("visibility", "unlisted")])
+        .send()
+        .await
+        .expect("share")
+        .json()
+        .await
+        .expect("json");
+    let link = share["share_url"].as_str().expect("link").to_owned();
+    let path = link.split_once("/s/").map(|(_, token)| format!("/s/{token}/image")).expect("token");
+    let served = new_client()
+        .get(app.url(&path))
+        .send()
+        .await
+        .expect("shared file")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(served.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    let text = String::from_utf8_lossy(&served);
+    for word in crate::fixtures::HIDDEN_WORDS {
+        assert!(!text.contains(word), "{word} reached the shared original");
+    }
+    image::load_from_memory(&served).expect("still decodes");
+}
+
+/// A full disk: a 1 MiB tmpfs as the uploads folder (root only; skipped elsewhere).
+#[tokio::test]
+async fn a_full_disk_answers_507_and_saves_nothing() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED a_full_disk_answers_507: mounting a small disk needs root");
+        return;
+    }
+    let disk = tempfile::tempdir().expect("mount point");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+        .arg(disk.path())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        eprintln!("SKIPPED a_full_disk_answers_507: this machine cannot mount a tmpfs");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.path().to_owned());
+    let uploads = disk.path().join("uploads");
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.insert("uploads_dir".into(), uploads.display().to_string());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "fulldisk").await;
+    // Fill the disk, leaving less than one upload's worth.
+    let filler = uploads.join("filler.bin");
+    let mut chunk = vec![7u8; 64 * 1024];
+    let mut file = std::fs::File::create(&filler).expect("filler");
+    while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    chunk.clear();
+    let before = app.count_images();
+    let response = client
+        .post(app.url("/upload"))
+        .header("accept", "application/json")
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(crate::fixtures::jpeg(300, 200)).file_name("full.jpg"),
+        ))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 507);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(
+        body["error"].as_str().expect("error").contains("storage is full; nothing was saved"),
+        "{body}"
+    );
+    assert_eq!(app.count_images(), before);
+    drop(file);
+}
