@@ -729,8 +729,17 @@ async fn a_tier_change_is_seen_by_the_users_next_request() {
     let fern = new_client();
     app.signed_in_user(&fern, "fern").await;
     let allowance = |usage: serde_json::Value| usage["usage"]["free_images"]["allowance"].as_u64();
-    let usage: serde_json::Value = app.get(&fern, "/api/usage").await.json().await.expect("usage");
-    assert_eq!(allowance(usage), Some(2), "standard, and now cached on this instance");
+    let usage: serde_json::Value = app
+        .get(&fern, "/api/usage")
+        .await
+        .json()
+        .await
+        .expect("usage");
+    assert_eq!(
+        allowance(usage),
+        Some(2),
+        "standard, and now cached on this instance"
+    );
     let fern_id = app.user_id("fern");
     let response = post(
         &app,
@@ -740,8 +749,17 @@ async fn a_tier_change_is_seen_by_the_users_next_request() {
     )
     .await;
     assert_eq!(response.status(), 303);
-    let usage: serde_json::Value = app.get(&fern, "/api/usage").await.json().await.expect("usage");
-    assert_eq!(allowance(usage), Some(5), "plus at once, not after the cache expires");
+    let usage: serde_json::Value = app
+        .get(&fern, "/api/usage")
+        .await
+        .json()
+        .await
+        .expect("usage");
+    assert_eq!(
+        allowance(usage),
+        Some(5),
+        "plus at once, not after the cache expires"
+    );
 }
 
 #[tokio::test]
@@ -749,8 +767,10 @@ async fn an_abuse_report_says_which_file_is_missing_instead_of_failing() {
     let (app, admin) = app_with_admin().await;
     let client = new_client();
     app.signed_in_user(&client, "lostfile").await;
-    app.upload_ok(&client, crate::fixtures::png(30, 30), &[]).await;
-    app.upload_ok(&client, crate::fixtures::png(31, 31), &[]).await;
+    app.upload_ok(&client, crate::fixtures::png(30, 30), &[])
+        .await;
+    app.upload_ok(&client, crate::fixtures::png(31, 31), &[])
+        .await;
     let pristine = app
         .stored_files()
         .into_iter()

@@ -354,3 +354,76 @@ fn create_admin_reads_the_password_from_stdin() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("commonly used"));
 }
+
+#[test]
+fn a_data_folder_others_can_write_to_is_refused_not_changed() {
+    let root = tempfile::tempdir().expect("root");
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).expect("shared");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("1777");
+    let output = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .env_remove("DATABASE_URL")
+        .env("ATELIER_DATA_DIR", &shared)
+        .env("ATELIER_UPLOADS_DIR", root.path().join("uploads"))
+        .env("ATELIER_BIND", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run atelier");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("can be written by other users"), "{said}");
+    let mode = std::fs::metadata(&shared)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o1777,
+        "the operator's folder is left as it was"
+    );
+}
+
+#[test]
+fn instances_started_together_with_the_same_admin_all_serve() {
+    let db_url = crate::helpers::fresh_database();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let started: Vec<Running> = std::thread::scope(|scope| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|dir| {
+                let db_url = db_url.clone();
+                scope.spawn(move || {
+                    start_with(|command| {
+                        command
+                            .env("DATABASE_URL", &db_url)
+                            .env("ATELIER_DATA_DIR", dir.path().join("data"))
+                            .env("ATELIER_UPLOADS_DIR", dir.path().join("uploads"))
+                            .env("ATELIER_ADMIN_USERNAME", "root")
+                            .env("ATELIER_ADMIN_EMAIL", "root@example.com")
+                            .env("ATELIER_ADMIN_PASSWORD", PASSWORD);
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("an instance started"))
+            .collect()
+    });
+    assert_eq!(started.len(), 3, "every instance serves");
+    let admins: i64 = {
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        let mut conn =
+            <diesel::PgConnection as diesel::Connection>::establish(&db_url).expect("db");
+        atelier::schema::users::table
+            .filter(atelier::schema::users::role.eq("admin"))
+            .count()
+            .get_result(&mut conn)
+            .expect("count")
+    };
+    assert_eq!(admins, 1);
+    for running in started {
+        signal(&running, libc::SIGTERM);
+        wait(running);
+    }
+}

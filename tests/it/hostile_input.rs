@@ -15,7 +15,10 @@ use crate::helpers::{TestApp, new_client};
 
 /// Field names each endpoint reads (`{id}` is one of the user's images or folders).
 const ENDPOINTS: &[(&str, &[&str])] = &[
-    ("/register", &["username", "email", "password", "confirm_password"]),
+    (
+        "/register",
+        &["username", "email", "password", "confirm_password"],
+    ),
     ("/login", &["username", "password"]),
     ("/generate", &["prompt", "count"]),
     ("/api/generate-image", &["prompt", "size", "seed"]),
@@ -28,17 +31,29 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/images/{id}/prompt-edit", &["prompt"]),
     ("/images/{id}/favourite", &["favourite"]),
     ("/images/{id}/share", &["visibility", "expires"]),
-    ("/gallery/bulk", &["ids", "action", "folder", "tags", "back"]),
+    (
+        "/gallery/bulk",
+        &["ids", "action", "folder", "tags", "back"],
+    ),
     ("/folders", &["name"]),
     ("/folders/{folder}/rename", &["name"]),
     ("/account/email", &["email", "password"]),
-    ("/account/password", &["current_password", "new_password", "confirm_password"]),
+    (
+        "/account/password",
+        &["current_password", "new_password", "confirm_password"],
+    ),
     ("/account/tokens", &["name"]),
     ("/account/delete", &["password", "confirm"]),
-    ("/admin/users/{user}/update", &["tier", "role", "credits_delta", "reason"]),
+    (
+        "/admin/users/{user}/update",
+        &["tier", "role", "credits_delta", "reason"],
+    ),
     ("/admin/ips/block", &["network", "reason", "expires"]),
     ("/admin/ips/unblock", &["network"]),
-    ("/admin/limits", &["network", "generations", "uploads", "reason"]),
+    (
+        "/admin/limits",
+        &["network", "generations", "uploads", "reason"],
+    ),
     ("/admin/disposable-domains", &["domain"]),
 ];
 
@@ -213,7 +228,12 @@ async fn control_characters_never_pass_and_never_break_a_request() {
         "/s/a%00b/image",
         "/media/fuzzer/default/original/a%00b.png",
     ] {
-        let status = client.get(app.url(path)).send().await.expect("get").status();
+        let status = client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("get")
+            .status();
         assert!(status.is_client_error(), "{path}: {status}");
     }
     for path in [
@@ -253,8 +273,9 @@ async fn method_flood(address: &str, first: usize, count: usize, length: usize) 
             let mut buffer = vec![0u8; 4096];
             for n in (first + lane..first + count).step_by(lanes) {
                 let method = format!("M{n:08}{}", "X".repeat(length.saturating_sub(9)));
-                let request =
-                    format!("{method} /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+                let request = format!(
+                    "{method} /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                );
                 let Ok(mut stream) = tokio::net::TcpStream::connect(&host).await else {
                     continue;
                 };
@@ -315,7 +336,11 @@ async fn made_up_methods_do_not_grow_memory_or_metrics() {
         after < before + 20 * 1024 * 1024,
         "RSS grew from {before} to {after}"
     );
-    assert!(metrics.len() < 100 * 1024, "/metrics is {} bytes", metrics.len());
+    assert!(
+        metrics.len() < 100 * 1024,
+        "/metrics is {} bytes",
+        metrics.len()
+    );
     crate::embedded::signal(&running, libc::SIGTERM);
     crate::embedded::wait(running);
 }

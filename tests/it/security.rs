@@ -195,7 +195,9 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
 
 /// Shares one picture and returns its page path (`/s/{token}`).
 async fn shared_page(app: &crate::helpers::TestApp, client: &reqwest::Client) -> String {
-    let id = app.upload_ok(client, crate::fixtures::png(40, 30), &[]).await;
+    let id = app
+        .upload_ok(client, crate::fixtures::png(40, 30), &[])
+        .await;
     let share: serde_json::Value = client
         .post(app.url(&format!("/images/{id}/share")))
         .header("accept", "application/json")
@@ -237,7 +239,10 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     let (page, caching) = page_with_forged_host(&app, &path).await;
     assert!(!page.contains("evil.example"), "{page}");
     assert!(!page.contains("og:url"));
-    assert_eq!(caching, "no-cache", "revalidated, so revocation bites at once");
+    assert_eq!(
+        caching, "no-cache",
+        "revalidated, so revocation bites at once"
+    );
 
     // With ATELIER_PUBLIC_URL: that site, whatever the headers say.
     let app = crate::helpers::spawn_app_with(|s| {
@@ -249,7 +254,9 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     let (page, _) = page_with_forged_host(&app, &path).await;
     assert!(!page.contains("evil.example"), "{page}");
     assert!(
-        page.contains(&format!(r#"<meta property="og:url" content="https://atelier.example.org{path}">"#)),
+        page.contains(&format!(
+            r#"<meta property="og:url" content="https://atelier.example.org{path}">"#
+        )),
         "{page}"
     );
     assert!(page.contains(r#"<meta property="og:image" content="https://atelier.example.org/s/"#));
@@ -262,7 +269,10 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     app.signed_in_user(&client, "sharer").await;
     let path = shared_page(&app, &client).await;
     let (page, _) = page_with_forged_host(&app, &path).await;
-    assert!(page.contains(&format!(r#"content="http://evil.example{path}""#)), "{page}");
+    assert!(
+        page.contains(&format!(r#"content="http://evil.example{path}""#)),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -270,10 +280,20 @@ async fn signed_in_pages_are_never_stored_by_the_browser() {
     let app = crate::helpers::spawn_app().await;
     let client = crate::helpers::new_client();
     app.signed_in_user(&client, "shared-computer").await;
-    for path in ["/dashboard", "/gallery", "/account", "/api/images", "/", "/no-such-page"] {
+    for path in [
+        "/dashboard",
+        "/gallery",
+        "/account",
+        "/api/images",
+        "/",
+        "/no-such-page",
+    ] {
         let response = app.get(&client, path).await;
         assert_eq!(
-            response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
             Some("no-store"),
             "{path}"
         );
@@ -282,7 +302,10 @@ async fn signed_in_pages_are_never_stored_by_the_browser() {
     let anonymous = crate::helpers::new_client();
     let response = app.get(&anonymous, "/").await;
     assert_ne!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
 }

@@ -329,13 +329,23 @@ async fn a_camera_clock_postgres_cannot_store_never_fails_an_upload() {
     let app = spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "oldcamera").await;
-    for taken in [&b"-9999:01:01 00:00:00\0"[..], b"1799:12:31 23:59:59\0", b"2101:01:01 00:00:00\0"] {
+    for taken in [
+        &b"-9999:01:01 00:00:00\0"[..],
+        b"1799:12:31 23:59:59\0",
+        b"2101:01:01 00:00:00\0",
+    ] {
         let bytes = crate::fixtures::jpeg_from_a_phone_taken_at(64, 48, taken);
         let response = app.upload(&client, bytes, "clock.jpg", &[]).await;
         assert_eq!(response.status(), 303, "{}", String::from_utf8_lossy(taken));
         let page = app.page(&client, crate::helpers::location(&response)).await;
-        assert!(page.contains("Google Pixel 8"), "the rest of the camera details stay");
-        assert!(!page.contains("<dt>Taken</dt>"), "no impossible time is shown");
+        assert!(
+            page.contains("Google Pixel 8"),
+            "the rest of the camera details stay"
+        );
+        assert!(
+            !page.contains("<dt>Taken</dt>"),
+            "no impossible time is shown"
+        );
     }
     assert_eq!(app.count_images(), 3);
 }
@@ -346,7 +356,11 @@ async fn a_shared_original_keeps_only_what_decoding_needs() {
     let client = new_client();
     app.signed_in_user(&client, "segments").await;
     let id = app
-        .upload_ok(&client, crate::fixtures::jpeg_with_hidden_segments(64, 48), &[])
+        .upload_ok(
+            &client,
+            crate::fixtures::jpeg_with_hidden_segments(64, 48),
+            &[],
+        )
         .await;
     let share: serde_json::Value = client
         .post(app.url(&format!("/images/{id}/share")))
@@ -359,7 +373,10 @@ async fn a_shared_original_keeps_only_what_decoding_needs() {
         .await
         .expect("json");
     let link = share["share_url"].as_str().expect("link").to_owned();
-    let path = link.split_once("/s/").map(|(_, token)| format!("/s/{token}/image")).expect("token");
+    let path = link
+        .split_once("/s/")
+        .map(|(_, token)| format!("/s/{token}/image"))
+        .expect("token");
     let served = new_client()
         .get(app.url(&path))
         .send()
@@ -427,7 +444,10 @@ async fn a_full_disk_answers_507_and_saves_nothing() {
     assert_eq!(response.status(), 507);
     let body: serde_json::Value = response.json().await.expect("json");
     assert!(
-        body["error"].as_str().expect("error").contains("storage is full; nothing was saved"),
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("storage is full; nothing was saved"),
         "{body}"
     );
     assert_eq!(app.count_images(), before);

@@ -687,3 +687,39 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_video_workspace_is_private_and_a_killed_runs_leftovers_go_at_start() {
+    if !crate::helpers::ffmpeg_or_skip("the_video_workspace_is_private") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().expect("data");
+    let work = data.path().join("data/video-work");
+    let leftover = work.join("atelier-video-killed");
+    let recent = work.join("atelier-video-running-elsewhere");
+    for dir in [&leftover, &recent] {
+        std::fs::create_dir_all(dir).expect("workspace");
+        std::fs::write(dir.join("input.mp4"), b"the provider's exact clip").expect("clip");
+    }
+    std::fs::File::open(&leftover)
+        .and_then(|dir| {
+            dir.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        })
+        .expect("age the leftover");
+    let data_dir = data.path().join("data").display().to_string();
+    let _app = crate::helpers::spawn_app_with(|s| {
+        s.insert("data_dir".into(), data_dir);
+    })
+    .await;
+    assert!(
+        !leftover.exists(),
+        "a killed run's workspace is removed at start"
+    );
+    assert!(recent.exists(), "a young one may be another instance's");
+    let mode = std::fs::metadata(&work)
+        .expect("work root")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
