@@ -12,8 +12,12 @@ mod contract;
 mod crash;
 mod doctor;
 mod embedded;
+// The fakes are other projects' servers, not Atelier: actix's own extractors are fine there.
+#[allow(clippy::disallowed_types)]
 mod fake_a1111;
+#[allow(clippy::disallowed_types)]
 mod fake_comfyui;
+#[allow(clippy::disallowed_types)]
 mod fake_openai;
 mod fast_paths;
 mod fixtures;
