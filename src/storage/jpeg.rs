@@ -221,6 +221,44 @@ mod tests {
         assert_eq!(strip_metadata(&[0xFF, SOI, 0xFF, 0xE1, 0x00, 0x01]), None);
     }
 
+    /// Truncations, every byte flipped, and segment lengths made huge: never a panic, and
+    /// whatever comes back still holds none of the hidden segments' words.
+    #[test]
+    fn damaged_files_never_panic_or_leak() {
+        let (_, tagged) = jpeg_with_metadata();
+        let leaks = |out: &[u8]| {
+            let text = String::from_utf8_lossy(out);
+            [
+                "GPSLatitude",
+                "Jane Roe",
+                "jpg3 secret",
+                "adobe secret",
+                "thumbnail-before",
+            ]
+            .iter()
+            .any(|word| text.contains(word))
+        };
+        for cut in 0..tagged.len() {
+            assert!(!strip_metadata(&tagged[..cut]).is_some_and(|out| leaks(&out)));
+        }
+        let mut damaged = tagged.clone();
+        for at in 0..damaged.len() {
+            for flip in [0xFF, 0x01, 0x80] {
+                damaged[at] ^= flip;
+                let _ = strip_metadata(&damaged);
+                damaged[at] ^= flip;
+            }
+        }
+        for at in (2..tagged.len().min(400)).step_by(7) {
+            let mut huge = tagged.clone();
+            if at + 1 < huge.len() {
+                huge[at] = 0xFF;
+                huge[at + 1] = 0xFF;
+            }
+            let _ = strip_metadata(&huge);
+        }
+    }
+
     #[test]
     fn a_jfif_thumbnail_is_dropped_and_adobe_keeps_its_transform_only() {
         let mut jfif = b"JFIF\0\x01\x02\x01\0\x48\0\x48\x02\x01".to_vec();

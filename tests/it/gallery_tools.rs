@@ -7,7 +7,7 @@ use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::fixtures::{jpeg_from_a_phone, png};
-use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
 
 async fn titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<String> {
     let listing: Value = app
@@ -334,7 +334,11 @@ async fn folders_can_be_renamed_and_keep_their_address() {
 
 #[tokio::test]
 async fn shares_are_unlisted_unless_published_and_expire_when_told() {
-    let app = spawn_app().await;
+    // Previews need the site's absolute URL: here a trusted proxy (the test) names it.
+    let app = spawn_app_with(|s| {
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
     let client = new_client();
     app.signed_in_user(&client, "publisher").await;
     let id = app

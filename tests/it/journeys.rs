@@ -114,7 +114,12 @@ async fn sharing_is_unlisted_by_default_and_public_only_when_chosen() {
         skip_or_fail("sharing_is_unlisted_by_default_and_public_only_when_chosen");
         return;
     };
-    let app = crate::helpers::spawn_app().await;
+    // Previews need the site's absolute URL: the browser reaches the app directly, so the
+    // app is told it is its own trusted proxy, and takes the URL from the request.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
     let client = new_client();
     app.signed_in_user(&client, "sharer").await;
     let quiet = app

@@ -174,7 +174,7 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
             .text()
             .await
             .expect("body")
-            .contains("could not be understood")
+            .contains("Send this as a form (application/x-www-form-urlencoded)")
     );
     let response = new_client()
         .post(app.url("/register"))
@@ -189,7 +189,7 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
             .text()
             .await
             .expect("body")
-            .contains("could not be understood")
+            .contains("This form takes application/x-www-form-urlencoded, not JSON.")
     );
 }
 
