@@ -1,6 +1,7 @@
 //! Cross-cutting request handling, outermost first: request logging (which also turns
-//! errors raised by other middleware into pages), security headers, CSRF defence, and the
-//! error renderer that gives every 4xx/5xx the site's layout or a JSON body.
+//! errors raised by other middleware into pages), security headers, CSRF defence,
+//! `no-store` for signed-in answers, and the error renderer that gives every 4xx/5xx the
+//! site's layout or a JSON body.
 
 use std::time::Instant;
 
@@ -189,9 +190,10 @@ fn is_cross_site_write(req: &ServiceRequest) -> bool {
     false
 }
 
-/// Pages and JSON shown to a signed-in user (or a token's owner) are `Cache-Control: no-store`: Back after
-/// logout on a shared computer, or a cache on the way, must not show them again. Runs
-/// inside the session layer, after the handler, so a sign-in or logout counts at once.
+/// Pages and JSON shown to a signed-in user (or a token's owner) are `Cache-Control:
+/// no-store`: Back after logout on a shared computer, or a cache on the way, must not show
+/// them again. Runs inside the session layer, after the handler (and the error pages), so
+/// a sign-in or logout counts at once.
 pub async fn private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

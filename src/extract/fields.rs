@@ -1,5 +1,6 @@
 //! Fields from outside, read one way. [`Form`], [`Json`], [`FormOrJson`], [`FormPairs`]
-//! and [`Query`] replace actix's extractors (clippy refuses those in `src/`): each reads at
+//! and [`Query`] (taken apart in the handler's signature: `Form(form): Form<T>`) replace
+//! actix's extractors (clippy refuses those in `src/`): each reads at
 //! most [`BODY_LIMIT`] bytes, parses the fields and applies the control-character rule
 //! ([`crate::domain::forbidden_control`]) to every string in them, names and values,
 //! including fields the handler ignores, before the handler sees any. A body sent in a
@@ -145,22 +146,26 @@ fn json_problem(field: &str, value: &serde_json::Value) -> Option<String> {
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
+/// The body of a request that must be a form (a missing content type is taken as one).
+async fn form_body(
+    format: Result<Option<Format>, AppError>,
+    payload: Payload,
+) -> Result<web::Bytes, AppError> {
+    if format? == Some(Format::Json) {
+        return Err(AppError::UnsupportedMediaType(
+            "This form takes application/x-www-form-urlencoded, not JSON.".into(),
+        ));
+    }
+    read_body(payload).await
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Error = AppError;
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let format = format_of(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            if format? == Some(Format::Json) {
-                return Err(AppError::UnsupportedMediaType(
-                    "This form takes application/x-www-form-urlencoded, not JSON.".into(),
-                ));
-            }
-            let body = read_body(payload).await?;
-            parse_form(&body, "The form").map(Form)
-        })
+        let body = form_body(format_of(req), payload.take());
+        Box::pin(async move { parse_form(&body.await?, "The form").map(Form) })
     }
 }
 
@@ -214,17 +219,8 @@ impl FromRequest for FormPairs {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let format = format_of(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            if format? == Some(Format::Json) {
-                return Err(AppError::UnsupportedMediaType(
-                    "This form takes application/x-www-form-urlencoded, not JSON.".into(),
-                ));
-            }
-            let body = read_body(payload).await?;
-            pairs(&body, "The form").map(FormPairs)
-        })
+        let body = form_body(format_of(req), payload.take());
+        Box::pin(async move { pairs(&body.await?, "The form").map(FormPairs) })
     }
 }
 
@@ -236,45 +232,6 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         std::future::ready(
             parse_form(req.query_string().as_bytes(), "The address's query").map(Query),
         )
-    }
-}
-
-impl<T> std::ops::Deref for Form<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> std::ops::Deref for Json<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> std::ops::Deref for Query<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> Form<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> Json<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> Query<T> {
-    pub fn into_inner(self) -> T {
-        self.0
     }
 }
 

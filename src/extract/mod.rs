@@ -6,7 +6,7 @@
 
 mod fields;
 
-pub use fields::{BODY_LIMIT, Form, FormOrJson, FormPairs, Json, Query};
+pub use fields::{Form, FormOrJson, FormPairs, Json, Query};
 
 use std::future::Future;
 use std::pin::Pin;

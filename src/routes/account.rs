@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::auth::Invalidation;
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, Form};
 use crate::models::user::taken_message;
 use crate::models::{SessionRow, User, api_token};
 use crate::operations::pages;
@@ -149,9 +149,8 @@ async fn change_password(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: crate::extract::Form<PasswordForm>,
+    Form(form): Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let mut errors = FieldErrors::default();
     let ok = state
         .hasher
@@ -221,9 +220,8 @@ async fn change_email(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: crate::extract::Form<EmailForm>,
+    Form(form): Form<EmailForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let mut errors = FieldErrors::default();
     let email = Email::parse(&form.email)
         .map_err(|msg| errors.add("email", msg))
@@ -415,14 +413,11 @@ async fn delete_account(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: crate::extract::Form<DeleteAccountForm>,
+    Form(form): Form<DeleteAccountForm>,
 ) -> Result<HttpResponse, AppError> {
     let ok = state
         .hasher
-        .verify(
-            form.into_inner().password,
-            Some(current.user.password_hash.clone()),
-        )
+        .verify(form.password, Some(current.user.password_hash.clone()))
         .await?;
     if !ok {
         let mut errors = FieldErrors::default();
@@ -484,7 +479,7 @@ async fn create_token(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: crate::extract::Form<TokenForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = form.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use super::gallery::GalleryQuery;
 use crate::error::AppError;
-use crate::extract::{CurrentUser, MaybeUser};
+use crate::extract::{CurrentUser, MaybeUser, Query};
 use crate::models::listing::ImageFilter;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
@@ -22,9 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn list_images(
     state: web::Data<AppState>,
     current: CurrentUser,
-    query: crate::extract::Query<GalleryQuery>,
+    Query(query): Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
     let page = page_number(query.page.as_deref());
     let user_id = current.user.id;
     let listing = state

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::auth::{anon_id, keys};
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
-use crate::extract::MaybeUser;
+use crate::extract::{Form, MaybeUser, Query};
 use crate::models::User;
 use crate::models::login_failure::{self, Throttled};
 use crate::models::user::taken_message;
@@ -68,9 +68,8 @@ async fn register(
     state: web::Data<AppState>,
     session: Session,
     ip: ClientIp,
-    form: crate::extract::Form<RegisterForm>,
+    Form(form): Form<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let mut errors = FieldErrors::default();
     let username = Username::parse(&form.username)
         .map_err(|msg| errors.add("username", msg))
@@ -176,7 +175,7 @@ struct LoginPage<'a> {
 async fn login_form(
     session: Session,
     user: MaybeUser,
-    query: crate::extract::Query<LoginQuery>,
+    Query(query): Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     if user.0.is_some() {
@@ -201,9 +200,8 @@ async fn login(
     state: web::Data<AppState>,
     session: Session,
     ip: ClientIp,
-    form: crate::extract::Form<LoginForm>,
+    Form(form): Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let next = safe_next(form.next.as_deref()).to_owned();
     let show_again = |status: StatusCode, error: &str| {
         render(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::domain::parse_folder_name;
 use crate::error::AppError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, Form, Query};
 use crate::models::Folder;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::models::listing::{GallerySort, ImageFilter, search_query};
@@ -105,17 +105,9 @@ async fn gallery(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    query: crate::extract::Query<GalleryQuery>,
+    Query(query): Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    gallery_page(
-        &state,
-        &session,
-        &current,
-        query.into_inner(),
-        StatusCode::OK,
-        None,
-    )
-    .await
+    gallery_page(&state, &session, &current, query, StatusCode::OK, None).await
 }
 
 /// A gallery view's URL with these filters, on `page`.
@@ -246,7 +238,7 @@ async fn create_folder(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    form: crate::extract::Form<FolderForm>,
+    Form(form): Form<FolderForm>,
 ) -> Result<HttpResponse, AppError> {
     let (name, slug) = match parse_folder_name(&form.name) {
         Ok(parsed) => parsed,
@@ -298,7 +290,7 @@ async fn rename_folder(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: crate::extract::Form<FolderForm>,
+    Form(form): Form<FolderForm>,
 ) -> Result<HttpResponse, AppError> {
     let (user_id, id) = (current.user.id, id.into_inner());
     let name = match parse_folder_name(&form.name) {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::auth::{anon_id, keys, new_anon_id};
 use crate::domain::JobKind;
 use crate::error::AppError;
-use crate::extract::{CurrentUser, MaybeUser};
+use crate::extract::{CurrentUser, Form, Json, MaybeUser, Query};
 use crate::generate::SIZES;
 use crate::models::Image;
 use crate::models::job::{self, Job};
@@ -241,10 +241,9 @@ async fn generate_form(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    query: crate::extract::Query<GenerateForm>,
+    Query(query): Query<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut page = GeneratePage::new(&state, &session, user.0.as_ref(), ip).await?;
-    let query = query.into_inner();
     page.prompt = query.prompt.chars().take(1000).collect();
     if let Some(count) = query.count.and_then(|c| c.parse::<u32>().ok()) {
         page.count = count.clamp(1, 4);
@@ -283,9 +282,8 @@ async fn generate(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: crate::extract::Form<GenerateForm>,
+    Form(form): Form<GenerateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
     let checked = check_order(
         &form.prompt,
@@ -343,9 +341,8 @@ async fn api_generate(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: crate::extract::Json<GenerateRequest>,
+    Json(body): Json<GenerateRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     let as_text = |value: &serde_json::Value| match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -470,7 +467,7 @@ async fn prompt_edit(
     current: CurrentUser,
     ip: ClientIp,
     id: web::Path<i64>,
-    form: crate::extract::Form<PromptEditForm>,
+    Form(form): Form<PromptEditForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let placed = state
@@ -540,7 +537,7 @@ async fn create_story(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: crate::extract::Form<StoryForm>,
+    Form(form): Form<StoryForm>,
 ) -> Result<HttpResponse, AppError> {
     let visitor = Visitor::of(user, &session)?;
     let problem = match check_story(&form.story) {
@@ -578,9 +575,8 @@ async fn api_generate_story(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: crate::extract::Json<StoryRequest>,
+    Json(body): Json<StoryRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     let order = check_story(&body.story).map_err(AppError::BadRequest)?;
     let wait = body.wait != Some(false);
     order_and_reply(

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, parse_tags};
 use crate::error::AppError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, Form, FormOrJson};
 use crate::models::{Folder, Image, PlacedImage, listing};
 use crate::operations::pages;
 use crate::state::AppState;
@@ -236,10 +236,9 @@ async fn update(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: crate::extract::Form<UpdateForm>,
+    Form(form): Form<UpdateForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let form = form.into_inner();
     let checked = (|| {
         let tags = parse_tags(&form.tags)?;
         let title = form.title.trim().to_owned();
@@ -346,7 +345,7 @@ async fn edit(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    form: crate::extract::Form<EditForm>,
+    Form(form): Form<EditForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let edit = match parse_edit(&form) {
@@ -416,7 +415,7 @@ async fn favourite(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    crate::extract::FormOrJson(form): crate::extract::FormOrJson<FavouriteForm>,
+    FormOrJson(form): FormOrJson<FavouriteForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let starred = match form.favourite.trim() {

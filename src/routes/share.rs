@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::images::{image_page_with, owned_image};
 use crate::domain::ShareChoice;
 use crate::error::AppError;
-use crate::extract::{CurrentUser, MaybeUser};
+use crate::extract::{CurrentUser, FormOrJson, MaybeUser, Query};
 use crate::models::{Image, PlacedImage};
 use crate::state::AppState;
 use crate::storage::Variant;
@@ -66,10 +66,9 @@ struct SharePage {
     /// A video's length; it is then played, with the thumbnail as poster.
     video: Option<String>,
     poster_url: String,
-    /// Absolute URLs for link previews (`og:*`): this page and the picture.
-    /// The site's absolute origin, when it is known from settings or a trusted proxy:
-    /// link previews need absolute URLs, and a guess from a client's headers could be
-    /// anyone's site (and be kept by a shared cache).
+    /// Link previews (`og:*`) need absolute URLs: the site's origin when settings or a
+    /// trusted proxy say it (a guess from a client's headers could name anyone's site, and
+    /// a shared cache would keep it), then this page's and the picture's paths.
     origin: Option<String>,
     page_path: String,
     og_image_path: String,
@@ -179,7 +178,7 @@ async fn explore(
     state: web::Data<AppState>,
     session: Session,
     viewer: MaybeUser,
-    query: crate::extract::Query<ExploreQuery>,
+    Query(query): Query<ExploreQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page_number(query.page.as_deref());
     let listing = state
@@ -224,7 +223,7 @@ async fn share(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
-    crate::extract::FormOrJson(form): crate::extract::FormOrJson<ShareForm>,
+    FormOrJson(form): FormOrJson<ShareForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let noun = if placed.image.is_video() {

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
-use crate::extract::CurrentUser;
+use crate::extract::{CurrentUser, Query};
 use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
 use crate::quota::ClientIp;
@@ -257,9 +257,9 @@ async fn upload_form(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
-    query: crate::extract::Query<UploadQuery>,
+    Query(query): Query<UploadQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let folder = query.into_inner().folder.unwrap_or_default();
+    let folder = query.folder.unwrap_or_default();
     upload_page(
         &state,
         &session,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::generate::{Visitor, order_and_reply, place_order, with_rate_limit};
 use crate::error::AppError;
-use crate::extract::{CurrentUser, MaybeUser};
+use crate::extract::{CurrentUser, Form, Json, MaybeUser};
 use crate::generate::{SIZES, video};
 use crate::operations::generation::{Order, check_video_order};
 use crate::quota::ClientIp;
@@ -131,9 +131,8 @@ async fn order_video(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    form: crate::extract::Form<VideoForm>,
+    Form(form): Form<VideoForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let visitor = Visitor::of(user, &session)?;
     let checked = check_video_order(
         &form.prompt,
@@ -199,9 +198,8 @@ async fn api_generate_video(
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
-    body: crate::extract::Json<VideoRequestBody>,
+    Json(body): Json<VideoRequestBody>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     let as_text = |value: &serde_json::Value| match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),

@@ -328,17 +328,7 @@ async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
     let id = app
         .upload_ok(&owner, crate::fixtures::png(30, 30), &[])
         .await;
-    let reply: serde_json::Value = owner
-        .post(app.url(&format!("/images/{id}/share")))
-        .header("accept", "application/json")
-        .form(&[("visibility", "public")])
-        .send()
-        .await
-        .expect("share")
-        .json()
-        .await
-        .expect("json");
-    let link = reply["share_url"].as_str().expect("link").to_owned();
+    let link = app.share(&owner, id, "public").await;
     let anyone = new_client();
     assert_eq!(app.get(&anyone, &link).await.status(), 200);
     assert!(

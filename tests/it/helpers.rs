@@ -403,6 +403,22 @@ impl TestApp {
         json["images"].as_array().expect("images").clone()
     }
 
+    /// Shares image `id` with `visibility` (`unlisted` or `public`) as a script would and
+    /// returns the link's path (`/s/{token}`).
+    pub async fn share(&self, client: &Client, id: i64, visibility: &str) -> String {
+        let reply: serde_json::Value = client
+            .post(self.url(&format!("/images/{id}/share")))
+            .header("accept", "application/json")
+            .form(&[("visibility", visibility)])
+            .send()
+            .await
+            .expect("share")
+            .json()
+            .await
+            .expect("json");
+        reply["share_url"].as_str().expect("share link").to_owned()
+    }
+
     /// Every regular file under the uploads root.
     pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -436,17 +436,7 @@ async fn phones_never_scroll_sideways_and_every_main_page_has_screenshots() {
             ],
         )
         .await;
-    let shared: serde_json::Value = admin
-        .post(app.url(&format!("/images/{image}/share")))
-        .header("accept", "application/json")
-        .form(&[("visibility", "public")])
-        .send()
-        .await
-        .expect("share")
-        .json()
-        .await
-        .expect("json");
-    let share = shared["share_url"].as_str().expect("share url").to_owned();
+    let share = app.share(&admin, image, "public").await;
     crate::quotas::grant(&app, "root", 5);
     let (status, generated) = app
         .generate(&admin, json!({ "prompt": "a lighthouse in a storm" }))

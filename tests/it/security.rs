@@ -198,16 +198,7 @@ async fn shared_page(app: &crate::helpers::TestApp, client: &reqwest::Client) ->
     let id = app
         .upload_ok(client, crate::fixtures::png(40, 30), &[])
         .await;
-    let share: serde_json::Value = client
-        .post(app.url(&format!("/images/{id}/share")))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("share")
-        .json()
-        .await
-        .expect("json");
-    share["share_url"].as_str().expect("link").to_owned()
+    app.share(client, id, "unlisted").await
 }
 
 async fn page_with_forged_host(app: &crate::helpers::TestApp, path: &str) -> (String, String) {

@@ -362,21 +362,7 @@ async fn a_shared_original_keeps_only_what_decoding_needs() {
             &[],
         )
         .await;
-    let share: serde_json::Value = client
-        .post(app.url(&format!("/images/{id}/share")))
-        .header("accept", "application/json")
-        .form(&[("visibility", "unlisted")])
-        .send()
-        .await
-        .expect("share")
-        .json()
-        .await
-        .expect("json");
-    let link = share["share_url"].as_str().expect("link").to_owned();
-    let path = link
-        .split_once("/s/")
-        .map(|(_, token)| format!("/s/{token}/image"))
-        .expect("token");
+    let path = format!("{}/image", app.share(&client, id, "unlisted").await);
     let served = new_client()
         .get(app.url(&path))
         .send()

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::AdminUser;
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::models::audit::{self, AuditEntry, AuditFilter};
 use crate::state::AppState;
 use crate::views::page_number;
@@ -47,9 +48,8 @@ async fn audit_log(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: crate::extract::Query<AuditQuery>,
+    Query(query): Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
     let page = page_number(query.page.as_deref());
     let nonempty = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
     let filter = AuditFilter {

@@ -11,6 +11,7 @@ use super::AdminUser;
 use crate::auth::Invalidation;
 use crate::domain::{Role, Tier};
 use crate::error::AppError;
+use crate::extract::{Form, Query};
 use crate::models::ip_activity::{self, SeenAddress};
 use crate::models::listing::ImageFilter;
 use crate::models::user::{self, ANON_USERNAME, UserSort, UserSummary};
@@ -57,9 +58,8 @@ async fn list(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: crate::extract::Query<ListQuery>,
+    Query(query): Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
     let page = page_number(query.page.as_deref());
     let q = query.q.trim().to_owned();
     // An address or range searches by where accounts were seen; anything else by name/email.
@@ -253,10 +253,9 @@ async fn update(
     state: web::Data<AppState>,
     session: Session,
     id: web::Path<i64>,
-    form: crate::extract::Form<UpdateForm>,
+    Form(form): Form<UpdateForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
-    let form = form.into_inner();
     let refused = |error: String| {
         let own = Kept::of(&user);
         Kept {
@@ -372,7 +371,7 @@ async fn delete(
     state: web::Data<AppState>,
     session: Session,
     id: web::Path<i64>,
-    form: crate::extract::Form<DeleteForm>,
+    Form(form): Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, id.into_inner()).await?;
     if user.id == admin.current.user.id {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{NetworkForm, case_file_link, parse_expiry, parse_network_field};
 use crate::error::AppError;
+use crate::extract::{Form, Query};
 use crate::models::ip_activity::{self, Footprint};
 use crate::operations::admin as admin_ops;
 use crate::routes::admin::AdminUser;
@@ -35,13 +36,13 @@ pub(super) async fn block(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<BlockForm>,
+    Form(form): Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = match parse_network_field(&form.network) {
         Ok(network) => apply_block(&admin, &state, &session, network, &form).await,
         Err(err) => Err(err),
     };
-    super::limits::refused_here(&req, admin, state, session, "block", &*form, answer).await
+    super::limits::refused_here(&req, admin, state, session, "block", &form, answer).await
 }
 
 pub(super) async fn block_path(
@@ -49,7 +50,7 @@ pub(super) async fn block_path(
     state: web::Data<AppState>,
     session: Session,
     network: web::Path<String>,
-    form: crate::extract::Form<BlockForm>,
+    Form(form): Form<BlockForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&network)?;
     apply_block(&admin, &state, &session, network, &form).await
@@ -95,7 +96,7 @@ pub(super) async fn unblock(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<NetworkForm>,
+    Form(form): Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     apply_unblock(&admin, &state, &session, network).await
@@ -155,7 +156,7 @@ pub(super) async fn confirm_delete(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: crate::extract::Query<NetworkForm>,
+    Query(query): Query<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&query.network)?;
     let footprint = state
@@ -187,7 +188,7 @@ pub(super) async fn delete_everything(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<DeleteForm>,
+    Form(form): Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     if form.confirm != "yes" {

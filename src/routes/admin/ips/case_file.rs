@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{CASE_ROWS_PER_PAGE, network_from_path};
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::models::ip_activity::{self, CaseRow, Footprint};
 use crate::models::{Image, PlacedImage};
 use crate::quota::blocks::{self, Block, LimitOverride};
@@ -91,7 +92,7 @@ pub(super) async fn case_file(
     state: web::Data<AppState>,
     session: Session,
     path: web::Path<String>,
-    query: crate::extract::Query<PageQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let network = network_from_path(&path)?;
     let page = page_number(query.page.as_deref());

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{GROUPS_PER_PAGE, STRIP};
 use crate::error::AppError;
+use crate::extract::Query;
 use crate::models::ip_activity::{self, Grouping, IpFilter, IpSort};
 use crate::models::{Image, PlacedImage};
 use crate::quota::blocks::parse_network;
@@ -120,9 +121,8 @@ pub(super) async fn gallery(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    query: crate::extract::Query<GalleryQuery>,
+    Query(query): Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let query = query.into_inner();
     let page = page_number(query.page.as_deref());
     let (filter, error) = match query.filter() {
         Ok(filter) => (filter, None),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{NetworkForm, parse_expiry, parse_network_field};
 use crate::error::AppError;
+use crate::extract::Form;
 use crate::operations::admin::{self as admin_ops, LimitChange};
 use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues};
 use crate::quota::free;
@@ -171,10 +172,10 @@ pub(super) async fn add_disposable_domain(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<DomainForm>,
+    Form(form): Form<DomainForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = add_domain(&admin, &state, &session, &form).await;
-    refused_here(&req, admin, state, session, "domain", &*form, answer).await
+    refused_here(&req, admin, state, session, "domain", &form, answer).await
 }
 
 async fn add_domain(
@@ -274,10 +275,10 @@ pub(super) async fn set_limits(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<LimitsForm>,
+    Form(form): Form<LimitsForm>,
 ) -> Result<HttpResponse, AppError> {
     let answer = save_limits(&admin, &state, &session, &form).await;
-    refused_here(&req, admin, state, session, "limits", &*form, answer).await
+    refused_here(&req, admin, state, session, "limits", &form, answer).await
 }
 
 async fn save_limits(
@@ -321,7 +322,7 @@ pub(super) async fn remove_limits(
     admin: AdminUser,
     state: web::Data<AppState>,
     session: Session,
-    form: crate::extract::Form<NetworkForm>,
+    Form(form): Form<NetworkForm>,
 ) -> Result<HttpResponse, AppError> {
     let network = parse_network_field(&form.network)?;
     let actor = admin.actor();
