@@ -14,6 +14,7 @@ use super::{
     ATTEMPTS, Attempt, GenerateError, GeneratedImage, GenerationRequest, Generator, Progress,
     retrying, transport_error,
 };
+use crate::storage::video::StagedClip;
 /// The longest `Retry-After` we honour before giving up on that attempt's wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Largest image we download from a `url` answer.
@@ -307,6 +308,7 @@ impl VideoGenerator for OpenAi {
         &self,
         request: &VideoRequest,
         progress: &ProgressCell,
+        clip: &mut StagedClip,
     ) -> Result<GeneratedVideo, GenerateError> {
         let started = std::time::Instant::now();
         let authorization = format!("Bearer {}", self.api_key);
@@ -412,7 +414,8 @@ impl VideoGenerator for OpenAi {
             std::thread::sleep(wait.clamp(MIN_VIDEO_POLL, MAX_RETRY_AFTER));
         }
         let content_url = format!("{status_url}/content");
-        let bytes = retrying(self.backoff, || {
+        // Streamed to the staged file as it arrives; a retry starts the file again.
+        retrying(self.backoff, || {
             let mut response = self
                 .agent
                 .get(&content_url)
@@ -422,19 +425,21 @@ impl VideoGenerator for OpenAi {
             if response.status().as_u16() != 200 {
                 return Err(self.failure(&mut response));
             }
-            response
+            let cut_off = |_| {
+                Attempt::Final(GenerateError(
+                    "The generated clip was too large or cut off.".into(),
+                ))
+            };
+            clip.restart().map_err(cut_off)?;
+            let mut body = response
                 .body_mut()
                 .with_config()
                 .limit(MAX_VIDEO_DOWNLOAD)
-                .read_to_vec()
-                .map_err(|_| {
-                    Attempt::Final(GenerateError(
-                        "The generated clip was too large or cut off.".into(),
-                    ))
-                })
+                .reader();
+            std::io::copy(&mut body, &mut clip.file).map_err(cut_off)?;
+            Ok(())
         })?;
         Ok(GeneratedVideo {
-            bytes,
             model: self.video.model.clone(),
         })
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::landscape::{Landscape, Motion};
 use super::{GenerateError, Progress};
-use crate::storage::video::Ffmpeg;
+use crate::storage::video::{Ffmpeg, StagedClip};
 
 /// Clip lengths a request may ask for, in seconds.
 pub const SECONDS: std::ops::RangeInclusive<u32> = 2..=8;
@@ -25,10 +25,9 @@ pub struct VideoRequest {
     pub seed: u64,
 }
 
-/// A clip as the provider made it (MP4 or WebM bytes).
+/// What a provider says of the clip it wrote (MP4 or WebM bytes, into the staged file).
 #[derive(Debug, Clone)]
 pub struct GeneratedVideo {
-    pub bytes: Vec<u8>,
     pub model: String,
 }
 
@@ -53,10 +52,13 @@ impl ProgressCell {
 pub trait VideoGenerator: Send + Sync {
     /// The provider's name, stored with each clip.
     fn provider(&self) -> &'static str;
+    /// Makes the clip and writes it to `clip` (a file in a private workspace: clips are
+    /// never held whole in memory on their way in).
     fn generate_video(
         &self,
         request: &VideoRequest,
         progress: &ProgressCell,
+        clip: &mut StagedClip,
     ) -> Result<GeneratedVideo, GenerateError>;
 }
 
@@ -84,6 +86,7 @@ impl VideoGenerator for BuiltinVideo {
         &self,
         request: &VideoRequest,
         progress: &ProgressCell,
+        clip: &mut StagedClip,
     ) -> Result<GeneratedVideo, GenerateError> {
         let landscape =
             Landscape::new(&request.prompt, request.seed, request.width, request.height);
@@ -126,8 +129,9 @@ impl VideoGenerator for BuiltinVideo {
                 .encode_h264(request.width, request.height, FPS, frames)
         })
         .map_err(|problem| GenerateError(problem.message()))?;
+        std::io::Write::write_all(&mut clip.file, &bytes)
+            .map_err(|err| GenerateError(format!("The clip could not be written: {err}")))?;
         Ok(GeneratedVideo {
-            bytes,
             model: BUILTIN_MODEL.to_owned(),
         })
     }
@@ -155,15 +159,16 @@ mod timing {
         let mut size = 0;
         for _ in 0..5 {
             let started = std::time::Instant::now();
-            let clip = BuiltinVideo::new(ffmpeg.clone())
-                .generate_video(&request, &ProgressCell::default())
+            let mut clip = ffmpeg.stage().expect("staged");
+            BuiltinVideo::new(ffmpeg.clone())
+                .generate_video(&request, &ProgressCell::default(), &mut clip)
                 .expect("clip");
             render_ms.push(started.elapsed().as_secs_f64() * 1000.0);
             let started = std::time::Instant::now();
-            let prepared = ffmpeg.prepare(&clip.bytes, 50_000_000).expect("prepared");
+            let prepared = ffmpeg.prepare_staged(&clip, 50_000_000).expect("prepared");
             prepare_ms.push(started.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(prepared.duration_ms, 4000);
-            size = clip.bytes.len();
+            size = clip.size().expect("size") as usize;
         }
         render_ms.sort_by(f64::total_cmp);
         prepare_ms.sort_by(f64::total_cmp);

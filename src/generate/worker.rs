@@ -23,6 +23,7 @@ use crate::models::image::Provenance;
 use crate::models::job::{self, ImageParams, Job};
 use crate::models::{Folder, Image, User};
 use crate::quota::charge::{self, Reservation};
+use crate::storage::budget::NoRoom;
 use crate::storage::imaging;
 use crate::storage::media::MediaFiles;
 
@@ -270,28 +271,52 @@ async fn produce_video(
     };
     let progress = Arc::new(ProgressCell::default());
     let making = {
-        let (generator, progress, request) = (
+        let (generator, progress, request, ffmpeg) = (
             Arc::clone(&video.generator),
             Arc::clone(&progress),
             request.clone(),
+            video.ffmpeg.clone(),
         );
-        web::block(move || generator.generate_video(&request, &progress))
+        web::block(move || {
+            let mut clip = ffmpeg
+                .stage()
+                .map_err(|problem| super::GenerateError(problem.message()))?;
+            let generated = generator.generate_video(&request, &progress, &mut clip)?;
+            Ok::<_, super::GenerateError>((generated, clip))
+        })
     };
-    let generated = while_alive(&ctx.db, job, making, || {
+    let (generated, clip) = while_alive(&ctx.db, job, making, || {
         let report = progress.get();
         async move { report }
     })
     .await?;
+    // The clip and its served copy come into memory only with room reserved for both in
+    // the decode budget (they are stored next), so parallel jobs cannot exhaust it.
     let (ffmpeg, max_pixels) = (video.ffmpeg.clone(), ctx.library.max_pixels);
-    let pristine = generated.bytes;
-    let (prepared, pristine) = web::block(move || {
-        ffmpeg
-            .prepare(&pristine, max_pixels)
-            .map(|prepared| (prepared, pristine))
+    let budget = ctx.library.decode_budget.clone();
+    let (prepared, pristine, _held) = web::block(move || {
+        let size = clip.size().map_err(|err| err.to_string())?;
+        let held = budget
+            .reserve(size.saturating_mul(2))
+            .map_err(|no_room| match no_room {
+                NoRoom::TooLarge => format!(
+                    "The provider's video ({} MB) is larger than this server can take in.",
+                    size / 1_000_000
+                ),
+                NoRoom::Busy => {
+                    "The server was too busy to take the video in; please try again.".to_owned()
+                }
+            })?;
+        let prepared = ffmpeg
+            .prepare_staged(&clip, max_pixels)
+            .map_err(|problem| {
+                format!("The provider's video was unusable: {}", problem.message())
+            })?;
+        let pristine = clip.read().map_err(|err| err.to_string())?;
+        Ok::<_, String>((prepared, pristine, held))
     })
     .await
-    .map_err(|err| err.to_string())?
-    .map_err(|problem| format!("The provider's video was unusable: {}", problem.message()))?;
+    .map_err(|err| err.to_string())??;
     let charge = Reservation::of_job(job);
     let made = Made {
         kind: ImageKind::Generated,

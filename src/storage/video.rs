@@ -105,6 +105,34 @@ pub struct PreparedVideo {
     pub duration_ms: i32,
 }
 
+/// A provider's clip on disk in its own private workspace (removed when dropped), and its
+/// file, open for writing.
+pub struct StagedClip {
+    work: tempfile::TempDir,
+    path: PathBuf,
+    pub file: std::fs::File,
+}
+
+impl StagedClip {
+    /// Empties the file, for a download that starts again.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        use std::io::Seek;
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> std::io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// The clip's bytes; call with memory reserved for [`StagedClip::size`] of them.
+    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        std::fs::read(&self.path)
+    }
+}
+
 /// Where the two programs are; found (and checked to run) at start.
 #[derive(Debug, Clone)]
 pub struct Ffmpeg {
@@ -193,16 +221,49 @@ impl Ffmpeg {
         std::fs::read(&out).map_err(|err| failed("read the encoded clip", err))
     }
 
+    /// A private workspace with an empty file for a provider's clip to be written to, so
+    /// a clip of up to 200 MB goes to disk as it arrives instead of into memory.
+    pub fn stage(&self) -> Result<StagedClip, VideoProblem> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let work = workspace(&self.work_root)?;
+        let path = work.path().join("clip");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|err| failed("make the clip's file", err))?;
+        Ok(StagedClip { work, path, file })
+    }
+
     /// Checks a clip (MP4 or WebM with a browser-playable video stream, at most
     /// [`MAX_SECONDS`] long and `max_pixels` a frame) and makes what is stored with it.
     pub fn prepare(&self, bytes: &[u8], max_pixels: u64) -> Result<PreparedVideo, VideoProblem> {
-        let container = Container::detect(bytes).ok_or_else(|| {
+        let mut staged = self.stage()?;
+        staged
+            .file
+            .write_all(bytes)
+            .map_err(|err| failed("write the clip", err))?;
+        self.prepare_staged(&staged, max_pixels)
+    }
+
+    /// As [`Ffmpeg::prepare`], for a clip already written to its staged file.
+    pub fn prepare_staged(
+        &self,
+        staged: &StagedClip,
+        max_pixels: u64,
+    ) -> Result<PreparedVideo, VideoProblem> {
+        let mut head = Vec::with_capacity(64);
+        std::fs::File::open(&staged.path)
+            .and_then(|file| file.take(64).read_to_end(&mut head))
+            .map_err(|err| failed("read the clip", err))?;
+        let container = Container::detect(&head).ok_or_else(|| {
             VideoProblem::Unsupported("The video is not an MP4 or WebM file.".into())
         })?;
-        let work = workspace(&self.work_root)?;
-        let input = work.path().join(format!("input.{}", container.ext()));
-        write_private(&input, bytes).map_err(|err| failed("write the clip", err))?;
-        let probe = self.probe(&work, &input, container)?;
+        // The demuxer is named on every run, so the file needs no extension.
+        let (work, input) = (&staged.work, &staged.path);
+        let probe = self.probe(work, input, container)?;
         let Probe {
             width,
             height,
@@ -223,10 +284,10 @@ impl Ffmpeg {
         // The served copy: first video stream and first audio stream, copied as they
         // are, with no global, stream or chapter metadata.
         let served = work.path().join(format!("served.{}", container.ext()));
-        let mut command = self.command(&work);
+        let mut command = self.command(work);
         command
             .args(["-f", container.demuxer(), "-i"])
-            .arg(&input)
+            .arg(input)
             .args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"]);
         // SEI units inside H.264/HEVC streams carry encoder banners and provider notes.
         match codec {
@@ -242,12 +303,12 @@ impl Ffmpeg {
             command.args(["-movflags", "+faststart"]);
         }
         command.args(["-f", container.muxer()]).arg(&served);
-        run(command, &work, "remux")?;
+        run(command, work, "remux")?;
         // The poster: a frame a little way in (the very first is often black), scaled to
         // fit 320 px.
         let poster = work.path().join("poster.jpg");
         let at = format!("{:.3}", (seconds / 4.0).min(1.0));
-        let mut command = self.command(&work);
+        let mut command = self.command(work);
         command
             .args(["-ss", &at, "-f", container.demuxer(), "-i"])
             .arg(&served)
@@ -256,7 +317,7 @@ impl Ffmpeg {
             .args(["-c:v", "mjpeg", "-q:v", "3", "-fflags", "+bitexact"])
             .args(["-flags", "+bitexact", "-f", "image2"])
             .arg(&poster);
-        run(command, &work, "poster")?;
+        run(command, work, "poster")?;
         let read =
             |path: &Path| std::fs::read(path).map_err(|err| failed("read ffmpeg's output", err));
         let poster = read(&poster)?;
@@ -438,17 +499,6 @@ fn workspace(root: &Path) -> Result<tempfile::TempDir, VideoProblem> {
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(root)
         .map_err(|err| failed("make a workspace folder", err))
-}
-
-/// Writes a file only the service user can read.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
 }
 
 fn run(mut command: Command, work: &tempfile::TempDir, step: &str) -> Result<(), VideoProblem> {

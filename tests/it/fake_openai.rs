@@ -2,8 +2,8 @@
 //! `openai` provider. It checks what a real API checks (bearer key, model, size) and
 //! misbehaves on request, by words in the prompt: "rate-limit-once", "always-500", "slow",
 //! "url-result", "refused"; for videos "fail-at-60" (the job fails once 60 % done),
-//! "flaky-status" (the first status request answers 500) and "slow-poll" (status answers
-//! ask for `Retry-After: 1`).
+//! "flaky-status" (the first status request answers 500), "slow-poll" (status answers
+//! ask for `Retry-After: 1`) and "huge-clip" (the content carries 40 MB of padding).
 //!
 //! Videos follow the API reference: `POST /v1/videos` (multipart: model, prompt, seconds,
 //! size) answers a `video` object `queued` at 0 %; each `GET /v1/videos/{id}` moves it
@@ -290,21 +290,27 @@ async fn video_content(
     if !authorised(&req) {
         return HttpResponse::Unauthorized().finish();
     }
-    let (seconds, size) = {
+    let (seconds, size, huge) = {
         let seen = seen.lock().expect("lock");
         match seen.videos.get(id.as_str()) {
-            Some(video) if video.progress >= 100 && !video.failed => {
-                (video.seconds, video.size.clone())
-            }
+            Some(video) if video.progress >= 100 && !video.failed => (
+                video.seconds,
+                video.size.clone(),
+                video.prompt.contains("huge-clip"),
+            ),
             _ => {
                 return HttpResponse::NotFound()
                     .json(serde_json::json!({"error": {"message": "Video is not ready"}}));
             }
         }
     };
-    let clip = tokio::task::spawn_blocking(move || test_clip(seconds, &size))
+    let mut clip = tokio::task::spawn_blocking(move || test_clip(seconds, &size))
         .await
         .expect("clip");
+    if huge {
+        // 40 MB more than the clip, as padding after its boxes.
+        clip.resize(clip.len() + 40_000_000, 0);
+    }
     HttpResponse::Ok().content_type("video/mp4").body(clip)
 }
 

@@ -723,3 +723,44 @@ async fn the_video_workspace_is_private_and_a_killed_runs_leftovers_go_at_start(
         .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+#[tokio::test]
+async fn a_provider_clip_larger_than_the_memory_budget_is_refused_and_refunded() {
+    if !ffmpeg_or_skip("a_provider_clip_larger_than_the_memory_budget") {
+        return;
+    }
+    let fake = fake_openai::start().await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(move |s| {
+        s.insert("generator".into(), "openai".into());
+        s.insert("openai_base_url".into(), base);
+        s.insert("openai_api_key".into(), KEY.into());
+        s.insert("openai_video_model".into(), VIDEO_MODEL.into());
+        s.insert("signup_credits".into(), "20".into());
+        // The smallest budget: a 40 MB clip and its served copy do not fit in 64 MiB.
+        s.insert("decode_memory_bytes".into(), (64u64 << 20).to_string());
+    })
+    .await;
+    let client = new_client();
+    app.signed_in_user(&client, "bigclip").await;
+    let (status, json) = order(
+        &app,
+        &client,
+        serde_json::json!({ "prompt": "a glacier huge-clip", "seconds": 2, "wait": true }),
+    )
+    .await;
+    assert!(status >= 400, "{status}: {json}");
+    let job_id = json["job_id"].as_i64().or(json["job"]["id"].as_i64());
+    let error = json["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        error.contains("larger than this server can take in"),
+        "{json} (job {job_id:?})"
+    );
+    assert_eq!(app.credits_of("bigclip"), 20, "refunded");
+    assert_eq!(app.count_images(), 0);
+    let leftovers =
+        std::fs::read_dir(std::path::Path::new(&app.settings["data_dir"]).join("video-work"))
+            .expect("work root")
+            .count();
+    assert_eq!(leftovers, 0, "the staged clip's workspace is gone");
+}
