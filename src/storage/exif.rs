@@ -279,6 +279,15 @@ mod tests {
             let _ = camera_of_jpeg(&flipped);
             flipped[at] ^= 0xFF;
         }
+        // Huge counts: a directory claiming 65,535 entries, a text claiming 4 GB.
+        let tiff = 12;
+        let mut huge = whole.clone();
+        huge[tiff + 8..tiff + 10].copy_from_slice(&u16::MAX.to_le_bytes());
+        let _ = camera_of_jpeg(&huge);
+        let mut huge = whole.clone();
+        huge[tiff + 14..tiff + 18].copy_from_slice(&u32::MAX.to_le_bytes());
+        let camera = camera_of_jpeg(&huge).expect("the other tags still read");
+        assert_eq!(camera.make, None, "a text past the end is no text");
         assert_eq!(camera_of_jpeg(b"not a jpeg"), None);
         assert_eq!(camera_of_jpeg(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None);
     }
