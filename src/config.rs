@@ -207,13 +207,6 @@ settings! {
 }
 
 impl Settings {
-    pub fn upload_limits(&self) -> crate::quota::storage::UploadLimits {
-        crate::quota::storage::UploadLimits {
-            storage_bytes: self.user_storage_bytes,
-            uploads_per_hour: self.uploads_per_hour,
-        }
-    }
-
     /// Defaults, then `config_file` (if any), then the process environment.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
         let mut values = HashMap::new();

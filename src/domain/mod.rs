@@ -1,9 +1,11 @@
-//! Validated values. Input becomes one of these at the boundary (forms, JSON, CLI), so the
-//! rest of the code cannot hold an invalid username, email or password.
+//! Validated values, and pure rules on plain values (rolling windows). Input becomes one of
+//! these at the boundary (forms, JSON, CLI), so the rest of the code cannot hold an invalid
+//! username, email or password.
 
 mod email;
 mod folder;
 mod password;
+pub mod rolling_window;
 mod share;
 mod tags;
 mod text;

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
 use crate::db::advisory_lock as lock;
-use crate::quota::limits::retry_after;
+use crate::domain::rolling_window::retry_after;
 use crate::schema::login_failures;
 
 /// The limit is reached; the earliest moment one more attempt would count.

@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::domain::rolling_window::{retry_after, secs_until};
 use crate::schema::usage_events;
 
 /// What anonymous visitors are limited in.
@@ -159,30 +160,6 @@ fn counted_times(
         .load(conn)
 }
 
-fn secs_until(at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    let millis = (at - now).num_milliseconds().max(0);
-    u64::try_from(millis).unwrap_or(0).div_ceil(1000)
-}
-
-/// With `times` (ascending, all inside the window) at or over `limit`, the seconds until
-/// enough of them leave the window for one more use to fit; `None` while under the limit.
-pub fn retry_after(
-    times: &[DateTime<Utc>],
-    limit: u32,
-    window: Duration,
-    now: DateTime<Utc>,
-) -> Option<u64> {
-    let limit = limit as usize;
-    if times.len() < limit {
-        return None;
-    }
-    match times.len().checked_sub(limit).and_then(|i| times.get(i)) {
-        Some(must_expire) => Some(secs_until(*must_expire + window, now).max(1)),
-        // A limit of zero: nothing will ever fit; the window is the honest answer.
-        None => Some(u64::try_from(window.num_seconds()).unwrap_or(0).max(1)),
-    }
-}
-
 /// "Over the limit" answers remembered for a few seconds per (key, action), so a flood
 /// from one network is refused from memory instead of costing a transaction (and a turn
 /// at the key's advisory lock) per request. Only refusals are remembered, never grants, so
@@ -273,21 +250,5 @@ mod tests {
             },
         );
         assert!(refusals.check(other, Action::Generate).is_none());
-    }
-
-    #[test]
-    fn retry_after_counts_from_the_oldest_use_that_must_leave() {
-        let now = Utc::now();
-        let window = Duration::seconds(900);
-        let times: Vec<_> = [800, 600, 100]
-            .iter()
-            .map(|ago| now - Duration::seconds(*ago))
-            .collect();
-        assert_eq!(retry_after(&times, 4, window, now), None);
-        // Limit 3: the use 800 s ago leaves in 100 s.
-        assert_eq!(retry_after(&times, 3, window, now), Some(100));
-        // Limit 2: the use 600 s ago must leave too, in 300 s.
-        assert_eq!(retry_after(&times, 2, window, now), Some(300));
-        assert_eq!(retry_after(&[], 0, window, now), Some(900));
     }
 }

@@ -19,6 +19,15 @@ pub struct UploadLimits {
     pub uploads_per_hour: u32,
 }
 
+impl UploadLimits {
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        UploadLimits {
+            storage_bytes: settings.user_storage_bytes,
+            uploads_per_hour: settings.uploads_per_hour,
+        }
+    }
+}
+
 /// Where an account stands against [`UploadLimits`], for the dashboard and the check.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UploadStanding {

@@ -54,7 +54,7 @@ async fn dashboard(
         .run(move |conn| pages::dashboard(conn, &summaries, &rules, &user, ip.0.into(), RECENT))
         .await?;
     let quota = data.usage;
-    let limits = state.settings.upload_limits();
+    let limits = crate::quota::storage::UploadLimits::of(&state.settings);
     let user = &current.user;
     render(
         StatusCode::OK,

@@ -125,7 +125,7 @@ pub(super) async fn place_order(
         client_ip,
         order,
         seed,
-        storage: state.settings.upload_limits(),
+        storage: crate::quota::storage::UploadLimits::of(&state.settings),
     };
     let (job, standing) = state
         .db

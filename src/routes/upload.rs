@@ -167,7 +167,7 @@ async fn store_upload(
 
     let library = state.library.clone();
     let (user_id, username) = (current.user.id, current.user.folder_owner()?);
-    let limits = state.settings.upload_limits();
+    let limits = crate::quota::storage::UploadLimits::of(&state.settings);
     let new_bytes =
         (bytes.len() + sanitised.original.bytes.len() + sanitised.thumb.bytes.len()) as u64;
     let image = state
