@@ -30,12 +30,12 @@ const SHARE_TOKEN_BYTES: usize = 24;
 
 #[derive(Clone)]
 pub struct Library {
-    pub storage: Storage,
+    storage: Storage,
     /// Derives share tokens from a stored nonce, so the database alone cannot rebuild them.
     share_key: [u8; 32],
-    pub max_pixels: u64,
+    max_pixels: u64,
     /// The process-wide memory budget every decode and encode reserves from.
-    pub decode_budget: DecodeBudget,
+    decode_budget: DecodeBudget,
 }
 
 /// Where an image goes and what it is.
@@ -128,6 +128,39 @@ impl Library {
             }
         }
         result
+    }
+
+    /// Pixels a picture may have.
+    pub fn max_pixels(&self) -> u64 {
+        self.max_pixels
+    }
+
+    /// The process-wide memory budget every decode and encode reserves from.
+    pub fn decode_budget(&self) -> &DecodeBudget {
+        &self.decode_budget
+    }
+
+    /// Opens one variant of a placed image to serve: read whole when it has at most
+    /// `small` bytes.
+    pub async fn open(
+        &self,
+        placed: &PlacedImage,
+        variant: Variant,
+        small: u64,
+    ) -> Result<crate::storage::Opened, AppError> {
+        let key = key_of(placed, variant)?;
+        self.storage.open(&key, small).await.map_err(|err| match err {
+            StoreError::Unavailable(why) => StoreError::Unavailable(why).into(),
+            other => {
+                tracing::warn!(image = placed.image.id, error = %other, "stored file missing or refused");
+                AppError::NotFound
+            }
+        })
+    }
+
+    /// Removes the folders a deleted (empty) folder leaves in the store.
+    pub fn remove_empty_folder(&self, username: &Username, folder: &FolderSlug) {
+        self.storage.remove_empty_folder(username, folder);
     }
 
     /// The bytes of one variant of a placed image.

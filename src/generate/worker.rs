@@ -292,8 +292,8 @@ async fn produce_video(
     .await?;
     // The clip and its served copy come into memory only with room reserved for both in
     // the decode budget (they are stored next), so parallel jobs cannot exhaust it.
-    let (ffmpeg, max_pixels) = (video.ffmpeg.clone(), ctx.library.max_pixels);
-    let budget = ctx.library.decode_budget.clone();
+    let (ffmpeg, max_pixels) = (video.ffmpeg.clone(), ctx.library.max_pixels());
+    let budget = ctx.library.decode_budget().clone();
     let (prepared, pristine, _held) = web::block(move || {
         let size = clip.size().map_err(|err| err.to_string())?;
         let held = budget
@@ -365,7 +365,7 @@ async fn generate_one(
         free,
         ..
     } = target;
-    let (max_pixels, budget) = (ctx.library.max_pixels, ctx.library.decode_budget.clone());
+    let (max_pixels, budget) = (ctx.library.max_pixels(), ctx.library.decode_budget().clone());
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
     // original, carries no metadata.

@@ -1,5 +1,6 @@
-//! Creating accounts: registration (the user and their signup credits in one transaction)
-//! and admins from raw input (the CLI, `ATELIER_ADMIN_*`), with every field checked.
+//! Accounts: registration (the user and their signup credits in one transaction), admins
+//! from raw input (the CLI, `ATELIER_ADMIN_*`), with every field checked, and the changes
+//! signed-in users make to their own account (password, email, sessions, API tokens).
 
 use diesel::{Connection, PgConnection};
 
@@ -9,7 +10,8 @@ use crate::db::Db;
 use crate::domain::{Email, NewPassword, Role, Username};
 use crate::error::AppError;
 use crate::models::user::{UniqueFieldTaken, taken_message};
-use crate::models::{NewUser, User};
+use crate::models::api_token::{self, ApiToken};
+use crate::models::{NewUser, SessionRow, User};
 use crate::quota::credits::{self, Entry, Reason};
 
 /// An admin's fields from raw input, checked, with the password hashed.
@@ -132,4 +134,55 @@ pub fn register(
         }
         Ok(created)
     })
+}
+
+/// What a password change ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    pub sessions: usize,
+    pub tokens: usize,
+}
+
+/// Sets a new password (already hashed) and, with it, ends every session but `keep` and
+/// revokes every API token: whoever knew the old password keeps nothing.
+pub fn change_password(
+    conn: &mut PgConnection,
+    user_id: i64,
+    hash: &str,
+    keep: Option<i64>,
+) -> Result<Ended, AppError> {
+    Ok(conn.transaction(|conn| {
+        User::set_password_hash(conn, user_id, hash)?;
+        let sessions = SessionRow::revoke_others(conn, user_id, keep)?;
+        let tokens = api_token::revoke_all(conn, user_id)?;
+        Ok::<_, diesel::result::Error>(Ended { sessions, tokens })
+    })?)
+}
+
+/// A new email address; the inner error when another account has it.
+pub fn change_email(
+    conn: &mut PgConnection,
+    user_id: i64,
+    email: &Email,
+) -> Result<Result<(), UniqueFieldTaken>, AppError> {
+    Ok(User::set_email(conn, user_id, email)?)
+}
+
+/// Signs out one of the user's sessions; `false` when it is not theirs (or gone).
+pub fn end_session(conn: &mut PgConnection, user_id: i64, id: i64) -> Result<bool, AppError> {
+    Ok(SessionRow::revoke(conn, user_id, id)?)
+}
+
+/// A new personal API token named `name`: the token (shown once) and its row.
+pub fn create_token(
+    conn: &mut PgConnection,
+    user_id: i64,
+    name: &str,
+) -> Result<(String, ApiToken), AppError> {
+    api_token::create(conn, user_id, name)
+}
+
+/// Revokes one of the user's tokens; `false` when it is not theirs (or gone).
+pub fn revoke_token(conn: &mut PgConnection, user_id: i64, id: i64) -> Result<bool, AppError> {
+    Ok(api_token::revoke(conn, user_id, id)?)
 }

@@ -13,4 +13,6 @@ pub mod accounts;
 pub mod admin;
 pub mod bulk;
 pub mod generation;
+pub mod folders;
 pub mod pages;
+pub mod uploads;

@@ -13,7 +13,7 @@ use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
 use crate::extract::{CurrentUser, Form};
 use crate::models::user::taken_message;
-use crate::models::{SessionRow, User, api_token};
+use crate::operations::accounts::{self, Ended};
 use crate::operations::pages;
 use crate::privacy;
 use crate::state::AppState;
@@ -180,21 +180,11 @@ async fn change_password(
     };
     let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
     let (user_id, keep) = (current.user.id, current.session_id);
-    let ended = state
+    let Ended { sessions, tokens } = state
         .db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                User::set_password_hash(conn, user_id, &hash)?;
-                let sessions = SessionRow::revoke_others(conn, user_id, keep)?;
-                let tokens = api_token::revoke_all(conn, user_id)?;
-                Ok::<_, diesel::result::Error>((sessions, tokens))
-            })
-            .map_err(AppError::from)
-        })
+        .run(move |conn| accounts::change_password(conn, user_id, &hash, keep))
         .await?;
     state.auth_cache.forget(Invalidation::User(user_id));
-    let (sessions, tokens) = ended;
     let others = match sessions {
         0 => String::new(),
         1 => " Your other session was signed out.".to_owned(),
@@ -251,7 +241,7 @@ async fn change_email(
     let user_id = current.user.id;
     let changed = state
         .db
-        .run(move |conn| User::set_email(conn, user_id, &email))
+        .run(move |conn| accounts::change_email(conn, user_id, &email))
         .await?;
     state.auth_cache.forget(Invalidation::User(user_id));
     if let Err(taken) = changed {
@@ -282,7 +272,7 @@ async fn revoke_session(
     let (user_id, id) = (current.user.id, id.into_inner());
     let revoked = state
         .db
-        .run(move |conn| SessionRow::revoke(conn, user_id, id))
+        .run(move |conn| accounts::end_session(conn, user_id, id))
         .await?;
     if !revoked {
         return Err(AppError::NotFound);
@@ -504,7 +494,7 @@ async fn create_token(
     let user_id = current.user.id;
     let (token, row) = state
         .db
-        .run(move |conn| api_token::create(conn, user_id, &name))
+        .run(move |conn| accounts::create_token(conn, user_id, &name))
         .await?;
     tracing::info!(user_id, token_id = row.id, "API token created");
     if errors::wants_json(&req) {
@@ -538,7 +528,7 @@ async fn revoke_token(
     let (user_id, id) = (current.user.id, id.into_inner());
     let revoked = state
         .db
-        .run(move |conn| api_token::revoke(conn, user_id, id))
+        .run(move |conn| accounts::revoke_token(conn, user_id, id))
         .await?;
     if !revoked {
         return Err(AppError::NotFound);

@@ -13,7 +13,7 @@ use crate::extract::{CurrentUser, Form, Query};
 use crate::models::Folder;
 use crate::models::folder::FolderDeleteRefusal;
 use crate::models::listing::{GallerySort, ImageFilter, search_query};
-use crate::operations::pages;
+use crate::operations::{folders, pages};
 use crate::state::AppState;
 use crate::views::{
     Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other, url_encode,
@@ -259,10 +259,7 @@ async fn create_folder(
         let slug = slug.clone();
         state
             .db
-            .run(move |conn| {
-                Folder::ensure_default(conn, user_id)?;
-                Ok::<_, AppError>(Folder::create(conn, user_id, &slug, &name)?)
-            })
+            .run(move |conn| folders::create(conn, user_id, &slug, &name))
             .await?
     };
     match created {
@@ -319,7 +316,7 @@ async fn rename_folder(
     };
     let renamed = state
         .db
-        .run(move |conn| Folder::rename(conn, user_id, id, &name))
+        .run(move |conn| folders::rename(conn, user_id, id, &name))
         .await?
         .ok_or(AppError::NotFound)?;
     Flash::success(&session, format!("Folder renamed to “{}”.", renamed.name));
@@ -336,18 +333,13 @@ async fn delete_folder(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (user_id, id) = (current.user.id, id.into_inner());
+    let (library, owner) = (state.library.clone(), current.user.folder_owner()?);
     let result = state
         .db
-        .run(move |conn| Folder::delete_if_empty(conn, user_id, id))
+        .run(move |conn| folders::delete_empty(conn, &library, (user_id, &owner), id))
         .await?;
     match result {
         Ok(folder) => {
-            if let Ok(username) = crate::domain::Username::parse(&current.user.username) {
-                state
-                    .library
-                    .storage
-                    .remove_empty_folder(&username, &folder.slug());
-            }
             Flash::success(&session, format!("Folder “{}” deleted.", folder.name));
             Ok(see_other("/gallery"))
         }

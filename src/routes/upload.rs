@@ -1,6 +1,6 @@
 //! Uploads: the form (`GET/POST /upload`) and the JSON twin (`POST /api/upload`). Both read
 //! the multipart body through [`receive`], which refuses oversize bodies before reading
-//! them whole, and store through the library.
+//! them whole, and store through `operations::uploads`.
 
 use actix_multipart::Multipart;
 use actix_session::Session;
@@ -9,20 +9,19 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use crate::domain::ImageKind;
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
 use crate::error::AppError;
 use crate::extract::{CurrentUser, Query};
-use crate::library::NewImageInput;
 use crate::models::{Folder, Image};
+use crate::operations::uploads::{self, Upload};
 use crate::quota::ClientIp;
-use crate::quota::{charge, storage};
+use crate::quota::charge;
+use crate::quota::storage::UploadLimits;
 use crate::state::AppState;
 use crate::storage::imaging;
 use crate::storage::media::MediaFiles;
 use crate::views::errors::wants_json;
 use crate::views::{Flash, Layout, render, see_other};
-use diesel::Connection;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/upload", web::get().to(upload_form))
@@ -155,8 +154,8 @@ async fn store_upload(
         }),
     };
     let (max_pixels, budget) = (
-        state.library.max_pixels,
-        state.library.decode_budget.clone(),
+        state.library.max_pixels(),
+        state.library.decode_budget().clone(),
     );
     let (format, sanitised, bytes) = web::block(move || {
         imaging::sanitise_upload(&bytes, max_pixels, &budget)
@@ -165,42 +164,23 @@ async fn store_upload(
     .await
     .map_err(AppError::internal)??;
 
+    let upload = Upload {
+        files: MediaFiles::Picture {
+            pristine: bytes,
+            pristine_format: format,
+            sanitised,
+        },
+        title,
+        tags,
+        folder,
+        client_ip: ip.0.into(),
+    };
     let library = state.library.clone();
     let (user_id, username) = (current.user.id, current.user.folder_owner()?);
-    let limits = crate::quota::storage::UploadLimits::of(&state.settings);
-    let new_bytes =
-        (bytes.len() + sanitised.original.bytes.len() + sanitised.thumb.bytes.len()) as u64;
+    let limits = UploadLimits::of(&state.settings);
     let image = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                storage::check_upload(conn, user_id, new_bytes, limits)?;
-                let folder = match &folder {
-                    Some((name, slug)) => {
-                        Folder::find_or_create(conn, user_id, slug.as_str(), name)?
-                    }
-                    None => Folder::ensure_default(conn, user_id)?,
-                };
-                library.store(
-                    conn,
-                    NewImageInput {
-                        user_id,
-                        username: &username,
-                        folder: &folder,
-                        kind: ImageKind::Upload,
-                        files: MediaFiles::Picture {
-                            pristine: bytes,
-                            pristine_format: format,
-                            sanitised,
-                        },
-                        title: &title,
-                        tags: &tags,
-                        client_ip: Some(ip.0.into()),
-                        provenance: Default::default(),
-                    },
-                )
-            })
-        })
+        .run(move |conn| uploads::store(conn, &library, (user_id, &username), limits, upload))
         .await?;
     tracing::info!(image = image.id, user = user_id, "image uploaded");
     Ok(image.id)

@@ -14,10 +14,10 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::{variant_ext, version_tag};
 use crate::error::AppError;
-use crate::library::{Library, key_of};
+use crate::library::Library;
 use crate::media_cache::{CachedFile, MediaCache};
 use crate::models::PlacedImage;
-use crate::storage::{Source, StoreError, Variant};
+use crate::storage::{Source, Variant};
 
 /// The proxy's answer for uploaded bytes: never rendered as a document, never sniffed.
 const MEDIA_CSP: &str = "default-src 'none'; sandbox";
@@ -228,15 +228,7 @@ async fn open_variant(
     placed: &PlacedImage,
     variant: Variant,
 ) -> Result<Opened, AppError> {
-    let key = key_of(placed, variant)?;
-    let opened = match library.storage.open(&key, SMALL_FILE_BYTES).await {
-        Ok(opened) => opened,
-        Err(StoreError::Unavailable(why)) => return Err(StoreError::Unavailable(why).into()),
-        Err(err) => {
-            tracing::warn!(image = placed.image.id, error = %err, "stored file missing or refused");
-            return Err(AppError::NotFound);
-        }
-    };
+    let opened = library.open(placed, variant, SMALL_FILE_BYTES).await?;
     Ok(match opened.whole {
         Some(bytes) => Opened::Small(CachedFile {
             bytes,

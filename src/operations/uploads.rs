@@ -1,0 +1,61 @@
+//! Storing an upload: the account's storage quota and hourly allowance checked, the folder
+//! found or made, and the files and row written by the library, in one transaction (so a
+//! refused quota check, a new folder and the image stand or fall together).
+
+use diesel::{Connection, PgConnection};
+use ipnetwork::IpNetwork;
+
+use crate::domain::{FolderSlug, ImageKind, Username};
+use crate::error::AppError;
+use crate::library::{Library, NewImageInput};
+use crate::models::{Folder, Image};
+use crate::quota::storage::{self, UploadLimits};
+use crate::storage::media::MediaFiles;
+
+/// An upload whose picture has been checked and re-encoded (off the executor), with its
+/// fields parsed.
+pub struct Upload {
+    pub files: MediaFiles,
+    pub title: String,
+    pub tags: Vec<String>,
+    /// The folder's name and slug; `None` for the default folder.
+    pub folder: Option<(String, FolderSlug)>,
+    pub client_ip: IpNetwork,
+}
+
+/// Stores `upload` for the account `(user_id, username)`.
+pub fn store(
+    conn: &mut PgConnection,
+    library: &Library,
+    (user_id, username): (i64, &Username),
+    limits: UploadLimits,
+    upload: Upload,
+) -> Result<Image, AppError> {
+    let new_bytes = upload
+        .files
+        .variants()
+        .iter()
+        .map(|(_, _, bytes)| bytes.len() as u64)
+        .sum();
+    conn.transaction(|conn| {
+        storage::check_upload(conn, user_id, new_bytes, limits)?;
+        let folder = match &upload.folder {
+            Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
+            None => Folder::ensure_default(conn, user_id)?,
+        };
+        library.store(
+            conn,
+            NewImageInput {
+                user_id,
+                username,
+                folder: &folder,
+                kind: ImageKind::Upload,
+                files: upload.files,
+                title: &upload.title,
+                tags: &upload.tags,
+                client_ip: Some(upload.client_ip),
+                provenance: Default::default(),
+            },
+        )
+    })
+}
