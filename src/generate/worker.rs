@@ -365,7 +365,10 @@ async fn generate_one(
         free,
         ..
     } = target;
-    let (max_pixels, budget) = (ctx.library.max_pixels(), ctx.library.decode_budget().clone());
+    let (max_pixels, budget) = (
+        ctx.library.max_pixels(),
+        ctx.library.decode_budget().clone(),
+    );
     let model = generated.model;
     // The pristine copy keeps the prompt and model as PNG text; the working copy, like every
     // original, carries no metadata.

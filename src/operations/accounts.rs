@@ -9,8 +9,8 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::{Email, NewPassword, Role, Username};
 use crate::error::AppError;
-use crate::models::user::{UniqueFieldTaken, taken_message};
 use crate::models::api_token::{self, ApiToken};
+use crate::models::user::{UniqueFieldTaken, taken_message};
 use crate::models::{NewUser, SessionRow, User};
 use crate::quota::credits::{self, Entry, Reason};
 
@@ -185,4 +185,25 @@ pub fn create_token(
 /// Revokes one of the user's tokens; `false` when it is not theirs (or gone).
 pub fn revoke_token(conn: &mut PgConnection, user_id: i64, id: i64) -> Result<bool, AppError> {
     Ok(api_token::revoke(conn, user_id, id)?)
+}
+
+/// Deletes the user's own account: its images (rows, then files), sessions, tokens and
+/// the user; ledger rows stay, no longer linked to anyone. Returns how many images went.
+pub fn delete_own_account(
+    conn: &mut PgConnection,
+    library: &crate::library::Library,
+    user_id: i64,
+) -> Result<usize, AppError> {
+    library.delete_account(conn, user_id, None)
+}
+
+/// Moves what a visitor made anonymously (by `anon_id`) into the account they just
+/// registered or signed in to; returns how many images moved.
+pub fn adopt_anonymous(
+    conn: &mut PgConnection,
+    library: &crate::library::Library,
+    anon_id: &str,
+    user_id: i64,
+) -> Result<usize, AppError> {
+    library.adopt_anonymous(conn, anon_id, user_id)
 }

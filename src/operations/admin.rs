@@ -233,3 +233,25 @@ pub fn update_user(
     })?;
     Ok(changes)
 }
+
+/// Deletes a user's account as an admin (audited with the actor); returns how many
+/// images went.
+pub fn delete_user(
+    conn: &mut PgConnection,
+    library: &Library,
+    actor: &Actor,
+    user_id: i64,
+) -> Result<usize, AppError> {
+    library.delete_account(conn, user_id, Some(actor))
+}
+
+/// An audit row for something an admin looked at or exported (a case file, a report).
+pub fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &'static str,
+    target: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    Ok(audit::record(conn, actor, action, target, detail)?)
+}

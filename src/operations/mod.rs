@@ -12,7 +12,9 @@
 pub mod accounts;
 pub mod admin;
 pub mod bulk;
-pub mod generation;
 pub mod folders;
+pub mod generation;
+pub mod images;
+pub mod login;
 pub mod pages;
 pub mod uploads;

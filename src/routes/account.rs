@@ -431,7 +431,7 @@ async fn delete_account(
     let user_id = current.user.id;
     let images = state
         .db
-        .run(move |conn| library.delete_account(conn, user_id, None))
+        .run(move |conn| accounts::delete_own_account(conn, &library, user_id))
         .await?;
     state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user_id));

@@ -12,10 +12,10 @@ use crate::auth::{anon_id, keys};
 use crate::domain::{Email, NewPassword, Username};
 use crate::error::AppError;
 use crate::extract::{Form, MaybeUser, Query};
-use crate::models::User;
-use crate::models::login_failure::{self, Throttled};
+use crate::models::login_failure::Throttled;
 use crate::models::user::taken_message;
 use crate::operations::accounts;
+use crate::operations::login::{self, FailureLimit};
 use crate::quota::charge;
 use crate::quota::{ClientIp, limit_key};
 use crate::state::AppState;
@@ -222,30 +222,17 @@ async fn login(
         );
     }
 
-    let settings = state.settings.clone();
+    let settings = &state.settings;
     let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
-    let window = Duration::seconds(
-        i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
-    );
-    let lookup = identifier.clone();
-    let (user, account_key, attempt) = state
+    let limit = FailureLimit {
+        failures: settings.login_failure_limit,
+        window: Duration::seconds(
+            i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+        ),
+    };
+    let attempt = state
         .db
-        .run(move |conn| {
-            let user = User::find_by_login(conn, &lookup)?;
-            // Throttle the account, however it is named; unknown names by what was typed.
-            let account_key = match &user {
-                Some(user) => format!("user:{}", user.id),
-                None => format!("name:{lookup}"),
-            };
-            let attempt = login_failure::check_and_record(
-                conn,
-                ip_key,
-                &account_key,
-                settings.login_failure_limit,
-                window,
-            )?;
-            Ok::<_, AppError>((user, account_key, attempt))
-        })
+        .run(move |conn| login::start(conn, &identifier, ip_key, limit))
         .await?;
     let attempt = match attempt {
         Ok(id) => id,
@@ -267,10 +254,10 @@ async fn login(
         }
     };
 
-    let hash = user.as_ref().map(|user| user.password_hash.clone());
+    let hash = attempt.user.as_ref().map(|user| user.password_hash.clone());
     let password_ok = state.hasher.verify(form.password.clone(), hash).await?;
-    let user = match user {
-        Some(user) if password_ok => user,
+    let user = match &attempt.user {
+        Some(user) if password_ok => user.clone(),
         _ => return show_again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
     };
     if user.disabled {
@@ -281,7 +268,7 @@ async fn login(
     }
     state
         .db
-        .run(move |conn| login_failure::clear_after_success(conn, attempt, &account_key))
+        .run(move |conn| login::succeed(conn, &attempt))
         .await?;
 
     adopt_anonymous_images(&state, &session, user.id).await?;
@@ -325,7 +312,7 @@ async fn adopt_anonymous_images(
     let library = state.library.clone();
     let moved = state
         .db
-        .run(move |conn| library.adopt_anonymous(conn, &anon_id, user_id))
+        .run(move |conn| accounts::adopt_anonymous(conn, &library, &anon_id, user_id))
         .await?;
     session.remove(keys::ANON_ID);
     if moved > 0 {

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, parse_tags};
 use crate::error::AppError;
 use crate::extract::{CurrentUser, Form, FormOrJson};
-use crate::models::{Folder, Image, PlacedImage, listing};
-use crate::operations::pages;
+use crate::models::{Image, PlacedImage};
+use crate::operations::{images, pages};
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
@@ -269,20 +269,16 @@ async fn update(
         }
     };
     let library = state.library.clone();
-    let user_id = current.user.id;
     let id = placed.image.id;
-    let moved = state
+    let (moved, placed) = state
         .db
         .run(move |conn| {
-            let Some(folder) = Folder::find_by_slug(conn, user_id, &slug)? else {
-                return Ok::<_, AppError>(Err(placed));
-            };
-            library.update(conn, &placed, &folder, &title, &tags)?;
-            Ok(Ok(()))
+            let moved = images::update(conn, &library, &placed, &slug, &title, &tags)?;
+            Ok::<_, AppError>((moved, placed))
         })
         .await?;
     state.media_cache.forget_image(id);
-    if let Err(placed) = moved {
+    if moved.is_err() {
         return image_page_with(
             &state,
             &session,
@@ -367,7 +363,7 @@ async fn edit(
     let for_page = placed.clone();
     let result = state
         .db
-        .run(move |conn| library.edit(conn, &placed, edit))
+        .run(move |conn| images::edit(conn, &library, &placed, edit))
         .await?;
     state.media_cache.forget_image(id);
     if let Err(problem) = result {
@@ -430,7 +426,7 @@ async fn favourite(
     let (user_id, id) = (current.user.id, placed.image.id);
     state
         .db
-        .run(move |conn| listing::set_favourite(conn, user_id, id, starred))
+        .run(move |conn| images::set_favourite(conn, user_id, id, starred))
         .await?;
     let message = if starred {
         "Added to favourites."
@@ -453,7 +449,7 @@ async fn delete(
     let (folder, id) = (placed.folder_slug.clone(), placed.image.id);
     state
         .db
-        .run(move |conn| library.delete(conn, &placed))
+        .run(move |conn| images::delete(conn, &library, &placed))
         .await?;
     state.media_cache.forget_image(id);
     Flash::success(&session, "Image deleted.");

@@ -17,6 +17,7 @@ use crate::domain::ShareChoice;
 use crate::error::AppError;
 use crate::extract::{CurrentUser, FormOrJson, MaybeUser, Query};
 use crate::models::{Image, PlacedImage};
+use crate::operations::images;
 use crate::state::AppState;
 use crate::storage::Variant;
 use crate::storage::imaging::THUMB_SIZE;
@@ -250,7 +251,7 @@ async fn share(
     let id = placed.image.id;
     let (token, expires_at) = state
         .db
-        .run(move |conn| library.share(conn, id, choice))
+        .run(move |conn| images::share(conn, &library, id, choice))
         .await?;
     state.media_cache.forget_image(id);
     let link = serde_json::json!({
@@ -273,10 +274,7 @@ async fn unshare(
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
     let id = placed.image.id;
-    state
-        .db
-        .run(move |conn| Image::clear_share(conn, id))
-        .await?;
+    state.db.run(move |conn| images::unshare(conn, id)).await?;
     state.media_cache.forget_image(id);
     let message = "Share link revoked. The old link no longer works.";
     let back = format!("/images/{id}");

@@ -23,7 +23,7 @@ use ipnetwork::IpNetwork;
 use crate::error::AppError;
 use crate::extract::client_ip_of;
 use crate::extract::{CurrentUser, MaybeUser};
-use crate::models::audit::{self, Actor};
+use crate::models::audit::Actor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -96,6 +96,6 @@ pub async fn record(
     let actor = admin.actor();
     state
         .db
-        .run(move |conn| audit::record(conn, &actor, action, &target, &detail))
+        .run(move |conn| crate::operations::admin::record(conn, &actor, action, &target, &detail))
         .await
 }

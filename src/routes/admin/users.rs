@@ -406,7 +406,7 @@ async fn delete(
     let (user_id, actor) = (user.id, admin.actor());
     let images = state
         .db
-        .run(move |conn| library.delete_account(conn, user_id, Some(&actor)))
+        .run(move |conn| admin_ops::delete_user(conn, &library, &actor, user_id))
         .await?;
     state.media_cache.clear();
     state.auth_cache.forget(Invalidation::User(user.id));

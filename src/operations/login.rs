@@ -1,0 +1,60 @@
+//! Signing in, around the password check: [`start`] finds the account and counts the
+//! attempt against the network's and the account's failure limits before any password is
+//! checked (so guesses in parallel cannot slip past the limit), and [`succeed`] clears
+//! the account's failures once the password was right. The check itself (bcrypt) runs
+//! between the two, on the hashing pool.
+
+use chrono::Duration;
+use diesel::PgConnection;
+use ipnetwork::IpNetwork;
+
+use crate::error::AppError;
+use crate::models::User;
+use crate::models::login_failure::{self, Throttled};
+
+/// How many failures may come from one network or for one account in a window.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimit {
+    pub failures: u32,
+    pub window: Duration,
+}
+
+/// An attempt that passed the throttle: the account the name belongs to (if any), and the
+/// failure recorded in advance.
+pub struct Attempt {
+    pub user: Option<User>,
+    account_key: String,
+    failure_id: i64,
+}
+
+/// Looks up `identifier` (a username or an email, lower case) and records the attempt as
+/// a failure unless the network `ip_key` or the account is over `limit`.
+pub fn start(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip_key: IpNetwork,
+    limit: FailureLimit,
+) -> Result<Result<Attempt, Throttled>, AppError> {
+    let user = User::find_by_login(conn, identifier)?;
+    // Throttle the account, however it is named; unknown names by what was typed.
+    let account_key = match &user {
+        Some(user) => format!("user:{}", user.id),
+        None => format!("name:{identifier}"),
+    };
+    let recorded =
+        login_failure::check_and_record(conn, ip_key, &account_key, limit.failures, limit.window)?;
+    Ok(recorded.map(|failure_id| Attempt {
+        user,
+        account_key,
+        failure_id,
+    }))
+}
+
+/// The password was right: the attempt and the account's earlier failures are forgotten.
+pub fn succeed(conn: &mut PgConnection, attempt: &Attempt) -> Result<(), AppError> {
+    Ok(login_failure::clear_after_success(
+        conn,
+        attempt.failure_id,
+        &attempt.account_key,
+    )?)
+}
