@@ -168,6 +168,34 @@ pub fn check_order(
     })
 }
 
+/// What an anonymous visitor may not order, checked before the database is asked: more
+/// than one image at a time, or anything while a recent refusal of this network stands
+/// (remembered in `refusals`, so a flood costs no query).
+pub fn refuse_anonymous_early(
+    order: &Order,
+    rules: &Rules,
+    refusals: &RecentRefusals,
+    client_ip: IpNetwork,
+) -> Result<(), AppError> {
+    if order.count > 1 && order.kind == JobKind::Image {
+        return Err(AppError::BadRequest(
+            "Without an account, images are made one at a time. Log in to make several at once."
+                .into(),
+        ));
+    }
+    let action = order.action();
+    match refusals.check(rules.key(client_ip), action) {
+        Some(exceeded) => Err(charge::Refusal::LimitReached {
+            action,
+            limit: exceeded.limit,
+            window: rules.window,
+            retry_after_secs: exceeded.retry_after_secs,
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// A checked order and who places it, ready to queue.
 pub struct QueueOrder {
     /// The signed-in orderer, or `None` with `anon_id` for an anonymous visitor.

@@ -25,7 +25,6 @@ use crate::operations::generation::{
     self, Order, QueueOrder, check_order, check_provider, check_story, random_seed,
 };
 use crate::quota::ClientIp;
-use crate::quota::charge::Refusal;
 use crate::quota::limits::Standing;
 use crate::state::AppState;
 use crate::views::image_json;
@@ -87,34 +86,16 @@ pub(super) async fn place_order(
     ip: ClientIp,
     order: Order,
 ) -> Result<(Job, Option<Standing>), AppError> {
+    let rules = state.rules.clone();
+    let client_ip = IpNetwork::from(ip.0);
+    let refusals = state.recent_refusals.clone();
     let (user, anon_id) = match visitor {
         Visitor::User(current) => (Some(current.user.clone()), None),
         Visitor::Anonymous { anon_id, .. } => {
-            if order.count > 1 && order.kind == JobKind::Image {
-                return Err(AppError::BadRequest(
-                    "Without an account, images are made one at a time. Log in to make several at once."
-                        .into(),
-                ));
-            }
+            generation::refuse_anonymous_early(&order, &rules, &refusals, client_ip)?;
             (None, Some(anon_id.clone()))
         }
     };
-    let action = order.action();
-    let rules = state.rules.clone();
-    let client_ip = IpNetwork::from(ip.0);
-    let key = rules.key(client_ip);
-    let refusals = state.recent_refusals.clone();
-    if anon_id.is_some() {
-        if let Some(exceeded) = refusals.check(key, action) {
-            return Err(Refusal::LimitReached {
-                action,
-                limit: exceeded.limit,
-                window: rules.window,
-                retry_after_secs: exceeded.retry_after_secs,
-            }
-            .into());
-        }
-    }
     let seed = match order.seed {
         Some(seed) => seed,
         None => random_seed()?,
