@@ -53,10 +53,9 @@ impl Application {
         {
             let db = db.clone();
             let settings = settings.clone();
-            let hasher = hasher.clone();
             web::block(move || -> anyhow::Result<()> {
                 db.migrate()?;
-                accounts::ensure_admin_from_settings(&db, &settings, &hasher)
+                accounts::ensure_admin_from_settings(&db, &settings, settings.bcrypt_cost)
             })
             .await??;
         }

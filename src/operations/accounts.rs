@@ -4,7 +4,6 @@
 
 use diesel::{Connection, PgConnection};
 
-use crate::auth::PasswordHasher;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::{Email, NewPassword, Role, Username};
@@ -70,7 +69,7 @@ pub fn create_admin_blocking(
 pub fn ensure_admin_from_settings(
     db: &Db,
     settings: &Settings,
-    hasher: &PasswordHasher,
+    bcrypt_cost: u32,
 ) -> anyhow::Result<()> {
     let (Some(username), Some(email), Some(password)) = (
         &settings.admin_username,
@@ -83,7 +82,7 @@ pub fn ensure_admin_from_settings(
     if User::admin_exists(&mut conn)? {
         return Ok(());
     }
-    let input = AdminInput::parse(username, email, password, hasher.cost())
+    let input = AdminInput::parse(username, email, password, bcrypt_cost)
         .map_err(|err| anyhow::anyhow!("ATELIER_ADMIN_*: {err}"))?;
     let created = conn.transaction(|conn| {
         crate::db::advisory_lock(conn, "atelier first admin")?;
