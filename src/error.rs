@@ -2,7 +2,7 @@
 //!
 //! Handlers return `Result<_, AppError>`. `AppError::error_response` only sets the status,
 //! the headers (`Retry-After`) and an [`ErrorInfo`] extension; the `error_pages` middleware
-//! (see `middleware.rs`) then renders it as an HTML page in the site's layout or as
+//! (see `web::middleware`) then renders it as an HTML page in the site's layout or as
 //! `{"success":false,"error":…}` for JSON clients, because only it can see the request.
 //! Form validation failures are not `AppError`s: the form is rendered again with the
 //! errors beside the fields.

@@ -9,6 +9,7 @@ pub mod rolling_window;
 mod share;
 mod tags;
 mod text;
+pub mod tokens;
 mod username;
 pub mod vocabulary;
 

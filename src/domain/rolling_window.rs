@@ -1,6 +1,6 @@
 //! Rolling windows: a use counts until exactly `window` after it happened. Pure
 //! arithmetic shared by the anonymous limits (`quota::limits`) and the login throttle
-//! (`models::login_failure`).
+//! (`db::models::login_failure`).
 
 use chrono::{DateTime, Duration, Utc};
 

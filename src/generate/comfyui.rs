@@ -81,7 +81,7 @@ impl ComfyUi {
     fn once(&self, request: &GenerationRequest) -> Result<(Vec<u8>, String), Attempt> {
         let (workflow, model) = fill(&self.workflow, request, &self.negative_prompt)
             .map_err(|problem| Attempt::Final(GenerateError(problem)))?;
-        let client_id = crate::tokens::random_hex(16)
+        let client_id = crate::domain::tokens::random_hex(16)
             .map_err(|_| Attempt::Final(GenerateError("No randomness available.".into())))?;
         let mut response = self
             .agent

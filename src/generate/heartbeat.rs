@@ -9,7 +9,7 @@ use actix_web::web;
 
 use super::Generator;
 use crate::db::Db;
-use crate::models::job::{self, Job};
+use crate::db::models::job::{self, Job};
 
 /// How often a running provider is asked how far it is.
 const PROGRESS_POLL: Duration = Duration::from_millis(500);

@@ -15,13 +15,13 @@ use super::{
     GeneratedImage, GenerationRequest, Generator, Providers, VideoProvider, with_png_text,
 };
 use crate::db::Db;
+use crate::db::models::image::Provenance;
+use crate::db::models::job::{self, ImageParams, Job};
+use crate::db::models::{Folder, Image, User};
 use crate::domain::{ImageKind, JobKind};
 use crate::error::AppError;
 use crate::library::Library;
 use crate::library::NewImageInput;
-use crate::models::image::Provenance;
-use crate::models::job::{self, ImageParams, Job};
-use crate::models::{Folder, Image, User};
 use crate::quota::charge::{self, Reservation};
 use crate::storage::budget::NoRoom;
 use crate::storage::imaging;

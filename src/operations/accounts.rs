@@ -6,11 +6,11 @@ use diesel::{Connection, PgConnection};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::db::models::api_token::{self, ApiToken};
+use crate::db::models::user::{UniqueFieldTaken, taken_message};
+use crate::db::models::{NewUser, SessionRow, User};
 use crate::domain::{Email, NewPassword, Role, Username};
 use crate::error::AppError;
-use crate::models::api_token::{self, ApiToken};
-use crate::models::user::{UniqueFieldTaken, taken_message};
-use crate::models::{NewUser, SessionRow, User};
 use crate::quota::credits::{self, Entry, Reason};
 
 /// An admin's fields from raw input, checked, with the password hashed.

@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::db::models::audit::{self, Actor};
+use crate::db::models::{Image, User, ip_activity};
 use crate::domain::{Role, Tier};
 use crate::error::AppError;
 use crate::library::Library;
-use crate::models::audit::{self, Actor};
-use crate::models::{Image, User, ip_activity};
 use crate::quota::blocks::{self, OverrideValues};
 use crate::quota::credits::{self, Entry, Reason};
 use crate::quota::free;

@@ -7,11 +7,11 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::db::models::job::{self, ImageParams, Job, NewJob};
+use crate::db::models::{Folder, Image, PlacedImage, User};
 use crate::domain::JobKind;
 use crate::error::AppError;
 use crate::generate::{SIZES, parse_size, story, video};
-use crate::models::job::{self, ImageParams, Job, NewJob};
-use crate::models::{Folder, Image, PlacedImage, User};
 use crate::quota::charge::{self, Requester, Rules};
 use crate::quota::limits::{Action, RecentRefusals, Standing};
 use crate::quota::storage::{self, UploadLimits};

@@ -5,10 +5,10 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::db::models::{Folder, Image};
 use crate::domain::{FolderSlug, ImageKind, Username};
 use crate::error::AppError;
 use crate::library::{Library, NewImageInput};
-use crate::models::{Folder, Image};
 use crate::quota::storage::{self, UploadLimits};
 use crate::storage::media::MediaFiles;
 

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Inet;
 use ipnetwork::IpNetwork;
 
-use crate::schema::{ip_blocks, limit_overrides};
+use crate::db::schema::{ip_blocks, limit_overrides};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = ip_blocks)]

@@ -16,9 +16,9 @@ use super::limits::{self, Action, Exceeded, Standing};
 use super::policy::{PolicyCache, PolicyView};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::db::models::User;
 use crate::domain::Tier;
 use crate::error::AppError;
-use crate::models::User;
 use crate::quota::{ClientIp, limit_key};
 
 /// The quota settings, read once from [`Settings`], and the admins' exceptions to them.
@@ -101,7 +101,7 @@ pub struct Reservation {
 
 impl Reservation {
     /// What was reserved for `job` (nothing for jobs older than the charge).
-    pub fn of_job(job: &crate::models::job::Job) -> Self {
+    pub fn of_job(job: &crate::db::models::job::Job) -> Self {
         job.params
             .get("charge")
             .and_then(|value| serde_json::from_value(value.clone()).ok())
@@ -360,7 +360,7 @@ fn free_image_eligibility(
 }
 
 fn current_balance(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
-    use crate::schema::users;
+    use crate::db::schema::users;
     users::table
         .find(user_id)
         .select(users::credits)

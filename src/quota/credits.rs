@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::schema::{credit_ledger, users};
+use crate::db::schema::{credit_ledger, users};
 
 /// Why a balance changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
-use crate::schema::{disposable_domains, free_image_allowances};
+use crate::db::schema::{disposable_domains, free_image_allowances};
 
 /// Free images already taken on the network `key`.
 pub fn used(conn: &mut PgConnection, key: IpNetwork) -> QueryResult<u32> {

@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::db::schema::usage_events;
 use crate::domain::rolling_window::{retry_after, secs_until};
-use crate::schema::usage_events;
 
 /// What anonymous visitors are limited in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -20,7 +20,7 @@ use ipnetwork::IpNetwork;
 
 use super::blocks::{Block, LimitOverride};
 use super::free;
-use crate::schema::{disposable_domains, ip_blocks, limit_overrides};
+use crate::db::schema::{disposable_domains, ip_blocks, limit_overrides};
 
 /// Entries keyed by the networks they cover, for longest-prefix matching: one map per
 /// (address family, prefix length) present, searched from the most specific.

@@ -7,10 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::db::advisory_lock;
+use crate::db::models::Image;
+use crate::db::schema::images;
 use crate::domain::ImageKind;
 use crate::error::AppError;
-use crate::models::Image;
-use crate::schema::images;
 
 /// The limits, from the settings (0: none).
 #[derive(Debug, Clone, Copy)]

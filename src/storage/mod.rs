@@ -88,7 +88,7 @@ impl FileName {
 
     /// A fresh random stem from the OS generator.
     pub fn random_stem() -> io::Result<String> {
-        crate::tokens::random_hex(16).map_err(io::Error::other)
+        crate::domain::tokens::random_hex(16).map_err(io::Error::other)
     }
 
     pub fn stem(&self) -> &str {

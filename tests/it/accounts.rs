@@ -352,7 +352,7 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions_at_once() {
     assert_eq!(app.get(&client, "/dashboard").await.status(), 200);
 
     {
-        use atelier::schema::users::dsl::*;
+        use atelier::db::schema::users::dsl::*;
         use diesel::{ExpressionMethods, RunQueryDsl};
         diesel::update(users)
             .set(disabled.eq(true))
@@ -377,7 +377,7 @@ async fn first_admin_comes_from_the_environment_once() {
         settings.insert("admin_password".into(), "correct horse battery".into());
     })
     .await;
-    use atelier::schema::users::dsl::*;
+    use atelier::db::schema::users::dsl::*;
     use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
     let roles: Vec<(String, String)> = users
         .select((username, role))

@@ -81,7 +81,7 @@ async fn post(
 }
 
 fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
-    use atelier::schema::admin_audit as audit;
+    use atelier::db::schema::admin_audit as audit;
     audit::table
         .order(audit::id.asc())
         .select((audit::action, audit::target))
@@ -246,11 +246,11 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
     assert_eq!(lines.len(), 4, "three generations from the /24: {csv}");
     let pristine = {
         let id = fox["db_id"].as_i64().expect("id");
-        let placed: (String, String) = atelier::schema::images::table
+        let placed: (String, String) = atelier::db::schema::images::table
             .find(id)
             .select((
-                atelier::schema::images::stem,
-                atelier::schema::images::pristine_ext,
+                atelier::db::schema::images::stem,
+                atelier::db::schema::images::pristine_ext,
             ))
             .first(&mut app.conn())
             .expect("image");
@@ -262,7 +262,7 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
         )
         .expect("pristine file")
     };
-    let hash = atelier::tokens::hex(&Sha256::digest(&pristine));
+    let hash = atelier::domain::tokens::hex(&Sha256::digest(&pristine));
     let fox_line = lines
         .iter()
         .find(|line| line.contains("a sly fox in the snow"))
@@ -363,9 +363,9 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     )
     .await;
     assert_eq!(response.status(), 303);
-    let until: Option<chrono::DateTime<chrono::Utc>> = atelier::schema::ip_blocks::table
-        .filter(atelier::schema::ip_blocks::reason.eq("cool off"))
-        .select(atelier::schema::ip_blocks::expires_at)
+    let until: Option<chrono::DateTime<chrono::Utc>> = atelier::db::schema::ip_blocks::table
+        .filter(atelier::db::schema::ip_blocks::reason.eq("cool off"))
+        .select(atelier::db::schema::ip_blocks::expires_at)
         .first(&mut app.conn())
         .expect("block");
     let hours = (until.expect("expiry") - chrono::Utc::now()).num_minutes();
@@ -446,11 +446,11 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
         .await;
     app.login(&burner, "burner", PASSWORD).await;
     diesel::update(
-        atelier::schema::users::table.filter(atelier::schema::users::username.eq("burner")),
+        atelier::db::schema::users::table.filter(atelier::db::schema::users::username.eq("burner")),
     )
     .set((
-        atelier::schema::users::credits.eq(0),
-        atelier::schema::users::created_at.eq(chrono::Utc::now() - chrono::Duration::hours(1)),
+        atelier::db::schema::users::credits.eq(0),
+        atelier::db::schema::users::created_at.eq(chrono::Utc::now() - chrono::Duration::hours(1)),
     ))
     .execute(&mut app.conn())
     .expect("no credits, old enough");
@@ -525,9 +525,9 @@ async fn deleting_everything_from_a_network_removes_its_files_and_rows_and_nothi
     .await;
     assert_eq!(response.status(), 303);
     assert_eq!(app.count_images(), 2);
-    let jobs: Vec<String> = atelier::schema::generation_jobs::table
-        .select(atelier::schema::generation_jobs::prompt)
-        .order(atelier::schema::generation_jobs::id.asc())
+    let jobs: Vec<String> = atelier::db::schema::generation_jobs::table
+        .select(atelier::db::schema::generation_jobs::prompt)
+        .order(atelier::db::schema::generation_jobs::id.asc())
         .load(&mut app.conn())
         .expect("jobs");
     assert_eq!(jobs, ["dave's garden", "carol at home"]);
@@ -558,9 +558,9 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
     let erin = new_client();
     app.signed_in_user(&erin, "erin").await;
     generate_as(&app, &erin, "198.51.100.44", "erin's kite").await;
-    let erin_id: i64 = atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq("erin"))
-        .select(atelier::schema::users::id)
+    let erin_id: i64 = atelier::db::schema::users::table
+        .filter(atelier::db::schema::users::username.eq("erin"))
+        .select(atelier::db::schema::users::id)
         .first(&mut app.conn())
         .expect("id");
 
@@ -605,22 +605,22 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
     ])
     .await;
     assert_eq!(response.status(), 303);
-    let (tier, credits): (String, i64) = atelier::schema::users::table
+    let (tier, credits): (String, i64) = atelier::db::schema::users::table
         .find(erin_id)
         .select((
-            atelier::schema::users::tier,
-            atelier::schema::users::credits,
+            atelier::db::schema::users::tier,
+            atelier::db::schema::users::credits,
         ))
         .first(&mut app.conn())
         .expect("erin");
     assert_eq!((tier.as_str(), credits), ("plus", 1004));
-    let grant: (i64, Option<i64>, String) = atelier::schema::credit_ledger::table
-        .filter(atelier::schema::credit_ledger::user_id.eq(erin_id))
-        .order(atelier::schema::credit_ledger::id.desc())
+    let grant: (i64, Option<i64>, String) = atelier::db::schema::credit_ledger::table
+        .filter(atelier::db::schema::credit_ledger::user_id.eq(erin_id))
+        .order(atelier::db::schema::credit_ledger::id.desc())
         .select((
-            atelier::schema::credit_ledger::delta,
-            atelier::schema::credit_ledger::actor_id,
-            atelier::schema::credit_ledger::note,
+            atelier::db::schema::credit_ledger::delta,
+            atelier::db::schema::credit_ledger::actor_id,
+            atelier::db::schema::credit_ledger::note,
         ))
         .first(&mut app.conn())
         .expect("ledger");
@@ -646,9 +646,9 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
     assert_eq!(update(vec![("role", "user".into())]).await.status(), 303);
     assert_eq!(app.get(&erin, "/admin").await.status(), 404);
     // An admin cannot lock themselves out.
-    let root_id: i64 = atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq(ADMIN))
-        .select(atelier::schema::users::id)
+    let root_id: i64 = atelier::db::schema::users::table
+        .filter(atelier::db::schema::users::username.eq(ADMIN))
+        .select(atelier::db::schema::users::id)
         .first(&mut app.conn())
         .expect("root");
     let response = post(

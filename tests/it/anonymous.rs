@@ -207,7 +207,7 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
     app.signed_in_user(&user, "keeper").await;
     let kept = generate_and_wait(&app, &user, "kept forever").await;
     {
-        use atelier::schema::images;
+        use atelier::db::schema::images;
         let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
         for id in [&old["db_id"], &kept["db_id"]] {
             diesel::update(images::table.find(id.as_i64().expect("id")))
@@ -234,9 +234,9 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
         404
     );
     assert_eq!(app.api_images(&user).await.len(), 1);
-    let remaining: Vec<i64> = atelier::schema::images::table
-        .select(atelier::schema::images::id)
-        .order(atelier::schema::images::id.asc())
+    let remaining: Vec<i64> = atelier::db::schema::images::table
+        .select(atelier::db::schema::images::id)
+        .order(atelier::db::schema::images::id.asc())
         .load(&mut app.conn())
         .expect("ids");
     assert_eq!(

@@ -110,14 +110,14 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
         .expect("GET");
     assert_eq!(wrong.status(), 401);
 
-    let used: Option<chrono::DateTime<chrono::Utc>> = atelier::schema::api_tokens::table
+    let used: Option<chrono::DateTime<chrono::Utc>> = atelier::db::schema::api_tokens::table
         .find(created["id"].as_i64().expect("id"))
-        .select(atelier::schema::api_tokens::last_used_at)
+        .select(atelier::db::schema::api_tokens::last_used_at)
         .first(&mut app.conn())
         .expect("token row");
     assert!(used.is_some(), "last use is recorded");
-    let stored: Vec<Vec<u8>> = atelier::schema::api_tokens::table
-        .select(atelier::schema::api_tokens::token_hash)
+    let stored: Vec<Vec<u8>> = atelier::db::schema::api_tokens::table
+        .select(atelier::db::schema::api_tokens::token_hash)
         .load(&mut app.conn())
         .expect("hashes");
     assert!(
@@ -129,9 +129,10 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
     // A disabled owner's token stops at once; revoking ends it for good.
     let set_disabled = |disabled: bool| {
         diesel::update(
-            atelier::schema::users::table.filter(atelier::schema::users::username.eq("scripter")),
+            atelier::db::schema::users::table
+                .filter(atelier::db::schema::users::username.eq("scripter")),
         )
-        .set(atelier::schema::users::disabled.eq(disabled))
+        .set(atelier::db::schema::users::disabled.eq(disabled))
         .execute(&mut app.conn())
         .expect("disable")
     };
@@ -161,9 +162,9 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
     // Someone else cannot revoke (or learn of) another user's token.
     let other = new_client();
     app.signed_in_user(&other, "other").await;
-    let laptop: i64 = atelier::schema::api_tokens::table
-        .filter(atelier::schema::api_tokens::name.eq("laptop"))
-        .select(atelier::schema::api_tokens::id)
+    let laptop: i64 = atelier::db::schema::api_tokens::table
+        .filter(atelier::db::schema::api_tokens::name.eq("laptop"))
+        .select(atelier::db::schema::api_tokens::id)
         .first(&mut app.conn())
         .expect("laptop token");
     let response = app

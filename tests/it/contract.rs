@@ -14,14 +14,14 @@ use crate::helpers::{
 };
 
 fn audit_count(app: &TestApp) -> i64 {
-    atelier::schema::admin_audit::table
+    atelier::db::schema::admin_audit::table
         .count()
         .get_result(&mut app.conn())
         .expect("audit count")
 }
 
 fn live_blocks(app: &TestApp) -> Vec<(String, String)> {
-    use atelier::schema::ip_blocks as blocks;
+    use atelier::db::schema::ip_blocks as blocks;
     blocks::table
         .filter(blocks::lifted_at.is_null())
         .select((blocks::network, blocks::reason))
@@ -78,9 +78,9 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let expires: Option<chrono::DateTime<chrono::Utc>> = atelier::schema::ip_blocks::table
-        .filter(atelier::schema::ip_blocks::lifted_at.is_null())
-        .select(atelier::schema::ip_blocks::expires_at)
+    let expires: Option<chrono::DateTime<chrono::Utc>> = atelier::db::schema::ip_blocks::table
+        .filter(atelier::db::schema::ip_blocks::lifted_at.is_null())
+        .select(atelier::db::schema::ip_blocks::expires_at)
         .first(&mut app.conn())
         .expect("block");
     let hours = (expires.expect("expiry") - chrono::Utc::now()).num_minutes();
@@ -116,7 +116,7 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(app.stored_files().len(), files_before - 3);
-    use atelier::schema::{images, users};
+    use atelier::db::schema::{images, users};
     let remaining: Vec<i64> = images::table
         .inner_join(users::table)
         .filter(users::username.eq("kim"))
@@ -126,7 +126,7 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
     assert_eq!(remaining, vec![kept["db_id"].as_i64().expect("id")]);
 
     // Every action wrote its audit row.
-    use atelier::schema::admin_audit as audit;
+    use atelier::db::schema::admin_audit as audit;
     let actions: Vec<String> = audit::table
         .order(audit::id.asc())
         .select(audit::action)
@@ -146,7 +146,7 @@ async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
     let (app, admin) = app_with_admin().await;
     let lee = new_client();
     app.signed_in_user(&lee, "lee").await;
-    use atelier::schema::users;
+    use atelier::db::schema::users;
     let lee_id: i64 = users::table
         .filter(users::username.eq("lee"))
         .select(users::id)
@@ -167,10 +167,10 @@ async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(standing(&app), ("plus".into(), 1002, false));
-    let note: String = atelier::schema::credit_ledger::table
-        .filter(atelier::schema::credit_ledger::user_id.eq(lee_id))
-        .order(atelier::schema::credit_ledger::id.desc())
-        .select(atelier::schema::credit_ledger::note)
+    let note: String = atelier::db::schema::credit_ledger::table
+        .filter(atelier::db::schema::credit_ledger::user_id.eq(lee_id))
+        .order(atelier::db::schema::credit_ledger::id.desc())
+        .select(atelier::db::schema::credit_ledger::note)
         .first(&mut app.conn())
         .expect("ledger");
     assert!(note.contains("root"), "{note}");
@@ -207,7 +207,7 @@ async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
     assert!(!standing(&app).2);
 
     // Each change and its audit row commit together.
-    use atelier::schema::admin_audit as audit;
+    use atelier::db::schema::admin_audit as audit;
     let rows: Vec<(String, String)> = audit::table
         .filter(audit::target.eq(format!("user lee ({lee_id})")))
         .order(audit::id.asc())
@@ -224,7 +224,7 @@ async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
 #[tokio::test]
 async fn limit_overrides_take_cidr_action_and_limit() {
     let (app, admin) = app_with_admin().await;
-    use atelier::schema::limit_overrides as overrides;
+    use atelier::db::schema::limit_overrides as overrides;
     /// generate, story, video, free images
     type Limits = (Option<i32>, Option<i32>, Option<i32>, Option<i32>);
     let row = |app: &TestApp| -> Vec<Limits> {
@@ -499,7 +499,7 @@ async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
     assert_ne!(a, c, "another seed: another picture");
 
     // The seed is recorded and shown with "run again".
-    use atelier::schema::images;
+    use atelier::db::schema::images;
     let seeds: Vec<Option<i64>> = images::table
         .order(images::id.asc())
         .select(images::seed)
@@ -619,7 +619,7 @@ async fn purge_ips_with_zero_retention_erases_every_address_now() {
     let kept = atelier(&app, &["purge-ips"], NO_ENV);
     assert!(kept.status.success(), "{kept:?}");
     let count_ips = |app: &TestApp| -> i64 {
-        use atelier::schema::{generation_jobs, images, sessions};
+        use atelier::db::schema::{generation_jobs, images, sessions};
         let mut conn = app.conn();
         images::table
             .filter(images::client_ip.is_not_null())

@@ -164,7 +164,7 @@ async fn a_server_killed_mid_work_restarts_consistent() {
     let running = start(&db_url, dir.path());
     let mut conn =
         <diesel::PgConnection as diesel::Connection>::establish(&db_url).expect("connect");
-    use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs, images, users};
+    use atelier::db::schema::{credit_ledger as ledger, generation_jobs as jobs, images, users};
     let mut unfinished = i64::MAX;
     for _ in 0..1800 {
         unfinished = jobs::table

@@ -327,11 +327,11 @@ fn create_admin_reads_the_password_from_stdin() {
 
     use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-    let (role, hash): (String, String) = atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq("boss"))
+    let (role, hash): (String, String) = atelier::db::schema::users::table
+        .filter(atelier::db::schema::users::username.eq("boss"))
         .select((
-            atelier::schema::users::role,
-            atelier::schema::users::password_hash,
+            atelier::db::schema::users::role,
+            atelier::db::schema::users::password_hash,
         ))
         .first(&mut conn)
         .expect("admin row");
@@ -415,8 +415,8 @@ fn instances_started_together_with_the_same_admin_all_serve() {
         use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
         let mut conn =
             <diesel::PgConnection as diesel::Connection>::establish(&db_url).expect("db");
-        atelier::schema::users::table
-            .filter(atelier::schema::users::role.eq("admin"))
+        atelier::db::schema::users::table
+            .filter(atelier::db::schema::users::role.eq("admin"))
             .count()
             .get_result(&mut conn)
             .expect("count")

@@ -76,7 +76,7 @@ async fn queue(
     let id = if prompt_text.contains("hostile-id") {
         "../view?filename=secret.png&type=output".to_owned()
     } else {
-        atelier::tokens::random_hex(8).expect("rng")
+        atelier::domain::tokens::random_hex(8).expect("rng")
     };
     let (delay, outcome) = if prompt_text.contains("crash") {
         (0, "error")

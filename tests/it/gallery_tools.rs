@@ -202,7 +202,7 @@ async fn bulk_actions_touch_only_the_users_own_images() {
     assert_eq!(tags_of(a), json!(["keep", "trip", "2026"]));
     assert_eq!(tags_of(b), json!(["trip", "2026"]));
     let theirs_tags: Vec<String> = {
-        use atelier::schema::images;
+        use atelier::db::schema::images;
         images::table
             .find(theirs)
             .select(images::tags)
@@ -291,7 +291,7 @@ async fn folders_can_be_renamed_and_keep_their_address() {
         .upload_ok(&client, png(120, 80), &[("folder", "trips")])
         .await;
     let folder_id: i64 = {
-        use atelier::schema::folders;
+        use atelier::db::schema::folders;
         folders::table
             .filter(folders::slug.eq("trips"))
             .select(folders::id)
@@ -382,7 +382,7 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
 
     // Expired: the link is a 404 and Explore forgets it.
     {
-        use atelier::schema::images;
+        use atelier::db::schema::images;
         diesel::update(images::table.find(id))
             .set(images::share_expires_at.eq(chrono::Utc::now() - chrono::Duration::minutes(1)))
             .execute(&mut app.conn())

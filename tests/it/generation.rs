@@ -200,7 +200,7 @@ async fn other_users_cannot_see_a_job_or_its_images() {
 
 /// Queues jobs straight into the table (as many instances' users would).
 fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
-    use atelier::models::job::{NewJob, enqueue};
+    use atelier::db::models::job::{NewJob, enqueue};
     let mut conn = app.conn();
     for i in 0..count {
         enqueue(
@@ -221,7 +221,7 @@ fn queue_jobs(app: &TestApp, user_id: i64, count: usize) {
 }
 
 fn id_of_user(app: &TestApp, name: &str) -> i64 {
-    use atelier::schema::users;
+    use atelier::db::schema::users;
     users::table
         .filter(users::username.eq(name))
         .select(users::id)
@@ -245,7 +245,7 @@ async fn two_instances_run_each_of_fifty_jobs_exactly_once() {
     .await;
     let owner = id_of_user(&app, "bulk");
     queue_jobs(&app, owner, 50);
-    use atelier::schema::generation_jobs as jobs;
+    use atelier::db::schema::generation_jobs as jobs;
     for _ in 0..600 {
         let done: i64 = jobs::table
             .filter(jobs::status.eq("succeeded"))
@@ -287,7 +287,7 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
     queue_jobs(&app, owner, 2);
     {
         // As if a worker died holding them: one on its first attempt, one on its second.
-        use atelier::schema::generation_jobs as jobs;
+        use atelier::db::schema::generation_jobs as jobs;
         let past = chrono::Utc::now() - chrono::Duration::seconds(5);
         let ids: Vec<i64> = jobs::table
             .select(jobs::id)
@@ -310,7 +310,7 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
         s.remove("generation_workers");
     })
     .await;
-    use atelier::schema::generation_jobs as jobs;
+    use atelier::db::schema::generation_jobs as jobs;
     let mut rows: Vec<(String, i32)> = Vec::new();
     for _ in 0..100 {
         rows = jobs::table
@@ -345,7 +345,7 @@ async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
         .await;
     assert_eq!(status, 200, "{reply}");
     let job_id = reply["job_id"].as_i64().expect("job");
-    use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs, images};
+    use atelier::db::schema::{credit_ledger as ledger, generation_jobs as jobs, images};
     let first_attempt: Vec<i64> = images::table
         .filter(images::job_id.eq(job_id))
         .select(images::id)
@@ -408,7 +408,7 @@ async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
 
 #[test]
 fn claims_prefer_the_owner_with_fewest_running_jobs() {
-    use atelier::models::job::{NewJob, claim, enqueue};
+    use atelier::db::models::job::{NewJob, claim, enqueue};
     use diesel::Connection;
     let url = crate::helpers::fresh_database();
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
@@ -489,7 +489,7 @@ async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
         ]
     );
     {
-        use atelier::schema::images;
+        use atelier::db::schema::images;
         let seeds: Vec<Option<i64>> = images::table
             .select(images::seed)
             .load(&mut app.conn())
@@ -527,7 +527,7 @@ async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
         .await;
     assert_eq!(response.status(), 303);
     {
-        use atelier::schema::folders;
+        use atelier::db::schema::folders;
         let slugs: Vec<String> = folders::table
             .select(folders::slug)
             .load(&mut app.conn())

@@ -135,8 +135,8 @@ async fn parallel_large_uploads_stay_within_the_decode_budget() {
 }
 
 fn count_rows(app: &TestApp) -> (i64, i64, Vec<String>) {
-    let titles: Vec<String> = atelier::schema::images::table
-        .select(atelier::schema::images::title)
+    let titles: Vec<String> = atelier::db::schema::images::table
+        .select(atelier::db::schema::images::title)
         .load(&mut app.conn())
         .expect("titles");
     (app.count_images(), app.count_jobs(), titles)
@@ -244,7 +244,7 @@ async fn control_characters_get_a_400_with_a_sentence_everywhere() {
     assert_eq!(response.status(), 400);
     assert_eq!(count_rows(&app), before, "nothing changed");
     assert!(
-        atelier::schema::ip_blocks::table
+        atelier::db::schema::ip_blocks::table
             .count()
             .get_result::<i64>(&mut app.conn())
             .expect("blocks")
@@ -300,11 +300,11 @@ async fn dates_out_of_range_and_edits_past_the_pixel_limit_are_refused() {
         )
         .await;
     assert_eq!(response.status(), 400);
-    let (width, height): (i32, i32) = atelier::schema::images::table
+    let (width, height): (i32, i32) = atelier::db::schema::images::table
         .find(id)
         .select((
-            atelier::schema::images::width,
-            atelier::schema::images::height,
+            atelier::db::schema::images::width,
+            atelier::db::schema::images::height,
         ))
         .first(&mut app.conn())
         .expect("image");
@@ -350,9 +350,9 @@ async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
     assert_eq!(app.get(&admin, pristine).await.status(), 404);
     assert_eq!(app.get(&owner, pristine).await.status(), 200);
 
-    let owner_id: i64 = atelier::schema::users::table
-        .filter(atelier::schema::users::username.eq("sharer"))
-        .select(atelier::schema::users::id)
+    let owner_id: i64 = atelier::db::schema::users::table
+        .filter(atelier::db::schema::users::username.eq("sharer"))
+        .select(atelier::db::schema::users::id)
         .first(&mut app.conn())
         .expect("id");
     let response = app
@@ -644,8 +644,8 @@ async fn uploads_are_held_to_the_hourly_rate_and_the_storage_quota_even_in_paral
     let (status, page) = refused.expect("the quota is reached");
     assert_eq!(status, 413);
     assert!(page.contains("Your storage is full"), "{page}");
-    let stored: i64 = atelier::schema::images::table
-        .select(atelier::schema::images::disk_bytes)
+    let stored: i64 = atelier::db::schema::images::table
+        .select(atelier::db::schema::images::disk_bytes)
         .load::<i64>(&mut app.conn())
         .expect("sizes")
         .iter()

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use atelier::config::Settings;
-use atelier::pg_embedded::{Durability, PgCluster};
-use atelier::startup::Application;
+use atelier::db::pg_embedded::{Durability, PgCluster};
+use atelier::web::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Response, redirect};
 
@@ -86,7 +86,10 @@ fn cluster() -> &'static TestCluster {
 /// A new empty database (migrated, from the template); returns its URL.
 pub fn fresh_database() -> String {
     let cluster = cluster();
-    let name = format!("test_{}", atelier::tokens::random_hex(8).expect("rng"));
+    let name = format!(
+        "test_{}",
+        atelier::domain::tokens::random_hex(8).expect("rng")
+    );
     let mut admin = PgConnection::establish(&cluster.url("postgres")).expect("connect to postgres");
     diesel::sql_query(format!(
         "CREATE DATABASE {name} TEMPLATE {}",
@@ -100,7 +103,10 @@ pub fn fresh_database() -> String {
 /// A new database with nothing in it (for migration tests).
 pub fn empty_database() -> String {
     let cluster = cluster();
-    let name = format!("empty_{}", atelier::tokens::random_hex(8).expect("rng"));
+    let name = format!(
+        "empty_{}",
+        atelier::domain::tokens::random_hex(8).expect("rng")
+    );
     let mut admin = PgConnection::establish(&cluster.url("postgres")).expect("connect to postgres");
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
@@ -154,7 +160,7 @@ pub fn test_settings(data_dir: &std::path::Path) -> HashMap<String, String> {
         ),
         (
             "session_key".to_owned(),
-            atelier::tokens::random_hex(64).expect("rng"),
+            atelier::domain::tokens::random_hex(64).expect("rng"),
         ),
         // Tests that are not about quotas should not run out of credits; the quota tests
         // set their own.
@@ -437,7 +443,7 @@ impl TestApp {
     }
 
     pub fn count_images(&self) -> i64 {
-        use atelier::schema::images::dsl::images;
+        use atelier::db::schema::images::dsl::images;
         use diesel::QueryDsl;
         images
             .count()
@@ -446,7 +452,7 @@ impl TestApp {
     }
 
     pub fn count_jobs(&self) -> i64 {
-        use atelier::schema::generation_jobs::dsl::generation_jobs;
+        use atelier::db::schema::generation_jobs::dsl::generation_jobs;
         use diesel::QueryDsl;
         generation_jobs
             .count()
@@ -499,7 +505,7 @@ impl TestApp {
 
     /// The credit balance of the account named `username`.
     pub fn user_id(&self, username: &str) -> i64 {
-        use atelier::schema::users;
+        use atelier::db::schema::users;
         use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
         users::table
             .filter(users::username.eq(username))
@@ -509,7 +515,7 @@ impl TestApp {
     }
 
     pub fn credits_of(&self, username: &str) -> i64 {
-        use atelier::schema::users;
+        use atelier::db::schema::users;
         use diesel::{ExpressionMethods, QueryDsl};
         users::table
             .filter(users::username.eq(username))
@@ -519,11 +525,11 @@ impl TestApp {
     }
 
     pub fn count_users(&self) -> i64 {
-        use atelier::schema::users::dsl::users;
+        use atelier::db::schema::users::dsl::users;
         use diesel::ExpressionMethods;
         use diesel::QueryDsl;
         users
-            .filter(atelier::schema::users::username.ne("_anon"))
+            .filter(atelier::db::schema::users::username.ne("_anon"))
             .count()
             .get_result(&mut self.conn())
             .expect("count users")

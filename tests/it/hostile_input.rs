@@ -164,7 +164,7 @@ async fn control_characters_never_pass_and_never_break_a_request() {
         .await;
     assert!(response.status().is_redirection(), "{response:?}");
     let folder: i64 = {
-        use atelier::schema::folders;
+        use atelier::db::schema::folders;
         use diesel::{ExpressionMethods, QueryDsl};
         folders::table
             .filter(folders::name.eq("Holiday"))

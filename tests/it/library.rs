@@ -230,7 +230,7 @@ async fn folders_refuse_deletion_while_holding_images() {
         .await;
 
     let folder_id = |wanted: &'static str| {
-        use atelier::schema::folders::dsl::*;
+        use atelier::db::schema::folders::dsl::*;
         use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
         folders
             .filter(slug.eq(wanted))
@@ -352,8 +352,8 @@ async fn share_links_work_for_anyone_and_die_when_revoked(app: TestApp) {
     // The token is not in the database in the clear.
     {
         use diesel::RunQueryDsl;
-        let stored: Vec<Option<Vec<u8>>> = atelier::schema::images::table
-            .select(atelier::schema::images::share_token_hash)
+        let stored: Vec<Option<Vec<u8>>> = atelier::db::schema::images::table
+            .select(atelier::db::schema::images::share_token_hash)
             .load(&mut app.conn())
             .expect("hashes");
         let token = link.trim_start_matches("/s/");

@@ -1,4 +1,4 @@
-//! Every migration's down.sql undoes its up.sql, and `src/schema.rs` matches what the
+//! Every migration's down.sql undoes its up.sql, and `src/db/schema.rs` matches what the
 //! migrations make.
 
 use atelier::db::MIGRATIONS;
@@ -141,8 +141,9 @@ fn schema_rs_matches_the_migrated_database() {
         expected.push_str(&format!("  {} -> {kind}\n", column.column_name));
     }
     // The same shape read from schema.rs.
-    let schema_rs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/schema.rs"))
-        .expect("schema.rs");
+    let schema_rs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/db/schema.rs"))
+            .expect("schema.rs");
     let mut tables: Vec<(String, Vec<String>)> = Vec::new();
     let mut inside = false;
     for line in schema_rs.lines() {
@@ -167,6 +168,6 @@ fn schema_rs_matches_the_migrated_database() {
         .collect();
     assert_eq!(
         found, expected,
-        "src/schema.rs differs from the migrations: regenerate it with `diesel print-schema`"
+        "src/db/schema.rs differs from the migrations: regenerate it with `diesel print-schema`"
     );
 }

@@ -101,7 +101,7 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
     .execute(&mut app.conn())
     .expect("old audit entry");
     {
-        use atelier::schema::free_image_allowances as free;
+        use atelier::db::schema::free_image_allowances as free;
         diesel::insert_into(free::table)
             .values((
                 free::ip_key.eq("203.0.113.3/32"
@@ -152,9 +152,9 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
     // Recent addresses are kept.
     generate_as(&app, &user, "198.51.100.1", "a new painting").await;
     purge(&app);
-    let kept: Vec<Option<ipnetwork::IpNetwork>> = atelier::schema::images::table
-        .order(atelier::schema::images::id.asc())
-        .select(atelier::schema::images::client_ip)
+    let kept: Vec<Option<ipnetwork::IpNetwork>> = atelier::db::schema::images::table
+        .order(atelier::db::schema::images::id.asc())
+        .select(atelier::db::schema::images::client_ip)
         .load(&mut app.conn())
         .expect("ips");
     assert_eq!(kept.len(), 3);
@@ -317,7 +317,7 @@ async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others(ap
     }
     assert!(app.uploads.join("stayer").exists());
     assert_eq!(app.count_users(), 1);
-    use atelier::schema::{credit_ledger, folders, sessions};
+    use atelier::db::schema::{credit_ledger, folders, sessions};
     let mut conn = app.conn();
     let orphans: i64 = credit_ledger::table
         .filter(credit_ledger::user_id.is_null())

@@ -100,7 +100,7 @@ async fn free_images_reach(
 
 /// (balance, sum of ledger deltas, ledger rows by reason) for a user.
 fn books(app: &TestApp, id: i64) -> (i64, i64, Vec<(String, i64)>) {
-    use atelier::schema::{credit_ledger as ledger, users};
+    use atelier::db::schema::{credit_ledger as ledger, users};
     let mut conn = app.conn();
     let balance = users::table
         .find(id)
@@ -150,7 +150,7 @@ fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
 }
 
 fn set_tier(app: &TestApp, name: &str, tier: &str) {
-    use atelier::schema::users;
+    use atelier::db::schema::users;
     diesel::update(users::table.filter(users::username.eq(name)))
         .set(users::tier.eq(tier))
         .execute(&mut app.conn())
@@ -210,7 +210,7 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
     // stopped answering this network's refusals from memory).
     tokio::time::sleep(atelier::quota::limits::REMEMBER_REFUSALS).await;
     {
-        use atelier::schema::usage_events as events;
+        use atelier::db::schema::usage_events as events;
         let oldest: i64 = events::table
             .filter(events::ip_key.eq(ip_net("203.0.113.10/32")))
             .select(events::id)
@@ -246,13 +246,13 @@ async fn racing_anonymous_generations_never_pass_the_limit() {
         assert_eq!(counts.get(&202), Some(&3), "round {round}: {counts:?}");
         assert_eq!(counts.get(&429), Some(&47), "round {round}: {counts:?}");
     }
-    let events: i64 = atelier::schema::usage_events::table
+    let events: i64 = atelier::db::schema::usage_events::table
         .count()
         .get_result(&mut app.conn())
         .expect("count");
     assert_eq!(events, 3 * RACE_ROUNDS as i64);
     // Refused visitors leave no session behind; each granted one has one.
-    let sessions: i64 = atelier::schema::sessions::table
+    let sessions: i64 = atelier::db::schema::sessions::table
         .count()
         .get_result(&mut app.conn())
         .expect("sessions");
@@ -285,7 +285,7 @@ async fn racing_generations_spend_exactly_the_credits_there_are() {
         );
         // Each charge names the job it paid for, and that job exists.
         let charged_jobs: i64 = {
-            use atelier::schema::{credit_ledger as ledger, generation_jobs as jobs};
+            use atelier::db::schema::{credit_ledger as ledger, generation_jobs as jobs};
             ledger::table
                 .inner_join(jobs::table)
                 .filter(ledger::user_id.eq(app.user_id(&name)))
@@ -462,9 +462,9 @@ async fn ipv6_clients_count_per_64() {
         202,
         "the next /64 is another household"
     );
-    let stored: Vec<Option<ipnetwork::IpNetwork>> = atelier::schema::generation_jobs::table
-        .select(atelier::schema::generation_jobs::client_ip)
-        .order(atelier::schema::generation_jobs::id.asc())
+    let stored: Vec<Option<ipnetwork::IpNetwork>> = atelier::db::schema::generation_jobs::table
+        .select(atelier::db::schema::generation_jobs::client_ip)
+        .order(atelier::db::schema::generation_jobs::id.asc())
         .load(&mut app.conn())
         .expect("ips");
     assert_eq!(
@@ -510,7 +510,7 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
         app_ref.count_images() == 3
     })
     .await;
-    use atelier::schema::images;
+    use atelier::db::schema::images;
     let costs: Vec<(i32, bool)> = images::table
         .order(images::job_id.asc())
         .select((images::credits_used, images::free))
@@ -569,7 +569,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .contains("few minutes old")
     );
     {
-        use atelier::schema::users;
+        use atelier::db::schema::users;
         diesel::update(users::table.filter(users::username.eq("fresh")))
             .set(users::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(3)))
             .execute(&mut app.conn())
@@ -586,7 +586,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
         .await;
     app.login(&throwaway, "burner", PASSWORD).await;
     {
-        use atelier::schema::users;
+        use atelier::db::schema::users;
         diesel::update(users::table.filter(users::username.eq("burner")))
             .set(users::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(3)))
             .execute(&mut app.conn())
@@ -650,14 +650,14 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     // A free image.
     let broke = signed_in_with_credits(&app, "broke", 0).await;
     assert_eq!(wait(&broke).await.expect("POST").status(), 502);
-    let used: Vec<i32> = atelier::schema::free_image_allowances::table
-        .select(atelier::schema::free_image_allowances::used)
+    let used: Vec<i32> = atelier::db::schema::free_image_allowances::table
+        .select(atelier::db::schema::free_image_allowances::used)
         .load(&mut app.conn())
         .expect("allowances");
     assert_eq!(used, vec![0]);
     // An anonymous use.
     assert_eq!(wait(&new_client()).await.expect("POST").status(), 502);
-    let events: i64 = atelier::schema::usage_events::table
+    let events: i64 = atelier::db::schema::usage_events::table
         .count()
         .get_result(&mut app.conn())
         .expect("events");
@@ -756,7 +756,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(one_image(&app, &user, "198.51.100.6").await.status(), 202);
     // The history stays.
-    let blocks: i64 = atelier::schema::ip_blocks::table
+    let blocks: i64 = atelier::db::schema::ip_blocks::table
         .count()
         .get_result(&mut app.conn())
         .expect("blocks");

@@ -318,8 +318,8 @@ async fn viewing_pages_does_not_rewrite_the_session() {
     // The login redirect's page shows no flash; after it, the row should stay as it is.
     app.get(&client, "/dashboard").await;
     let seen = || -> chrono::DateTime<chrono::Utc> {
-        atelier::schema::sessions::table
-            .select(atelier::schema::sessions::last_seen_at)
+        atelier::db::schema::sessions::table
+            .select(atelier::db::schema::sessions::last_seen_at)
             .first(&mut app.conn())
             .expect("session row")
     };

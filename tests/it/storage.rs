@@ -318,7 +318,7 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
 
     // What a crash between the objects and the row would leave: objects without a row.
     {
-        use atelier::schema::images;
+        use atelier::db::schema::images;
         use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
         diesel::delete(images::table.filter(images::id.eq(gone)))
             .execute(&mut app.conn())

@@ -117,7 +117,7 @@ async fn parallel_guesses_cannot_pass_the_limit() {
         // Fresh IP key per round via a fresh account name; the IP is shared, so clear it.
         {
             use diesel::RunQueryDsl;
-            diesel::delete(atelier::schema::login_failures::table)
+            diesel::delete(atelier::db::schema::login_failures::table)
                 .execute(&mut app.conn())
                 .expect("clear");
         }

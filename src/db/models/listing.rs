@@ -1,0 +1,309 @@
+//! The user's gallery listing: filters (folder, tag, favourites, full-text search over
+//! title and prompt), sort orders and counts, and the favourites table. Explore's listing
+//! and single-image lookups stay in `image.rs`.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use super::Image;
+use super::image::{Page, PlacedImage, PlacedRow};
+use crate::db::schema::{favourites, folders, images, library_versions, users};
+
+/// How a gallery listing is ordered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum GallerySort {
+    #[default]
+    Newest,
+    Oldest,
+    Title,
+    Largest,
+}
+
+impl GallerySort {
+    /// Every order, with the word used in URLs and its label.
+    pub const ALL: [(GallerySort, &'static str, &'static str); 4] = [
+        (GallerySort::Newest, "newest", "Newest first"),
+        (GallerySort::Oldest, "oldest", "Oldest first"),
+        (GallerySort::Title, "title", "Title A–Z"),
+        (GallerySort::Largest, "largest", "Largest files"),
+    ];
+
+    /// The order a URL names; anything else is the default.
+    pub fn parse(word: &str) -> Self {
+        Self::ALL
+            .iter()
+            .find(|(_, name, _)| *name == word)
+            .map_or_else(Self::default, |(sort, _, _)| *sort)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(sort, _, _)| *sort == self)
+            .map_or("newest", |(_, name, _)| name)
+    }
+}
+
+/// What a gallery listing filters by and how it is ordered.
+#[derive(Debug, Default, Clone)]
+pub struct ImageFilter {
+    pub folder_id: Option<i64>,
+    pub tag: Option<String>,
+    /// Only the owner's favourites.
+    pub favourites: bool,
+    /// Words every match's title or prompt contains (prefixes count: "mount" finds
+    /// "mountains"); see [`search_query`].
+    pub search: Option<String>,
+    pub sort: GallerySort,
+}
+
+impl ImageFilter {
+    fn is_everyday_view(&self) -> bool {
+        self.folder_id.is_none()
+            && self.tag.is_none()
+            && !self.favourites
+            && self.search.is_none()
+            && self.sort == GallerySort::Newest
+    }
+}
+
+/// A search box's text as a PostgreSQL `tsquery`: up to eight words of letters and digits,
+/// each matched as a prefix, all required (`mountain:* & lake:*`). `None` when the text has
+/// no word (punctuation only), so nothing the user types reaches the query parser raw.
+pub fn search_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(8)
+        .map(|word| {
+            format!(
+                "{}:*",
+                word.chars().take(64).collect::<String>().to_lowercase()
+            )
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+/// One page of a user's listing, as [`Image::page_for_user`] read it.
+pub struct UserPage {
+    pub items: Vec<PlacedImage>,
+    /// The ids on the page the user starred.
+    pub favourites: Vec<i64>,
+    /// The account's library version the statement saw (`None` on an empty page).
+    pub version: Option<i64>,
+}
+
+type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// The user's images matching `filter` (not yet ordered or selected).
+fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
+    let mut query = images::table
+        .filter(images::user_id.eq(user_id))
+        .into_boxed();
+    if let Some(folder_id) = filter.folder_id {
+        query = query.filter(images::folder_id.eq(folder_id));
+    }
+    if let Some(tag) = &filter.tag {
+        query = query.filter(images::tags.contains(vec![tag.clone()]));
+    }
+    if filter.favourites {
+        query = query.filter(
+            images::id.eq_any(
+                favourites::table
+                    .filter(favourites::user_id.eq(user_id))
+                    .select(favourites::image_id),
+            ),
+        );
+    }
+    if let Some(search) = filter.search.as_deref().and_then(search_query) {
+        query = query.filter(
+            sql::<Bool>("images.search @@ to_tsquery('english'::regconfig, ")
+                .bind::<Text, _>(search)
+                .sql(")"),
+        );
+    }
+    query
+}
+
+impl Image {
+    /// The user's images matching `filter`, with how many match.
+    pub fn list_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Page<PlacedImage>> {
+        let total = Self::count_for_user(conn, user_id, filter)?;
+        let items = Self::page_for_user(conn, user_id, filter, offset, limit)?.items;
+        Ok(Page { items, total })
+    }
+
+    /// One page of the user's images, which of them are favourites, and the account's
+    /// library version as that statement saw it (`None` on an empty page): one statement.
+    /// The everyday view (everything, newest first) is a static statement the planner
+    /// walks the index with, prepared once per connection; filtered and sorted views are
+    /// built for the request.
+    pub fn page_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<UserPage> {
+        let version = library_versions::table
+            .filter(library_versions::user_id.eq(user_id))
+            .select(library_versions::version)
+            .single_value();
+        let starred =
+            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
+        let columns = (
+            Image::as_select(),
+            users::username,
+            folders::slug,
+            folders::name,
+            version,
+            starred,
+        );
+        let rows: Vec<(Image, String, String, String, Option<i64>, bool)> = if filter
+            .is_everyday_view()
+        {
+            images::table
+                .inner_join(users::table)
+                .inner_join(folders::table)
+                .filter(images::user_id.eq(user_id))
+                .order((images::created_at.desc(), images::id.desc()))
+                .offset(offset)
+                .limit(limit)
+                .select(columns)
+                .load(conn)?
+        } else {
+            let ids = matching(user_id, filter).select(images::id);
+            let query = images::table
+                .inner_join(users::table)
+                .inner_join(folders::table)
+                .filter(images::id.eq_any(ids))
+                .into_boxed();
+            let query = match filter.sort {
+                GallerySort::Newest => query.order((images::created_at.desc(), images::id.desc())),
+                GallerySort::Oldest => query.order((images::created_at.asc(), images::id.asc())),
+                GallerySort::Title => query.order((images::title.asc(), images::id.asc())),
+                GallerySort::Largest => query.order((images::bytes.desc(), images::id.desc())),
+            };
+            query
+                .offset(offset)
+                .limit(limit)
+                .select(columns)
+                .load(conn)?
+        };
+        let mut page = UserPage {
+            version: rows.first().and_then(|row| row.4),
+            items: Vec::with_capacity(rows.len()),
+            favourites: Vec::new(),
+        };
+        for (image, username, slug, name, _, starred) in rows {
+            if starred {
+                page.favourites.push(image.id);
+            }
+            page.items
+                .push(PlacedImage::from((image, username, slug, name) as PlacedRow));
+        }
+        Ok(page)
+    }
+
+    /// The account's library version (bumped by every change to its images or folders).
+    pub fn library_version(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
+        library_versions::table
+            .filter(library_versions::user_id.eq(user_id))
+            .select(library_versions::version)
+            .first(conn)
+            .optional()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// How many of the user's images match `filter`.
+    pub fn count_for_user(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+    ) -> QueryResult<i64> {
+        matching(user_id, filter).count().get_result(conn)
+    }
+}
+
+/// Stars or unstars one of the owner's images.
+pub fn set_favourite(
+    conn: &mut PgConnection,
+    user_id: i64,
+    image_id: i64,
+    favourite: bool,
+) -> QueryResult<()> {
+    if favourite {
+        diesel::insert_into(favourites::table)
+            .values((
+                favourites::image_id.eq(image_id),
+                favourites::user_id.eq(user_id),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    } else {
+        diesel::delete(
+            favourites::table
+                .filter(favourites::image_id.eq(image_id))
+                .filter(favourites::user_id.eq(user_id)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Which of these images are the user's favourites.
+pub fn favourites_among(
+    conn: &mut PgConnection,
+    user_id: i64,
+    image_ids: &[i64],
+) -> QueryResult<Vec<i64>> {
+    favourites::table
+        .filter(favourites::user_id.eq(user_id))
+        .filter(favourites::image_id.eq_any(image_ids))
+        .select(favourites::image_id)
+        .load(conn)
+}
+
+/// Whether the user starred this image.
+pub fn is_favourite(conn: &mut PgConnection, user_id: i64, image_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        favourites::table
+            .filter(favourites::user_id.eq(user_id))
+            .filter(favourites::image_id.eq(image_id)),
+    ))
+    .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_becomes_prefix_words_and_nothing_else() {
+        assert_eq!(
+            search_query("Mountain lake").as_deref(),
+            Some("mountain:* & lake:*")
+        );
+        assert_eq!(
+            search_query("it's  a'|!:*&").as_deref(),
+            Some("it:* & s:* & a:*")
+        );
+        assert_eq!(search_query(" !? "), None);
+        assert_eq!(search_query("Öl über"), Some("öl:* & über:*".to_owned()));
+    }
+
+    #[test]
+    fn unknown_sort_words_fall_back_to_newest() {
+        assert_eq!(GallerySort::parse("title"), GallerySort::Title);
+        assert_eq!(GallerySort::parse("DROP"), GallerySort::Newest);
+        assert_eq!(GallerySort::Largest.as_str(), "largest");
+    }
+}

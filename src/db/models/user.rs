@@ -1,0 +1,279 @@
+//! The `users` table: accounts with role, tier, credits and the disabled flag.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::is_unique_violation;
+use crate::db::schema::users;
+use crate::domain::Email;
+use crate::domain::{Role, Tier};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub tier: Tier,
+    pub credits: i64,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub credits: i64,
+}
+
+/// Why a user could not be created or renamed.
+#[derive(Debug)]
+pub enum UniqueFieldTaken {
+    Username,
+    Email,
+}
+
+/// The reserved account that holds anonymous visitors' images (see migration 000005); it
+/// cannot log in, and registering its name is refused as "taken".
+pub const ANON_USERNAME: &str = "_anon";
+
+impl AsRef<User> for User {
+    fn as_ref(&self) -> &User {
+        self
+    }
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The username as the storage path segment it also is (the table's CHECK constraint
+    /// guarantees the pattern, so a failure here is a bug).
+    pub fn folder_owner(&self) -> Result<crate::domain::Username, crate::error::AppError> {
+        crate::domain::Username::parse(&self.username).map_err(|_| {
+            crate::error::AppError::internal(anyhow::anyhow!(
+                "stored username {:?} is invalid",
+                self.username
+            ))
+        })
+    }
+}
+
+impl User {
+    /// The account anonymous images belong to.
+    pub fn anonymous_holder(conn: &mut PgConnection) -> QueryResult<User> {
+        users::table
+            .filter(users::username.eq(ANON_USERNAME))
+            .select(User::as_select())
+            .first(conn)
+    }
+
+    pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Finds by username, or by email when the identifier contains `@`. Case-insensitive,
+    /// since both columns hold folded values.
+    pub fn find_by_login(conn: &mut PgConnection, identifier: &str) -> QueryResult<Option<User>> {
+        let folded = identifier.trim().to_lowercase();
+        let query = users::table.select(User::as_select()).into_boxed();
+        let query = if folded.contains('@') {
+            query.filter(users::email.eq(folded))
+        } else {
+            query.filter(users::username.eq(folded))
+        };
+        query.first(conn).optional()
+    }
+
+    /// Inserts the user. A taken username or email (also when two registrations race) is
+    /// reported as `Ok(Err(..))` by the unique constraints, not as a database error.
+    pub fn create(
+        conn: &mut PgConnection,
+        new: &NewUser<'_>,
+    ) -> QueryResult<Result<User, UniqueFieldTaken>> {
+        match diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+        {
+            Ok(user) => Ok(Ok(user)),
+            Err(err) if is_unique_violation(&err, "users_username_key") => {
+                Ok(Err(UniqueFieldTaken::Username))
+            }
+            Err(err) if is_unique_violation(&err, "users_email_key") => {
+                Ok(Err(UniqueFieldTaken::Email))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_email(
+        conn: &mut PgConnection,
+        id: i64,
+        email: &Email,
+    ) -> QueryResult<Result<(), UniqueFieldTaken>> {
+        match diesel::update(users::table.find(id))
+            .set((
+                users::email.eq(email.as_str()),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(err) if is_unique_violation(&err, "users_email_key") => {
+                Ok(Err(UniqueFieldTaken::Email))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Admin changes: tier, role and the disabled flag.
+    pub fn set_standing(
+        conn: &mut PgConnection,
+        id: i64,
+        tier: Tier,
+        role: Role,
+        disabled: bool,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::tier.eq(tier),
+                users::role.eq(role),
+                users::disabled.eq(disabled),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes the row; sessions, folders, images and jobs go with it (foreign keys), the
+    /// ledger rows stay with their user erased. Files are the caller's to remove.
+    pub fn delete(conn: &mut PgConnection, id: i64) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn)
+    }
+
+    pub fn admin_exists(conn: &mut PgConnection) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            users::table.filter(users::role.eq(Role::Admin)),
+        ))
+        .get_result(conn)
+    }
+}
+
+/// What a form needs to know to show the right field error.
+pub fn taken_message(field: &UniqueFieldTaken) -> (&'static str, &'static str) {
+    match field {
+        UniqueFieldTaken::Username => ("username", "This username is already taken."),
+        UniqueFieldTaken::Email => ("email", "An account with this email already exists."),
+    }
+}
+
+/// A line of the admin's user list.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct UserSummary {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub role: Role,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub tier: Tier,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub credits: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub disabled: bool,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub generations: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub images: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total: i64,
+}
+
+/// How the user list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Newest,
+    Credits,
+    Generations,
+}
+
+impl UserSort {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "credits" => UserSort::Credits,
+            "generations" => UserSort::Generations,
+            _ => UserSort::Newest,
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            UserSort::Newest => "u.created_at DESC, u.id DESC",
+            UserSort::Credits => "u.credits DESC, u.id",
+            UserSort::Generations => "generations DESC, u.id",
+        }
+    }
+}
+
+/// Users matching `text` (in name or email) or seen on `network` (sessions, images, jobs).
+pub fn search(
+    conn: &mut PgConnection,
+    text: Option<&str>,
+    network: Option<ipnetwork::IpNetwork>,
+    sort: UserSort,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserSummary>> {
+    use diesel::sql_types::{BigInt, Cidr, Nullable, Text};
+    let pattern = text.map(|text| format!("%{}%", crate::db::models::audit::escape_like(text)));
+    diesel::sql_query(format!(
+        "SELECT u.id, u.username, u.email, u.role, u.tier, u.credits, u.disabled, u.created_at,
+                (SELECT count(*) FROM generation_jobs j WHERE j.user_id = u.id) AS generations,
+                (SELECT count(*) FROM images i WHERE i.user_id = u.id) AS images,
+                count(*) OVER () AS total
+         FROM users u
+         WHERE u.username <> '{ANON_USERNAME}'
+           AND ($1::text IS NULL OR u.username ILIKE $1 OR u.email ILIKE $1)
+           AND ($2::cidr IS NULL
+                OR EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.ip <<= $2)
+                OR EXISTS (SELECT 1 FROM images i WHERE i.user_id = u.id AND i.client_ip <<= $2)
+                OR EXISTS (SELECT 1 FROM generation_jobs j WHERE j.user_id = u.id AND j.client_ip <<= $2))
+         ORDER BY {}
+         OFFSET $3 LIMIT $4",
+        sort.order_by()
+    ))
+    .bind::<Nullable<Text>, _>(pattern)
+    .bind::<Nullable<Cidr>, _>(network)
+    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}

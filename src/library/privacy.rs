@@ -1,0 +1,287 @@
+//! What Atelier keeps about people, and how they get it back or get rid of it: erasing
+//! client IPs older than the retention everywhere they are stored (the rows stay, so the
+//! counts do), and a user's export (their images and a JSON record of everything about
+//! them). Blocking: call inside `Db::run` or `web::block`.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::models::listing::ImageFilter;
+use crate::db::models::{Folder, Image, SessionRow, User, api_token};
+use crate::db::schema::{
+    admin_audit, free_image_allowances, generation_jobs, images, login_failures, sessions,
+    usage_events,
+};
+use crate::error::AppError;
+use crate::library::Library;
+use crate::quota::credits;
+
+/// How many rows lost their IP, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub images: usize,
+    pub jobs: usize,
+    pub sessions: usize,
+    pub usage_events: usize,
+    pub audit: usize,
+    /// Bookkeeping rows that only exist for an address (login failures, free-image
+    /// counters): deleted rather than emptied.
+    pub deleted_counters: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.images
+            + self.jobs
+            + self.sessions
+            + self.usage_events
+            + self.audit
+            + self.deleted_counters
+    }
+}
+
+/// Erases every client IP recorded before `before`. One transaction.
+pub fn purge_ips(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<Purged> {
+    conn.transaction(|conn| {
+        let none = None::<ipnetwork::IpNetwork>;
+        Ok(Purged {
+            images: diesel::update(
+                images::table
+                    .filter(images::created_at.lt(before))
+                    .filter(images::client_ip.is_not_null()),
+            )
+            .set(images::client_ip.eq(none))
+            .execute(conn)?,
+            jobs: diesel::update(
+                generation_jobs::table
+                    .filter(generation_jobs::created_at.lt(before))
+                    .filter(generation_jobs::client_ip.is_not_null()),
+            )
+            .set(generation_jobs::client_ip.eq(none))
+            .execute(conn)?,
+            sessions: diesel::update(
+                sessions::table
+                    .filter(sessions::created_at.lt(before))
+                    .filter(sessions::ip.is_not_null()),
+            )
+            .set(sessions::ip.eq(none))
+            .execute(conn)?,
+            usage_events: diesel::update(
+                usage_events::table
+                    .filter(usage_events::at.lt(before))
+                    .filter(
+                        usage_events::ip_key
+                            .is_not_null()
+                            .or(usage_events::client_ip.is_not_null()),
+                    ),
+            )
+            .set((
+                usage_events::ip_key.eq(none),
+                usage_events::client_ip.eq(none),
+            ))
+            .execute(conn)?,
+            audit: diesel::update(
+                admin_audit::table
+                    .filter(admin_audit::at.lt(before))
+                    .filter(admin_audit::ip.is_not_null()),
+            )
+            .set(admin_audit::ip.eq(none))
+            .execute(conn)?,
+            deleted_counters: diesel::delete(
+                login_failures::table.filter(login_failures::at.lt(before)),
+            )
+            .execute(conn)?
+                + diesel::delete(
+                    free_image_allowances::table
+                        .filter(free_image_allowances::updated_at.lt(before)),
+                )
+                .execute(conn)?,
+        })
+    })
+}
+
+/// What an export holds, read from the database in one go: the images to copy and the
+/// JSON record. The files are read afterwards by [`write_export`], without a connection.
+pub struct ExportPlan {
+    images: Vec<(crate::db::models::PlacedImage, String)>,
+    record: serde_json::Value,
+}
+
+/// Reads everything about `user` for the export: every image (to be stored under
+/// `images/{folder}/`), and the profile, images (prompts and client IPs included), folders,
+/// credit ledger, sessions and API tokens for `atelier-export.json`.
+pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, AppError> {
+    let mut images = Vec::new();
+    let mut listed = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 500)?;
+        if page.items.is_empty() {
+            break;
+        }
+        offset += page.items.len() as i64;
+        for placed in page.items {
+            let name = format!(
+                "images/{}/{}.{}",
+                placed.folder_slug, placed.image.stem, placed.image.original_ext
+            );
+            let image = &placed.image;
+            listed.push(serde_json::json!({
+                "id": image.id,
+                "file": name,
+                "folder": placed.folder_name,
+                "kind": image.kind,
+                "media": if image.is_video() { "video" } else { "image" },
+                "seconds": image.duration_ms.map(|ms| f64::from(ms) / 1000.0),
+                "title": image.title,
+                "tags": image.tags,
+                "width": image.width,
+                "height": image.height,
+                "prompt": image.prompt,
+                "model": image.model,
+                "provider": image.provider,
+                "seed": image.seed,
+                "credits_used": image.credits_used,
+                "free": image.free,
+                "client_ip": image.client_ip.map(|ip| ip.ip().to_string()),
+                "shared": image.share_token_hash.is_some(),
+                "created": image.created_at.to_rfc3339(),
+            }));
+            images.push((placed, name));
+        }
+    }
+    let folders: Vec<_> = Folder::list(conn, user.id)?
+        .into_iter()
+        .map(|folder| serde_json::json!({ "name": folder.name, "slug": folder.slug, "images": folder.image_count }))
+        .collect();
+    let ledger = credits::ledger(conn, user.id, i64::MAX)?;
+    let sessions: Vec<_> = SessionRow::list_for_user(conn, user.id)?
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "started": row.created_at.to_rfc3339(),
+                "last_seen": row.last_seen_at.to_rfc3339(),
+                "ip": row.ip.map(|ip| ip.ip().to_string()),
+                "user_agent": row.user_agent,
+            })
+        })
+        .collect();
+    let tokens: Vec<_> = api_token::list_for_user(conn, user.id)?
+        .into_iter()
+        .map(|token| {
+            serde_json::json!({
+                "name": token.name,
+                "created": token.created_at.to_rfc3339(),
+                "last_used": token.last_used_at.map(|at| at.to_rfc3339()),
+            })
+        })
+        .collect();
+    let record = serde_json::json!({
+        "exported_at": Utc::now().to_rfc3339(),
+        "profile": {
+            "username": user.username,
+            "email": user.email,
+            "role": user.role,
+            "tier": user.tier,
+            "credits": user.credits,
+            "created": user.created_at.to_rfc3339(),
+        },
+        "folders": folders,
+        "images": listed,
+        "ledger": ledger,
+        "sessions": sessions,
+        "api_tokens": tokens,
+    });
+    Ok(ExportPlan { images, record })
+}
+
+/// Writes the planned export into `file` (a zip) and rewinds it. Reads the files only: call
+/// it off the executor, with no database connection held.
+pub fn write_export(library: &Library, plan: &ExportPlan, file: &mut File) -> Result<(), AppError> {
+    use zip::write::SimpleFileOptions;
+    // Images are compressed already; storing keeps the export fast.
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut zip = zip::ZipWriter::new(&mut *file);
+    for (placed, name) in &plan.images {
+        let bytes = match library.read(placed, crate::storage::Variant::Original) {
+            Ok(bytes) => bytes,
+            // Deleted since the plan was read: leave it out.
+            Err(crate::storage::StoreError::NotFound) => continue,
+            Err(err) => return Err(err.into()),
+        };
+        zip.start_file(name.as_str(), options)
+            .map_err(AppError::internal)?;
+        zip.write_all(&bytes).map_err(AppError::internal)?;
+    }
+    let json = serde_json::to_vec_pretty(&plan.record).map_err(AppError::internal)?;
+    zip.start_file("atelier-export.json", options)
+        .map_err(AppError::internal)?;
+    zip.write_all(&json).map_err(AppError::internal)?;
+    zip.finish().map_err(AppError::internal)?;
+    file.flush().map_err(AppError::internal)?;
+    file.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    Ok(())
+}
+
+/// The accounts whose export this instance is building: one at a time per account, since
+/// each reads every file the account has.
+#[derive(Clone, Default)]
+pub struct ExportsInProgress(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>);
+
+/// Held while an account's export is built; dropping it lets the next one start.
+pub struct ExportTurn {
+    exports: ExportsInProgress,
+    user_id: i64,
+}
+
+impl ExportsInProgress {
+    /// The account's turn, or `None` while another export of it is being built.
+    pub fn begin(&self, user_id: i64) -> Option<ExportTurn> {
+        let mut running = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        running.insert(user_id).then(|| ExportTurn {
+            exports: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for ExportTurn {
+    fn drop(&mut self) {
+        self.exports
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.user_id);
+    }
+}
+
+/// An unnamed temporary file in `dir` (gone when closed, even after a crash).
+pub fn scratch_file(dir: &Path) -> Result<File, AppError> {
+    crate::storage::create_private_dir(dir).map_err(AppError::internal)?;
+    tempfile::tempfile_in(dir).map_err(AppError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportsInProgress;
+
+    #[test]
+    fn one_export_at_a_time_per_account() {
+        let exports = ExportsInProgress::default();
+        let first = exports.begin(1).expect("first export starts");
+        assert!(exports.begin(1).is_none(), "a second waits");
+        assert!(exports.begin(2).is_some(), "other accounts are not held up");
+        drop(first);
+        assert!(
+            exports.begin(1).is_some(),
+            "the next may start once it is done"
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Registration, login and logout.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::db::models::login_failure::Throttled;
+use crate::db::models::user::taken_message;
+use crate::domain::{Email, NewPassword, Username};
+use crate::error::AppError;
+use crate::operations::accounts;
+use crate::operations::login::{self, FailureLimit};
+use crate::quota::charge;
+use crate::quota::{ClientIp, limit_key};
+use crate::web::auth::{anon_id, keys};
+use crate::web::extract::{Form, MaybeUser, Query};
+use crate::web::state::AppState;
+use crate::web::views::errors::wants_json;
+use crate::web::views::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/register", web::get().to(register_form))
+        .route("/register", web::post().to(register))
+        .route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout));
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    username: String,
+    email: String,
+    password: String,
+    confirm_password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+struct RegisterPage<'a> {
+    layout: Layout,
+    username: &'a str,
+    email: &'a str,
+    errors: FieldErrors,
+}
+
+async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    render(
+        StatusCode::OK,
+        &RegisterPage {
+            layout: Layout::signed_out(&session),
+            username: "",
+            email: "",
+            errors: FieldErrors::default(),
+        },
+    )
+}
+
+async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    ip: ClientIp,
+    Form(form): Form<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    let username = Username::parse(&form.username)
+        .map_err(|msg| errors.add("username", msg))
+        .ok();
+    let email = Email::parse(&form.email)
+        .map_err(|msg| errors.add("email", msg))
+        .ok();
+    let password = NewPassword::parse(&form.password, &form.confirm_password)
+        .map_err(|problem| {
+            let field = match problem {
+                crate::domain::PasswordProblem::Mismatch => "confirm_password",
+                _ => "password",
+            };
+            errors.add(field, problem.message());
+        })
+        .ok();
+    let json = wants_json(&req);
+    let show_again = |session: &Session, status, errors: FieldErrors| {
+        if json {
+            return Ok(errors.json(status));
+        }
+        render(
+            status,
+            &RegisterPage {
+                layout: Layout::signed_out(session),
+                username: form.username.trim(),
+                email: form.email.trim(),
+                errors,
+            },
+        )
+    };
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return show_again(&session, StatusCode::BAD_REQUEST, errors);
+    };
+
+    charge::refuse_if_blocked(&state.db, &state.rules, ip).await?;
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let signup_credits = i64::from(state.settings.signup_credits);
+    let created = state
+        .db
+        .run(move |conn| accounts::register(conn, &username, &email, &hash, signup_credits))
+        .await?;
+    match created {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, username = %user.username, "account created");
+            let moved = adopt_anonymous_images(&state, &session, user.id).await?;
+            sign_in(&session, &req, ip, user.id)?;
+            let message = if moved > 0 {
+                format!(
+                    "Welcome, {}. Your account is ready, and the {moved} picture{} you made are in it.",
+                    user.username,
+                    if moved == 1 { "" } else { "s" }
+                )
+            } else {
+                format!(
+                    "Welcome, {}. Your account is ready: start creating.",
+                    user.username
+                )
+            };
+            if json {
+                return Ok(HttpResponse::Created().json(serde_json::json!({
+                    "success": true,
+                    "user": {"id": user.id, "username": user.username, "email": user.email},
+                    "claimed_images": moved,
+                    "message": message,
+                })));
+            }
+            Flash::success(&session, message);
+            // The documented answer is 303 to /login (SPEC §12); signed in, /login passes
+            // the browser on to the dashboard.
+            Ok(see_other("/login"))
+        }
+        Err(taken) => {
+            let (field, message) = taken_message(&taken);
+            errors.add(field, message);
+            show_again(&session, StatusCode::CONFLICT, errors)
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage<'a> {
+    layout: Layout,
+    username: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+async fn login_form(
+    session: Session,
+    user: MaybeUser,
+    Query(query): Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if user.0.is_some() {
+        return Ok(see_other(next));
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            layout: Layout::signed_out(&session),
+            username: "",
+            next,
+            error: None,
+        },
+    )
+}
+
+/// The same answer for an unknown account and a wrong password.
+const BAD_CREDENTIALS: &str = "Invalid username/email or password.";
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    ip: ClientIp,
+    Form(form): Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let show_again = |status: StatusCode, error: &str| {
+        render(
+            status,
+            &LoginPage {
+                layout: Layout::signed_out(&session),
+                username: form.username.trim(),
+                next: &next,
+                error: Some(error),
+            },
+        )
+    };
+    let identifier = form.username.trim().to_lowercase();
+    if identifier.is_empty() || form.password.is_empty() {
+        return show_again(
+            StatusCode::BAD_REQUEST,
+            "Enter your username (or email) and password.",
+        );
+    }
+
+    let settings = &state.settings;
+    let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
+    let limit = FailureLimit {
+        failures: settings.login_failure_limit,
+        window: Duration::seconds(
+            i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+        ),
+    };
+    let attempt = state
+        .db
+        .run(move |conn| login::start(conn, &identifier, ip_key, limit))
+        .await?;
+    let attempt = match attempt {
+        Ok(id) => id,
+        Err(Throttled { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let mut response = show_again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed logins from this network or for this account. \
+                     Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            )?;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(response);
+        }
+    };
+
+    let hash = attempt.user.as_ref().map(|user| user.password_hash.clone());
+    let password_ok = state.hasher.verify(form.password.clone(), hash).await?;
+    let user = match &attempt.user {
+        Some(user) if password_ok => user.clone(),
+        _ => return show_again(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+    };
+    if user.disabled {
+        return show_again(
+            StatusCode::FORBIDDEN,
+            "This account has been disabled. Contact the site's administrator.",
+        );
+    }
+    state
+        .db
+        .run(move |conn| login::succeed(conn, &attempt))
+        .await?;
+
+    adopt_anonymous_images(&state, &session, user.id).await?;
+    session.remove(keys::FLASH);
+    sign_in(&session, &req, ip, user.id)?;
+    tracing::info!(user_id = user.id, "logged in");
+    Ok(see_other(&next))
+}
+
+/// Signs `user_id` in on a fresh session id (which defeats session fixation), recording
+/// where and with what the session was opened.
+fn sign_in(
+    session: &Session,
+    req: &HttpRequest,
+    ip: ClientIp,
+    user_id: i64,
+) -> Result<(), AppError> {
+    session.renew();
+    session
+        .insert(keys::USER_ID, user_id)
+        .and(session.insert(keys::IP, ip.0.to_string()))
+        .and(session.insert(keys::USER_AGENT, user_agent(req)))
+        .map_err(AppError::internal)
+}
+
+async fn logout(session: Session) -> HttpResponse {
+    session.purge();
+    see_other("/")
+}
+
+/// Moves what this session generated anonymously into the account it just registered or
+/// logged in to; the session forgets its anonymous id.
+async fn adopt_anonymous_images(
+    state: &AppState,
+    session: &Session,
+    user_id: i64,
+) -> Result<usize, AppError> {
+    let Some(anon_id) = anon_id(session) else {
+        return Ok(0);
+    };
+    let library = state.library.clone();
+    let moved = state
+        .db
+        .run(move |conn| accounts::adopt_anonymous(conn, &library, &anon_id, user_id))
+        .await?;
+    session.remove(keys::ANON_ID);
+    if moved > 0 {
+        tracing::info!(user_id, moved, "anonymous images moved into the account");
+    }
+    Ok(moved)
+}

@@ -1,0 +1,369 @@
+//! The gallery (`/gallery`: folders, tags, pages) and folders (`POST /folders`,
+//! `/folders/{id}/delete`). One image's page and actions are in `images.rs`.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::models::Folder;
+use crate::db::models::folder::FolderDeleteRefusal;
+use crate::db::models::listing::{GallerySort, ImageFilter, search_query};
+use crate::domain::parse_folder_name;
+use crate::error::AppError;
+use crate::operations::{folders, pages};
+use crate::web::extract::{CurrentUser, Form, Query};
+use crate::web::state::AppState;
+use crate::web::views::{
+    Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other, url_encode,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/gallery", web::get().to(gallery))
+        .route("/folders", web::post().to(create_folder))
+        .route("/folders/{id}/rename", web::post().to(rename_folder))
+        .route("/folders/{id}/delete", web::post().to(delete_folder));
+}
+
+/// One folder in the sidebar.
+struct FolderLink {
+    id: i64,
+    slug: String,
+    name: String,
+    count: i64,
+    active: bool,
+    deletable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "gallery/gallery.html")]
+struct GalleryPage {
+    layout: Layout,
+    heading: String,
+    folders: Vec<FolderLink>,
+    tags: Vec<String>,
+    active_folder: String,
+    /// The folder being looked at, for the rename form.
+    active_folder_id: Option<i64>,
+    active_folder_name: String,
+    active_tag: String,
+    /// What the search box holds, the order and whether only favourites show.
+    search: String,
+    sort: &'static str,
+    sorts: &'static [(GallerySort, &'static str, &'static str)],
+    favourites_only: bool,
+    /// This view's URL (filters and page), where bulk actions come back to.
+    here: String,
+    cards: Vec<Card>,
+    total: i64,
+    pager: Pager,
+    folder_error: Option<String>,
+}
+
+/// A listing's query, for the gallery page and `GET /api/images` alike.
+#[derive(Debug, Default, Deserialize)]
+pub struct GalleryQuery {
+    /// A folder's slug.
+    pub(super) folder: Option<String>,
+    tag: Option<String>,
+    pub(super) page: Option<String>,
+    /// Words to find in titles and prompts.
+    q: Option<String>,
+    /// `newest` (default), `oldest`, `title`, `largest`.
+    sort: Option<String>,
+    /// `favourites=1`: only starred images.
+    favourites: Option<String>,
+}
+
+impl GalleryQuery {
+    /// The filter these words ask for (the folder, a slug here, is the caller's to look
+    /// up). A search without a single word is no search.
+    pub(super) fn filter(&self) -> ImageFilter {
+        ImageFilter {
+            folder_id: None,
+            tag: self
+                .tag
+                .as_deref()
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
+            favourites: self
+                .favourites
+                .as_deref()
+                .is_some_and(|f| matches!(f, "1" | "true" | "on")),
+            search: self
+                .q
+                .as_deref()
+                .map(|q| q.trim().chars().take(200).collect::<String>())
+                .filter(|q| search_query(q).is_some()),
+            sort: GallerySort::parse(self.sort.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+async fn gallery(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    Query(query): Query<GalleryQuery>,
+) -> Result<HttpResponse, AppError> {
+    gallery_page(&state, &session, &current, query, StatusCode::OK, None).await
+}
+
+/// A gallery view's URL with these filters, on `page`.
+fn gallery_link(folder: Option<&str>, filter: &ImageFilter, page: i64) -> String {
+    let mut params = Vec::new();
+    if let Some(slug) = folder {
+        params.push(format!("folder={}", url_encode(slug)));
+    }
+    if let Some(tag) = &filter.tag {
+        params.push(format!("tag={}", url_encode(tag)));
+    }
+    if let Some(search) = &filter.search {
+        params.push(format!("q={}", url_encode(search)));
+    }
+    if filter.sort != GallerySort::Newest {
+        params.push(format!("sort={}", filter.sort.as_str()));
+    }
+    if filter.favourites {
+        params.push("favourites=1".to_owned());
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/gallery".to_owned()
+    } else {
+        format!("/gallery?{}", params.join("&"))
+    }
+}
+
+async fn gallery_page(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    query: GalleryQuery,
+    status: StatusCode,
+    folder_error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref());
+    let filter = query.filter();
+    let folder_slug = query.folder.filter(|f| !f.is_empty());
+    let user_id = current.user.id;
+    let pages::GalleryData {
+        summary,
+        listing,
+        folder,
+        favourites,
+    } = {
+        let (folder_slug, filter) = (folder_slug.clone(), filter.clone());
+        let window = ((page - 1) * PER_PAGE, PER_PAGE);
+        let summaries = state.summaries.clone();
+        state
+            .db
+            .run(move |conn| {
+                pages::gallery(
+                    conn,
+                    &summaries,
+                    user_id,
+                    folder_slug.as_deref(),
+                    filter,
+                    window,
+                )
+            })
+            .await?
+    };
+    let mut heading = match (&folder, &filter.tag) {
+        (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
+        (Some(folder), None) => folder.name.clone(),
+        (None, Some(tag)) => format!("#{tag}"),
+        (None, None) if filter.favourites => "Favourites".to_owned(),
+        (None, None) => "All images".to_owned(),
+    };
+    if let Some(search) = &filter.search {
+        heading = format!("“{search}” in {heading}");
+    }
+    let cards = listing
+        .items
+        .iter()
+        .map(|placed| Card {
+            favourite: favourites.contains(&placed.image.id),
+            ..Card::owned(placed)
+        })
+        .collect();
+    render(
+        status,
+        &GalleryPage {
+            layout: Layout::new(session, Some(current)),
+            heading,
+            folders: summary
+                .folders
+                .iter()
+                .map(|f| FolderLink {
+                    active: folder_slug.as_deref() == Some(f.slug.as_str()),
+                    deletable: !f.is_default(),
+                    id: f.id,
+                    slug: f.slug.clone(),
+                    name: f.name.clone(),
+                    count: f.image_count,
+                })
+                .collect(),
+            tags: summary.tags.clone(),
+            active_folder: folder_slug.clone().unwrap_or_default(),
+            active_folder_id: folder.as_ref().map(|f| f.id),
+            active_folder_name: folder.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+            active_tag: filter.tag.clone().unwrap_or_default(),
+            search: filter.search.clone().unwrap_or_default(),
+            sort: filter.sort.as_str(),
+            sorts: &GallerySort::ALL,
+            favourites_only: filter.favourites,
+            here: gallery_link(folder_slug.as_deref(), &filter, page),
+            cards,
+            total: listing.total,
+            pager: Pager::new(page, listing.total, PER_PAGE, |page| {
+                gallery_link(folder_slug.as_deref(), &filter, page)
+            }),
+            folder_error,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FolderForm {
+    name: String,
+}
+
+async fn create_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    Form(form): Form<FolderForm>,
+) -> Result<HttpResponse, AppError> {
+    let (name, slug) = match parse_folder_name(&form.name) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            return gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let user_id = current.user.id;
+    let created = {
+        let slug = slug.clone();
+        state
+            .db
+            .run(move |conn| folders::create(conn, user_id, &slug, &name))
+            .await?
+    };
+    match created {
+        Some(folder) => {
+            Flash::success(&session, format!("Folder “{}” created.", folder.name));
+            Ok(see_other(&format!("/gallery?folder={}", folder.slug)))
+        }
+        None => {
+            gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::CONFLICT,
+                Some(format!("You already have a folder called “{}”.", slug)),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /folders/{id}/rename` (`name`): a new name; the folder's URL and files stay.
+async fn rename_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    Form(form): Form<FolderForm>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let name = match parse_folder_name(&form.name) {
+        Ok((name, _)) => name,
+        Err(message) => {
+            let slug = state
+                .db
+                .run(move |conn| Folder::find_by_id(conn, id))
+                .await
+                .ok()
+                .filter(|folder| folder.user_id == user_id)
+                .map(|folder| folder.slug);
+            return gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery {
+                    folder: slug,
+                    ..GalleryQuery::default()
+                },
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let renamed = state
+        .db
+        .run(move |conn| folders::rename(conn, user_id, id, &name))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Flash::success(&session, format!("Folder renamed to “{}”.", renamed.name));
+    Ok(see_other(&format!(
+        "/gallery?folder={}",
+        url_encode(&renamed.slug)
+    )))
+}
+
+async fn delete_folder(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (current.user.id, id.into_inner());
+    let (library, owner) = (state.library.clone(), current.user.folder_owner()?);
+    let result = state
+        .db
+        .run(move |conn| folders::delete_empty(conn, &library, (user_id, &owner), id))
+        .await?;
+    match result {
+        Ok(folder) => {
+            Flash::success(&session, format!("Folder “{}” deleted.", folder.name));
+            Ok(see_other("/gallery"))
+        }
+        Err(FolderDeleteRefusal::NotFound) => Err(AppError::NotFound),
+        Err(refusal) => {
+            let message = match refusal {
+                FolderDeleteRefusal::IsDefault => {
+                    "The default folder cannot be deleted.".to_owned()
+                }
+                FolderDeleteRefusal::NotEmpty(n) => format!(
+                    "This folder still holds {n} image{}. Move or delete them first.",
+                    if n == 1 { "" } else { "s" }
+                ),
+                FolderDeleteRefusal::NotFound => String::new(),
+            };
+            gallery_page(
+                &state,
+                &session,
+                &current,
+                GalleryQuery::default(),
+                StatusCode::CONFLICT,
+                Some(message),
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The landing page and the privacy statement.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::error::AppError;
+use crate::quota::ClientIp;
+use crate::web::extract::MaybeUser;
+use crate::web::state::AppState;
+use crate::web::views::{Layout, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/privacy", web::get().to(privacy));
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    /// For visitors: how many anonymous generations their network has left, and whether
+    /// one more may be made (Generate is disabled otherwise; `cost` says why).
+    cost: String,
+    can_generate: bool,
+}
+
+async fn home(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let (cost, can_generate) = match &user.0 {
+        Some(_) => (String::new(), true),
+        None => {
+            let usage = state.usage_of(None, ip).await?;
+            (usage.next_image_cost(), usage.can_make_an_image())
+        }
+    };
+    render(
+        StatusCode::OK,
+        &HomePage {
+            layout: Layout::new(&session, user.0.as_ref()),
+            cost,
+            can_generate,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    retention_days: u32,
+    anon_hours: u64,
+    login_window_minutes: u64,
+}
+
+async fn privacy(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
+    let settings = &state.settings;
+    render(
+        StatusCode::OK,
+        &PrivacyPage {
+            layout: Layout::new(&session, user.0.as_ref()),
+            retention_days: settings.ip_retention_days,
+            anon_hours: settings.anon_retention_secs.div_ceil(3600),
+            login_window_minutes: settings.login_failure_window_secs.div_ceil(60),
+        },
+    )
+}

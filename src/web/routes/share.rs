@@ -1,0 +1,288 @@
+//! Sharing: the owner's `POST /images/{id}/share` (unlisted or public, with an expiry) and
+//! `/unshare`, the public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`)
+//! and `/explore`.
+//! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
+//! stored token hash, so the old link is a 404 from the next request on; so does expiry.
+//! Explore lists only shares their owners chose to publish; unlisted links never show.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use serde::Deserialize;
+
+use super::images::{image_page_with, owned_image};
+use crate::db::models::{Image, PlacedImage};
+use crate::domain::ShareChoice;
+use crate::domain::tokens;
+use crate::error::AppError;
+use crate::operations::images;
+use crate::storage::Variant;
+use crate::storage::imaging::THUMB_SIZE;
+use crate::web::extract::{CurrentUser, FormOrJson, MaybeUser, Query};
+use crate::web::state::AppState;
+use crate::web::views::PER_PAGE;
+use crate::web::views::errors::wants_json;
+use crate::web::views::files::{MediaCaching, serve_variant};
+use crate::web::views::{Card, display_title, page_number, share_file_url};
+use crate::web::views::{Layout, Pager, done, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/images/{id}/share", web::post().to(share))
+        .route("/images/{id}/unshare", web::post().to(unshare))
+        .route("/s/{token}", web::get().to(share_page))
+        .route("/s/{token}/image", super::get_or_head().to(share_image))
+        .route("/s/{token}/thumb", super::get_or_head().to(share_thumb))
+        .route("/explore", web::get().to(explore));
+}
+
+/// The shared image behind a token: live, unexpired, its owner enabled; otherwise 404.
+async fn find_shared(state: &AppState, token: &str) -> Result<PlacedImage, AppError> {
+    let well_formed = token.len() == 48
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !well_formed {
+        return Err(AppError::NotFound);
+    }
+    let hash = tokens::digest(token);
+    state
+        .db
+        .run(move |conn| Image::find_by_share_hash(conn, &hash))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "share/share.html")]
+struct SharePage {
+    layout: Layout,
+    title: String,
+    owner: String,
+    image_url: String,
+    width: i32,
+    height: i32,
+    tags: Vec<String>,
+    /// A video's length; it is then played, with the thumbnail as poster.
+    video: Option<String>,
+    poster_url: String,
+    /// Link previews (`og:*`) need absolute URLs: the site's origin when settings or a
+    /// trusted proxy say it (a guess from a client's headers could name anyone's site, and
+    /// a shared cache would keep it), then this page's and the picture's paths.
+    origin: Option<String>,
+    page_path: String,
+    og_image_path: String,
+    og_width: i32,
+    og_height: i32,
+    /// Published on Explore (search engines may index it); unlisted pages say `noindex`.
+    listed: bool,
+}
+
+async fn share_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    viewer: MaybeUser,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = token.into_inner();
+    let placed = find_shared(&state, &token).await?;
+    let origin = crate::web::extract::public_origin(&req);
+    let image = &placed.image;
+    // A video previews with its poster frame; a picture with itself, unless it is large,
+    // when the thumbnail is enough for a chat preview.
+    let (og_path, og_width, og_height) = if image.is_video() || image.bytes > 5_000_000 {
+        let scale = f64::from(THUMB_SIZE) / f64::from(image.width.max(image.height).max(1));
+        let fit = |edge: i32| ((f64::from(edge) * scale.min(1.0)).round() as i32).max(1);
+        ("thumb", fit(image.width), fit(image.height))
+    } else {
+        ("image", image.width, image.height)
+    };
+    let mut page = render(
+        StatusCode::OK,
+        &SharePage {
+            layout: Layout::new(&session, viewer.0.as_ref()),
+            title: display_title(&placed.image),
+            owner: placed.username.clone(),
+            image_url: share_file_url(&placed, &format!("/s/{token}/image")),
+            origin,
+            page_path: format!("/s/{token}"),
+            og_image_path: share_file_url(&placed, &format!("/s/{token}/{og_path}")),
+            og_width,
+            og_height,
+            listed: placed.image.share_public,
+            width: placed.image.width,
+            height: placed.image.height,
+            tags: placed.image.tags.clone(),
+            video: placed.image.seconds_label(),
+            poster_url: share_file_url(&placed, &format!("/s/{token}/thumb")),
+        },
+    )?;
+    // Revalidated on every view, so a revoked or expired link stops at once in any cache
+    // (a signed-in viewer's copy is `no-store`; see `middleware::private_pages`).
+    page.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(page)
+}
+
+async fn share_image(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let placed = find_shared(&state, &token).await?;
+    serve_variant(
+        &req,
+        &state.media_cache,
+        &state.library,
+        &placed,
+        Variant::Original,
+        MediaCaching::Shared,
+    )
+    .await
+}
+
+async fn share_thumb(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let placed = find_shared(&state, &token).await?;
+    serve_variant(
+        &req,
+        &state.media_cache,
+        &state.library,
+        &placed,
+        Variant::Thumb,
+        MediaCaching::Shared,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "share/explore.html")]
+struct ExplorePage {
+    layout: Layout,
+    cards: Vec<Card>,
+    pager: Pager,
+}
+
+#[derive(serde::Deserialize)]
+struct ExploreQuery {
+    page: Option<String>,
+}
+
+async fn explore(
+    state: web::Data<AppState>,
+    session: Session,
+    viewer: MaybeUser,
+    Query(query): Query<ExploreQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref());
+    let listing = state
+        .db
+        .run(move |conn| Image::list_shared(conn, (page - 1) * PER_PAGE, PER_PAGE))
+        .await?;
+    let cards = listing
+        .items
+        .iter()
+        .filter_map(|placed| {
+            let token = state.library.share_token_of(&placed.image)?;
+            Some(Card::shared(placed, &token))
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ExplorePage {
+            layout: Layout::new(&session, viewer.0.as_ref()),
+            cards,
+            pager: Pager::new(page, listing.total, PER_PAGE, |p| {
+                format!("/explore?page={p}")
+            }),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShareForm {
+    /// `unlisted` (default) or `public` (also listed on Explore).
+    visibility: Option<String>,
+    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
+    expires: Option<String>,
+}
+
+/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
+/// (the old one stops working). Scripts asking for JSON get the link in the answer;
+/// browsers go back to the image page, which shows it.
+async fn share(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    FormOrJson(form): FormOrJson<ShareForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let noun = if placed.image.is_video() {
+        "video"
+    } else {
+        "image"
+    };
+    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
+        Ok(choice) => choice,
+        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let (token, expires_at) = state
+        .db
+        .run(move |conn| images::share(conn, &library, id, choice))
+        .await?;
+    state.media_cache.forget_image(id);
+    let link = serde_json::json!({
+        "share_url": format!("/s/{token}"),
+        "image_url": format!("/s/{token}/image"),
+        "thumb_url": format!("/s/{token}/thumb"),
+        "visibility": if choice.is_public() { "public" } else { "unlisted" },
+        "expires_at": expires_at.map(|at| at.to_rfc3339()),
+    });
+    let back = format!("/images/{id}");
+    Ok(done(&req, &session, &choice.summary(noun), &back, link))
+}
+
+async fn unshare(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let id = placed.image.id;
+    state.db.run(move |conn| images::unshare(conn, id)).await?;
+    state.media_cache.forget_image(id);
+    let message = "Share link revoked. The old link no longer works.";
+    let back = format!("/images/{id}");
+    Ok(done(
+        &req,
+        &session,
+        message,
+        &back,
+        serde_json::Value::Null,
+    ))
+}

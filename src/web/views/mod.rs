@@ -1,0 +1,503 @@
+//! What pages share, so every route renders the same way: the layout context (who is
+//! signed in, the flash message), field errors, the pager, the one image card, formatting
+//! (timestamps, sizes), media URLs, and the render and redirect helpers. Error pages are in
+//! [`errors`]. Used by routes and middleware; imports only the layers below them.
+
+pub mod errors;
+pub mod files;
+
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use ipnetwork::IpNetwork;
+
+use crate::db::models::user::ANON_USERNAME;
+use crate::db::models::{Image, PlacedImage, User};
+use crate::domain::ImageKind;
+use crate::error::AppError;
+use crate::storage::Variant;
+use crate::web::auth::keys;
+
+/// What every page's layout needs: who is signed in and a pending flash message.
+pub struct Layout {
+    pub user: Option<NavUser>,
+    pub flash: Option<Flash>,
+}
+
+pub struct NavUser {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Layout {
+    /// Takes (and so clears) the session's flash message. Only touches the session when
+    /// there is one: `remove` marks the session changed, which would cost every page view
+    /// a write (and every instance its cached copy).
+    /// A page for a visitor who is not signed in.
+    pub fn signed_out(session: &Session) -> Self {
+        Self::new::<User>(session, None)
+    }
+
+    pub fn new<U: AsRef<User>>(session: &Session, user: Option<&U>) -> Self {
+        let flash = session
+            .contains_key(keys::FLASH)
+            .then(|| session.remove_as::<Flash>(keys::FLASH))
+            .flatten()
+            .and_then(Result::ok);
+        Layout {
+            user: user.map(|current| NavUser {
+                username: current.as_ref().username.clone(),
+                is_admin: current.as_ref().is_admin(),
+            }),
+            flash,
+        }
+    }
+}
+
+/// Page count and previous/next links of a paginated listing, for `partials/pager.html`.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+impl Pager {
+    /// `page` of `total` items, `per_page` to a page; `link` makes a page's URL.
+    pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        Pager {
+            page,
+            pages,
+            prev_link: (page > 1).then(|| link(page - 1)),
+            next_link: (page < pages).then(|| link(page + 1)),
+        }
+    }
+}
+
+/// A moment as pages show it: `2026-12-02 15:04 UTC`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A one-shot message shown at the top of the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `success`, `info` or `error`; also the CSS class.
+    pub kind: String,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn success(session: &Session, message: impl Into<String>) {
+        Self::set(session, "success", message.into());
+    }
+
+    pub fn error(session: &Session, message: impl Into<String>) {
+        Self::set(session, "error", message.into());
+    }
+
+    fn set(session: &Session, kind: &str, message: String) {
+        let flash = Flash {
+            kind: kind.to_owned(),
+            message,
+        };
+        if let Err(err) = session.insert(keys::FLASH, flash) {
+            tracing::warn!(error = %err, "could not store a flash message");
+        }
+    }
+}
+
+/// Errors shown beside form fields, by field name.
+#[derive(Debug, Default)]
+pub struct FieldErrors(HashMap<&'static str, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_insert_with(|| message.into());
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems as a JSON answer for scripts: `{"success": false, "error": …, "errors":
+    /// {field: message}}`.
+    pub fn json(&self, status: StatusCode) -> HttpResponse {
+        let mut fields: Vec<(&str, &str)> = self.0.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.sort_unstable();
+        let summary: Vec<&str> = fields.iter().map(|(_, message)| *message).collect();
+        HttpResponse::build(status).json(serde_json::json!({
+            "success": false,
+            "error": summary.join(" "),
+            "errors": fields.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+    }
+}
+
+/// Renders a page with `status`.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(page.render()?))
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// A finished action's answer: for scripts asking for JSON, `{"success": true, "message",
+/// …extra}` (`extra` is a JSON object, or `null` for none); for browsers, the message as a
+/// flash and a 303 to `back`.
+pub fn done(
+    req: &HttpRequest,
+    session: &Session,
+    message: &str,
+    back: &str,
+    extra: serde_json::Value,
+) -> HttpResponse {
+    if errors::wants_json(req) {
+        let mut body = serde_json::json!({ "success": true, "message": message });
+        if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        return HttpResponse::Ok().json(body);
+    }
+    Flash::success(session, message);
+    see_other(back)
+}
+
+/// A local path to return to after login; anything else (absolute URLs, `//host`,
+/// backslashes) falls back to the dashboard, so `next` cannot redirect off-site.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path
+        }
+        _ => "/dashboard",
+    }
+}
+
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The request's user agent, for the session list.
+pub fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(512)
+        .collect()
+}
+
+/// Cards on a page of the gallery, Explore and the API's listings.
+pub const PER_PAGE: i64 = 24;
+
+/// An image in a grid or strip: its thumbnail, title, where a click goes and, on public
+/// pages, whose it is. The one card every listing uses.
+pub struct Card {
+    pub id: i64,
+    pub title: String,
+    pub thumb_url: String,
+    pub link: String,
+    /// The owner's name where a page shows it (Explore); empty elsewhere.
+    pub owner: String,
+    /// A video's length ("4.0 s"), shown on a play badge; `None` for pictures.
+    pub video: Option<String>,
+    /// The picture at full size, for the viewer (lightbox).
+    pub full_url: String,
+    pub width: i32,
+    pub height: i32,
+    /// The owner starred it (the owner's own gallery only).
+    pub favourite: bool,
+}
+
+impl Card {
+    /// The owner's own view: the thumbnail links to the image page.
+    pub fn owned(placed: &PlacedImage) -> Self {
+        Card {
+            id: placed.image.id,
+            title: display_title(&placed.image),
+            thumb_url: media_url(placed, Variant::Thumb),
+            link: format!("/images/{}", placed.image.id),
+            owner: String::new(),
+            video: placed.image.seconds_label(),
+            full_url: media_url(placed, Variant::Original),
+            width: placed.image.width,
+            height: placed.image.height,
+            favourite: false,
+        }
+    }
+
+    /// An admin's view: the thumbnail links to the working copy.
+    pub fn for_admin(placed: &PlacedImage) -> Self {
+        Card {
+            link: media_url(placed, Variant::Original),
+            ..Card::owned(placed)
+        }
+    }
+
+    /// A public share: only the share link's URLs, and the owner's name.
+    pub fn shared(placed: &PlacedImage, token: &str) -> Self {
+        Card {
+            id: placed.image.id,
+            title: display_title(&placed.image),
+            thumb_url: share_file_url(placed, &format!("/s/{token}/thumb")),
+            link: format!("/s/{token}"),
+            owner: placed.username.clone(),
+            video: placed.image.seconds_label(),
+            full_url: share_file_url(placed, &format!("/s/{token}/image")),
+            width: placed.image.width,
+            height: placed.image.height,
+            favourite: false,
+        }
+    }
+}
+
+/// The title a page shows: the image's own, or "Image 42".
+pub fn display_title(image: &Image) -> String {
+    if image.title.is_empty() {
+        format!("Image {}", image.id)
+    } else {
+        image.title.clone()
+    }
+}
+
+/// "1.2 MB" for a byte count.
+pub fn human_bytes(bytes: i64) -> String {
+    let bytes = bytes.max(0) as f64;
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.0} KB", b / 1e3),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// `page` as a number ≥ 1; anything else counts as the first page.
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1)
+}
+
+pub fn variant_ext(image: &Image, variant: Variant) -> &str {
+    match variant {
+        Variant::Original => &image.original_ext,
+        Variant::Thumb => &image.thumb_ext,
+        Variant::Pristine => &image.pristine_ext,
+    }
+}
+
+/// The proxy URL of one variant as pages use it, versioned: `?v=` carries the row's
+/// version, so an edit gives every variant a new URL and browsers show the new pixels at
+/// once (see [`files::MediaCaching`]).
+pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
+    format!(
+        "{}?v={}",
+        media_path(placed, variant),
+        version_tag(&placed.image)
+    )
+}
+
+/// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
+/// scripts always fetch the current file).
+pub fn media_path(placed: &PlacedImage, variant: Variant) -> String {
+    format!(
+        "/media/{}/{}/{}/{}.{}",
+        placed.username,
+        placed.folder_slug,
+        variant.as_str(),
+        placed.image.stem,
+        variant_ext(&placed.image, variant),
+    )
+}
+
+/// A share link's file URL (`/s/{token}/image` or `/s/{token}/thumb`), versioned like
+/// [`media_url`].
+pub fn share_file_url(placed: &PlacedImage, path: &str) -> String {
+    format!("{path}?v={}", version_tag(&placed.image))
+}
+
+/// The row's version as a short URL token: its last change in microseconds, base 36.
+pub fn version_tag(image: &Image) -> String {
+    let mut micros = image.updated_at.timestamp_micros().unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(micros % 36) as usize]);
+        micros /= 36;
+        if micros == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// One image as every JSON answer shows it: the listing (`GET /api/images`), uploads, and
+/// the generation API (whose SPEC names are `db_id` and `image_url`).
+#[derive(Debug, Serialize)]
+pub struct ImageJson {
+    pub id: i64,
+    /// `id` again, under the name the generation API's contract uses.
+    pub db_id: i64,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub folder: String,
+    pub kind: ImageKind,
+    /// `image` or `video`.
+    pub media: &'static str,
+    pub mime: String,
+    /// A video's length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub image_url: String,
+    pub thumb_url: String,
+    pub file_path: String,
+    /// The image page; anonymous pictures have none until their visitor signs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    pub urls: ImageUrls,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub seed: Option<i64>,
+    pub created: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageUrls {
+    pub original: String,
+    pub thumb: String,
+    pub pristine: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+impl ImageJson {
+    pub fn of(placed: &PlacedImage) -> Self {
+        let image = &placed.image;
+        let page = (placed.username != ANON_USERNAME).then(|| format!("/images/{}", image.id));
+        ImageJson {
+            id: image.id,
+            db_id: image.id,
+            title: image.title.clone(),
+            tags: image.tags.clone(),
+            folder: placed.folder_slug.clone(),
+            kind: image.kind,
+            media: if image.is_video() { "video" } else { "image" },
+            mime: image.mime.clone(),
+            seconds: image.duration_ms.map(|ms| f64::from(ms) / 1000.0),
+            width: image.width,
+            height: image.height,
+            bytes: image.bytes,
+            image_url: media_path(placed, Variant::Original),
+            thumb_url: media_path(placed, Variant::Thumb),
+            file_path: format!(
+                "uploads/{}/{}/original/{}.{}",
+                placed.username, placed.folder_slug, image.stem, image.original_ext
+            ),
+            page_url: page.clone(),
+            urls: ImageUrls {
+                original: media_path(placed, Variant::Original),
+                thumb: media_path(placed, Variant::Thumb),
+                pristine: media_path(placed, Variant::Pristine),
+                page,
+            },
+            prompt: image.prompt.clone(),
+            model: image.model.clone(),
+            provider: image.provider.clone(),
+            seed: image.seed,
+            created: image.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// [`ImageJson`] as a JSON value, for answers that add fields of their own.
+pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
+    serde_json::to_value(ImageJson::of(placed)).unwrap_or_default()
+}
+
+/// How a network is written in links and headings: a single address without its prefix.
+pub fn network_label(network: &IpNetwork) -> String {
+    let host = match network {
+        IpNetwork::V4(_) => 32,
+        IpNetwork::V6(_) => 128,
+    };
+    if network.prefix() == host {
+        network.ip().to_string()
+    } else {
+        network.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pager_counts_pages_and_links_neighbours() {
+        let link = |p: i64| format!("/x?page={p}");
+        let first = Pager::new(1, 25, 24, link);
+        assert_eq!(
+            (first.pages, first.prev_link, first.next_link.as_deref()),
+            (2, None, Some("/x?page=2"))
+        );
+        let last = Pager::new(2, 25, 24, link);
+        assert_eq!(
+            (last.prev_link.as_deref(), last.next_link),
+            (Some("/x?page=1"), None)
+        );
+        let empty = Pager::new(1, 0, 24, link);
+        assert_eq!((empty.pages, empty.next_link), (1, None));
+        assert_eq!(Pager::new(1, 48, 24, link).pages, 2);
+    }
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/gallery?page=2")), "/gallery?page=2");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "dashboard",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/dashboard", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+}
