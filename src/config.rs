@@ -228,8 +228,19 @@ impl Settings {
         Self::from_map(&values)
     }
 
-    /// Builds settings from TOML-style names; anything missing takes its default.
+    /// Builds settings from TOML-style names; anything missing takes its default, and a
+    /// name Atelier does not know is an error (a misspelt setting must not silently run
+    /// on its default).
     pub fn from_map(values: &HashMap<String, String>) -> anyhow::Result<Self> {
+        let mut unknown: Vec<&str> = values
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !KNOWN.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            bail!("unknown setting(s): {}", unknown.join(", "));
+        }
         let settings = Settings::read(&Values(values))?;
         settings.check()?;
         Ok(settings)
@@ -397,5 +408,8 @@ mod tests {
         assert!(err.to_string().contains("ATELIER_BCRYPT_COST"), "{err}");
         let values = HashMap::from([("trusted_proxies".to_owned(), "10.0.0.0/99".to_owned())]);
         assert!(Settings::from_map(&values).is_err());
+        let values = HashMap::from([("uploads_per_hr".to_owned(), "0".to_owned())]);
+        let err = Settings::from_map(&values).expect_err("a misspelt name");
+        assert!(err.to_string().contains("uploads_per_hr"), "{err}");
     }
 }

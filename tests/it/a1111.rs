@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::fake_a1111::{self, FakeA1111, MODEL};
-use crate::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::fake_a1111::{self, FakeA1111, MODEL};
+use crate::support::helpers::{TestApp, new_client, spawn_app_with};
 
 async fn app_with_fake(
     auth: Option<&str>,
@@ -142,7 +142,7 @@ async fn the_providers_progress_shows_on_the_job_page_and_in_the_api() {
 async fn prompt_edits_go_through_img2img_with_the_source() {
     let (app, fake, client) = app_with_fake(None, None, 10).await;
     let id = app
-        .upload_ok(&client, crate::fixtures::png(80, 60), &[])
+        .upload_ok(&client, crate::support::fixtures::png(80, 60), &[])
         .await;
     let response = app
         .post_form(
@@ -152,7 +152,8 @@ async fn prompt_edits_go_through_img2img_with_the_source() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    crate::helpers::eventually("the edit is stored", || async { app.count_images() == 2 }).await;
+    crate::support::helpers::eventually("the edit is stored", || async { app.count_images() == 2 })
+        .await;
     let requests = fake.requests();
     let (kind, body) = requests.last().expect("a request");
     assert_eq!(kind, "img2img");

@@ -1,6 +1,6 @@
 //! Registration and login, as SPEC §3 and §12 define them.
 
-use crate::helpers::{PASSWORD, location, new_client, spawn_app};
+use crate::support::helpers::{PASSWORD, location, new_client, spawn_app};
 
 #[tokio::test]
 async fn the_spec_curl_flow_works() {
@@ -360,7 +360,7 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions_at_once() {
             .expect("disable");
     }
     // Changed behind the app's back (plain SQL): the row's trigger notifies every instance.
-    crate::helpers::eventually("the live session stops working", || async {
+    crate::support::helpers::eventually("the live session stops working", || async {
         app.get(&client, "/dashboard").await.status() == 303
     })
     .await;
@@ -371,7 +371,7 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions_at_once() {
 
 #[tokio::test]
 async fn first_admin_comes_from_the_environment_once() {
-    let app = crate::helpers::spawn_app_with(|settings| {
+    let app = crate::support::helpers::spawn_app_with(|settings| {
         settings.insert("admin_username".into(), "root-admin".into());
         settings.insert("admin_email".into(), "admin@example.com".into());
         settings.insert("admin_password".into(), "correct horse battery".into());

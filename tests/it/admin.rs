@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app_with};
+use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app_with};
 
 const ADMIN: &str = "root";
 
@@ -46,7 +46,7 @@ pub async fn generate_as(
 }
 
 async fn upload_as(app: &TestApp, client: &reqwest::Client, ip: &str) -> i64 {
-    let part = reqwest::multipart::Part::bytes(crate::fixtures::png(40, 30))
+    let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(40, 30))
         .file_name("photo.png")
         .mime_str("image/png")
         .expect("mime");
@@ -767,9 +767,9 @@ async fn an_abuse_report_says_which_file_is_missing_instead_of_failing() {
     let (app, admin) = app_with_admin().await;
     let client = new_client();
     app.signed_in_user(&client, "lostfile").await;
-    app.upload_ok(&client, crate::fixtures::png(30, 30), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(30, 30), &[])
         .await;
-    app.upload_ok(&client, crate::fixtures::png(31, 31), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(31, 31), &[])
         .await;
     let pristine = app
         .stored_files()

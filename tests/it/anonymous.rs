@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::helpers::{
+use crate::support::helpers::{
     PASSWORD, TestApp, eventually, location, new_client, spawn_app, spawn_app_with,
 };
 

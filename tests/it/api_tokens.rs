@@ -4,7 +4,7 @@
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::helpers::{TestApp, location, new_client, spawn_app};
+use crate::support::helpers::{TestApp, location, new_client, spawn_app};
 
 /// A client that never stores cookies: only the token speaks for it.
 fn script() -> reqwest::Client {
@@ -145,7 +145,7 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
         .expect("GET");
     assert_eq!(refused.status(), 401);
     set_disabled(false);
-    app.login(&owner, "scripter", crate::helpers::PASSWORD)
+    app.login(&owner, "scripter", crate::support::helpers::PASSWORD)
         .await;
     let id = created["id"].as_i64().expect("id");
     let response = app

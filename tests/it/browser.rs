@@ -2,8 +2,8 @@
 //! without an account), and the admin blocking an address. Screenshots land in
 //! `target/screenshots/`.
 
-use crate::helpers::spawn_app;
-use crate::webdriver::{Browser, browser_binaries, skip_or_fail};
+use crate::support::helpers::spawn_app;
+use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
 
 #[tokio::test]
 async fn register_login_dashboard_logout_in_chromium() {
@@ -81,24 +81,26 @@ async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
         return;
     };
     let app = spawn_app().await;
-    let client = crate::helpers::new_client();
+    let client = crate::support::helpers::new_client();
     app.register(
         &client,
         "painter",
         "painter@example.com",
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
     let picture = tempfile::Builder::new()
         .suffix(".png")
         .tempfile()
         .expect("temp file");
-    std::fs::write(picture.path(), crate::fixtures::png(800, 500)).expect("write picture");
+    std::fs::write(picture.path(), crate::support::fixtures::png(800, 500)).expect("write picture");
 
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.goto(&app.url("/login")).await;
     browser.fill("#username", "painter").await;
-    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
     browser.click("main form button[type=submit]").await;
     browser.goto(&app.url("/upload")).await;
     browser
@@ -158,16 +160,18 @@ async fn generate_and_illustrate_a_story_in_chromium() {
     };
     let app = spawn_app().await;
     app.register(
-        &crate::helpers::new_client(),
+        &crate::support::helpers::new_client(),
         "artist",
         "artist@example.com",
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.goto(&app.url("/login")).await;
     browser.fill("#username", "artist").await;
-    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
     browser.click("main form button[type=submit]").await;
 
     browser.goto(&app.url("/generate")).await;
@@ -228,9 +232,11 @@ async fn a_visitor_generates_without_an_account_then_keeps_the_picture() {
     browser.click(".notice a.button[href='/register']").await;
     browser.fill("#username", "keeper").await;
     browser.fill("#email", "keeper@example.com").await;
-    browser.fill("#password", crate::helpers::PASSWORD).await;
     browser
-        .fill("#confirm_password", crate::helpers::PASSWORD)
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
+    browser
+        .fill("#confirm_password", crate::support::helpers::PASSWORD)
         .await;
     browser.click("main form button[type=submit]").await;
     // Registered means signed in: straight to the dashboard, the picture claimed.
@@ -285,7 +291,7 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
         return;
     };
     let (app, _admin) = crate::admin::app_with_admin().await;
-    let spammer = crate::helpers::new_client();
+    let spammer = crate::support::helpers::new_client();
     app.signed_in_user(&spammer, "spammer").await;
     for prompt in [
         "buy cheap pills now",
@@ -296,7 +302,7 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
     }
     crate::admin::generate_as(
         &app,
-        &crate::helpers::new_client(),
+        &crate::support::helpers::new_client(),
         "2001:db8::42",
         "a calm forest",
     )
@@ -305,7 +311,9 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.goto(&app.url("/login")).await;
     browser.fill("#username", "root").await;
-    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
     browser.click("main form button[type=submit]").await;
     browser.goto(&app.url("/admin")).await;
     assert!(browser.text("main").await.contains("203.0.113.66"));
@@ -345,23 +353,26 @@ async fn a_generated_video_plays_in_chromium() {
         skip_or_fail("a_generated_video_plays_in_chromium");
         return;
     };
-    if !crate::helpers::ffmpeg_or_skip("a_generated_video_plays_in_chromium") {
+    if !crate::support::helpers::ffmpeg_or_skip("a_generated_video_plays_in_chromium") {
         return;
     }
     let app = spawn_app().await;
-    let api = crate::helpers::new_client();
+    let api = crate::support::helpers::new_client();
     app.register(
         &api,
         "director",
         "director@example.com",
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
-    app.login(&api, "director", crate::helpers::PASSWORD).await;
+    app.login(&api, "director", crate::support::helpers::PASSWORD)
+        .await;
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.goto(&app.url("/login")).await;
     browser.fill("#username", "director").await;
-    browser.fill("#password", crate::helpers::PASSWORD).await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
     browser.click("main form button[type=submit]").await;
 
     browser.goto(&app.url("/video")).await;

@@ -3,8 +3,8 @@
 //! seeds), the checkpoint recorded as the model, and failures (a failed run, out of GPU
 //! memory, a server too slow for the timeout) that fail the job clearly and refund it.
 
-use crate::fake_comfyui::{self, FakeComfyUi};
-use crate::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::fake_comfyui::{self, FakeComfyUi};
+use crate::support::helpers::{TestApp, new_client, spawn_app_with};
 
 const WORKFLOW: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

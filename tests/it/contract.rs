@@ -8,7 +8,7 @@ use std::path::Path;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::admin::{app_with_admin, generate_as};
-use crate::helpers::{
+use crate::support::helpers::{
     NO_ENV, TestApp, anonymous_generation_status, atelier_cli as atelier, location, new_client,
     spawn_app, stdout,
 };
@@ -346,7 +346,7 @@ async fn the_proxy_answers_conditional_head_and_range_requests_as_the_spec_says(
     app.signed_in_user(&client, "moe").await;
     let big = noisy_png(400, 400);
     assert!(big.len() > 300 * 1024, "{} bytes", big.len());
-    app.upload_ok(&client, crate::fixtures::png(64, 48), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(64, 48), &[])
         .await;
     app.upload_ok(&client, big.clone(), &[]).await;
     let images = app.api_images(&client).await;
@@ -609,7 +609,7 @@ async fn passwords_longer_than_72_bytes_never_log_in() {
 /// Runs the `atelier` binary against the app's database and uploads folder.
 #[tokio::test]
 async fn purge_ips_with_zero_retention_erases_every_address_now() {
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("trusted_proxies".into(), "127.0.0.1/32".into());
     })
     .await;
@@ -661,9 +661,9 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     let app = spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "doc").await;
-    app.upload_ok(&client, crate::fixtures::png(30, 20), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(30, 20), &[])
         .await;
-    app.upload_ok(&client, crate::fixtures::png(20, 30), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(20, 30), &[])
         .await;
 
     let output = atelier(&app, &["doctor"], NO_ENV);
@@ -692,7 +692,7 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     for path in &foreign {
         write(path, b"someone else's");
     }
-    crate::helpers::age_files(&app.uploads, std::time::Duration::from_secs(7200));
+    crate::support::helpers::age_files(&app.uploads, std::time::Duration::from_secs(7200));
     // Written just now, as an upload in flight would be: left alone by default.
     let young = app
         .uploads

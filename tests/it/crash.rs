@@ -11,7 +11,7 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl, TextExpressionMethods};
 
 use crate::embedded::{Running, signal, start_with, wait};
-use crate::helpers::{PASSWORD, new_client};
+use crate::support::helpers::{PASSWORD, new_client};
 
 fn start(db_url: &str, dir: &std::path::Path) -> Running {
     start_with(|command| {
@@ -29,7 +29,7 @@ fn doctor(db_url: &str, dir: &std::path::Path, fix: bool) -> (Option<i32>, Strin
     command.arg("doctor");
     if fix {
         // The crash was long enough ago for its leftovers to be past the grace period.
-        crate::helpers::age_files(&dir.join("uploads"), Duration::from_secs(7200));
+        crate::support::helpers::age_files(&dir.join("uploads"), Duration::from_secs(7200));
         command.arg("--fix");
     }
     let output = command
@@ -58,7 +58,7 @@ async fn keep_busy(
     let most = if uploads { 200 } else { 12 };
     while sent < most {
         let result = if uploads {
-            let part = reqwest::multipart::Part::bytes(crate::fixtures::jpeg(640, 480))
+            let part = reqwest::multipart::Part::bytes(crate::support::fixtures::jpeg(640, 480))
                 .file_name("photo.jpg");
             client
                 .post(format!("{address}/api/upload"))
@@ -98,7 +98,7 @@ async fn keep_busy(
 #[tokio::test]
 async fn a_server_killed_mid_work_restarts_consistent() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db_url = tokio::task::spawn_blocking(crate::helpers::fresh_database)
+    let db_url = tokio::task::spawn_blocking(crate::support::helpers::fresh_database)
         .await
         .expect("db");
     let running = start(&db_url, dir.path());

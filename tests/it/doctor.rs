@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::fixtures::png;
-use crate::helpers::{TestApp, atelier_cli, new_client, stdout};
+use crate::support::fixtures::png;
+use crate::support::helpers::{TestApp, atelier_cli, new_client, stdout};
 
 const RACE: Duration = Duration::from_secs(60);
 const USERS: usize = 6;
@@ -39,7 +39,7 @@ async fn keep_uploading(app: Arc<TestApp>, user: usize, stop: Arc<AtomicBool>) -
             continue;
         }
         stored += 1;
-        let location = crate::helpers::location(&response).to_owned();
+        let location = crate::support::helpers::location(&response).to_owned();
         let Some(id) = location
             .strip_prefix("/images/")
             .and_then(|rest| rest.split(['?', '/']).next())
@@ -111,7 +111,11 @@ async fn doctor_fix_never_removes_a_file_that_has_a_row(app: TestApp) {
     for user in 0..USERS {
         let client = new_client();
         let response = app
-            .login(&client, &format!("racer{user}"), crate::helpers::PASSWORD)
+            .login(
+                &client,
+                &format!("racer{user}"),
+                crate::support::helpers::PASSWORD,
+            )
             .await;
         assert_eq!(response.status(), 303);
         for page in 1.. {
@@ -144,14 +148,14 @@ fn unlimited_uploads(values: &mut std::collections::HashMap<String, String>) {
 
 #[tokio::test]
 async fn doctor_fix_beside_six_uploaders_on_local_storage() {
-    let app = crate::helpers::spawn_app_with(unlimited_uploads).await;
+    let app = crate::support::helpers::spawn_app_with(unlimited_uploads).await;
     doctor_fix_never_removes_a_file_that_has_a_row(app).await;
 }
 
 #[tokio::test]
 async fn doctor_fix_beside_six_uploaders_on_a_bucket() {
     let test = "doctor_fix_beside_six_uploaders_on_a_bucket";
-    if let Some(app) = crate::helpers::spawn_app_on_s3(test, unlimited_uploads).await {
+    if let Some(app) = crate::support::helpers::spawn_app_on_s3(test, unlimited_uploads).await {
         doctor_fix_never_removes_a_file_that_has_a_row(app).await;
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::helpers::{PASSWORD, new_client};
+use crate::support::helpers::{PASSWORD, new_client};
 
 /// The real `atelier` binary, running as a child process.
 pub struct Running {
@@ -294,7 +294,7 @@ async fn the_first_run_works_from_a_folder_the_postgres_user_cannot_enter() {
 #[test]
 fn create_admin_reads_the_password_from_stdin() {
     use std::io::Write;
-    let url = crate::helpers::fresh_database();
+    let url = crate::support::helpers::fresh_database();
     let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
         .args([
             "create-admin",
@@ -385,7 +385,7 @@ fn a_data_folder_others_can_write_to_is_refused_not_changed() {
 
 #[test]
 fn instances_started_together_with_the_same_admin_all_serve() {
-    let db_url = crate::helpers::fresh_database();
+    let db_url = crate::support::helpers::fresh_database();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     let started: Vec<Running> = std::thread::scope(|scope| {
         let handles: Vec<_> = dirs

@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::admin::app_with_admin;
-use crate::helpers::{
+use crate::support::helpers::{
     TestApp, anonymous_generation_status, eventually, location, new_client, spawn_second_instance,
 };
 
@@ -173,7 +173,7 @@ async fn gallery_text(
 
 #[tokio::test]
 async fn counts_and_tags_follow_upload_move_edit_and_delete() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::helpers::spawn_app().await;
     let second = spawn_second_instance(&app).await;
     let both = (&app, second.as_str());
     let client = new_client();
@@ -185,7 +185,7 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
     let mut ids = Vec::new();
     for n in 0..3 {
         ids.push(
-            app.upload_ok(&client, crate::fixtures::png(60 + n, 40), &[])
+            app.upload_ok(&client, crate::support::fixtures::png(60 + n, 40), &[])
                 .await,
         );
     }
@@ -249,7 +249,7 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
         .post_form(
             &client,
             "/account/delete",
-            &[("password", crate::helpers::PASSWORD)],
+            &[("password", crate::support::helpers::PASSWORD)],
         )
         .await;
     assert_eq!(response.status(), 200);

@@ -6,8 +6,8 @@
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::fixtures::{jpeg_from_a_phone, png};
-use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
+use crate::support::fixtures::{jpeg_from_a_phone, png};
+use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
 
 async fn titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<String> {
     let listing: Value = app
@@ -388,7 +388,7 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
             .execute(&mut app.conn())
             .expect("expire");
     }
-    crate::helpers::eventually("the expired link stops", || async {
+    crate::support::helpers::eventually("the expired link stops", || async {
         app.get(&new_client(), &public_link).await.status() == 404
     })
     .await;
@@ -539,7 +539,7 @@ async fn camera_details_show_without_location() {
         .await
         .expect("body");
     assert!(
-        !crate::fixtures::has_exif(&served),
+        !crate::support::fixtures::has_exif(&served),
         "the working copy carries no EXIF"
     );
     // A picture without EXIF shows no camera rows.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::helpers::{
+use crate::support::helpers::{
     TestApp, eventually, location, new_client, spawn_app, spawn_app_with, spawn_second_instance,
     spawn_second_instance_with,
 };
@@ -240,7 +240,7 @@ async fn two_instances_run_each_of_fifty_jobs_exactly_once() {
         &new_client(),
         "bulk",
         "bulk@example.com",
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
     let owner = id_of_user(&app, "bulk");
@@ -280,7 +280,7 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
         &new_client(),
         "crashy",
         "crashy@example.com",
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
     let owner = id_of_user(&app, "crashy");
@@ -410,7 +410,7 @@ async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
 fn claims_prefer_the_owner_with_fewest_running_jobs() {
     use atelier::db::models::job::{NewJob, claim, enqueue};
     use diesel::Connection;
-    let url = crate::helpers::fresh_database();
+    let url = crate::support::helpers::fresh_database();
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
     let job = |conn: &mut diesel::PgConnection, owner: &str| {
         enqueue(
@@ -582,7 +582,7 @@ async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
     let source = app
         .upload_ok(
             &client,
-            crate::fixtures::png(90, 60),
+            crate::support::fixtures::png(90, 60),
             &[("folder", "trips")],
         )
         .await;

@@ -10,7 +10,7 @@ use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::admin::app_with_admin;
 use crate::embedded::{signal, start_with, wait};
-use crate::helpers::{
+use crate::support::helpers::{
     PASSWORD, TestApp, eventually, new_client, spawn_app, spawn_app_with, spawn_second_instance,
 };
 
@@ -46,7 +46,7 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
 async fn parallel_large_uploads_stay_within_the_decode_budget() {
     const BUDGET_MIB: u64 = 256;
     let dir = tempfile::tempdir().expect("tempdir");
-    let db_url = tokio::task::spawn_blocking(crate::helpers::fresh_database)
+    let db_url = tokio::task::spawn_blocking(crate::support::helpers::fresh_database)
         .await
         .expect("db");
     let running = start_with(|command| {
@@ -148,7 +148,7 @@ async fn control_characters_get_a_400_with_a_sentence_everywhere() {
     let client = new_client();
     app.signed_in_user(&client, "nul").await;
     let id = app
-        .upload_ok(&client, crate::fixtures::png(20, 20), &[])
+        .upload_ok(&client, crate::support::fixtures::png(20, 20), &[])
         .await;
     let before = count_rows(&app);
 
@@ -236,7 +236,7 @@ async fn control_characters_get_a_400_with_a_sentence_everywhere() {
     let response = app
         .upload(
             &client,
-            crate::fixtures::png(8, 8),
+            crate::support::fixtures::png(8, 8),
             "x.png",
             &[("title", nul)],
         )
@@ -290,7 +290,7 @@ async fn dates_out_of_range_and_edits_past_the_pixel_limit_are_refused() {
     let client = new_client();
     app.signed_in_user(&client, "pixels").await;
     let id = app
-        .upload_ok(&client, crate::fixtures::png(40, 30), &[])
+        .upload_ok(&client, crate::support::fixtures::png(40, 30), &[])
         .await;
     let response = app
         .post_form(
@@ -326,7 +326,7 @@ async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
     let owner = new_client();
     app.signed_in_user(&owner, "sharer").await;
     let id = app
-        .upload_ok(&owner, crate::fixtures::png(30, 30), &[])
+        .upload_ok(&owner, crate::support::fixtures::png(30, 30), &[])
         .await;
     let link = app.share(&owner, id, "public").await;
     let anyone = new_client();
@@ -429,7 +429,7 @@ async fn stored_files_and_folders_are_private_to_the_service_user() {
     let app = spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "private").await;
-    app.upload_ok(&client, crate::fixtures::png(20, 20), &[])
+    app.upload_ok(&client, crate::support::fixtures::png(20, 20), &[])
         .await;
     let mode = |path: &std::path::Path| {
         std::fs::metadata(path)
@@ -461,7 +461,9 @@ async fn multipart_bodies_are_bounded_as_a_whole() {
     app.signed_in_user(&client, "parts").await;
     let send =
         |form: reqwest::multipart::Form| client.post(app.url("/api/upload")).multipart(form).send();
-    let file = || reqwest::multipart::Part::bytes(crate::fixtures::png(10, 10)).file_name("a.png");
+    let file = || {
+        reqwest::multipart::Part::bytes(crate::support::fixtures::png(10, 10)).file_name("a.png")
+    };
 
     // Two files in one upload.
     let response = send(
@@ -539,7 +541,7 @@ async fn another_instance_stops_serving_a_deleted_image_at_once() {
     let client = new_client();
     app.signed_in_user(&client, "twice").await;
     let id = app
-        .upload_ok(&client, crate::fixtures::png(24, 24), &[])
+        .upload_ok(&client, crate::support::fixtures::png(24, 24), &[])
         .await;
     let thumb = app.api_images(&client).await[0]["urls"]["thumb"]
         .as_str()
@@ -580,8 +582,8 @@ async fn uploads_are_held_to_the_hourly_rate_and_the_storage_quota_even_in_paral
     for _ in 0..10 {
         let (client, url) = (client.clone(), app.url("/api/upload"));
         racing.push(tokio::spawn(async move {
-            let part =
-                reqwest::multipart::Part::bytes(crate::fixtures::png(16, 16)).file_name("r.png");
+            let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(16, 16))
+                .file_name("r.png");
             let response = client
                 .post(url)
                 .multipart(reqwest::multipart::Form::new().part("file", part))
@@ -625,13 +627,13 @@ async fn uploads_are_held_to_the_hourly_rate_and_the_storage_quota_even_in_paral
     let client = new_client();
     app.signed_in_user(&client, "quota").await;
     let first = app
-        .upload(&client, crate::fixtures::png(32, 32), "q.png", &[])
+        .upload(&client, crate::support::fixtures::png(32, 32), "q.png", &[])
         .await;
     assert_eq!(first.status(), 303);
     let mut refused = None;
     for _ in 0..10 {
         let response = app
-            .upload(&client, crate::fixtures::png(32, 32), "q.png", &[])
+            .upload(&client, crate::support::fixtures::png(32, 32), "q.png", &[])
             .await;
         if response.status() != 303 {
             refused = Some((

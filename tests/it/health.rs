@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{drop_database, new_client, spawn_app};
+use crate::support::helpers::{drop_database, new_client, spawn_app};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer() {
@@ -101,7 +101,7 @@ async fn lost_connections_are_replaced_without_a_ping_per_checkout() {
 #[tokio::test]
 async fn metrics_speak_prometheus_to_the_token_holder_only() {
     const TOKEN: &str = "metrics-token-0123456789";
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("metrics_token".into(), TOKEN.into());
     })
     .await;

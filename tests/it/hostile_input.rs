@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::admin::app_with_admin;
 use crate::embedded::start_with;
-use crate::helpers::{TestApp, new_client};
+use crate::support::helpers::{TestApp, new_client};
 
 /// Field names each endpoint reads (`{id}` is one of the user's images or folders).
 const ENDPOINTS: &[(&str, &[&str])] = &[
@@ -155,7 +155,7 @@ async fn control_characters_never_pass_and_never_break_a_request() {
     let client = new_client();
     app.signed_in_user(&client, "fuzzer").await;
     let image = app
-        .upload_ok(&client, crate::fixtures::png(40, 30), &[])
+        .upload_ok(&client, crate::support::fixtures::png(40, 30), &[])
         .await
         .to_string();
     let user = app.user_id("fuzzer").to_string();
@@ -294,7 +294,7 @@ async fn method_flood(address: &str, first: usize, count: usize, length: usize) 
 #[tokio::test]
 async fn made_up_methods_do_not_grow_memory_or_metrics() {
     const TOKEN: &str = "a-metrics-token-for-tests";
-    let db_url = tokio::task::spawn_blocking(crate::helpers::fresh_database)
+    let db_url = tokio::task::spawn_blocking(crate::support::helpers::fresh_database)
         .await
         .expect("db");
     let dir = tempfile::tempdir().expect("dir");

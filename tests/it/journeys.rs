@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, new_client};
-use crate::webdriver::{Browser, browser_binaries, skip_or_fail};
+use crate::support::helpers::{PASSWORD, TestApp, new_client};
+use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
 
 const RIGHT: &str = "\u{E014}";
 const LEFT: &str = "\u{E012}";
@@ -44,11 +44,11 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
         skip_or_fail("an_edit_shows_at_once_on_the_page_and_in_the_gallery");
         return;
     };
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::helpers::spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "editor").await;
     let id = app
-        .upload_ok(&client, crate::fixtures::png(800, 500), &[])
+        .upload_ok(&client, crate::support::fixtures::png(800, 500), &[])
         .await;
 
     let browser = Browser::start(&chromium, &chromedriver).await;
@@ -116,7 +116,7 @@ async fn sharing_is_unlisted_by_default_and_public_only_when_chosen() {
     };
     // Previews need the site's absolute URL: the browser reaches the app directly, so the
     // app is told it is its own trusted proxy, and takes the URL from the request.
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
@@ -125,14 +125,14 @@ async fn sharing_is_unlisted_by_default_and_public_only_when_chosen() {
     let quiet = app
         .upload_ok(
             &client,
-            crate::fixtures::png(300, 200),
+            crate::support::fixtures::png(300, 200),
             &[("title", "Quiet one")],
         )
         .await;
     let loud = app
         .upload_ok(
             &client,
-            crate::fixtures::png(300, 200),
+            crate::support::fixtures::png(300, 200),
             &[("title", "Loud one")],
         )
         .await;
@@ -213,7 +213,7 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
         skip_or_fail("the_viewer_bulk_actions_search_and_drag_and_drop_upload");
         return;
     };
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::helpers::spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "curator").await;
     for (title, width) in [
@@ -223,7 +223,7 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
     ] {
         app.upload_ok(
             &client,
-            crate::fixtures::png(width, 300),
+            crate::support::fixtures::png(width, 300),
             &[("title", title)],
         )
         .await;
@@ -426,7 +426,7 @@ async fn phones_never_scroll_sideways_and_every_main_page_has_screenshots() {
     let image = app
         .upload_ok(
             &admin,
-            crate::fixtures::png(1200, 700),
+            crate::support::fixtures::png(1200, 700),
             &[
                 (
                     "title",
@@ -523,13 +523,13 @@ async fn without_javascript_every_tool_still_posts_and_redirects() {
         skip_or_fail("without_javascript_every_tool_still_posts_and_redirects");
         return;
     };
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::helpers::spawn_app().await;
     let client = new_client();
     app.signed_in_user(&client, "plain").await;
     let id = app
         .upload_ok(
             &client,
-            crate::fixtures::png(320, 200),
+            crate::support::fixtures::png(320, 200),
             &[("title", "Plain one")],
         )
         .await;
@@ -537,7 +537,7 @@ async fn without_javascript_every_tool_still_posts_and_redirects() {
         .suffix(".png")
         .tempfile()
         .expect("temp file");
-    std::fs::write(picture.path(), crate::fixtures::png(200, 120)).expect("write");
+    std::fs::write(picture.path(), crate::support::fixtures::png(200, 120)).expect("write");
 
     let browser = Browser::without_javascript(&chromium, &chromedriver).await;
     log_in(&browser, &app, "plain").await;

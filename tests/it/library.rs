@@ -1,8 +1,8 @@
 //! The gallery's actions: edits and revert, folders and moves, share links, the JSON list
 //! and the dashboard.
 
-use crate::fixtures::png;
-use crate::helpers::{TestApp, new_client, spawn_app};
+use crate::support::fixtures::png;
+use crate::support::helpers::{TestApp, new_client, spawn_app};
 
 async fn dims(app: &TestApp, client: &reqwest::Client) -> (i64, i64) {
     let image = &app.api_images(client).await[0];

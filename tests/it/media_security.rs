@@ -1,8 +1,8 @@
 //! The image proxy under attack: traversal in every encoding, other users' names, planted
 //! symlinks, files without rows; and IDOR on every per-image action.
 
-use crate::fixtures::{png, raw_get};
-use crate::helpers::{TestApp, new_client, spawn_app};
+use crate::support::fixtures::{png, raw_get};
+use crate::support::helpers::{TestApp, new_client, spawn_app};
 
 /// Signs in `username` and returns their session cookie header value.
 async fn cookie_for(app: &TestApp, client: &reqwest::Client, username: &str) -> String {
@@ -10,10 +10,12 @@ async fn cookie_for(app: &TestApp, client: &reqwest::Client, username: &str) -> 
         client,
         username,
         &format!("{username}@example.com"),
-        crate::helpers::PASSWORD,
+        crate::support::helpers::PASSWORD,
     )
     .await;
-    let response = app.login(client, username, crate::helpers::PASSWORD).await;
+    let response = app
+        .login(client, username, crate::support::helpers::PASSWORD)
+        .await;
     let cookie = response
         .cookies()
         .find(|c| c.name() == "atelier_session")

@@ -41,7 +41,7 @@ fn schema(conn: &mut PgConnection) -> Vec<String> {
 
 #[test]
 fn each_down_reverses_its_up() {
-    let url = crate::helpers::empty_database();
+    let url = crate::support::helpers::empty_database();
     let mut conn = PgConnection::establish(&url).expect("connect");
     let count = MigrationSource::<Pg>::migrations(&MIGRATIONS)
         .expect("migrations")
@@ -111,7 +111,7 @@ fn diesel_type(udt: &str) -> String {
 /// tables, with the same columns in the same order and of the same types.
 #[test]
 fn schema_rs_matches_the_migrated_database() {
-    let url = crate::helpers::fresh_database();
+    let url = crate::support::helpers::fresh_database();
     let mut conn = PgConnection::establish(&url).expect("connect");
     let columns: Vec<TableColumn> = diesel::sql_query(
         "SELECT table_name::text, column_name::text, udt_name::text, \

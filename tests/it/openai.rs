@@ -1,8 +1,8 @@
 //! The `openai` provider against the local fake: success, `url` answers, a 429 honoured,
 //! persistent 500s, timeouts and a bad key, each ending in a clear message.
 
-use crate::fake_openai::{self, FakeOpenAi, KEY, MODEL};
-use crate::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::fake_openai::{self, FakeOpenAi, KEY, MODEL};
+use crate::support::helpers::{TestApp, new_client, spawn_app_with};
 
 async fn app_with_fake(key: &str) -> (TestApp, FakeOpenAi, reqwest::Client) {
     let fake = fake_openai::start().await;
@@ -119,7 +119,7 @@ async fn a_bad_key_is_explained_without_showing_it() {
 async fn prompt_edits_go_to_the_edits_endpoint_with_the_image() {
     let (app, fake, client) = app_with_fake(KEY).await;
     let source = app
-        .upload_ok(&client, crate::fixtures::jpeg(80, 60), &[])
+        .upload_ok(&client, crate::support::fixtures::jpeg(80, 60), &[])
         .await;
     let response = app
         .post_form(
@@ -129,8 +129,8 @@ async fn prompt_edits_go_to_the_edits_endpoint_with_the_image() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let job = crate::helpers::location(&response).to_owned();
-    crate::helpers::eventually("the edit finishes", || async {
+    let job = crate::support::helpers::location(&response).to_owned();
+    crate::support::helpers::eventually("the edit finishes", || async {
         app.get(&client, &job)
             .await
             .text()

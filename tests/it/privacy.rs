@@ -7,7 +7,7 @@ use std::io::Read;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::admin::{app_with_admin, generate_as};
-use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app};
+use crate::support::helpers::{PASSWORD, TestApp, new_client, spawn_app};
 
 #[derive(diesel::QueryableByName)]
 struct Column {
@@ -210,9 +210,13 @@ async fn the_export_holds_my_images_and_everything_about_me(app: TestApp) {
         .generate(&me, serde_json::json!({ "prompt": "a lantern in fog" }))
         .await;
     assert_eq!(generated["success"], true);
-    app.upload_ok(&me, crate::fixtures::png(20, 20), &[("folder", "Holidays")])
-        .await;
-    app.upload_ok(&other, crate::fixtures::png(20, 20), &[])
+    app.upload_ok(
+        &me,
+        crate::support::fixtures::png(20, 20),
+        &[("folder", "Holidays")],
+    )
+    .await;
+    app.upload_ok(&other, crate::support::fixtures::png(20, 20), &[])
         .await;
 
     let response = app.get(&me, "/account/export").await;
@@ -272,8 +276,12 @@ async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others(ap
             .await;
         assert_eq!(status, 200, "{json}");
     }
-    app.upload_ok(&me, crate::fixtures::png(20, 20), &[("folder", "Trips")])
-        .await;
+    app.upload_ok(
+        &me,
+        crate::support::fixtures::png(20, 20),
+        &[("folder", "Trips")],
+    )
+    .await;
     let second_device = new_client();
     app.login(&second_device, "leaver", PASSWORD).await;
 

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use futures_util::future::join_all;
 
-use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app_with, spawn_second_instance};
+use crate::support::helpers::{
+    PASSWORD, TestApp, new_client, spawn_app_with, spawn_second_instance,
+};
 
 /// How many times each race runs (each on fresh addresses or accounts).
 const RACE_ROUNDS: usize = 3;
@@ -86,7 +88,7 @@ async fn free_images_reach(
     check: impl Fn(&serde_json::Value) -> bool,
 ) {
     let check = &check;
-    crate::helpers::eventually(what, || async move {
+    crate::support::helpers::eventually(what, || async move {
         let usage: serde_json::Value = app
             .get(client, "/api/usage")
             .await
@@ -506,7 +508,7 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
         "{message}"
     );
     let app_ref = &app;
-    crate::helpers::eventually("three images stored", || async move {
+    crate::support::helpers::eventually("three images stored", || async move {
         app_ref.count_images() == 3
     })
     .await;
@@ -620,13 +622,16 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
 
 #[tokio::test]
 async fn a_failed_generation_gives_back_exactly_what_it_took() {
-    let fake = crate::fake_openai::start().await;
+    let fake = crate::support::fake_openai::start().await;
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
         quota_settings(s);
         s.insert("generator".into(), "openai".into());
         s.insert("openai_base_url".into(), base);
-        s.insert("openai_api_key".into(), crate::fake_openai::KEY.into());
+        s.insert(
+            "openai_api_key".into(),
+            crate::support::fake_openai::KEY.into(),
+        );
         s.insert("openai_timeout_secs".into(), "1".into());
     })
     .await;
@@ -708,7 +713,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
         .expect("POST");
     assert_eq!(register.status(), 403);
     assert_eq!(app.count_users(), 1, "no account was created");
-    let part = reqwest::multipart::Part::bytes(crate::fixtures::png(32, 32))
+    let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(32, 32))
         .file_name("a.png")
         .mime_str("image/png")
         .expect("mime");
@@ -969,8 +974,8 @@ async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left
         .form(&[
             ("username", "broke"),
             ("email", "broke@example.com"),
-            ("password", crate::helpers::PASSWORD),
-            ("confirm_password", crate::helpers::PASSWORD),
+            ("password", crate::support::helpers::PASSWORD),
+            ("confirm_password", crate::support::helpers::PASSWORD),
         ])
         .send()
         .await

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::helpers::spawn_app_with;
+use crate::support::helpers::spawn_app_with;
 
 /// The `sh` blocks between two headings of the README, in order.
 fn shell_blocks(readme: &str, from: &str, to: &str) -> String {

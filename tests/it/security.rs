@@ -1,8 +1,12 @@
 //! CSRF defence, security headers and error pages.
 
-use crate::helpers::{PASSWORD, new_client, spawn_app};
+use crate::support::helpers::{PASSWORD, new_client, spawn_app};
 
-async fn register_with(app: &crate::helpers::TestApp, headers: &[(&str, &str)], name: &str) -> u16 {
+async fn register_with(
+    app: &crate::support::helpers::TestApp,
+    headers: &[(&str, &str)],
+    name: &str,
+) -> u16 {
     let mut request = new_client().post(app.url("/register")).form(&[
         ("username", name),
         ("email", &format!("{name}@example.com")),
@@ -194,15 +198,18 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
 }
 
 /// Shares one picture and returns its page path (`/s/{token}`).
-async fn shared_page(app: &crate::helpers::TestApp, client: &reqwest::Client) -> String {
+async fn shared_page(app: &crate::support::helpers::TestApp, client: &reqwest::Client) -> String {
     let id = app
-        .upload_ok(client, crate::fixtures::png(40, 30), &[])
+        .upload_ok(client, crate::support::fixtures::png(40, 30), &[])
         .await;
     app.share(client, id, "unlisted").await
 }
 
-async fn page_with_forged_host(app: &crate::helpers::TestApp, path: &str) -> (String, String) {
-    let response = crate::helpers::new_client()
+async fn page_with_forged_host(
+    app: &crate::support::helpers::TestApp,
+    path: &str,
+) -> (String, String) {
+    let response = crate::support::helpers::new_client()
         .get(app.url(path))
         .header("x-forwarded-host", "evil.example")
         .header("x-forwarded-proto", "http")
@@ -223,8 +230,8 @@ async fn page_with_forged_host(app: &crate::helpers::TestApp, path: &str) -> (St
 #[tokio::test]
 async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     // No public URL, no trusted proxy: no absolute URL can be known, so none is made up.
-    let app = crate::helpers::spawn_app().await;
-    let client = crate::helpers::new_client();
+    let app = crate::support::helpers::spawn_app().await;
+    let client = crate::support::helpers::new_client();
     app.signed_in_user(&client, "sharer").await;
     let path = shared_page(&app, &client).await;
     let (page, caching) = page_with_forged_host(&app, &path).await;
@@ -236,7 +243,7 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     );
 
     // With ATELIER_PUBLIC_URL: that site, whatever the headers say.
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("public_url".into(), "https://atelier.example.org/".into());
     })
     .await;
@@ -253,7 +260,7 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     assert!(page.contains(r#"<meta property="og:image" content="https://atelier.example.org/s/"#));
 
     // Behind a trusted proxy, what the proxy says the site is called.
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
@@ -268,8 +275,8 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
 
 #[tokio::test]
 async fn signed_in_pages_are_never_stored_by_the_browser() {
-    let app = crate::helpers::spawn_app().await;
-    let client = crate::helpers::new_client();
+    let app = crate::support::helpers::spawn_app().await;
+    let client = crate::support::helpers::new_client();
     app.signed_in_user(&client, "shared-computer").await;
     for path in [
         "/dashboard",
@@ -290,7 +297,7 @@ async fn signed_in_pages_are_never_stored_by_the_browser() {
         );
     }
     // Signed out, the public pages may be kept.
-    let anonymous = crate::helpers::new_client();
+    let anonymous = crate::support::helpers::new_client();
     let response = app.get(&anonymous, "/").await;
     assert_ne!(
         response

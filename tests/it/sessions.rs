@@ -4,7 +4,7 @@
 use reqwest::Client;
 use reqwest::header::COOKIE;
 
-use crate::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
+use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app};
 
 /// The `atelier_session` cookie the server set on `response`.
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
@@ -267,7 +267,7 @@ async fn email_change_checks_password_and_uniqueness() {
 #[tokio::test]
 async fn two_instances_share_sessions_and_logout_reaches_both() {
     let app = spawn_app().await;
-    let second = crate::helpers::spawn_second_instance(&app).await;
+    let second = crate::support::helpers::spawn_second_instance(&app).await;
     let client = new_client();
     app.register(&client, "multi", "multi@example.com", PASSWORD)
         .await;
@@ -302,7 +302,7 @@ async fn two_instances_share_sessions_and_logout_reaches_both() {
 
     let response = app.post_form(&client, "/logout", &[]).await;
     assert_eq!(response.status(), 303);
-    crate::helpers::eventually("the other instance forgets the session", || {
+    crate::support::helpers::eventually("the other instance forgets the session", || {
         let status = on_second(cookie.clone());
         async move { status.await == 303 }
     })

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use crate::fixtures::png;
-use crate::helpers::{
+use crate::support::fixtures::png;
+use crate::support::helpers::{
     TestApp, atelier_cli as atelier, location, new_client, spawn_app, spawn_app_on_s3,
     spawn_second_instance, spawn_second_instance_with, stdout,
 };
-use crate::s3_server::S3Server;
+use crate::support::s3_server::S3Server;
 
 async fn bytes_at(client: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
     let response = client.get(url).send().await.expect("GET");
@@ -125,7 +125,7 @@ async fn two_instances_share_one_bucket_upload_on_one_edit_and_delete_on_the_oth
         first.stored_files()
     );
     let url = first.url(&original);
-    crate::helpers::eventually("the first instance answers 404", || {
+    crate::support::helpers::eventually("the first instance answers 404", || {
         let (client, url) = (&client, &url);
         async move { bytes_at(client, url).await.0 == 404 }
     })

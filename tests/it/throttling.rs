@@ -1,9 +1,9 @@
 //! Failed-login throttling per client IP and per account, exact under parallel attempts.
 
-use crate::helpers::{PASSWORD, new_client, spawn_app_with};
+use crate::support::helpers::{PASSWORD, new_client, spawn_app_with};
 
 async fn login_from(
-    app: &crate::helpers::TestApp,
+    app: &crate::support::helpers::TestApp,
     ip: &str,
     user: &str,
     password: &str,

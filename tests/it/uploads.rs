@@ -3,8 +3,8 @@
 
 use image::ImageFormat;
 
-use crate::fixtures::{encoded, has_exif, jpeg_with_exif, png, png_bomb};
-use crate::helpers::{TestApp, new_client, spawn_app, spawn_app_with};
+use crate::support::fixtures::{encoded, has_exif, jpeg_with_exif, png, png_bomb};
+use crate::support::helpers::{TestApp, new_client, spawn_app, spawn_app_with};
 
 async fn fetch(app: &TestApp, client: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
     let response = app.get(client, url).await;
@@ -334,10 +334,12 @@ async fn a_camera_clock_postgres_cannot_store_never_fails_an_upload() {
         b"1799:12:31 23:59:59\0",
         b"2101:01:01 00:00:00\0",
     ] {
-        let bytes = crate::fixtures::jpeg_from_a_phone_taken_at(64, 48, taken);
+        let bytes = crate::support::fixtures::jpeg_from_a_phone_taken_at(64, 48, taken);
         let response = app.upload(&client, bytes, "clock.jpg", &[]).await;
         assert_eq!(response.status(), 303, "{}", String::from_utf8_lossy(taken));
-        let page = app.page(&client, crate::helpers::location(&response)).await;
+        let page = app
+            .page(&client, crate::support::helpers::location(&response))
+            .await;
         assert!(
             page.contains("Google Pixel 8"),
             "the rest of the camera details stay"
@@ -358,7 +360,7 @@ async fn a_shared_original_keeps_only_what_decoding_needs() {
     let id = app
         .upload_ok(
             &client,
-            crate::fixtures::jpeg_with_hidden_segments(64, 48),
+            crate::support::fixtures::jpeg_with_hidden_segments(64, 48),
             &[],
         )
         .await;
@@ -373,7 +375,7 @@ async fn a_shared_original_keeps_only_what_decoding_needs() {
         .expect("bytes");
     assert!(served.starts_with(&[0xFF, 0xD8]), "a JPEG");
     let text = String::from_utf8_lossy(&served);
-    for word in crate::fixtures::HIDDEN_WORDS {
+    for word in crate::support::fixtures::HIDDEN_WORDS {
         assert!(!text.contains(word), "{word} reached the shared original");
     }
     image::load_from_memory(&served).expect("still decodes");
@@ -404,7 +406,7 @@ async fn a_full_disk_answers_507_and_saves_nothing() {
     }
     let _unmount = Unmount(disk.path().to_owned());
     let uploads = disk.path().join("uploads");
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("uploads_dir".into(), uploads.display().to_string());
     })
     .await;
@@ -420,10 +422,13 @@ async fn a_full_disk_answers_507_and_saves_nothing() {
     let response = client
         .post(app.url("/upload"))
         .header("accept", "application/json")
-        .multipart(reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(crate::fixtures::jpeg(300, 200)).file_name("full.jpg"),
-        ))
+        .multipart(
+            reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(crate::support::fixtures::jpeg(300, 200))
+                    .file_name("full.jpg"),
+            ),
+        )
         .send()
         .await
         .expect("upload");

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use crate::fake_openai::{self, CLIP_SECRET, KEY, VIDEO_MODEL};
-use crate::helpers::{PASSWORD, TestApp, ffmpeg_or_skip, new_client, spawn_app_with};
+use crate::support::fake_openai::{self, CLIP_SECRET, KEY, VIDEO_MODEL};
+use crate::support::helpers::{PASSWORD, TestApp, ffmpeg_or_skip, new_client, spawn_app_with};
 
 /// `POST /api/generate-video` as `client`: status and JSON.
 async fn order(
@@ -637,7 +637,7 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let job_path = crate::helpers::location(&response).to_owned();
+    let job_path = crate::support::helpers::location(&response).to_owned();
     assert_eq!(app.credits_of("soraclient"), 15, "charged while it runs");
     let id: i64 = job_path
         .trim_start_matches("/jobs/")
@@ -690,7 +690,7 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
 
 #[tokio::test]
 async fn the_video_workspace_is_private_and_a_killed_runs_leftovers_go_at_start() {
-    if !crate::helpers::ffmpeg_or_skip("the_video_workspace_is_private") {
+    if !crate::support::helpers::ffmpeg_or_skip("the_video_workspace_is_private") {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -708,7 +708,7 @@ async fn the_video_workspace_is_private_and_a_killed_runs_leftovers_go_at_start(
         })
         .expect("age the leftover");
     let data_dir = data.path().join("data").display().to_string();
-    let _app = crate::helpers::spawn_app_with(|s| {
+    let _app = crate::support::helpers::spawn_app_with(|s| {
         s.insert("data_dir".into(), data_dir);
     })
     .await;

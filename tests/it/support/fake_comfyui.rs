@@ -141,7 +141,7 @@ async fn view(state: web::Data<Arc<Mutex<State>>>, query: web::Query<ViewQuery>)
     match (size, query.kind.as_str(), query.subfolder.as_str()) {
         (Some((width, height)), "output", "") => HttpResponse::Ok()
             .content_type("image/png")
-            .body(crate::fixtures::png(width, height)),
+            .body(crate::support::fixtures::png(width, height)),
         _ => HttpResponse::NotFound().finish(),
     }
 }

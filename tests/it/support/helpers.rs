@@ -11,7 +11,7 @@ use atelier::web::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Response, redirect};
 
-use crate::s3_server::S3Server;
+use crate::support::s3_server::S3Server;
 
 struct TestCluster {
     /// Builds a URL for a database name.
@@ -197,13 +197,13 @@ macro_rules! on_each_backend {
         mod $name {
             #[tokio::test]
             async fn local() {
-                super::$name($crate::helpers::spawn_app().await).await
+                super::$name($crate::support::helpers::spawn_app().await).await
             }
 
             #[tokio::test]
             async fn s3() {
                 let test = concat!(stringify!($name), "::s3");
-                if let Some(app) = $crate::helpers::spawn_app_on_s3(test, |_| {}).await {
+                if let Some(app) = $crate::support::helpers::spawn_app_on_s3(test, |_| {}).await {
                     super::$name(app).await
                 }
             }

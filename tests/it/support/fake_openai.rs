@@ -61,7 +61,7 @@ impl FakeOpenAi {
 }
 
 fn png() -> Vec<u8> {
-    crate::fixtures::png(64, 48)
+    crate::support::fixtures::png(64, 48)
 }
 
 async fn generations(

@@ -106,7 +106,8 @@ async fn process(
     let batch = body["batch_size"].as_u64().unwrap_or(1).max(1);
     let images: Vec<String> = (0..batch)
         .map(|_| {
-            base64::engine::general_purpose::STANDARD.encode(crate::fixtures::png(width, height))
+            base64::engine::general_purpose::STANDARD
+                .encode(crate::support::fixtures::png(width, height))
         })
         .collect();
     let info = serde_json::json!({"sd_model_name": MODEL, "seed": body["seed"], "all_seeds": (0..batch).map(|i| body["seed"].as_u64().unwrap_or(0) + i).collect::<Vec<_>>()}).to_string();
