@@ -123,6 +123,9 @@ settings! {
     session_key: Option<String> = optional(),
     cookie_secure: bool = parsed(false),
     session_ttl_secs: u64 = parsed(14 * 24 * 3600),
+    /// How long the image proxy may serve a row or a small file from memory (every change
+    /// is forgotten at once anyway; this bounds what another writer could leave stale).
+    media_cache_secs: u64 = parsed(10),
     trusted_proxies: Vec<IpNetwork> = cidrs(),
     /// The site's absolute URL (`https://atelier.example.org`), for links that leave the
     /// site (share previews); without it they are built from the request only when the

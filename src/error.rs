@@ -69,6 +69,24 @@ impl AppError {
         AppError::Internal(err.into())
     }
 
+    /// Whether this is a refusal the visitor can act on, shown beside the form they sent
+    /// with what they typed (see `web::views::form_refused`), rather than an error page.
+    pub fn is_form_refusal(&self) -> bool {
+        matches!(
+            self,
+            AppError::BadRequest(_)
+                | AppError::Unauthorized(_)
+                | AppError::PayloadTooLarge(_)
+                | AppError::UnsupportedMediaType(_)
+                | AppError::Unprocessable(_)
+                | AppError::PaymentRequired(_)
+                | AppError::TooManyRequests { .. }
+                | AppError::Busy { .. }
+                | AppError::Unavailable(_)
+                | AppError::StorageFull
+        )
+    }
+
     /// The sentence shown to the user.
     pub fn message(&self) -> String {
         match self {

@@ -12,20 +12,19 @@ use actix_web::web;
 use crate::db::models::PlacedImage;
 use crate::storage::Variant;
 
-/// What the proxy remembers for [`MEDIA_CACHE_TTL`]: recently served rows by
+/// What the proxy remembers for a short while (`ATELIER_MEDIA_CACHE_SECS`): recently served rows by
 /// `{username}/{folder}/{stem}` (so a gallery's thumbnails cost no query each) and the
 /// bytes of recently served small files by (image, variant, row's `updated_at`) (so they
 /// cost no trip to the blocking pool). Safe to keep briefly: authorisation is checked on
 /// every request before either is used, and every change to an image row (edit, move,
 /// share, delete) is forgotten at once on every instance: here by the code that makes it,
 /// elsewhere through the `images` table's NOTIFY trigger (see `web::auth::cache`).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MediaCache {
+    ttl: Duration,
     rows: Arc<Mutex<HashMap<String, (PlacedImage, Instant)>>>,
     files: Arc<Mutex<FileCache>>,
 }
-
-const MEDIA_CACHE_TTL: Duration = Duration::from_secs(10);
 /// Memory the small-file cache may hold.
 const FILE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -54,10 +53,19 @@ fn relock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl MediaCache {
+    /// A cache whose entries are used for at most `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        MediaCache {
+            ttl,
+            rows: Arc::default(),
+            files: Arc::default(),
+        }
+    }
+
     pub fn row(&self, key: &str) -> Option<PlacedImage> {
         relock(&self.rows)
             .get(key)
-            .filter(|(_, at)| at.elapsed() < MEDIA_CACHE_TTL)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(placed, _)| placed.clone())
     }
 
@@ -73,16 +81,14 @@ impl MediaCache {
         relock(&self.files)
             .entries
             .get(&key)
-            .filter(|file| file.at.elapsed() < MEDIA_CACHE_TTL)
+            .filter(|file| file.at.elapsed() < self.ttl)
             .cloned()
     }
 
     pub fn put_file(&self, key: FileKey, file: CachedFile) {
         let mut cache = relock(&self.files);
         if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
-            cache
-                .entries
-                .retain(|_, kept| kept.at.elapsed() < MEDIA_CACHE_TTL);
+            cache.entries.retain(|_, kept| kept.at.elapsed() < self.ttl);
             cache.bytes = cache.entries.values().map(|kept| kept.bytes.len()).sum();
             if cache.bytes + file.bytes.len() > FILE_CACHE_BYTES {
                 cache.entries.clear();

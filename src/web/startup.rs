@@ -82,7 +82,7 @@ impl Application {
         let providers = crate::generate::Providers::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
-        let media_cache = MediaCache::default();
+        let media_cache = MediaCache::new(Duration::from_secs(settings.media_cache_secs));
         let rules = Rules::from_settings(&settings);
         {
             // Another instance's edit, move or delete reaches this proxy's cache at once,

@@ -170,7 +170,12 @@ async fn upload_in_two_halves(
 
 #[tokio::test]
 async fn the_store_dying_mid_upload_is_a_clear_503_leaves_no_row_and_recovers() {
-    let Some(app) = spawn_app_on_s3("the_store_dying_mid_upload", |_| {}).await else {
+    // A short in-memory lifetime, so the proxy asks the dead store soon.
+    let Some(app) = spawn_app_on_s3("the_store_dying_mid_upload", |s| {
+        s.insert("media_cache_secs".into(), "1".into());
+    })
+    .await
+    else {
         return;
     };
     let store = app.object_store.clone().expect("s3 server");
@@ -190,9 +195,10 @@ async fn the_store_dying_mid_upload_is_a_clear_503_leaves_no_row_and_recovers() 
     let image = only_image(&client, app.address.as_str()).await;
     let thumb = app.url(image["urls"]["original"].as_str().expect("url"));
     store.kill();
-    tokio::time::sleep(Duration::from_secs(11)).await; // past the in-memory copy
-    let (status, _) = bytes_at(&client, &thumb).await;
-    assert_eq!(status, 503);
+    crate::support::helpers::eventually("the proxy says 503 once its copy is old", || async {
+        bytes_at(&client, &thumb).await.0 == 503
+    })
+    .await;
     let edit = app
         .post_form(
             &client,

@@ -2,7 +2,6 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
@@ -20,7 +19,9 @@ use crate::web::auth::{anon_id, keys};
 use crate::web::extract::{Form, MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
-use crate::web::views::{FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent};
+use crate::web::views::{
+    FieldErrors, Flash, Layout, render, safe_next, see_other, user_agent, with_refusal_headers,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/register", web::get().to(register_form))
@@ -238,19 +239,17 @@ async fn login(
         Ok(id) => id,
         Err(Throttled { retry_after_secs }) => {
             let minutes = retry_after_secs.div_ceil(60);
-            let mut response = show_again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
+            let throttled = AppError::TooManyRequests {
+                message: format!(
                     "Too many failed logins from this network or for this account. \
                      Try again in {minutes} minute{}.",
                     if minutes == 1 { "" } else { "s" }
                 ),
-            )?;
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after_secs),
-            );
-            return Ok(response);
+                retry_after_secs,
+                limit: None,
+            };
+            let page = show_again(StatusCode::TOO_MANY_REQUESTS, &throttled.message())?;
+            return Ok(with_refusal_headers(&throttled, page));
         }
     };
 

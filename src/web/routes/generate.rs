@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use actix_session::Session;
-use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
@@ -28,7 +27,7 @@ use crate::web::auth::{anon_id, keys, new_anon_id};
 use crate::web::extract::{CurrentUser, Form, Json, MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::image_json;
-use crate::web::views::{Layout, render, see_other};
+use crate::web::views::{Layout, form_refused, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/generate", web::get().to(generate_form))
@@ -285,11 +284,7 @@ async fn generate(
                 ));
             }
             // Refusals the visitor can act on are shown on the form, with what they typed.
-            Err(
-                err @ (AppError::BadRequest(_)
-                | AppError::PaymentRequired(_)
-                | AppError::PayloadTooLarge(_)),
-            ) => err,
+            Err(err) if err.is_form_refusal() => err,
             Err(err) => return Err(err),
         },
         Err(message) => AppError::BadRequest(message),
@@ -303,7 +298,7 @@ async fn generate(
         page.provider = provider;
     }
     page.error = Some(problem.message());
-    render(problem.status_code(), &page)
+    form_refused(&problem, &page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -480,7 +475,7 @@ async fn prompt_edit(
     order.source = Some((id, placed.folder_slug.clone()));
     match place_order(&state, &session, &Visitor::User(current), ip, order).await {
         Ok((job, _)) => Ok(see_other(&format!("/jobs/{}", job.id))),
-        Err(err @ (AppError::PaymentRequired(_) | AppError::BadRequest(_))) => {
+        Err(err) if err.is_form_refusal() => {
             crate::web::views::Flash::error(&session, err.message());
             Ok(see_other(&format!("/images/{id}")))
         }
@@ -529,13 +524,13 @@ async fn create_story(
                     standing,
                 ));
             }
-            Err(err @ AppError::PaymentRequired(_)) => err,
+            Err(err) if err.is_form_refusal() => err,
             Err(err) => return Err(err),
         },
         Err(message) => AppError::BadRequest(message),
     };
-    render(
-        problem.status_code(),
+    form_refused(
+        &problem,
         &StoryPage {
             layout: Layout::new(&session, visitor.current()),
             story: form.story.trim().to_owned(),

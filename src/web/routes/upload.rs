@@ -4,7 +4,7 @@
 
 use actix_multipart::Multipart;
 use actix_session::Session;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
@@ -21,7 +21,7 @@ use crate::storage::media::MediaFiles;
 use crate::web::extract::{CurrentUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
-use crate::web::views::{Flash, Layout, render, see_other};
+use crate::web::views::{Flash, Layout, render, see_other, with_refusal_headers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/upload", web::get().to(upload_form))
@@ -279,15 +279,8 @@ async fn upload(
             Flash::success(&session, "Uploaded.");
             Ok(see_other(&format!("/images/{id}")))
         }
-        Err(
-            err @ (AppError::BadRequest(_)
-            | AppError::PayloadTooLarge(_)
-            | AppError::UnsupportedMediaType(_)
-            | AppError::Unprocessable(_)
-            | AppError::TooManyRequests { .. }
-            | AppError::Busy { .. }),
-        ) => {
-            let mut page = upload_page(
+        Err(err) if err.is_form_refusal() => {
+            let page = upload_page(
                 &state,
                 &session,
                 &current,
@@ -296,11 +289,7 @@ async fn upload(
                 kept,
             )
             .await?;
-            if let Some(retry) = err.error_response().headers().get(header::RETRY_AFTER) {
-                page.headers_mut()
-                    .insert(header::RETRY_AFTER, retry.clone());
-            }
-            Ok(page)
+            Ok(with_refusal_headers(&err, page))
         }
         Err(err) => Err(err),
     }

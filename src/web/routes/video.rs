@@ -4,7 +4,6 @@
 //! shared with pictures (`generate.rs`).
 
 use actix_session::Session;
-use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -17,7 +16,7 @@ use crate::operations::generation::{Order, check_video_order};
 use crate::quota::ClientIp;
 use crate::web::extract::{CurrentUser, Form, Json, MaybeUser};
 use crate::web::state::AppState;
-use crate::web::views::{Layout, render, see_other};
+use crate::web::views::{Layout, form_refused, render, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/video", web::get().to(video_form))
@@ -149,14 +148,7 @@ async fn order_video(
                 ));
             }
             // Refusals the visitor can act on are shown on the form, with what they typed.
-            Err(
-                err @ (AppError::BadRequest(_)
-                | AppError::Unauthorized(_)
-                | AppError::PaymentRequired(_)
-                | AppError::PayloadTooLarge(_)
-                | AppError::Unavailable(_)
-                | AppError::TooManyRequests { .. }),
-            ) => err,
+            Err(err) if err.is_form_refusal() => err,
             Err(err) => return Err(err),
         },
         Err(message) => AppError::BadRequest(message),
@@ -170,17 +162,7 @@ async fn order_video(
     page.size = form.size.unwrap_or_default();
     page.seed = form.seed.unwrap_or_default().trim().to_owned();
     page.error = Some(problem.message());
-    let mut response = render(problem.status_code(), &page)?;
-    if let AppError::TooManyRequests {
-        retry_after_secs, ..
-    } = problem
-    {
-        response.headers_mut().insert(
-            actix_web::http::header::RETRY_AFTER,
-            retry_after_secs.into(),
-        );
-    }
-    Ok(response)
+    form_refused(&problem, &page)
 }
 
 #[derive(Debug, Deserialize)]

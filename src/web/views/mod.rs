@@ -152,6 +152,28 @@ pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, 
         .body(page.render()?))
 }
 
+/// A form shown again after a refusal ([`AppError::is_form_refusal`]): `page` (carrying
+/// the sentence and what was typed) with the refusal's status and the headers a client
+/// acts on, `Retry-After` and `RateLimit-*`.
+pub fn form_refused(refusal: &AppError, page: &impl Template) -> Result<HttpResponse, AppError> {
+    use actix_web::ResponseError;
+    Ok(with_refusal_headers(
+        refusal,
+        render(refusal.status_code(), page)?,
+    ))
+}
+
+/// `response` (a form rendered again) with the headers of `refusal` a client acts on.
+pub fn with_refusal_headers(refusal: &AppError, mut response: HttpResponse) -> HttpResponse {
+    use actix_web::ResponseError;
+    for (name, value) in refusal.error_response().headers() {
+        if name == actix_web::http::header::RETRY_AFTER || name.as_str().starts_with("ratelimit-") {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location))
