@@ -121,9 +121,25 @@ pub(super) async fn place_order(
     Ok((job, standing))
 }
 
+/// A browser's placed order: the job page (with the network's standing as `RateLimit-*`)
+/// when it was queued, the refusal to show beside the form when the visitor can act on it
+/// (the inner error), any other error as it is.
+pub(super) fn to_job_page(
+    placed: Result<(Job, Option<Standing>), AppError>,
+) -> Result<Result<HttpResponse, AppError>, AppError> {
+    match placed {
+        Ok((job, standing)) => Ok(Ok(with_rate_limit(
+            see_other(&format!("/jobs/{}", job.id)),
+            standing,
+        ))),
+        Err(refusal) if refusal.is_form_refusal() => Ok(Err(refusal)),
+        Err(err) => Err(err),
+    }
+}
+
 /// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) on a request that counted
 /// against an anonymous limit.
-pub(super) fn with_rate_limit(
+fn with_rate_limit(
     mut response: HttpResponse,
     standing: Option<Standing>,
 ) -> HttpResponse {
@@ -276,16 +292,9 @@ async fn generate(
         Ok(order)
     });
     let problem = match checked {
-        Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
-            Ok((job, standing)) => {
-                return Ok(with_rate_limit(
-                    see_other(&format!("/jobs/{}", job.id)),
-                    standing,
-                ));
-            }
-            // Refusals the visitor can act on are shown on the form, with what they typed.
-            Err(err) if err.is_form_refusal() => err,
-            Err(err) => return Err(err),
+        Ok(order) => match to_job_page(place_order(&state, &session, &visitor, ip, order).await)? {
+            Ok(job_page) => return Ok(job_page),
+            Err(refusal) => refusal,
         },
         Err(message) => AppError::BadRequest(message),
     };
@@ -517,15 +526,9 @@ async fn create_story(
 ) -> Result<HttpResponse, AppError> {
     let visitor = Visitor::of(user, &session)?;
     let problem = match check_story(&form.story) {
-        Ok(order) => match place_order(&state, &session, &visitor, ip, order).await {
-            Ok((job, standing)) => {
-                return Ok(with_rate_limit(
-                    see_other(&format!("/jobs/{}", job.id)),
-                    standing,
-                ));
-            }
-            Err(err) if err.is_form_refusal() => err,
-            Err(err) => return Err(err),
+        Ok(order) => match to_job_page(place_order(&state, &session, &visitor, ip, order).await)? {
+            Ok(job_page) => return Ok(job_page),
+            Err(refusal) => refusal,
         },
         Err(message) => AppError::BadRequest(message),
     };

@@ -9,14 +9,14 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::generate::{Visitor, order_and_reply, place_order, with_rate_limit};
+use super::generate::{Visitor, order_and_reply, place_order, to_job_page};
 use crate::error::AppError;
 use crate::generate::{SIZES, video};
 use crate::operations::generation::{Order, check_video_order};
 use crate::quota::ClientIp;
 use crate::web::extract::{CurrentUser, Form, Json, MaybeUser};
 use crate::web::state::AppState;
-use crate::web::views::{Layout, form_refused, render, see_other};
+use crate::web::views::{Layout, form_refused, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/video", web::get().to(video_form))
@@ -140,16 +140,9 @@ async fn order_video(
         form.seed.as_deref(),
     );
     let problem = match checked {
-        Ok(order) => match place_video(&state, &session, &visitor, ip, order).await {
-            Ok((job, standing)) => {
-                return Ok(with_rate_limit(
-                    see_other(&format!("/jobs/{}", job.id)),
-                    standing,
-                ));
-            }
-            // Refusals the visitor can act on are shown on the form, with what they typed.
-            Err(err) if err.is_form_refusal() => err,
-            Err(err) => return Err(err),
+        Ok(order) => match to_job_page(place_video(&state, &session, &visitor, ip, order).await)? {
+            Ok(job_page) => return Ok(job_page),
+            Err(refusal) => refusal,
         },
         Err(message) => AppError::BadRequest(message),
     };
