@@ -139,10 +139,7 @@ pub(super) fn to_job_page(
 
 /// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) on a request that counted
 /// against an anonymous limit.
-fn with_rate_limit(
-    mut response: HttpResponse,
-    standing: Option<Standing>,
-) -> HttpResponse {
+fn with_rate_limit(mut response: HttpResponse, standing: Option<Standing>) -> HttpResponse {
     if let Some(standing) = standing {
         let headers = response.headers_mut();
         for (name, value) in [

@@ -1,7 +1,7 @@
 //! One image: its page (`/images/{id}`: the picture, facts, seed, share link, edit tools)
-//! and what its owner does to it (update, edit, favourite, delete; sharing is in
-//! `share.rs`). Another user's
-//! image is a 404 everywhere; admins see the page, never the pristine file.
+//! and what its owner does to it (update, edit, favourite, delete, share and unshare; how
+//! a shared picture looks to others is in `share.rs`). Another user's image is a 404
+//! everywhere; admins see the page, never the pristine file.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -10,13 +10,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::{Image, PlacedImage};
-use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, parse_tags};
+use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice, parse_tags};
 use crate::error::AppError;
 use crate::operations::{images, pages};
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
 use crate::web::extract::{CurrentUser, Form, FormOrJson};
 use crate::web::state::AppState;
+use crate::web::views::errors::wants_json;
 use crate::web::views::{
     Flash, Layout, display_title, done, human_bytes, media_url, render, see_other, timestamp,
 };
@@ -26,11 +27,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/images/{id}/update", web::post().to(update))
         .route("/images/{id}/edit", web::post().to(edit))
         .route("/images/{id}/favourite", web::post().to(favourite))
-        .route("/images/{id}/delete", web::post().to(delete));
+        .route("/images/{id}/delete", web::post().to(delete))
+        .route("/images/{id}/share", web::post().to(share))
+        .route("/images/{id}/unshare", web::post().to(unshare));
 }
 
 /// The image if the current user owns it (admins may view any); 404 otherwise.
-pub(super) async fn owned_image(
+async fn owned_image(
     state: &AppState,
     current: &CurrentUser,
     id: i64,
@@ -112,7 +115,7 @@ async fn image_page(
     image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
 }
 
-pub(super) async fn image_page_with(
+async fn image_page_with(
     state: &AppState,
     session: &Session,
     current: &CurrentUser,
@@ -457,4 +460,85 @@ async fn delete(
         "/gallery?folder={}",
         crate::web::views::url_encode(&folder)
     )))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShareForm {
+    /// `unlisted` (default) or `public` (also listed on Explore).
+    visibility: Option<String>,
+    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
+    expires: Option<String>,
+}
+
+/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
+/// (the old one stops working). Scripts asking for JSON get the link in the answer;
+/// browsers go back to the image page, which shows it.
+async fn share(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+    FormOrJson(form): FormOrJson<ShareForm>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let noun = if placed.image.is_video() {
+        "video"
+    } else {
+        "image"
+    };
+    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
+        Ok(choice) => choice,
+        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
+        Err(message) => {
+            return image_page_with(
+                &state,
+                &session,
+                &current,
+                placed,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
+        }
+    };
+    let library = state.library.clone();
+    let id = placed.image.id;
+    let (token, expires_at) = state
+        .db
+        .run(move |conn| images::share(conn, &library, id, choice))
+        .await?;
+    state.media_cache.forget_image(id);
+    let link = serde_json::json!({
+        "share_url": format!("/s/{token}"),
+        "image_url": format!("/s/{token}/image"),
+        "thumb_url": format!("/s/{token}/thumb"),
+        "visibility": if choice.is_public() { "public" } else { "unlisted" },
+        "expires_at": expires_at.map(|at| at.to_rfc3339()),
+    });
+    let back = format!("/images/{id}");
+    Ok(done(&req, &session, &choice.summary(noun), &back, link))
+}
+
+async fn unshare(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let id = placed.image.id;
+    state.db.run(move |conn| images::unshare(conn, id)).await?;
+    state.media_cache.forget_image(id);
+    let message = "Share link revoked. The old link no longer works.";
+    let back = format!("/images/{id}");
+    Ok(done(
+        &req,
+        &session,
+        message,
+        &back,
+        serde_json::Value::Null,
+    ))
 }

@@ -1,6 +1,6 @@
-//! Sharing: the owner's `POST /images/{id}/share` (unlisted or public, with an expiry) and
-//! `/unshare`, the public share links (`/s/{token}`, `/s/{token}/image`, `/s/{token}/thumb`)
-//! and `/explore`.
+//! What shared pictures look like to anyone: the share links (`/s/{token}`,
+//! `/s/{token}/image`, `/s/{token}/thumb`) and `/explore`. The owner makes and revokes
+//! links from the image page (`routes::images`).
 //! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
 //! stored token hash, so the old link is a 404 from the next request on; so does expiry.
 //! Explore lists only shares their owners chose to publish; unlisted links never show.
@@ -10,28 +10,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use serde::Deserialize;
-
-use super::images::{image_page_with, owned_image};
 use crate::db::models::{Image, PlacedImage};
-use crate::domain::ShareChoice;
 use crate::domain::tokens;
 use crate::error::AppError;
-use crate::operations::images;
 use crate::storage::Variant;
 use crate::storage::imaging::THUMB_SIZE;
-use crate::web::extract::{CurrentUser, FormOrJson, MaybeUser, Query};
+use crate::web::extract::{MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::PER_PAGE;
-use crate::web::views::errors::wants_json;
 use crate::web::views::files::{MediaCaching, serve_variant};
 use crate::web::views::{Card, display_title, page_number, share_file_url};
-use crate::web::views::{Layout, Pager, done, render};
+use crate::web::views::{Layout, Pager, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/images/{id}/share", web::post().to(share))
-        .route("/images/{id}/unshare", web::post().to(unshare))
-        .route("/s/{token}", web::get().to(share_page))
+    cfg.route("/s/{token}", web::get().to(share_page))
         .route("/s/{token}/image", super::get_or_head().to(share_image))
         .route("/s/{token}/thumb", super::get_or_head().to(share_thumb))
         .route("/explore", web::get().to(explore));
@@ -204,85 +196,4 @@ async fn explore(
             }),
         },
     )
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ShareForm {
-    /// `unlisted` (default) or `public` (also listed on Explore).
-    visibility: Option<String>,
-    /// `never` or 1, 7, 30, 365 days; absent: never for unlisted, 30 days for public.
-    expires: Option<String>,
-}
-
-/// `POST /images/{id}/share` (`visibility`, `expires`; a form, JSON or no body): a new link
-/// (the old one stops working). Scripts asking for JSON get the link in the answer;
-/// browsers go back to the image page, which shows it.
-async fn share(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    current: CurrentUser,
-    id: web::Path<i64>,
-    FormOrJson(form): FormOrJson<ShareForm>,
-) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let noun = if placed.image.is_video() {
-        "video"
-    } else {
-        "image"
-    };
-    let choice = match ShareChoice::parse(form.visibility.as_deref(), form.expires.as_deref()) {
-        Ok(choice) => choice,
-        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message.into())),
-        Err(message) => {
-            return image_page_with(
-                &state,
-                &session,
-                &current,
-                placed,
-                StatusCode::BAD_REQUEST,
-                Some(message.into()),
-            )
-            .await;
-        }
-    };
-    let library = state.library.clone();
-    let id = placed.image.id;
-    let (token, expires_at) = state
-        .db
-        .run(move |conn| images::share(conn, &library, id, choice))
-        .await?;
-    state.media_cache.forget_image(id);
-    let link = serde_json::json!({
-        "share_url": format!("/s/{token}"),
-        "image_url": format!("/s/{token}/image"),
-        "thumb_url": format!("/s/{token}/thumb"),
-        "visibility": if choice.is_public() { "public" } else { "unlisted" },
-        "expires_at": expires_at.map(|at| at.to_rfc3339()),
-    });
-    let back = format!("/images/{id}");
-    Ok(done(&req, &session, &choice.summary(noun), &back, link))
-}
-
-async fn unshare(
-    req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    current: CurrentUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let id = placed.image.id;
-    state.db.run(move |conn| images::unshare(conn, id)).await?;
-    state.media_cache.forget_image(id);
-    let message = "Share link revoked. The old link no longer works.";
-    let back = format!("/images/{id}");
-    Ok(done(
-        &req,
-        &session,
-        message,
-        &back,
-        serde_json::Value::Null,
-    ))
 }
