@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
-use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app_with};
+use crate::support::helpers::{
+    ForwardedFor, PASSWORD, TestApp, location, new_client, order_image, spawn_app_with,
+};
 
 const ADMIN: &str = "root";
 
@@ -34,13 +36,8 @@ pub async fn generate_as(
     ip: &str,
     prompt: &str,
 ) -> serde_json::Value {
-    let response = client
-        .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({ "prompt": prompt }))
-        .send()
-        .await
-        .expect("POST");
+    let body = serde_json::json!({ "prompt": prompt });
+    let response = order_image(&app.address, client, Some(ip), &body).await;
     assert_eq!(response.status(), 200, "generate {prompt}");
     response.json().await.expect("json")
 }
@@ -52,7 +49,7 @@ async fn upload_as(app: &TestApp, client: &reqwest::Client, ip: &str) -> i64 {
         .expect("mime");
     let response = client
         .post(app.url("/api/upload"))
-        .header("x-forwarded-for", ip)
+        .forwarded_for(ip)
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
@@ -322,7 +319,7 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     assert_eq!(location(&response), "/admin/ips/203.0.113.0/24");
     let blocked = visitor()
         .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", "203.0.113.77")
+        .forwarded_for("203.0.113.77")
         .json(&serde_json::json!({ "prompt": "x", "wait": false }))
         .send()
         .await
@@ -392,7 +389,7 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     generate_as(&app, &visitor(), "198.51.100.3", "first").await;
     let refused = visitor()
         .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", "198.51.100.3")
+        .forwarded_for("198.51.100.3")
         .json(&serde_json::json!({ "prompt": "second" }))
         .send()
         .await
@@ -456,7 +453,7 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     .expect("no credits, old enough");
     let refused = burner
         .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", "192.0.2.50")
+        .forwarded_for("192.0.2.50")
         .json(&serde_json::json!({ "prompt": "x" }))
         .send()
         .await

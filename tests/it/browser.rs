@@ -2,7 +2,7 @@
 //! without an account), and the admin blocking an address. Screenshots land in
 //! `target/screenshots/`.
 
-use crate::support::helpers::spawn_app;
+use crate::support::helpers::{ForwardedFor, spawn_app};
 use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
 
     let refused = spammer
         .post(app.url("/api/generate-image"))
-        .header("x-forwarded-for", "203.0.113.66")
+        .forwarded_for("203.0.113.66")
         .json(&serde_json::json!({ "prompt": "one more" }))
         .send()
         .await

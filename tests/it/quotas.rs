@@ -12,7 +12,7 @@ use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use futures_util::future::join_all;
 
 use crate::support::helpers::{
-    PASSWORD, TestApp, new_client, spawn_app_with, spawn_second_instance,
+    ForwardedFor, PASSWORD, TestApp, new_client, order_image, spawn_app_with, spawn_second_instance,
 };
 
 /// How many times each race runs (each on fresh addresses or accounts).
@@ -28,7 +28,6 @@ fn quota_settings(s: &mut HashMap<String, String>) {
 
 /// `POST /api/generate-image` without waiting, as `client` from `ip`.
 async fn generate_from(
-    app: &TestApp,
     base: &str,
     client: &reqwest::Client,
     ip: &str,
@@ -36,18 +35,11 @@ async fn generate_from(
 ) -> reqwest::Response {
     let mut body = body;
     body["wait"] = false.into();
-    client
-        .post(format!("{base}/api/generate-image"))
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("POST to {} failed: {err}", app.address))
+    order_image(base, client, Some(ip), &body).await
 }
 
 async fn one_image(app: &TestApp, client: &reqwest::Client, ip: &str) -> reqwest::Response {
     generate_from(
-        app,
         &app.address,
         client,
         ip,
@@ -186,7 +178,7 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
     // The HTML form says the same on a real page.
     let page = new_client()
         .post(app.url("/generate"))
-        .header("x-forwarded-for", ip)
+        .forwarded_for(ip)
         .form(&[("prompt", "one more")])
         .send()
         .await
@@ -337,10 +329,9 @@ async fn two_instances_share_every_limit() {
             } else {
                 second.clone()
             };
-            let (app, ip) = (&app, ip.clone());
+            let ip = ip.clone();
             async move {
                 generate_from(
-                    app,
                     &base,
                     &new_client(),
                     &ip,
@@ -361,10 +352,9 @@ async fn two_instances_share_every_limit() {
         } else {
             second.clone()
         };
-        let (app, client) = (&app, &client);
+        let client = &client;
         async move {
             generate_from(
-                app,
                 &base,
                 client,
                 "203.0.113.70",
@@ -430,7 +420,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     // The malformed ones all counted against the proxy's own address.
     let usage: serde_json::Value = new_client()
         .get(app.url("/api/usage"))
-        .header("x-forwarded-for", "garbage")
+        .forwarded_for("garbage")
         .send()
         .await
         .expect("GET")
@@ -483,7 +473,6 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
     let ip = "198.51.100.80";
     // Several images need credits, even with free images left.
     let response = generate_from(
-        &app,
         &app.address,
         &client,
         ip,
@@ -640,7 +629,7 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     let wait = |client: &reqwest::Client| {
         client
             .post(app.url("/api/generate-image"))
-            .header("x-forwarded-for", ip)
+            .forwarded_for(ip)
             .json(&refused_prompt)
             .send()
     };
@@ -669,7 +658,7 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     assert_eq!(events, 0);
     let usage: serde_json::Value = new_client()
         .get(app.url("/api/usage"))
-        .header("x-forwarded-for", ip)
+        .forwarded_for(ip)
         .send()
         .await
         .expect("GET")
@@ -701,7 +690,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     assert_eq!(one_image(&app, &user, blocked_ip).await.status(), 403);
     let register = new_client()
         .post(app.url("/register"))
-        .header("x-forwarded-for", blocked_ip)
+        .forwarded_for(blocked_ip)
         .form(&[
             ("username", "newcomer"),
             ("email", "newcomer@example.com"),
@@ -719,7 +708,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
         .expect("mime");
     let upload = user
         .post(app.url("/api/upload"))
-        .header("x-forwarded-for", blocked_ip)
+        .forwarded_for(blocked_ip)
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
@@ -857,12 +846,7 @@ async fn visitors_see_what_they_have_left_before_they_ask() {
     .await;
     let client = signed_in_with_credits(&app, "planner", 5).await;
     let ip = "203.0.113.140";
-    let get = |path: &'static str| {
-        client
-            .get(app.url(path))
-            .header("x-forwarded-for", ip)
-            .send()
-    };
+    let get = |path: &'static str| client.get(app.url(path)).forwarded_for(ip).send();
     let usage: serde_json::Value = get("/api/usage")
         .await
         .expect("GET")
@@ -897,7 +881,7 @@ async fn visitors_see_what_they_have_left_before_they_ask() {
     one_image(&app, &visitor, ip).await;
     let usage: serde_json::Value = visitor
         .get(app.url("/api/usage"))
-        .header("x-forwarded-for", ip)
+        .forwarded_for(ip)
         .send()
         .await
         .expect("GET")
@@ -941,7 +925,7 @@ async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left
         async move {
             client
                 .get(app.url(path))
-                .header("x-forwarded-for", ip)
+                .forwarded_for(ip)
                 .send()
                 .await
                 .expect("GET")
@@ -970,7 +954,7 @@ async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left
     let client = new_client();
     client
         .post(app.url("/register"))
-        .header("x-forwarded-for", "198.51.100.9")
+        .forwarded_for("198.51.100.9")
         .form(&[
             ("username", "broke"),
             ("email", "broke@example.com"),

@@ -1,6 +1,6 @@
 //! Failed-login throttling per client IP and per account, exact under parallel attempts.
 
-use crate::support::helpers::{PASSWORD, new_client, spawn_app_with};
+use crate::support::helpers::{ForwardedFor, PASSWORD, new_client, spawn_app_with};
 
 async fn login_from(
     app: &crate::support::helpers::TestApp,
@@ -10,7 +10,7 @@ async fn login_from(
 ) -> reqwest::Response {
     new_client()
         .post(app.url("/login"))
-        .header("x-forwarded-for", ip)
+        .forwarded_for(ip)
         .form(&[("username", user), ("password", password)])
         .send()
         .await

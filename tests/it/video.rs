@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use crate::support::fake_openai::{self, CLIP_SECRET, KEY, VIDEO_MODEL};
-use crate::support::helpers::{PASSWORD, TestApp, ffmpeg_or_skip, new_client, spawn_app_with};
+use crate::support::helpers::{
+    ForwardedFor, PASSWORD, TestApp, ffmpeg_or_skip, new_client, spawn_app_with,
+};
 
 /// `POST /api/generate-video` as `client`: status and JSON.
 async fn order(
@@ -418,7 +420,7 @@ async fn the_admin_case_file_and_report_show_the_video_with_its_ip_and_seconds()
     app.signed_in_user(&client, "suspect").await;
     let response = client
         .post(app.url("/api/generate-video"))
-        .header("x-forwarded-for", "198.51.100.77")
+        .forwarded_for("198.51.100.77")
         .json(&serde_json::json!({"prompt": "a stormy sea", "seconds": 2}))
         .send()
         .await

@@ -257,16 +257,39 @@ pub async fn spawn_second_instance_with(
     format!("http://127.0.0.1:{port}")
 }
 
+/// Where a request comes from, as a trusted proxy says it: the test apps that care about
+/// addresses trust 127.0.0.1, so `X-Forwarded-For` names the client's address.
+pub trait ForwardedFor {
+    fn forwarded_for(self, ip: &str) -> Self;
+}
+
+impl ForwardedFor for reqwest::RequestBuilder {
+    fn forwarded_for(self, ip: &str) -> Self {
+        self.header("x-forwarded-for", ip)
+    }
+}
+
+/// `POST /api/generate-image` with `body` to the server at `base`, as `client` from `ip`
+/// (when given): the one way tests order pictures through the JSON API.
+pub async fn order_image(
+    base: &str,
+    client: &Client,
+    ip: Option<&str>,
+    body: &serde_json::Value,
+) -> Response {
+    let mut request = client.post(format!("{base}/api/generate-image")).json(body);
+    if let Some(ip) = ip {
+        request = request.forwarded_for(ip);
+    }
+    request.send().await.expect("POST /api/generate-image")
+}
+
 /// The status of an anonymous `POST /api/generate-image` (not waiting) to the server at
-/// `base`, from `ip` (as a trusted proxy forwards it).
+/// `base`, from `ip`.
 pub async fn anonymous_generation_status(base: &str, ip: &str) -> u16 {
-    new_client()
-        .post(format!("{base}/api/generate-image"))
-        .header("x-forwarded-for", ip)
-        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
-        .send()
+    let body = serde_json::json!({ "prompt": "a quiet harbour", "wait": false });
+    order_image(base, &new_client(), Some(ip), &body)
         .await
-        .expect("POST")
         .status()
         .as_u16()
 }
@@ -466,12 +489,7 @@ impl TestApp {
         client: &Client,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = client
-            .post(self.url("/api/generate-image"))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST /api/generate-image");
+        let response = order_image(&self.address, client, None, &body).await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("json"))
     }
