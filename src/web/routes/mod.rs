@@ -1,6 +1,8 @@
 //! HTTP routes, one module per area, with each page's template struct beside its handler:
-//! extract, call the library or an operation, render. What pages share (layout, cards,
-//! pager, formatting, error pages) lives in `crate::web::views`.
+//! extract, call one operation, render. The rule: every write goes through
+//! `crate::operations` (`grep -rn 'transaction(' src/web/routes` finds nothing, and no
+//! route touches the store); reads may call models directly. What pages share (layout,
+//! cards, pager, formatting, error pages, refused forms) lives in `crate::web::views`.
 
 pub mod account;
 pub mod admin;
