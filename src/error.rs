@@ -51,6 +51,8 @@ pub enum AppError {
     Unavailable(String),
     /// The object store holding users' files did not answer; retry in a moment.
     StoreUnavailable,
+    /// The image provider failed the job (it was refunded); the sentence says why (502).
+    ProviderFailed(String),
     /// The disk holding users' files is full (or the service user's quota is used up):
     /// nothing was saved, and an operator has to make room (507).
     StorageFull,
@@ -100,6 +102,7 @@ impl AppError {
             | AppError::Unprocessable(msg)
             | AppError::PaymentRequired(msg)
             | AppError::Unavailable(msg)
+            | AppError::ProviderFailed(msg)
             | AppError::TooManyRequests { message: msg, .. }
             | AppError::Busy { message: msg, .. } => msg.clone(),
             AppError::DatabaseUnavailable => {
@@ -148,6 +151,7 @@ impl ResponseError for AppError {
             | AppError::Busy { .. }
             | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            AppError::ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

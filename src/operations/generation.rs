@@ -27,6 +27,9 @@ pub struct Order {
     /// Stories: the scenes (one image each) and the folder to create for them.
     pub scenes: Vec<String>,
     pub folder_name: Option<String>,
+    /// A folder of the orderer's (by slug, made if missing) the pictures go in: `api` for
+    /// the OpenAI-compatible API.
+    pub folder: Option<String>,
     /// Prompt edits: the source image and its folder.
     pub source: Option<(i64, String)>,
     /// The seed asked for; `None` draws one.
@@ -94,6 +97,7 @@ pub fn check_story(text: &str) -> Result<Order, String> {
         count: u32::try_from(scenes.len()).unwrap_or(u32::MAX),
         size: SIZES[0],
         folder_name: Some(story::folder_name(&scenes)),
+        folder: None,
         scenes,
         source: None,
         seed: None,
@@ -161,6 +165,7 @@ pub fn check_order(
         size,
         scenes: Vec::new(),
         folder_name: None,
+        folder: None,
         source: None,
         seed,
         provider: None,
@@ -264,6 +269,10 @@ pub fn queue_order(
                 Some(Folder::create_unique(conn, user_id, name)?.slug)
             }
             (None, Some((_, folder)), _, _) => Some(folder.clone()),
+            (None, None, Some(user_id), _) => match &order.folder {
+                Some(slug) => Some(Folder::find_or_create(conn, user_id, slug, slug)?.slug),
+                None => None,
+            },
             _ => None,
         };
         let mut params = serde_json::to_value(ImageParams {

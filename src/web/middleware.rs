@@ -270,7 +270,11 @@ pub async fn error_pages(
         .flatten()
         .is_some();
     let json = errors::wants_json(&http_req);
-    let mut page = errors::render(json, status, &message, signed_in);
+    let mut page = if errors::is_openai_path(&http_req) {
+        errors::openai(status, &message)
+    } else {
+        errors::render(json, status, &message, signed_in)
+    };
     // What the client needs to act on the error survives the page: when to retry, what is
     // allowed, the size a range must fit, and where a rate limit stands.
     for (name, value) in old.headers() {

@@ -23,6 +23,7 @@ mod library;
 mod media_security;
 mod migrations;
 mod openai;
+mod openai_api;
 mod privacy;
 mod quotas;
 mod readme;

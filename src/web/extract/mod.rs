@@ -55,7 +55,8 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
 }
 
 /// The owner of the request's personal API token (`Authorization: Bearer atl_…`), if it
-/// carries a valid one, is on the JSON API or the image proxy, and the owner is enabled.
+/// carries a valid one, is on the JSON API (`/api/`, `/v1/`) or the image proxy, and the
+/// owner is enabled.
 /// Pages never accept tokens: they are for scripts.
 async fn bearer_user(req: &HttpRequest, state: &AppState) -> Result<Option<CurrentUser>, AppError> {
     Ok(token_owner(req, state).await?.map(|user| CurrentUser {
@@ -67,7 +68,7 @@ async fn bearer_user(req: &HttpRequest, state: &AppState) -> Result<Option<Curre
 /// See [`bearer_user`]; also used by the image proxy.
 pub async fn token_owner(req: &HttpRequest, state: &AppState) -> Result<Option<User>, AppError> {
     let path = req.path();
-    if !(path.starts_with("/api/") || path.starts_with("/media/")) {
+    if !(path.starts_with("/api/") || path.starts_with("/v1/") || path.starts_with("/media/")) {
         return Ok(None);
     }
     let Some(token) = req

@@ -370,6 +370,22 @@ pub(super) async fn order_and_reply(
     Ok(with_rate_limit(response, standing))
 }
 
+/// Job `id` once it has finished, or as it stands after [`API_WAIT`].
+pub(super) async fn finished(state: &AppState, id: i64) -> Result<Job, AppError> {
+    let deadline = tokio::time::Instant::now() + API_WAIT;
+    loop {
+        let job = state
+            .db
+            .run(move |conn| job::find(conn, id))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if job.is_finished() || tokio::time::Instant::now() >= deadline {
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Answers an API generation: at once with the job id (`wait: false`), or once the job
 /// has finished (or after [`API_WAIT`], with the id to poll).
 async fn reply(
@@ -389,19 +405,7 @@ async fn reply(
     if !wait {
         return Ok(pending(&job));
     }
-    let id = job.id;
-    let deadline = tokio::time::Instant::now() + API_WAIT;
-    let job = loop {
-        let job = state
-            .db
-            .run(move |conn| job::find(conn, id))
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if job.is_finished() || tokio::time::Instant::now() >= deadline {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let job = finished(state, job.id).await?;
     match job.status.as_str() {
         "succeeded" => {
             let images = {

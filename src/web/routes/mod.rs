@@ -18,6 +18,7 @@ pub mod home;
 pub mod images;
 pub mod jobs;
 pub mod media;
+pub mod openai_api;
 pub mod share;
 pub mod upload;
 pub mod video;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     upload::configure(cfg);
     share::configure(cfg);
     api::configure(cfg);
+    openai_api::configure(cfg);
     admin::configure(cfg);
 }
 

@@ -1,0 +1,233 @@
+//! The OpenAI-compatible API driven by its real client: the official `openai` Python
+//! package (installed into a venv by `.ci/run`), through its own HTTP client with a hook
+//! that counts what it sends. Models, two base64 pictures, URLs the same token downloads and another
+//! token cannot, the `api` folder, the caller's address, no credits as the SDK's
+//! `RateLimitError` with `insufficient_quota` after exactly one request (no retries), and a
+//! bad key as `AuthenticationError`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::helpers::{TestApp, new_client, spawn_app_with};
+
+/// The SDK driver: `mode` picks what it does; it prints one JSON object.
+const DRIVER: &str = r#"
+import base64, json, os, sys
+import openai
+
+sent = []
+http = openai.DefaultHttpxClient(
+    event_hooks={"request": [lambda request: sent.append(str(request.url))]}
+)
+base = os.environ["ATELIER_BASE"] + "/v1"
+client = openai.OpenAI(base_url=base, api_key=os.environ["ATELIER_TOKEN"], http_client=http)
+out = {}
+mode = sys.argv[1]
+if mode == "happy":
+    out["models"] = [model.id for model in client.models.list()]
+    made = client.images.generate(
+        model="atelier-builtin", prompt="a lighthouse at dusk", n=2, size="512x512",
+        response_format="b64_json",
+    )
+    out["b64_heads"] = [base64.b64decode(item.b64_json)[:8].hex() for item in made.data]
+    made = client.images.generate(prompt="a fox in the snow", response_format="url")
+    out["urls"] = [item.url for item in made.data]
+    out["revised"] = made.data[0].revised_prompt
+elif mode == "broke":
+    try:
+        client.images.generate(prompt="one more than I can pay for")
+        out["raised"] = None
+    except openai.RateLimitError as error:
+        out["raised"] = "RateLimitError"
+        out["code"] = error.code
+elif mode == "bad_key":
+    stranger = openai.OpenAI(base_url=base, api_key="atl_not_a_real_token", http_client=http)
+    try:
+        stranger.models.list()
+        out["raised"] = None
+    except openai.AuthenticationError:
+        out["raised"] = "AuthenticationError"
+elif mode == "bad_size":
+    try:
+        client.images.generate(prompt="a wide one", size="1792x1024")
+        out["raised"] = None
+    except openai.BadRequestError as error:
+        out["raised"] = "BadRequestError"
+        out["message"] = error.message
+out["requests"] = len(sent)
+print(json.dumps(out))
+"#;
+
+/// The venv's Python with the `openai` package, or `None` (test skipped) without it.
+fn sdk_python(test: &str) -> Option<PathBuf> {
+    let python = std::env::var_os("ATELIER_OPENAI_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".cache/atelier-sdk/bin/python"))
+        })
+        .filter(|python| {
+            Command::new(python)
+                .args(["-c", "import openai"])
+                .status()
+                .is_ok_and(|status| status.success())
+        });
+    if python.is_none() {
+        let reason = "the openai Python package is not installed (see .ci/run)";
+        if std::env::var_os("ATELIER_REQUIRE_OPENAI_SDK").is_some() {
+            panic!("{test}: {reason}");
+        }
+        eprintln!("SKIPPED {test}: {reason}");
+    }
+    python
+}
+
+fn drive(python: &PathBuf, app: &TestApp, token: &str, mode: &str) -> serde_json::Value {
+    let output = Command::new(python)
+        .args(["-c", DRIVER, mode])
+        .env("ATELIER_BASE", &app.address)
+        .env("ATELIER_TOKEN", token)
+        .output()
+        .expect("run the SDK");
+    assert!(
+        output.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the driver's JSON")
+}
+
+/// A signed-in user's new API token.
+async fn token_of(app: &TestApp, client: &reqwest::Client) -> String {
+    let reply: serde_json::Value = client
+        .post(app.url("/account/tokens"))
+        .header("accept", "application/json")
+        .form(&[("name", "openai sdk")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    reply["token"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test]
+async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses() {
+    let Some(python) = sdk_python("the_official_sdk_generates") else {
+        return;
+    };
+    // Three credits, no free images: two pictures and one more, then nothing.
+    let app = spawn_app_with(|s| {
+        s.insert("signup_credits".into(), "3".into());
+        s.insert("free_images_standard".into(), "0".into());
+        // The URLs in answers are absolute: the test client is the trusted proxy naming the
+        // site (a real deployment sets ATELIER_PUBLIC_URL).
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "sdkuser").await;
+    let token = token_of(&app, &owner).await;
+
+    let python_for = python.clone();
+    let (app, token) = (std::sync::Arc::new(app), token);
+    let happy = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::task::spawn_blocking(move || drive(&python_for, &app, &token, "happy"))
+            .await
+            .expect("driver")
+    };
+    let models: Vec<&str> = happy["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert!(models.contains(&"atelier-builtin"), "{models:?}");
+    let heads = happy["b64_heads"].as_array().expect("two pictures");
+    assert_eq!(heads.len(), 2);
+    for head in heads {
+        assert_eq!(head, "89504e470d0a1a0a", "a PNG");
+    }
+    assert_eq!(happy["revised"], "a fox in the snow");
+    let url = happy["urls"][0].as_str().expect("a url").to_owned();
+    assert!(url.starts_with(&app.address), "absolute: {url}");
+
+    // The same token downloads the picture; another user's token cannot see it.
+    let response = new_client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    image::load_from_memory(&response.bytes().await.expect("bytes")).expect("a picture");
+    let stranger = new_client();
+    app.signed_in_user(&stranger, "stranger").await;
+    let other_token = token_of(&app, &stranger).await;
+    let response = new_client()
+        .get(&url)
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 404);
+
+    // In the owner's `api` folder, charged, with the caller's address.
+    let listing: serde_json::Value = app
+        .get(&owner, "/api/images?folder=api")
+        .await
+        .json()
+        .await
+        .expect("listing");
+    assert_eq!(listing["total"], 3, "{listing}");
+    assert_eq!(app.credits_of("sdkuser"), 0);
+    let addresses: Vec<Option<ipnetwork::IpNetwork>> = {
+        use atelier::db::schema::images;
+        use diesel::{QueryDsl, RunQueryDsl};
+        images::table
+            .select(images::client_ip)
+            .load(&mut app.conn())
+            .expect("addresses")
+    };
+    assert_eq!(addresses.len(), 3);
+    assert!(
+        addresses
+            .iter()
+            .all(|ip| ip.is_some_and(|ip| ip.ip().is_loopback()))
+    );
+
+    // Out of credits: the SDK's RateLimitError, after exactly one request (no retries).
+    let broke = {
+        let (app, token, python) = (app.clone(), token.clone(), python.clone());
+        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "broke"))
+            .await
+            .expect("driver")
+    };
+    assert_eq!(broke["raised"], "RateLimitError", "{broke}");
+    assert_eq!(broke["code"], "insufficient_quota");
+    assert_eq!(broke["requests"], 1, "x-should-retry: false stops the SDK");
+
+    let bad_key = {
+        let (app, token, python) = (app.clone(), token.clone(), python.clone());
+        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "bad_key"))
+            .await
+            .expect("driver")
+    };
+    assert_eq!(bad_key["raised"], "AuthenticationError", "{bad_key}");
+    let bad_size = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "bad_size"))
+            .await
+            .expect("driver")
+    };
+    assert_eq!(bad_size["raised"], "BadRequestError", "{bad_size}");
+    assert!(
+        bad_size["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("512x512")),
+        "the sizes on offer: {bad_size}"
+    );
+    assert_eq!(bad_size["requests"], 1);
+}
