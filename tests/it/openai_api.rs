@@ -49,11 +49,21 @@ elif mode == "bad_key":
         out["raised"] = "AuthenticationError"
 elif mode == "bad_size":
     try:
-        client.images.generate(prompt="a wide one", size="1792x1024")
+        client.images.generate(prompt="an odd one", size="300x300")
         out["raised"] = None
     except openai.BadRequestError as error:
         out["raised"] = "BadRequestError"
         out["message"] = error.message
+elif mode == "race":
+    from concurrent.futures import ThreadPoolExecutor
+    def one(index):
+        try:
+            client.images.generate(prompt=f"a racing boat {index}", response_format="url")
+            return "made"
+        except openai.RateLimitError as error:
+            return error.code
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        out["outcomes"] = list(pool.map(one, range(20)))
 out["requests"] = len(sent)
 print(json.dumps(out))
 "#;
@@ -216,6 +226,7 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
             .expect("driver")
     };
     assert_eq!(bad_key["raised"], "AuthenticationError", "{bad_key}");
+    // OpenAI's own sizes are made in their shape; others are refused with the list.
     let bad_size = {
         let (app, token) = (app.clone(), token.clone());
         tokio::task::spawn_blocking(move || drive(&python, &app, &token, "bad_size"))
@@ -230,4 +241,100 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
         "the sizes on offer: {bad_size}"
     );
     assert_eq!(bad_size["requests"], 1);
+}
+
+#[tokio::test]
+async fn twenty_racing_sdk_calls_against_five_credits_make_exactly_five() {
+    let Some(python) = sdk_python("twenty_racing_sdk_calls") else {
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.insert("signup_credits".into(), "5".into());
+        s.insert("free_images_standard".into(), "0".into());
+    })
+    .await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "racer").await;
+    let token = token_of(&app, &owner).await;
+    let app = std::sync::Arc::new(app);
+    let raced = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "race"))
+            .await
+            .expect("driver")
+    };
+    let outcomes: Vec<&str> = raced["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .filter_map(|o| o.as_str())
+        .collect();
+    let made = outcomes.iter().filter(|o| **o == "made").count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == "insufficient_quota")
+        .count();
+    assert_eq!((made, refused), (5, 15), "{outcomes:?}");
+    assert_eq!(raced["requests"], 20, "no call was retried");
+    assert_eq!(app.credits_of("racer"), 0);
+    assert_eq!(app.count_images(), 5, "credits charged equal images made");
+}
+
+/// What Open WebUI's `images.py` sends for the OpenAI engine: the body with
+/// `response_format: b64_json` (its model is not a `gpt-image` one) and, for a `url`
+/// answer, the same Authorization header on the download.
+#[tokio::test]
+async fn an_open_webui_shaped_request_works_end_to_end() {
+    let app = spawn_app_with(|s| {
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "webui").await;
+    let token = token_of(&app, &owner).await;
+    let tool = new_client();
+    let call = |body: serde_json::Value| {
+        tool.post(app.url("/v1/images/generations"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .json(&body)
+            .send()
+    };
+    let answer: serde_json::Value = call(serde_json::json!({
+        "model": "atelier-builtin", "prompt": "a harbour at night", "n": 1,
+        "size": "512x512", "response_format": "b64_json",
+    }))
+    .await
+    .expect("generate")
+    .json()
+    .await
+    .expect("json");
+    let b64 = answer["data"][0]["b64_json"].as_str().expect("b64_json");
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    image::load_from_memory(&bytes).expect("a picture");
+    // A gpt-image model name gets a url, fetched with the same header.
+    let response = call(serde_json::json!({
+        "model": "gpt-image-1", "prompt": "a harbour at dawn", "n": 1, "size": "1024x1024",
+    }))
+    .await
+    .expect("generate");
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.expect("json");
+    let url = answer["data"][0]["url"].as_str().expect("url");
+    let picture = tool
+        .get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(picture.status(), 200);
+    let picture = image::load_from_memory(&picture.bytes().await.expect("bytes")).expect("image");
+    assert_eq!(
+        (picture.width(), picture.height()),
+        (512, 512),
+        "1024x1024 in its shape"
+    );
 }

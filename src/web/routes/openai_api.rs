@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::generate::{Visitor, finished, place_order};
 use crate::error::AppError;
-use crate::generate::SIZES;
+use crate::generate::{SIZES, parse_size};
 use crate::operations::generation::{self, check_order};
 use crate::quota::ClientIp;
 use crate::storage::Variant;
@@ -89,41 +89,14 @@ async fn generations(
             )));
         }
     };
-    let provider = match body.model.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(asked) => Some(
-            model_names(&state)
-                .into_iter()
-                .find(|(name, _)| name == asked)
-                .map(|(_, provider)| provider.to_owned())
-                .ok_or_else(|| {
-                    let offered: Vec<String> = model_names(&state)
-                        .into_iter()
-                        .map(|(name, _)| name)
-                        .collect();
-                    AppError::BadRequest(format!(
-                        "The model {asked:?} does not exist here; this server offers {}.",
-                        offered.join(", ")
-                    ))
-                })?,
-        ),
-    };
-    let size = match body.size.as_deref().map(str::trim) {
-        None | Some("") | Some("auto") => None,
-        Some(asked) => Some(asked.to_owned()),
-    };
-    if let Some(asked) = &size {
-        if crate::generate::parse_size(asked).is_none() {
-            let offered: Vec<String> = SIZES.iter().map(|(w, h)| format!("{w}x{h}")).collect();
-            return Err(AppError::BadRequest(format!(
-                "The size {asked:?} is not offered; sizes are {}.",
-                offered.join(", ")
-            )));
-        }
-    }
+    let provider = provider_for(&state, body.model.as_deref())?;
+    let size = size_for(body.size.as_deref())?;
     let count = body.n.unwrap_or(1).to_string();
-    let mut order = check_order(&body.prompt, Some(&count), size.as_deref(), None)
-        .map_err(AppError::BadRequest)?;
+    let mut order =
+        check_order(&body.prompt, Some(&count), None, None).map_err(AppError::BadRequest)?;
+    if let Some(size) = size {
+        order.size = size;
+    }
     order.provider = provider;
     order.folder = Some(API_FOLDER.to_owned());
     let visitor = Visitor::User(owner);
@@ -180,6 +153,48 @@ async fn generations(
         }
     };
     Ok(HttpResponse::Ok().json(serde_json::json!({ "created": created, "data": data })))
+}
+
+/// The provider a `model` names: `atelier-{provider}`, the OpenAI provider's own model,
+/// or OpenAI's own image models (`dall-e-*`, `gpt-image-*`, what tools send when nobody
+/// configured a model), which mean the default provider.
+fn provider_for(state: &AppState, model: Option<&str>) -> Result<Option<String>, AppError> {
+    let asked = match model.map(str::trim) {
+        None | Some("") => return Ok(None),
+        Some(asked) => asked,
+    };
+    let offered = model_names(state);
+    if let Some((_, provider)) = offered.iter().find(|(name, _)| name == asked) {
+        return Ok(Some((*provider).to_owned()));
+    }
+    if asked.starts_with("dall-e") || asked.starts_with("gpt-image") {
+        return Ok(None);
+    }
+    let names: Vec<&str> = offered.iter().map(|(name, _)| name.as_str()).collect();
+    Err(AppError::BadRequest(format!(
+        "The model {asked:?} does not exist here; this server offers {}.",
+        names.join(", ")
+    )))
+}
+
+/// The size to make for what a client asked: one of ours as it is, OpenAI's own sizes by
+/// their shape (square, landscape, portrait); `auto` or nothing is the default.
+fn size_for(asked: Option<&str>) -> Result<Option<(u32, u32)>, AppError> {
+    let size = match asked.map(str::trim) {
+        None | Some("") | Some("auto") => return Ok(None),
+        Some("256x256" | "1024x1024") => (512, 512),
+        Some("1792x1024" | "1536x1024") => (768, 512),
+        Some("1024x1792" | "1024x1536") => (512, 768),
+        Some(ours) => parse_size(ours).ok_or_else(|| {
+            let offered: Vec<String> = SIZES.iter().map(|(w, h)| format!("{w}x{h}")).collect();
+            AppError::BadRequest(format!(
+                "The size {ours:?} is not offered; sizes are {} (OpenAI's own sizes are made \
+                 in the same shape).",
+                offered.join(", ")
+            ))
+        })?,
+    };
+    Ok(Some(size))
 }
 
 /// One picture of the answer, with the prompt it was made from.
