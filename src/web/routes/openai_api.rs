@@ -109,14 +109,12 @@ async fn generations(
                 "The generation failed; it was not charged.".into()
             })));
         }
+        // Not a 503: asking again would order (and charge) the pictures twice.
         _ => {
-            return Err(AppError::Busy {
-                message: format!(
-                    "The pictures are still being made (job {}); they will be in your `api` folder.",
-                    job.id
-                ),
-                retry_after_secs: 30,
-            });
+            return Err(AppError::ProviderFailed(format!(
+                "The pictures are still being made (job {}); they will be in your `api` folder.",
+                job.id
+            )));
         }
     }
     let prompt = job.prompt.clone();
