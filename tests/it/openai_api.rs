@@ -1,6 +1,6 @@
 //! The OpenAI-compatible API driven by its real client: the official `openai` Python
 //! package (installed into a venv by `.ci/run`), through its own HTTP client with a hook
-//! that counts what it sends. Models, two base64 pictures, URLs the same token downloads and another
+//! that counts what it sends. Models, two base64 pictures, an edit of a sent picture, URLs the same token downloads and another
 //! token cannot, the `api` folder, the caller's address, no credits as the SDK's
 //! `RateLimitError` with `insufficient_quota` after exactly one request (no retries), and a
 //! bad key as `AuthenticationError`.
@@ -54,6 +54,12 @@ elif mode == "bad_size":
     except openai.BadRequestError as error:
         out["raised"] = "BadRequestError"
         out["message"] = error.message
+elif mode == "edit":
+    with open(os.environ["ATELIER_IMAGE"], "rb") as picture:
+        made = client.images.edit(
+            image=picture, prompt="the same harbour at night", response_format="b64_json"
+        )
+    out["b64_heads"] = [base64.b64decode(item.b64_json)[:8].hex() for item in made.data]
 elif mode == "race":
     from concurrent.futures import ThreadPoolExecutor
     def one(index):
@@ -93,10 +99,13 @@ fn sdk_python(test: &str) -> Option<PathBuf> {
 }
 
 fn drive(python: &PathBuf, app: &TestApp, token: &str, mode: &str) -> serde_json::Value {
+    let picture = tempfile::NamedTempFile::new().expect("picture file");
+    std::fs::write(picture.path(), crate::support::fixtures::png(64, 48)).expect("write");
     let output = Command::new(python)
         .args(["-c", DRIVER, mode])
         .env("ATELIER_BASE", &app.address)
         .env("ATELIER_TOKEN", token)
+        .env("ATELIER_IMAGE", picture.path())
         .output()
         .expect("run the SDK");
     assert!(
@@ -241,6 +250,47 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
         "the sizes on offer: {bad_size}"
     );
     assert_eq!(bad_size["requests"], 1);
+}
+
+#[tokio::test]
+async fn the_sdk_edits_a_picture_it_sends() {
+    let Some(python) = sdk_python("the_sdk_edits_a_picture") else {
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.insert("signup_credits".into(), "2".into());
+    })
+    .await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "editor").await;
+    let token = token_of(&app, &owner).await;
+    let app = std::sync::Arc::new(app);
+    let edited = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "edit"))
+            .await
+            .expect("driver")
+    };
+    assert_eq!(edited["b64_heads"][0], "89504e470d0a1a0a", "{edited}");
+    // The picture sent and its edit, both in the `api` folder; one credit for the edit.
+    let listing: serde_json::Value = app
+        .get(&owner, "/api/images?folder=api")
+        .await
+        .json()
+        .await
+        .expect("listing");
+    assert_eq!(listing["total"], 2, "{listing}");
+    let kinds: Vec<&str> = listing["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|image| image["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"upload") && kinds.contains(&"edited"),
+        "{kinds:?}"
+    );
+    assert_eq!(app.credits_of("editor"), 1);
 }
 
 #[tokio::test]

@@ -1,21 +1,24 @@
 //! The OpenAI-compatible API (SPEC §15), for the tools people already use (the `openai`
-//! SDKs, Open WebUI, LibreChat): `GET /v1/models` and `POST /v1/images/generations`,
-//! authenticated by a personal API token. An order goes the one way every order goes
+//! SDKs, Open WebUI, LibreChat): `GET /v1/models`, `POST /v1/images/generations` and
+//! `POST /v1/images/edits`, authenticated by a personal API token. An order goes the one way every order goes
 //! (`generate::place_order`: credits then free images, limits, blocks, the queue, the
 //! client's address) into the token owner's `api` folder; the answer waits for the job and
 //! carries each picture as a proxy URL (absolute when the site's origin is known; the same
 //! bearer token downloads it) or as base64. Errors take OpenAI's shape (see
 //! `views::errors::openai`), so the SDKs raise their typed exceptions.
 
+use actix_multipart::Multipart;
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use serde::Deserialize;
 
 use super::generate::{Visitor, finished, place_order};
+use super::upload::{receive, store_upload};
+use crate::domain::JobKind;
 use crate::error::AppError;
 use crate::generate::{SIZES, parse_size};
-use crate::operations::generation::{self, check_order};
+use crate::operations::generation::{self, Order, check_order};
 use crate::quota::ClientIp;
 use crate::storage::Variant;
 use crate::web::extract::{CurrentUser, Json, public_origin};
@@ -24,7 +27,8 @@ use crate::web::views::media_path;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/models", web::get().to(models))
-        .route("/v1/images/generations", web::post().to(generations));
+        .route("/v1/images/generations", web::post().to(generations))
+        .route("/v1/images/edits", web::post().to(edits));
 }
 
 /// The folder API pictures land in.
@@ -71,6 +75,18 @@ enum Format {
     Base64,
 }
 
+impl Format {
+    fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+        match raw.map(str::trim) {
+            None | Some("") | Some("url") => Ok(Format::Url),
+            Some("b64_json") => Ok(Format::Base64),
+            Some(other) => Err(AppError::BadRequest(format!(
+                "response_format must be url or b64_json, not {other:?}."
+            ))),
+        }
+    }
+}
+
 /// `POST /v1/images/generations`.
 async fn generations(
     req: HttpRequest,
@@ -80,15 +96,7 @@ async fn generations(
     ip: ClientIp,
     Json(body): Json<ImagesRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let format = match body.response_format.as_deref() {
-        None | Some("url") => Format::Url,
-        Some("b64_json") => Format::Base64,
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "response_format must be url or b64_json, not {other:?}."
-            )));
-        }
-    };
+    let format = Format::parse(body.response_format.as_deref())?;
     let provider = provider_for(&state, body.model.as_deref())?;
     let size = size_for(body.size.as_deref())?;
     let count = body.n.unwrap_or(1).to_string();
@@ -99,9 +107,75 @@ async fn generations(
     }
     order.provider = provider;
     order.folder = Some(API_FOLDER.to_owned());
+    answer(&req, &state, &session, owner, ip, order, format).await
+}
+
+/// `POST /v1/images/edits` (multipart: `image` or `image[]`, `prompt`, `n`, `size`,
+/// `model`, `response_format`): the picture is stored in the `api` folder as an upload,
+/// then edited with the prompt as the image page's prompt edit does.
+async fn edits(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    owner: CurrentUser,
+    ip: ClientIp,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let mut received = receive(
+        &req,
+        payload,
+        state.settings.max_upload_bytes,
+        &["image", "image[]"],
+    )
+    .await?;
+    let field = |name: &str| {
+        received
+            .other
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+    };
+    let (prompt, n, size, model, format) = (
+        field("prompt").unwrap_or_default(),
+        field("n"),
+        field("size"),
+        field("model"),
+        field("response_format"),
+    );
+    if received.file.is_none() {
+        return Err(AppError::BadRequest(
+            "Send the picture to edit as the multipart field \"image\".".into(),
+        ));
+    }
+    let format = Format::parse(format.as_deref())?;
+    let provider = provider_for(&state, model.as_deref())?;
+    let size = size_for(size.as_deref())?;
+    let mut order = check_order(&prompt, n.as_deref(), None, None).map_err(AppError::BadRequest)?;
+    received.folder = API_FOLDER.to_owned();
+    received.title = format!("Sent to edit: {}", order.prompt);
+    let source = store_upload(&state, &owner, ip, received).await?;
+    order.kind = JobKind::Edit;
+    order.source = Some((source, API_FOLDER.to_owned()));
+    order.provider = provider;
+    if let Some(size) = size {
+        order.size = size;
+    }
+    answer(&req, &state, &session, owner, ip, order, format).await
+}
+
+/// Places `order` as the token's owner, waits for it, and answers with its pictures.
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    owner: CurrentUser,
+    ip: ClientIp,
+    order: Order,
+    format: Format,
+) -> Result<HttpResponse, AppError> {
     let visitor = Visitor::User(owner);
-    let (job, _) = place_order(&state, &session, &visitor, ip, order).await?;
-    let job = finished(&state, job.id).await?;
+    let (job, _) = place_order(state, session, &visitor, ip, order).await?;
+    let job = finished(state, job.id).await?;
     match job.status.as_str() {
         "succeeded" => {}
         "failed" => {
@@ -125,7 +199,7 @@ async fn generations(
     let created = chrono::Utc::now().timestamp();
     let data = match format {
         Format::Url => {
-            let origin = public_origin(&req).unwrap_or_default();
+            let origin = public_origin(req).unwrap_or_default();
             images
                 .iter()
                 .map(|placed| {

@@ -29,13 +29,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/upload", web::post().to(api_upload));
 }
 
-/// The fields of an upload form.
+/// The fields of an upload form; `other` keeps the text fields a caller of [`receive`]
+/// beside the upload form reads (the OpenAI API's `prompt`, `n`, `size`…).
 #[derive(Default)]
-struct Received {
-    file: Option<Vec<u8>>,
-    folder: String,
-    tags: String,
-    title: String,
+pub(super) struct Received {
+    pub(super) file: Option<Vec<u8>>,
+    pub(super) folder: String,
+    pub(super) tags: String,
+    pub(super) title: String,
+    pub(super) other: Vec<(String, String)>,
 }
 
 /// Small text fields may not exceed this.
@@ -45,14 +47,16 @@ const MAX_PARTS: usize = 16;
 /// Room for the text fields and multipart framing beside the file itself.
 const BODY_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-/// Reads the multipart body: exactly one `file` up to `max_bytes`, and the small text fields.
+/// Reads the multipart body: exactly one file (the part named one of `file_fields`) up to
+/// `max_bytes`, and the small text fields.
 /// The body is bounded as a whole (file plus [`BODY_OVERHEAD_BYTES`]), by part count and per
 /// field, whatever `Content-Length` says (chunked bodies have none); text fields follow
 /// the control-character rule.
-async fn receive(
+pub(super) async fn receive(
     req: &HttpRequest,
     mut payload: Multipart,
     max_bytes: u64,
+    file_fields: &[&str],
 ) -> Result<Received, AppError> {
     let too_large = || {
         AppError::PayloadTooLarge(format!(
@@ -82,12 +86,14 @@ async fn receive(
             )));
         }
         let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" && received.file.is_some() {
-            return Err(AppError::BadRequest(
-                "Send exactly one file per upload (one \"file\" field).".into(),
-            ));
+        let is_file = file_fields.contains(&name.as_str());
+        if is_file && received.file.is_some() {
+            return Err(AppError::BadRequest(format!(
+                "Send exactly one file per upload (one {:?} field).",
+                file_fields[0]
+            )));
         }
-        let limit = if name == "file" {
+        let limit = if is_file {
             max_bytes as usize
         } else {
             MAX_FIELD_BYTES
@@ -102,7 +108,7 @@ async fn receive(
                 return Err(too_large());
             }
             if bytes.len() + chunk.len() > limit {
-                return Err(if name == "file" {
+                return Err(if is_file {
                     too_large()
                 } else {
                     AppError::BadRequest(format!("The field {name:?} is too long."))
@@ -120,18 +126,21 @@ async fn receive(
             }
         };
         match name.as_str() {
-            "file" => received.file = Some(bytes),
+            _ if is_file => received.file = Some(bytes),
             "folder" => received.folder = text()?,
             "tags" => received.tags = text()?,
             "title" => received.title = text()?,
-            _ => {}
+            _ => {
+                let value = text()?;
+                received.other.push((name, value));
+            }
         }
     }
     Ok(received)
 }
 
 /// Validates, decodes (off the executor) and stores an upload; returns the new image id.
-async fn store_upload(
+pub(super) async fn store_upload(
     state: &AppState,
     current: &CurrentUser,
     ip: ClientIp,
@@ -259,17 +268,18 @@ async fn upload(
     ip: ClientIp,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let (result, kept) = match receive(&req, payload, state.settings.max_upload_bytes).await {
-        Ok(received) => {
-            let kept = (
-                received.folder.clone(),
-                received.tags.clone(),
-                received.title.clone(),
-            );
-            (store_upload(&state, &current, ip, received).await, kept)
-        }
-        Err(err) => (Err(err), Default::default()),
-    };
+    let (result, kept) =
+        match receive(&req, payload, state.settings.max_upload_bytes, &["file"]).await {
+            Ok(received) => {
+                let kept = (
+                    received.folder.clone(),
+                    received.tags.clone(),
+                    received.title.clone(),
+                );
+                (store_upload(&state, &current, ip, received).await, kept)
+            }
+            Err(err) => (Err(err), Default::default()),
+        };
     if wants_json(&req) {
         // Scripts and the upload page's progressive JavaScript: the same answer as the API.
         return uploaded_json(&state, result?).await;
@@ -302,7 +312,7 @@ async fn api_upload(
     ip: ClientIp,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let received = receive(&req, payload, state.settings.max_upload_bytes).await?;
+    let received = receive(&req, payload, state.settings.max_upload_bytes, &["file"]).await?;
     let id = store_upload(&state, &current, ip, received).await?;
     uploaded_json(&state, id).await
 }
