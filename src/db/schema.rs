@@ -21,6 +21,8 @@ diesel::table! {
         token_hash -> Bytea,
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
+        scope -> Text,
+        last_used_ip -> Nullable<Inet>,
     }
 }
 

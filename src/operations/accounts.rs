@@ -3,10 +3,11 @@
 //! signed-in users make to their own account (password, email, sessions, API tokens).
 
 use diesel::{Connection, PgConnection};
+use ipnetwork::IpNetwork;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::models::api_token::{self, ApiToken};
+use crate::db::models::api_token::{self, ApiToken, TokenHolder, TokenScope};
 use crate::db::models::user::{UniqueFieldTaken, taken_message};
 use crate::db::models::{NewUser, SessionRow, User};
 use crate::domain::{Email, NewPassword, Role, Username};
@@ -172,13 +173,23 @@ pub fn end_session(conn: &mut PgConnection, user_id: i64, id: i64) -> Result<boo
     Ok(SessionRow::revoke(conn, user_id, id)?)
 }
 
-/// A new personal API token named `name`: the token (shown once) and its row.
+/// A new personal API token named `name` with `scope`: the token (shown once) and its row.
 pub fn create_token(
     conn: &mut PgConnection,
     user_id: i64,
     name: &str,
+    scope: TokenScope,
 ) -> Result<(String, ApiToken), AppError> {
-    api_token::create(conn, user_id, name)
+    api_token::create(conn, user_id, name, scope)
+}
+
+/// Who a presented token belongs to and what it may do, noting its use from `from`.
+pub fn token_holder(
+    conn: &mut PgConnection,
+    token: &str,
+    from: IpNetwork,
+) -> Result<Option<TokenHolder>, AppError> {
+    Ok(api_token::holder_of(conn, token, from)?)
 }
 
 /// Revokes one of the user's tokens; `false` when it is not theirs (or gone).

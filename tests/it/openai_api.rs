@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::helpers::{ForwardedFor, TestApp, new_client, spawn_app_with};
 
 /// The SDK driver: `mode` picks what it does; it prints one JSON object.
 const DRIVER: &str = r#"
@@ -116,12 +116,16 @@ fn drive(python: &PathBuf, app: &TestApp, token: &str, mode: &str) -> serde_json
     serde_json::from_slice(&output.stdout).expect("the driver's JSON")
 }
 
-/// A signed-in user's new API token.
+/// A signed-in user's new API token (of the whole API).
 async fn token_of(app: &TestApp, client: &reqwest::Client) -> String {
+    scoped_token_of(app, client, "api").await
+}
+
+async fn scoped_token_of(app: &TestApp, client: &reqwest::Client, scope: &str) -> String {
     let reply: serde_json::Value = client
         .post(app.url("/account/tokens"))
         .header("accept", "application/json")
-        .form(&[("name", "openai sdk")])
+        .form(&[("name", "openai sdk"), ("scope", scope)])
         .send()
         .await
         .expect("token")
@@ -387,4 +391,65 @@ async fn an_open_webui_shaped_request_works_end_to_end() {
         (512, 512),
         "1024x1024 in its shape"
     );
+}
+
+/// An "images only" token makes and fetches pictures and nothing else; `/account` shows
+/// each token's scope and where it was last used.
+#[tokio::test]
+async fn an_images_only_token_makes_pictures_and_nothing_else() {
+    const ADDRESS: &str = "198.51.100.44";
+    let app = spawn_app_with(|s| {
+        s.insert("trusted_proxies".into(), "127.0.0.1".into());
+    })
+    .await;
+    let owner = new_client();
+    app.signed_in_user(&owner, "scoped").await;
+    let token = scoped_token_of(&app, &owner, "images").await;
+    let tool = new_client();
+    let made: serde_json::Value = tool
+        .post(app.url("/v1/images/generations"))
+        .bearer_auth(&token)
+        .forwarded_for(ADDRESS)
+        .json(&serde_json::json!({ "prompt": "a kite" }))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let url = made["data"][0]["url"].as_str().expect("url");
+    let picture = tool
+        .get(url)
+        .bearer_auth(&token)
+        .forwarded_for(ADDRESS)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(picture.status(), 200);
+    for path in ["/api/images", "/api/usage"] {
+        let response = tool
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .forwarded_for(ADDRESS)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 403, "{path}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains("images only"), "{body}");
+    }
+    let page = app.page(&owner, "/account").await;
+    assert!(page.contains("Images only"), "the scope is shown");
+    assert!(
+        page.contains(&format!("from {ADDRESS}")),
+        "where it was last used"
+    );
+    let response = owner
+        .post(app.url("/account/tokens"))
+        .header("accept", "application/json")
+        .form(&[("name", "x"), ("scope", "everything")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 400, "an unknown scope is refused");
 }

@@ -15,9 +15,11 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use ipnetwork::IpNetwork;
 
-use crate::db::models::{User, api_token};
+use crate::db::models::User;
 use crate::error::AppError;
+use crate::operations::accounts;
 use crate::quota::ClientIp;
 use crate::quota::client_ip;
 use crate::web::auth::keys;
@@ -65,7 +67,8 @@ async fn bearer_user(req: &HttpRequest, state: &AppState) -> Result<Option<Curre
     }))
 }
 
-/// See [`bearer_user`]; also used by the image proxy.
+/// See [`bearer_user`]; also used by the image proxy. A token used outside its scope is a
+/// 403 that says so.
 pub async fn token_owner(req: &HttpRequest, state: &AppState) -> Result<Option<User>, AppError> {
     let path = req.path();
     if !(path.starts_with("/api/") || path.starts_with("/v1/") || path.starts_with("/media/")) {
@@ -80,13 +83,28 @@ pub async fn token_owner(req: &HttpRequest, state: &AppState) -> Result<Option<U
     else {
         return Ok(None);
     };
-    let user = state
+    let from = IpNetwork::from(client_ip_of(req)?.0);
+    let found = state
         .db
-        .run(move |conn| match api_token::user_of(conn, &token)? {
-            Some(user_id) => Ok::<_, AppError>(User::find(conn, user_id)?),
-            None => Ok(None),
-        })
+        .run(
+            move |conn| match accounts::token_holder(conn, &token, from)? {
+                Some(holder) => {
+                    Ok::<_, AppError>(Some((holder, User::find(conn, holder.user_id)?)))
+                }
+                None => Ok(None),
+            },
+        )
         .await?;
+    let Some((holder, user)) = found else {
+        return Ok(None);
+    };
+    if !holder.scope.allows(path) {
+        return Err(AppError::Forbidden(
+            "This API token may only make and fetch pictures (it is \"images only\"); \
+             make an \"API\" token on /account for the rest."
+                .into(),
+        ));
+    }
     Ok(user.filter(|user| !user.disabled))
 }
 

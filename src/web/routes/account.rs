@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::models::api_token::TokenScope;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword};
 use crate::error::AppError;
@@ -50,8 +51,8 @@ struct AccountPage {
     layout: Layout,
     email: String,
     sessions: Vec<SessionView>,
-    /// Personal API tokens: (id, name, created, last used).
-    tokens: Vec<(i64, String, String, String)>,
+    /// Personal API tokens: (id, name, what it may do, created, last used and where).
+    tokens: Vec<(i64, String, &'static str, String, String)>,
     retention_days: u32,
     forms: AccountForms,
 }
@@ -124,10 +125,22 @@ async fn account_page(
             tokens: tokens
                 .into_iter()
                 .map(|token| {
-                    let last_used = token
-                        .last_used_at
-                        .map_or_else(|| "never".to_owned(), timestamp);
-                    (token.id, token.name, timestamp(token.created_at), last_used)
+                    let last_used = match (token.last_used_at, token.last_used_ip) {
+                        (Some(at), Some(ip)) => format!("{} from {}", timestamp(at), ip.ip()),
+                        (Some(at), None) => timestamp(at),
+                        (None, _) => "never".to_owned(),
+                    };
+                    let scope = match TokenScope::parse(&token.scope) {
+                        Some(TokenScope::Images) => "Images only",
+                        _ => "API",
+                    };
+                    (
+                        token.id,
+                        token.name,
+                        scope,
+                        timestamp(token.created_at),
+                        last_used,
+                    )
                 })
                 .collect(),
             retention_days: state.settings.ip_retention_days,
@@ -460,6 +473,8 @@ struct AccountDeletedPage {
 #[serde(default)]
 pub struct TokenForm {
     name: String,
+    /// `api` (the default) or `images`.
+    scope: String,
 }
 
 /// `POST /account/tokens`: makes a personal API token and shows it once (JSON clients get
@@ -472,6 +487,16 @@ async fn create_token(
     Form(form): Form<TokenForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = form.name.trim().to_owned();
+    let scope = match form.scope.trim() {
+        "" => Some(TokenScope::Api),
+        raw => TokenScope::parse(raw),
+    };
+    let Some(scope) = scope else {
+        return Err(AppError::BadRequest(
+            "scope is api (everything scripts can do) or images (only make and fetch pictures)."
+                .into(),
+        ));
+    };
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         let message = "Name the token (1 to 64 characters), e.g. the script or machine using it.";
         if errors::wants_json(&req) {
@@ -494,7 +519,7 @@ async fn create_token(
     let user_id = current.user.id;
     let (token, row) = state
         .db
-        .run(move |conn| accounts::create_token(conn, user_id, &name))
+        .run(move |conn| accounts::create_token(conn, user_id, &name, scope))
         .await?;
     tracing::info!(user_id, token_id = row.id, "API token created");
     if errors::wants_json(&req) {
