@@ -393,15 +393,13 @@ async fn an_open_webui_shaped_request_works_end_to_end() {
     );
 }
 
-/// An "images only" token makes and fetches pictures and nothing else; `/account` shows
-/// each token's scope and where it was last used.
+/// An "images only" token makes and fetches pictures and nothing else; the picture is in
+/// the admin's IP gallery under the caller's address; `/account` shows each token's scope
+/// and where it was last used.
 #[tokio::test]
 async fn an_images_only_token_makes_pictures_and_nothing_else() {
     const ADDRESS: &str = "198.51.100.44";
-    let app = spawn_app_with(|s| {
-        s.insert("trusted_proxies".into(), "127.0.0.1".into());
-    })
-    .await;
+    let (app, admin) = crate::admin::app_with_admin().await;
     let owner = new_client();
     app.signed_in_user(&owner, "scoped").await;
     let token = scoped_token_of(&app, &owner, "images").await;
@@ -438,6 +436,9 @@ async fn an_images_only_token_makes_pictures_and_nothing_else() {
         let body = response.text().await.expect("body");
         assert!(body.contains("images only"), "{body}");
     }
+    // The picture is in the admin's IP gallery under the caller's address.
+    let gallery = app.page(&admin, "/admin/ips").await;
+    assert!(gallery.contains(ADDRESS), "{gallery}");
     let page = app.page(&owner, "/account").await;
     assert!(page.contains("Images only"), "the scope is shown");
     assert!(
