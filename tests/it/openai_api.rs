@@ -5,7 +5,7 @@
 //! `RateLimitError` with `insufficient_quota` after exactly one request (no retries), and a
 //! bad key as `AuthenticationError`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::helpers::{ForwardedFor, TestApp, new_client, spawn_app_with};
@@ -98,12 +98,25 @@ fn sdk_python(test: &str) -> Option<PathBuf> {
     python
 }
 
-fn drive(python: &PathBuf, app: &TestApp, token: &str, mode: &str) -> serde_json::Value {
+/// Runs the driver in `mode` against `app` with `token` (off the executor: the SDK blocks).
+async fn sdk(python: &Path, app: &TestApp, token: &str, mode: &str) -> serde_json::Value {
+    let (python, base, token, mode) = (
+        python.to_owned(),
+        app.address.clone(),
+        token.to_owned(),
+        mode.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || drive(&python, &base, &token, &mode))
+        .await
+        .expect("driver")
+}
+
+fn drive(python: &Path, base: &str, token: &str, mode: &str) -> serde_json::Value {
     let picture = tempfile::NamedTempFile::new().expect("picture file");
     std::fs::write(picture.path(), crate::support::fixtures::png(64, 48)).expect("write");
     let output = Command::new(python)
         .args(["-c", DRIVER, mode])
-        .env("ATELIER_BASE", &app.address)
+        .env("ATELIER_BASE", base)
         .env("ATELIER_TOKEN", token)
         .env("ATELIER_IMAGE", picture.path())
         .output()
@@ -153,14 +166,7 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
     app.signed_in_user(&owner, "sdkuser").await;
     let token = token_of(&app, &owner).await;
 
-    let python_for = python.clone();
-    let (app, token) = (std::sync::Arc::new(app), token);
-    let happy = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::task::spawn_blocking(move || drive(&python_for, &app, &token, "happy"))
-            .await
-            .expect("driver")
-    };
+    let happy = sdk(&python, &app, &token, "happy").await;
     let models: Vec<&str> = happy["models"]
         .as_array()
         .expect("models")
@@ -222,30 +228,15 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
     );
 
     // Out of credits: the SDK's RateLimitError, after exactly one request (no retries).
-    let broke = {
-        let (app, token, python) = (app.clone(), token.clone(), python.clone());
-        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "broke"))
-            .await
-            .expect("driver")
-    };
+    let broke = sdk(&python, &app, &token, "broke").await;
     assert_eq!(broke["raised"], "RateLimitError", "{broke}");
     assert_eq!(broke["code"], "insufficient_quota");
     assert_eq!(broke["requests"], 1, "x-should-retry: false stops the SDK");
 
-    let bad_key = {
-        let (app, token, python) = (app.clone(), token.clone(), python.clone());
-        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "bad_key"))
-            .await
-            .expect("driver")
-    };
+    let bad_key = sdk(&python, &app, &token, "bad_key").await;
     assert_eq!(bad_key["raised"], "AuthenticationError", "{bad_key}");
     // OpenAI's own sizes are made in their shape; others are refused with the list.
-    let bad_size = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "bad_size"))
-            .await
-            .expect("driver")
-    };
+    let bad_size = sdk(&python, &app, &token, "bad_size").await;
     assert_eq!(bad_size["raised"], "BadRequestError", "{bad_size}");
     assert!(
         bad_size["message"]
@@ -268,13 +259,7 @@ async fn the_sdk_edits_a_picture_it_sends() {
     let owner = new_client();
     app.signed_in_user(&owner, "editor").await;
     let token = token_of(&app, &owner).await;
-    let app = std::sync::Arc::new(app);
-    let edited = {
-        let app = app.clone();
-        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "edit"))
-            .await
-            .expect("driver")
-    };
+    let edited = sdk(&python, &app, &token, "edit").await;
     assert_eq!(edited["b64_heads"][0], "89504e470d0a1a0a", "{edited}");
     // The picture sent and its edit, both in the `api` folder; one credit for the edit.
     let listing: serde_json::Value = app
@@ -310,13 +295,7 @@ async fn twenty_racing_sdk_calls_against_five_credits_make_exactly_five() {
     let owner = new_client();
     app.signed_in_user(&owner, "racer").await;
     let token = token_of(&app, &owner).await;
-    let app = std::sync::Arc::new(app);
-    let raced = {
-        let app = app.clone();
-        tokio::task::spawn_blocking(move || drive(&python, &app, &token, "race"))
-            .await
-            .expect("driver")
-    };
+    let raced = sdk(&python, &app, &token, "race").await;
     let outcomes: Vec<&str> = raced["outcomes"]
         .as_array()
         .expect("outcomes")
