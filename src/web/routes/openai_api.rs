@@ -1,8 +1,9 @@
 //! The OpenAI-compatible API (SPEC §15), for the tools people already use (the `openai`
 //! SDKs, Open WebUI, LibreChat): `GET /v1/models`, `POST /v1/images/generations` and
-//! `POST /v1/images/edits`, authenticated by a personal API token. An order goes the one way every order goes
-//! (`generate::place_order`: credits then free images, limits, blocks, the queue, the
-//! client's address) into the token owner's `api` folder; the answer waits for the job and
+//! `POST /v1/images/edits`, authenticated by a personal API token. An order goes the one
+//! way every order goes (`generate::place_order`: credits then free images, limits,
+//! blocks, the queue, the client's address) into the token owner's `api` folder (an edit's
+//! picture is stored there first, as an upload); the answer waits for the job and
 //! carries each picture as a proxy URL (absolute when the site's origin is known; the same
 //! bearer token downloads it) or as base64. Errors take OpenAI's shape (see
 //! `views::errors::openai`), so the SDKs raise their typed exceptions.
