@@ -200,59 +200,6 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
-impl From<crate::storage::imaging::ImageProblem> for AppError {
-    fn from(problem: crate::storage::imaging::ImageProblem) -> Self {
-        use crate::storage::imaging::ImageProblem;
-        let message = problem.message();
-        match problem {
-            ImageProblem::UnsupportedType => AppError::UnsupportedMediaType(message),
-            ImageProblem::TooManyPixels { .. } => AppError::PayloadTooLarge(message),
-            ImageProblem::Corrupt(_) => AppError::Unprocessable(message),
-            ImageProblem::BadEdit(_) => AppError::BadRequest(message),
-            ImageProblem::ServerBusy => AppError::Busy {
-                message,
-                retry_after_secs: 5,
-            },
-        }
-    }
-}
-
-impl From<crate::storage::StoreError> for AppError {
-    fn from(err: crate::storage::StoreError) -> Self {
-        use crate::storage::StoreError;
-        match err {
-            StoreError::Unavailable(why) => {
-                tracing::warn!(%why, "object store unavailable");
-                crate::metrics::storage_unavailable();
-                AppError::StoreUnavailable
-            }
-            StoreError::Full(err) => {
-                log_storage_full(&err);
-                AppError::StorageFull
-            }
-            other => AppError::Internal(other.into()),
-        }
-    }
-}
-
-/// A full disk fails every write until someone makes room: said in the log once a minute,
-/// not once a request.
-fn log_storage_full(err: &std::io::Error) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let last = LAST_LOGGED.load(Ordering::Relaxed);
-    if now >= last + 60
-        && LAST_LOGGED
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        tracing::error!(error = %err, "the uploads storage is full: writes are refused (507) until there is room");
-    }
-}
-
 impl From<askama::Error> for AppError {
     fn from(err: askama::Error) -> Self {
         AppError::Internal(err.into())

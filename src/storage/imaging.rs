@@ -405,6 +405,24 @@ pub fn apply_edit(
     Ok((edited, held))
 }
 
+/// What a refused picture means for the request: its status and sentence.
+impl From<ImageProblem> for crate::error::AppError {
+    fn from(problem: ImageProblem) -> Self {
+        use crate::error::AppError;
+        let message = problem.message();
+        match problem {
+            ImageProblem::UnsupportedType => AppError::UnsupportedMediaType(message),
+            ImageProblem::TooManyPixels { .. } => AppError::PayloadTooLarge(message),
+            ImageProblem::Corrupt(_) => AppError::Unprocessable(message),
+            ImageProblem::BadEdit(_) => AppError::BadRequest(message),
+            ImageProblem::ServerBusy => AppError::Busy {
+                message,
+                retry_after_secs: 5,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

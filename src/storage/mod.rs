@@ -490,6 +490,44 @@ impl Storage {
     }
 }
 
+/// What the store's failure means for the request: 503 while it does not answer, 507 when
+/// the disk is full, otherwise a fault to log.
+impl From<StoreError> for crate::error::AppError {
+    fn from(err: StoreError) -> Self {
+        use crate::error::AppError;
+        match err {
+            StoreError::Unavailable(why) => {
+                tracing::warn!(%why, "object store unavailable");
+                crate::metrics::storage_unavailable();
+                AppError::StoreUnavailable
+            }
+            StoreError::Full(err) => {
+                log_storage_full(&err);
+                AppError::StorageFull
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// A full disk fails every write until someone makes room: said in the log once a minute,
+/// not once a request.
+fn log_storage_full(err: &std::io::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now >= last + 60
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(error = %err, "the uploads storage is full: writes are refused (507) until there is room");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
