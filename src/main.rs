@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
     commit_allocator_memory_lazily();
     let cli = atelier::cli::Cli::parse();
     atelier::cli::init_tracing();
-    let settings = atelier::config::Settings::load(cli.config.as_deref())?;
+    let settings = atelier::base::config::Settings::load(cli.config.as_deref())?;
     atelier::cli::run(cli.command.unwrap_or_default(), settings)
 }
 

@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use diesel::{Connection, PgConnection};
 
+use crate::base::error::AppError;
 use crate::db::models::Image;
-use crate::error::AppError;
-use crate::library::{file_lock, key_of};
+use crate::services::library::{file_lock, key_of};
 use crate::storage::{Storage, StoredName, Variant};
 
 /// A temp file is a write in progress until it is at least this old, whatever the grace.

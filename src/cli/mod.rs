@@ -14,10 +14,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::Settings;
+use crate::base::config::Settings;
 use crate::db::Db;
 use crate::db::pg_embedded::{Durability, PgCluster};
-use crate::quota::{blocks, credits};
+use crate::services::quota::{blocks, credits};
 use crate::storage::{Storage, StorageKind};
 use crate::web::startup::{Application, open_storage};
 
@@ -170,7 +170,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let mut conn = migrated(&database, &settings)?;
             let before =
                 chrono::Utc::now() - chrono::Duration::days(i64::from(settings.ip_retention_days));
-            let purged = crate::library::privacy::purge_ips(&mut conn, before)?;
+            let purged = crate::services::library::privacy::purge_ips(&mut conn, before)?;
             let which = match settings.ip_retention_days {
                 0 => "every stored address".to_owned(),
                 days => format!("addresses older than {days} days"),

@@ -7,9 +7,9 @@
 
 use diesel::PgConnection;
 
+use crate::base::error::AppError;
 use crate::db::models::Image;
-use crate::error::AppError;
-use crate::library::key_of;
+use crate::services::library::key_of;
 use crate::storage::{Storage, StoreError, Variant};
 
 /// What a run did.

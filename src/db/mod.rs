@@ -21,7 +21,7 @@ use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

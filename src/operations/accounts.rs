@@ -5,14 +5,14 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
-use crate::config::Settings;
+use crate::base::config::Settings;
+use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::api_token::{self, ApiToken, TokenHolder, TokenScope};
 use crate::db::models::user::{UniqueFieldTaken, taken_message};
 use crate::db::models::{NewUser, SessionRow, User};
 use crate::domain::{Email, NewPassword, Role, Username};
-use crate::error::AppError;
-use crate::quota::credits::{self, Entry, Reason};
+use crate::services::quota::credits::{self, Entry, Reason};
 
 /// An admin's fields from raw input, checked, with the password hashed.
 struct AdminInput {
@@ -201,7 +201,7 @@ pub fn revoke_token(conn: &mut PgConnection, user_id: i64, id: i64) -> Result<bo
 /// the user; ledger rows stay, no longer linked to anyone. Returns how many images went.
 pub fn delete_own_account(
     conn: &mut PgConnection,
-    library: &crate::library::Library,
+    library: &crate::services::library::Library,
     user_id: i64,
 ) -> Result<usize, AppError> {
     library.delete_account(conn, user_id, None)
@@ -211,7 +211,7 @@ pub fn delete_own_account(
 /// registered or signed in to; returns how many images moved.
 pub fn adopt_anonymous(
     conn: &mut PgConnection,
-    library: &crate::library::Library,
+    library: &crate::services::library::Library,
     anon_id: &str,
     user_id: i64,
 ) -> Result<usize, AppError> {

@@ -8,15 +8,15 @@ use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::audit::{self, Actor};
 use crate::db::models::{Image, User, ip_activity};
 use crate::domain::{Role, Tier};
-use crate::error::AppError;
-use crate::library::Library;
-use crate::quota::blocks::{self, OverrideValues};
-use crate::quota::credits::{self, Entry, Reason};
-use crate::quota::free;
-use crate::quota::policy::PolicyCache;
+use crate::services::library::Library;
+use crate::services::quota::blocks::{self, OverrideValues};
+use crate::services::quota::credits::{self, Entry, Reason};
+use crate::services::quota::free;
+use crate::services::quota::policy::PolicyCache;
 
 /// Blocks `network` (replacing a live block of exactly it).
 pub fn block(

@@ -5,10 +5,10 @@
 
 use diesel::{Connection, PgConnection};
 
+use crate::base::error::AppError;
 use crate::db::models::{Folder, Image, PlacedImage, listing};
 use crate::domain::{ShareChoice, parse_tags};
-use crate::error::AppError;
-use crate::library::Library;
+use crate::services::library::Library;
 use crate::storage::ObjectKey;
 
 /// At most this many images per bulk action (a gallery page holds 24).

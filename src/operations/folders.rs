@@ -4,11 +4,11 @@
 
 use diesel::PgConnection;
 
+use crate::base::error::AppError;
 use crate::db::models::Folder;
 use crate::db::models::folder::FolderDeleteRefusal;
 use crate::domain::{FolderSlug, Username};
-use crate::error::AppError;
-use crate::library::Library;
+use crate::services::library::Library;
 
 /// A new folder; `None` when the user already has one with that slug.
 pub fn create(

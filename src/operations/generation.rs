@@ -7,14 +7,14 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::job::{self, ImageParams, Job, NewJob};
 use crate::db::models::{Folder, Image, PlacedImage, User};
 use crate::domain::JobKind;
-use crate::error::AppError;
-use crate::generate::{SIZES, parse_size, story, video};
-use crate::quota::charge::{self, Requester, Rules};
-use crate::quota::limits::{Action, RecentRefusals, Standing};
-use crate::quota::storage::{self, UploadLimits};
+use crate::services::generate::{SIZES, parse_size, story, video};
+use crate::services::quota::charge::{self, Requester, Rules};
+use crate::services::quota::limits::{Action, RecentRefusals, Standing};
+use crate::services::quota::storage::{self, UploadLimits};
 
 /// Longest prompt accepted, in characters.
 const MAX_PROMPT_CHARS: usize = 1000;

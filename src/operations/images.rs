@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
+use crate::base::error::AppError;
 use crate::db::models::{Folder, Image, PlacedImage, listing};
 use crate::domain::ShareChoice;
-use crate::error::AppError;
-use crate::library::Library;
+use crate::services::library::Library;
 use crate::storage::imaging::{Edit, ImageProblem};
 
 /// New title and tags, and a move to the owner's folder `folder_slug`; the inner error

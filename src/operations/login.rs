@@ -8,9 +8,9 @@ use chrono::Duration;
 use diesel::PgConnection;
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::User;
 use crate::db::models::login_failure::{self, Throttled};
-use crate::error::AppError;
 
 /// How many failures may come from one network or for one account in a window.
 #[derive(Debug, Clone, Copy)]

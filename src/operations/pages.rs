@@ -7,17 +7,17 @@ use std::sync::Arc;
 use diesel::PgConnection;
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::image::Page;
 use crate::db::models::job::{self, ImageParams};
 use crate::db::models::listing::{self, ImageFilter};
 use crate::db::models::stats::{self, Overview, TopAddress};
 use crate::db::models::{Folder, Image, PlacedImage, SessionRow, User, api_token, camera};
 use crate::domain::ImageKind;
-use crate::error::AppError;
-use crate::library::summary_cache::{LibrarySummary, SummaryCache};
-use crate::quota::blocks::{self, Block};
-use crate::quota::charge::{self, Rules, Usage};
-use crate::quota::storage;
+use crate::services::library::summary_cache::{LibrarySummary, SummaryCache};
+use crate::services::quota::blocks::{self, Block};
+use crate::services::quota::charge::{self, Rules, Usage};
+use crate::services::quota::storage;
 
 /// `/gallery`: the folders with their counts, the tags, one page of images, and the folder
 /// being looked at (a folder that is not the user's is a 404). In the steady state one

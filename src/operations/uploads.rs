@@ -5,11 +5,11 @@
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::{Folder, Image};
 use crate::domain::{FolderSlug, ImageKind, Username};
-use crate::error::AppError;
-use crate::library::{Library, NewImageInput};
-use crate::quota::storage::{self, UploadLimits};
+use crate::services::library::{Library, NewImageInput};
+use crate::services::quota::storage::{self, UploadLimits};
 use crate::storage::media::MediaFiles;
 
 /// An upload whose picture has been checked and re-encoded (off the executor), with its

@@ -68,7 +68,7 @@ impl DecodeBudget {
         while *used + bytes > self.inner.limit {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                crate::metrics::decode_wait(true);
+                crate::base::metrics::decode_wait(true);
                 return Err(NoRoom::Busy);
             }
             used = self
@@ -79,7 +79,7 @@ impl DecodeBudget {
                 .unwrap_or_else(|poisoned| poisoned.into_inner().0);
         }
         if waited {
-            crate::metrics::decode_wait(false);
+            crate::base::metrics::decode_wait(false);
         }
         *used += bytes;
         Ok(Reservation {

@@ -406,9 +406,9 @@ pub fn apply_edit(
 }
 
 /// What a refused picture means for the request: its status and sentence.
-impl From<ImageProblem> for crate::error::AppError {
+impl From<ImageProblem> for crate::base::error::AppError {
     fn from(problem: ImageProblem) -> Self {
-        use crate::error::AppError;
+        use crate::base::error::AppError;
         let message = problem.message();
         match problem {
             ImageProblem::UnsupportedType => AppError::UnsupportedMediaType(message),

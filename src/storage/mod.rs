@@ -492,13 +492,13 @@ impl Storage {
 
 /// What the store's failure means for the request: 503 while it does not answer, 507 when
 /// the disk is full, otherwise a fault to log.
-impl From<StoreError> for crate::error::AppError {
+impl From<StoreError> for crate::base::error::AppError {
     fn from(err: StoreError) -> Self {
-        use crate::error::AppError;
+        use crate::base::error::AppError;
         match err {
             StoreError::Unavailable(why) => {
                 tracing::warn!(%why, "object store unavailable");
-                crate::metrics::storage_unavailable();
+                crate::base::metrics::storage_unavailable();
                 AppError::StoreUnavailable
             }
             StoreError::Full(err) => {

@@ -13,7 +13,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 
-use crate::error::{AppError, ErrorInfo};
+use crate::base::error::{AppError, ErrorInfo};
 use crate::web::auth::keys;
 use crate::web::state::AppState;
 use crate::web::views::errors;
@@ -32,18 +32,18 @@ pub async fn request_log(
         .map(|state| state.db.clone());
     // Only bounded values are kept: the method by name (made-up ones as `OTHER`), the
     // route's pattern rather than the path, and at most a line's worth of the path in logs.
-    let method = crate::metrics::method_label(req.method());
+    let method = crate::base::metrics::method_label(req.method());
     let path = log_excerpt(req.path()).to_owned();
     let route = req
         .match_pattern()
-        .unwrap_or_else(|| crate::metrics::UNMATCHED_ROUTE.to_owned());
+        .unwrap_or_else(|| crate::base::metrics::UNMATCHED_ROUTE.to_owned());
     let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status(),
         Err(err) => err.as_response_error().status_code(),
     };
     let took = started.elapsed();
-    crate::metrics::request(&route, method, status.as_u16(), took);
+    crate::base::metrics::request(&route, method, status.as_u16(), took);
     tracing::info!(
         %method,
         %path,

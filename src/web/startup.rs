@@ -14,17 +14,17 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
-use crate::config::Settings;
+use crate::base::config::Settings;
 use crate::db::Db;
 use crate::db::models;
 use crate::domain::tokens;
-use crate::generate::worker::{JobSignal, WorkerContext, spawn_workers};
-use crate::library::Library;
-use crate::library::media_cache::MediaCache;
-use crate::library::privacy;
 use crate::operations::accounts;
-use crate::quota::charge::Rules;
-use crate::quota::limits::{self, RecentRefusals};
+use crate::services::generate::worker::{JobSignal, WorkerContext, spawn_workers};
+use crate::services::library::Library;
+use crate::services::library::media_cache::MediaCache;
+use crate::services::library::privacy;
+use crate::services::quota::charge::Rules;
+use crate::services::quota::limits::{self, RecentRefusals};
 use crate::storage::{Storage, StorageKind};
 use crate::web::auth::cache::Heard;
 use crate::web::auth::{AuthCache, PasswordHasher, PgSessionStore};
@@ -79,7 +79,7 @@ impl Application {
             settings.max_image_pixels,
             crate::storage::budget::DecodeBudget::new(settings.decode_memory_bytes),
         );
-        let providers = crate::generate::Providers::from_settings(&settings)?;
+        let providers = crate::services::generate::Providers::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::new(Duration::from_secs(settings.media_cache_secs));
@@ -114,7 +114,7 @@ impl Application {
             jobs: Arc::new(JobSignal::default()),
             rules,
             recent_refusals: RecentRefusals::default(),
-            exports: crate::library::privacy::ExportsInProgress::default(),
+            exports: crate::services::library::privacy::ExportsInProgress::default(),
             provider_names: providers.names(),
             video: providers
                 .video()
@@ -257,7 +257,7 @@ fn spawn_housekeeping(
                     let anonymous =
                         library.purge_anonymous(conn, chrono::Utc::now() - anon_retention)?;
                     let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention)?;
-                    Ok::<_, crate::error::AppError>((
+                    Ok::<_, crate::base::error::AppError>((
                         sessions,
                         failures,
                         usage,

@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
-use crate::config::Settings;
+use crate::base::config::Settings;
+use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::User;
-use crate::error::AppError;
-use crate::generate::worker::JobSignal;
-use crate::library::Library;
-use crate::library::media_cache::MediaCache;
-use crate::library::summary_cache::SummaryCache;
-use crate::quota::ClientIp;
-use crate::quota::charge::{self, Rules, Usage};
-use crate::quota::limits::RecentRefusals;
+use crate::services::generate::worker::JobSignal;
+use crate::services::library::Library;
+use crate::services::library::media_cache::MediaCache;
+use crate::services::library::summary_cache::SummaryCache;
+use crate::services::quota::ClientIp;
+use crate::services::quota::charge::{self, Rules, Usage};
+use crate::services::quota::limits::RecentRefusals;
 use crate::web::auth::{AuthCache, PasswordHasher};
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
@@ -30,7 +30,7 @@ pub struct AppState {
     pub jobs: Arc<JobSignal>,
     pub rules: Rules,
     pub recent_refusals: RecentRefusals,
-    pub exports: crate::library::privacy::ExportsInProgress,
+    pub exports: crate::services::library::privacy::ExportsInProgress,
     /// The image providers on offer, the default first (`ATELIER_GENERATOR`).
     pub provider_names: Vec<&'static str>,
     /// The provider that makes videos, or why this server makes none.

@@ -202,7 +202,7 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
 
     // The oldest use leaves the window: exactly one more fits (once the server has
     // stopped answering this network's refusals from memory).
-    tokio::time::sleep(atelier::quota::limits::REMEMBER_REFUSALS).await;
+    tokio::time::sleep(atelier::services::quota::limits::REMEMBER_REFUSALS).await;
     {
         use atelier::db::schema::usage_events as events;
         let oldest: i64 = events::table
@@ -764,7 +764,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
 async fn the_most_specific_override_wins() {
     let app = spawn_app_with(quota_settings).await;
     {
-        use atelier::quota::blocks::{OverrideValues, set_override};
+        use atelier::services::quota::blocks::{OverrideValues, set_override};
         let mut conn = app.conn();
         let one = OverrideValues {
             anon_generate: Some(1),

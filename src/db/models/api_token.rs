@@ -79,10 +79,10 @@ pub fn create(
     user_id: i64,
     name: &str,
     scope: TokenScope,
-) -> Result<(String, ApiToken), crate::error::AppError> {
+) -> Result<(String, ApiToken), crate::base::error::AppError> {
     let token = format!(
         "{PREFIX}{}",
-        crate::domain::tokens::random_hex(32).map_err(crate::error::AppError::internal)?
+        crate::domain::tokens::random_hex(32).map_err(crate::base::error::AppError::internal)?
     );
     let row = diesel::insert_into(api_tokens::table)
         .values((

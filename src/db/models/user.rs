@@ -58,9 +58,9 @@ impl User {
 
     /// The username as the storage path segment it also is (the table's CHECK constraint
     /// guarantees the pattern, so a failure here is a bug).
-    pub fn folder_owner(&self) -> Result<crate::domain::Username, crate::error::AppError> {
+    pub fn folder_owner(&self) -> Result<crate::domain::Username, crate::base::error::AppError> {
         crate::domain::Username::parse(&self.username).map_err(|_| {
-            crate::error::AppError::internal(anyhow::anyhow!(
+            crate::base::error::AppError::internal(anyhow::anyhow!(
                 "stored username {:?} is invalid",
                 self.username
             ))

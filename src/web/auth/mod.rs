@@ -37,6 +37,6 @@ pub fn anon_id(session: &actix_session::Session) -> Option<String> {
 /// A new anonymous id: 128 random bits, hex (a valid folder slug). The caller stores it in
 /// the session (under [`keys::ANON_ID`]) only once it is used, so refused requests leave no
 /// session behind.
-pub fn new_anon_id() -> Result<String, crate::error::AppError> {
-    crate::domain::tokens::random_hex(16).map_err(crate::error::AppError::internal)
+pub fn new_anon_id() -> Result<String, crate::base::error::AppError> {
+    crate::domain::tokens::random_hex(16).map_err(crate::base::error::AppError::internal)
 }

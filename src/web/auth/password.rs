@@ -10,7 +10,7 @@ use std::sync::Arc;
 use actix_web::web;
 use tokio::sync::Semaphore;
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 
 #[derive(Clone)]
 pub struct PasswordHasher {

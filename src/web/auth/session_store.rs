@@ -13,10 +13,10 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{Duration, Utc};
 
 use super::{AuthCache, keys};
+use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::SessionRow;
 use crate::db::models::session::SessionWrite;
-use crate::error::AppError;
 
 type State = HashMap<String, String>;
 

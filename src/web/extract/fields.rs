@@ -16,8 +16,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::base::error::AppError;
 use crate::domain::{control_message, forbidden_control};
-use crate::error::AppError;
 
 /// Largest form or JSON body read.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -17,11 +17,11 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::User;
-use crate::error::AppError;
 use crate::operations::accounts;
-use crate::quota::ClientIp;
-use crate::quota::client_ip;
+use crate::services::quota::ClientIp;
+use crate::services::quota::client_ip;
 use crate::web::auth::keys;
 use crate::web::state::AppState;
 

@@ -8,13 +8,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::base::error::AppError;
 use crate::db::models::api_token::TokenScope;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword};
-use crate::error::AppError;
-use crate::library::privacy;
 use crate::operations::accounts::{self, Ended};
 use crate::operations::pages;
+use crate::services::library::privacy;
 use crate::web::auth::Invalidation;
 use crate::web::extract::{CurrentUser, Form};
 use crate::web::state::AppState;

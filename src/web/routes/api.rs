@@ -5,10 +5,10 @@
 use actix_web::{HttpResponse, web};
 
 use super::gallery::GalleryQuery;
+use crate::base::error::AppError;
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::{Folder, Image};
-use crate::error::AppError;
-use crate::quota::ClientIp;
+use crate::services::quota::ClientIp;
 use crate::web::extract::{CurrentUser, MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::page_number;

@@ -4,7 +4,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 
 struct Asset {
     name: &'static str,

@@ -7,14 +7,14 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
+use crate::base::error::AppError;
 use crate::db::models::login_failure::Throttled;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword, Username};
-use crate::error::AppError;
 use crate::operations::accounts;
 use crate::operations::login::{self, FailureLimit};
-use crate::quota::charge;
-use crate::quota::{ClientIp, limit_key};
+use crate::services::quota::charge;
+use crate::services::quota::{ClientIp, limit_key};
 use crate::web::auth::{anon_id, keys};
 use crate::web::extract::{Form, MaybeUser, Query};
 use crate::web::state::AppState;

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 use crate::operations::bulk::{self, BulkAction, MAX_BULK};
 use crate::web::extract::{CurrentUser, FormPairs};
 use crate::web::state::AppState;

@@ -6,10 +6,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 use crate::operations::pages;
-use crate::quota::ClientIp;
-use crate::quota::charge::Usage;
+use crate::services::quota::ClientIp;
+use crate::services::quota::charge::Usage;
 use crate::web::extract::CurrentUser;
 use crate::web::state::AppState;
 use crate::web::views::{Card, human_bytes};
@@ -54,7 +54,7 @@ async fn dashboard(
         .run(move |conn| pages::dashboard(conn, &summaries, &rules, &user, ip.0.into(), RECENT))
         .await?;
     let quota = data.usage;
-    let limits = crate::quota::storage::UploadLimits::of(&state.settings);
+    let limits = crate::services::quota::storage::UploadLimits::of(&state.settings);
     let user = &current.user;
     render(
         StatusCode::OK,

@@ -7,11 +7,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::base::error::AppError;
 use crate::db::models::Folder;
 use crate::db::models::folder::FolderDeleteRefusal;
 use crate::db::models::listing::{GallerySort, ImageFilter, search_query};
 use crate::domain::parse_folder_name;
-use crate::error::AppError;
 use crate::operations::{folders, pages};
 use crate::web::extract::{CurrentUser, Form, Query};
 use crate::web::state::AppState;

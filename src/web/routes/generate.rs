@@ -13,16 +13,16 @@ use askama::Template;
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
+use crate::base::error::AppError;
 use crate::db::models::Image;
 use crate::db::models::job::{self, Job};
 use crate::domain::JobKind;
-use crate::error::AppError;
-use crate::generate::SIZES;
 use crate::operations::generation::{
     self, Order, QueueOrder, check_order, check_provider, check_story, random_seed,
 };
-use crate::quota::ClientIp;
-use crate::quota::limits::Standing;
+use crate::services::generate::SIZES;
+use crate::services::quota::ClientIp;
+use crate::services::quota::limits::Standing;
 use crate::web::auth::{anon_id, keys, new_anon_id};
 use crate::web::extract::{CurrentUser, Form, Json, MaybeUser, Query};
 use crate::web::state::AppState;
@@ -105,7 +105,7 @@ pub(super) async fn place_order(
         client_ip,
         order,
         seed,
-        storage: crate::quota::storage::UploadLimits::of(&state.settings),
+        storage: crate::services::quota::storage::UploadLimits::of(&state.settings),
     };
     let (job, standing) = state
         .db

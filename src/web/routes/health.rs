@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::RunQueryDsl;
 
-use crate::error::AppError;
-use crate::metrics::{self, ClusterFigures};
+use crate::base::error::AppError;
+use crate::base::metrics::{self, ClusterFigures};
 use crate::web::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,7 +41,7 @@ async fn prometheus(
         .run(|conn| {
             let queue = crate::db::models::job::queue_depth(conn)?;
             let (credits_charged, credits_refunded) =
-                crate::quota::credits::charged_and_refunded(conn)?;
+                crate::services::quota::credits::charged_and_refunded(conn)?;
             Ok::<_, AppError>(ClusterFigures {
                 queue,
                 credits_charged,

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::error::AppError;
-use crate::quota::ClientIp;
+use crate::base::error::AppError;
+use crate::services::quota::ClientIp;
 use crate::web::extract::MaybeUser;
 use crate::web::state::AppState;
 use crate::web::views::{Layout, render};

@@ -9,9 +9,9 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::base::error::AppError;
 use crate::db::models::{Image, PlacedImage};
 use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice, parse_tags};
-use crate::error::AppError;
 use crate::operations::{images, pages};
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;

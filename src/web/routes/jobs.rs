@@ -7,10 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::base::error::AppError;
 use crate::db::models::PlacedImage;
 use crate::db::models::job::{self, Job};
 use crate::domain::{JobKind, JobStatus};
-use crate::error::AppError;
 use crate::operations::generation;
 use crate::storage::Variant;
 use crate::web::auth::anon_id;

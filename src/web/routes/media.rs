@@ -15,10 +15,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use actix_session::Session;
 
+use crate::base::error::AppError;
 use crate::db::models::Image;
 use crate::db::models::user::ANON_USERNAME;
 use crate::domain::{FolderSlug, Username};
-use crate::error::AppError;
 use crate::storage::{FileName, Variant};
 use crate::web::auth::{anon_id, keys};
 use crate::web::extract::load_user;

@@ -25,7 +25,7 @@ pub mod video;
 
 use actix_web::{HttpResponse, web};
 
-use crate::error::AppError;
+use crate::base::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Routes are tried in order: the image proxy, by far the most requested, goes first.

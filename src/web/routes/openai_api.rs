@@ -16,11 +16,11 @@ use serde::Deserialize;
 
 use super::generate::{Visitor, finished, place_order};
 use super::upload::{receive, store_upload};
+use crate::base::error::AppError;
 use crate::domain::JobKind;
-use crate::error::AppError;
-use crate::generate::{SIZES, parse_size};
 use crate::operations::generation::{self, Order, check_order};
-use crate::quota::ClientIp;
+use crate::services::generate::{SIZES, parse_size};
+use crate::services::quota::ClientIp;
 use crate::storage::Variant;
 use crate::web::extract::{CurrentUser, Json, public_origin};
 use crate::web::state::AppState;

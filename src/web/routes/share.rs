@@ -10,9 +10,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use crate::base::error::AppError;
 use crate::db::models::{Image, PlacedImage};
 use crate::domain::tokens;
-use crate::error::AppError;
 use crate::storage::Variant;
 use crate::storage::imaging::THUMB_SIZE;
 use crate::web::extract::{MaybeUser, Query};

@@ -9,13 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
 
+use crate::base::error::AppError;
 use crate::db::models::{Folder, Image};
 use crate::domain::{FolderSlug, parse_folder_name, parse_tags};
-use crate::error::AppError;
 use crate::operations::uploads::{self, Upload};
-use crate::quota::ClientIp;
-use crate::quota::charge;
-use crate::quota::storage::UploadLimits;
+use crate::services::quota::ClientIp;
+use crate::services::quota::charge;
+use crate::services::quota::storage::UploadLimits;
 use crate::storage::imaging;
 use crate::storage::media::MediaFiles;
 use crate::web::extract::{CurrentUser, Query};

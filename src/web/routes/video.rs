@@ -10,10 +10,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::generate::{Visitor, order_and_reply, place_order, to_job_page};
-use crate::error::AppError;
-use crate::generate::{SIZES, video};
+use crate::base::error::AppError;
 use crate::operations::generation::{Order, check_video_order};
-use crate::quota::ClientIp;
+use crate::services::generate::{SIZES, video};
+use crate::services::quota::ClientIp;
 use crate::web::extract::{CurrentUser, Form, Json, MaybeUser};
 use crate::web::state::AppState;
 use crate::web::views::{Layout, form_refused, render};
@@ -112,7 +112,7 @@ async fn place_video(
 ) -> Result<
     (
         crate::db::models::job::Job,
-        Option<crate::quota::limits::Standing>,
+        Option<crate::services::quota::limits::Standing>,
     ),
     AppError,
 > {

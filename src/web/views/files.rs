@@ -13,10 +13,10 @@ use actix_web::http::header::{
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::{variant_ext, version_tag};
+use crate::base::error::AppError;
 use crate::db::models::PlacedImage;
-use crate::error::AppError;
-use crate::library::Library;
-use crate::library::media_cache::{CachedFile, MediaCache};
+use crate::services::library::Library;
+use crate::services::library::media_cache::{CachedFile, MediaCache};
 use crate::storage::{Source, Variant};
 
 /// The proxy's answer for uploaded bytes: never rendered as a document, never sniffed.

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::user::ANON_USERNAME;
 use crate::db::models::{Image, PlacedImage, User};
 use crate::domain::ImageKind;
-use crate::error::AppError;
 use crate::storage::Variant;
 use crate::web::auth::keys;
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use atelier::config::Settings;
+use atelier::base::config::Settings;
 use atelier::db::pg_embedded::{Durability, PgCluster};
 use atelier::web::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};

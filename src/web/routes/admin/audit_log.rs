@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AdminUser;
+use crate::base::error::AppError;
 use crate::db::models::audit::{self, AuditEntry, AuditFilter};
-use crate::error::AppError;
 use crate::web::extract::Query;
 use crate::web::state::AppState;
 use crate::web::views::page_number;

@@ -20,8 +20,8 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpRequest, web};
 use ipnetwork::IpNetwork;
 
+use crate::base::error::AppError;
 use crate::db::models::audit::Actor;
-use crate::error::AppError;
 use crate::web::extract::client_ip_of;
 use crate::web::extract::{CurrentUser, MaybeUser};
 use crate::web::state::AppState;

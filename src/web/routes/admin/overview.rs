@@ -6,10 +6,10 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::AdminUser;
+use crate::base::error::AppError;
 use crate::db::models::stats::{Overview, TopAddress};
-use crate::error::AppError;
 use crate::operations::pages;
-use crate::quota::blocks::Block;
+use crate::services::quota::blocks::Block;
 use crate::web::state::AppState;
 use crate::web::views::human_bytes;
 use crate::web::views::{Layout, render, timestamp};

@@ -8,15 +8,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AdminUser;
+use crate::base::error::AppError;
 use crate::db::models::ip_activity::{self, SeenAddress};
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::user::{self, ANON_USERNAME, UserSort, UserSummary};
 use crate::db::models::{Image, SessionRow, User};
 use crate::domain::{Role, Tier};
-use crate::error::AppError;
 use crate::operations::admin::{self as admin_ops, StandingChange};
-use crate::quota::blocks::parse_network;
-use crate::quota::credits::{self, LedgerEntry};
+use crate::services::quota::blocks::parse_network;
+use crate::services::quota::credits::{self, LedgerEntry};
 use crate::web::auth::Invalidation;
 use crate::web::extract::{Form, Query};
 use crate::web::state::AppState;

@@ -9,8 +9,8 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::{NetworkForm, case_file_link, parse_expiry, parse_network_field};
+use crate::base::error::AppError;
 use crate::db::models::ip_activity::{self, Footprint};
-use crate::error::AppError;
 use crate::operations::admin as admin_ops;
 use crate::web::extract::{Form, Query};
 use crate::web::routes::admin::AdminUser;

@@ -10,11 +10,11 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{CASE_ROWS_PER_PAGE, network_from_path};
+use crate::base::error::AppError;
 use crate::db::models::ip_activity::{self, CaseRow, Footprint};
 use crate::db::models::{Image, PlacedImage};
-use crate::error::AppError;
-use crate::quota::blocks::{self, Block, LimitOverride};
-use crate::quota::charge::Reservation;
+use crate::services::quota::blocks::{self, Block, LimitOverride};
+use crate::services::quota::charge::Reservation;
 use crate::web::extract::Query;
 use crate::web::routes::admin::{AdminUser, record};
 use crate::web::state::AppState;

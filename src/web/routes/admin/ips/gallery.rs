@@ -11,10 +11,10 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::{GROUPS_PER_PAGE, STRIP};
+use crate::base::error::AppError;
 use crate::db::models::ip_activity::{self, Grouping, IpFilter, IpSort};
 use crate::db::models::{Image, PlacedImage};
-use crate::error::AppError;
-use crate::quota::blocks::parse_network;
+use crate::services::quota::blocks::parse_network;
 use crate::web::extract::Query;
 use crate::web::routes::admin::AdminUser;
 use crate::web::state::AppState;

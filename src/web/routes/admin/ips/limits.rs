@@ -9,10 +9,10 @@ use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
 use super::{NetworkForm, parse_expiry, parse_network_field};
-use crate::error::AppError;
+use crate::base::error::AppError;
 use crate::operations::admin::{self as admin_ops, LimitChange};
-use crate::quota::blocks::{self, Block, LimitOverride, OverrideValues};
-use crate::quota::free;
+use crate::services::quota::blocks::{self, Block, LimitOverride, OverrideValues};
+use crate::services::quota::free;
 use crate::web::extract::Form;
 use crate::web::routes::admin::AdminUser;
 use crate::web::state::AppState;

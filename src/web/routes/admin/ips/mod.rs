@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use ipnetwork::IpNetwork;
 use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::quota::blocks::parse_network;
+use crate::base::error::AppError;
+use crate::services::quota::blocks::parse_network;
 use crate::web::views::network_label;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

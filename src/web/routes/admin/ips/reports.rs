@@ -9,10 +9,10 @@ use ipnetwork::IpNetwork;
 use sha2::{Digest, Sha256};
 
 use super::network_from_path;
+use crate::base::error::AppError;
 use crate::db::models::ip_activity::{self};
 use crate::db::models::{Image, PlacedImage};
 use crate::domain::tokens;
-use crate::error::AppError;
 use crate::storage::{StoreError, Variant};
 use crate::web::routes::admin::{AdminUser, record};
 use crate::web::state::AppState;

@@ -14,15 +14,15 @@ use super::video::{ProgressCell, VideoRequest};
 use super::{
     GeneratedImage, GenerationRequest, Generator, Providers, VideoProvider, with_png_text,
 };
+use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::image::Provenance;
 use crate::db::models::job::{self, ImageParams, Job};
 use crate::db::models::{Folder, Image, User};
 use crate::domain::{ImageKind, JobKind};
-use crate::error::AppError;
-use crate::library::Library;
-use crate::library::NewImageInput;
-use crate::quota::charge::{self, Reservation};
+use crate::services::library::Library;
+use crate::services::library::NewImageInput;
+use crate::services::quota::charge::{self, Reservation};
 use crate::storage::budget::NoRoom;
 use crate::storage::imaging;
 use crate::storage::media::MediaFiles;
@@ -114,7 +114,7 @@ async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
         .ok()
         .and_then(|params| params.provider);
     let provider = providers.get(asked.as_deref()).provider();
-    crate::metrics::job(
+    crate::base::metrics::job(
         provider,
         job.kind.as_str(),
         outcome.is_ok(),
@@ -507,7 +507,7 @@ async fn make_batch(
 /// The account and folder a result is stored in. An anonymous job's results go to the
 /// visitor's folder under the `_anon` account, unless the visitor has signed in since: the
 /// job then belongs to the account, and so does the result. The advisory lock orders this
-/// against [`crate::library::Library::adopt_anonymous`], so no result lands in the
+/// against [`crate::services::library::Library::adopt_anonymous`], so no result lands in the
 /// anonymous area after its images were moved.
 fn destination(
     conn: &mut diesel::PgConnection,

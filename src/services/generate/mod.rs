@@ -2,7 +2,7 @@
 //! queue the server's own workers drain.
 //!
 //! Providers are blocking (the builtin renderer is CPU work); workers call them on the
-//! blocking pool. Every generation goes through the [`crate::quota`] charge seam: reserve
+//! blocking pool. Every generation goes through the [`crate::services::quota`] charge seam: reserve
 //! before the job is queued, commit when it succeeds, refund exactly once when it fails.
 
 pub mod a1111;
@@ -147,7 +147,7 @@ pub struct VideoProvider {
 }
 
 impl Providers {
-    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Self> {
+    pub fn from_settings(settings: &crate::base::config::Settings) -> anyhow::Result<Self> {
         let mut list: Vec<Arc<dyn Generator>> = Vec::new();
         for name in settings
             .generator
@@ -203,7 +203,7 @@ pub fn is_path_safe_id(id: &str) -> bool {
 
 /// The first configured provider that makes clips (`builtin` or `openai`), with ffmpeg to
 /// check and store them; or, when ffmpeg is missing or no provider makes clips, why not.
-fn video_provider(settings: &crate::config::Settings) -> Result<VideoProvider, String> {
+fn video_provider(settings: &crate::base::config::Settings) -> Result<VideoProvider, String> {
     let work_root = settings.data_dir.join("video-work");
     let ffmpeg = crate::storage::video::Ffmpeg::find(&settings.ffmpeg, &work_root).map_err(|err| {
         tracing::warn!(
@@ -232,7 +232,7 @@ fn video_provider(settings: &crate::config::Settings) -> Result<VideoProvider, S
     Ok(VideoProvider { generator, ffmpeg })
 }
 
-fn openai_provider(settings: &crate::config::Settings) -> Result<openai::OpenAi, String> {
+fn openai_provider(settings: &crate::base::config::Settings) -> Result<openai::OpenAi, String> {
     let key = settings
         .openai_api_key
         .as_deref()
@@ -251,7 +251,7 @@ fn openai_provider(settings: &crate::config::Settings) -> Result<openai::OpenAi,
 
 /// One provider by its `ATELIER_GENERATOR` name.
 fn provider_named(
-    settings: &crate::config::Settings,
+    settings: &crate::base::config::Settings,
     name: &str,
 ) -> anyhow::Result<Arc<dyn Generator>> {
     match name {

@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn table_of_cases() {
-        let proxies = crate::config::parse_cidrs("127.0.0.1/32, 10.0.0.0/8").expect("cidrs");
+        let proxies = crate::base::config::parse_cidrs("127.0.0.1/32, 10.0.0.0/8").expect("cidrs");
         let none: Vec<IpNetwork> = vec![];
         // (peer, headers, trusted, expected)
         type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [IpNetwork], &'a str);

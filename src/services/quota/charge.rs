@@ -14,12 +14,12 @@ use super::credits::{self, Entry, Reason};
 use super::free;
 use super::limits::{self, Action, Exceeded, Standing};
 use super::policy::{PolicyCache, PolicyView};
-use crate::config::Settings;
+use crate::base::config::Settings;
+use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::User;
 use crate::domain::Tier;
-use crate::error::AppError;
-use crate::quota::{ClientIp, limit_key};
+use crate::services::quota::{ClientIp, limit_key};
 
 /// The quota settings, read once from [`Settings`], and the admins' exceptions to them.
 #[derive(Clone)]

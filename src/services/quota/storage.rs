@@ -6,11 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
+use crate::base::error::AppError;
 use crate::db::advisory_lock;
 use crate::db::models::Image;
 use crate::db::schema::images;
 use crate::domain::ImageKind;
-use crate::error::AppError;
 
 /// The limits, from the settings (0: none).
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +20,7 @@ pub struct UploadLimits {
 }
 
 impl UploadLimits {
-    pub fn of(settings: &crate::config::Settings) -> Self {
+    pub fn of(settings: &crate::base::config::Settings) -> Self {
         UploadLimits {
             storage_bytes: settings.user_storage_bytes,
             uploads_per_hour: settings.uploads_per_hour,

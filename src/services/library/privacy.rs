@@ -10,15 +10,15 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::base::error::AppError;
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::{Folder, Image, SessionRow, User, api_token};
 use crate::db::schema::{
     admin_audit, free_image_allowances, generation_jobs, images, login_failures, sessions,
     usage_events,
 };
-use crate::error::AppError;
-use crate::library::Library;
-use crate::quota::credits;
+use crate::services::library::Library;
+use crate::services::quota::credits;
 
 /// How many rows lost their IP, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

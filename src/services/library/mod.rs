@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use ipnetwork::IpNetwork;
 use sha2::Sha256;
 
+use crate::base::error::AppError;
 use crate::db::advisory_lock;
 use crate::db::models::audit::{self, Actor};
 use crate::db::models::image::{NewImage, Provenance};
@@ -23,7 +24,6 @@ use crate::db::models::{Folder, Image, PlacedImage, User};
 use crate::db::models::{camera, job};
 use crate::domain::tokens;
 use crate::domain::{FolderSlug, ImageKind, ShareChoice, Username};
-use crate::error::AppError;
 use crate::storage::budget::DecodeBudget;
 use crate::storage::imaging::{self, Edit, Format, ImageProblem};
 use crate::storage::media::MediaFiles;
