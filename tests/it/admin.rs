@@ -442,6 +442,8 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     app.register(&burner, "burner", "me@mail.throwaway.example", PASSWORD)
         .await;
     app.login(&burner, "burner", PASSWORD).await;
+    // No credits and an old enough account, written in the database: only the domain rule
+    // is left to refuse the free image.
     diesel::update(
         atelier::db::schema::users::table.filter(atelier::db::schema::users::username.eq("burner")),
     )

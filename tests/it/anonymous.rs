@@ -208,6 +208,7 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
     let kept = generate_and_wait(&app, &user, "kept forever").await;
     {
         use atelier::db::schema::images;
+        // Aged in the database: no test waits out the retention.
         let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
         for id in [&old["db_id"], &kept["db_id"]] {
             diesel::update(images::table.find(id.as_i64().expect("id")))

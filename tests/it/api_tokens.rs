@@ -126,7 +126,9 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
             .all(|hash| hash.len() == 32 && !String::from_utf8_lossy(hash).contains("atl_"))
     );
 
-    // A disabled owner's token stops at once; revoking ends it for good.
+    // A disabled owner's token stops at once; revoking ends it for good. (Plain SQL, as a
+    // change by another instance or the CLI arrives: the admin page's path is tested in
+    // admin.rs.)
     let set_disabled = |disabled: bool| {
         diesel::update(
             atelier::db::schema::users::table

@@ -380,7 +380,8 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
     assert!(page.contains("property=\"og:image\" content=\"http://"));
     assert!(page.contains("content=\"index\""));
 
-    // Expired: the link is a 404 and Explore forgets it.
+    // Expired: the link is a 404 and Explore forgets it. (Written in the database: no
+    // public path sets an expiry in the past, and no test waits a day.)
     {
         use atelier::db::schema::images;
         diesel::update(images::table.find(id))

@@ -294,6 +294,7 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
             .order(jobs::id.asc())
             .load(&mut app.conn())
             .expect("ids");
+        // A worker that died mid-job leaves this behind; no public path makes it.
         for (job, tries) in [(ids[0], 1), (ids[1], 2)] {
             diesel::update(jobs::table.filter(jobs::id.eq(job)))
                 .set((

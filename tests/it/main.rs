@@ -2,23 +2,22 @@
 //! per feature, named after it; `support/` holds the harness, fixtures and fakes.
 
 mod a1111;
+mod abuse_resistance;
 mod accounts;
 mod admin;
 mod anonymous;
 mod api_tokens;
 mod browser;
+mod browser_gallery;
+mod caches;
 mod comfyui;
-mod contract;
 mod crash;
 mod doctor;
 mod embedded;
-mod fast_paths;
 mod gallery_tools;
 mod generation;
-mod hardening;
 mod health;
 mod hostile_input;
-mod journeys;
 mod library;
 mod media_security;
 mod migrations;
@@ -27,6 +26,7 @@ mod openai_api;
 mod privacy;
 mod quotas;
 mod readme;
+mod script_contract;
 mod security;
 mod sessions;
 mod storage;

@@ -143,6 +143,8 @@ fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
         .expect("run atelier")
 }
 
+/// Sets a user's tier in the database (the admin page's path is tested in admin.rs; these
+/// tests are about what a tier allows, with no admin in them).
 fn set_tier(app: &TestApp, name: &str, tier: &str) {
     use atelier::db::schema::users;
     diesel::update(users::table.filter(users::username.eq(name)))
@@ -211,6 +213,7 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
             .order(events::at.asc())
             .first(&mut app.conn())
             .expect("oldest");
+        // Aged in the database: no test waits out a day's window.
         diesel::update(events::table.find(oldest))
             .set(events::at.eq(chrono::Utc::now() - chrono::Duration::seconds(86_401)))
             .execute(&mut app.conn())
@@ -561,6 +564,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     );
     {
         use atelier::db::schema::users;
+        // Aged in the database: no test waits out the minimum account age.
         diesel::update(users::table.filter(users::username.eq("fresh")))
             .set(users::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(3)))
             .execute(&mut app.conn())
@@ -578,6 +582,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     app.login(&throwaway, "burner", PASSWORD).await;
     {
         use atelier::db::schema::users;
+        // Aged in the database, so only the disposable address stands in the way.
         diesel::update(users::table.filter(users::username.eq("burner")))
             .set(users::created_at.eq(chrono::Utc::now() - chrono::Duration::minutes(3)))
             .execute(&mut app.conn())
