@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::support::fake_a1111::{self, FakeA1111, MODEL};
-use crate::support::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::helpers::{TestApp, new_client, poll, spawn_app_with};
 
 async fn app_with_fake(
     auth: Option<&str>,
@@ -103,24 +103,30 @@ async fn the_providers_progress_shows_on_the_job_page_and_in_the_api() {
         .await;
     assert_eq!(status, 202, "{reply}");
     let job = reply["job_id"].as_i64().expect("job");
-    let mut seen = None;
-    for _ in 0..40 {
-        let json: serde_json::Value = app
-            .get(&client, &format!("/api/jobs/{job}"))
-            .await
-            .json()
-            .await
-            .expect("json");
-        if json["job"]["progress"]
+    let halfway = |json: &serde_json::Value| {
+        json["job"]["progress"]
             .as_f64()
             .is_some_and(|p| (p - 0.5).abs() < 0.01)
-        {
-            seen = Some(json["job"].clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let seen = seen.expect("50 % reported while the server works");
+    };
+    let seen = poll(
+        Duration::from_secs(6),
+        || async {
+            let json: serde_json::Value = app
+                .get(&client, &format!("/api/jobs/{job}"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            json
+        },
+        halfway,
+    )
+    .await;
+    assert!(
+        halfway(&seen),
+        "50 % reported while the server works: {seen}"
+    );
+    let seen = &seen["job"];
     assert_eq!(seen["eta_secs"], 3);
     assert_eq!(seen["status"], "running");
     let page = app

@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::support::helpers::{
-    PASSWORD, TestApp, eventually, location, new_client, spawn_app, spawn_app_with,
+    PASSWORD, TestApp, eventually, location, new_client, poll, spawn_app, spawn_app_with,
 };
 
 /// Generates through the API as whoever `client` is, waiting for the result.
@@ -52,19 +52,20 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
     let job_url = location(&response).to_owned();
     assert!(job_url.starts_with("/jobs/"));
     let job_id: i64 = job_url.trim_start_matches("/jobs/").parse().expect("id");
-    let mut job = serde_json::Value::Null;
-    for _ in 0..100 {
-        job = app
-            .get(&visitor, &format!("/api/jobs/{job_id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
-        if job["job"]["status"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let job = poll(
+        Duration::from_secs(10),
+        || async {
+            let job: serde_json::Value = app
+                .get(&visitor, &format!("/api/jobs/{job_id}"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            job
+        },
+        |job| job["job"]["status"] == "succeeded",
+    )
+    .await;
     assert_eq!(job["job"]["status"], "succeeded", "{job}");
     let image_url = job["job"]["images"][0]["image_url"]
         .as_str()

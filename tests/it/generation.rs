@@ -6,8 +6,8 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::support::helpers::{
-    TestApp, eventually, location, new_client, spawn_app, spawn_app_with, spawn_second_instance,
-    spawn_second_instance_with,
+    TestApp, eventually, location, new_client, poll, spawn_app, spawn_app_with,
+    spawn_second_instance, spawn_second_instance_with,
 };
 
 async fn job_status(app: &TestApp, client: &reqwest::Client, id: i64) -> serde_json::Value {
@@ -246,17 +246,18 @@ async fn two_instances_run_each_of_fifty_jobs_exactly_once() {
     let owner = id_of_user(&app, "bulk");
     queue_jobs(&app, owner, 50);
     use atelier::db::schema::generation_jobs as jobs;
-    for _ in 0..600 {
-        let done: i64 = jobs::table
-            .filter(jobs::status.eq("succeeded"))
-            .count()
-            .get_result(&mut app.conn())
-            .expect("count");
-        if done == 50 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll(
+        Duration::from_secs(60),
+        || async {
+            jobs::table
+                .filter(jobs::status.eq("succeeded"))
+                .count()
+                .get_result::<i64>(&mut app.conn())
+                .expect("count")
+        },
+        |done| *done == 50,
+    )
+    .await;
     let rows: Vec<(String, i32, Vec<i64>)> = jobs::table
         .select((jobs::status, jobs::attempts, jobs::image_ids))
         .load(&mut app.conn())
@@ -312,18 +313,18 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
     })
     .await;
     use atelier::db::schema::generation_jobs as jobs;
-    let mut rows: Vec<(String, i32)> = Vec::new();
-    for _ in 0..100 {
-        rows = jobs::table
-            .select((jobs::status, jobs::attempts))
-            .order(jobs::id.asc())
-            .load(&mut app.conn())
-            .expect("jobs");
-        if rows.iter().all(|(s, _)| s == "succeeded" || s == "failed") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let rows: Vec<(String, i32)> = poll(
+        Duration::from_secs(10),
+        || async {
+            jobs::table
+                .select((jobs::status, jobs::attempts))
+                .order(jobs::id.asc())
+                .load(&mut app.conn())
+                .expect("jobs")
+        },
+        |rows: &Vec<(String, i32)>| rows.iter().all(|(s, _)| s == "succeeded" || s == "failed"),
+    )
+    .await;
     assert_eq!(
         rows,
         vec![("succeeded".to_owned(), 2), ("failed".to_owned(), 2)]
@@ -366,18 +367,18 @@ async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
         .execute(&mut app.conn())
         .expect("interrupt");
     let _restarted = spawn_second_instance(&app).await;
-    let mut finished = (String::new(), Vec::new());
-    for _ in 0..100 {
-        finished = jobs::table
-            .find(job_id)
-            .select((jobs::status, jobs::image_ids))
-            .first::<(String, Vec<i64>)>(&mut app.conn())
-            .expect("job");
-        if finished.0 == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let finished = poll(
+        Duration::from_secs(10),
+        || async {
+            jobs::table
+                .find(job_id)
+                .select((jobs::status, jobs::image_ids))
+                .first::<(String, Vec<i64>)>(&mut app.conn())
+                .expect("job")
+        },
+        |finished| finished.0 == "succeeded",
+    )
+    .await;
     assert_eq!(finished.0, "succeeded");
     let mut stored: Vec<i64> = images::table
         .filter(images::job_id.eq(job_id))

@@ -12,7 +12,8 @@ use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use futures_util::future::join_all;
 
 use crate::support::helpers::{
-    ForwardedFor, PASSWORD, TestApp, new_client, order_image, spawn_app_with, spawn_second_instance,
+    ForwardedFor, PASSWORD, TestApp, new_client, order_image, poll, spawn_app_with,
+    spawn_second_instance,
 };
 
 /// How many times each race runs (each on fresh addresses or accounts).
@@ -726,14 +727,12 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     let output = cli(&app, &["unblock-ip", "203.0.113.0/24"]);
     assert!(output.status.success(), "{output:?}");
     // The CLI's change reaches the server's policy by NOTIFY: allow it a moment.
-    let mut status = 0;
-    for _ in 0..40 {
-        status = one_image(&app, &user, blocked_ip).await.status().as_u16();
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = poll(
+        std::time::Duration::from_secs(2),
+        || async { one_image(&app, &user, blocked_ip).await.status().as_u16() },
+        |status| *status == 202,
+    )
+    .await;
     assert_eq!(status, 202, "unblocked");
     let output = cli(&app, &["unblock-ip", "203.0.113.0/24"]);
     assert!(!output.status.success(), "nothing left to lift");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::fixtures::png;
 use crate::support::helpers::{
-    TestApp, atelier_cli as atelier, location, new_client, spawn_app, spawn_app_on_s3,
+    TestApp, atelier_cli as atelier, location, new_client, poll, spawn_app, spawn_app_on_s3,
     spawn_second_instance, spawn_second_instance_with, stdout,
 };
 use crate::support::s3_server::S3Server;
@@ -66,19 +66,22 @@ async fn two_instances_share_one_bucket_upload_on_one_edit_and_delete_on_the_oth
         (Some(100), Some(300))
     );
     // The first instance forgets its in-memory copy when the edit's notification arrives.
-    let mut edited = Vec::new();
-    for _ in 0..40 {
-        let (status, bytes) = bytes_at(&client, &first.url(&original)).await;
-        assert_eq!(status, 200);
-        let decoded = image::load_from_memory(&bytes).expect("an image");
-        if (decoded.width(), decoded.height()) == (100, 300) {
-            edited = bytes;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let edited = |bytes: &[u8]| {
+        let decoded = image::load_from_memory(bytes).expect("an image");
+        (decoded.width(), decoded.height()) == (100, 300)
+    };
+    let served = poll(
+        Duration::from_secs(2),
+        || async {
+            let (status, bytes) = bytes_at(&client, &first.url(&original)).await;
+            assert_eq!(status, 200);
+            bytes
+        },
+        |bytes| edited(bytes),
+    )
+    .await;
     assert!(
-        !edited.is_empty(),
+        edited(&served),
         "the first instance serves the edit within 2 s"
     );
 
@@ -107,7 +110,7 @@ async fn two_instances_share_one_bucket_upload_on_one_edit_and_delete_on_the_oth
         let (status, shared) = bytes_at(&stranger, &format!("{base}/s/{token}/image")).await;
         assert_eq!(
             (status, shared.len()),
-            (200, edited.len()),
+            (200, served.len()),
             "shared file on {base}"
         );
     }

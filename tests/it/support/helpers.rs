@@ -294,19 +294,32 @@ pub async fn anonymous_generation_status(base: &str, ip: &str) -> u16 {
         .as_u16()
 }
 
+/// Fetches a value with `fetch` every 50 ms until `done` holds for it or `limit` has
+/// passed, and returns the last one: the caller's assertion then says what was seen. The
+/// one way tests wait for something that happens by itself (a job, a notification).
+pub async fn poll<T, F, Fut>(limit: std::time::Duration, fetch: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let value = fetch().await;
+        if done(&value) || std::time::Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `check` for up to two seconds (another instance learns of changes by notification).
 pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..40 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within 2 s");
+    let happened = poll(std::time::Duration::from_secs(2), check, |ok| *ok).await;
+    assert!(happened, "{what} did not happen within 2 s");
 }
 
 pub fn new_client() -> Client {
