@@ -75,15 +75,11 @@ async fn the_readme_curl_section_runs_top_to_bottom_as_written() {
     // fox ×2, lake ×2, mountains, three story scenes, the prompt edit, two uploads, two
     // videos and the visitor's lighthouse: the jobs queued without waiting finish shortly
     // (a clip takes a few seconds in a debug build).
-    for _ in 0..300 {
-        if app.count_images() == 14 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        app.count_images(),
-        14,
-        "every queued picture and clip is made"
-    );
+    let made = crate::support::helpers::poll(
+        std::time::Duration::from_secs(30),
+        || async { app.count_images() },
+        |made| *made == 14,
+    )
+    .await;
+    assert_eq!(made, 14, "every queued picture and clip is made");
 }
