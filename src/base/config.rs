@@ -126,6 +126,9 @@ settings! {
     /// How long the image proxy may serve a row or a small file from memory (every change
     /// is forgotten at once anyway; this bounds what another writer could leave stale).
     media_cache_secs: u64 = parsed(10),
+    /// How long an instance answers a network's "over the limit" from memory (a flood then
+    /// costs the database nothing; a use freed early by a refund waits at most this long).
+    refusal_memory_secs: u64 = parsed(5),
     trusted_proxies: Vec<IpNetwork> = cidrs(),
     /// The site's absolute URL (`https://atelier.example.org`), for links that leave the
     /// site (share previews); without it they are built from the request only when the

@@ -83,6 +83,8 @@ impl Application {
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::new(Duration::from_secs(settings.media_cache_secs));
+        let recent_refusals =
+            RecentRefusals::new(Duration::from_secs(settings.refusal_memory_secs));
         let rules = Rules::from_settings(&settings);
         {
             // Another instance's edit, move or delete reaches this proxy's cache at once,
@@ -113,7 +115,7 @@ impl Application {
             summaries: Default::default(),
             jobs: Arc::new(JobSignal::default()),
             rules,
-            recent_refusals: RecentRefusals::default(),
+            recent_refusals,
             exports: crate::services::library::privacy::ExportsInProgress::default(),
             provider_names: providers.names(),
             video: providers

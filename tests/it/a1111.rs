@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use crate::support::fake_a1111::{self, FakeA1111, MODEL};
-use crate::support::helpers::{TestApp, new_client, poll, spawn_app_with};
+use crate::support::helpers::{TestApp, poll, spawn_app_with};
+use crate::support::visitor::Visitor;
 
 async fn app_with_fake(
     auth: Option<&str>,
     sent: Option<&str>,
     timeout_secs: u32,
-) -> (TestApp, FakeA1111, reqwest::Client) {
+) -> (TestApp, FakeA1111, Visitor) {
     let fake = fake_a1111::start(auth).await;
     let base = fake.base_url.clone();
     let sent = sent.map(str::to_owned);
@@ -26,17 +27,15 @@ async fn app_with_fake(
         }
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "sdfan").await;
+    let client = app.user("sdfan").await;
     (app, fake, client)
 }
 
 #[tokio::test]
 async fn four_images_carry_their_seeds_settings_and_parameters() {
     let (app, fake, client) = app_with_fake(Some("me:secret"), Some("me:secret"), 10).await;
-    let (status, reply) = app
+    let (status, reply) = client
         .generate(
-            &client,
             serde_json::json!({ "prompt": "a castle", "count": 4, "seed": 100, "size": "768x512" }),
         )
         .await;
@@ -95,11 +94,8 @@ async fn four_images_carry_their_seeds_settings_and_parameters() {
 #[tokio::test]
 async fn the_providers_progress_shows_on_the_job_page_and_in_the_api() {
     let (app, _fake, client) = app_with_fake(None, None, 10).await;
-    let (status, reply) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "midway there", "wait": false }),
-        )
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "midway there", "wait": false }))
         .await;
     assert_eq!(status, 202, "{reply}");
     let job = reply["job_id"].as_i64().expect("job");
@@ -180,8 +176,8 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
         ("a huge out-of-memory scene", "GPU memory"),
         ("a slow scene", "did not answer in time"),
     ] {
-        let (status, reply) = app
-            .generate(&client, serde_json::json!({ "prompt": prompt }))
+        let (status, reply) = client
+            .generate(serde_json::json!({ "prompt": prompt }))
             .await;
         assert_eq!(status, 502, "{prompt}: {reply}");
         let error = reply["error"].as_str().expect("error");
@@ -197,8 +193,8 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
     // A server behind --api-auth refuses wrong credentials: said so, refunded.
     let (app, _fake, client) = app_with_fake(Some("me:secret"), Some("me:wrong"), 10).await;
     let before = app.credits_of("sdfan");
-    let (status, reply) = app
-        .generate(&client, serde_json::json!({ "prompt": "fine" }))
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "fine" }))
         .await;
     assert_eq!(status, 502);
     assert!(
@@ -219,8 +215,7 @@ async fn several_providers_are_offered_by_name_and_orders_keep_theirs() {
         s.insert("a1111_url".into(), base);
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "sdfan").await;
+    let client = app.user("sdfan").await;
     let form = app
         .get(&client, "/generate")
         .await
@@ -235,16 +230,13 @@ async fn several_providers_are_offered_by_name_and_orders_keep_theirs() {
         form.contains("builtin · 1 credit an image") && form.contains("a1111 · 1 credit an image")
     );
 
-    let (status, default) = app
-        .generate(&client, serde_json::json!({ "prompt": "by default" }))
+    let (status, default) = client
+        .generate(serde_json::json!({ "prompt": "by default" }))
         .await;
     assert_eq!(status, 200, "{default}");
     assert_eq!(default["provider"], "builtin", "the first is the default");
-    let (status, chosen) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "on the gpu", "provider": "a1111" }),
-        )
+    let (status, chosen) = client
+        .generate(serde_json::json!({ "prompt": "on the gpu", "provider": "a1111" }))
         .await;
     assert_eq!(status, 200, "{chosen}");
     assert_eq!(chosen["provider"], "a1111");
@@ -258,11 +250,8 @@ async fn several_providers_are_offered_by_name_and_orders_keep_theirs() {
         .await;
     assert_eq!(response.status(), 303);
     let jobs = app.count_jobs();
-    let (status, reply) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "x", "provider": "openai" }),
-        )
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "x", "provider": "openai" }))
         .await;
     assert_eq!(status, 400);
     assert!(

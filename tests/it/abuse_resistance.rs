@@ -145,8 +145,7 @@ fn count_rows(app: &TestApp) -> (i64, i64, Vec<String>) {
 #[tokio::test]
 async fn control_characters_get_a_400_with_a_sentence_everywhere() {
     let (app, admin) = app_with_admin().await;
-    let client = new_client();
-    app.signed_in_user(&client, "nul").await;
+    let client = app.user("nul").await;
     let id = app
         .upload_ok(&client, crate::support::fixtures::png(20, 20), &[])
         .await;
@@ -216,7 +215,7 @@ async fn control_characters_get_a_400_with_a_sentence_everywhere() {
         serde_json::json!({ "prompt": "a\u{0}b" }),
         serde_json::json!({ "prompt": "fine", "size": "512x512\u{0}" }),
     ] {
-        let (status, reply) = app.generate(&client, body).await;
+        let (status, reply) = client.generate(body).await;
         assert_eq!(status, 400);
         assert_eq!(reply["success"], false);
         assert!(
@@ -252,11 +251,8 @@ async fn control_characters_get_a_400_with_a_sentence_everywhere() {
     );
 
     // Multi-line text keeps its line breaks and tabs.
-    let (status, _) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a fox\r\n\tat dawn", "wait": false }),
-        )
+    let (status, _) = client
+        .generate(serde_json::json!({ "prompt": "a fox\r\n\tat dawn", "wait": false }))
         .await;
     assert_eq!(status, 202);
 }
@@ -287,8 +283,7 @@ async fn dates_out_of_range_and_edits_past_the_pixel_limit_are_refused() {
         200
     );
 
-    let client = new_client();
-    app.signed_in_user(&client, "pixels").await;
+    let client = app.user("pixels").await;
     let id = app
         .upload_ok(&client, crate::support::fixtures::png(40, 30), &[])
         .await;
@@ -323,8 +318,7 @@ async fn dates_out_of_range_and_edits_past_the_pixel_limit_are_refused() {
 #[tokio::test]
 async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
     let (app, admin) = app_with_admin().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "sharer").await;
+    let owner = app.user("sharer").await;
     let id = app
         .upload_ok(&owner, crate::support::fixtures::png(30, 30), &[])
         .await;
@@ -382,8 +376,7 @@ async fn disabled_owners_shares_stop_and_admins_never_get_pristine_files() {
 #[tokio::test]
 async fn a_password_change_revokes_api_tokens_and_says_so() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "tokened").await;
+    let client = app.user("tokened").await;
     let reply: serde_json::Value = client
         .post(app.url("/account/tokens"))
         .header("accept", "application/json")
@@ -427,8 +420,7 @@ async fn a_password_change_revokes_api_tokens_and_says_so() {
 #[tokio::test]
 async fn stored_files_and_folders_are_private_to_the_service_user() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "private").await;
+    let client = app.user("private").await;
     app.upload_ok(&client, crate::support::fixtures::png(20, 20), &[])
         .await;
     let mode = |path: &std::path::Path| {
@@ -457,8 +449,7 @@ async fn multipart_bodies_are_bounded_as_a_whole() {
         s.insert("max_upload_bytes".into(), (1024 * 1024).to_string());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "parts").await;
+    let client = app.user("parts").await;
     let send =
         |form: reqwest::multipart::Form| client.post(app.url("/api/upload")).multipart(form).send();
     let file = || {
@@ -538,8 +529,7 @@ async fn an_origin_with_another_scheme_is_cross_site() {
 async fn another_instance_stops_serving_a_deleted_image_at_once() {
     let app = spawn_app().await;
     let second = spawn_second_instance(&app).await;
-    let client = new_client();
-    app.signed_in_user(&client, "twice").await;
+    let client = app.user("twice").await;
     let id = app
         .upload_ok(&client, crate::support::fixtures::png(24, 24), &[])
         .await;
@@ -576,8 +566,7 @@ async fn uploads_are_held_to_the_hourly_rate_and_the_storage_quota_even_in_paral
         s.insert("uploads_per_hour".into(), "3".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "rate").await;
+    let client = app.user("rate").await;
     let mut racing = Vec::new();
     for _ in 0..10 {
         let (client, url) = (client.clone(), app.url("/api/upload"));
@@ -624,8 +613,7 @@ async fn uploads_are_held_to_the_hourly_rate_and_the_storage_quota_even_in_paral
         s.insert("user_storage_bytes".into(), "20000".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "quota").await;
+    let client = app.user("quota").await;
     let first = app
         .upload(&client, crate::support::fixtures::png(32, 32), "q.png", &[])
         .await;

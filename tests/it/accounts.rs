@@ -45,14 +45,11 @@ async fn the_spec_curl_flow_works() {
 #[tokio::test]
 async fn registering_signs_the_new_account_in_on_a_fresh_session_id() {
     let app = spawn_app().await;
-    let client = new_client();
+    let client = app.visitor();
     // A session exists before registering: the visitor made a picture anonymously.
     let before = client
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": true }))
-        .send()
-        .await
-        .expect("anonymous generation");
+        .order_image(&serde_json::json!({ "prompt": "a quiet harbour", "wait": true }))
+        .await;
     assert_eq!(before.status(), 200);
     let cookie_before = before
         .headers()
@@ -347,8 +344,7 @@ async fn login_returns_to_a_local_next_only() {
 #[tokio::test]
 async fn disabled_accounts_cannot_log_in_and_lose_their_sessions_at_once() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "erin").await;
+    let client = app.user("erin").await;
     assert_eq!(app.get(&client, "/dashboard").await.status(), 200);
 
     {

@@ -7,18 +7,15 @@ use std::collections::HashMap;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
-use crate::support::helpers::{
-    ForwardedFor, PASSWORD, TestApp, location, new_client, order_image, spawn_app_with,
-};
+use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app_with};
+use crate::support::visitor::Visitor;
 
 const ADMIN: &str = "root";
 
 /// A server with a trusted proxy (so tests choose client addresses) and an admin.
-pub async fn app_with_admin() -> (TestApp, reqwest::Client) {
+pub async fn app_with_admin() -> (TestApp, Visitor) {
     let app = spawn_app_with(admin_settings).await;
-    let admin = new_client();
-    let response = app.login(&admin, ADMIN, PASSWORD).await;
-    assert_eq!(response.status(), 303, "admin logs in");
+    let admin = app.visitor().signed_in(ADMIN).await;
     (app, admin)
 }
 
@@ -29,27 +26,14 @@ fn admin_settings(s: &mut HashMap<String, String>) {
     s.insert("admin_password".into(), PASSWORD.into());
 }
 
-/// Generates one image as `client` from `ip`, waiting for it.
-pub async fn generate_as(
-    app: &TestApp,
-    client: &reqwest::Client,
-    ip: &str,
-    prompt: &str,
-) -> serde_json::Value {
-    let body = serde_json::json!({ "prompt": prompt });
-    let response = order_image(&app.address, client, Some(ip), &body).await;
-    assert_eq!(response.status(), 200, "generate {prompt}");
-    response.json().await.expect("json")
-}
-
-async fn upload_as(app: &TestApp, client: &reqwest::Client, ip: &str) -> i64 {
+/// Uploads a small picture as `client` from wherever they are; its id.
+async fn upload_as(client: &Visitor) -> i64 {
     let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(40, 30))
         .file_name("photo.png")
         .mime_str("image/png")
         .expect("mime");
     let response = client
-        .post(app.url("/api/upload"))
-        .forwarded_for(ip)
+        .request_to(reqwest::Method::POST, "/api/upload")
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
@@ -89,8 +73,7 @@ fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_admin_route_answers_404_to_everyone_else() {
     let (app, admin) = app_with_admin().await;
-    let user = new_client();
-    app.signed_in_user(&user, "mallory").await;
+    let user = app.user("mallory").await;
     let routes: &[(&str, &str)] = &[
         ("GET", "/admin"),
         ("GET", "/admin/"),
@@ -161,16 +144,20 @@ async fn every_admin_route_answers_404_to_everyone_else() {
 #[tokio::test]
 async fn the_ip_gallery_answers_who_generated_what_from_where() {
     let (app, admin) = app_with_admin().await;
-    let alice = new_client();
-    app.signed_in_user(&alice, "alice").await;
-    let bob = new_client();
-    app.signed_in_user(&bob, "bob").await;
-    let fox = generate_as(&app, &alice, "203.0.113.5", "a sly fox in the snow").await;
-    generate_as(&app, &alice, "203.0.113.5", "a second fox").await;
-    let visitor = new_client();
-    generate_as(&app, &visitor, "203.0.113.6", "an anonymous owl").await;
-    generate_as(&app, &bob, "2001:db8:1:2::7", "a heron over water").await;
-    upload_as(&app, &bob, "198.51.100.9").await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let fox = alice
+        .from("203.0.113.5")
+        .generated("a sly fox in the snow")
+        .await;
+    alice.from("203.0.113.5").generated("a second fox").await;
+    app.visitor_from("203.0.113.6")
+        .generated("an anonymous owl")
+        .await;
+    bob.from("2001:db8:1:2::7")
+        .generated("a heron over water")
+        .await;
+    upload_as(&bob.from("198.51.100.9")).await;
 
     let gallery = page(&app, &admin, "/admin/ips").await;
     for text in [
@@ -286,7 +273,6 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
 #[tokio::test]
 async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited() {
     let (app, admin) = app_with_admin().await;
-    let visitor = || new_client();
     // Bad input changes nothing.
     let long_reason = "x".repeat(501);
     for form in [
@@ -317,14 +303,7 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     .await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/admin/ips/203.0.113.0/24");
-    let blocked = visitor()
-        .post(app.url("/api/generate-image"))
-        .forwarded_for("203.0.113.77")
-        .json(&serde_json::json!({ "prompt": "x", "wait": false }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(blocked.status(), 403);
+    assert_eq!(app.visitor_from("203.0.113.77").try_order().await, 403);
     let case = page(&app, &admin, "/admin/ips/203.0.113.0/24").await;
     assert!(case.contains("spam wave") && case.contains("Unblock"));
     assert!(
@@ -339,7 +318,10 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     )
     .await;
     assert_eq!(response.status(), 303);
-    let allowed = generate_as(&app, &visitor(), "203.0.113.77", "now allowed").await;
+    let allowed = app
+        .visitor_from("203.0.113.77")
+        .generated("now allowed")
+        .await;
     assert_eq!(allowed["success"], true);
     assert!(
         page(&app, &admin, "/admin/ips/203.0.113.0/24")
@@ -386,15 +368,8 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
             .await
             .contains("198.51.100.0/24")
     );
-    generate_as(&app, &visitor(), "198.51.100.3", "first").await;
-    let refused = visitor()
-        .post(app.url("/api/generate-image"))
-        .forwarded_for("198.51.100.3")
-        .json(&serde_json::json!({ "prompt": "second" }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(refused.status(), 429);
+    app.visitor_from("198.51.100.3").generated("first").await;
+    assert_eq!(app.visitor_from("198.51.100.3").try_order().await, 429);
     let bad = post(
         &app,
         &admin,
@@ -411,7 +386,9 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     )
     .await;
     assert_eq!(response.status(), 303);
-    generate_as(&app, &visitor(), "198.51.100.3", "back to the default").await;
+    app.visitor_from("198.51.100.3")
+        .generated("back to the default")
+        .await;
 
     // A disposable domain added by the admin takes free images away from its accounts.
     assert_eq!(
@@ -438,7 +415,7 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
             .await
             .contains("throwaway.example")
     );
-    let burner = new_client();
+    let burner = app.visitor();
     app.register(&burner, "burner", "me@mail.throwaway.example", PASSWORD)
         .await;
     app.login(&burner, "burner", PASSWORD).await;
@@ -454,12 +431,9 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
     .execute(&mut app.conn())
     .expect("no credits, old enough");
     let refused = burner
-        .post(app.url("/api/generate-image"))
-        .forwarded_for("192.0.2.50")
-        .json(&serde_json::json!({ "prompt": "x" }))
-        .send()
-        .await
-        .expect("POST");
+        .from("192.0.2.50")
+        .order_image(&serde_json::json!({ "prompt": "x" }))
+        .await;
     assert_eq!(refused.status(), 402);
     assert!(refused.text().await.expect("body").contains("disposable"));
 
@@ -490,15 +464,13 @@ async fn blocks_and_overrides_from_the_admin_pages_take_effect_and_are_audited()
 #[tokio::test]
 async fn deleting_everything_from_a_network_removes_its_files_and_rows_and_nothing_else() {
     let (app, admin) = app_with_admin().await;
-    let carol = new_client();
-    app.signed_in_user(&carol, "carol").await;
-    let dave = new_client();
-    app.signed_in_user(&dave, "dave").await;
-    generate_as(&app, &carol, "203.0.113.20", "carol's spam").await;
-    generate_as(&app, &carol, "203.0.113.21", "more spam").await;
-    upload_as(&app, &carol, "203.0.113.22").await;
-    let kept = generate_as(&app, &dave, "198.51.100.20", "dave's garden").await;
-    let carol_home = generate_as(&app, &carol, "198.51.100.21", "carol at home").await;
+    let carol = app.user("carol").await;
+    let dave = app.user("dave").await;
+    carol.from("203.0.113.20").generated("carol's spam").await;
+    carol.from("203.0.113.21").generated("more spam").await;
+    upload_as(&carol.from("203.0.113.22")).await;
+    let kept = dave.from("198.51.100.20").generated("dave's garden").await;
+    let carol_home = carol.from("198.51.100.21").generated("carol at home").await;
     assert_eq!(app.count_images(), 5);
 
     let confirm = page(&app, &admin, "/admin/ips/delete?network=203.0.113.0/24").await;
@@ -554,9 +526,8 @@ async fn deleting_everything_from_a_network_removes_its_files_and_rows_and_nothi
 #[tokio::test]
 async fn admins_manage_accounts_and_every_change_is_audited() {
     let (app, admin) = app_with_admin().await;
-    let erin = new_client();
-    app.signed_in_user(&erin, "erin").await;
-    generate_as(&app, &erin, "198.51.100.44", "erin's kite").await;
+    let erin = app.user("erin").await;
+    erin.from("198.51.100.44").generated("erin's kite").await;
     let erin_id: i64 = atelier::db::schema::users::table
         .filter(atelier::db::schema::users::username.eq("erin"))
         .select(atelier::db::schema::users::id)
@@ -725,8 +696,7 @@ async fn admins_manage_accounts_and_every_change_is_audited() {
 #[tokio::test]
 async fn a_tier_change_is_seen_by_the_users_next_request() {
     let (app, admin) = app_with_admin().await;
-    let fern = new_client();
-    app.signed_in_user(&fern, "fern").await;
+    let fern = app.user("fern").await;
     let allowance = |usage: serde_json::Value| usage["usage"]["free_images"]["allowance"].as_u64();
     let usage: serde_json::Value = app
         .get(&fern, "/api/usage")
@@ -764,8 +734,7 @@ async fn a_tier_change_is_seen_by_the_users_next_request() {
 #[tokio::test]
 async fn an_abuse_report_says_which_file_is_missing_instead_of_failing() {
     let (app, admin) = app_with_admin().await;
-    let client = new_client();
-    app.signed_in_user(&client, "lostfile").await;
+    let client = app.user("lostfile").await;
     app.upload_ok(&client, crate::support::fixtures::png(30, 30), &[])
         .await;
     app.upload_ok(&client, crate::support::fixtures::png(31, 31), &[])

@@ -7,17 +7,14 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
 use crate::support::helpers::{
-    PASSWORD, TestApp, eventually, location, new_client, poll, spawn_app, spawn_app_with,
+    PASSWORD, TestApp, eventually, location, poll, spawn_app, spawn_app_with,
 };
+use crate::support::visitor::Visitor;
 
-/// Generates through the API as whoever `client` is, waiting for the result.
-async fn generate_and_wait(
-    app: &TestApp,
-    client: &reqwest::Client,
-    prompt: &str,
-) -> serde_json::Value {
-    let (status, json) = app
-        .generate(client, serde_json::json!({ "prompt": prompt }))
+/// Generates through the API as `client`, waiting for the result.
+async fn generate_and_wait(client: &Visitor, prompt: &str) -> serde_json::Value {
+    let (status, json) = client
+        .generate(serde_json::json!({ "prompt": prompt }))
         .await;
     assert_eq!(status, 200, "{json}");
     json
@@ -36,7 +33,7 @@ fn files_under(app: &TestApp, prefix: &str) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture() {
     let app = spawn_app().await;
-    let visitor = new_client();
+    let visitor = app.visitor();
     // The landing page offers the form and says what is left.
     let home = app.get(&visitor, "/").await.text().await.expect("home");
     assert!(home.contains("action=\"/generate\"") && home.contains("3 of 3 left"));
@@ -82,14 +79,13 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
 
     // Only this session sees it: not another visitor, not another user.
     assert_eq!(app.get(&visitor, &image_url).await.status(), 200);
-    assert_eq!(app.get(&new_client(), &image_url).await.status(), 404);
+    assert_eq!(app.get(&app.visitor(), &image_url).await.status(), 404);
     assert_eq!(
-        app.get(&new_client(), &job_url).await.status(),
+        app.get(&app.visitor(), &job_url).await.status(),
         404,
         "another visitor cannot see the job"
     );
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     assert_eq!(app.get(&stranger, &image_url).await.status(), 404);
     assert_eq!(files_under(&app, "_anon").len(), 3);
 
@@ -124,15 +120,15 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
 async fn logging_in_also_claims_what_the_session_made() {
     let app = spawn_app().await;
     app.register(
-        &new_client(),
+        &app.visitor(),
         "returning",
         "returning@example.com",
         PASSWORD,
     )
     .await;
-    let visitor = new_client();
-    let first = generate_and_wait(&app, &visitor, "first fern").await;
-    let second = generate_and_wait(&app, &visitor, "second fern").await;
+    let visitor = app.visitor();
+    let first = generate_and_wait(&visitor, "first fern").await;
+    let second = generate_and_wait(&visitor, "second fern").await;
     assert!(
         first["image_url"]
             .as_str()
@@ -154,21 +150,18 @@ async fn logging_in_also_claims_what_the_session_made() {
     assert_eq!(prompts, ["second fern", "first fern"]);
     assert!(files_under(&app, "_anon").is_empty());
     // A second anonymous session is untouched by someone else's login.
-    let other = new_client();
-    generate_and_wait(&app, &other, "someone else's fern").await;
-    app.login(&new_client(), "returning", PASSWORD).await;
+    let other = app.visitor();
+    generate_and_wait(&other, "someone else's fern").await;
+    app.login(&app.visitor(), "returning", PASSWORD).await;
     assert_eq!(files_under(&app, "_anon").len(), 3);
 }
 
 #[tokio::test]
 async fn anonymous_visitors_make_one_image_at_a_time_and_need_an_account_for_stories() {
     let app = spawn_app().await;
-    let visitor = new_client();
-    let (status, json) = app
-        .generate(
-            &visitor,
-            serde_json::json!({ "prompt": "two moons", "count": 2 }),
-        )
+    let visitor = app.visitor();
+    let (status, json) = visitor
+        .generate(serde_json::json!({ "prompt": "two moons", "count": 2 }))
         .await;
     assert_eq!(status, 400);
     assert!(
@@ -200,13 +193,12 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
         s.insert("anon_retention_secs".into(), "3600".into());
     })
     .await;
-    let old_visitor = new_client();
-    let old = generate_and_wait(&app, &old_visitor, "an old sketch").await;
-    let recent = generate_and_wait(&app, &new_client(), "a recent sketch").await;
+    let old_visitor = app.visitor();
+    let old = generate_and_wait(&old_visitor, "an old sketch").await;
+    let recent = generate_and_wait(&app.visitor(), "a recent sketch").await;
     // A signed-in user's picture of the same age is never touched.
-    let user = new_client();
-    app.signed_in_user(&user, "keeper").await;
-    let kept = generate_and_wait(&app, &user, "kept forever").await;
+    let user = app.user("keeper").await;
+    let kept = generate_and_wait(&user, "kept forever").await;
     {
         use atelier::db::schema::images;
         // Aged in the database: no test waits out the retention.

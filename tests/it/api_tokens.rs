@@ -4,7 +4,7 @@
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::support::helpers::{TestApp, location, new_client, spawn_app};
+use crate::support::helpers::{TestApp, location, spawn_app};
 
 /// A client that never stores cookies: only the token speaks for it.
 fn script() -> reqwest::Client {
@@ -29,8 +29,7 @@ async fn create_token(app: &TestApp, owner: &reqwest::Client, name: &str) -> ser
 #[tokio::test]
 async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "scripter").await;
+    let owner = app.user("scripter").await;
     // From the page: the token is shown once, then only its name.
     let page = app
         .post_form(&owner, "/account/tokens", &[("name", "laptop")])
@@ -162,8 +161,7 @@ async fn a_script_generates_and_downloads_with_a_token_until_it_is_revoked() {
         .expect("GET");
     assert_eq!(revoked.status(), 401);
     // Someone else cannot revoke (or learn of) another user's token.
-    let other = new_client();
-    app.signed_in_user(&other, "other").await;
+    let other = app.user("other").await;
     let laptop: i64 = atelier::db::schema::api_tokens::table
         .filter(atelier::db::schema::api_tokens::name.eq("laptop"))
         .select(atelier::db::schema::api_tokens::id)

@@ -2,7 +2,7 @@
 //! without an account), and the admin blocking an address. Screenshots land in
 //! `target/screenshots/`.
 
-use crate::support::helpers::{ForwardedFor, spawn_app};
+use crate::support::helpers::{poll, spawn_app};
 use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
 
 #[tokio::test]
@@ -291,22 +291,17 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
         return;
     };
     let (app, _admin) = crate::admin::app_with_admin().await;
-    let spammer = crate::support::helpers::new_client();
-    app.signed_in_user(&spammer, "spammer").await;
+    let spammer = app.user_from("spammer", "203.0.113.66").await;
     for prompt in [
         "buy cheap pills now",
         "more cheap pills",
         "pills pills pills",
     ] {
-        crate::admin::generate_as(&app, &spammer, "203.0.113.66", prompt).await;
+        spammer.generated(prompt).await;
     }
-    crate::admin::generate_as(
-        &app,
-        &crate::support::helpers::new_client(),
-        "2001:db8::42",
-        "a calm forest",
-    )
-    .await;
+    app.visitor_from("2001:db8::42")
+        .generated("a calm forest")
+        .await;
 
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.goto(&app.url("/login")).await;
@@ -337,14 +332,7 @@ async fn an_admin_drills_into_an_address_and_blocks_it() {
     browser.screenshot("43-blocked").await;
     browser.quit().await;
 
-    let refused = spammer
-        .post(app.url("/api/generate-image"))
-        .forwarded_for("203.0.113.66")
-        .json(&serde_json::json!({ "prompt": "one more" }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(refused.status(), 403);
+    assert_eq!(spammer.try_order().await, 403);
 }
 
 #[tokio::test]
@@ -408,20 +396,18 @@ async fn a_generated_video_plays_in_chromium() {
             serde_json::json!([]),
         )
         .await;
-    let mut state = serde_json::Value::Null;
-    for _ in 0..100 {
-        state = browser
-            .execute(
+    let state = poll(
+        std::time::Duration::from_secs(10),
+        || {
+            browser.execute(
                 "const v = document.querySelector('video.player'); \
                  return v ? { ready: v.readyState, duration: v.duration, width: v.videoWidth, mediaError: v.error && v.error.code } : null;",
                 serde_json::json!([]),
             )
-            .await;
-        if state["ready"].as_i64().unwrap_or(0) >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        },
+        |state| state["ready"].as_i64().unwrap_or(0) >= 2,
+    )
+    .await;
     assert!(
         state["ready"].as_i64().unwrap_or(0) >= 2,
         "the video decodes: {state}"
@@ -436,7 +422,19 @@ async fn a_generated_video_plays_in_chromium() {
             serde_json::json!([]),
         )
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let shown = poll(
+        std::time::Duration::from_secs(5),
+        || {
+            browser.execute(
+                "const v = document.querySelector('video.player'); \
+                 return !v.seeking && v.readyState >= 2 && v.currentTime >= 0.9;",
+                serde_json::json!([]),
+            )
+        },
+        |shown| *shown == serde_json::Value::Bool(true),
+    )
+    .await;
+    assert_eq!(shown, true, "the frame a second in is shown");
     browser.screenshot("31-video-frame").await;
     browser.goto(&app.url("/gallery")).await;
     assert!(browser.text(".play-badge").await.contains("3.0 s"));

@@ -45,8 +45,7 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
         return;
     };
     let app = crate::support::helpers::spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "editor").await;
+    let client = app.user("editor").await;
     let id = app
         .upload_ok(&client, crate::support::fixtures::png(800, 500), &[])
         .await;
@@ -120,8 +119,7 @@ async fn sharing_is_unlisted_by_default_and_public_only_when_chosen() {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "sharer").await;
+    let client = app.user("sharer").await;
     let quiet = app
         .upload_ok(
             &client,
@@ -214,8 +212,7 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
         return;
     };
     let app = crate::support::helpers::spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "curator").await;
+    let client = app.user("curator").await;
     for (title, width) in [
         ("Red mountain", 400),
         ("Blue lake", 500),
@@ -438,8 +435,8 @@ async fn phones_never_scroll_sideways_and_every_main_page_has_screenshots() {
         .await;
     let share = app.share(&admin, image, "public").await;
     crate::quotas::grant(&app, "root", 5);
-    let (status, generated) = app
-        .generate(&admin, json!({ "prompt": "a lighthouse in a storm" }))
+    let (status, generated) = admin
+        .generate(json!({ "prompt": "a lighthouse in a storm" }))
         .await;
     assert_eq!(status, 200, "{generated}");
     let job = generated["job_id"].as_i64().expect("job id");
@@ -524,8 +521,7 @@ async fn without_javascript_every_tool_still_posts_and_redirects() {
         return;
     };
     let app = crate::support::helpers::spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "plain").await;
+    let client = app.user("plain").await;
     let id = app
         .upload_ok(
             &client,

@@ -7,9 +7,8 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::admin::app_with_admin;
-use crate::support::helpers::{
-    TestApp, anonymous_generation_status, eventually, location, new_client, spawn_second_instance,
-};
+use crate::support::helpers::{TestApp, eventually, location, spawn_second_instance};
+use crate::support::visitor::Visitor;
 
 #[tokio::test]
 async fn blocks_reach_every_instance_at_once_for_both_address_families() {
@@ -17,13 +16,10 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
     let second = spawn_second_instance(&app).await;
     // Both instances have loaded their policy before the block exists.
     assert_eq!(
-        anonymous_generation_status(&second, "198.51.100.7").await,
+        Visitor::at(&second).from("198.51.100.7").try_order().await,
         202
     );
-    assert_eq!(
-        anonymous_generation_status(&app.address, "198.51.100.8").await,
-        202
-    );
+    assert_eq!(app.visitor_from("198.51.100.8").try_order().await, 202);
 
     let response = app
         .post_form(
@@ -34,18 +30,15 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .await;
     assert_eq!(response.status(), 303);
     // The instance that made the block refuses on the very next request…
-    assert_eq!(
-        anonymous_generation_status(&app.address, "198.51.100.9").await,
-        403
-    );
+    assert_eq!(app.visitor_from("198.51.100.9").try_order().await, 403);
     // …and the other as soon as the notification arrives, without a TTL to wait out.
     eventually(
         "the second instance refuses the blocked network",
-        || async { anonymous_generation_status(&second, "198.51.100.10").await == 403 },
+        || async { Visitor::at(&second).from("198.51.100.10").try_order().await == 403 },
     )
     .await;
     assert_eq!(
-        anonymous_generation_status(&second, "198.51.101.1").await,
+        Visitor::at(&second).from("198.51.101.1").try_order().await,
         202
     );
 
@@ -57,10 +50,13 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .expect("insert block");
     for base in [app.address.clone(), second.clone()] {
         eventually("both instances refuse the IPv6 range", || async {
-            anonymous_generation_status(&base, "2001:db8:5::1").await == 403
+            Visitor::at(&base).from("2001:db8:5::1").try_order().await == 403
         })
         .await;
-        assert_eq!(anonymous_generation_status(&base, "2001:db9::1").await, 202);
+        assert_eq!(
+            Visitor::at(&base).from("2001:db9::1").try_order().await,
+            202
+        );
     }
 
     // Lifting reaches the other instance too.
@@ -69,7 +65,7 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
         .await;
     assert_eq!(response.status(), 303);
     eventually("the second instance lets the network in again", || async {
-        anonymous_generation_status(&second, "198.51.100.11").await == 202
+        Visitor::at(&second).from("198.51.100.11").try_order().await == 202
     })
     .await;
 }
@@ -78,8 +74,7 @@ async fn blocks_reach_every_instance_at_once_for_both_address_families() {
 async fn a_disabled_user_is_stopped_at_once_on_every_instance() {
     let (app, admin) = app_with_admin().await;
     let second = spawn_second_instance(&app).await;
-    let user = new_client();
-    app.signed_in_user(&user, "mallory").await;
+    let user = app.user("mallory").await;
     // Sessions are shared: the same cookie works on the second instance, which now holds
     // the session and the user in its cache.
     for _ in 0..3 {
@@ -176,8 +171,7 @@ async fn counts_and_tags_follow_upload_move_edit_and_delete() {
     let app = crate::support::helpers::spawn_app().await;
     let second = spawn_second_instance(&app).await;
     let both = (&app, second.as_str());
-    let client = new_client();
-    app.signed_in_user(&client, "tally").await;
+    let client = app.user("tally").await;
     let response = app
         .post_form(&client, "/folders", &[("name", "Trips")])
         .await;

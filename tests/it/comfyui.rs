@@ -4,14 +4,15 @@
 //! memory, a server too slow for the timeout) that fail the job clearly and refund it.
 
 use crate::support::fake_comfyui::{self, FakeComfyUi};
-use crate::support::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::helpers::{TestApp, spawn_app_with};
+use crate::support::visitor::Visitor;
 
 const WORKFLOW: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/deploy/comfyui/sd15-txt2img.json"
 );
 
-async fn app_with_fake(timeout_secs: u32) -> (TestApp, FakeComfyUi, reqwest::Client) {
+async fn app_with_fake(timeout_secs: u32) -> (TestApp, FakeComfyUi, Visitor) {
     let fake = fake_comfyui::start().await;
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
@@ -22,18 +23,14 @@ async fn app_with_fake(timeout_secs: u32) -> (TestApp, FakeComfyUi, reqwest::Cli
         s.insert("comfyui_timeout_secs".into(), timeout_secs.to_string());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "comfy").await;
+    let client = app.user("comfy").await;
     (app, fake, client)
 }
 
 #[tokio::test]
 async fn the_workflow_is_filled_in_for_every_image() {
     let (app, fake, client) = app_with_fake(30).await;
-    let (status, reply) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a quiet harbour", "count": 4, "seed": 7, "size": "512x768" }),
+    let (status, reply) = client.generate(serde_json::json!({ "prompt": "a quiet harbour", "count": 4, "seed": 7, "size": "512x768" }),
         )
         .await;
     assert_eq!(status, 200, "{reply}");
@@ -68,8 +65,8 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
         ("an out-of-memory scene", "GPU memory"),
         ("painted slowly", "did not finish the picture in time"),
     ] {
-        let (status, reply) = app
-            .generate(&client, serde_json::json!({ "prompt": prompt }))
+        let (status, reply) = client
+            .generate(serde_json::json!({ "prompt": prompt }))
             .await;
         assert_eq!(status, 502, "{prompt}: {reply}");
         assert!(
@@ -89,11 +86,8 @@ async fn failures_fail_the_job_with_a_clear_message_and_refund_it() {
 async fn a_prompt_id_that_is_a_path_is_never_requested() {
     let (app, fake, client) = app_with_fake(5).await;
     let before = app.credits_of("comfy");
-    let (status, reply) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a hostile-id server" }),
-        )
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "a hostile-id server" }))
         .await;
     assert_eq!(status, 502, "{reply}");
     assert!(
@@ -119,10 +113,9 @@ async fn an_unreachable_server_fails_clearly() {
         s.insert("comfyui_workflow".into(), WORKFLOW.into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "comfy").await;
-    let (status, reply) = app
-        .generate(&client, serde_json::json!({ "prompt": "anything" }))
+    let client = app.user("comfy").await;
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "anything" }))
         .await;
     assert_eq!(status, 502);
     assert!(

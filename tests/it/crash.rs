@@ -6,12 +6,15 @@
 
 use std::collections::HashMap;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl, TextExpressionMethods};
 
 use crate::embedded::{Running, signal, start_with, wait};
-use crate::support::helpers::{PASSWORD, new_client};
+use crate::support::helpers::poll;
+use crate::support::visitor::Visitor;
 
 fn start(db_url: &str, dir: &std::path::Path) -> Running {
     start_with(|command| {
@@ -45,14 +48,15 @@ fn doctor(db_url: &str, dir: &std::path::Path, fix: bool) -> (Option<i32>, Strin
     )
 }
 
-/// Keeps `client` uploading or generating (two images a job) until the server dies, with
-/// a bounded number of requests so the restarted server can finish the queue in time on a
-/// loaded machine.
+/// Keeps `client` uploading or generating (two images a job) until the server dies or
+/// its share is sent, with a bounded number of requests so the restarted server can
+/// finish the queue in time on a loaded machine; then waits for `killed`. How many were
+/// answered.
 async fn keep_busy(
-    address: String,
-    client: reqwest::Client,
+    client: Visitor,
     uploads: bool,
-    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    answered: Arc<AtomicUsize>,
+    mut killed: tokio::sync::watch::Receiver<bool>,
 ) -> usize {
     let mut sent = 0;
     let most = if uploads { 200 } else { 12 };
@@ -61,14 +65,16 @@ async fn keep_busy(
             let part = reqwest::multipart::Part::bytes(crate::support::fixtures::jpeg(640, 480))
                 .file_name("photo.jpg");
             client
-                .post(format!("{address}/api/upload"))
+                .request_to(reqwest::Method::POST, "/api/upload")
                 .multipart(reqwest::multipart::Form::new().part("file", part))
                 .send()
                 .await
         } else {
+            let order =
+                serde_json::json!({ "prompt": "a storm over the sea", "count": 2, "wait": false });
             client
-                .post(format!("{address}/api/generate-image"))
-                .json(&serde_json::json!({ "prompt": "a storm over the sea", "count": 2, "wait": false }))
+                .request_to(reqwest::Method::POST, "/api/generate-image")
+                .json(&order)
                 .send()
                 .await
         };
@@ -76,23 +82,10 @@ async fn keep_busy(
             return sent;
         }
         sent += 1;
-        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if !uploads {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        answered.fetch_add(1, Ordering::Relaxed);
     }
-    // The quota was spent before the crash: wait for it, like the other loads.
-    loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if client
-            .get(format!("{address}/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            return sent;
-        }
-    }
+    let _ = killed.wait_for(|killed| *killed).await;
+    sent
 }
 
 #[tokio::test]
@@ -104,53 +97,33 @@ async fn a_server_killed_mid_work_restarts_consistent() {
     let running = start(&db_url, dir.path());
     let mut clients = Vec::new();
     for name in ["crash_a", "crash_b", "crash_c"] {
-        let client = new_client();
-        let form = [
-            ("username", name),
-            ("email", &format!("{name}@example.com")),
-            ("password", PASSWORD),
-            ("confirm_password", PASSWORD),
-        ];
-        let response = client
-            .post(format!("{}/register", running.address))
-            .form(&form)
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(response.status(), 303);
-        let login = [("username", name), ("password", PASSWORD)];
-        let response = client
-            .post(format!("{}/login", running.address))
-            .form(&login)
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), 303);
-        clients.push(client);
+        clients.push(Visitor::at(&running.address).signed_up(name).await);
     }
     let mut load = Vec::new();
-    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (kill, killed) = tokio::sync::watch::channel(false);
     for (index, client) in clients.iter().enumerate() {
         for uploads in [true, false] {
             load.push(tokio::spawn(keep_busy(
-                running.address.clone(),
                 client.clone(),
                 uploads || index == 2,
                 answered.clone(),
+                killed.clone(),
             )));
         }
     }
     // Kill it mid-work: at least 1.5 s in and a dozen requests answered (a busy machine
     // answers fewer per second), at most 20 s.
     let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(20)
-        && (started.elapsed() < Duration::from_millis(1500)
-            || answered.load(std::sync::atomic::Ordering::Relaxed) <= 12)
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(
+        Duration::from_secs(20),
+        || async { (started.elapsed(), answered.load(Ordering::Relaxed)) },
+        |(elapsed, answered)| *elapsed >= Duration::from_millis(1500) && *answered > 12,
+    )
+    .await;
     signal(&running, libc::SIGKILL);
     let _ = wait(running);
+    kill.send_replace(true);
     let mut sent = 0;
     for task in load {
         sent += task.await.expect("load task");
@@ -162,21 +135,23 @@ async fn a_server_killed_mid_work_restarts_consistent() {
 
     // Start again in the same place; jobs whose lease ran out are retried or failed.
     let running = start(&db_url, dir.path());
-    let mut conn =
-        <diesel::PgConnection as diesel::Connection>::establish(&db_url).expect("connect");
+    let conn = std::cell::RefCell::new(
+        <diesel::PgConnection as diesel::Connection>::establish(&db_url).expect("connect"),
+    );
     use atelier::db::schema::{credit_ledger as ledger, generation_jobs as jobs, images, users};
-    let mut unfinished = i64::MAX;
-    for _ in 0..1800 {
-        unfinished = jobs::table
-            .filter(jobs::status.eq_any(["queued", "running"]))
-            .count()
-            .get_result(&mut conn)
-            .expect("jobs");
-        if unfinished == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let unfinished = poll(
+        Duration::from_secs(180),
+        || async {
+            jobs::table
+                .filter(jobs::status.eq_any(["queued", "running"]))
+                .count()
+                .get_result::<i64>(&mut *conn.borrow_mut())
+                .expect("jobs")
+        },
+        |unfinished| *unfinished == 0,
+    )
+    .await;
+    let mut conn = conn.into_inner();
     assert_eq!(
         unfinished, 0,
         "every job finished within a lease and a recovery round"

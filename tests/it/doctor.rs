@@ -22,8 +22,7 @@ fn store_env(app: &TestApp) -> Vec<(String, String)> {
 /// Uploads until `stop`, moving every third image to another folder and deleting every
 /// fifth; returns how many uploads succeeded. Any 5xx fails the test.
 async fn keep_uploading(app: Arc<TestApp>, user: usize, stop: Arc<AtomicBool>) -> usize {
-    let client = new_client();
-    app.signed_in_user(&client, &format!("racer{user}")).await;
+    let client = app.user(&format!("racer{user}")).await;
     let mut stored = 0;
     while !stop.load(Ordering::Relaxed) {
         let side = 16 + (stored % 40) as u32;

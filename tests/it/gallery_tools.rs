@@ -65,8 +65,7 @@ async fn json_post(client: &reqwest::Client, url: String, form: &[(&str, &str)])
 #[tokio::test]
 async fn search_sort_and_favourites_narrow_the_gallery() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "finder").await;
+    let client = app.user("finder").await;
     let mut ids = Vec::new();
     for (title, width) in [
         ("Mountains at dawn", 300),
@@ -145,8 +144,7 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
     .await;
     assert_eq!(status, 400);
     // Someone else's image cannot be starred.
-    let other = new_client();
-    app.signed_in_user(&other, "nosy").await;
+    let other = app.user("nosy").await;
     let response = app
         .post_form(&other, &format!("/images/{}/favourite", ids[0]), &[])
         .await;
@@ -156,16 +154,14 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
 #[tokio::test]
 async fn bulk_actions_touch_only_the_users_own_images() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "bulky").await;
+    let owner = app.user("bulky").await;
     let a = app
         .upload_ok(&owner, png(200, 100), &[("title", "a"), ("tags", "keep")])
         .await;
     let b = app
         .upload_ok(&owner, png(200, 100), &[("title", "b")])
         .await;
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     let theirs = app
         .upload_ok(&stranger, png(200, 100), &[("title", "theirs")])
         .await;
@@ -283,8 +279,7 @@ async fn bulk_actions_touch_only_the_users_own_images() {
 #[tokio::test]
 async fn folders_can_be_renamed_and_keep_their_address() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "renamer").await;
+    let client = app.user("renamer").await;
     app.post_form(&client, "/folders", &[("name", "Trips")])
         .await;
     let id = app
@@ -320,8 +315,7 @@ async fn folders_can_be_renamed_and_keep_their_address() {
     )
     .await;
     assert!(page.contains("1 to 64 characters"));
-    let other = new_client();
-    app.signed_in_user(&other, "other").await;
+    let other = app.user("other").await;
     let response = app
         .post_form(
             &other,
@@ -339,8 +333,7 @@ async fn shares_are_unlisted_unless_published_and_expire_when_told() {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "publisher").await;
+    let client = app.user("publisher").await;
     let id = app
         .upload_ok(&client, png(200, 100), &[("title", "Harbour")])
         .await;
@@ -512,8 +505,7 @@ async fn register_and_upload_answer_scripts_in_json() {
 #[tokio::test]
 async fn camera_details_show_without_location() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "photographer").await;
+    let client = app.user("photographer").await;
     let response = app
         .upload(&client, jpeg_from_a_phone(64, 48), "phone.jpg", &[])
         .await;
@@ -652,8 +644,7 @@ async fn admin_forms_keep_what_was_typed_and_the_log_speaks_in_words() {
 #[tokio::test]
 async fn racing_bulk_actions_on_the_same_images_never_fail_the_server() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "racer").await;
+    let owner = app.user("racer").await;
     assert_eq!(
         app.post_form(&owner, "/folders", &[("name", "Elsewhere")])
             .await
@@ -698,8 +689,7 @@ async fn racing_bulk_actions_on_the_same_images_never_fail_the_server() {
 #[tokio::test]
 async fn one_image_moved_edited_and_deleted_at_once_stays_whole() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "juggler").await;
+    let owner = app.user("juggler").await;
     app.post_form(&owner, "/folders", &[("name", "Other")])
         .await;
     for round in 0..3 {

@@ -21,8 +21,7 @@ async fn job_status(app: &TestApp, client: &reqwest::Client, id: i64) -> serde_j
 #[tokio::test]
 async fn the_spec_api_call_generates_and_stores_an_image() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "painter").await;
+    let client = app.user("painter").await;
     let response = client
         .post(app.url("/api/generate-image"))
         .header("content-type", "application/json")
@@ -65,18 +64,12 @@ async fn the_spec_api_call_generates_and_stores_an_image() {
 #[tokio::test]
 async fn several_images_sizes_and_the_no_wait_mode() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "batcher").await;
-    let (_, json) = app.generate(&client, serde_json::json!({ "prompt": "stars over a snowy forest", "count": 3, "size": "768x512" })).await;
+    let client = app.user("batcher").await;
+    let (_, json) = client.generate(serde_json::json!({ "prompt": "stars over a snowy forest", "count": 3, "size": "768x512" })).await;
     assert_eq!(json["images"].as_array().expect("images").len(), 3);
     assert_eq!(app.api_images(&client).await[0]["width"], 768);
 
-    let response = client
-        .post(app.url("/api/generate-image"))
-        .json(&serde_json::json!({ "prompt": "a quiet harbour", "wait": false }))
-        .send()
-        .await
-        .expect("POST");
+    let response = client.order_one().await;
     assert_eq!(response.status(), 202);
     let job_id = response.json::<serde_json::Value>().await.expect("json")["job_id"]
         .as_i64()
@@ -92,8 +85,7 @@ async fn several_images_sizes_and_the_no_wait_mode() {
 #[tokio::test]
 async fn the_form_redirects_to_a_job_page_that_shows_the_result() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "former").await;
+    let client = app.user("former").await;
     let response = app
         .post_form(
             &client,
@@ -117,8 +109,7 @@ async fn the_form_redirects_to_a_job_page_that_shows_the_result() {
 #[tokio::test]
 async fn bad_requests_are_refused_and_queue_nothing() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "picky").await;
+    let client = app.user("picky").await;
     for body in [
         serde_json::json!({ "prompt": "" }),
         serde_json::json!({ "prompt": "x", "count": 5 }),
@@ -126,7 +117,7 @@ async fn bad_requests_are_refused_and_queue_nothing() {
         serde_json::json!({ "prompt": "x", "size": "4096x4096" }),
         serde_json::json!({ "prompt": "x".repeat(1001) }),
     ] {
-        let (status, json) = app.generate(&client, body.clone()).await;
+        let (status, json) = client.generate(body.clone()).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(json["success"], false);
     }
@@ -153,7 +144,8 @@ async fn bad_requests_are_refused_and_queue_nothing() {
     assert_eq!(jobs, 0);
     // Anonymous API callers get the same JSON errors, and nothing is counted.
     let (status, body) = app
-        .generate(&new_client(), serde_json::json!({ "prompt": " " }))
+        .visitor()
+        .generate(serde_json::json!({ "prompt": " " }))
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["success"], false);
@@ -164,14 +156,12 @@ async fn bad_requests_are_refused_and_queue_nothing() {
 #[tokio::test]
 async fn other_users_cannot_see_a_job_or_its_images() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "owner").await;
-    let (_, json) = app
-        .generate(&owner, serde_json::json!({ "prompt": "private sunrise" }))
+    let owner = app.user("owner").await;
+    let (_, json) = owner
+        .generate(serde_json::json!({ "prompt": "private sunrise" }))
         .await;
     let job_id = json["job_id"].as_i64().expect("job");
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     assert_eq!(
         app.get(&stranger, &format!("/jobs/{job_id}"))
             .await
@@ -337,13 +327,9 @@ async fn an_interrupted_job_is_retried_once_then_failed() {
 #[tokio::test]
 async fn a_retried_job_discards_what_its_interrupted_attempt_stored() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "retried").await;
-    let (status, reply) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "twin peaks", "count": 2 }),
-        )
+    let client = app.user("retried").await;
+    let (status, reply) = client
+        .generate(serde_json::json!({ "prompt": "twin peaks", "count": 2 }))
         .await;
     assert_eq!(status, 200, "{reply}");
     let job_id = reply["job_id"].as_i64().expect("job");
@@ -451,8 +437,7 @@ fn claims_prefer_the_owner_with_fewest_running_jobs() {
 #[tokio::test]
 async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "teller").await;
+    let client = app.user("teller").await;
     let story = "A fox wakes at dawn in a misty forest. It runs down to the golden lake! At night the stars come out.";
     let response = client
         .post(app.url("/api/generate-story"))
@@ -544,8 +529,7 @@ async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
 #[tokio::test]
 async fn stories_need_two_to_eight_sentences() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "brief").await;
+    let client = app.user("brief").await;
     for story in ["Just one sentence.", "", &"Again and again. ".repeat(9)] {
         let response = client
             .post(app.url("/api/generate-story"))
@@ -577,8 +561,7 @@ async fn stories_need_two_to_eight_sentences() {
 #[tokio::test]
 async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "editor").await;
+    let client = app.user("editor").await;
     app.post_form(&client, "/folders", &[("name", "Trips")])
         .await;
     let source = app
@@ -649,8 +632,7 @@ async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
     );
 
     // Nobody edits another user's image; an empty prompt queues nothing.
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "meddler").await;
+    let stranger = app.user("meddler").await;
     let response = app
         .post_form(
             &stranger,

@@ -18,8 +18,7 @@ async fn healthz_and_readyz_answer() {
 #[tokio::test]
 async fn a_lost_database_means_503_within_seconds_not_a_hang() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "quinn").await;
+    let client = app.user("quinn").await;
     let url = app.db_url.clone();
     tokio::task::spawn_blocking(move || drop_database(&url))
         .await
@@ -60,8 +59,7 @@ async fn a_lost_database_means_503_within_seconds_not_a_hang() {
 async fn lost_connections_are_replaced_without_a_ping_per_checkout() {
     use diesel::RunQueryDsl;
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "rosa").await;
+    let client = app.user("rosa").await;
     // Warm the pool: several connections, all idle afterwards.
     let pages = (0..8).map(|_| app.get(&client, "/dashboard"));
     for response in futures_util::future::join_all(pages).await {
@@ -105,14 +103,10 @@ async fn metrics_speak_prometheus_to_the_token_holder_only() {
         s.insert("metrics_token".into(), TOKEN.into());
     })
     .await;
-    let client = new_client();
-    assert_eq!(app.get(&client, "/healthz").await.status(), 200);
-    app.signed_in_user(&client, "counted").await;
-    let (status, json) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a lighthouse", "wait": true }),
-        )
+    assert_eq!(app.get(&new_client(), "/healthz").await.status(), 200);
+    let client = app.user("counted").await;
+    let (status, json) = client
+        .generate(serde_json::json!({ "prompt": "a lighthouse", "wait": true }))
         .await;
     assert_eq!(status, 200, "{json}");
 

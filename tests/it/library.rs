@@ -27,8 +27,7 @@ async fn thumb_dims(app: &TestApp, client: &reqwest::Client) -> (u32, u32) {
 crate::on_each_backend!(edits_change_pixels_bad_edits_change_nothing_and_revert_restores);
 
 async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores(app: TestApp) {
-    let client = new_client();
-    app.signed_in_user(&client, "edith").await;
+    let client = app.user("edith").await;
     let id = app.upload_ok(&client, png(400, 200), &[]).await;
     let edit = |form: Vec<(&'static str, &'static str)>| {
         let (app, client) = (&app, &client);
@@ -117,8 +116,7 @@ async fn edits_change_pixels_bad_edits_change_nothing_and_revert_restores(app: T
 crate::on_each_backend!(moving_to_another_folder_moves_the_files_and_the_url);
 
 async fn moving_to_another_folder_moves_the_files_and_the_url(app: TestApp) {
-    let client = new_client();
-    app.signed_in_user(&client, "mover").await;
+    let client = app.user("mover").await;
     let response = app
         .post_form(&client, "/folders", &[("name", "Summer Trip")])
         .await;
@@ -208,8 +206,7 @@ async fn moving_to_another_folder_moves_the_files_and_the_url(app: TestApp) {
 #[tokio::test]
 async fn folders_refuse_deletion_while_holding_images() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "folderer").await;
+    let client = app.user("folderer").await;
     assert_eq!(
         app.post_form(&client, "/folders", &[("name", "Work")])
             .await
@@ -281,8 +278,7 @@ async fn folders_refuse_deletion_while_holding_images() {
 crate::on_each_backend!(share_links_work_for_anyone_and_die_when_revoked);
 
 async fn share_links_work_for_anyone_and_die_when_revoked(app: TestApp) {
-    let owner = new_client();
-    app.signed_in_user(&owner, "sharer").await;
+    let owner = app.user("sharer").await;
     let id = app.upload_ok(&owner, png(120, 80), &[]).await;
     assert_eq!(
         app.post_form(
@@ -392,8 +388,7 @@ async fn share_links_work_for_anyone_and_die_when_revoked(app: TestApp) {
 #[tokio::test]
 async fn api_upload_and_dashboard_counts() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "apiuser").await;
+    let client = app.user("apiuser").await;
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
@@ -443,8 +438,7 @@ async fn api_upload_and_dashboard_counts() {
 #[tokio::test]
 async fn the_gallery_pages_through_many_images() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "prolific").await;
+    let client = app.user("prolific").await;
     for _ in 0..25 {
         app.upload_ok(&client, png(8, 8), &[("tags", "many")]).await;
     }

@@ -143,16 +143,14 @@ async fn traversal_battery_never_serves_anything_else() {
 #[tokio::test]
 async fn other_users_and_anonymous_get_404_on_every_image_action() {
     let app = spawn_app().await;
-    let alice = new_client();
-    app.signed_in_user(&alice, "alice").await;
+    let alice = app.user("alice").await;
     let id = app
         .upload_ok(&alice, png(64, 48), &[("tags", "mine")])
         .await;
     let image = app.api_images(&alice).await[0].clone();
-    let bob = new_client();
-    app.signed_in_user(&bob, "bob").await;
+    let bob = app.user("bob").await;
 
-    for (who, client) in [("bob", &bob), ("anonymous", &new_client())] {
+    for (who, client) in [("bob", &bob), ("anonymous", &app.visitor())] {
         for variant in ["original", "thumb", "pristine"] {
             let response = app
                 .get(client, image["urls"][variant].as_str().expect("url"))

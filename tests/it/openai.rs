@@ -2,9 +2,10 @@
 //! persistent 500s, timeouts and a bad key, each ending in a clear message.
 
 use crate::support::fake_openai::{self, FakeOpenAi, KEY, MODEL};
-use crate::support::helpers::{TestApp, new_client, spawn_app_with};
+use crate::support::helpers::{TestApp, spawn_app_with};
+use crate::support::visitor::Visitor;
 
-async fn app_with_fake(key: &str) -> (TestApp, FakeOpenAi, reqwest::Client) {
+async fn app_with_fake(key: &str) -> (TestApp, FakeOpenAi, Visitor) {
     let fake = fake_openai::start().await;
     let base = fake.base_url.clone();
     let key = key.to_owned();
@@ -16,26 +17,22 @@ async fn app_with_fake(key: &str) -> (TestApp, FakeOpenAi, reqwest::Client) {
         s.insert("openai_timeout_secs".into(), "1".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "openuser").await;
+    let client = app.user("openuser").await;
     (app, fake, client)
 }
 
-async fn generate(
-    app: &TestApp,
-    client: &reqwest::Client,
-    prompt: &str,
-) -> (u16, serde_json::Value) {
-    app.generate(client, serde_json::json!({ "prompt": prompt }))
+async fn generate(client: &Visitor, prompt: &str) -> (u16, serde_json::Value) {
+    client
+        .generate(serde_json::json!({ "prompt": prompt }))
         .await
 }
 
 #[tokio::test]
 async fn b64_and_url_answers_are_stored_with_their_provider() {
     let (app, fake, client) = app_with_fake(KEY).await;
-    let (status, json) = generate(&app, &client, "a calm sea").await;
+    let (status, json) = generate(&client, "a calm sea").await;
     assert_eq!(status, 200, "{json}");
-    let (status, _) = generate(&app, &client, "url-result please").await;
+    let (status, _) = generate(&client, "url-result please").await;
     assert_eq!(status, 200);
     let images = app.api_images(&client).await;
     assert_eq!(images.len(), 2);
@@ -64,9 +61,9 @@ async fn b64_and_url_answers_are_stored_with_their_provider() {
 
 #[tokio::test]
 async fn a_429_is_retried_after_its_retry_after() {
-    let (app, fake, client) = app_with_fake(KEY).await;
+    let (_app, fake, client) = app_with_fake(KEY).await;
     let started = std::time::Instant::now();
-    let (status, json) = generate(&app, &client, "rate-limit-once fox").await;
+    let (status, json) = generate(&client, "rate-limit-once fox").await;
     assert_eq!(status, 200, "{json}");
     assert_eq!(fake.calls_for("rate-limit-once"), 2);
     assert!(
@@ -83,7 +80,7 @@ async fn failures_end_in_clear_messages_and_leave_nothing() {
         ("slow lighthouse", "did not answer in time", 3),
         ("refused scene", "refused this prompt", 1),
     ] {
-        let (status, json) = generate(&app, &client, prompt).await;
+        let (status, json) = generate(&client, prompt).await;
         assert_eq!(status, 502, "{prompt}: {json}");
         assert_eq!(json["success"], false);
         let error = json["error"].as_str().expect("error");
@@ -101,7 +98,7 @@ async fn failures_end_in_clear_messages_and_leave_nothing() {
 #[tokio::test]
 async fn a_bad_key_is_explained_without_showing_it() {
     let (app, _fake, client) = app_with_fake("sk-wrong-key").await;
-    let (status, json) = generate(&app, &client, "anything").await;
+    let (status, json) = generate(&client, "anything").await;
     assert_eq!(status, 502);
     let error = json["error"].as_str().expect("error");
     assert!(error.contains("refused our API key"), "{error}");

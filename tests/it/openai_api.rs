@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::helpers::{ForwardedFor, TestApp, new_client, spawn_app_with};
+use crate::support::helpers::{TestApp, new_client, spawn_app_with};
 
 /// The SDK driver: `mode` picks what it does; it prints one JSON object.
 const DRIVER: &str = r#"
@@ -162,8 +162,7 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "sdkuser").await;
+    let owner = app.user("sdkuser").await;
     let token = token_of(&app, &owner).await;
 
     let happy = sdk(&python, &app, &token, "happy").await;
@@ -192,8 +191,7 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
         .expect("download");
     assert_eq!(response.status(), 200);
     image::load_from_memory(&response.bytes().await.expect("bytes")).expect("a picture");
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     let other_token = token_of(&app, &stranger).await;
     let response = new_client()
         .get(&url)
@@ -256,8 +254,7 @@ async fn the_sdk_edits_a_picture_it_sends() {
         s.insert("signup_credits".into(), "2".into());
     })
     .await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "editor").await;
+    let owner = app.user("editor").await;
     let token = token_of(&app, &owner).await;
     let edited = sdk(&python, &app, &token, "edit").await;
     assert_eq!(edited["b64_heads"][0], "89504e470d0a1a0a", "{edited}");
@@ -292,8 +289,7 @@ async fn twenty_racing_sdk_calls_against_five_credits_make_exactly_five() {
         s.insert("free_images_standard".into(), "0".into());
     })
     .await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "racer").await;
+    let owner = app.user("racer").await;
     let token = token_of(&app, &owner).await;
     let raced = sdk(&python, &app, &token, "race").await;
     let outcomes: Vec<&str> = raced["outcomes"]
@@ -322,8 +318,7 @@ async fn an_open_webui_shaped_request_works_end_to_end() {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "webui").await;
+    let owner = app.user("webui").await;
     let token = token_of(&app, &owner).await;
     let tool = new_client();
     let call = |body: serde_json::Value| {
@@ -379,14 +374,11 @@ async fn an_open_webui_shaped_request_works_end_to_end() {
 async fn an_images_only_token_makes_pictures_and_nothing_else() {
     const ADDRESS: &str = "198.51.100.44";
     let (app, admin) = crate::admin::app_with_admin().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "scoped").await;
+    let owner = app.user("scoped").await;
     let token = scoped_token_of(&app, &owner, "images").await;
-    let tool = new_client();
+    let tool = app.visitor_from(ADDRESS).with_token(&token);
     let made: serde_json::Value = tool
-        .post(app.url("/v1/images/generations"))
-        .bearer_auth(&token)
-        .forwarded_for(ADDRESS)
+        .request_to(reqwest::Method::POST, "/v1/images/generations")
         .json(&serde_json::json!({ "prompt": "a kite" }))
         .send()
         .await
@@ -395,22 +387,10 @@ async fn an_images_only_token_makes_pictures_and_nothing_else() {
         .await
         .expect("json");
     let url = made["data"][0]["url"].as_str().expect("url");
-    let picture = tool
-        .get(url)
-        .bearer_auth(&token)
-        .forwarded_for(ADDRESS)
-        .send()
-        .await
-        .expect("get");
+    let picture = tool.fetch(url.trim_start_matches(&app.address)).await;
     assert_eq!(picture.status(), 200);
     for path in ["/api/images", "/api/usage"] {
-        let response = tool
-            .get(app.url(path))
-            .bearer_auth(&token)
-            .forwarded_for(ADDRESS)
-            .send()
-            .await
-            .expect("get");
+        let response = tool.fetch(path).await;
         assert_eq!(response.status(), 403, "{path}");
         let body = response.text().await.expect("body");
         assert!(body.contains("images only"), "{body}");

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::admin::{app_with_admin, generate_as};
+use crate::admin::app_with_admin;
 use crate::support::helpers::{PASSWORD, TestApp, new_client, spawn_app};
 
 #[derive(diesel::QueryableByName)]
@@ -82,16 +82,11 @@ fn purge(app: &TestApp) {
 async fn purge_ips_leaves_no_address_older_than_the_retention() {
     let (app, _admin) = app_with_admin().await;
     // Activity of every kind that records an address.
-    let user = new_client();
-    app.signed_in_user(&user, "olduser").await;
-    generate_as(&app, &user, "203.0.113.1", "an old painting").await;
-    generate_as(
-        &app,
-        &new_client(),
-        "203.0.113.2",
-        "an anonymous old painting",
-    )
-    .await;
+    let user = app.user("olduser").await;
+    user.from("203.0.113.1").generated("an old painting").await;
+    app.visitor_from("203.0.113.2")
+        .generated("an anonymous old painting")
+        .await;
     app.login(&new_client(), "olduser", "wrong password").await;
     // The audit log refuses edits, so an old entry is written as old.
     diesel::sql_query(
@@ -150,7 +145,7 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
     assert_eq!(jobs, 2);
 
     // Recent addresses are kept.
-    generate_as(&app, &user, "198.51.100.1", "a new painting").await;
+    user.from("198.51.100.1").generated("a new painting").await;
     purge(&app);
     let kept: Vec<Option<ipnetwork::IpNetwork>> = atelier::db::schema::images::table
         .order(atelier::db::schema::images::id.asc())
@@ -202,12 +197,10 @@ fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 crate::on_each_backend!(the_export_holds_my_images_and_everything_about_me);
 
 async fn the_export_holds_my_images_and_everything_about_me(app: TestApp) {
-    let me = new_client();
-    app.signed_in_user(&me, "exporter").await;
-    let other = new_client();
-    app.signed_in_user(&other, "someoneelse").await;
-    let (_, generated) = app
-        .generate(&me, serde_json::json!({ "prompt": "a lantern in fog" }))
+    let me = app.user("exporter").await;
+    let other = app.user("someoneelse").await;
+    let (_, generated) = me
+        .generate(serde_json::json!({ "prompt": "a lantern in fog" }))
         .await;
     assert_eq!(generated["success"], true);
     app.upload_ok(
@@ -266,13 +259,11 @@ async fn the_export_holds_my_images_and_everything_about_me(app: TestApp) {
 crate::on_each_backend!(deleting_my_account_removes_everything_of_mine_and_nothing_of_others);
 
 async fn deleting_my_account_removes_everything_of_mine_and_nothing_of_others(app: TestApp) {
-    let me = new_client();
-    app.signed_in_user(&me, "leaver").await;
-    let other = new_client();
-    app.signed_in_user(&other, "stayer").await;
+    let me = app.user("leaver").await;
+    let other = app.user("stayer").await;
     for client in [&me, &other] {
-        let (status, json) = app
-            .generate(client, serde_json::json!({ "prompt": "a goodbye card" }))
+        let (status, json) = client
+            .generate(serde_json::json!({ "prompt": "a goodbye card" }))
             .await;
         assert_eq!(status, 200, "{json}");
     }

@@ -11,10 +11,8 @@ use std::collections::HashMap;
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use futures_util::future::join_all;
 
-use crate::support::helpers::{
-    ForwardedFor, PASSWORD, TestApp, new_client, order_image, poll, spawn_app_with,
-    spawn_second_instance,
-};
+use crate::support::helpers::{PASSWORD, TestApp, poll, spawn_app_with, spawn_second_instance};
+use crate::support::visitor::Visitor;
 
 /// How many times each race runs (each on fresh addresses or accounts).
 const RACE_ROUNDS: usize = 3;
@@ -25,28 +23,6 @@ fn quota_settings(s: &mut HashMap<String, String>) {
     s.insert("trusted_proxies".into(), "127.0.0.1/32".into());
     s.insert("signup_credits".into(), "0".into());
     s.insert("free_min_account_age_secs".into(), "0".into());
-}
-
-/// `POST /api/generate-image` without waiting, as `client` from `ip`.
-async fn generate_from(
-    base: &str,
-    client: &reqwest::Client,
-    ip: &str,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    let mut body = body;
-    body["wait"] = false.into();
-    order_image(base, client, Some(ip), &body).await
-}
-
-async fn one_image(app: &TestApp, client: &reqwest::Client, ip: &str) -> reqwest::Response {
-    generate_from(
-        &app.address,
-        client,
-        ip,
-        serde_json::json!({ "prompt": "a small red boat" }),
-    )
-    .await
 }
 
 async fn error_of(response: reqwest::Response) -> String {
@@ -111,9 +87,8 @@ fn books(app: &TestApp, id: i64) -> (i64, i64, Vec<(String, i64)>) {
     (balance, rows.iter().map(|(_, delta)| delta).sum(), rows)
 }
 
-async fn signed_in_with_credits(app: &TestApp, name: &str, credits: i64) -> reqwest::Client {
-    let client = new_client();
-    app.signed_in_user(&client, name).await;
+async fn signed_in_with_credits(app: &TestApp, name: &str, credits: i64) -> Visitor {
+    let client = app.user(name).await;
     if credits > 0 {
         grant(app, name, credits);
     }
@@ -156,16 +131,21 @@ fn set_tier(app: &TestApp, name: &str, tier: &str) {
 
 #[tokio::test]
 async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
-    let app = spawn_app_with(quota_settings).await;
+    // Refusals are answered from memory for a second, so the freed use is seen soon.
+    let app = spawn_app_with(|s| {
+        quota_settings(s);
+        s.insert("refusal_memory_secs".into(), "1".into());
+    })
+    .await;
     let ip = "203.0.113.10";
     for remaining in [2, 1, 0] {
-        let response = one_image(&app, &new_client(), ip).await;
+        let response = app.visitor_from(ip).order_one().await;
         assert_eq!(response.status(), 202);
         assert_eq!(header(&response, "ratelimit-limit"), 3);
         assert_eq!(header(&response, "ratelimit-remaining"), remaining);
         assert!((86_390..=86_400).contains(&header(&response, "ratelimit-reset")));
     }
-    let refused = one_image(&app, &new_client(), ip).await;
+    let refused = app.visitor_from(ip).order_one().await;
     assert_eq!(refused.status(), 429);
     let retry_after = header(&refused, "retry-after");
     assert!((86_390..=86_400).contains(&retry_after), "{retry_after}");
@@ -179,13 +159,10 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
         "{message}"
     );
     // The HTML form says the same on a real page.
-    let page = new_client()
-        .post(app.url("/generate"))
-        .forwarded_for(ip)
-        .form(&[("prompt", "one more")])
-        .send()
-        .await
-        .expect("POST");
+    let page = app
+        .visitor_from(ip)
+        .submit("/generate", &[("prompt", "one more")])
+        .await;
     assert_eq!(page.status(), 429);
     assert!(page.headers().contains_key("retry-after"));
     assert_eq!(header(&page, "ratelimit-remaining"), 0);
@@ -197,15 +174,12 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
     );
     // Another network is not affected.
     assert_eq!(
-        one_image(&app, &new_client(), "203.0.113.11")
-            .await
-            .status(),
+        app.visitor_from("203.0.113.11").order_one().await.status(),
         202
     );
 
     // The oldest use leaves the window: exactly one more fits (once the server has
     // stopped answering this network's refusals from memory).
-    tokio::time::sleep(atelier::services::quota::limits::REMEMBER_REFUSALS).await;
     {
         use atelier::db::schema::usage_events as events;
         let oldest: i64 = events::table
@@ -220,8 +194,15 @@ async fn the_anonymous_window_rolls_and_says_when_it_frees_up() {
             .execute(&mut app.conn())
             .expect("age");
     }
-    assert_eq!(one_image(&app, &new_client(), ip).await.status(), 202);
-    let refused = one_image(&app, &new_client(), ip).await;
+    let visitor = app.visitor_from(ip);
+    let freed = poll(
+        std::time::Duration::from_secs(3),
+        || visitor.try_order(),
+        |status| *status != 429,
+    )
+    .await;
+    assert_eq!(freed, 202);
+    let refused = visitor.order_one().await;
     assert_eq!(refused.status(), 429);
     assert!((86_390..=86_400).contains(&header(&refused, "retry-after")));
 }
@@ -237,7 +218,7 @@ async fn racing_anonymous_generations_never_pass_the_limit() {
         let ip = format!("198.51.100.{}", 20 + round);
         let responses = join_all((0..50).map(|_| {
             let (app, ip) = (&app, ip.clone());
-            async move { one_image(app, &new_client(), &ip).await }
+            async move { app.visitor_from(&ip).order_one().await }
         }))
         .await;
         let counts = statuses(&responses);
@@ -267,7 +248,8 @@ async fn racing_generations_spend_exactly_the_credits_there_are() {
     for round in 0..RACE_ROUNDS {
         let name = format!("racer{round}");
         let client = signed_in_with_credits(&app, &name, 5).await;
-        let responses = join_all((0..50).map(|_| one_image(&app, &client, "203.0.113.30"))).await;
+        let client = client.from("203.0.113.30");
+        let responses = join_all((0..50).map(|_| client.order_one())).await;
         let counts = statuses(&responses);
         assert_eq!(counts.get(&202), Some(&5), "round {round}: {counts:?}");
         assert_eq!(counts.get(&402), Some(&45), "round {round}: {counts:?}");
@@ -304,13 +286,14 @@ async fn racing_free_image_requests_take_exactly_the_allowance() {
         let ip = format!("203.0.113.{}", 40 + round);
         let mut clients = Vec::new();
         for n in 0..4 {
-            clients.push(signed_in_with_credits(&app, &format!("free{round}x{n}"), 0).await);
+            let client = signed_in_with_credits(&app, &format!("free{round}x{n}"), 0).await;
+            clients.push(client.from(&ip));
         }
         let responses = join_all(
             clients
                 .iter()
                 .flat_map(|client| std::iter::repeat_n(client, 5))
-                .map(|client| one_image(&app, client, &ip)),
+                .map(Visitor::order_one),
         )
         .await;
         let counts = statuses(&responses);
@@ -335,13 +318,12 @@ async fn two_instances_share_every_limit() {
             };
             let ip = ip.clone();
             async move {
-                generate_from(
-                    &base,
-                    &new_client(),
-                    &ip,
-                    serde_json::json!({ "prompt": "a twin lighthouse" }),
-                )
-                .await
+                Visitor::at(&base)
+                    .from(&ip)
+                    .order_image(
+                        &serde_json::json!({ "prompt": "a twin lighthouse", "wait": false }),
+                    )
+                    .await
             }
         }))
         .await;
@@ -358,13 +340,11 @@ async fn two_instances_share_every_limit() {
         };
         let client = &client;
         async move {
-            generate_from(
-                &base,
-                client,
-                "203.0.113.70",
-                serde_json::json!({ "prompt": "x", "count": 2 }),
-            )
-            .await
+            client
+                .on(&base)
+                .from("203.0.113.70")
+                .order_image(&serde_json::json!({ "prompt": "x", "count": 2, "wait": false }))
+                .await
         }
     }))
     .await;
@@ -382,10 +362,11 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     .await;
     for n in 0..3 {
         let ip = format!("203.0.113.{}", 100 + n);
-        assert_eq!(one_image(&app, &new_client(), &ip).await.status(), 202);
+        assert_eq!(app.visitor_from(&ip).order_one().await.status(), 202);
     }
     assert_eq!(
-        one_image(&app, &new_client(), "198.51.100.200")
+        app.visitor_from("198.51.100.200")
+            .order_one()
             .await
             .status(),
         429,
@@ -397,10 +378,11 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     let app = spawn_app_with(quota_settings).await;
     for spoof in ["1.1.1.1", "8.8.8.8", "9.9.9.9"] {
         let xff = format!("{spoof}, 203.0.113.50");
-        assert_eq!(one_image(&app, &new_client(), &xff).await.status(), 202);
+        assert_eq!(app.visitor_from(&xff).order_one().await.status(), 202);
     }
     assert_eq!(
-        one_image(&app, &new_client(), "4.4.4.4, 203.0.113.50")
+        app.visitor_from("4.4.4.4, 203.0.113.50")
+            .order_one()
             .await
             .status(),
         429
@@ -414,7 +396,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         &"9".repeat(4000),
         "203.0.113.1:99999",
     ] {
-        let response = one_image(&app, &new_client(), malformed).await;
+        let response = app.visitor_from(malformed).order_one().await;
         assert!(
             response.status().as_u16() < 500,
             "{malformed:.40}: {}",
@@ -422,12 +404,10 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         );
     }
     // The malformed ones all counted against the proxy's own address.
-    let usage: serde_json::Value = new_client()
-        .get(app.url("/api/usage"))
-        .forwarded_for("garbage")
-        .send()
+    let usage: serde_json::Value = app
+        .visitor_from("garbage")
+        .fetch("/api/usage")
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
@@ -443,16 +423,18 @@ async fn ipv6_clients_count_per_64() {
         "2001:db8:1:2::ffff",
         "2001:db8:1:2:abcd::9",
     ] {
-        assert_eq!(one_image(&app, &new_client(), ip).await.status(), 202);
+        assert_eq!(app.visitor_from(ip).order_one().await.status(), 202);
     }
     assert_eq!(
-        one_image(&app, &new_client(), "2001:db8:1:2:ffff::1")
+        app.visitor_from("2001:db8:1:2:ffff::1")
+            .order_one()
             .await
             .status(),
         429
     );
     assert_eq!(
-        one_image(&app, &new_client(), "2001:db8:1:3::1")
+        app.visitor_from("2001:db8:1:3::1")
+            .order_one()
             .await
             .status(),
         202,
@@ -476,13 +458,10 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
     let client = signed_in_with_credits(&app, "thrifty", 1).await;
     let ip = "198.51.100.80";
     // Several images need credits, even with free images left.
-    let response = generate_from(
-        &app.address,
-        &client,
-        ip,
-        serde_json::json!({ "prompt": "x", "count": 2 }),
-    )
-    .await;
+    let response = client
+        .from(ip)
+        .order_image(&serde_json::json!({ "prompt": "x", "count": 2, "wait": false }))
+        .await;
     assert_eq!(response.status(), 402);
     assert!(
         error_of(response)
@@ -490,10 +469,10 @@ async fn credits_come_before_free_images_and_each_image_says_what_it_cost() {
             .contains("needs 2 credits and you have 1")
     );
     for _ in 0..3 {
-        let response = one_image(&app, &client, ip).await;
+        let response = client.from(ip).order_one().await;
         assert_eq!(response.status(), 202);
     }
-    let refused = one_image(&app, &client, ip).await;
+    let refused = client.from(ip).order_one().await;
     assert_eq!(refused.status(), 402);
     let message = error_of(refused).await;
     assert!(
@@ -523,21 +502,21 @@ async fn plus_accounts_get_the_difference_on_a_shared_network() {
     let standard = signed_in_with_credits(&app, "standard1", 0).await;
     let plus = signed_in_with_credits(&app, "plus1", 0).await;
     for _ in 0..2 {
-        assert_eq!(one_image(&app, &standard, ip).await.status(), 202);
+        assert_eq!(standard.from(ip).order_one().await.status(), 202);
     }
-    assert_eq!(one_image(&app, &standard, ip).await.status(), 402);
+    assert_eq!(standard.from(ip).order_one().await.status(), 402);
     assert_eq!(
-        one_image(&app, &plus, ip).await.status(),
+        plus.from(ip).order_one().await.status(),
         402,
         "standard until upgraded"
     );
     set_tier(&app, "plus1", "plus");
     free_images_reach(&app, &plus, "the upgrade", |free| free["allowance"] != 2).await;
     for _ in 0..3 {
-        assert_eq!(one_image(&app, &plus, ip).await.status(), 202);
+        assert_eq!(plus.from(ip).order_one().await.status(), 202);
     }
-    assert_eq!(one_image(&app, &plus, ip).await.status(), 402);
-    assert_eq!(one_image(&app, &standard, ip).await.status(), 402);
+    assert_eq!(plus.from(ip).order_one().await.status(), 402);
+    assert_eq!(standard.from(ip).order_one().await.status(), 402);
 }
 
 #[tokio::test]
@@ -548,7 +527,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     })
     .await;
     let fresh = signed_in_with_credits(&app, "fresh", 0).await;
-    let refused = one_image(&app, &fresh, "198.51.100.90").await;
+    let refused = fresh.from("198.51.100.90").order_one().await;
     assert_eq!(refused.status(), 402);
     assert!(error_of(refused).await.contains("few minutes old"));
     let usage: serde_json::Value = app
@@ -575,12 +554,12 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
         free["unavailable_because"].is_null()
     })
     .await;
-    assert_eq!(one_image(&app, &fresh, "198.51.100.90").await.status(), 202);
+    assert_eq!(fresh.from("198.51.100.90").order_one().await.status(), 202);
 
-    let throwaway = new_client();
+    let throwaway = app.visitor();
     app.register(&throwaway, "burner", "burner@mailinator.com", PASSWORD)
         .await;
-    app.login(&throwaway, "burner", PASSWORD).await;
+    let throwaway = throwaway.signed_in("burner").await;
     {
         use atelier::db::schema::users;
         // Aged in the database, so only the disposable address stands in the way.
@@ -596,7 +575,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
             .contains("few minutes old")
     })
     .await;
-    let refused = one_image(&app, &throwaway, "198.51.100.91").await;
+    let refused = throwaway.from("198.51.100.91").order_one().await;
     assert_eq!(refused.status(), 402);
     let message = error_of(refused).await;
     assert!(
@@ -610,7 +589,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     })
     .await;
     assert_eq!(
-        one_image(&app, &throwaway, "198.51.100.91").await.status(),
+        throwaway.from("198.51.100.91").order_one().await.status(),
         202
     );
 }
@@ -632,16 +611,14 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     .await;
     let ip = "203.0.113.120";
     let refused_prompt = serde_json::json!({ "prompt": "refused scene", "wait": true });
-    let wait = |client: &reqwest::Client| {
-        client
-            .post(app.url("/api/generate-image"))
-            .forwarded_for(ip)
-            .json(&refused_prompt)
-            .send()
+    let wait = |client: &Visitor| {
+        let client = client.from(ip);
+        let body = refused_prompt.clone();
+        async move { client.order_image(&body).await }
     };
     // Credits.
     let client = signed_in_with_credits(&app, "unlucky", 2).await;
-    let response = wait(&client).await.expect("POST");
+    let response = wait(&client).await;
     assert_eq!(response.status(), 502);
     let (balance, sum, rows) = books(&app, app.user_id("unlucky"));
     assert_eq!((balance, sum), (2, 2));
@@ -649,25 +626,23 @@ async fn a_failed_generation_gives_back_exactly_what_it_took() {
     assert_eq!(reasons, ["grant", "charge", "refund"]);
     // A free image.
     let broke = signed_in_with_credits(&app, "broke", 0).await;
-    assert_eq!(wait(&broke).await.expect("POST").status(), 502);
+    assert_eq!(wait(&broke).await.status(), 502);
     let used: Vec<i32> = atelier::db::schema::free_image_allowances::table
         .select(atelier::db::schema::free_image_allowances::used)
         .load(&mut app.conn())
         .expect("allowances");
     assert_eq!(used, vec![0]);
     // An anonymous use.
-    assert_eq!(wait(&new_client()).await.expect("POST").status(), 502);
+    assert_eq!(wait(&app.visitor()).await.status(), 502);
     let events: i64 = atelier::db::schema::usage_events::table
         .count()
         .get_result(&mut app.conn())
         .expect("events");
     assert_eq!(events, 0);
-    let usage: serde_json::Value = new_client()
-        .get(app.url("/api/usage"))
-        .forwarded_for(ip)
-        .send()
+    let usage: serde_json::Value = app
+        .visitor_from(ip)
+        .fetch("/api/usage")
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
@@ -684,7 +659,7 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     );
     assert!(output.status.success(), "{output:?}");
     let blocked_ip = "203.0.113.77";
-    let refused = one_image(&app, &new_client(), blocked_ip).await;
+    let refused = app.visitor_from(blocked_ip).order_one().await;
     assert_eq!(refused.status(), 403);
     let message = error_of(refused).await;
     assert!(
@@ -693,19 +668,19 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     );
     // Signed-in users from there too, and registration and uploads.
     let user = signed_in_with_credits(&app, "behindblock", 3).await;
-    assert_eq!(one_image(&app, &user, blocked_ip).await.status(), 403);
-    let register = new_client()
-        .post(app.url("/register"))
-        .forwarded_for(blocked_ip)
-        .form(&[
-            ("username", "newcomer"),
-            ("email", "newcomer@example.com"),
-            ("password", PASSWORD),
-            ("confirm_password", PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("POST");
+    assert_eq!(user.from(blocked_ip).order_one().await.status(), 403);
+    let register = app
+        .visitor_from(blocked_ip)
+        .submit(
+            "/register",
+            &[
+                ("username", "newcomer"),
+                ("email", "newcomer@example.com"),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(register.status(), 403);
     assert_eq!(app.count_users(), 1, "no account was created");
     let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(32, 32))
@@ -713,8 +688,8 @@ async fn blocked_networks_get_403_until_the_block_ends() {
         .mime_str("image/png")
         .expect("mime");
     let upload = user
-        .post(app.url("/api/upload"))
-        .forwarded_for(blocked_ip)
+        .from(blocked_ip)
+        .request_to(reqwest::Method::POST, "/api/upload")
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
@@ -722,14 +697,14 @@ async fn blocked_networks_get_403_until_the_block_ends() {
     assert_eq!(upload.status(), 403);
     assert_eq!(app.count_images(), 0);
     // Outside the range all is well.
-    assert_eq!(one_image(&app, &user, "198.51.100.5").await.status(), 202);
+    assert_eq!(user.from("198.51.100.5").order_one().await.status(), 202);
 
     let output = cli(&app, &["unblock-ip", "203.0.113.0/24"]);
     assert!(output.status.success(), "{output:?}");
     // The CLI's change reaches the server's policy by NOTIFY: allow it a moment.
     let status = poll(
         std::time::Duration::from_secs(2),
-        || async { one_image(&app, &user, blocked_ip).await.status().as_u16() },
+        || async { user.from(blocked_ip).order_one().await.status().as_u16() },
         |status| *status == 202,
     )
     .await;
@@ -750,10 +725,10 @@ async fn blocked_networks_get_403_until_the_block_ends() {
         ],
     );
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(one_image(&app, &user, "198.51.100.6").await.status(), 403);
+    assert_eq!(user.from("198.51.100.6").order_one().await.status(), 403);
     // A refused order counts nothing, so asking until the block has run out is fair.
     crate::support::helpers::eventually("the block runs out after its second", || async {
-        one_image(&app, &user, "198.51.100.6").await.status() == 202
+        user.from("198.51.100.6").order_one().await.status() == 202
     })
     .await;
     // The history stays.
@@ -809,25 +784,19 @@ async fn the_most_specific_override_wins() {
     }
     for _ in 0..5 {
         assert_eq!(
-            one_image(&app, &new_client(), "198.51.100.7")
-                .await
-                .status(),
+            app.visitor_from("198.51.100.7").order_one().await.status(),
             202
         );
     }
     assert_eq!(
-        one_image(&app, &new_client(), "198.51.100.7")
-            .await
-            .status(),
+        app.visitor_from("198.51.100.7").order_one().await.status(),
         429
     );
     assert_eq!(
-        one_image(&app, &new_client(), "198.51.100.8")
-            .await
-            .status(),
+        app.visitor_from("198.51.100.8").order_one().await.status(),
         202
     );
-    let refused = one_image(&app, &new_client(), "198.51.100.8").await;
+    let refused = app.visitor_from("198.51.100.8").order_one().await;
     assert_eq!(
         refused.status(),
         429,
@@ -839,7 +808,7 @@ async fn the_most_specific_override_wins() {
             .contains("the 1 anonymous image generations")
     );
     assert_eq!(
-        one_image(&app, &new_client(), "203.0.113.8").await.status(),
+        app.visitor_from("203.0.113.8").order_one().await.status(),
         202
     );
 }
@@ -853,7 +822,8 @@ async fn visitors_see_what_they_have_left_before_they_ask() {
     .await;
     let client = signed_in_with_credits(&app, "planner", 5).await;
     let ip = "203.0.113.140";
-    let get = |path: &'static str| client.get(app.url(path)).forwarded_for(ip).send();
+    let client = client.from(ip);
+    let get = |path: &'static str| client.request_to(reqwest::Method::GET, path).send();
     let usage: serde_json::Value = get("/api/usage")
         .await
         .expect("GET")
@@ -884,14 +854,11 @@ async fn visitors_see_what_they_have_left_before_they_ask() {
     assert!(dashboard.contains("2 of 2") && dashboard.contains("203.0.113.140/32"));
 
     // Anonymous: uses left and when the next frees up.
-    let visitor = new_client();
-    one_image(&app, &visitor, ip).await;
+    let visitor = app.visitor_from(ip);
+    visitor.order_one().await;
     let usage: serde_json::Value = visitor
-        .get(app.url("/api/usage"))
-        .forwarded_for(ip)
-        .send()
+        .fetch("/api/usage")
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
@@ -927,50 +894,27 @@ async fn generate_buttons_are_disabled_with_the_reason_once_when_nothing_is_left
     })
     .await;
     let ip = "203.0.113.40";
-    let page_from = |path: &'static str, client: reqwest::Client| {
-        let app = &app;
-        async move {
-            client
-                .get(app.url(path))
-                .forwarded_for(ip)
-                .send()
-                .await
-                .expect("GET")
-                .text()
-                .await
-                .expect("page")
-        }
+    let page_from = |path: &'static str, client: Visitor| async move {
+        client.fetch(path).await.text().await.expect("page")
     };
-    let home = page_from("/", new_client()).await;
+    let home = page_from("/", app.visitor_from(ip)).await;
     assert_eq!(
         disabled_generate_buttons(&home),
         0,
         "allowance left: enabled"
     );
     for _ in 0..3 {
-        assert_eq!(one_image(&app, &new_client(), ip).await.status(), 202);
+        assert_eq!(app.visitor_from(ip).order_one().await.status(), 202);
     }
     let reason = "The anonymous allowance of your network is used up.";
     for path in ["/", "/generate"] {
-        let page = page_from(path, new_client()).await;
+        let page = page_from(path, app.visitor_from(ip)).await;
         assert_eq!(disabled_generate_buttons(&page), 1, "{path}: {page}");
         assert_eq!(page.matches(reason).count(), 1, "{path} says why once");
     }
     // A signed-in account with no credits and no free image yet: the dashboard's prompt
     // box says so and cannot be sent.
-    let client = new_client();
-    client
-        .post(app.url("/register"))
-        .forwarded_for("198.51.100.9")
-        .form(&[
-            ("username", "broke"),
-            ("email", "broke@example.com"),
-            ("password", crate::support::helpers::PASSWORD),
-            ("confirm_password", crate::support::helpers::PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("register");
+    let client = app.user_from("broke", "198.51.100.9").await;
     let dashboard = page_from("/dashboard", client.clone()).await;
     assert!(
         !dashboard.contains("anonymous"),

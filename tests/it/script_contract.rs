@@ -7,10 +7,9 @@ use std::path::Path;
 
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 
-use crate::admin::{app_with_admin, generate_as};
+use crate::admin::app_with_admin;
 use crate::support::helpers::{
-    NO_ENV, TestApp, anonymous_generation_status, atelier_cli as atelier, location, new_client,
-    spawn_app, stdout,
+    NO_ENV, TestApp, atelier_cli as atelier, location, new_client, spawn_app, stdout,
 };
 
 fn audit_count(app: &TestApp) -> i64 {
@@ -49,14 +48,8 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         blocks[0].1.contains("root"),
         "the default reason names the admin"
     );
-    assert_eq!(
-        anonymous_generation_status(&app.address, "192.0.2.241").await,
-        403
-    );
-    assert_eq!(
-        anonymous_generation_status(&app.address, "192.0.2.239").await,
-        202
-    );
+    assert_eq!(app.visitor_from("192.0.2.241").try_order().await, 403);
+    assert_eq!(app.visitor_from("192.0.2.239").try_order().await, 202);
 
     // Unblock it URL-encoded, as curl --data-urlencode users write it.
     let response = app
@@ -64,10 +57,7 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         .await;
     assert_eq!(response.status(), 303);
     assert!(live_blocks(&app).is_empty());
-    assert_eq!(
-        anonymous_generation_status(&app.address, "192.0.2.241").await,
-        202
-    );
+    assert_eq!(app.visitor_from("192.0.2.241").try_order().await, 202);
 
     // A single address with a reason and an expiry.
     let response = app
@@ -106,10 +96,11 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
     assert_eq!((live_blocks(&app), audit_count(&app)), before);
 
     // delete-all: everything from that network goes, without a confirmation step.
-    let kim = new_client();
-    app.signed_in_user(&kim, "kim").await;
-    generate_as(&app, &kim, "203.0.113.50", "from the doomed network").await;
-    let kept = generate_as(&app, &kim, "203.0.113.99", "from elsewhere").await;
+    let kim = app.user("kim").await;
+    kim.from("203.0.113.50")
+        .generated("from the doomed network")
+        .await;
+    let kept = kim.from("203.0.113.99").generated("from elsewhere").await;
     let files_before = app.stored_files().len();
     let response = app
         .post_form(&admin, "/admin/ips/203.0.113.50/delete-all", &[])
@@ -144,8 +135,7 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
 #[tokio::test]
 async fn admin_user_updates_take_the_spec_fields_and_apply_all_or_nothing() {
     let (app, admin) = app_with_admin().await;
-    let lee = new_client();
-    app.signed_in_user(&lee, "lee").await;
+    let lee = app.user("lee").await;
     use atelier::db::schema::users;
     let lee_id: i64 = users::table
         .filter(users::username.eq("lee"))
@@ -253,15 +243,9 @@ async fn limit_overrides_take_cidr_action_and_limit() {
     assert_eq!(row(&app), vec![(Some(5), None, None, None)]);
     // The anonymous limit for that address is now 5.
     for _ in 0..5 {
-        assert_eq!(
-            anonymous_generation_status(&app.address, "198.51.100.14").await,
-            202
-        );
+        assert_eq!(app.visitor_from("198.51.100.14").try_order().await, 202);
     }
-    assert_eq!(
-        anonymous_generation_status(&app.address, "198.51.100.14").await,
-        429
-    );
+    assert_eq!(app.visitor_from("198.51.100.14").try_order().await, 429);
 
     // Another action on the same network keeps the first.
     for (action, limit) in [("video", "2"), ("free_images", "0"), ("story", "1")] {
@@ -342,16 +326,14 @@ fn noisy_png(width: u32, height: u32) -> Vec<u8> {
 #[tokio::test]
 async fn the_proxy_answers_conditional_head_and_range_requests_as_the_spec_says() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "moe").await;
+    let client = app.user("moe").await;
     let big = noisy_png(400, 400);
     assert!(big.len() > 300 * 1024, "{} bytes", big.len());
     app.upload_ok(&client, crate::support::fixtures::png(64, 48), &[])
         .await;
     app.upload_ok(&client, big.clone(), &[]).await;
     let images = app.api_images(&client).await;
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     let small_url = images[1]["urls"]["thumb"]
         .as_str()
         .expect("thumb")
@@ -448,27 +430,17 @@ async fn the_proxy_answers_conditional_head_and_range_requests_as_the_spec_says(
 #[tokio::test]
 async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "sid").await;
-    let (status, first) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": 42 }),
-        )
+    let client = app.user("sid").await;
+    let (status, first) = client
+        .generate(serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": 42 }))
         .await;
     assert_eq!(status, 200, "{first}");
-    let (status, second) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": "42" }),
-        )
+    let (status, second) = client
+        .generate(serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": "42" }))
         .await;
     assert_eq!(status, 200);
-    let (status, other) = app
-        .generate(
-            &client,
-            serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": 43 }),
-        )
+    let (status, other) = client
+        .generate(serde_json::json!({ "prompt": "a lighthouse in a storm", "seed": 43 }))
         .await;
     assert_eq!(status, 200);
     let bytes = |reply: &serde_json::Value| {
@@ -541,8 +513,8 @@ async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
     assert_eq!(bytes(&again).await, a);
 
     // Without a seed one is drawn, recorded, and within the range a form accepts.
-    let (_, drawn) = app
-        .generate(&client, serde_json::json!({ "prompt": "a lighthouse" }))
+    let (_, drawn) = client
+        .generate(serde_json::json!({ "prompt": "a lighthouse" }))
         .await;
     let seed: Option<i64> = images::table
         .find(drawn["db_id"].as_i64().expect("id"))
@@ -559,8 +531,8 @@ async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
         serde_json::json!("abc"),
         serde_json::json!(1.5),
     ] {
-        let (status, reply) = app
-            .generate(&client, serde_json::json!({ "prompt": "x", "seed": seed }))
+        let (status, reply) = client
+            .generate(serde_json::json!({ "prompt": "x", "seed": seed }))
             .await;
         assert_eq!(status, 400, "{seed}");
         assert!(reply["error"].as_str().expect("error").contains("seed"));
@@ -613,9 +585,11 @@ async fn purge_ips_with_zero_retention_erases_every_address_now() {
         s.insert("trusted_proxies".into(), "127.0.0.1/32".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "pia").await;
-    generate_as(&app, &client, "198.51.100.5", "a fresh picture").await;
+    let client = app.user("pia").await;
+    client
+        .from("198.51.100.5")
+        .generated("a fresh picture")
+        .await;
     let kept = atelier(&app, &["purge-ips"], NO_ENV);
     assert!(kept.status.success(), "{kept:?}");
     let count_ips = |app: &TestApp| -> i64 {
@@ -659,8 +633,7 @@ fn write(path: &Path, bytes: &[u8]) {
 #[tokio::test]
 async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "doc").await;
+    let client = app.user("doc").await;
     app.upload_ok(&client, crate::support::fixtures::png(30, 20), &[])
         .await;
     app.upload_ok(&client, crate::support::fixtures::png(20, 30), &[])

@@ -54,8 +54,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     assert_eq!(app.count_users(), 3);
 
     // A logged-in user's logout cannot be forced from another site either.
-    let client = new_client();
-    app.signed_in_user(&client, "victim").await;
+    let client = app.user("victim").await;
     let response = client
         .post(app.url("/logout"))
         .header("sec-fetch-site", "cross-site")
@@ -231,8 +230,7 @@ async fn page_with_forged_host(
 async fn share_previews_never_take_their_host_from_an_untrusted_client() {
     // No public URL, no trusted proxy: no absolute URL can be known, so none is made up.
     let app = crate::support::helpers::spawn_app().await;
-    let client = crate::support::helpers::new_client();
-    app.signed_in_user(&client, "sharer").await;
+    let client = app.user("sharer").await;
     let path = shared_page(&app, &client).await;
     let (page, caching) = page_with_forged_host(&app, &path).await;
     assert!(!page.contains("evil.example"), "{page}");
@@ -247,7 +245,7 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
         s.insert("public_url".into(), "https://atelier.example.org/".into());
     })
     .await;
-    app.signed_in_user(&client, "sharer").await;
+    let client = app.user("sharer").await;
     let path = shared_page(&app, &client).await;
     let (page, _) = page_with_forged_host(&app, &path).await;
     assert!(!page.contains("evil.example"), "{page}");
@@ -264,7 +262,7 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
         s.insert("trusted_proxies".into(), "127.0.0.1".into());
     })
     .await;
-    app.signed_in_user(&client, "sharer").await;
+    let client = app.user("sharer").await;
     let path = shared_page(&app, &client).await;
     let (page, _) = page_with_forged_host(&app, &path).await;
     assert!(
@@ -276,8 +274,7 @@ async fn share_previews_never_take_their_host_from_an_untrusted_client() {
 #[tokio::test]
 async fn signed_in_pages_are_never_stored_by_the_browser() {
     let app = crate::support::helpers::spawn_app().await;
-    let client = crate::support::helpers::new_client();
-    app.signed_in_user(&client, "shared-computer").await;
+    let client = app.user("shared-computer").await;
     for path in [
         "/dashboard",
         "/gallery",

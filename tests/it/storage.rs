@@ -40,8 +40,7 @@ async fn two_instances_share_one_bucket_upload_on_one_edit_and_delete_on_the_oth
         return;
     };
     let second = spawn_second_instance(&first).await;
-    let client = new_client();
-    first.signed_in_user(&client, "twin").await;
+    let client = first.user("twin").await;
     let id = first.upload_ok(&client, png(300, 100), &[]).await;
 
     // Seen from the other instance (the session is shared through PostgreSQL).
@@ -143,7 +142,8 @@ async fn upload_in_two_halves(
     bytes: Vec<u8>,
     between: impl FnOnce(),
 ) -> reqwest::Response {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    // Room for one chunk: the second can be queued only once the first is on its way.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
@@ -159,13 +159,10 @@ async fn upload_in_two_halves(
             .send(Ok(bytes[..half].to_vec()))
             .await
             .expect("first half");
-        // The server is reading the body now.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The request has taken the first half: the upload is under way.
+        let room = sender.reserve().await.expect("request still reading");
         between();
-        sender
-            .send(Ok(bytes[half..].to_vec()))
-            .await
-            .expect("second half");
+        room.send(Ok(bytes[half..].to_vec()));
     };
     let (response, ()) = tokio::join!(request, feed);
     response.expect("upload answered")
@@ -182,8 +179,7 @@ async fn the_store_dying_mid_upload_is_a_clear_503_leaves_no_row_and_recovers() 
         return;
     };
     let store = app.object_store.clone().expect("s3 server");
-    let client = new_client();
-    app.signed_in_user(&client, "brownout").await;
+    let client = app.user("brownout").await;
 
     let response = upload_in_two_halves(&app, &client, png(400, 300), || store.kill()).await;
     assert_eq!(response.status(), 503);
@@ -245,8 +241,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
         return;
     };
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "mover").await;
+    let client = app.user("mover").await;
     app.upload_ok(&client, png(120, 80), &[]).await;
     app.upload_ok(&client, png(80, 120), &[]).await;
 
@@ -313,8 +308,7 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     };
     let store = app.object_store.as_ref().expect("s3");
     let env = store.env();
-    let client = new_client();
-    app.signed_in_user(&client, "doc").await;
+    let client = app.user("doc").await;
     app.upload_ok(&client, png(30, 20), &[]).await;
     let gone = app.upload_ok(&client, png(20, 30), &[]).await;
     let output = atelier(&app, &["doctor"], &env);

@@ -1,6 +1,6 @@
 //! Failed-login throttling per client IP and per account, exact under parallel attempts.
 
-use crate::support::helpers::{ForwardedFor, PASSWORD, new_client, spawn_app_with};
+use crate::support::helpers::{PASSWORD, new_client, spawn_app_with};
 
 async fn login_from(
     app: &crate::support::helpers::TestApp,
@@ -8,13 +8,9 @@ async fn login_from(
     user: &str,
     password: &str,
 ) -> reqwest::Response {
-    new_client()
-        .post(app.url("/login"))
-        .forwarded_for(ip)
-        .form(&[("username", user), ("password", password)])
-        .send()
+    app.visitor_from(ip)
+        .submit("/login", &[("username", user), ("password", password)])
         .await
-        .expect("login")
 }
 
 #[tokio::test]

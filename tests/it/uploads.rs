@@ -15,8 +15,7 @@ async fn fetch(app: &TestApp, client: &reqwest::Client, url: &str) -> (u16, Vec<
 crate::on_each_backend!(every_allowed_type_is_stored_in_three_variants);
 
 async fn every_allowed_type_is_stored_in_three_variants(app: TestApp) {
-    let client = new_client();
-    app.signed_in_user(&client, "uma").await;
+    let client = app.user("uma").await;
     for format in [
         ImageFormat::Png,
         ImageFormat::Jpeg,
@@ -68,8 +67,7 @@ async fn refused_uploads_say_why_and_leave_nothing_behind() {
         s.insert("max_upload_bytes".into(), "300000".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "victor").await;
+    let client = app.user("victor").await;
     let mut truncated = png(200, 200);
     truncated.truncate(truncated.len() / 2);
     let oversize = vec![0u8; 400_000];
@@ -140,8 +138,7 @@ async fn refused_uploads_say_why_and_leave_nothing_behind() {
 #[tokio::test]
 async fn exif_gps_is_stripped_orientation_applied_and_pristine_kept_exact() {
     let app = spawn_app().await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "wendy").await;
+    let owner = app.user("wendy").await;
     // Orientation 6: the camera was turned; the picture is 40×20 as stored, 20×40 to view.
     let upload = jpeg_with_exif(40, 20, 6);
     assert!(has_exif(&upload));
@@ -173,8 +170,7 @@ async fn exif_gps_is_stripped_orientation_applied_and_pristine_kept_exact() {
     let (status, pristine) = fetch(&app, &owner, pristine_url).await;
     assert_eq!(status, 200);
     assert_eq!(pristine, upload, "pristine is byte-identical");
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "xavier").await;
+    let stranger = app.user("xavier").await;
     assert_eq!(fetch(&app, &stranger, pristine_url).await.0, 404);
     assert_eq!(fetch(&app, &new_client(), pristine_url).await.0, 404);
 }
@@ -182,8 +178,7 @@ async fn exif_gps_is_stripped_orientation_applied_and_pristine_kept_exact() {
 crate::on_each_backend!(proxy_headers_conditional_and_range_requests);
 
 async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
-    let client = new_client();
-    app.signed_in_user(&client, "yara").await;
+    let client = app.user("yara").await;
     app.upload_ok(&client, png(300, 200), &[]).await;
     let url = app.api_images(&client).await[0]["urls"]["original"]
         .as_str()
@@ -276,8 +271,7 @@ async fn proxy_headers_conditional_and_range_requests(app: TestApp) {
 crate::on_each_backend!(large_files_stream_with_the_same_headers);
 
 async fn large_files_stream_with_the_same_headers(app: TestApp) {
-    let client = new_client();
-    app.signed_in_user(&client, "zed").await;
+    let client = app.user("zed").await;
     // Noise does not compress: a PNG well over the 256 KiB small-file limit.
     let mut seed = 12345u32;
     let noisy = image::RgbImage::from_fn(700, 500, |_, _| {
@@ -327,8 +321,7 @@ async fn large_files_stream_with_the_same_headers(app: TestApp) {
 #[tokio::test]
 async fn a_camera_clock_postgres_cannot_store_never_fails_an_upload() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "oldcamera").await;
+    let client = app.user("oldcamera").await;
     for taken in [
         &b"-9999:01:01 00:00:00\0"[..],
         b"1799:12:31 23:59:59\0",
@@ -355,8 +348,7 @@ async fn a_camera_clock_postgres_cannot_store_never_fails_an_upload() {
 #[tokio::test]
 async fn a_shared_original_keeps_only_what_decoding_needs() {
     let app = spawn_app().await;
-    let client = new_client();
-    app.signed_in_user(&client, "segments").await;
+    let client = app.user("segments").await;
     let id = app
         .upload_ok(
             &client,
@@ -410,8 +402,7 @@ async fn a_full_disk_answers_507_and_saves_nothing() {
         s.insert("uploads_dir".into(), uploads.display().to_string());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "fulldisk").await;
+    let client = app.user("fulldisk").await;
     // Fill the disk, leaving less than one upload's worth.
     let filler = uploads.join("filler.bin");
     let mut chunk = vec![7u8; 64 * 1024];

@@ -7,24 +7,9 @@ use std::io::Read;
 
 use crate::support::fake_openai::{self, CLIP_SECRET, KEY, VIDEO_MODEL};
 use crate::support::helpers::{
-    ForwardedFor, PASSWORD, TestApp, ffmpeg_or_skip, new_client, spawn_app_with,
+    PASSWORD, TestApp, ffmpeg_or_skip, new_client, poll, spawn_app_with,
 };
-
-/// `POST /api/generate-video` as `client`: status and JSON.
-async fn order(
-    app: &TestApp,
-    client: &reqwest::Client,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let response = client
-        .post(app.url("/api/generate-video"))
-        .json(&body)
-        .send()
-        .await
-        .expect("POST /api/generate-video");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
-}
+use crate::support::visitor::Visitor;
 
 /// An app whose users start with `credits`, videos costing 5.
 async fn app_with_credits(credits: u32) -> TestApp {
@@ -45,8 +30,10 @@ async fn anonymous_visitors_are_refused_by_default_and_nothing_is_queued() {
         return;
     }
     let app = app_with_credits(0).await;
-    let visitor = new_client();
-    let (status, json) = order(&app, &visitor, serde_json::json!({"prompt": "rain"})).await;
+    let visitor = app.visitor();
+    let (status, json) = visitor
+        .order_video(serde_json::json!({"prompt": "rain"}))
+        .await;
     assert_eq!(status, 401, "{json}");
     assert_eq!(json["success"], false);
     assert!(
@@ -78,27 +65,18 @@ async fn anonymous_visitors_are_refused_by_default_and_nothing_is_queued() {
     )
     .expect("override");
     // (The policy cache hears of it through NOTIFY.)
-    let mut accepted = 0;
-    for _ in 0..40 {
-        let (status, _) = order(
-            &app,
-            &new_client(),
-            serde_json::json!({"prompt": "rain", "seconds": 2, "wait": false}),
-        )
-        .await;
-        if status == 202 {
-            accepted += 1;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(accepted, 1, "the override lets one anonymous video through");
-    let (status, json) = order(
-        &app,
-        &new_client(),
-        serde_json::json!({"prompt": "rain", "seconds": 2, "wait": false}),
-    )
+    let visitor = app.visitor();
+    let order =
+        || visitor.order_video(serde_json::json!({"prompt": "rain", "seconds": 2, "wait": false}));
+    let (status, _) = poll(std::time::Duration::from_secs(2), order, |(status, _)| {
+        *status != 401
+    })
     .await;
+    assert_eq!(status, 202, "the override lets one anonymous video through");
+    let (status, json) = app
+        .visitor()
+        .order_video(serde_json::json!({"prompt": "rain", "seconds": 2, "wait": false}))
+        .await;
     assert_eq!(status, 429, "the second is over the limit: {json}");
     assert!(
         json["error"]
@@ -114,8 +92,7 @@ async fn bad_orders_are_refused_with_a_sentence_and_change_nothing() {
         return;
     }
     let app = app_with_credits(20).await;
-    let client = new_client();
-    app.signed_in_user(&client, "vidbad").await;
+    let client = app.user("vidbad").await;
     for body in [
         serde_json::json!({"prompt": ""}),
         serde_json::json!({"prompt": "sea", "seconds": 1}),
@@ -124,7 +101,7 @@ async fn bad_orders_are_refused_with_a_sentence_and_change_nothing() {
         serde_json::json!({"prompt": "sea", "size": "4096x4096"}),
         serde_json::json!({"prompt": "sea", "seed": -1}),
     ] {
-        let (status, json) = order(&app, &client, body.clone()).await;
+        let (status, json) = client.order_video(body.clone()).await;
         assert_eq!(status, 400, "{body} → {json}");
         assert!(!json["error"].as_str().unwrap_or_default().is_empty());
     }
@@ -143,18 +120,11 @@ async fn twenty_racing_orders_never_overspend_and_videos_never_use_free_images()
         return;
     }
     let app = app_with_credits(12).await;
-    let client = new_client();
-    app.signed_in_user(&client, "racer").await;
+    let client = app.user("racer").await;
     let orders = (0..20).map(|i| {
-        let (app, client) = (&app, client.clone());
-        async move {
-            order(
-                app,
-                &client,
-                serde_json::json!({"prompt": format!("a river {i}"), "seconds": 2, "wait": false}),
-            )
-            .await
-        }
+        client.order_video(
+            serde_json::json!({"prompt": format!("a river {i}"), "seconds": 2, "wait": false}),
+        )
     });
     let results = futures_util::future::join_all(orders).await;
     let accepted: Vec<i64> = results
@@ -194,7 +164,9 @@ async fn twenty_racing_orders_never_overspend_and_videos_never_use_free_images()
         );
     }
     // 2 credits left: one more costs 5, and the network's free images do not count.
-    let (status, _) = order(&app, &client, serde_json::json!({"prompt": "one more"})).await;
+    let (status, _) = client
+        .order_video(serde_json::json!({"prompt": "one more"}))
+        .await;
     assert_eq!(status, 402);
     assert_eq!(app.credits_of("racer"), 2);
     let ledger: i64 = diesel::RunQueryDsl::get_result::<Sum>(
@@ -218,12 +190,8 @@ async fn the_clip_plays_for_its_owner_only_and_cannot_be_edited() {
         return;
     }
     let app = app_with_credits(20).await;
-    let owner = new_client();
-    app.signed_in_user(&owner, "filmmaker").await;
-    let (status, json) = order(
-        &app,
-        &owner,
-        serde_json::json!({"prompt": "waves under a golden sunset", "seconds": 3, "size": "768x512", "seed": 42}),
+    let owner = app.user("filmmaker").await;
+    let (status, json) = owner.order_video(serde_json::json!({"prompt": "waves under a golden sunset", "seconds": 3, "size": "768x512", "seed": 42}),
     )
     .await;
     assert_eq!(status, 200, "{json}");
@@ -272,8 +240,7 @@ async fn the_clip_plays_for_its_owner_only_and_cannot_be_edited() {
     assert_eq!(again.status(), 304);
 
     // Another user, and nobody at all, get 404.
-    let stranger = new_client();
-    app.signed_in_user(&stranger, "stranger").await;
+    let stranger = app.user("stranger").await;
     assert_eq!(app.get(&stranger, &url).await.status(), 404);
     assert_eq!(app.get(&new_client(), &url).await.status(), 404);
     let id = json["id"].as_i64().expect("id");
@@ -384,16 +351,14 @@ async fn the_same_order_makes_the_same_clip() {
         return;
     }
     let app = app_with_credits(20).await;
-    let client = new_client();
-    app.signed_in_user(&client, "repeat").await;
+    let client = app.user("repeat").await;
     let mut clips = Vec::new();
     for _ in 0..2 {
-        let (status, json) = order(
-            &app,
-            &client,
-            serde_json::json!({"prompt": "a city skyline at night", "seconds": 2, "seed": 7}),
-        )
-        .await;
+        let (status, json) = client
+            .order_video(
+                serde_json::json!({"prompt": "a city skyline at night", "seconds": 2, "seed": 7}),
+            )
+            .await;
         assert_eq!(status, 200, "{json}");
         let pristine = json["urls"]["pristine"]
             .as_str()
@@ -416,17 +381,11 @@ async fn the_admin_case_file_and_report_show_the_video_with_its_ip_and_seconds()
         return;
     }
     let app = app_with_credits(20).await;
-    let client = new_client();
-    app.signed_in_user(&client, "suspect").await;
-    let response = client
-        .post(app.url("/api/generate-video"))
-        .forwarded_for("198.51.100.77")
-        .json(&serde_json::json!({"prompt": "a stormy sea", "seconds": 2}))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 200);
-    let json: serde_json::Value = response.json().await.expect("json");
+    let client = app.user_from("suspect", "198.51.100.77").await;
+    let (status, json) = client
+        .order_video(serde_json::json!({"prompt": "a stormy sea", "seconds": 2}))
+        .await;
+    assert_eq!(status, 200);
     let thumb = json["thumb_url"].as_str().expect("thumb").to_owned();
     let admin = new_client();
     assert_eq!(app.login(&admin, "root", PASSWORD).await.status(), 303);
@@ -478,14 +437,10 @@ async fn export_holds_the_video_and_deleting_the_account_removes_it() {
         return;
     }
     let app = app_with_credits(20).await;
-    let client = new_client();
-    app.signed_in_user(&client, "leaver").await;
-    let (status, json) = order(
-        &app,
-        &client,
-        serde_json::json!({"prompt": "snow falling on pines", "seconds": 2}),
-    )
-    .await;
+    let client = app.user("leaver").await;
+    let (status, json) = client
+        .order_video(serde_json::json!({"prompt": "snow falling on pines", "seconds": 2}))
+        .await;
     assert_eq!(status, 200, "{json}");
     let bytes = app
         .get(&client, "/account/export")
@@ -532,12 +487,13 @@ async fn without_ffmpeg_video_is_off_and_says_so() {
         s.insert("ffmpeg".into(), "/nonexistent/ffmpeg".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "noffmpeg").await;
+    let client = app.user("noffmpeg").await;
     let page = app.get(&client, "/video").await.text().await.expect("page");
     assert!(page.contains("Video is turned off on this server: ffmpeg is not installed."));
     assert!(page.contains("disabled"));
-    let (status, json) = order(&app, &client, serde_json::json!({"prompt": "sea"})).await;
+    let (status, json) = client
+        .order_video(serde_json::json!({"prompt": "sea"}))
+        .await;
     assert_eq!(status, 503, "{json}");
     assert!(
         json["error"]
@@ -547,13 +503,13 @@ async fn without_ffmpeg_video_is_off_and_says_so() {
     );
     assert_eq!(app.count_jobs(), 0);
     // Pictures still work.
-    let (status, _) = app
-        .generate(&client, serde_json::json!({"prompt": "a lake"}))
+    let (status, _) = client
+        .generate(serde_json::json!({"prompt": "a lake"}))
         .await;
     assert_eq!(status, 200);
 }
 
-async fn app_with_fake_videos() -> (TestApp, fake_openai::FakeOpenAi, reqwest::Client) {
+async fn app_with_fake_videos() -> (TestApp, fake_openai::FakeOpenAi, Visitor) {
     let fake = fake_openai::start().await;
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
@@ -565,8 +521,7 @@ async fn app_with_fake_videos() -> (TestApp, fake_openai::FakeOpenAi, reqwest::C
         s.insert("signup_credits".into(), "20".into());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "soraclient").await;
+    let client = app.user("soraclient").await;
     (app, fake, client)
 }
 
@@ -576,10 +531,7 @@ async fn openai_videos_are_ordered_polled_downloaded_and_cleaned() {
         return;
     }
     let (app, fake, client) = app_with_fake_videos().await;
-    let (status, json) = order(
-        &app,
-        &client,
-        serde_json::json!({"prompt": "a fox in the snow flaky-status", "seconds": 4, "size": "512x768"}),
+    let (status, json) = client.order_video(serde_json::json!({"prompt": "a fox in the snow flaky-status", "seconds": 4, "size": "512x768"}),
     )
     .await;
     assert_eq!(status, 200, "{json}");
@@ -646,20 +598,24 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
         .parse()
         .expect("job id");
     // The job page shows the provider's progress as it goes.
-    let mut seen_progress = 0.0f64;
-    for _ in 0..300 {
-        let json: serde_json::Value = app
-            .get(&client, &format!("/api/jobs/{id}"))
-            .await
-            .json()
-            .await
-            .expect("job");
-        seen_progress = seen_progress.max(json["job"]["progress"].as_f64().unwrap_or(0.0));
-        if json["job"]["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen_progress = std::cell::Cell::new(0.0f64);
+    poll(
+        std::time::Duration::from_secs(30),
+        || async {
+            let json: serde_json::Value = app
+                .get(&client, &format!("/api/jobs/{id}"))
+                .await
+                .json()
+                .await
+                .expect("job");
+            let progress = json["job"]["progress"].as_f64().unwrap_or(0.0);
+            seen_progress.set(seen_progress.get().max(progress));
+            json
+        },
+        |json| json["job"]["status"] == "failed",
+    )
+    .await;
+    let seen_progress = seen_progress.get();
     assert!(
         (seen_progress - 0.6).abs() < 0.01,
         "progress reached 60 %: {seen_progress}"
@@ -743,14 +699,12 @@ async fn a_provider_clip_larger_than_the_memory_budget_is_refused_and_refunded()
         s.insert("decode_memory_bytes".into(), (64u64 << 20).to_string());
     })
     .await;
-    let client = new_client();
-    app.signed_in_user(&client, "bigclip").await;
-    let (status, json) = order(
-        &app,
-        &client,
-        serde_json::json!({ "prompt": "a glacier huge-clip", "seconds": 2, "wait": true }),
-    )
-    .await;
+    let client = app.user("bigclip").await;
+    let (status, json) = client
+        .order_video(
+            serde_json::json!({ "prompt": "a glacier huge-clip", "seconds": 2, "wait": true }),
+        )
+        .await;
     assert!(status >= 400, "{status}: {json}");
     let job_id = json["job_id"].as_i64().or(json["job"]["id"].as_i64());
     let error = json["error"].as_str().unwrap_or_default().to_owned();

@@ -163,10 +163,13 @@ fn counted_times(
 /// "Over the limit" answers remembered for a few seconds per (key, action), so a flood
 /// from one network is refused from memory instead of costing a transaction (and a turn
 /// at the key's advisory lock) per request. Only refusals are remembered, never grants, so
-/// this can refuse for at most [`REMEMBER_REFUSALS`] after a use freed up early (a refund),
-/// and never lets anything through.
-#[derive(Clone, Default)]
-pub struct RecentRefusals(Arc<Mutex<HashMap<(IpNetwork, Action), Remembered>>>);
+/// this can refuse for at most its lifetime (`ATELIER_REFUSAL_MEMORY_SECS`) after a use
+/// freed up early (a refund), and never lets anything through.
+#[derive(Clone)]
+pub struct RecentRefusals {
+    remembered: Arc<Mutex<HashMap<(IpNetwork, Action), Remembered>>>,
+    lifetime: StdDuration,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Remembered {
@@ -175,12 +178,17 @@ struct Remembered {
     limit: u32,
 }
 
-/// How long a refusal is answered from memory.
-pub const REMEMBER_REFUSALS: StdDuration = StdDuration::from_secs(5);
-
 impl RecentRefusals {
+    /// Refusals answered from memory for `lifetime` each.
+    pub fn new(lifetime: StdDuration) -> Self {
+        Self {
+            remembered: Arc::default(),
+            lifetime,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<(IpNetwork, Action), Remembered>> {
-        self.0
+        self.remembered
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -209,7 +217,7 @@ impl RecentRefusals {
         refusals.insert(
             (key, action),
             Remembered {
-                fresh_until: now + REMEMBER_REFUSALS,
+                fresh_until: now + self.lifetime,
                 frees_at: now + StdDuration::from_secs(exceeded.retry_after_secs),
                 limit: exceeded.limit,
             },
@@ -223,7 +231,7 @@ mod tests {
 
     #[test]
     fn refusals_are_remembered_briefly_and_count_down() {
-        let refusals = RecentRefusals::default();
+        let refusals = RecentRefusals::new(StdDuration::from_secs(5));
         let key: IpNetwork = "203.0.113.1/32".parse().expect("key");
         assert!(refusals.check(key, Action::Generate).is_none());
         refusals.remember(

@@ -257,43 +257,6 @@ pub async fn spawn_second_instance_with(
     format!("http://127.0.0.1:{port}")
 }
 
-/// Where a request comes from, as a trusted proxy says it: the test apps that care about
-/// addresses trust 127.0.0.1, so `X-Forwarded-For` names the client's address.
-pub trait ForwardedFor {
-    fn forwarded_for(self, ip: &str) -> Self;
-}
-
-impl ForwardedFor for reqwest::RequestBuilder {
-    fn forwarded_for(self, ip: &str) -> Self {
-        self.header("x-forwarded-for", ip)
-    }
-}
-
-/// `POST /api/generate-image` with `body` to the server at `base`, as `client` from `ip`
-/// (when given): the one way tests order pictures through the JSON API.
-pub async fn order_image(
-    base: &str,
-    client: &Client,
-    ip: Option<&str>,
-    body: &serde_json::Value,
-) -> Response {
-    let mut request = client.post(format!("{base}/api/generate-image")).json(body);
-    if let Some(ip) = ip {
-        request = request.forwarded_for(ip);
-    }
-    request.send().await.expect("POST /api/generate-image")
-}
-
-/// The status of an anonymous `POST /api/generate-image` (not waiting) to the server at
-/// `base`, from `ip`.
-pub async fn anonymous_generation_status(base: &str, ip: &str) -> u16 {
-    let body = serde_json::json!({ "prompt": "a quiet harbour", "wait": false });
-    order_image(base, &new_client(), Some(ip), &body)
-        .await
-        .status()
-        .as_u16()
-}
-
 /// Fetches a value with `fetch` every 50 ms until `done` holds for it or `limit` has
 /// passed, and returns the last one: the caller's assertion then says what was seen. The
 /// one way tests wait for something that happens by itself (a job, a notification).
@@ -384,21 +347,6 @@ impl TestApp {
             &[("username", username), ("password", password)],
         )
         .await
-    }
-
-    /// Registers and logs in `username` on `client`.
-    pub async fn signed_in_user(&self, client: &Client, username: &str) {
-        let response = self
-            .register(
-                client,
-                username,
-                &format!("{username}@example.com"),
-                PASSWORD,
-            )
-            .await;
-        assert_eq!(response.status(), 303, "register {username}");
-        let response = self.login(client, username, PASSWORD).await;
-        assert_eq!(response.status(), 303, "login {username}");
     }
 
     /// Uploads `bytes` as the multipart field `file`, with optional text fields.
@@ -496,17 +444,6 @@ impl TestApp {
             .expect("count jobs")
     }
 
-    /// `POST /api/generate-image` with `body` as whoever `client` is: the status and JSON.
-    pub async fn generate(
-        &self,
-        client: &Client,
-        body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        let response = order_image(&self.address, client, None, &body).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json"))
-    }
-
     /// `GET /api/jobs/{id}` as `client` until the job has finished (up to 10 s); its JSON.
     pub async fn finished_job(&self, client: &Client, id: i64) -> serde_json::Value {
         self.finished_job_within(client, id, 10).await
@@ -519,19 +456,25 @@ impl TestApp {
         id: i64,
         secs: u64,
     ) -> serde_json::Value {
-        for _ in 0..secs * 10 {
-            let json: serde_json::Value = self
-                .get(client, &format!("/api/jobs/{id}"))
-                .await
-                .json()
-                .await
-                .expect("job json");
-            if json["job"]["status"] == "succeeded" || json["job"]["status"] == "failed" {
-                return json["job"].clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("job {id} did not finish within {secs} s");
+        let job = poll(
+            std::time::Duration::from_secs(secs),
+            || async {
+                let json: serde_json::Value = self
+                    .get(client, &format!("/api/jobs/{id}"))
+                    .await
+                    .json()
+                    .await
+                    .expect("job json");
+                json["job"].clone()
+            },
+            |job| job["status"] == "succeeded" || job["status"] == "failed",
+        )
+        .await;
+        assert!(
+            job["status"] == "succeeded" || job["status"] == "failed",
+            "job {id} did not finish within {secs} s: {job}"
+        );
+        job
     }
 
     /// The credit balance of the account named `username`.

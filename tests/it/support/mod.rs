@@ -13,4 +13,5 @@ pub mod fake_openai;
 pub mod fixtures;
 pub mod helpers;
 pub mod s3_server;
+pub mod visitor;
 pub mod webdriver;
