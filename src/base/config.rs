@@ -55,6 +55,11 @@ fn optional() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<String>> {
     |values, name| Ok(values.get(name).map(str::to_owned))
 }
 
+/// A path that may be unset.
+fn optional_path() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<PathBuf>> {
+    |values, name| Ok(values.get(name).map(PathBuf::from))
+}
+
 /// Text taken exactly as given (a password may start or end with spaces).
 fn untrimmed() -> impl Fn(&Values<'_>, &str) -> anyhow::Result<Option<String>> {
     |values, name| Ok(values.0.get(name).cloned())
@@ -187,6 +192,18 @@ settings! {
     comfyui_workflow: Option<String> = optional(),
     comfyui_negative_prompt: String = text_or(""),
     comfyui_timeout_secs: u64 = parsed(300),
+    /// Who suggests tags (SPEC §14): `builtin` (offline), `openai` (any OpenAI-compatible
+    /// chat-completions server that takes images) or `off`.
+    tagger: String = text_or("builtin"),
+    /// The remote tagger: base URL (up to and including `/v1`), key, model, timeout.
+    tagger_base_url: Option<String> = optional(),
+    tagger_api_key: Option<String> = optional(),
+    tagger_model: String = text_or("gpt-4o-mini"),
+    tagger_timeout_secs: u64 = parsed(60),
+    /// A file with one tag a line: suggestions are limited to it and the owner's tags.
+    tag_vocabulary: Option<PathBuf> = optional_path(),
+    /// `suggest`: every upload and generation gets suggestions; `off`: only on request.
+    auto_tag: String = text_or("suggest"),
     /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
     /// always need an account.
     anon_generate_limit: u32 = parsed(3),

@@ -214,6 +214,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    tag_suggestions (image_id, tag) {
+        image_id -> Int8,
+        tag -> Text,
+        confidence -> Float4,
+        source -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -225,6 +235,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        remote_tagging -> Bool,
+        tag_language -> Text,
     }
 }
 
@@ -240,6 +252,7 @@ diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(favourites -> images (image_id));
 diesel::joinable!(camera_details -> images (image_id));
+diesel::joinable!(tag_suggestions -> images (image_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_audit,
@@ -257,6 +270,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     limit_overrides,
     login_failures,
     sessions,
+    tag_suggestions,
     usage_events,
     users,
 );

@@ -17,7 +17,7 @@ pub use email::Email;
 pub use folder::{FolderSlug, parse_folder_name};
 pub use password::{NewPassword, PasswordProblem};
 pub use share::{EXPIRY_CHOICES, PUBLIC_DEFAULT_DAYS, ShareChoice, ShareVisibility};
-pub use tags::parse_tags;
+pub use tags::{MAX_TAGS, normalize_tag, parse_tags};
 pub use text::{control_message, forbidden_control};
 pub use username::Username;
 pub use vocabulary::{ImageKind, JobKind, JobStatus, Role, Tier};

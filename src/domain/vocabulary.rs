@@ -91,7 +91,7 @@ stored_words! {
 
 stored_words! {
     /// What a generation job makes.
-    JobKind { Image => "image", Story => "story", Edit => "edit", Video => "video" }
+    JobKind { Image => "image", Story => "story", Edit => "edit", Video => "video", Tag => "tag" }
 }
 
 stored_words! {

@@ -46,7 +46,8 @@ impl Order {
         match self.kind {
             JobKind::Story => Action::Story,
             JobKind::Video => Action::Video,
-            JobKind::Image | JobKind::Edit => Action::Generate,
+            // Tagging is never ordered through here; it would count as a picture.
+            JobKind::Image | JobKind::Edit | JobKind::Tag => Action::Generate,
         }
     }
 }

@@ -21,4 +21,5 @@ pub mod generation;
 pub mod images;
 pub mod login;
 pub mod pages;
+pub mod tagging;
 pub mod uploads;

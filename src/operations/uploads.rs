@@ -1,13 +1,15 @@
 //! Storing an upload: the account's storage quota and hourly allowance checked, the folder
-//! found or made, and the files and row written by the library, in one transaction (so a
-//! refused quota check, a new folder and the image stand or fall together).
+//! found or made, the files and row written by the library, and (when the server suggests
+//! tags unasked) a tagging job queued, in one transaction (so a refused quota check, a new
+//! folder, the image and its job stand or fall together).
 
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
-use crate::db::models::{Folder, Image};
-use crate::domain::{FolderSlug, ImageKind, Username};
+use crate::db::models::{Folder, Image, User};
+use crate::domain::{FolderSlug, ImageKind};
+use crate::services::tagging::Tagger;
 use crate::services::library::{Library, NewImageInput};
 use crate::services::quota::storage::{self, UploadLimits};
 use crate::storage::media::MediaFiles;
@@ -23,14 +25,15 @@ pub struct Upload {
     pub client_ip: IpNetwork,
 }
 
-/// Stores `upload` for the account `(user_id, username)`.
+/// Stores `upload` for `owner`.
 pub fn store(
     conn: &mut PgConnection,
-    library: &Library,
-    (user_id, username): (i64, &Username),
+    (library, tagger): (&Library, &Tagger),
+    owner: &User,
     limits: UploadLimits,
     upload: Upload,
 ) -> Result<Image, AppError> {
+    let (user_id, username) = (owner.id, &owner.folder_owner()?);
     let new_bytes = upload
         .files
         .variants()
@@ -43,7 +46,7 @@ pub fn store(
             Some((name, slug)) => Folder::find_or_create(conn, user_id, slug.as_str(), name)?,
             None => Folder::ensure_default(conn, user_id)?,
         };
-        library.store(
+        let image = library.store(
             conn,
             NewImageInput {
                 user_id,
@@ -56,6 +59,8 @@ pub fn store(
                 client_ip: Some(upload.client_ip),
                 provenance: Default::default(),
             },
-        )
+        )?;
+        super::tagging::suggest_unasked(conn, tagger, owner, &[image.id], Some(upload.client_ip))?;
+        Ok(image)
     })
 }

@@ -80,6 +80,7 @@ impl Application {
             crate::storage::budget::DecodeBudget::new(settings.decode_memory_bytes),
         );
         let providers = crate::services::generate::Providers::from_settings(&settings)?;
+        let tagger = crate::services::tagging::Tagger::from_settings(&settings)?;
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::new(Duration::from_secs(settings.media_cache_secs));
@@ -122,6 +123,7 @@ impl Application {
                 .video()
                 .map(|video| video.generator.provider())
                 .map_err(str::to_owned),
+            tagger,
         });
         spawn_housekeeping(
             state.db.clone(),
@@ -133,6 +135,7 @@ impl Application {
             db: state.db.clone(),
             library: state.library.clone(),
             jobs: Arc::clone(&state.jobs),
+            tagger: state.tagger.clone(),
         };
         spawn_workers(workers, providers, state.settings.generation_workers);
 

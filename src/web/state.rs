@@ -15,6 +15,7 @@ use crate::services::library::summary_cache::SummaryCache;
 use crate::services::quota::ClientIp;
 use crate::services::quota::charge::{self, Rules, Usage};
 use crate::services::quota::limits::RecentRefusals;
+use crate::services::tagging::Tagger;
 use crate::web::auth::{AuthCache, PasswordHasher};
 
 /// What handlers share. Cheap to clone; wrapped in `web::Data`.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub provider_names: Vec<&'static str>,
     /// The provider that makes videos, or why this server makes none.
     pub video: Result<&'static str, String>,
+    /// Who suggests tags (`ATELIER_TAGGER`).
+    pub tagger: Tagger,
 }
 
 impl AppState {

@@ -362,6 +362,14 @@ impl Image {
         Ok(())
     }
 
+    /// Sets the image's tags (already checked against the tag rules).
+    pub fn set_tags(conn: &mut PgConnection, id: i64, tags: &[String]) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((images::tags.eq(tags), images::updated_at.eq(Utc::now())))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// Gives the image to another owner and folder (files already moved).
     pub fn reassign(
         conn: &mut PgConnection,

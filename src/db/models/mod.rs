@@ -12,6 +12,7 @@ pub mod listing;
 pub mod login_failure;
 pub mod session;
 pub mod stats;
+pub mod tag_suggestion;
 pub mod user;
 
 pub use folder::Folder;

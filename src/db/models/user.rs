@@ -22,6 +22,10 @@ pub struct User {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The owner agreed that a remote tagger may see their pictures (SPEC §14).
+    pub remote_tagging: bool,
+    /// The language a tagging model is asked to answer in.
+    pub tag_language: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -75,6 +79,23 @@ impl User {
             .filter(users::username.eq(ANON_USERNAME))
             .select(User::as_select())
             .first(conn)
+    }
+
+    /// The owner's tagging choices: consent to a remote tagger and the tags' language.
+    pub fn set_tagging(
+        conn: &mut PgConnection,
+        id: i64,
+        remote_tagging: bool,
+        language: &str,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::remote_tagging.eq(remote_tagging),
+                users::tag_language.eq(language),
+                users::updated_at.eq(chrono::Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
     }
 
     pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {

@@ -70,6 +70,10 @@ struct Scene {
     accent: Colour,
     light: Colour,
     night: bool,
+    dawn: bool,
+    dusk: bool,
+    /// The colour words that set the palette, as named.
+    colours: Vec<&'static str>,
     sun_height: f32,
     mountains: bool,
     water: bool,
@@ -91,10 +95,11 @@ fn scene(prompt: &str, rng: &mut Rng) -> Scene {
             .iter()
             .any(|w| options.iter().any(|o| w.starts_with(o)))
     };
-    let named: Vec<Colour> = words
+    let named_colours: Vec<&(&'static str, Colour)> = words
         .iter()
-        .filter_map(|w| COLOURS.iter().find(|(name, _)| name == w).map(|(_, c)| *c))
+        .filter_map(|w| COLOURS.iter().find(|(name, _)| name == w))
         .collect();
+    let named: Vec<Colour> = named_colours.iter().map(|(_, c)| *c).collect();
     let hue = |rng: &mut Rng| {
         hsv(
             rng.unit(),
@@ -150,6 +155,9 @@ fn scene(prompt: &str, rng: &mut Rng) -> Scene {
         accent,
         light,
         night,
+        dawn: dawn && !night,
+        dusk: dusk && !night && !dawn,
+        colours: named_colours.iter().map(|(name, _)| *name).collect(),
         sun_height,
         mountains: has(&["mountain", "peak", "hill", "alp", "ridge", "volcano"])
             || rng.unit() < 0.5,
@@ -207,6 +215,39 @@ impl Ridge {
         let t = t * t * (3.0 - 2.0 * t);
         self.points[i] + (self.points[i + 1] - self.points[i]) * t
     }
+}
+
+/// What the painter put in the picture for (prompt, seed), in words: the time of day, the
+/// forms it drew and the colours it was asked for. The builtin tagger's knowledge of its
+/// own pictures; the same inputs give the same words.
+pub fn scene_words(prompt: &str, seed: u64) -> Vec<&'static str> {
+    let mut rng = Rng(hash(prompt.trim()) ^ seed.rotate_left(17));
+    let scene = scene(prompt, &mut rng);
+    let mut words = Vec::new();
+    for (painted, word) in [
+        (scene.night, "night"),
+        (scene.night, "stars"),
+        (scene.dawn, "dawn"),
+        (scene.dusk, "sunset"),
+        (!scene.night, "sky"),
+        (scene.mountains, "mountains"),
+        (scene.water, "water"),
+        (scene.forest, "forest"),
+        (scene.city, "city"),
+        (scene.fog, "fog"),
+        (scene.desert, "desert"),
+        (scene.snow, "snow"),
+    ] {
+        if painted {
+            words.push(word);
+        }
+    }
+    for colour in scene.colours {
+        if !words.contains(&colour) {
+            words.push(colour);
+        }
+    }
+    words
 }
 
 /// Paints the scene. Pure: the same inputs give the same pixels.

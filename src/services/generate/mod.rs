@@ -12,6 +12,7 @@ pub mod heartbeat;
 pub mod landscape;
 pub mod openai;
 pub mod story;
+mod tag_job;
 pub mod video;
 pub mod worker;
 

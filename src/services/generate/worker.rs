@@ -23,6 +23,7 @@ use crate::domain::{ImageKind, JobKind};
 use crate::services::library::Library;
 use crate::services::library::NewImageInput;
 use crate::services::quota::charge::{self, Reservation};
+use crate::services::tagging::Tagger;
 use crate::storage::budget::NoRoom;
 use crate::storage::imaging;
 use crate::storage::media::MediaFiles;
@@ -42,12 +43,14 @@ impl JobSignal {
     }
 }
 
-/// What the workers use: the pool, the library, and the signal that wakes them.
+/// What the workers use: the pool, the library, the tagger, and the signal that wakes
+/// them.
 #[derive(Clone)]
 pub struct WorkerContext {
     pub db: Db,
     pub library: Library,
     pub jobs: Arc<JobSignal>,
+    pub tagger: Tagger,
 }
 
 pub fn spawn_workers(ctx: WorkerContext, providers: Providers, count: usize) {
@@ -198,6 +201,9 @@ async fn produce(
     providers: &Providers,
     job: &Job,
 ) -> Result<Vec<i64>, String> {
+    if job.kind == JobKind::Tag {
+        return super::tag_job::produce_tags(ctx, job).await;
+    }
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
     if job.attempts > 1 {

@@ -184,14 +184,16 @@ pub(super) async fn store_upload(
         folder,
         client_ip: ip.0.into(),
     };
-    let library = state.library.clone();
-    let (user_id, username) = (current.user.id, current.user.folder_owner()?);
+    let (library, tagger) = (state.library.clone(), state.tagger.clone());
+    let owner = current.user.clone();
     let limits = UploadLimits::of(&state.settings);
     let image = state
         .db
-        .run(move |conn| uploads::store(conn, &library, (user_id, &username), limits, upload))
+        .run(move |conn| uploads::store(conn, (&library, &tagger), &owner, limits, upload))
         .await?;
-    tracing::info!(image = image.id, user = user_id, "image uploaded");
+    // A tagging job may have been queued with it.
+    state.jobs.job_queued();
+    tracing::info!(image = image.id, user = current.user.id, "image uploaded");
     Ok(image.id)
 }
 

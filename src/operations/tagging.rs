@@ -1,0 +1,120 @@
+//! Tag suggestions from the owner's side (SPEC §14): asking for them (a `tag` job in the
+//! queue), accepting some into the image's tags, dismissing the rest, and the consent a
+//! remote tagger needs. Callers have already found the image to be the current user's;
+//! accepting locks the row and looks again.
+
+use diesel::{Connection, PgConnection};
+use ipnetwork::IpNetwork;
+
+use crate::base::error::AppError;
+use crate::db::models::job::Job;
+use crate::db::models::tag_suggestion;
+use crate::db::models::{Image, User};
+use crate::domain::MAX_TAGS;
+use crate::services::library::Library;
+use crate::services::tagging::Tagger;
+
+/// Which suggestions an accept or dismiss names.
+pub enum Chosen {
+    All,
+    Tags(Vec<String>),
+}
+
+/// Queues a tagging job for the owner's image; a refusal the owner can act on when the
+/// server has no tagger or the remote one lacks their consent.
+pub fn request(
+    conn: &mut PgConnection,
+    tagger: &Tagger,
+    owner: &User,
+    image_id: i64,
+    client_ip: IpNetwork,
+) -> Result<Job, AppError> {
+    if tagger.is_off() {
+        return Err(AppError::BadRequest(
+            "Tag suggestions are turned off on this server.".into(),
+        ));
+    }
+    if !tagger.may_tag(owner) {
+        return Err(AppError::BadRequest(
+            "Turn on tag suggestions in your account first: they send your pictures to another server."
+                .into(),
+        ));
+    }
+    Ok(Tagger::enqueue(conn, owner, image_id, Some(client_ip))?)
+}
+
+/// After an upload or generation: a tagging job for each new picture when the server
+/// suggests unasked and may look at this owner's pictures (never for anonymous ones).
+pub fn suggest_unasked(
+    conn: &mut PgConnection,
+    tagger: &Tagger,
+    owner: &User,
+    image_ids: &[i64],
+    client_ip: Option<IpNetwork>,
+) -> diesel::QueryResult<usize> {
+    if !tagger.suggests_unasked() || !tagger.may_tag(owner) {
+        return Ok(0);
+    }
+    for &image_id in image_ids {
+        Tagger::enqueue(conn, owner, image_id, client_ip)?;
+    }
+    Ok(image_ids.len())
+}
+
+/// Adds the chosen suggestions to the image's tags and drops them from the suggestions,
+/// in one transaction under the image's row lock. The inner error is a refusal in words
+/// (too many tags); the accepted tags otherwise.
+pub fn accept(
+    conn: &mut PgConnection,
+    library: &Library,
+    image_id: i64,
+    chosen: Chosen,
+) -> Result<Result<Vec<String>, String>, AppError> {
+    conn.transaction(|conn| {
+        let placed = library.locked(conn, image_id)?;
+        let offered = tag_suggestion::for_image(conn, image_id)?;
+        let picked: Vec<String> = offered
+            .into_iter()
+            .map(|suggestion| suggestion.tag)
+            .filter(|tag| match &chosen {
+                Chosen::All => true,
+                Chosen::Tags(tags) => tags.contains(tag),
+            })
+            .collect();
+        let mut tags = placed.image.tags.clone();
+        for tag in &picked {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            return Ok(Err(format!(
+                "At most {MAX_TAGS} tags per image: remove some before accepting more."
+            )));
+        }
+        if !picked.is_empty() {
+            Image::set_tags(conn, image_id, &tags)?;
+            tag_suggestion::remove(conn, image_id, Some(&picked))?;
+        }
+        Ok(Ok(picked))
+    })
+}
+
+/// Drops the chosen suggestions; how many went.
+pub fn dismiss(conn: &mut PgConnection, image_id: i64, chosen: Chosen) -> Result<usize, AppError> {
+    let tags = match &chosen {
+        Chosen::All => None,
+        Chosen::Tags(tags) => Some(tags.as_slice()),
+    };
+    Ok(tag_suggestion::remove(conn, image_id, tags)?)
+}
+
+/// The owner's consent to a remote tagger, and the language tags are asked in.
+pub fn set_preferences(
+    conn: &mut PgConnection,
+    user_id: i64,
+    remote_tagging: bool,
+    language: &str,
+) -> Result<(), AppError> {
+    Ok(User::set_tagging(conn, user_id, remote_tagging, language)?)
+}
