@@ -4,11 +4,13 @@
 //! together and a failure part-way leaves every image whole.
 
 use diesel::{Connection, PgConnection};
+use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
-use crate::db::models::{Folder, Image, PlacedImage, listing};
+use crate::db::models::{Folder, Image, PlacedImage, User, listing};
 use crate::domain::{ShareChoice, parse_tags};
 use crate::services::library::Library;
+use crate::services::tagging::Tagger;
 use crate::storage::ObjectKey;
 
 /// At most this many images per bulk action (a gallery page holds 24).
@@ -26,6 +28,16 @@ pub enum BulkAction {
     Share,
     Unshare,
     Favourite(bool),
+    /// A tagging job each (SPEC §14).
+    SuggestTags,
+}
+
+/// Who acts, from where, with which services.
+pub struct Actor<'a> {
+    pub library: &'a Library,
+    pub tagger: &'a Tagger,
+    pub owner: &'a User,
+    pub client_ip: IpNetwork,
 }
 
 impl BulkAction {
@@ -48,6 +60,7 @@ impl BulkAction {
             "unshare" => BulkAction::Unshare,
             "favourite" => BulkAction::Favourite(true),
             "unfavourite" => BulkAction::Favourite(false),
+            "suggest-tags" => BulkAction::SuggestTags,
             "" => return Err("Choose what to do with the selected images.".into()),
             _ => return Err("That is not something the gallery can do to images.".into()),
         })
@@ -77,12 +90,12 @@ enum Applied {
 /// `action` on one locked, current image.
 fn apply(
     conn: &mut PgConnection,
-    library: &Library,
-    user_id: i64,
+    actor: &Actor<'_>,
     placed: &PlacedImage,
     action: &BulkAction,
     outcome: &BulkOutcome,
 ) -> Result<Applied, AppError> {
+    let (library, user_id) = (actor.library, actor.owner.id);
     let image = &placed.image;
     match action {
         BulkAction::Move(_) => {
@@ -107,18 +120,28 @@ fn apply(
         BulkAction::Favourite(starred) => {
             listing::set_favourite(conn, user_id, image.id, *starred)?;
         }
+        BulkAction::SuggestTags => {
+            Tagger::enqueue(conn, actor.owner, image.id, Some(actor.client_ip))?;
+        }
     }
     Ok(Applied::Done(None))
 }
 
-/// Runs `action` over the user's images among `ids`.
+/// Runs `action` over the owner's images among `ids`.
 pub fn run(
     conn: &mut PgConnection,
-    library: &Library,
-    user_id: i64,
+    actor: &Actor<'_>,
     ids: &[i64],
     action: &BulkAction,
 ) -> Result<BulkOutcome, AppError> {
+    let (library, user_id) = (actor.library, actor.owner.id);
+    if *action == BulkAction::SuggestTags && !actor.tagger.may_tag(actor.owner) {
+        return Err(AppError::BadRequest(if actor.tagger.is_off() {
+            "Tag suggestions are turned off on this server.".into()
+        } else {
+            "Turn on tag suggestions in your account first.".into()
+        }));
+    }
     let mut images = Image::placed_by_ids(conn, ids)?;
     images.retain(|placed| placed.image.user_id == user_id);
     images.sort_by_key(|placed| std::cmp::Reverse(placed.image.id));
@@ -138,7 +161,7 @@ pub fn run(
         // request deleted meanwhile is skipped, as if it had not been ticked.
         let result = conn.transaction(|conn| {
             let placed = library.locked(conn, listed.image.id)?;
-            let applied = apply(conn, library, user_id, &placed, action, &outcome)?;
+            let applied = apply(conn, actor, &placed, action, &outcome)?;
             Ok::<_, AppError>((placed, applied))
         });
         match result {

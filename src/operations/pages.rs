@@ -12,6 +12,7 @@ use crate::db::models::image::Page;
 use crate::db::models::job::{self, ImageParams};
 use crate::db::models::listing::{self, ImageFilter};
 use crate::db::models::stats::{self, Overview, TopAddress};
+use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::db::models::{Folder, Image, PlacedImage, SessionRow, User, api_token, camera};
 use crate::domain::ImageKind;
 use crate::services::library::summary_cache::{LibrarySummary, SummaryCache};
@@ -30,6 +31,8 @@ pub struct GalleryData {
     pub folder: Option<Folder>,
     /// The ids on this page the user starred.
     pub favourites: Vec<i64>,
+    /// How many tag suggestions wait on each picture of this page that has any.
+    pub suggested: std::collections::HashMap<i64, i64>,
 }
 
 pub fn gallery(
@@ -76,6 +79,7 @@ pub fn gallery(
             .map_or(0, |folder| folder.image_count),
         (false, None) => summary.image_count(),
     };
+    let ids: Vec<i64> = page.items.iter().map(|placed| placed.image.id).collect();
     Ok(GalleryData {
         summary,
         listing: Page {
@@ -84,6 +88,7 @@ pub fn gallery(
         },
         folder,
         favourites: page.favourites,
+        suggested: tag_suggestion::counts(conn, &ids)?,
     })
 }
 
@@ -127,6 +132,10 @@ pub struct ImagePageData {
     pub favourite: bool,
     /// What the camera wrote (make, model, when), for uploaded photos that say.
     pub camera: Option<camera::CameraDetails>,
+    /// Tags a tagger proposed, surest first.
+    pub suggestions: Vec<TagSuggestion>,
+    /// The tagging job still at work on it.
+    pub tagging_job: Option<i64>,
 }
 
 pub fn image_page(
@@ -146,6 +155,8 @@ pub fn image_page(
         rerun_size,
         favourite,
         camera: camera::find(conn, placed.image.id)?,
+        suggestions: tag_suggestion::for_image(conn, placed.image.id)?,
+        tagging_job: job::tagging_pending(conn, placed.image.id)?,
     })
 }
 

@@ -43,35 +43,20 @@ pub fn request(
     Ok(Tagger::enqueue(conn, owner, image_id, Some(client_ip))?)
 }
 
-/// After an upload or generation: a tagging job for each new picture when the server
-/// suggests unasked and may look at this owner's pictures (never for anonymous ones).
-pub fn suggest_unasked(
-    conn: &mut PgConnection,
-    tagger: &Tagger,
-    owner: &User,
-    image_ids: &[i64],
-    client_ip: Option<IpNetwork>,
-) -> diesel::QueryResult<usize> {
-    if !tagger.suggests_unasked() || !tagger.may_tag(owner) {
-        return Ok(0);
-    }
-    for &image_id in image_ids {
-        Tagger::enqueue(conn, owner, image_id, client_ip)?;
-    }
-    Ok(image_ids.len())
-}
-
 /// Adds the chosen suggestions to the image's tags and drops them from the suggestions,
 /// in one transaction under the image's row lock. The inner error is a refusal in words
 /// (too many tags); the accepted tags otherwise.
 pub fn accept(
     conn: &mut PgConnection,
     library: &Library,
-    image_id: i64,
+    (owner_id, image_id): (i64, i64),
     chosen: Chosen,
 ) -> Result<Result<Vec<String>, String>, AppError> {
     conn.transaction(|conn| {
         let placed = library.locked(conn, image_id)?;
+        if placed.image.user_id != owner_id {
+            return Err(AppError::NotFound);
+        }
         let offered = tag_suggestion::for_image(conn, image_id)?;
         let picked: Vec<String> = offered
             .into_iter()
@@ -100,13 +85,23 @@ pub fn accept(
     })
 }
 
-/// Drops the chosen suggestions; how many went.
-pub fn dismiss(conn: &mut PgConnection, image_id: i64, chosen: Chosen) -> Result<usize, AppError> {
-    let tags = match &chosen {
-        Chosen::All => None,
-        Chosen::Tags(tags) => Some(tags.as_slice()),
-    };
-    Ok(tag_suggestion::remove(conn, image_id, tags)?)
+/// Drops the chosen suggestions of the owner's image; how many went.
+pub fn dismiss(
+    conn: &mut PgConnection,
+    library: &Library,
+    (owner_id, image_id): (i64, i64),
+    chosen: Chosen,
+) -> Result<usize, AppError> {
+    conn.transaction(|conn| {
+        if library.locked(conn, image_id)?.image.user_id != owner_id {
+            return Err(AppError::NotFound);
+        }
+        let tags = match &chosen {
+            Chosen::All => None,
+            Chosen::Tags(tags) => Some(tags.as_slice()),
+        };
+        Ok(tag_suggestion::remove(conn, image_id, tags)?)
+    })
 }
 
 /// The owner's consent to a remote tagger, and the language tags are asked in.

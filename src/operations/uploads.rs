@@ -60,7 +60,7 @@ pub fn store(
                 provenance: Default::default(),
             },
         )?;
-        super::tagging::suggest_unasked(conn, tagger, owner, &[image.id], Some(upload.client_ip))?;
+        tagger.suggest_unasked(conn, owner, &[image.id], Some(upload.client_ip))?;
         Ok(image)
     })
 }

@@ -250,3 +250,23 @@ document.addEventListener("DOMContentLoaded", () => {
       : `${n} images need ${total} credits and you have ${credits}: free images are for one image at a time.`;
   });
 });
+
+// The image page while a tagger is at work: follow its job and show the suggestions as
+// soon as it has finished (the page says so and links the job without JavaScript too).
+document.addEventListener("DOMContentLoaded", () => {
+  const pending = document.querySelector("[data-tagging-job]");
+  if (!pending) return;
+  const url = `/api/jobs/${pending.dataset.taggingJob}`;
+  let tries = 0;
+  const look = async () => {
+    tries += 1;
+    try {
+      const answer = await fetch(url, { headers: { Accept: "application/json" } });
+      const body = await answer.json();
+      const status = body.job && body.job.status;
+      if (status === "succeeded" || status === "failed") { location.reload(); return; }
+    } catch (_) { /* a failed look is tried again */ }
+    if (tries < 120) setTimeout(look, 1000);
+  };
+  setTimeout(look, 700);
+});

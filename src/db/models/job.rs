@@ -281,6 +281,21 @@ pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
     })
 }
 
+/// The tagging job for the image that is queued or running, if there is one.
+pub fn tagging_pending(conn: &mut PgConnection, image_id: i64) -> QueryResult<Option<i64>> {
+    generation_jobs::table
+        .filter(generation_jobs::kind.eq(JobKind::Tag))
+        .filter(generation_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(params->>'image_id')::bigint = ")
+                .bind::<diesel::sql_types::BigInt, _>(image_id),
+        )
+        .select(generation_jobs::id)
+        .order(generation_jobs::id.desc())
+        .first(conn)
+        .optional()
+}
+
 /// How many jobs are queued and running, cluster-wide (for `/metrics`).
 pub fn queue_depth(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
     generation_jobs::table

@@ -125,10 +125,24 @@ async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
     );
     match outcome {
         Ok(image_ids) => {
+            let (tagger, made) = (ctx.tagger.clone(), job.kind != JobKind::Tag);
+            let (owner_id, client_ip) = (job.user_id, job.client_ip);
             let done = ctx
                 .db
-                .run(move |conn| job::succeed(conn, id, attempt, &image_ids))
+                .run(move |conn| {
+                    conn.transaction(|conn| {
+                        let succeeded = job::succeed(conn, id, attempt, &image_ids)?;
+                        // New pictures of an account get their suggestions unasked.
+                        if let (true, true, Some(owner_id)) = (succeeded, made, owner_id)
+                            && let Some(owner) = User::find(conn, owner_id)?
+                        {
+                            tagger.suggest_unasked(conn, &owner, &image_ids, client_ip)?;
+                        }
+                        Ok::<_, diesel::result::Error>(succeeded)
+                    })
+                })
                 .await;
+            ctx.jobs.job_queued();
             match done {
                 Ok(true) => tracing::info!(job = id, "generation succeeded"),
                 Ok(false) => tracing::warn!(job = id, "job was taken away while running"),

@@ -164,6 +164,24 @@ impl Tagger {
         )
     }
 
+    /// After an upload or generation: a tagging job for each new picture when the server
+    /// suggests unasked and may look at this owner's pictures (never for anonymous ones).
+    pub fn suggest_unasked(
+        &self,
+        conn: &mut PgConnection,
+        owner: &User,
+        image_ids: &[i64],
+        client_ip: Option<IpNetwork>,
+    ) -> diesel::QueryResult<usize> {
+        if !self.suggests_unasked() || !self.may_tag(owner) {
+            return Ok(0);
+        }
+        for &image_id in image_ids {
+            Self::enqueue(conn, owner, image_id, client_ip)?;
+        }
+        Ok(image_ids.len())
+    }
+
     /// What suggestions are labelled with: `builtin` or `openai:{model}`.
     pub fn source(&self) -> String {
         match &*self.kind {

@@ -13,7 +13,7 @@ use crate::db::models::api_token::TokenScope;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword};
 use crate::operations::accounts::{self, Ended};
-use crate::operations::pages;
+use crate::operations::{pages, tagging};
 use crate::services::library::privacy;
 use crate::web::auth::Invalidation;
 use crate::web::extract::{CurrentUser, Form};
@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/sessions/{id}/revoke",
             web::post().to(revoke_session),
         )
+        .route("/account/tagging", web::post().to(tagging_preferences))
         .route("/account/tokens", web::post().to(create_token))
         .route("/account/tokens/{id}/revoke", web::post().to(revoke_token))
         .route("/account/export", web::get().to(export))
@@ -55,6 +56,12 @@ struct AccountPage {
     tokens: Vec<(i64, String, &'static str, String, String)>,
     retention_days: u32,
     forms: AccountForms,
+    /// Tag suggestions: whether the server makes any, the remote tagger's model and
+    /// host when there is one, the owner's consent and language.
+    tagger_on: bool,
+    remote_tagger: Option<(String, String)>,
+    remote_tagging: bool,
+    tag_language: String,
 }
 
 /// What the account page's forms show again after a failed post: one form's errors (and
@@ -119,6 +126,13 @@ async fn account_page(
     render(
         status,
         &AccountPage {
+            tagger_on: !state.tagger.is_off(),
+            remote_tagger: state
+                .tagger
+                .remote()
+                .map(|(model, host)| (model.to_owned(), host.to_owned())),
+            remote_tagging: current.user.remote_tagging,
+            tag_language: current.user.tag_language.clone(),
             layout: Layout::new(session, Some(&current)),
             email: current.user.email.clone(),
             sessions,
@@ -563,4 +577,40 @@ async fn revoke_token(
         "The token is revoked: scripts using it are refused from now on.",
     );
     Ok(see_other("/account"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaggingForm {
+    /// A checkbox: present ("on") when ticked.
+    remote_tagging: Option<String>,
+    language: String,
+}
+
+/// `POST /account/tagging`: consent to the remote tagger, and the tags' language.
+async fn tagging_preferences(
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+    Form(form): Form<TaggingForm>,
+) -> Result<HttpResponse, AppError> {
+    let language = form.language.trim();
+    let language = if language.is_empty() { "English" } else { language };
+    if language.chars().count() > 40
+        || !language
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '(' | ')'))
+    {
+        return Err(AppError::BadRequest(
+            "Name the language in words, up to 40 letters (for example \"English\" or \"Deutsch\").".into(),
+        ));
+    }
+    let consent = matches!(form.remote_tagging.as_deref(), Some("on" | "1" | "true"));
+    let (user_id, language_kept) = (current.user.id, language.to_owned());
+    state
+        .db
+        .run(move |conn| tagging::set_preferences(conn, user_id, consent, &language_kept))
+        .await?;
+    Flash::success(&session, "Tag suggestion settings saved.");
+    Ok(see_other("/account#tagging"))
 }

@@ -10,6 +10,7 @@ use askama::Template;
 
 use crate::base::error::AppError;
 use crate::operations::bulk::{self, BulkAction, MAX_BULK};
+use crate::services::quota::ClientIp;
 use crate::web::extract::{CurrentUser, FormPairs};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
@@ -77,6 +78,7 @@ async fn bulk_action(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
+    ip: ClientIp,
     FormPairs(pairs): FormPairs,
 ) -> Result<HttpResponse, AppError> {
     let form = parse_form(pairs)?;
@@ -99,11 +101,19 @@ async fn bulk_action(
         Ok(action) => action,
         Err(message) => return refuse(message),
     };
-    let (library, user_id, ids) = (state.library.clone(), current.user.id, form.ids.clone());
-    let job = action.clone();
+    let (library, tagger, owner) = (state.library.clone(), state.tagger.clone(), current.user.clone());
+    let (ids, job) = (form.ids.clone(), action.clone());
     let outcome = match state
         .db
-        .run(move |conn| bulk::run(conn, &library, user_id, &ids, &job))
+        .run(move |conn| {
+            let actor = bulk::Actor {
+                library: &library,
+                tagger: &tagger,
+                owner: &owner,
+                client_ip: ip.0.into(),
+            };
+            bulk::run(conn, &actor, &ids, &job)
+        })
         .await
     {
         Ok(outcome) => outcome,
@@ -133,6 +143,10 @@ async fn bulk_action(
         BulkAction::Unshare => format!("Stopped sharing {images}; the old links no longer work."),
         BulkAction::Favourite(true) => format!("Added {images} to favourites."),
         BulkAction::Favourite(false) => format!("Removed {images} from favourites."),
+        BulkAction::SuggestTags => {
+            state.jobs.job_queued();
+            format!("Looking at {images}: their suggested tags appear on each picture's page.")
+        }
     };
     if outcome.refused > 0 {
         message.push_str(&format!(

@@ -155,6 +155,7 @@ async fn gallery_page(
         listing,
         folder,
         favourites,
+        suggested,
     } = {
         let (folder_slug, filter) = (folder_slug.clone(), filter.clone());
         let window = ((page - 1) * PER_PAGE, PER_PAGE);
@@ -188,6 +189,7 @@ async fn gallery_page(
         .iter()
         .map(|placed| Card {
             favourite: favourites.contains(&placed.image.id),
+            suggested: suggested.get(&placed.image.id).copied().unwrap_or(0),
             ..Card::owned(placed)
         })
         .collect();

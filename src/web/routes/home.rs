@@ -56,6 +56,8 @@ struct PrivacyPage {
     retention_days: u32,
     anon_hours: u64,
     login_window_minutes: u64,
+    /// The remote tagger's model and host, when pictures may be sent to one.
+    remote_tagger: Option<(String, String)>,
 }
 
 async fn privacy(
@@ -71,6 +73,10 @@ async fn privacy(
             retention_days: settings.ip_retention_days,
             anon_hours: settings.anon_retention_secs.div_ceil(3600),
             login_window_minutes: settings.login_failure_window_secs.div_ceil(60),
+            remote_tagger: state
+                .tagger
+                .remote()
+                .map(|(model, host)| (model.to_owned(), host.to_owned())),
         },
     )
 }

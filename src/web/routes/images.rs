@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The image if the current user owns it (admins may view any); 404 otherwise.
-async fn owned_image(
+pub(super) async fn owned_image(
     state: &AppState,
     current: &CurrentUser,
     id: i64,
@@ -103,6 +103,12 @@ struct ImagePage {
     video: Option<String>,
     poster_url: String,
     rerun_seconds: Option<u32>,
+    /// Suggested tags, surest first: (tag, "87%", source).
+    suggestions: Vec<(String, String, String)>,
+    /// The tagging job still at work (the page follows it and shows what it found).
+    tagging_job: Option<i64>,
+    /// Whether this server can suggest tags for the owner ("Suggest tags" is offered).
+    can_suggest: bool,
 }
 
 async fn image_page(
@@ -115,7 +121,7 @@ async fn image_page(
     image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
 }
 
-async fn image_page_with(
+pub(super) async fn image_page_with(
     state: &AppState,
     session: &Session,
     current: &CurrentUser,
@@ -222,6 +228,16 @@ async fn image_page_with(
             rerun_seconds: image
                 .duration_ms
                 .map(|ms| u32::try_from((ms + 500) / 1000).unwrap_or(0)),
+            suggestions: data
+                .suggestions
+                .into_iter()
+                .map(|s| {
+                    let sure = format!("{:.0}%", s.confidence * 100.0);
+                    (s.tag, sure, s.source)
+                })
+                .collect(),
+            tagging_job: data.tagging_job,
+            can_suggest: state.tagger.may_tag(&current.user),
         },
     )
 }

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod media;
 pub mod openai_api;
 pub mod share;
+pub mod tagging;
 pub mod upload;
 pub mod video;
 
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     gallery::configure(cfg);
     bulk::configure(cfg);
     images::configure(cfg);
+    tagging::configure(cfg);
     generate::configure(cfg);
     video::configure(cfg);
     jobs::configure(cfg);

@@ -19,6 +19,7 @@ use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
 use crate::db::models::user::ANON_USERNAME;
+use crate::db::models::tag_suggestion::TagSuggestion;
 use crate::db::models::{Image, PlacedImage, User};
 use crate::domain::ImageKind;
 use crate::storage::Variant;
@@ -261,6 +262,8 @@ pub struct Card {
     pub height: i32,
     /// The owner starred it (the owner's own gallery only).
     pub favourite: bool,
+    /// How many tag suggestions wait for the owner (the owner's own gallery only).
+    pub suggested: i64,
 }
 
 impl Card {
@@ -277,6 +280,7 @@ impl Card {
             width: placed.image.width,
             height: placed.image.height,
             favourite: false,
+            suggested: 0,
         }
     }
 
@@ -301,6 +305,7 @@ impl Card {
             width: placed.image.width,
             height: placed.image.height,
             favourite: false,
+            suggested: 0,
         }
     }
 }
@@ -417,6 +422,9 @@ pub struct ImageJson {
     pub provider: Option<String>,
     pub seed: Option<i64>,
     pub created: String,
+    /// What a tagger proposed and the owner has not yet accepted or dismissed (only ever
+    /// in answers to the owner).
+    pub suggested_tags: Vec<TagSuggestion>,
 }
 
 #[derive(Debug, Serialize)]
@@ -463,6 +471,7 @@ impl ImageJson {
             provider: image.provider.clone(),
             seed: image.seed,
             created: image.created_at.to_rfc3339(),
+            suggested_tags: Vec::new(),
         }
     }
 }
@@ -470,6 +479,20 @@ impl ImageJson {
 /// [`ImageJson`] as a JSON value, for answers that add fields of their own.
 pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
     serde_json::to_value(ImageJson::of(placed)).unwrap_or_default()
+}
+
+/// [`image_json`] with the image's tag suggestions, from a map loaded for a page of
+/// images (`tag_suggestion::for_images`).
+pub fn image_json_suggested(
+    placed: &PlacedImage,
+    suggestions: &std::collections::HashMap<i64, Vec<TagSuggestion>>,
+) -> serde_json::Value {
+    let mut json = ImageJson::of(placed);
+    json.suggested_tags = suggestions
+        .get(&placed.image.id)
+        .cloned()
+        .unwrap_or_default();
+    serde_json::to_value(json).unwrap_or_default()
 }
 
 /// How a network is written in links and headings: a single address without its prefix.
