@@ -9,9 +9,9 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::{Folder, Image, User};
 use crate::domain::{FolderSlug, ImageKind};
-use crate::services::tagging::Tagger;
 use crate::services::library::{Library, NewImageInput};
 use crate::services::quota::storage::{self, UploadLimits};
+use crate::services::tagging::Tagger;
 use crate::storage::media::MediaFiles;
 
 /// An upload whose picture has been checked and re-encoded (off the executor), with its

@@ -4,7 +4,6 @@
 //! against a server of its own, whose memory must not grow. Never a 5xx, nothing stored
 //! with a control character.
 
-
 use diesel::RunQueryDsl;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -31,6 +31,7 @@ mod security;
 mod sessions;
 mod storage;
 mod support;
+mod tagging;
 mod throttling;
 mod uploads;
 mod video;

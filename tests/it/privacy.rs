@@ -182,7 +182,7 @@ async fn the_privacy_page_says_what_is_kept_and_for_how_long() {
     }
 }
 
-fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
     (0..archive.len())
         .map(|i| {

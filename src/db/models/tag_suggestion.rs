@@ -26,7 +26,10 @@ pub struct TagSuggestion {
 pub fn for_image(conn: &mut PgConnection, image_id: i64) -> QueryResult<Vec<TagSuggestion>> {
     tag_suggestions::table
         .filter(tag_suggestions::image_id.eq(image_id))
-        .order((tag_suggestions::confidence.desc(), tag_suggestions::tag.asc()))
+        .order((
+            tag_suggestions::confidence.desc(),
+            tag_suggestions::tag.asc(),
+        ))
         .select(TagSuggestion::as_select())
         .load(conn)
 }
@@ -98,7 +101,9 @@ pub fn remove(
     let of_image = tag_suggestions::table.filter(tag_suggestions::image_id.eq(image_id));
     match tags {
         None => diesel::delete(of_image).execute(conn),
-        Some(tags) => diesel::delete(of_image.filter(tag_suggestions::tag.eq_any(tags))).execute(conn),
+        Some(tags) => {
+            diesel::delete(of_image.filter(tag_suggestions::tag.eq_any(tags))).execute(conn)
+        }
     }
 }
 
@@ -107,7 +112,9 @@ pub fn remove(
 pub fn owner_tags(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<String>> {
     images::table
         .filter(images::user_id.eq(user_id))
-        .select(diesel::dsl::sql::<diesel::sql_types::Text>("DISTINCT unnest(tags)"))
+        .select(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "DISTINCT unnest(tags)",
+        ))
         .limit(limit)
         .load(conn)
 }

@@ -54,7 +54,9 @@ pub(super) async fn produce_tags(ctx: &WorkerContext, job: &Job) -> Result<Vec<i
         return Err(gone());
     };
     if !tagger.may_tag(&owner) {
-        return Err("Tag suggestions by this server's tagger are turned off for this account.".into());
+        return Err(
+            "Tag suggestions by this server's tagger are turned off for this account.".into(),
+        );
     }
 
     let source = tagger.source();

@@ -167,7 +167,10 @@ mod tests {
         let image = image::RgbImage::from_pixel(width, height, image::Rgb(colour));
         let mut bytes = Vec::new();
         image
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .expect("png");
         bytes
     }
@@ -198,7 +201,11 @@ mod tests {
         let night = suggest(&request(png(40, 40, [10, 12, 40]), 40, 40));
         assert_eq!(tags(&night), ["square", "dark", "black"]);
         let garbage = suggest(&request(b"not a picture".to_vec(), 10, 10));
-        assert_eq!(tags(&garbage), ["square"], "what it cannot see it does not name");
+        assert_eq!(
+            tags(&garbage),
+            ["square"],
+            "what it cannot see it does not name"
+        );
     }
 
     #[test]
@@ -206,6 +213,39 @@ mod tests {
         let mut photo = request(png(8, 8, [30, 90, 200]), 800, 600);
         photo.from_camera = true;
         assert_eq!(tags(&suggest(&photo)), ["landscape", "photo", "blue"]);
+    }
+
+    #[test]
+    fn the_painters_scene_words_come_back_for_a_dozen_prompts() {
+        let cases: [(&str, &[&str]); 12] = [
+            ("a red sunset over the sea", &["sunset", "water", "red"]),
+            ("mountains at dawn", &["dawn", "mountains"]),
+            (
+                "a starry night in the desert",
+                &["night", "stars", "desert"],
+            ),
+            ("a misty forest", &["fog", "forest"]),
+            ("a snowy peak", &["snow", "mountains"]),
+            ("a city skyline at night", &["city", "night"]),
+            ("a quiet lake", &["water"]),
+            ("pine woods in winter", &["forest", "snow"]),
+            ("golden dunes", &["desert", "golden"]),
+            ("blue ocean waves", &["water", "blue"]),
+            ("a volcano ridge", &["mountains"]),
+            (
+                "an emerald harbour at dusk",
+                &["water", "sunset", "emerald"],
+            ),
+        ];
+        for (seed, (prompt, expected)) in cases.iter().enumerate() {
+            let mut painted = request(Vec::new(), 512, 512);
+            painted.painted = Some(((*prompt).to_owned(), seed as u64 * 7919));
+            let found = suggest(&painted);
+            let words = tags(&found);
+            for word in *expected {
+                assert!(words.contains(word), "{prompt}: {word} in {words:?}");
+            }
+        }
     }
 
     #[test]

@@ -209,9 +209,10 @@ impl Tagger {
             let Some(tag) = normalize_tag(&suggestion.tag) else {
                 continue;
             };
-            let allowed = self.vocabulary.as_ref().is_none_or(|words| {
-                words.contains(&tag) || owner_tags.contains(&tag)
-            });
+            let allowed = self
+                .vocabulary
+                .as_ref()
+                .is_none_or(|words| words.contains(&tag) || owner_tags.contains(&tag));
             if !allowed || !suggestion.confidence.is_finite() {
                 continue;
             }
@@ -259,7 +260,8 @@ mod tests {
     fn tagger(vocabulary: Option<Vec<&str>>) -> Tagger {
         Tagger {
             kind: Arc::new(TaggerKind::Builtin),
-            vocabulary: vocabulary.map(|words| Arc::new(words.into_iter().map(String::from).collect())),
+            vocabulary: vocabulary
+                .map(|words| Arc::new(words.into_iter().map(String::from).collect())),
             auto: true,
         }
     }

@@ -18,7 +18,7 @@ const ATTEMPTS: u32 = 3;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The largest answer read (a model that rambles is cut off, not buffered).
-const MAX_ANSWER: u64 = 256 * 1024;
+const MAX_ANSWER: u64 = 1024 * 1024;
 
 pub struct RemoteTagger {
     base_url: String,

@@ -595,7 +595,11 @@ async fn tagging_preferences(
     Form(form): Form<TaggingForm>,
 ) -> Result<HttpResponse, AppError> {
     let language = form.language.trim();
-    let language = if language.is_empty() { "English" } else { language };
+    let language = if language.is_empty() {
+        "English"
+    } else {
+        language
+    };
     if language.chars().count() > 40
         || !language
             .chars()
@@ -611,6 +615,7 @@ async fn tagging_preferences(
         .db
         .run(move |conn| tagging::set_preferences(conn, user_id, consent, &language_kept))
         .await?;
+    state.auth_cache.forget(Invalidation::User(user_id));
     Flash::success(&session, "Tag suggestion settings saved.");
     Ok(see_other("/account#tagging"))
 }

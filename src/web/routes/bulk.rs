@@ -101,7 +101,11 @@ async fn bulk_action(
         Ok(action) => action,
         Err(message) => return refuse(message),
     };
-    let (library, tagger, owner) = (state.library.clone(), state.tagger.clone(), current.user.clone());
+    let (library, tagger, owner) = (
+        state.library.clone(),
+        state.tagger.clone(),
+        current.user.clone(),
+    );
     let (ids, job) = (form.ids.clone(), action.clone());
     let outcome = match state
         .db

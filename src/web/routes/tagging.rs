@@ -82,7 +82,8 @@ impl ChooseForm {
         };
         let mut tags = Vec::new();
         for tag in raw.iter().filter(|tag| !tag.trim().is_empty()) {
-            let tag = normalize_tag(tag).ok_or_else(|| format!("{:?} is not a tag.", tag.trim()))?;
+            let tag =
+                normalize_tag(tag).ok_or_else(|| format!("{:?} is not a tag.", tag.trim()))?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
@@ -142,8 +143,7 @@ async fn suggest(
             })))
         }
         JobStatus::Failed => Err(AppError::ProviderFailed(
-            job.error
-                .unwrap_or_else(|| "The tagger failed.".to_owned()),
+            job.error.unwrap_or_else(|| "The tagger failed.".to_owned()),
         )),
         _ => Ok(HttpResponse::Accepted().json(queued)),
     }

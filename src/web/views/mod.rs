@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
-use crate::db::models::user::ANON_USERNAME;
 use crate::db::models::tag_suggestion::TagSuggestion;
+use crate::db::models::user::ANON_USERNAME;
 use crate::db::models::{Image, PlacedImage, User};
 use crate::domain::ImageKind;
 use crate::storage::Variant;

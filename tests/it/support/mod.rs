@@ -10,6 +10,8 @@ pub mod fake_a1111;
 pub mod fake_comfyui;
 #[allow(clippy::disallowed_types)]
 pub mod fake_openai;
+#[allow(clippy::disallowed_types)]
+pub mod fake_vision;
 pub mod fixtures;
 pub mod helpers;
 pub mod s3_server;
