@@ -120,6 +120,9 @@ fn problem(req: &HttpRequest, body: &serde_json::Value) -> Option<String> {
     (pictures != 1).then(|| format!("{pictures} pictures in the user message"))
 }
 
+/// What the handler shares with the test: what it saw, and how to answer.
+type Shared = (Arc<Mutex<Seen>>, Arc<Mutex<Answer>>);
+
 fn completion(content: &str) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "id": "chatcmpl-fake",
@@ -144,7 +147,7 @@ fn tags_json(tags: &[String]) -> String {
 
 async fn chat(
     req: HttpRequest,
-    state: web::Data<(Arc<Mutex<Seen>>, Arc<Mutex<Answer>>)>,
+    state: web::Data<Shared>,
     body: web::Json<serde_json::Value>,
 ) -> HttpResponse {
     let body = body.into_inner();
