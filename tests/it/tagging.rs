@@ -561,3 +561,108 @@ async fn a_server_without_a_tagger_says_so() {
             .contains("Suggest tags")
     );
 }
+
+#[tokio::test]
+async fn in_chromium_suggestions_appear_by_themselves_and_become_tags() {
+    use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("in_chromium_suggestions_appear_by_themselves_and_become_tags");
+        return;
+    };
+    let (app, fake) = app_with_remote_tagger(None).await;
+    let owner = app.user("chooser").await;
+    consent(&owner).await;
+    // A model that takes its time, so the page has to follow the job.
+    fake.answer(Answer::Slowly(
+        Duration::from_millis(1500),
+        vec!["beach".into(), "sea".into(), "sky".into()],
+    ));
+    let picture = tempfile::Builder::new()
+        .suffix(".png")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(picture.path(), plain(640, 400, [40, 120, 220])).expect("write picture");
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "chooser").await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(|u| !u.contains("/login")).await;
+    browser.goto(&app.url("/upload")).await;
+    browser
+        .fill("#file", &picture.path().display().to_string())
+        .await;
+    browser.fill("#title", "Bay").await;
+    browser.click("main form button[type=submit]").await;
+    let page = browser.wait_for_url(|u| u.contains("/images/")).await;
+    assert!(
+        browser
+            .text("#suggestions")
+            .await
+            .contains("Looking at the picture"),
+        "{}",
+        browser.text("#suggestions").await
+    );
+    browser.screenshot("50-tagging-pending").await;
+    // Nobody reloads: the page follows the job and shows the chips.
+    assert!(
+        browser
+            .wait_until("document.querySelectorAll('#suggestions .suggestion').length === 3")
+            .await,
+        "suggestions appear: {}",
+        browser.text("#suggestions").await
+    );
+    browser.screenshot("51-tagging-suggested").await;
+
+    for (button, after) in [
+        ("button[aria-label='Accept beach']", "Tag \"beach\" added."),
+        ("button[aria-label='Accept sea']", "Tag \"sea\" added."),
+        ("button[aria-label='Dismiss sky']", "Suggestion dismissed."),
+    ] {
+        browser.click(button).await;
+        assert!(
+            browser
+                .wait_until(&format!(
+                    "document.querySelector('.flash') && document.querySelector('.flash').textContent.includes({})",
+                    serde_json::json!(after)
+                ))
+                .await,
+            "{after}: {}",
+            browser.text("main").await
+        );
+    }
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelectorAll('#suggestions .suggestion').length;",
+                serde_json::json!([])
+            )
+            .await,
+        serde_json::json!(0)
+    );
+    let facts = browser.text(".facts .tags").await;
+    assert!(facts.contains("#beach") && facts.contains("#sea") && !facts.contains("#sky"));
+    browser.screenshot("52-tagging-accepted").await;
+
+    // The tag filters the gallery.
+    browser
+        .click(".facts a.tag[href='/gallery?tag=beach']")
+        .await;
+    browser.wait_for_url(|u| u.contains("tag=beach")).await;
+    let id = page.rsplit('/').next().expect("id").to_owned();
+    assert!(
+        browser
+            .wait_until(&format!(
+                "document.querySelector(\".tile a[href='/images/{id}']\") !== null"
+            ))
+            .await,
+        "{}",
+        browser.text("main").await
+    );
+    browser.screenshot("53-tagging-filtered").await;
+    browser.quit().await;
+    assert_eq!(fake.malformed(), Vec::<String>::new());
+}
