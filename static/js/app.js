@@ -76,6 +76,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const download = make("a", { textContent: "Download", className: "lb-download" });
   download.setAttribute("download", "");
   const open = make("a", { textContent: "Open page", className: "lb-open" });
+  const suggested = make("a", { className: "lb-suggested" });
   const full = make("button", { type: "button", textContent: "Fullscreen", className: "lb-full" });
   const close = make("button", { type: "button", textContent: "Close ✕", className: "lb-close" });
   const prev = make("button", { type: "button", textContent: "‹", className: "lb-nav lb-prev" });
@@ -83,7 +84,7 @@ document.addEventListener("DOMContentLoaded", () => {
   prev.setAttribute("aria-label", "Previous picture");
   next.setAttribute("aria-label", "Next picture");
   const dialog = make("dialog", { className: "lightbox" }, [
-    make("div", { className: "lb-bar" }, [open, download, full, close]),
+    make("div", { className: "lb-bar" }, [suggested, open, download, full, close]),
     prev, next,
     make("figure", {}, [image, caption]),
   ]);
@@ -101,6 +102,10 @@ document.addEventListener("DOMContentLoaded", () => {
     caption.textContent = `${link.dataset.title || ""} · ${index + 1} of ${links.length}`;
     download.href = link.dataset.full;
     open.href = link.href;
+    const waiting = Number(link.dataset.suggested) || 0;
+    suggested.hidden = waiting === 0;
+    suggested.textContent = waiting === 1 ? "1 tag suggested" : `${waiting} tags suggested`;
+    suggested.href = `${link.href}#suggestions`;
     prev.hidden = next.hidden = links.length < 2;
   };
   for (const grid of grids) {

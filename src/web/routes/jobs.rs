@@ -2,6 +2,8 @@
 //! without JS) and `GET /api/jobs/{id}`. Only the job's owner (or the anonymous session
 //! that ordered it) sees it; everyone else gets 404.
 
+use std::collections::HashMap;
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -10,13 +12,14 @@ use askama::Template;
 use crate::base::error::AppError;
 use crate::db::models::PlacedImage;
 use crate::db::models::job::{self, Job};
+use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::domain::{JobKind, JobStatus};
 use crate::operations::generation;
 use crate::storage::Variant;
 use crate::web::auth::anon_id;
 use crate::web::extract::{CurrentUser, MaybeUser};
 use crate::web::state::AppState;
-use crate::web::views::{Card, Layout, image_json, media_url, render, url_encode};
+use crate::web::views::{Card, Layout, image_json_suggested, media_url, render, url_encode};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/jobs/{id}", web::get().to(job_page))
@@ -72,6 +75,8 @@ struct JobPage {
     layout: Layout,
     id: i64,
     prompt: String,
+    /// A tagging job: the image it looks at.
+    tagging: Option<i64>,
     status: String,
     pending: bool,
     /// The provider's progress while running, in words ("45% · about 12 s left").
@@ -159,6 +164,9 @@ async fn job_page(
             layout: Layout::new(&session, user.0.as_ref()),
             id: job.id,
             prompt: job.prompt.clone(),
+            tagging: (job.kind == JobKind::Tag)
+                .then(|| job.params["image_id"].as_i64())
+                .flatten(),
             status: job.status.to_string(),
             pending: !job.is_finished(),
             progress: progress_words(&job),
@@ -205,7 +213,11 @@ fn progress_words(job: &Job) -> Option<String> {
     })
 }
 
-fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
+fn job_json(
+    job: &Job,
+    images: &[PlacedImage],
+    suggestions: &HashMap<i64, Vec<TagSuggestion>>,
+) -> serde_json::Value {
     serde_json::json!({
         "id": job.id,
         "status": job.status,
@@ -214,7 +226,10 @@ fn job_json(job: &Job, images: &[PlacedImage]) -> serde_json::Value {
         "kind": job.kind,
         "prompt": job.prompt,
         "error": job.error,
-        "images": images.iter().map(image_json).collect::<Vec<_>>(),
+        "images": images
+            .iter()
+            .map(|placed| image_json_suggested(placed, suggestions))
+            .collect::<Vec<_>>(),
         "created": job.created_at.to_rfc3339(),
         "finished": job.finished_at.map(|at| at.to_rfc3339()),
     })
@@ -228,6 +243,17 @@ async fn api_job(
 ) -> Result<HttpResponse, AppError> {
     let (job, images) =
         visible_job_with_images(&state, user.0.as_ref(), &session, id.into_inner()).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "success": true, "job": job_json(&job, &images) })))
+    // Suggestions are the owner's: an anonymous job's pictures have none.
+    let ids: Vec<i64> = images.iter().map(|placed| placed.image.id).collect();
+    let suggestions = match job.user_id {
+        Some(_) => {
+            state
+                .db
+                .run(move |conn| tag_suggestion::for_images(conn, &ids))
+                .await?
+        }
+        None => HashMap::new(),
+    };
+    let json = job_json(&job, &images, &suggestions);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true, "job": json })))
 }

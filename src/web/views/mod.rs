@@ -485,7 +485,7 @@ pub fn image_json(placed: &PlacedImage) -> serde_json::Value {
 /// images (`tag_suggestion::for_images`).
 pub fn image_json_suggested(
     placed: &PlacedImage,
-    suggestions: &std::collections::HashMap<i64, Vec<TagSuggestion>>,
+    suggestions: &HashMap<i64, Vec<TagSuggestion>>,
 ) -> serde_json::Value {
     let mut json = ImageJson::of(placed);
     json.suggested_tags = suggestions
