@@ -11,30 +11,34 @@ use diesel::Connection;
 
 use super::GenerateError;
 use super::heartbeat::while_alive;
-use super::worker::WorkerContext;
 use crate::base::error::AppError;
+use crate::db::Db;
 use crate::db::models::camera;
 use crate::db::models::job::Job;
 use crate::db::models::tag_suggestion;
 use crate::db::models::{Image, User};
 use crate::domain::ImageKind;
-use crate::services::tagging::TagRequest;
+use crate::services::library::Library;
+use crate::services::tagging::{TagRequest, Tagger};
 use crate::storage::{Variant, mime_for};
 
 /// How many of the owner's tags are shown to a tagger limited by a vocabulary.
 const OWNER_TAGS: i64 = 500;
 
-/// Tags the job's picture; the image id on success (the job page links to it).
-pub(super) async fn produce_tags(ctx: &WorkerContext, job: &Job) -> Result<Vec<i64>, String> {
+/// Tags the job's picture with `tagger`; the image id on success (the job page links to
+/// it).
+pub(super) async fn produce_tags(
+    (db, library, tagger): (&Db, &Library, &Tagger),
+    job: &Job,
+) -> Result<Vec<i64>, String> {
     let image_id = job.params["image_id"]
         .as_i64()
         .ok_or_else(|| "This job's parameters are unreadable.".to_owned())?;
     let owner_id = job
         .user_id
         .ok_or_else(|| "Only an account's pictures are tagged.".to_owned())?;
-    let tagger = ctx.tagger.clone();
-    let seen = ctx
-        .db
+    let tagger = tagger.clone();
+    let seen = db
         .run(move |conn| {
             let owner = User::find(conn, owner_id)?;
             let placed = Image::find_placed(conn, image_id)?;
@@ -60,7 +64,7 @@ pub(super) async fn produce_tags(ctx: &WorkerContext, job: &Job) -> Result<Vec<i
     }
 
     let source = tagger.source();
-    let (library, placed_for_read) = (ctx.library.clone(), placed.clone());
+    let (library, placed_for_read) = (library.clone(), placed.clone());
     let work = web::block(move || {
         let picture = library
             .read(&placed_for_read, Variant::Thumb)
@@ -80,10 +84,9 @@ pub(super) async fn produce_tags(ctx: &WorkerContext, job: &Job) -> Result<Vec<i
             .suggest(&request)
             .map_err(|error| GenerateError(error.0))
     });
-    let found = while_alive(&ctx.db, job, work, || async { None }).await?;
+    let found = while_alive(db, job, work, || async { None }).await?;
 
-    let stored = ctx
-        .db
+    let stored = db
         .run(move |conn| {
             conn.transaction(|conn| {
                 // One more look under the row lock: deleted or given away meanwhile, the

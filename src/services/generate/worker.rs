@@ -216,7 +216,7 @@ async fn produce(
     job: &Job,
 ) -> Result<Vec<i64>, String> {
     if job.kind == JobKind::Tag {
-        return super::tag_job::produce_tags(ctx, job).await;
+        return super::tag_job::produce_tags((&ctx.db, &ctx.library, &ctx.tagger), job).await;
     }
     let params: ImageParams = serde_json::from_value(job.params.clone())
         .map_err(|_| "This job's parameters are unreadable.".to_owned())?;
