@@ -85,13 +85,13 @@ pub fn accept(
     })
 }
 
-/// Drops the chosen suggestions of the owner's image; how many went.
+/// Drops the chosen suggestions of the owner's image; the tags that went.
 pub fn dismiss(
     conn: &mut PgConnection,
     library: &Library,
     (owner_id, image_id): (i64, i64),
     chosen: Chosen,
-) -> Result<usize, AppError> {
+) -> Result<Vec<String>, AppError> {
     conn.transaction(|conn| {
         if library.locked(conn, image_id)?.image.user_id != owner_id {
             return Err(AppError::NotFound);

@@ -14,18 +14,7 @@ const ADMIN: &str = "root";
 
 /// A server with a trusted proxy (so tests choose client addresses) and an admin.
 pub async fn app_with_admin() -> (TestApp, Visitor) {
-    app_with_admin_and(|_| {}).await
-}
-
-/// As [`app_with_admin`], with more settings.
-pub async fn app_with_admin_and(
-    customise: impl FnOnce(&mut HashMap<String, String>),
-) -> (TestApp, Visitor) {
-    let app = spawn_app_with(|s| {
-        admin_settings(s);
-        customise(s);
-    })
-    .await;
+    let app = spawn_app_with(admin_settings).await;
     let admin = app.visitor().signed_in(ADMIN).await;
     (app, admin)
 }

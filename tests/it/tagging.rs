@@ -73,13 +73,14 @@ async fn suggestions_settled(who: &Visitor, id: i64) -> Vec<String> {
     tags_of(&image["suggested_tags"])
 }
 
-fn settings_without_auto(s: &mut HashMap<String, String>) {
-    s.insert("auto_tag".into(), "off".into());
+/// As a server runs by default: every upload and generation gets suggestions unasked.
+fn suggesting_unasked(s: &mut HashMap<String, String>) {
+    s.insert("auto_tag".into(), "suggest".into());
 }
 
 #[tokio::test]
 async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_can() {
-    let (app, admin) = crate::admin::app_with_admin_and(settings_without_auto).await;
+    let (app, admin) = crate::admin::app_with_admin().await;
     let owner = app.user("tagger").await;
     let id = app
         .upload_ok(
@@ -198,7 +199,7 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
 
 #[tokio::test]
 async fn too_many_tags_are_refused_beside_the_form_and_change_nothing() {
-    let app = spawn_app_with(settings_without_auto).await;
+    let app = crate::support::helpers::spawn_app().await;
     let owner = app.user("crowded").await;
     let full: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let id = app
@@ -237,6 +238,7 @@ async fn app_with_remote_tagger(vocabulary: Option<&str>) -> (TestApp, FakeVisio
         path
     });
     let app = spawn_app_with(move |s| {
+        suggesting_unasked(s);
         s.insert("tagger".into(), "openai".into());
         s.insert("tagger_base_url".into(), base);
         s.insert("tagger_api_key".into(), fake_vision::KEY.into());
@@ -293,7 +295,7 @@ async fn the_remote_tagger_sees_only_pictures_of_accounts_that_said_yes() {
             .await
             .contains(fake_vision::MODEL)
     );
-    assert_eq!(app.count_jobs(), 0);
+    assert_eq!(app.count_tag_jobs(), 0);
     assert_eq!(fake.requests(), 0, "the fake saw nothing");
 
     // Once it agrees, an upload is sent (the preview, as a data URL) and suggested.
@@ -432,15 +434,15 @@ async fn a_job_whose_picture_went_away_stores_nothing() {
         vec!["beach".into()],
     ));
     for gone in ["deleted", "given away"] {
-        let id = app.upload_ok(&owner, plain(64, 64, [0, 0, 0]), &[]).await;
-        // Wait for the upload's own job to reach the slow model, then take the picture away.
+        // Once the upload's own job has reached the slow model, take the picture away.
         let seen = fake.requests();
-        poll(
+        let id = app.upload_ok(&owner, plain(64, 64, [0, 0, 0]), &[]).await;
+        let reached = poll(
             Duration::from_secs(5),
             || async { fake.requests() },
             |n| *n > seen,
-        )
-        .await;
+        );
+        assert!(reached.await > seen, "{gone}: the job reached the model");
         if gone == "deleted" {
             let response = owner.submit(&format!("/images/{id}/delete"), &[]).await;
             assert_eq!(response.status(), 303);
@@ -486,7 +488,7 @@ async fn a_job_whose_picture_went_away_stores_nothing() {
 
 #[tokio::test]
 async fn uploads_and_generations_get_suggestions_unasked_and_bulk_asks_for_many() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app_with(suggesting_unasked).await;
     let owner = app.user("eager").await;
     let upload = app
         .upload_ok(&owner, plain(300, 600, [250, 250, 250]), &[])
@@ -536,6 +538,7 @@ async fn uploads_and_generations_get_suggestions_unasked_and_bulk_asks_for_many(
 #[tokio::test]
 async fn a_server_without_a_tagger_says_so() {
     let app = spawn_app_with(|s| {
+        suggesting_unasked(s);
         s.insert("tagger".into(), "off".into());
     })
     .await;
@@ -554,7 +557,7 @@ async fn a_server_without_a_tagger_says_so() {
             .unwrap_or_default()
             .contains("turned off")
     );
-    assert_eq!(app.count_jobs(), 0, "no job unasked either");
+    assert_eq!(app.count_tag_jobs(), 0, "no job unasked either");
     assert!(
         !app.page(&owner, &format!("/images/{id}"))
             .await

@@ -85,11 +85,12 @@ pub struct IpGroup {
     pub total_groups: i64,
 }
 
-/// Every generation and upload with its address and (if any) account.
+/// Every generation and upload with its address and (if any) account. Tagging jobs make
+/// no pictures and are not counted as generations anywhere an admin looks for content.
 const ACTIVITY: &str = "
     SELECT j.client_ip AS ip, 'generation' AS kind, j.user_id, (j.anon_id IS NOT NULL) AS anonymous,
            j.created_at AS at
-    FROM generation_jobs j WHERE j.client_ip IS NOT NULL
+    FROM generation_jobs j WHERE j.client_ip IS NOT NULL AND j.kind <> 'tag'
     UNION ALL
     SELECT i.client_ip, 'upload', i.user_id, FALSE, i.created_at
     FROM images i WHERE i.kind = 'upload' AND i.client_ip IS NOT NULL";
@@ -211,7 +212,7 @@ const CASE_ROWS: &str = "
            j.prompt, j.status, j.created_at AS at, j.client_ip::cidr AS ip, j.image_ids,
            j.params -> 'charge' AS charge, (j.params ->> 'seconds')::integer AS seconds
     FROM generation_jobs j LEFT JOIN users u ON u.id = j.user_id
-    WHERE j.client_ip <<= $1
+    WHERE j.client_ip <<= $1 AND j.kind <> 'tag'
     UNION ALL
     SELECT 'upload', i.id, i.user_id, u.username, FALSE, i.title, 'stored', i.created_at,
            i.client_ip::cidr, ARRAY[i.id], NULL, NULL
@@ -263,7 +264,7 @@ pub struct Footprint {
 pub fn footprint(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Footprint> {
     diesel::sql_query(
         "SELECT (SELECT count(*) FROM images WHERE client_ip <<= $1) AS images,
-                (SELECT count(*) FROM generation_jobs WHERE client_ip <<= $1) AS jobs,
+                (SELECT count(*) FROM generation_jobs WHERE client_ip <<= $1 AND kind <> 'tag') AS jobs,
                 (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM images WHERE client_ip <<= $1) AS disk_bytes,
                 (SELECT count(DISTINCT user_id) FROM images WHERE client_ip <<= $1) AS accounts",
     )

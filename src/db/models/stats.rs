@@ -33,8 +33,8 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
         "SELECT
            (SELECT count(*) FROM users WHERE username <> '_anon') AS users,
            (SELECT count(*) FROM users WHERE username <> '_anon' AND created_at >= date_trunc('day', now())) AS users_today,
-           (SELECT count(*) FROM generation_jobs WHERE created_at >= date_trunc('day', now())) AS generations_today,
-           (SELECT count(*) FROM generation_jobs WHERE created_at >= now() - interval '7 days') AS generations_week,
+           (SELECT count(*) FROM generation_jobs WHERE kind <> 'tag' AND created_at >= date_trunc('day', now())) AS generations_today,
+           (SELECT count(*) FROM generation_jobs WHERE kind <> 'tag' AND created_at >= now() - interval '7 days') AS generations_week,
            (SELECT count(*) FROM images WHERE kind = 'upload' AND created_at >= date_trunc('day', now())) AS uploads_today,
            (SELECT count(*) FROM generation_jobs WHERE status = 'queued') AS jobs_queued,
            (SELECT count(*) FROM generation_jobs WHERE status = 'running') AS jobs_running,
@@ -57,7 +57,7 @@ pub struct TopAddress {
 pub fn top_addresses(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<TopAddress>> {
     diesel::sql_query(
         "SELECT client_ip::cidr AS ip, count(*) AS generations FROM generation_jobs
-         WHERE client_ip IS NOT NULL AND created_at >= now() - interval '24 hours'
+         WHERE client_ip IS NOT NULL AND kind <> 'tag' AND created_at >= now() - interval '24 hours'
          GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT $1",
     )
     .bind::<BigInt, _>(limit)

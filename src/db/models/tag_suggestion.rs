@@ -92,18 +92,21 @@ pub fn replace(
     Ok(())
 }
 
-/// Drops the image's suggestions named in `tags` (all of them with `None`); how many.
+/// Drops the image's suggestions named in `tags` (all of them with `None`); the tags
+/// that went.
 pub fn remove(
     conn: &mut PgConnection,
     image_id: i64,
     tags: Option<&[String]>,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     let of_image = tag_suggestions::table.filter(tag_suggestions::image_id.eq(image_id));
     match tags {
-        None => diesel::delete(of_image).execute(conn),
-        Some(tags) => {
-            diesel::delete(of_image.filter(tag_suggestions::tag.eq_any(tags))).execute(conn)
-        }
+        None => diesel::delete(of_image)
+            .returning(tag_suggestions::tag)
+            .get_results(conn),
+        Some(tags) => diesel::delete(of_image.filter(tag_suggestions::tag.eq_any(tags)))
+            .returning(tag_suggestions::tag)
+            .get_results(conn),
     }
 }
 

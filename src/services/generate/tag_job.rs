@@ -25,8 +25,9 @@ use crate::storage::{Variant, mime_for};
 /// How many of the owner's tags are shown to a tagger limited by a vocabulary.
 const OWNER_TAGS: i64 = 500;
 
-/// Tags the job's picture with `tagger`; the image id on success (the job page links to
-/// it).
+/// Tags the job's picture with `tagger`. A tagging job makes no picture, so it lists
+/// none (`image_ids` stays the pictures a job made); its page finds the image in its
+/// parameters.
 pub(super) async fn produce_tags(
     (db, library, tagger): (&Db, &Library, &Tagger),
     job: &Job,
@@ -111,11 +112,7 @@ pub(super) async fn produce_tags(
         })
         .await
         .map_err(|err| err.message())?;
-    if stored {
-        Ok(vec![placed.image.id])
-    } else {
-        Err(gone())
-    }
+    if stored { Ok(Vec::new()) } else { Err(gone()) }
 }
 
 fn gone() -> String {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::generate::finished;
 use super::images::{image_page_with, owned_image};
 use crate::base::error::AppError;
-use crate::db::models::tag_suggestion;
+use crate::db::models::{PlacedImage, tag_suggestion};
 use crate::domain::{JobStatus, normalize_tag};
 use crate::operations::tagging::{self, Chosen};
 use crate::services::quota::ClientIp;
@@ -149,6 +149,13 @@ async fn suggest(
     }
 }
 
+/// What the owner decided about some suggestions.
+#[derive(Clone, Copy)]
+enum Decision {
+    Accept,
+    Dismiss,
+}
+
 async fn accept(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -157,42 +164,17 @@ async fn accept(
     id: web::Path<i64>,
     FormOrJson(form): FormOrJson<ChooseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let chosen = form.chosen().map_err(AppError::BadRequest)?;
-    let (library, image_id, owner_id) = (state.library.clone(), placed.image.id, current.user.id);
-    let accepted = state
-        .db
-        .run(move |conn| tagging::accept(conn, &library, (owner_id, image_id), chosen))
-        .await?;
-    state.media_cache.forget_image(image_id);
-    let accepted = match accepted {
-        Ok(accepted) => accepted,
-        Err(message) if wants_json(&req) => return Err(AppError::BadRequest(message)),
-        Err(message) => {
-            return image_page_with(
-                &state,
-                &session,
-                &current,
-                placed,
-                StatusCode::BAD_REQUEST,
-                Some(message),
-            )
-            .await;
-        }
-    };
-    let message = match accepted.len() {
-        0 => "Nothing to accept: those were not suggested.".to_owned(),
-        1 => format!("Tag \"{}\" added.", accepted[0]),
-        n => format!("{n} tags added."),
-    };
-    let back = format!("/images/{image_id}");
-    Ok(done(
+    let image = owned_image(&state, &current, id.into_inner(), false).await?;
+    decide(
+        Decision::Accept,
         &req,
+        &state,
         &session,
-        &message,
-        &back,
-        serde_json::json!({ "accepted": accepted }),
-    ))
+        &current,
+        image,
+        form,
+    )
+    .await
 }
 
 async fn dismiss(
@@ -203,23 +185,70 @@ async fn dismiss(
     id: web::Path<i64>,
     FormOrJson(form): FormOrJson<ChooseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let image = owned_image(&state, &current, id.into_inner(), false).await?;
+    decide(
+        Decision::Dismiss,
+        &req,
+        &state,
+        &session,
+        &current,
+        image,
+        form,
+    )
+    .await
+}
+
+/// Accepts or dismisses the suggestions the form names; back to the image page (or
+/// JSON), with a refusal (too many tags) shown beside the picture.
+async fn decide(
+    decision: Decision,
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    placed: PlacedImage,
+    form: ChooseForm,
+) -> Result<HttpResponse, AppError> {
     let chosen = form.chosen().map_err(AppError::BadRequest)?;
     let (library, image_id, owner_id) = (state.library.clone(), placed.image.id, current.user.id);
-    let dismissed = state
+    let outcome = state
         .db
-        .run(move |conn| tagging::dismiss(conn, &library, (owner_id, image_id), chosen))
+        .run(move |conn| {
+            let image = (owner_id, image_id);
+            match decision {
+                Decision::Accept => tagging::accept(conn, &library, image, chosen),
+                Decision::Dismiss => tagging::dismiss(conn, &library, image, chosen).map(Ok),
+            }
+        })
         .await?;
-    let message = match dismissed {
-        1 => "Suggestion dismissed.".to_owned(),
-        n => format!("{n} suggestions dismissed."),
+    state.media_cache.forget_image(image_id);
+    let tags = match outcome {
+        Ok(tags) => tags,
+        Err(message) if wants_json(req) => return Err(AppError::BadRequest(message)),
+        Err(message) => {
+            let status = StatusCode::BAD_REQUEST;
+            return image_page_with(state, session, current, placed, status, Some(message)).await;
+        }
+    };
+    let (message, field) = match (decision, tags.as_slice()) {
+        (Decision::Accept, []) => (
+            "Nothing to accept: those were not suggested.".to_owned(),
+            "accepted",
+        ),
+        (Decision::Accept, [tag]) => (format!("Tag \"{tag}\" added."), "accepted"),
+        (Decision::Accept, many) => (format!("{} tags added.", many.len()), "accepted"),
+        (Decision::Dismiss, [_]) => ("Suggestion dismissed.".to_owned(), "dismissed"),
+        (Decision::Dismiss, many) => (
+            format!("{} suggestions dismissed.", many.len()),
+            "dismissed",
+        ),
     };
     let back = format!("/images/{image_id}");
     Ok(done(
-        &req,
-        &session,
+        req,
+        session,
         &message,
         &back,
-        serde_json::json!({ "dismissed": dismissed }),
+        serde_json::json!({ field: tags }),
     ))
 }

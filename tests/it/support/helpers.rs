@@ -165,6 +165,9 @@ pub fn test_settings(data_dir: &std::path::Path) -> HashMap<String, String> {
         // Tests that are not about quotas should not run out of credits; the quota tests
         // set their own.
         ("signup_credits".to_owned(), "1000".to_owned()),
+        // Tests that count jobs, addresses or rows should not meet tagging jobs they did
+        // not ask for; the tagging tests turn suggestions unasked back on.
+        ("auto_tag".to_owned(), "off".to_owned()),
     ])
 }
 
@@ -435,13 +438,28 @@ impl TestApp {
             .expect("count images")
     }
 
+    /// Generation jobs of every kind that makes pictures (tagging jobs are not counted:
+    /// see [`TestApp::count_tag_jobs`]).
     pub fn count_jobs(&self) -> i64 {
-        use atelier::db::schema::generation_jobs::dsl::generation_jobs;
-        use diesel::QueryDsl;
-        generation_jobs
-            .count()
-            .get_result(&mut self.conn())
-            .expect("count jobs")
+        self.count_jobs_where(false)
+    }
+
+    /// Tagging jobs.
+    pub fn count_tag_jobs(&self) -> i64 {
+        self.count_jobs_where(true)
+    }
+
+    fn count_jobs_where(&self, tagging: bool) -> i64 {
+        use atelier::db::schema::generation_jobs as jobs;
+        use diesel::{ExpressionMethods, QueryDsl};
+        let tag = atelier::domain::JobKind::Tag;
+        let query = jobs::table.count().into_boxed();
+        let query = if tagging {
+            query.filter(jobs::kind.eq(tag))
+        } else {
+            query.filter(jobs::kind.ne(tag))
+        };
+        query.get_result(&mut self.conn()).expect("count jobs")
     }
 
     /// `GET /api/jobs/{id}` as `client` until the job has finished (up to 10 s); its JSON.
