@@ -204,6 +204,9 @@ settings! {
     tag_vocabulary: Option<PathBuf> = optional_path(),
     /// `suggest`: every upload and generation gets suggestions; `off`: only on request.
     auto_tag: String = text_or("suggest"),
+    /// What one picture's suggestions cost an account (refunded when the tagger fails);
+    /// above 0, suggestions are made only when asked.
+    credits_per_tagging: u32 = parsed(0),
     /// Anonymous uses per IP key in the rolling window (0: sign-in required). Uploads
     /// always need an account.
     anon_generate_limit: u32 = parsed(3),

@@ -71,7 +71,8 @@ impl BulkAction {
 pub struct BulkOutcome {
     pub done: Vec<PlacedImage>,
     pub tokens: Vec<String>,
-    /// Images whose merged tags would break the tag rules (more than 20).
+    /// Images left as they were: their merged tags would break the tag rules (more than
+    /// 20), or their suggestions would cost more credits than are left.
     pub refused: usize,
     /// The folder images were moved to.
     pub folder: Option<Folder>,
@@ -83,7 +84,7 @@ enum Applied {
     Done(Option<String>),
     /// The row is gone; its files go once that is committed.
     Deleted(Vec<ObjectKey>),
-    /// Left as it was (tags over the limit).
+    /// Left as it was (tags over the limit, or no credits for its suggestions).
     Refused,
 }
 
@@ -121,7 +122,13 @@ fn apply(
             listing::set_favourite(conn, user_id, image.id, *starred)?;
         }
         BulkAction::SuggestTags => {
-            Tagger::enqueue(conn, actor.owner, image.id, Some(actor.client_ip))?;
+            let asked =
+                super::tagging::request(conn, actor.tagger, actor.owner, image.id, actor.client_ip);
+            match asked {
+                Ok(_) => {}
+                Err(AppError::PaymentRequired(_)) => return Ok(Applied::Refused),
+                Err(err) => return Err(err),
+            }
         }
     }
     Ok(Applied::Done(None))
@@ -135,12 +142,8 @@ pub fn run(
     action: &BulkAction,
 ) -> Result<BulkOutcome, AppError> {
     let (library, user_id) = (actor.library, actor.owner.id);
-    if *action == BulkAction::SuggestTags && !actor.tagger.may_tag(actor.owner) {
-        return Err(AppError::BadRequest(if actor.tagger.is_off() {
-            "Tag suggestions are turned off on this server.".into()
-        } else {
-            "Turn on tag suggestions in your account first.".into()
-        }));
+    if *action == BulkAction::SuggestTags {
+        super::tagging::check(actor.tagger, actor.owner)?;
     }
     let mut images = Image::placed_by_ids(conn, ids)?;
     images.retain(|placed| placed.image.user_id == user_id);

@@ -7,11 +7,13 @@ use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
-use crate::db::models::job::Job;
+use crate::db::models::job::{self, Job};
 use crate::db::models::tag_suggestion;
 use crate::db::models::{Image, User};
 use crate::domain::MAX_TAGS;
 use crate::services::library::Library;
+use crate::services::quota::charge::Reservation;
+use crate::services::quota::credits::{self, Entry};
 use crate::services::tagging::Tagger;
 
 /// Which suggestions an accept or dismiss names.
@@ -20,8 +22,9 @@ pub enum Chosen {
     Tags(Vec<String>),
 }
 
-/// Queues a tagging job for the owner's image; a refusal the owner can act on when the
-/// server has no tagger or the remote one lacks their consent.
+/// Queues a tagging job for the owner's image, charging what it costs (in the same
+/// transaction; refunded if the job fails); a refusal the owner can act on when the
+/// server has no tagger, the remote one lacks their consent, or the credits run short.
 pub fn request(
     conn: &mut PgConnection,
     tagger: &Tagger,
@@ -29,6 +32,48 @@ pub fn request(
     image_id: i64,
     client_ip: IpNetwork,
 ) -> Result<Job, AppError> {
+    conn.transaction(|conn| {
+        check(tagger, owner)?;
+        let cost = tagger.credits();
+        if cost == 0 {
+            return Ok(Tagger::enqueue(
+                conn,
+                owner,
+                image_id,
+                Some(client_ip),
+                None,
+            )?);
+        }
+        let id = job::next_id(conn)?;
+        let entry = Entry {
+            job_id: Some(id),
+            actor_id: None,
+            note: "tag suggestions",
+        };
+        if credits::charge(conn, owner.id, cost, &entry)?.is_none() {
+            return Err(AppError::PaymentRequired(format!(
+                "Tag suggestions cost {cost} credit{} a picture, and your credits have run out.",
+                if cost == 1 { "" } else { "s" }
+            )));
+        }
+        let charge = serde_json::to_value(Reservation {
+            credits: cost,
+            ..Reservation::default()
+        })
+        .map_err(AppError::internal)?;
+        Ok(Tagger::enqueue(
+            conn,
+            owner,
+            image_id,
+            Some(client_ip),
+            Some((id, charge)),
+        )?)
+    })
+}
+
+/// Whether the tagger may be asked about the owner's pictures at all, as a refusal in
+/// words.
+pub fn check(tagger: &Tagger, owner: &User) -> Result<(), AppError> {
     if tagger.is_off() {
         return Err(AppError::BadRequest(
             "Tag suggestions are turned off on this server.".into(),
@@ -40,7 +85,7 @@ pub fn request(
                 .into(),
         ));
     }
-    Ok(Tagger::enqueue(conn, owner, image_id, Some(client_ip))?)
+    Ok(())
 }
 
 /// Adds the chosen suggestions to the image's tags and drops them from the suggestions,

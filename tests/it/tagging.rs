@@ -227,6 +227,14 @@ async fn too_many_tags_are_refused_beside_the_form_and_change_nothing() {
 
 /// An app whose tagger is the fake vision server, answering as told.
 async fn app_with_remote_tagger(vocabulary: Option<&str>) -> (TestApp, FakeVision) {
+    app_with_remote_tagger_and(vocabulary, |_| {}).await
+}
+
+/// As [`app_with_remote_tagger`], with more settings.
+async fn app_with_remote_tagger_and(
+    vocabulary: Option<&str>,
+    customise: impl FnOnce(&mut HashMap<String, String>),
+) -> (TestApp, FakeVision) {
     let fake = fake_vision::start().await;
     let base = fake.base_url.clone();
     let vocabulary = vocabulary.map(|words| {
@@ -247,6 +255,7 @@ async fn app_with_remote_tagger(vocabulary: Option<&str>) -> (TestApp, FakeVisio
         if let Some(path) = vocabulary {
             s.insert("tag_vocabulary".into(), path.display().to_string());
         }
+        customise(s);
     })
     .await;
     (app, fake)
@@ -668,4 +677,43 @@ async fn in_chromium_suggestions_appear_by_themselves_and_become_tags() {
     browser.screenshot("53-tagging-filtered").await;
     browser.quit().await;
     assert_eq!(fake.malformed(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn suggestions_that_cost_credits_are_charged_once_refunded_on_failure_and_never_unasked() {
+    let (app, fake) = app_with_remote_tagger_and(None, |s| {
+        s.insert("credits_per_tagging".into(), "2".into());
+        s.insert("signup_credits".into(), "3".into());
+    })
+    .await;
+    let owner = app.user("payer").await;
+    consent(&owner).await;
+    let id = app.upload_ok(&owner, plain(50, 50, [9, 9, 9]), &[]).await;
+    assert_eq!(app.count_tag_jobs(), 0, "nothing unasked when it costs");
+    assert!(
+        app.page(&owner, &format!("/images/{id}"))
+            .await
+            .contains("Suggest tags (2 credits)")
+    );
+    let path = format!("/images/{id}/suggest-tags");
+
+    // A failed tagging gives the credits back.
+    fake.answer(Answer::Prose);
+    let (status, _) = post_json(&owner, &path, serde_json::json!({})).await;
+    assert_eq!(status, 502);
+    assert_eq!(app.credits_of("payer"), 3, "refunded");
+    // A good one is paid for once; then the credits are short.
+    fake.answer(Answer::Tags(vec!["sea".into()]));
+    let (status, answer) = post_json(&owner, &path, serde_json::json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.credits_of("payer"), 1);
+    let (status, answer) = post_json(&owner, &path, serde_json::json!({})).await;
+    assert_eq!(status, 402, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("credits")
+    );
+    assert_eq!(app.credits_of("payer"), 1, "a refusal takes nothing");
 }

@@ -65,6 +65,8 @@ pub struct Tagger {
     vocabulary: Option<Arc<Vec<String>>>,
     /// `ATELIER_AUTO_TAG=suggest`: uploads and generations get suggestions unasked.
     auto: bool,
+    /// Credits one picture's suggestions cost (`ATELIER_CREDITS_PER_TAGGING`).
+    credits: i64,
 }
 
 enum TaggerKind {
@@ -105,12 +107,19 @@ impl Tagger {
             kind: Arc::new(kind),
             vocabulary,
             auto,
+            credits: i64::from(settings.credits_per_tagging),
         })
     }
 
-    /// Whether new pictures get suggestions without being asked.
+    /// Whether new pictures get suggestions without being asked (never when they cost
+    /// credits: nobody pays for what they did not ask for).
     pub fn suggests_unasked(&self) -> bool {
-        self.auto && !self.is_off()
+        self.auto && !self.is_off() && self.credits == 0
+    }
+
+    /// What one picture's suggestions cost.
+    pub fn credits(&self) -> i64 {
+        self.credits
     }
 
     pub fn is_off(&self) -> bool {
@@ -142,22 +151,29 @@ impl Tagger {
     }
 
     /// Queues a `tag` job for `owner`'s image (the job checks owner and consent again when
-    /// it runs). The caller has checked [`Tagger::may_tag`].
+    /// it runs). The caller has checked [`Tagger::may_tag`] and, when it costs, charged
+    /// the job `id` (recorded as `params.charge`, refunded if the job fails).
     pub fn enqueue(
         conn: &mut PgConnection,
         owner: &User,
         image_id: i64,
         client_ip: Option<IpNetwork>,
+        paid: Option<(i64, serde_json::Value)>,
     ) -> diesel::QueryResult<Job> {
+        let (id, charge) = paid.unzip();
+        let mut params = serde_json::json!({ "image_id": image_id });
+        if let Some(charge) = charge {
+            params["charge"] = charge;
+        }
         job::enqueue(
             conn,
             &NewJob {
-                id: None,
+                id,
                 user_id: Some(owner.id),
                 owner_key: &format!("user:{}", owner.id),
                 kind: JobKind::Tag,
                 prompt: "",
-                params: serde_json::json!({ "image_id": image_id }),
+                params,
                 client_ip,
                 anon_id: None,
             },
@@ -177,7 +193,7 @@ impl Tagger {
             return Ok(0);
         }
         for &image_id in image_ids {
-            Self::enqueue(conn, owner, image_id, client_ip)?;
+            Self::enqueue(conn, owner, image_id, client_ip, None)?;
         }
         Ok(image_ids.len())
     }
@@ -263,6 +279,7 @@ mod tests {
             vocabulary: vocabulary
                 .map(|words| Arc::new(words.into_iter().map(String::from).collect())),
             auto: true,
+            credits: 0,
         }
     }
 

@@ -153,11 +153,16 @@ async fn bulk_action(
         }
     };
     if outcome.refused > 0 {
-        message.push_str(&format!(
-            " {} would have had more than 20 tags and {} left as they were.",
-            outcome.refused,
-            if outcome.refused == 1 { "was" } else { "were" }
-        ));
+        let (n, were) = match outcome.refused {
+            1 => ("1".to_owned(), "was"),
+            n => (n.to_string(), "were"),
+        };
+        message.push_str(&match action {
+            BulkAction::SuggestTags => {
+                format!(" {n} {were} not asked about: your credits ran out.")
+            }
+            _ => format!(" {n} would have had more than 20 tags and {were} left as they were."),
+        });
     }
     let links: Vec<(String, String)> = outcome
         .done

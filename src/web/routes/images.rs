@@ -107,8 +107,10 @@ struct ImagePage {
     suggestions: Vec<(String, String, String)>,
     /// The tagging job still at work (the page follows it and shows what it found).
     tagging_job: Option<i64>,
-    /// Whether this server can suggest tags for the owner ("Suggest tags" is offered).
+    /// Whether this server can suggest tags for the owner ("Suggest tags" is offered),
+    /// and what that costs.
     can_suggest: bool,
+    suggest_cost: i64,
 }
 
 async fn image_page(
@@ -238,6 +240,7 @@ pub(super) async fn image_page_with(
                 .collect(),
             tagging_job: data.tagging_job,
             can_suggest: state.tagger.may_tag(&current.user),
+            suggest_cost: state.tagger.credits(),
         },
     )
 }
