@@ -128,6 +128,9 @@ settings! {
     session_key: Option<String> = optional(),
     cookie_secure: bool = parsed(false),
     session_ttl_secs: u64 = parsed(14 * 24 * 3600),
+    /// Who may create an account: `open` (anyone), `invite` (with an admin's invite link)
+    /// or `closed` (nobody; admins still create accounts with the CLI).
+    registration: Registration = parsed(Registration::Open),
     /// How long the image proxy may serve a row or a small file from memory (every change
     /// is forgotten at once anyway; this bounds what another writer could leave stale).
     media_cache_secs: u64 = parsed(10),
@@ -230,6 +233,27 @@ settings! {
     admin_username: Option<String> = optional(),
     admin_email: Option<String> = optional(),
     admin_password: Option<String> = untrimmed(),
+}
+
+/// `ATELIER_REGISTRATION`: who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+impl FromStr for Registration {
+    type Err = String;
+
+    fn from_str(word: &str) -> Result<Self, String> {
+        match word {
+            "open" => Ok(Registration::Open),
+            "invite" => Ok(Registration::Invite),
+            "closed" => Ok(Registration::Closed),
+            other => Err(format!("must be open, invite or closed, not {other:?}")),
+        }
+    }
 }
 
 impl Settings {

@@ -23,6 +23,8 @@ pub enum AppError {
     Forbidden(String),
     /// The request itself is malformed or its values are out of range.
     BadRequest(String),
+    /// A one-time link that was used or has expired.
+    Gone(String),
     /// The body is larger than allowed (an upload over the size or pixel limit).
     PayloadTooLarge(String),
     /// The body is of a type Atelier does not take (an upload that is not an image).
@@ -97,6 +99,7 @@ impl AppError {
             AppError::Forbidden(msg)
             | AppError::Unauthorized(msg)
             | AppError::BadRequest(msg)
+            | AppError::Gone(msg)
             | AppError::PayloadTooLarge(msg)
             | AppError::UnsupportedMediaType(msg)
             | AppError::Unprocessable(msg)
@@ -141,6 +144,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired | AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -89,6 +89,16 @@ pub enum Command {
         #[arg(long, value_parser = ["s3", "local"])]
         to: String,
     },
+    /// Reset an account's password: a new one read from stdin, or with `--link` a one-time
+    /// link (valid an hour) printed for the user. Either way every session and API token
+    /// of the account ends, and the reset is in the audit log.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        /// Print a one-time reset link instead of reading a new password.
+        #[arg(long)]
+        link: bool,
+    },
     /// Add credits to an account (negative amounts take them away), with a ledger row.
     GrantCredits {
         #[arg(long)]
@@ -196,6 +206,33 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::MigrateStorage { to } => {
             let mut conn = migrated(&database, &settings)?;
             migrate_storage(&mut conn, &settings, &to)
+        }
+        Command::ResetPassword { username, link } => {
+            let mut conn = migrated(&database, &settings)?;
+            let user = crate::db::models::User::find_by_login(&mut conn, &username)?
+                .with_context(|| format!("no account named {username:?}"))?;
+            let by = crate::operations::access::Resetter::CommandLine;
+            if link {
+                let token = crate::operations::access::make_reset_link(&mut conn, &by, &user)
+                    .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+                let origin = settings.public_url.as_deref().unwrap_or("");
+                println!("{origin}/password/reset?token={token}");
+                if origin.is_empty() {
+                    eprintln!("(set ATELIER_PUBLIC_URL to print the whole address)");
+                }
+            } else {
+                let password = read_new_password(&user.username)?;
+                let password = crate::domain::NewPassword::parse(&password, &password)
+                    .map_err(|problem| anyhow::anyhow!(problem.message()))?;
+                let hash = bcrypt::hash(password.expose(), settings.bcrypt_cost)?;
+                let reset = crate::operations::access::reset_password(&mut conn, &by, &user, &hash)
+                    .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+                println!(
+                    "new password set for {}; {} sessions and {} API tokens ended",
+                    user.username, reset.sessions, reset.tokens
+                );
+            }
+            Ok(())
         }
         Command::GrantCredits {
             username,
@@ -450,6 +487,20 @@ impl Database {
             }
         }
     }
+}
+
+/// A new password for `username`, one line from stdin.
+fn read_new_password(username: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("New password for {username} (input is visible): ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn read_password(settings: &Settings) -> anyhow::Result<String> {

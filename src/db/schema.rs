@@ -146,6 +146,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    invites (id) {
+        id -> Int8,
+        token_hash -> Bytea,
+        email -> Nullable<Text>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        used_by -> Nullable<Int8>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     ip_blocks (id) {
         id -> Int8,
         network -> Cidr,
@@ -186,6 +200,17 @@ diesel::table! {
         ip_key -> Inet,
         account_key -> Text,
         at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -237,6 +262,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         remote_tagging -> Bool,
         tag_language -> Text,
+        password_reset_notice -> Bool,
     }
 }
 
@@ -265,10 +291,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     free_image_allowances,
     generation_jobs,
     images,
+    invites,
     ip_blocks,
     library_versions,
     limit_overrides,
     login_failures,
+    password_resets,
     sessions,
     tag_suggestions,
     usage_events,

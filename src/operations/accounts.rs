@@ -14,6 +14,8 @@ use crate::db::models::{NewUser, SessionRow, User};
 use crate::domain::{Email, NewPassword, Role, Username};
 use crate::services::quota::credits::{self, Entry, Reason};
 
+use super::access::{self, Admission};
+
 /// An admin's fields from raw input, checked, with the password hashed.
 struct AdminInput {
     username: Username,
@@ -102,15 +104,17 @@ pub fn ensure_admin_from_settings(
 }
 
 /// Registers a user with an already hashed password and gives them `signup_credits` (with
-/// a ledger row), in one transaction. A taken username or email is the inner error.
+/// a ledger row), in one transaction with the registration mode's check (and the invite
+/// it uses up). A taken username or email is the inner error; a refused admission is 403.
 pub fn register(
     conn: &mut PgConnection,
-    username: &Username,
-    email: &Email,
+    admission: Admission<'_>,
+    (username, email): (&Username, &Email),
     password_hash: &str,
     signup_credits: i64,
 ) -> Result<Result<User, UniqueFieldTaken>, AppError> {
     conn.transaction(|conn| {
+        let invite = access::admit(conn, admission, email.as_str())?;
         let created = User::create(
             conn,
             &NewUser {
@@ -122,6 +126,9 @@ pub fn register(
             },
         )?;
         if let Ok(user) = &created {
+            if let Some(invite) = &invite {
+                access::invite_used(conn, invite, user.id)?;
+            }
             if signup_credits > 0 {
                 credits::add(
                     conn,

@@ -5,7 +5,7 @@
 //! between the two, on the hashing pool.
 
 use chrono::Duration;
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
 use crate::base::error::AppError;
@@ -51,10 +51,10 @@ pub fn start(
 }
 
 /// The password was right: the attempt and the account's earlier failures are forgotten.
-pub fn succeed(conn: &mut PgConnection, attempt: &Attempt) -> Result<(), AppError> {
-    Ok(login_failure::clear_after_success(
-        conn,
-        attempt.failure_id,
-        &attempt.account_key,
-    )?)
+/// Whether someone else had reset the password since the last sign-in (said once).
+pub fn succeed(conn: &mut PgConnection, attempt: &Attempt, user_id: i64) -> Result<bool, AppError> {
+    conn.transaction(|conn| {
+        login_failure::clear_after_success(conn, attempt.failure_id, &attempt.account_key)?;
+        Ok(User::take_reset_notice(conn, user_id)?)
+    })
 }

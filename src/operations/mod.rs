@@ -13,6 +13,7 @@
 //! field, an inner `Result` whose error names the field (`UniqueFieldTaken`, `Refusal`,
 //! `ImageProblem`).
 
+pub mod access;
 pub mod accounts;
 pub mod admin;
 pub mod bulk;

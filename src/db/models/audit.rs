@@ -49,6 +49,26 @@ pub fn record(
     Ok(())
 }
 
+/// An audit row for an action taken on the server's command line (no account, no
+/// address).
+pub fn record_command_line(
+    conn: &mut PgConnection,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(admin_audit::table)
+        .values((
+            admin_audit::actor_id.eq(None::<i64>),
+            admin_audit::actor_name.eq("command line"),
+            admin_audit::action.eq(action),
+            admin_audit::target.eq(target),
+            admin_audit::detail.eq(detail),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// What the audit page filters by (empty: everything).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -26,6 +26,8 @@ pub struct User {
     pub remote_tagging: bool,
     /// The language a tagging model is asked to answer in.
     pub tag_language: String,
+    /// Someone else reset the password; the next sign-in says so.
+    pub password_reset_notice: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -149,6 +151,26 @@ impl User {
             ))
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Sets whether the next sign-in says that someone else reset the password.
+    pub fn set_reset_notice(conn: &mut PgConnection, id: i64, notice: bool) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::password_reset_notice.eq(notice))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Clears the notice; whether it was set.
+    pub fn take_reset_notice(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        let cleared = diesel::update(
+            users::table
+                .find(id)
+                .filter(users::password_reset_notice.eq(true)),
+        )
+        .set(users::password_reset_notice.eq(false))
+        .execute(conn)?;
+        Ok(cleared == 1)
     }
 
     pub fn set_email(

@@ -13,17 +13,21 @@ use crate::db::models::api_token::TokenScope;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword};
 use crate::operations::accounts::{self, Ended};
-use crate::operations::{pages, tagging};
+use crate::operations::{access, pages, tagging};
 use crate::services::library::privacy;
 use crate::web::auth::Invalidation;
 use crate::web::extract::{CurrentUser, Form};
 use crate::web::state::AppState;
-use crate::web::views::{FieldErrors, Flash, Layout, errors, render, see_other, timestamp};
+use crate::web::views::{FieldErrors, Flash, Layout, done, errors, render, see_other, timestamp};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/account", web::get().to(account))
         .route("/account/password", web::post().to(change_password))
         .route("/account/email", web::post().to(change_email))
+        .route(
+            "/account/sessions/sign-out-others",
+            web::post().to(sign_out_others),
+        )
         .route(
             "/account/sessions/{id}/revoke",
             web::post().to(revoke_session),
@@ -311,6 +315,33 @@ async fn revoke_session(
     }
     Flash::success(&session, "That session has been signed out.");
     Ok(see_other("/account"))
+}
+
+/// "Sign out everywhere else": every session but this one ends.
+async fn sign_out_others(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    current: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, keep) = (current.user.id, current.session_id);
+    let ended = state
+        .db
+        .run(move |conn| access::sign_out_elsewhere(conn, user_id, keep))
+        .await?;
+    state.auth_cache.forget(Invalidation::User(user_id));
+    let message = match ended {
+        0 => "You were not signed in anywhere else.".to_owned(),
+        1 => "Signed out of 1 other session.".to_owned(),
+        n => format!("Signed out of {n} other sessions."),
+    };
+    Ok(done(
+        &req,
+        &session,
+        &message,
+        "/account",
+        serde_json::json!({ "ended": ended }),
+    ))
 }
 
 /// "Firefox on Linux" from a user agent string; good enough to recognise one's devices.

@@ -7,10 +7,12 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
+use crate::base::config::Registration;
 use crate::base::error::AppError;
 use crate::db::models::login_failure::Throttled;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword, Username};
+use crate::operations::access::Admission;
 use crate::operations::accounts;
 use crate::operations::login::{self, FailureLimit};
 use crate::services::quota::charge;
@@ -38,6 +40,14 @@ pub struct RegisterForm {
     email: String,
     password: String,
     confirm_password: String,
+    /// The invite token, under `ATELIER_REGISTRATION=invite`.
+    invite: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterQuery {
+    invite: Option<String>,
 }
 
 #[derive(Template)]
@@ -47,20 +57,43 @@ struct RegisterPage<'a> {
     username: &'a str,
     email: &'a str,
     errors: FieldErrors,
+    /// The invite the form carries, and the mode: nobody may register, or only with one.
+    invite: &'a str,
+    closed: bool,
+    invite_only: bool,
+    /// Why the last try was refused (403), beside the form.
+    refusal: Option<String>,
 }
 
-async fn register_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
-    if user.0.is_some() {
-        return Ok(see_other("/dashboard"));
-    }
-    render(
-        StatusCode::OK,
-        &RegisterPage {
-            layout: Layout::signed_out(&session),
+impl<'a> RegisterPage<'a> {
+    fn new(session: &Session, state: &AppState, invite: &'a str) -> Self {
+        let mode = state.settings.registration;
+        RegisterPage {
+            layout: Layout::signed_out(session),
             username: "",
             email: "",
             errors: FieldErrors::default(),
-        },
+            invite,
+            closed: mode == Registration::Closed,
+            invite_only: mode == Registration::Invite,
+            refusal: None,
+        }
+    }
+}
+
+async fn register_form(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    Query(query): Query<RegisterQuery>,
+) -> Result<HttpResponse, AppError> {
+    if user.0.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    let invite = query.invite.unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &RegisterPage::new(&session, &state, invite.trim()),
     )
 }
 
@@ -88,31 +121,57 @@ async fn register(
         })
         .ok();
     let json = wants_json(&req);
-    let show_again = |session: &Session, status, errors: FieldErrors| {
+    let invite = form.invite.clone().unwrap_or_default();
+    let show_again = |session: &Session, status, errors: FieldErrors, refusal: Option<String>| {
         if json {
-            return Ok(errors.json(status));
+            return match refusal {
+                Some(message) => Err(AppError::Forbidden(message)),
+                None => Ok(errors.json(status)),
+            };
         }
         render(
             status,
             &RegisterPage {
-                layout: Layout::signed_out(session),
                 username: form.username.trim(),
                 email: form.email.trim(),
                 errors,
+                refusal,
+                ..RegisterPage::new(session, &state, invite.trim())
             },
         )
     };
+    let mode = state.settings.registration;
+    let admission = Admission {
+        mode,
+        invite: form.invite.as_deref(),
+    };
+    if let Err(AppError::Forbidden(message)) = admission.invite_token() {
+        return show_again(&session, StatusCode::FORBIDDEN, errors, Some(message));
+    }
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return show_again(&session, StatusCode::BAD_REQUEST, errors);
+        return show_again(&session, StatusCode::BAD_REQUEST, errors, None);
     };
 
     charge::refuse_if_blocked(&state.db, &state.rules, ip).await?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let signup_credits = i64::from(state.settings.signup_credits);
+    let invite_token = form.invite.clone();
     let created = state
         .db
-        .run(move |conn| accounts::register(conn, &username, &email, &hash, signup_credits))
-        .await?;
+        .run(move |conn| {
+            let admission = Admission {
+                mode,
+                invite: invite_token.as_deref(),
+            };
+            accounts::register(conn, admission, (&username, &email), &hash, signup_credits)
+        })
+        .await;
+    let created = match created {
+        Err(AppError::Forbidden(message)) => {
+            return show_again(&session, StatusCode::FORBIDDEN, errors, Some(message));
+        }
+        other => other?,
+    };
     match created {
         Ok(user) => {
             tracing::info!(user_id = user.id, username = %user.username, "account created");
@@ -146,7 +205,7 @@ async fn register(
         Err(taken) => {
             let (field, message) = taken_message(&taken);
             errors.add(field, message);
-            show_again(&session, StatusCode::CONFLICT, errors)
+            show_again(&session, StatusCode::CONFLICT, errors, None)
         }
     }
 }
@@ -265,21 +324,29 @@ async fn login(
             "This account has been disabled. Contact the site's administrator.",
         );
     }
-    state
+    let user_id = user.id;
+    let reset_by_someone_else = state
         .db
-        .run(move |conn| login::succeed(conn, &attempt))
+        .run(move |conn| login::succeed(conn, &attempt, user_id))
         .await?;
 
     adopt_anonymous_images(&state, &session, user.id).await?;
     session.remove(keys::FLASH);
     sign_in(&session, &req, ip, user.id)?;
+    if reset_by_someone_else {
+        Flash::info(
+            &session,
+            "Your password was reset by an administrator since you last signed in; \
+             your other sessions and API tokens were ended.",
+        );
+    }
     tracing::info!(user_id = user.id, "logged in");
     Ok(see_other(&next))
 }
 
 /// Signs `user_id` in on a fresh session id (which defeats session fixation), recording
 /// where and with what the session was opened.
-fn sign_in(
+pub(super) fn sign_in(
     session: &Session,
     req: &HttpRequest,
     ip: ClientIp,

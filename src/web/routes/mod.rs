@@ -19,6 +19,7 @@ pub mod images;
 pub mod jobs;
 pub mod media;
 pub mod openai_api;
+pub mod password;
 pub mod share;
 pub mod tagging;
 pub mod upload;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     home::configure(cfg);
     auth::configure(cfg);
+    password::configure(cfg);
     account::configure(cfg);
     dashboard::configure(cfg);
     gallery::configure(cfg);

@@ -104,6 +104,10 @@ impl Flash {
         Self::set(session, "error", message.into());
     }
 
+    pub fn info(session: &Session, message: impl Into<String>) {
+        Self::set(session, "info", message.into());
+    }
+
     fn set(session: &Session, kind: &str, message: String) {
         let flash = Flash {
             kind: kind.to_owned(),

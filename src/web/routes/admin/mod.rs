@@ -7,6 +7,7 @@
 //! actor for the audit log.
 
 mod audit_log;
+mod invites;
 mod ips;
 mod overview;
 mod users;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(overview::configure)
             .configure(ips::configure)
             .configure(users::configure)
+            .configure(invites::configure)
             .configure(audit_log::configure)
             .default_service(web::to(|| async { Err::<String, _>(AppError::NotFound) })),
     );

@@ -13,12 +13,13 @@ use crate::db::models::ip_activity::{self, SeenAddress};
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::user::{self, ANON_USERNAME, UserSort, UserSummary};
 use crate::db::models::{Image, SessionRow, User};
-use crate::domain::{Role, Tier};
+use crate::domain::{NewPassword, Role, Tier};
+use crate::operations::access::{self, Resetter};
 use crate::operations::admin::{self as admin_ops, StandingChange};
 use crate::services::quota::blocks::parse_network;
 use crate::services::quota::credits::{self, LedgerEntry};
 use crate::web::auth::Invalidation;
-use crate::web::extract::{Form, Query};
+use crate::web::extract::{Form, Query, public_origin};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
 use crate::web::views::network_label;
@@ -29,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::get().to(list))
         .route("/users/{id}", web::get().to(show))
         .route("/users/{id}/update", web::post().to(update))
+        .route("/users/{id}/password", web::post().to(set_password))
+        .route("/users/{id}/reset-link", web::post().to(reset_link))
         .route("/users/{id}/delete", web::post().to(delete));
 }
 
@@ -138,6 +141,8 @@ struct Kept {
     disabled: String,
     credits_delta: String,
     reason: String,
+    /// A reset link just made: shown this once.
+    reset_link: Option<String>,
 }
 
 impl Kept {
@@ -243,6 +248,8 @@ pub struct UpdateForm {
     disabled: Option<String>,
     credits_delta: String,
     reason: String,
+    /// A reset link just made: shown this once.
+    reset_link: Option<String>,
 }
 
 /// `POST /admin/users/{id}/update`: any of tier, role, disabled and a credits change (with
@@ -266,6 +273,7 @@ async fn update(
             disabled: form.disabled.clone().unwrap_or(own.disabled),
             credits_delta: form.credits_delta.clone(),
             reason: form.reason.clone(),
+            reset_link: None,
         }
     };
     // A refusal (here or by the operation, e.g. credits below zero) shows the page again
@@ -415,4 +423,82 @@ async fn delete(
         format!("{} and their {images} images are deleted.", user.username),
     );
     Ok(see_other("/admin/users"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+    confirm_password: String,
+}
+
+/// `POST /admin/users/{id}/password`: a new password for the account (the register
+/// rules), ending its sessions and tokens at once, audited.
+async fn set_password(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+    Form(form): Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    let password = match NewPassword::parse(&form.password, &form.confirm_password) {
+        Ok(password) => password,
+        Err(problem) => {
+            let kept = Kept {
+                form: "password",
+                error: problem.message().to_owned(),
+                ..Kept::of(&user)
+            };
+            return user_page(
+                &admin,
+                &state,
+                &session,
+                user,
+                StatusCode::BAD_REQUEST,
+                kept,
+            )
+            .await;
+        }
+    };
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let (actor, target) = (admin.actor(), user.clone());
+    let reset = state
+        .db
+        .run(move |conn| access::reset_password(conn, &Resetter::Admin(&actor), &target, &hash))
+        .await?;
+    state.auth_cache.forget(Invalidation::User(user.id));
+    Flash::success(
+        &session,
+        format!(
+            "New password set for {}; {} sessions and {} API tokens ended.",
+            user.username, reset.sessions, reset.tokens
+        ),
+    );
+    Ok(see_other(&format!("/admin/users/{}", user.id)))
+}
+
+/// `POST /admin/users/{id}/reset-link`: a one-time link to hand over, shown once.
+async fn reset_link(
+    req: HttpRequest,
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    let (actor, target) = (admin.actor(), user.clone());
+    let token = state
+        .db
+        .run(move |conn| access::make_reset_link(conn, &Resetter::Admin(&actor), &target))
+        .await?;
+    let link = format!(
+        "{}/password/reset?token={token}",
+        public_origin(&req).unwrap_or_default()
+    );
+    let kept = Kept {
+        reset_link: Some(link),
+        ..Kept::of(&user)
+    };
+    user_page(&admin, &state, &session, user, StatusCode::OK, kept).await
 }
