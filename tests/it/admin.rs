@@ -19,7 +19,7 @@ pub async fn app_with_admin() -> (TestApp, Visitor) {
     (app, admin)
 }
 
-fn admin_settings(s: &mut HashMap<String, String>) {
+pub fn admin_settings(s: &mut HashMap<String, String>) {
     s.insert("trusted_proxies".into(), "127.0.0.1/32".into());
     s.insert("admin_username".into(), ADMIN.into());
     s.insert("admin_email".into(), "root@example.com".into());

@@ -3,6 +3,7 @@
 
 mod a1111;
 mod abuse_resistance;
+mod access;
 mod accounts;
 mod admin;
 mod anonymous;
