@@ -128,6 +128,14 @@ settings! {
     session_key: Option<String> = optional(),
     cookie_secure: bool = parsed(false),
     session_ttl_secs: u64 = parsed(14 * 24 * 3600),
+    /// Email (optional, with `public_url`): `smtp://host:port` or `smtps://user:pass@host`,
+    /// and the sender (`Atelier <atelier@example.org>`).
+    smtp_url: Option<String> = optional(),
+    mail_from: Option<String> = optional(),
+    /// Accounts whose address is not confirmed get no free images.
+    require_verified_email: bool = parsed(false),
+    /// Admins without two-factor sign-in are sent to set it up before any admin page.
+    admin_require_2fa: bool = parsed(false),
     /// Who may create an account: `open` (anyone), `invite` (with an admin's invite link)
     /// or `closed` (nobody; admins still create accounts with the CLI).
     registration: Registration = parsed(Registration::Open),

@@ -101,6 +101,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_verifications (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        email -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     favourites (image_id) {
         image_id -> Int8,
         user_id -> Int8,
@@ -204,12 +215,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        kind -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     password_resets (token_hash) {
         token_hash -> Bytea,
         user_id -> Int8,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Int8,
+        user_id -> Int8,
+        code_hash -> Bytea,
         used_at -> Nullable<Timestamptz>,
     }
 }
@@ -263,6 +299,10 @@ diesel::table! {
         remote_tagging -> Bool,
         tag_language -> Text,
         password_reset_notice -> Bool,
+        email_verified_at -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
     }
 }
 
@@ -272,6 +312,8 @@ diesel::joinable!(images -> generation_jobs (job_id));
 diesel::joinable!(images -> folders (folder_id));
 diesel::joinable!(images -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(email_verifications -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::joinable!(credit_ledger -> generation_jobs (job_id));
 
@@ -286,6 +328,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     camera_details,
     credit_ledger,
     disposable_domains,
+    email_verifications,
     favourites,
     folders,
     free_image_allowances,
@@ -296,7 +339,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     library_versions,
     limit_overrides,
     login_failures,
+    mail_outbox,
     password_resets,
+    recovery_codes,
     sessions,
     tag_suggestions,
     usage_events,

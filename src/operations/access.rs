@@ -1,5 +1,6 @@
-//! Who may join and getting back in (SPEC §3): the registration mode and invites, and
-//! resetting a password (by an admin, by the CLI, or with a one-time link). Every reset
+//! Who may join and getting back in (SPEC §3): the registration mode and invites,
+//! resetting a password (by an admin, by the CLI, or with a one-time link, mailed on
+//! request when mail is on), and confirming addresses. Every reset
 //! ends the account's sessions and API tokens in the same transaction as its audit row,
 //! and the account is told on its next sign-in when someone else did it.
 
@@ -10,8 +11,13 @@ use crate::base::config::Registration;
 use crate::base::error::AppError;
 use crate::db::models::audit::{self, Actor};
 use crate::db::models::invite::{self, Invite};
-use crate::db::models::{SessionRow, User, api_token, password_reset};
+use crate::db::models::login_failure::{self, Throttled};
+use crate::db::models::{SessionRow, User, api_token, email_verification, password_reset};
 use crate::domain::tokens;
+use crate::services::mail::{self, Mailer};
+
+use super::letters;
+use super::login::FailureLimit;
 
 /// How long a reset link works.
 pub const RESET_LINK_HOURS: i64 = 1;
@@ -81,10 +87,11 @@ pub fn invite_used(conn: &mut PgConnection, invite: &Invite, user_id: i64) -> Re
     Ok(invite::mark_used(conn, invite.id, user_id)?)
 }
 
-/// A new invite, audited; the token for its link (shown once).
+/// A new invite, audited; the token for its link (shown once). An invite for an address
+/// is also mailed there when mail is on.
 pub fn create_invite(
     conn: &mut PgConnection,
-    actor: &Actor,
+    (actor, mailer): (&Actor, Option<&Mailer>),
     email: Option<&str>,
     days: i64,
 ) -> Result<String, AppError> {
@@ -103,6 +110,9 @@ pub fn create_invite(
             &format!("invite {}", made.id),
             &detail,
         )?;
+        if let (Some(mailer), Some(email)) = (mailer, email) {
+            mail::enqueue(conn, &letters::invite(mailer, email, &token, days))?;
+        }
         Ok::<_, AppError>(())
     })?;
     Ok(token)
@@ -249,4 +259,70 @@ pub fn sign_out_elsewhere(
 /// Reads and clears the "someone else reset your password" notice at sign-in.
 pub fn take_reset_notice(conn: &mut PgConnection, user_id: i64) -> Result<bool, AppError> {
     Ok(User::take_reset_notice(conn, user_id)?)
+}
+
+/// How long a verification link works.
+pub const VERIFY_LINK_HOURS: i64 = 24;
+
+/// "Forgot your password?": counted like a failed sign-in against the network `ip_key`
+/// and the typed address (known or not, so the throttle says nothing about accounts);
+/// when `email` is an active account's, a reset link is mailed (queued in this
+/// transaction). Whether or not it is, the caller answers the same.
+pub fn request_reset_by_mail(
+    conn: &mut PgConnection,
+    mailer: &Mailer,
+    email: &str,
+    (ip_key, limit): (ipnetwork::IpNetwork, FailureLimit),
+) -> Result<Result<(), Throttled>, AppError> {
+    let folded = email.trim().to_lowercase();
+    let key = format!("reset:{folded}");
+    if let Err(throttled) =
+        login_failure::check_and_record(conn, ip_key, &key, limit.failures, limit.window)?
+    {
+        return Ok(Err(throttled));
+    }
+    let Some(user) = User::find_by_login(conn, &folded)?.filter(|user| !user.disabled) else {
+        return Ok(Ok(()));
+    };
+    let token = tokens::random_hex(32).map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
+    let expires = Utc::now() + Duration::hours(RESET_LINK_HOURS);
+    conn.transaction(|conn| {
+        password_reset::create(conn, &tokens::digest(&token), user.id, None, expires)?;
+        mail::enqueue(
+            conn,
+            &letters::reset_link(mailer, &user.email, &user.username, &token),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Queues a link that confirms `user`'s current address (new accounts, changed
+/// addresses), in the caller's transaction.
+pub fn send_verification(
+    conn: &mut PgConnection,
+    mailer: &Mailer,
+    user: &User,
+) -> Result<(), AppError> {
+    let token = tokens::random_hex(32).map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
+    let expires = Utc::now() + Duration::hours(VERIFY_LINK_HOURS);
+    email_verification::create(conn, &tokens::digest(&token), user.id, &user.email, expires)?;
+    mail::enqueue(conn, &letters::verify(mailer, &user.email, &user.username, &token))?;
+    Ok(())
+}
+
+/// Uses a verification link: the account's address is confirmed if it is still the one
+/// the link was for. The account, or `None` for an unknown, used, expired or outdated link.
+pub fn verify_email(conn: &mut PgConnection, token: &str) -> Result<Option<User>, AppError> {
+    conn.transaction(|conn| {
+        let Some((user_id, email)) = email_verification::take(conn, &tokens::digest(token))? else {
+            return Ok(None);
+        };
+        match User::find(conn, user_id)? {
+            Some(user) if user.email == email => {
+                User::mark_email_verified(conn, user_id)?;
+                Ok(User::find(conn, user_id)?)
+            }
+            _ => Ok(None),
+        }
+    })
 }

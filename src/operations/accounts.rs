@@ -15,6 +15,8 @@ use crate::domain::{Email, NewPassword, Role, Username};
 use crate::services::quota::credits::{self, Entry, Reason};
 
 use super::access::{self, Admission};
+use super::letters;
+use crate::services::mail::{self, Mailer};
 
 /// An admin's fields from raw input, checked, with the password hashed.
 struct AdminInput {
@@ -108,7 +110,7 @@ pub fn ensure_admin_from_settings(
 /// it uses up). A taken username or email is the inner error; a refused admission is 403.
 pub fn register(
     conn: &mut PgConnection,
-    admission: Admission<'_>,
+    (admission, mailer): (Admission<'_>, Option<&Mailer>),
     (username, email): (&Username, &Email),
     password_hash: &str,
     signup_credits: i64,
@@ -128,6 +130,9 @@ pub fn register(
         if let Ok(user) = &created {
             if let Some(invite) = &invite {
                 access::invite_used(conn, invite, user.id)?;
+            }
+            if let Some(mailer) = mailer {
+                access::send_verification(conn, mailer, user)?;
             }
             if signup_credits > 0 {
                 credits::add(
@@ -166,13 +171,26 @@ pub fn change_password(
     })?)
 }
 
-/// A new email address; the inner error when another account has it.
+/// A new email address; the inner error when another account has it. With mail on, the
+/// old address is told and the new one gets a link to confirm it, in the same transaction.
 pub fn change_email(
     conn: &mut PgConnection,
-    user_id: i64,
+    mailer: Option<&Mailer>,
+    user: &User,
     email: &Email,
 ) -> Result<Result<(), UniqueFieldTaken>, AppError> {
-    Ok(User::set_email(conn, user_id, email)?)
+    conn.transaction(|conn| {
+        if let Err(taken) = User::set_email(conn, user.id, email)? {
+            return Ok(Err(taken));
+        }
+        if let Some(mailer) = mailer {
+            let told = letters::email_changed(mailer, &user.email, &user.username, email.as_str());
+            mail::enqueue(conn, &told)?;
+            let now = User::find(conn, user.id)?.ok_or(AppError::NotFound)?;
+            access::send_verification(conn, mailer, &now)?;
+        }
+        Ok(Ok(()))
+    })
 }
 
 /// Signs out one of the user's sessions; `false` when it is not theirs (or gone).

@@ -11,6 +11,9 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::User;
 use crate::db::models::login_failure::{self, Throttled};
+use crate::services::mail::{self, Mailer};
+
+use super::letters;
 
 /// How many failures may come from one network or for one account in a window.
 #[derive(Debug, Clone, Copy)]
@@ -50,11 +53,24 @@ pub fn start(
     }))
 }
 
-/// The password was right: the attempt and the account's earlier failures are forgotten.
-/// Whether someone else had reset the password since the last sign-in (said once).
-pub fn succeed(conn: &mut PgConnection, attempt: &Attempt, user_id: i64) -> Result<bool, AppError> {
+/// The password was right: the attempt and the account's earlier failures are forgotten,
+/// and with mail on an account without two-factor sign-in is told of the new sign-in
+/// (from where, with what). Whether someone else had reset the password since the last
+/// sign-in (said once).
+pub fn succeed(
+    conn: &mut PgConnection,
+    attempt: &Attempt,
+    user: &User,
+    notice: Option<(&Mailer, &str, &str)>,
+) -> Result<bool, AppError> {
     conn.transaction(|conn| {
         login_failure::clear_after_success(conn, attempt.failure_id, &attempt.account_key)?;
-        Ok(User::take_reset_notice(conn, user_id)?)
+        if let Some((mailer, from, browser)) = notice
+            && user.totp_enabled_at.is_none()
+        {
+            let told = letters::new_sign_in(mailer, &user.email, &user.username, from, browser);
+            mail::enqueue(conn, &told)?;
+        }
+        Ok(User::take_reset_notice(conn, user.id)?)
     })
 }

@@ -20,6 +20,7 @@ pub mod bulk;
 pub mod folders;
 pub mod generation;
 pub mod images;
+pub mod letters;
 pub mod login;
 pub mod pages;
 pub mod tagging;

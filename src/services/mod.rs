@@ -5,5 +5,6 @@
 
 pub mod generate;
 pub mod library;
+pub mod mail;
 pub mod quota;
 pub mod tagging;

@@ -81,6 +81,10 @@ impl Application {
         );
         let providers = crate::services::generate::Providers::from_settings(&settings)?;
         let tagger = crate::services::tagging::Tagger::from_settings(&settings)?;
+        let mailer = crate::services::mail::Mailer::from_settings(&settings)?;
+        if let Some(mailer) = &mailer {
+            crate::services::mail::spawn_outbox_worker(db.clone(), mailer.clone());
+        }
 
         let auth_cache = AuthCache::new(Duration::from_secs(AUTH_CACHE_TTL_SECS));
         let media_cache = MediaCache::new(Duration::from_secs(settings.media_cache_secs));
@@ -124,6 +128,7 @@ impl Application {
                 .map(|video| video.generator.provider())
                 .map_err(str::to_owned),
             tagger,
+            mailer,
         });
         spawn_housekeeping(
             state.db.clone(),

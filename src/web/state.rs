@@ -15,6 +15,7 @@ use crate::services::library::summary_cache::SummaryCache;
 use crate::services::quota::ClientIp;
 use crate::services::quota::charge::{self, Rules, Usage};
 use crate::services::quota::limits::RecentRefusals;
+use crate::services::mail::Mailer;
 use crate::services::tagging::Tagger;
 use crate::web::auth::{AuthCache, PasswordHasher};
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub video: Result<&'static str, String>,
     /// Who suggests tags (`ATELIER_TAGGER`).
     pub tagger: Tagger,
+    /// Mail, when it is configured.
+    pub mailer: Option<Mailer>,
 }
 
 impl AppState {

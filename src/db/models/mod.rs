@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod audit;
 pub mod camera;
+pub mod email_verification;
 pub mod folder;
 pub mod image;
 pub mod invite;

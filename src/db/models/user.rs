@@ -28,6 +28,13 @@ pub struct User {
     pub tag_language: String,
     /// Someone else reset the password; the next sign-in says so.
     pub password_reset_notice: bool,
+    /// When the account's current address was confirmed by a mailed link.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// Two-factor sign-in: the TOTP secret (base32, set while setting up), when it was
+    /// turned on, and the last time step a code was accepted for.
+    pub totp_secret: Option<String>,
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -153,6 +160,14 @@ impl User {
         Ok(())
     }
 
+    /// The account's current address is confirmed.
+    pub fn mark_email_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::email_verified_at.eq(Utc::now()))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// Sets whether the next sign-in says that someone else reset the password.
     pub fn set_reset_notice(conn: &mut PgConnection, id: i64, notice: bool) -> QueryResult<()> {
         diesel::update(users::table.find(id))
@@ -181,6 +196,8 @@ impl User {
         match diesel::update(users::table.find(id))
             .set((
                 users::email.eq(email.as_str()),
+                // A new address is unconfirmed until its link is used.
+                users::email_verified_at.eq(None::<chrono::DateTime<Utc>>),
                 users::updated_at.eq(Utc::now()),
             ))
             .execute(conn)

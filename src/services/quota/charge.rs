@@ -33,6 +33,8 @@ pub struct Rules {
     free_standard: u32,
     free_plus: u32,
     free_min_age: Duration,
+    /// `ATELIER_REQUIRE_VERIFIED_EMAIL`: an unconfirmed address gets no free images.
+    free_needs_verified_email: bool,
     ipv6_prefix: u8,
     /// Blocks, overrides and added disposable domains, in memory.
     pub policy: PolicyCache,
@@ -51,6 +53,7 @@ impl Rules {
             free_standard: settings.free_images_standard,
             free_plus: settings.free_images_plus,
             free_min_age: secs(settings.free_min_account_age_secs),
+            free_needs_verified_email: settings.require_verified_email,
             ipv6_prefix: settings.ipv6_limit_prefix,
             policy: PolicyCache::default(),
         }
@@ -153,6 +156,7 @@ pub enum Refusal {
     DisposableEmail {
         domain: String,
     },
+    EmailNotVerified,
 }
 
 impl Refusal {
@@ -221,6 +225,12 @@ impl From<Refusal> for AppError {
                  a disposable email address ({domain}). Change your email on the Account \
                  page, or ask an administrator for credits."
             )),
+            Refusal::EmailNotVerified => AppError::PaymentRequired(
+                "You have no credits, and free images need a confirmed email address: \
+                 open the link we mailed you (or change your address on the Account page \
+                 to get a new one)."
+                    .into(),
+            ),
         }
     }
 }
@@ -355,6 +365,9 @@ fn free_image_eligibility(
     if policy.is_disposable_email(&user.email) {
         let domain = user.email.rsplit('@').next().unwrap_or_default().to_owned();
         return Err(Refusal::DisposableEmail { domain });
+    }
+    if rules.free_needs_verified_email && user.email_verified_at.is_none() {
+        return Err(Refusal::EmailNotVerified);
     }
     Ok(())
 }
@@ -511,6 +524,9 @@ pub fn usage(
                     Refusal::DisposableEmail { domain } => format!(
                         "free images are not available to disposable email addresses ({domain})."
                     ),
+                    Refusal::EmailNotVerified => {
+                        "free images need a confirmed email address.".to_owned()
+                    }
                     _ => "free images are not available to this account.".to_owned(),
                 });
             (

@@ -269,10 +269,10 @@ async fn change_email(
         )
         .await;
     };
-    let user_id = current.user.id;
+    let (user_id, user, mailer) = (current.user.id, current.user.clone(), state.mailer.clone());
     let changed = state
         .db
-        .run(move |conn| accounts::change_email(conn, user_id, &email))
+        .run(move |conn| accounts::change_email(conn, mailer.as_ref(), &user, &email))
         .await?;
     state.auth_cache.forget(Invalidation::User(user_id));
     if let Err(taken) = changed {

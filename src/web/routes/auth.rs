@@ -155,7 +155,7 @@ async fn register(
     charge::refuse_if_blocked(&state.db, &state.rules, ip).await?;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let signup_credits = i64::from(state.settings.signup_credits);
-    let invite_token = form.invite.clone();
+    let (invite_token, mailer) = (form.invite.clone(), state.mailer.clone());
     let created = state
         .db
         .run(move |conn| {
@@ -163,7 +163,8 @@ async fn register(
                 mode,
                 invite: invite_token.as_deref(),
             };
-            accounts::register(conn, admission, (&username, &email), &hash, signup_credits)
+            let who = (&username, &email);
+            accounts::register(conn, (admission, mailer.as_ref()), who, &hash, signup_credits)
         })
         .await;
     let created = match created {
@@ -230,9 +231,12 @@ struct LoginPage<'a> {
     username: &'a str,
     next: &'a str,
     error: Option<&'a str>,
+    /// Mail is on: "Forgot your password?" is offered.
+    can_reset: bool,
 }
 
 async fn login_form(
+    state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     Query(query): Query<LoginQuery>,
@@ -248,6 +252,7 @@ async fn login_form(
             username: "",
             next,
             error: None,
+            can_reset: state.mailer.is_some(),
         },
     )
 }
@@ -271,6 +276,7 @@ async fn login(
                 username: form.username.trim(),
                 next: &next,
                 error: Some(error),
+                can_reset: state.mailer.is_some(),
             },
         )
     };
@@ -324,10 +330,14 @@ async fn login(
             "This account has been disabled. Contact the site's administrator.",
         );
     }
-    let user_id = user.id;
+    let (signed_in, mailer) = (user.clone(), state.mailer.clone());
+    let (from, browser) = (ip.0.to_string(), user_agent(&req));
     let reset_by_someone_else = state
         .db
-        .run(move |conn| login::succeed(conn, &attempt, user_id))
+        .run(move |conn| {
+            let notice = mailer.as_ref().map(|m| (m, from.as_str(), browser.as_str()));
+            login::succeed(conn, &attempt, &signed_in, notice)
+        })
         .await?;
 
     adopt_anonymous_images(&state, &session, user.id).await?;

@@ -137,11 +137,12 @@ async fn create(
             return page(&state, &session, &admin, StatusCode::BAD_REQUEST, typed).await;
         }
     };
-    let actor = admin.actor();
+    let (actor, mailer) = (admin.actor(), state.mailer.clone());
     let token = state
         .db
         .run(move |conn| {
-            access::create_invite(conn, &actor, email.as_ref().map(Email::as_str), days)
+            let by = (&actor, mailer.as_ref());
+            access::create_invite(conn, by, email.as_ref().map(Email::as_str), days)
         })
         .await?;
     let link = format!(
