@@ -306,7 +306,10 @@ pub fn send_verification(
     let token = tokens::random_hex(32).map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
     let expires = Utc::now() + Duration::hours(VERIFY_LINK_HOURS);
     email_verification::create(conn, &tokens::digest(&token), user.id, &user.email, expires)?;
-    mail::enqueue(conn, &letters::verify(mailer, &user.email, &user.username, &token))?;
+    mail::enqueue(
+        conn,
+        &letters::verify(mailer, &user.email, &user.username, &token),
+    )?;
     Ok(())
 }
 

@@ -67,7 +67,11 @@ pub fn verify(mailer: &Mailer, to: &str, username: &str, token: &str) -> Mail {
     let url = mailer.link(&format!("/email/verify?token={token}"));
     letter(
         mailer,
-        (to, "verify", format!("Confirm your address for {}", mailer.site)),
+        (
+            to,
+            "verify",
+            format!("Confirm your address for {}", mailer.site),
+        ),
         &format!("Hello {username},"),
         &["Please confirm that this address is yours. The link works for a day.".to_owned()],
         Some(("Confirm my address", &url)),

@@ -60,8 +60,9 @@ impl Mailer {
         let from: Mailbox = from
             .parse()
             .map_err(|err| anyhow::anyhow!("ATELIER_MAIL_FROM {from:?}: {err}"))?;
-        SmtpTransport::from_url(smtp_url)
-            .map_err(|err| anyhow::anyhow!("ATELIER_SMTP_URL is not an smtp:// or smtps:// URL: {err}"))?;
+        SmtpTransport::from_url(smtp_url).map_err(|err| {
+            anyhow::anyhow!("ATELIER_SMTP_URL is not an smtp:// or smtps:// URL: {err}")
+        })?;
         Ok(Some(Self {
             smtp_url: smtp_url.to_owned(),
             from,

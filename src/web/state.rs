@@ -12,10 +12,10 @@ use crate::services::generate::worker::JobSignal;
 use crate::services::library::Library;
 use crate::services::library::media_cache::MediaCache;
 use crate::services::library::summary_cache::SummaryCache;
+use crate::services::mail::Mailer;
 use crate::services::quota::ClientIp;
 use crate::services::quota::charge::{self, Rules, Usage};
 use crate::services::quota::limits::RecentRefusals;
-use crate::services::mail::Mailer;
 use crate::services::tagging::Tagger;
 use crate::web::auth::{AuthCache, PasswordHasher};
 

@@ -20,6 +20,7 @@ mod generation;
 mod health;
 mod hostile_input;
 mod library;
+mod mail;
 mod media_security;
 mod migrations;
 mod openai;

@@ -164,7 +164,13 @@ async fn register(
                 invite: invite_token.as_deref(),
             };
             let who = (&username, &email);
-            accounts::register(conn, (admission, mailer.as_ref()), who, &hash, signup_credits)
+            accounts::register(
+                conn,
+                (admission, mailer.as_ref()),
+                who,
+                &hash,
+                signup_credits,
+            )
         })
         .await;
     let created = match created {
@@ -335,7 +341,9 @@ async fn login(
     let reset_by_someone_else = state
         .db
         .run(move |conn| {
-            let notice = mailer.as_ref().map(|m| (m, from.as_str(), browser.as_str()));
+            let notice = mailer
+                .as_ref()
+                .map(|m| (m, from.as_str(), browser.as_str()));
             login::succeed(conn, &attempt, &signed_in, notice)
         })
         .await?;

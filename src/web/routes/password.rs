@@ -46,7 +46,10 @@ struct ForgotPage<'a> {
 }
 
 /// The forgot form, or 404 when this server sends no mail (there is nothing to offer).
-async fn forgot_form(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+async fn forgot_form(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
     if state.mailer.is_none() {
         return Err(AppError::NotFound);
     }

@@ -15,5 +15,6 @@ pub mod fake_vision;
 pub mod fixtures;
 pub mod helpers;
 pub mod s3_server;
+pub mod smtp_server;
 pub mod visitor;
 pub mod webdriver;
