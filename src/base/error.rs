@@ -25,6 +25,9 @@ pub enum AppError {
     BadRequest(String),
     /// A one-time link that was used or has expired.
     Gone(String),
+    /// An admin without two-factor sign-in where `ATELIER_ADMIN_REQUIRE_2FA` is on: sent
+    /// to set it up (303 to `/account/2fa`).
+    SecondFactorRequired,
     /// The body is larger than allowed (an upload over the size or pixel limit).
     PayloadTooLarge(String),
     /// The body is of a type Atelier does not take (an upload that is not an image).
@@ -96,6 +99,9 @@ impl AppError {
         match self {
             AppError::NotFound => "The page or item you asked for does not exist.".into(),
             AppError::LoginRequired => "Please log in to continue.".into(),
+            AppError::SecondFactorRequired => {
+                "Administrators here sign in with two factors: set yours up first.".into()
+            }
             AppError::Forbidden(msg)
             | AppError::Unauthorized(msg)
             | AppError::BadRequest(msg)
@@ -145,6 +151,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Gone(_) => StatusCode::GONE,
+            AppError::SecondFactorRequired => StatusCode::SEE_OTHER,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -187,6 +194,10 @@ impl ResponseError for AppError {
             }
             AppError::DatabaseUnavailable | AppError::StoreUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            AppError::SecondFactorRequired => {
+                response
+                    .insert_header((header::LOCATION, HeaderValue::from_static("/account/2fa")));
             }
             _ => {}
         }

@@ -10,6 +10,7 @@ mod share;
 mod tags;
 mod text;
 pub mod tokens;
+pub mod totp;
 mod username;
 pub mod vocabulary;
 

@@ -74,3 +74,32 @@ pub fn succeed(
         Ok(User::take_reset_notice(conn, user.id)?)
     })
 }
+
+/// The second factor of a sign-in whose password was right: counted like a failed
+/// sign-in against the network and the account until `typed` proves right (then the
+/// count is cleared). `Some(reset notice)` when it was right.
+pub fn second_step(
+    conn: &mut PgConnection,
+    user_id: i64,
+    typed: &str,
+    (ip_key, limit): (IpNetwork, FailureLimit),
+) -> Result<Result<Option<bool>, Throttled>, AppError> {
+    let account_key = format!("user:{user_id}");
+    let failure_id = match login_failure::check_and_record(
+        conn,
+        ip_key,
+        &account_key,
+        limit.failures,
+        limit.window,
+    )? {
+        Ok(id) => id,
+        Err(throttled) => return Ok(Err(throttled)),
+    };
+    if !super::second_factor::check_code(conn, user_id, typed)? {
+        return Ok(Ok(None));
+    }
+    conn.transaction(|conn| {
+        login_failure::clear_after_success(conn, failure_id, &account_key)?;
+        Ok(Ok(Some(User::take_reset_notice(conn, user_id)?)))
+    })
+}

@@ -23,5 +23,6 @@ pub mod images;
 pub mod letters;
 pub mod login;
 pub mod pages;
+pub mod second_factor;
 pub mod tagging;
 pub mod uploads;

@@ -35,5 +35,6 @@ mod storage;
 mod support;
 mod tagging;
 mod throttling;
+mod two_factor;
 mod uploads;
 mod video;

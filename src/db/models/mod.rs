@@ -13,6 +13,7 @@ pub mod job;
 pub mod listing;
 pub mod login_failure;
 pub mod password_reset;
+pub mod recovery_code;
 pub mod session;
 pub mod stats;
 pub mod tag_suggestion;

@@ -160,6 +160,57 @@ impl User {
         Ok(())
     }
 
+    /// Stores a new TOTP secret being set up; `false` when two-factor is already on.
+    pub fn begin_totp(conn: &mut PgConnection, id: i64, secret: &str) -> QueryResult<bool> {
+        let set = diesel::update(
+            users::table
+                .find(id)
+                .filter(users::totp_enabled_at.is_null()),
+        )
+        .set(users::totp_secret.eq(secret))
+        .execute(conn)?;
+        Ok(set == 1)
+    }
+
+    /// Two-factor sign-in is on, its first code used at `step`.
+    pub fn enable_totp(conn: &mut PgConnection, id: i64, step: i64) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::totp_enabled_at.eq(Utc::now()),
+                users::totp_last_step.eq(step),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Records that a code for `step` was used, unless one for it or later was already;
+    /// whether this call did.
+    pub fn take_totp_step(conn: &mut PgConnection, id: i64, step: i64) -> QueryResult<bool> {
+        let taken = diesel::update(
+            users::table.find(id).filter(
+                users::totp_last_step
+                    .is_null()
+                    .or(users::totp_last_step.lt(step)),
+            ),
+        )
+        .set(users::totp_last_step.eq(step))
+        .execute(conn)?;
+        Ok(taken == 1)
+    }
+
+    pub fn disable_totp(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::totp_secret.eq(None::<String>),
+                users::totp_enabled_at.eq(None::<chrono::DateTime<Utc>>),
+                users::totp_last_step.eq(None::<i64>),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// The account's current address is confirmed.
     pub fn mark_email_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
         diesel::update(users::table.find(id))

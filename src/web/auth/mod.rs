@@ -21,6 +21,8 @@ pub mod keys {
     pub const FLASH: &str = "flash";
     /// The session's row id, added by the store on load (never stored in the state).
     pub const SESSION_ID: &str = "_sid";
+    /// A sign-in whose password was right, waiting for its second factor.
+    pub const PENDING_SECOND_FACTOR: &str = "pending_2fa";
     /// An anonymous visitor's id: names their folder under `uploads/_anon/`.
     pub const ANON_ID: &str = "anon_id";
 }

@@ -63,6 +63,7 @@ struct AccountPage {
     /// Tag suggestions: whether the server makes any, the remote tagger's model and
     /// host when there is one, the owner's consent and language.
     tagger_on: bool,
+    two_factor_on: bool,
     remote_tagger: Option<(String, String)>,
     remote_tagging: bool,
     tag_language: String,
@@ -131,6 +132,7 @@ async fn account_page(
         status,
         &AccountPage {
             tagger_on: !state.tagger.is_off(),
+            two_factor_on: current.user.totp_enabled_at.is_some(),
             remote_tagger: state
                 .tagger
                 .remote()

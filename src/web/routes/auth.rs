@@ -13,8 +13,8 @@ use crate::db::models::login_failure::Throttled;
 use crate::db::models::user::taken_message;
 use crate::domain::{Email, NewPassword, Username};
 use crate::operations::access::Admission;
-use crate::operations::accounts;
 use crate::operations::login::{self, FailureLimit};
+use crate::operations::{accounts, second_factor};
 use crate::services::quota::charge;
 use crate::services::quota::{ClientIp, limit_key};
 use crate::web::auth::{anon_id, keys};
@@ -30,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/register", web::post().to(register))
         .route("/login", web::get().to(login_form))
         .route("/login", web::post().to(login))
+        .route("/login/2fa", web::get().to(second_factor_form))
+        .route("/login/2fa", web::post().to(second_factor))
         .route("/logout", web::post().to(logout));
 }
 
@@ -223,7 +225,21 @@ pub struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    /// With two-factor sign-in: the six-digit code (or a recovery code), for scripts and
+    /// forms that send it with the password.
+    code: Option<String>,
 }
+
+/// A sign-in waiting for its second factor: the account whose password was right, and
+/// where to go afterwards.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+struct PendingSecondFactor {
+    user_id: i64,
+    next: String,
+}
+
+/// What a wrong second-factor code is told.
+const BAD_CODE: &str = "That code is not right, or it was used already. Type the six digits your app shows now, or a recovery code.";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
@@ -336,6 +352,41 @@ async fn login(
             "This account has been disabled. Contact the site's administrator.",
         );
     }
+    if user.totp_enabled_at.is_some() {
+        // The password was right; the failure counted in advance stays counted until the
+        // code is right too.
+        let typed = form
+            .code
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        if typed.is_empty() {
+            if wants_json(&req) {
+                return Err(AppError::Unauthorized(
+                    "This account uses two-factor sign-in: send the six-digit code (or a \
+                     recovery code) as `code` with the password, or use an API token."
+                        .into(),
+                ));
+            }
+            let pending = PendingSecondFactor {
+                user_id: user.id,
+                next: next.clone(),
+            };
+            session
+                .insert(keys::PENDING_SECOND_FACTOR, pending)
+                .map_err(AppError::internal)?;
+            return Ok(see_other("/login/2fa"));
+        }
+        let user_id = user.id;
+        let right = state
+            .db
+            .run(move |conn| second_factor::check_code(conn, user_id, &typed))
+            .await?;
+        if !right {
+            return show_again(StatusCode::UNAUTHORIZED, BAD_CODE);
+        }
+    }
     let (signed_in, mailer) = (user.clone(), state.mailer.clone());
     let (from, browser) = (ip.0.to_string(), user_agent(&req));
     let reset_by_someone_else = state
@@ -348,18 +399,120 @@ async fn login(
         })
         .await?;
 
-    adopt_anonymous_images(&state, &session, user.id).await?;
+    complete_sign_in(&state, &session, &req, ip, (user.id, reset_by_someone_else)).await?;
+    Ok(see_other(&next))
+}
+
+/// Both factors were right: the visitor's anonymous pictures move in, the session id is
+/// renewed, and a reset by someone else is said once.
+async fn complete_sign_in(
+    state: &AppState,
+    session: &Session,
+    req: &HttpRequest,
+    ip: ClientIp,
+    (user_id, reset_by_someone_else): (i64, bool),
+) -> Result<(), AppError> {
+    adopt_anonymous_images(state, session, user_id).await?;
     session.remove(keys::FLASH);
-    sign_in(&session, &req, ip, user.id)?;
+    session.remove(keys::PENDING_SECOND_FACTOR);
+    sign_in(session, req, ip, user_id)?;
     if reset_by_someone_else {
         Flash::info(
-            &session,
+            session,
             "Your password was reset by an administrator since you last signed in; \
              your other sessions and API tokens were ended.",
         );
     }
-    tracing::info!(user_id = user.id, "logged in");
-    Ok(see_other(&next))
+    tracing::info!(user_id, "logged in");
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "auth/two_factor.html")]
+struct SecondFactorPage {
+    layout: Layout,
+    error: Option<&'static str>,
+}
+
+/// `GET /login/2fa`: the code form, for a sign-in whose password was right.
+async fn second_factor_form(session: Session) -> Result<HttpResponse, AppError> {
+    if session
+        .get::<PendingSecondFactor>(keys::PENDING_SECOND_FACTOR)
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        return Ok(see_other("/login"));
+    }
+    render(
+        StatusCode::OK,
+        &SecondFactorPage {
+            layout: Layout::signed_out(&session),
+            error: None,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// `POST /login/2fa`: the code, throttled like passwords; right, and the sign-in completes.
+async fn second_factor(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    ip: ClientIp,
+    Form(form): Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(pending) = session
+        .get::<PendingSecondFactor>(keys::PENDING_SECOND_FACTOR)
+        .ok()
+        .flatten()
+    else {
+        return Ok(see_other("/login"));
+    };
+    let settings = &state.settings;
+    let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
+    let limit = FailureLimit {
+        failures: settings.login_failure_limit,
+        window: Duration::seconds(
+            i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+        ),
+    };
+    let (user_id, typed) = (pending.user_id, form.code.trim().to_owned());
+    let checked = state
+        .db
+        .run(move |conn| login::second_step(conn, user_id, &typed, (ip_key, limit)))
+        .await?;
+    match checked {
+        Err(Throttled { retry_after_secs }) => Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many wrong codes from this network or for this account. Try again in {} minute{}.",
+                retry_after_secs.div_ceil(60),
+                if retry_after_secs.div_ceil(60) == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+            retry_after_secs,
+            limit: None,
+        }),
+        Ok(None) => render(
+            StatusCode::UNAUTHORIZED,
+            &SecondFactorPage {
+                layout: Layout::signed_out(&session),
+                error: Some(BAD_CODE),
+            },
+        ),
+        Ok(Some(reset_by_someone_else)) => {
+            complete_sign_in(&state, &session, &req, ip, (user_id, reset_by_someone_else)).await?;
+            Ok(see_other(&pending.next))
+        }
+    }
 }
 
 /// Signs `user_id` in on a fresh session id (which defeats session fixation), recording

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod media;
 pub mod openai_api;
 pub mod password;
+pub mod second_factor;
 pub mod share;
 pub mod tagging;
 pub mod upload;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     auth::configure(cfg);
     password::configure(cfg);
+    second_factor::configure(cfg);
     account::configure(cfg);
     dashboard::configure(cfg);
     gallery::configure(cfg);

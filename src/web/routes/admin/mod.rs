@@ -75,12 +75,20 @@ impl FromRequest for AdminUser {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = MaybeUser::from_request(req, payload);
         let ip = client_ip_of(req);
+        let must_set_up_2fa = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.settings.admin_require_2fa);
         Box::pin(async move {
             match user.await?.0 {
-                Some(current) if current.user.is_admin() => Ok(AdminUser {
-                    current,
-                    ip: IpNetwork::from(ip?.0),
-                }),
+                Some(current) if current.user.is_admin() => {
+                    if must_set_up_2fa && current.user.totp_enabled_at.is_none() {
+                        return Err(AppError::SecondFactorRequired);
+                    }
+                    Ok(AdminUser {
+                        current,
+                        ip: IpNetwork::from(ip?.0),
+                    })
+                }
                 _ => Err(AppError::NotFound),
             }
         })

@@ -16,6 +16,7 @@ use crate::db::models::{Image, SessionRow, User};
 use crate::domain::{NewPassword, Role, Tier};
 use crate::operations::access::{self, Resetter};
 use crate::operations::admin::{self as admin_ops, StandingChange};
+use crate::operations::second_factor;
 use crate::services::quota::blocks::parse_network;
 use crate::services::quota::credits::{self, LedgerEntry};
 use crate::web::auth::Invalidation;
@@ -32,6 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}/update", web::post().to(update))
         .route("/users/{id}/password", web::post().to(set_password))
         .route("/users/{id}/reset-link", web::post().to(reset_link))
+        .route(
+            "/users/{id}/2fa/remove",
+            web::post().to(remove_second_factor),
+        )
         .route("/users/{id}/delete", web::post().to(delete));
 }
 
@@ -501,4 +506,26 @@ async fn reset_link(
         ..Kept::of(&user)
     };
     user_page(&admin, &state, &session, user, StatusCode::OK, kept).await
+}
+
+/// `POST /admin/users/{id}/2fa/remove`: the account signs in with its password alone
+/// again (it lost its phone and its recovery codes), audited.
+async fn remove_second_factor(
+    admin: AdminUser,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let user = find_user(&state, id.into_inner()).await?;
+    let (actor, target) = (admin.actor(), user.clone());
+    state
+        .db
+        .run(move |conn| second_factor::remove_by_admin(conn, &actor, &target))
+        .await?;
+    state.auth_cache.forget(Invalidation::User(user.id));
+    Flash::success(
+        &session,
+        format!("Two-factor sign-in is off for {}.", user.username),
+    );
+    Ok(see_other(&format!("/admin/users/{}", user.id)))
 }
