@@ -385,6 +385,8 @@ fn reset_password_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process
 async fn the_command_line_resets_a_password_or_prints_a_link() {
     let (app, admin) = app_registering("open").await;
     let user = app.user("shell").await;
+    let second = spawn_second_instance(&app).await;
+    assert_eq!(user.on(&second).fetch("/dashboard").await.status(), 200);
     let token = token_of(&user).await;
     let output = reset_password_cli(&app, &["--username", "shell"], &format!("{NEW_PASSWORD}\n"));
     assert!(output.status.success(), "{output:?}");
@@ -392,10 +394,12 @@ async fn the_command_line_resets_a_password_or_prints_a_link() {
         String::from_utf8_lossy(&output.stdout).contains("1 API tokens ended"),
         "{output:?}"
     );
-    eventually("the session ends", || async {
-        user.fetch("/dashboard").await.status() == 303
-    })
-    .await;
+    for base in [app.address.clone(), second.clone()] {
+        eventually("the session ends on both instances", || async {
+            user.on(&base).fetch("/dashboard").await.status() == 303
+        })
+        .await;
+    }
     assert_eq!(
         app.visitor()
             .with_token(&token)

@@ -179,3 +179,106 @@ async fn admins_set_up_two_factor_before_any_admin_page_and_can_remove_a_users()
             .contains("remove_2fa")
     );
 }
+
+#[tokio::test]
+async fn in_chromium_a_forgotten_password_comes_back_by_mail_and_two_factor_goes_on() {
+    use crate::support::smtp_server::SmtpServer;
+    use crate::support::webdriver::{Browser, browser_binaries, skip_or_fail};
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("in_chromium_a_forgotten_password_comes_back_by_mail");
+        return;
+    };
+    let Some(smtp) = SmtpServer::start("in_chromium_a_forgotten_password_comes_back").await else {
+        return;
+    };
+    let smtp_url = smtp.url();
+    let app = spawn_app_with(move |s| {
+        s.insert("smtp_url".into(), smtp_url);
+        s.insert("mail_from".into(), "Atelier <atelier@example.org>".into());
+        s.insert("public_url".into(), "https://atelier.example.org".into());
+    })
+    .await;
+    app.user("wanderer").await;
+    const CHOSEN: &str = "found my way back";
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&app.url("/login")).await;
+    browser.click("a[href='/password/forgot']").await;
+    browser
+        .wait_for_url(|u| u.ends_with("/password/forgot"))
+        .await;
+    browser.fill("#email", "wanderer@example.com").await;
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser
+            .wait_until("document.body.textContent.includes('is on its way')")
+            .await,
+        "{}",
+        browser.text("main").await
+    );
+    browser.screenshot("60-forgot-sent").await;
+
+    let mail = crate::support::helpers::poll(
+        std::time::Duration::from_secs(10),
+        || async {
+            smtp.received()
+                .into_iter()
+                .find(|mail| mail.subject.contains("Set a new password"))
+        },
+        Option::is_some,
+    )
+    .await
+    .expect("the reset mail arrives");
+    let link = mail.link("/password/reset?token=").expect("a link");
+    browser.goto(&app.url(&link)).await;
+    assert!(browser.text("main").await.contains("wanderer"));
+    browser.fill("#password", CHOSEN).await;
+    browser.fill("#confirm_password", CHOSEN).await;
+    browser.screenshot("61-reset-form").await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with("/dashboard")).await;
+    assert!(browser.text(".flash").await.contains("new password is set"));
+
+    // Two-factor, with the code computed from the key the page shows.
+    browser.goto(&app.url("/account")).await;
+    browser.click("a[href='/account/2fa']").await;
+    browser.wait_for_url(|u| u.ends_with("/account/2fa")).await;
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser
+            .wait_until("document.querySelector('#totp-secret') !== null")
+            .await
+    );
+    assert!(
+        browser
+            .wait_until("document.querySelector('.qr svg') !== null")
+            .await,
+        "the QR code is drawn"
+    );
+    browser.screenshot("62-two-factor-setup").await;
+    let key = browser.text("#totp-secret").await.replace(' ', "");
+    browser.fill("#code", &code(&key, 0)).await;
+    browser.click("main form button[type=submit]").await;
+    assert!(
+        browser
+            .wait_until("document.querySelectorAll('.recovery-codes li').length === 10")
+            .await,
+        "{}",
+        browser.text("main").await
+    );
+    browser.screenshot("63-two-factor-on").await;
+
+    // Signing in again asks for the code.
+    browser.goto(&app.url("/account")).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "wanderer").await;
+    browser.fill("#password", CHOSEN).await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with("/login/2fa")).await;
+    browser.fill("#code", &code(&key, 1)).await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with("/dashboard")).await;
+    browser.screenshot("64-signed-in-with-two-factor").await;
+    browser.quit().await;
+}
