@@ -491,9 +491,14 @@ impl Database {
 
 /// A new password for `username`, one line from stdin.
 fn read_new_password(username: &str) -> anyhow::Result<String> {
+    read_line(&format!("New password for {username} (input is visible): "))
+}
+
+/// One line from stdin without its line ending, asking with `prompt` on a terminal.
+fn read_line(prompt: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("New password for {username} (input is visible): ");
+        eprint!("{prompt}");
     }
     let mut line = String::new();
     stdin
@@ -507,14 +512,5 @@ fn read_password(settings: &Settings) -> anyhow::Result<String> {
     if let Some(password) = &settings.admin_password {
         return Ok(password.clone());
     }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password for the new admin (input is visible): ");
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from stdin")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    read_line("Password for the new admin (input is visible): ")
 }

@@ -8,6 +8,7 @@ use chrono::Duration;
 use diesel::{Connection, PgConnection};
 use ipnetwork::IpNetwork;
 
+use crate::base::config::Settings;
 use crate::base::error::AppError;
 use crate::db::models::User;
 use crate::db::models::login_failure::{self, Throttled};
@@ -20,6 +21,19 @@ use super::letters;
 pub struct FailureLimit {
     pub failures: u32,
     pub window: Duration,
+}
+
+impl FailureLimit {
+    /// `ATELIER_LOGIN_FAILURE_LIMIT` per `ATELIER_LOGIN_FAILURE_WINDOW_SECS`: for
+    /// passwords, second-factor codes and reset requests alike.
+    pub fn of(settings: &Settings) -> Self {
+        FailureLimit {
+            failures: settings.login_failure_limit,
+            window: Duration::seconds(
+                i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
+            ),
+        }
+    }
 }
 
 /// An attempt that passed the throttle: the account the name belongs to (if any), and the

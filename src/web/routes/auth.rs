@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
 use serde::Deserialize;
 
 use crate::base::config::Registration;
@@ -312,12 +311,7 @@ async fn login(
 
     let settings = &state.settings;
     let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
-    let limit = FailureLimit {
-        failures: settings.login_failure_limit,
-        window: Duration::seconds(
-            i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
-        ),
-    };
+    let limit = FailureLimit::of(settings);
     let attempt = state
         .db
         .run(move |conn| login::start(conn, &identifier, ip_key, limit))
@@ -476,12 +470,7 @@ async fn second_factor(
     };
     let settings = &state.settings;
     let ip_key = limit_key(ip.0, settings.ipv6_limit_prefix);
-    let limit = FailureLimit {
-        failures: settings.login_failure_limit,
-        window: Duration::seconds(
-            i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
-        ),
-    };
+    let limit = FailureLimit::of(settings);
     let (user_id, typed) = (pending.user_id, form.code.trim().to_owned());
     let checked = state
         .db

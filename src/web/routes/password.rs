@@ -96,12 +96,7 @@ async fn forgot(
     let settings = &state.settings;
     let throttle = (
         limit_key(ip.0, settings.ipv6_limit_prefix),
-        FailureLimit {
-            failures: settings.login_failure_limit,
-            window: chrono::Duration::seconds(
-                i64::try_from(settings.login_failure_window_secs).unwrap_or(i64::MAX / 1000),
-            ),
-        },
+        FailureLimit::of(settings),
     );
     let email = form.email.clone();
     let asked = state
