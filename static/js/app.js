@@ -275,3 +275,12 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(look, 700);
 });
+
+// The phone menu closes with Escape, and focus goes back to its button.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const menu = document.querySelector("details.nav-menu[open]");
+  if (!menu) return;
+  menu.open = false;
+  menu.querySelector("summary")?.focus();
+});

@@ -277,7 +277,19 @@ async fn a_visitor_generates_without_an_account_then_keeps_the_picture() {
     browser
         .click("form[action='/account/tokens'] button[type=submit]")
         .await;
-    assert!(browser.text("code.token").await.starts_with("atl_"));
+    assert!(
+        browser
+            .property("#new-token", "value")
+            .await
+            .starts_with("atl_")
+    );
+    browser.tap("button[data-copy='#new-token']").await;
+    assert!(
+        browser
+            .wait_until("document.querySelector(\"button[data-copy='#new-token']\").textContent === 'Copied'")
+            .await,
+        "the token has a Copy button"
+    );
     browser.screenshot("33-account-token-and-data").await;
     browser.goto(&app.url("/privacy")).await;
     browser.screenshot("34-privacy").await;
@@ -439,5 +451,77 @@ async fn a_generated_video_plays_in_chromium() {
     browser.goto(&app.url("/gallery")).await;
     assert!(browser.text(".play-badge").await.contains("3.0 s"));
     browser.screenshot("32-gallery-play-badge").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn keyboard_and_phone_users_skip_the_menu_close_it_with_escape_and_are_told_they_left() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("keyboard_and_phone_users_skip_the_menu");
+        return;
+    };
+    let app = spawn_app().await;
+    app.user("keyboarder").await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.resize(390, 844).await;
+    browser.goto(&app.url("/")).await;
+    // The first Tab lands on "Skip to content", which moves the focus into the page.
+    browser.press("\u{E004}").await;
+    assert_eq!(
+        browser
+            .execute(
+                "return document.activeElement.className;",
+                serde_json::json!([])
+            )
+            .await,
+        "skip-link"
+    );
+    browser.press("\u{E007}").await;
+    assert!(
+        browser
+            .wait_until("document.activeElement.id === 'main'")
+            .await
+    );
+    // The phone menu opens with its button and closes with Escape.
+    browser.tap("details.nav-menu summary").await;
+    assert!(
+        browser
+            .wait_until("document.querySelector('details.nav-menu').open")
+            .await
+    );
+    browser.screenshot("70-phone-menu-open").await;
+    browser.press("\u{E00C}").await;
+    assert!(
+        browser
+            .wait_until("!document.querySelector('details.nav-menu').open")
+            .await
+    );
+
+    // Logging out says so, once.
+    browser.resize(1366, 900).await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", "keyboarder").await;
+    browser
+        .fill("#password", crate::support::helpers::PASSWORD)
+        .await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with("/dashboard")).await;
+    browser
+        .click(".nav-wide form[action='/logout'] button")
+        .await;
+    assert!(
+        browser
+            .wait_until("document.querySelector('.flash') && document.querySelector('.flash').textContent.includes('logged out')")
+            .await,
+        "{}",
+        browser.text("main").await
+    );
+    browser.screenshot("71-logged-out").await;
+    browser.goto(&app.url("/")).await;
+    assert!(
+        browser
+            .wait_until("document.querySelector('.flash') === null")
+            .await
+    );
     browser.quit().await;
 }

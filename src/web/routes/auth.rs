@@ -520,9 +520,23 @@ pub(super) fn sign_in(
         .map_err(AppError::internal)
 }
 
+/// The cookie that tells the next page (the landing page) it may say "logged out": the
+/// session that could carry the message has just ended.
+pub const SIGNED_OUT_COOKIE: &str = "atelier_signed_out";
+
 async fn logout(session: Session) -> HttpResponse {
     session.purge();
-    see_other("/")
+    let mut response = see_other("/");
+    let said = actix_web::cookie::Cookie::build(SIGNED_OUT_COOKIE, "1")
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::minutes(1))
+        .finish();
+    if let Err(err) = response.add_cookie(&said) {
+        tracing::debug!(error = %err, "could not set the signed-out cookie");
+    }
+    response
 }
 
 /// Moves what this session generated anonymously into the account it just registered or

@@ -9,7 +9,7 @@ use crate::base::error::AppError;
 use crate::services::quota::ClientIp;
 use crate::web::extract::MaybeUser;
 use crate::web::state::AppState;
-use crate::web::views::{Layout, render};
+use crate::web::views::{Flash, Layout, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -27,11 +27,13 @@ struct HomePage {
 }
 
 async fn home(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
 ) -> Result<HttpResponse, AppError> {
+    let signed_out = req.cookie(super::auth::SIGNED_OUT_COOKIE).is_some();
     let (cost, can_generate) = match &user.0 {
         Some(_) => (String::new(), true),
         None => {
@@ -39,14 +41,31 @@ async fn home(
             (usage.next_image_cost(), usage.can_make_an_image())
         }
     };
-    render(
+    let mut layout = Layout::new(&session, user.0.as_ref());
+    if signed_out && layout.flash.is_none() {
+        layout.flash = Some(Flash {
+            kind: "info".into(),
+            message: "You are logged out. See you soon.".into(),
+        });
+    }
+    let mut page = render(
         StatusCode::OK,
         &HomePage {
-            layout: Layout::new(&session, user.0.as_ref()),
+            layout,
             cost,
             can_generate,
         },
-    )
+    )?;
+    if signed_out {
+        // Said once.
+        let mut gone = actix_web::cookie::Cookie::new(super::auth::SIGNED_OUT_COOKIE, "");
+        gone.set_path("/");
+        gone.make_removal();
+        if let Err(err) = page.add_cookie(&gone) {
+            tracing::debug!(error = %err, "could not clear the signed-out cookie");
+        }
+    }
+    Ok(page)
 }
 
 #[derive(Template)]
