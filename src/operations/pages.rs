@@ -62,11 +62,13 @@ pub fn gallery(
     let mut page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
     let current = summaries.current(conn, user_id, page.version)?;
     if current.version != summary.version {
-        // The page was read at `current`'s version; only the folder may have changed.
+        // The page was read at `current`'s version; only the folder may have changed: its
+        // name (a rename: shown at once) or which folder the slug names (read again).
         summary = current;
         let now = folder_of(&summary)?;
-        if now.as_ref().map(|folder| folder.id) != filter.folder_id {
-            folder = now;
+        let moved = now.as_ref().map(|folder| folder.id) != filter.folder_id;
+        folder = now;
+        if moved {
             filter.folder_id = folder.as_ref().map(|folder| folder.id);
             page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
         }
