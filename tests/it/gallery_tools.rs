@@ -294,7 +294,11 @@ async fn folders_can_be_renamed_and_keep_their_address() {
             .expect("folder")
     };
     // The folder's page is seen first, so the server holds its summary when it is renamed.
-    assert!(app.page(&client, "/gallery?folder=trips").await.contains("<h1>Trips <span"));
+    assert!(
+        app.page(&client, "/gallery?folder=trips")
+            .await
+            .contains("<h1>Trips <span")
+    );
     let response = app
         .post_form(
             &client,
@@ -305,7 +309,10 @@ async fn folders_can_be_renamed_and_keep_their_address() {
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/gallery?folder=trips");
     let page = app.page(&client, "/gallery?folder=trips").await;
-    assert!(page.contains("<h1>Trips 2026 <span"), "the new name at once: {page}");
+    assert!(
+        page.contains("<h1>Trips 2026 <span"),
+        "the new name at once: {page}"
+    );
     let page = app.page(&client, &format!("/images/{id}")).await;
     assert!(page.contains("Trips 2026"));
     // A bad name: 400, the form says why; someone else's folder: 404.
@@ -723,4 +730,16 @@ async fn one_image_moved_edited_and_deleted_at_once_stays_whole() {
         assert_eq!(app.count_images(), 0, "the delete went through");
         assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
     }
+}
+
+#[tokio::test]
+async fn a_page_past_the_last_says_so_and_links_the_last() {
+    let app = spawn_app().await;
+    let client = app.user("pager").await;
+    app.upload_ok(&client, png(40, 30), &[]).await;
+    let page = app.page(&client, "/gallery?page=99").await;
+    assert!(page.contains("There is no page 99."), "{page}");
+    assert!(page.contains("The 1 image here is on 1 page."), "{page}");
+    assert!(page.contains("Go to page 1"));
+    assert!(!page.contains("Nothing here yet"));
 }

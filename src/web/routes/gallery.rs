@@ -58,6 +58,8 @@ struct GalleryPage {
     cards: Vec<Card>,
     total: i64,
     pager: Pager,
+    /// Asked for a page past the last: how many there are and a link to the last.
+    past_the_end: Option<(i64, String)>,
     folder_error: Option<String>,
 }
 
@@ -224,6 +226,10 @@ async fn gallery_page(
             total: listing.total,
             pager: Pager::new(page, listing.total, PER_PAGE, |page| {
                 gallery_link(folder_slug.as_deref(), &filter, page)
+            }),
+            past_the_end: (listing.items.is_empty() && listing.total > 0).then(|| {
+                let last = (listing.total + PER_PAGE - 1) / PER_PAGE;
+                (last, gallery_link(folder_slug.as_deref(), &filter, last))
             }),
             folder_error,
         },
