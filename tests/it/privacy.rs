@@ -221,9 +221,18 @@ async fn the_export_holds_my_images_and_everything_about_me(app: TestApp) {
             .expect("cd")
             .contains("atelier-export-exporter")
     );
-    let entries = zip_entries(&response.bytes().await.expect("bytes"));
+    let bytes = response.bytes().await.expect("bytes");
+    let entries = zip_entries(&bytes);
     let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names.len(), 3, "{names:?}");
+    // Entries carry the pictures' own dates, not the format's 1980.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).expect("zip");
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).expect("entry");
+        let year = entry.last_modified().map(|at| i32::from(at.year()));
+        assert_eq!(year, Some(this_year), "{}", entry.name());
+    }
     assert!(
         names
             .iter()

@@ -213,18 +213,36 @@ pub fn write_export(library: &Library, plan: &ExportPlan, file: &mut File) -> Re
             Err(crate::storage::StoreError::NotFound) => continue,
             Err(err) => return Err(err.into()),
         };
-        zip.start_file(name.as_str(), options)
+        let dated = options.last_modified_time(zip_time(placed.image.created_at));
+        zip.start_file(name.as_str(), dated)
             .map_err(AppError::internal)?;
         zip.write_all(&bytes).map_err(AppError::internal)?;
     }
     let json = serde_json::to_vec_pretty(&plan.record).map_err(AppError::internal)?;
-    zip.start_file("atelier-export.json", options)
+    let dated = options.last_modified_time(zip_time(chrono::Utc::now()));
+    zip.start_file("atelier-export.json", dated)
         .map_err(AppError::internal)?;
     zip.write_all(&json).map_err(AppError::internal)?;
     zip.finish().map_err(AppError::internal)?;
     file.flush().map_err(AppError::internal)?;
     file.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
     Ok(())
+}
+
+/// A moment as a zip entry's date (zip dates are local-time-less and 1980–2107; outside
+/// that, the format's earliest date).
+fn zip_time(at: chrono::DateTime<chrono::Utc>) -> zip::DateTime {
+    use chrono::{Datelike, Timelike};
+    let part = |value: u32| u8::try_from(value).unwrap_or(0);
+    zip::DateTime::from_date_and_time(
+        u16::try_from(at.year()).unwrap_or(1980),
+        part(at.month()),
+        part(at.day()),
+        part(at.hour()),
+        part(at.minute()),
+        part(at.second()),
+    )
+    .unwrap_or_default()
 }
 
 /// The accounts whose export this instance is building: one at a time per account, since
