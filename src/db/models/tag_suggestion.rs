@@ -16,10 +16,16 @@ pub struct TagSuggestion {
     #[serde(skip)]
     pub image_id: i64,
     pub tag: String,
+    #[serde(serialize_with = "two_places")]
     pub confidence: f32,
     pub source: String,
     #[serde(skip)]
     pub created_at: DateTime<Utc>,
+}
+
+/// A confidence as JSON shows it: 0.9, not 0.8999999761581421 (an `f32` widened).
+fn two_places<S: serde::Serializer>(confidence: &f32, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_f64((f64::from(*confidence) * 100.0).round() / 100.0)
 }
 
 /// The image's suggestions, surest first.
