@@ -24,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const response = await fetch(`/api/jobs/${job.dataset.job}`, { headers: { Accept: "application/json" } });
       const body = await response.json();
       const status = job.querySelector(".job-status");
-      if (body.job && status) status.textContent = body.job.status === "running" ? "Painting…" : "Waiting for a free worker…";
+      if (body.job && status) status.textContent = body.job.status === "running" ? (job.dataset.running || "Painting…") : "Waiting for a free worker…";
       if (body.job && (body.job.status === "succeeded" || body.job.status === "failed")) {
         window.location.reload();
         return;
@@ -151,6 +151,12 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("change", update);
   form.addEventListener("submit", (event) => {
     const n = form.querySelectorAll("input[name=ids]:checked").length;
+    if (n === 0) {
+      // Nothing to ask about: say so where the count is, and send nothing.
+      event.preventDefault();
+      count.textContent = "Tick at least one image first.";
+      return;
+    }
     if (action.value === "delete" && !window.confirm(`Delete ${n} image${n === 1 ? "" : "s"} for good?`)) event.preventDefault();
   });
   update();

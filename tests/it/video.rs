@@ -632,7 +632,12 @@ async fn a_video_that_fails_at_sixty_percent_shows_why_and_is_refunded() {
         .text()
         .await
         .expect("page");
-    assert!(page.contains("The renderer crashed at 60%") && page.contains(r#"href="/video""#));
+    assert!(page.contains("The renderer crashed at 60%"));
+    assert!(page.contains("Your 5 credits were given back."), "{page}");
+    assert!(
+        page.contains(r#"href="/video?prompt="#),
+        "Try again keeps the prompt: {page}"
+    );
     // Retry-After: 1 was honoured between status requests.
     let seen = fake.seen.lock().expect("lock");
     let polls = &seen.videos.values().next().expect("video").polls;

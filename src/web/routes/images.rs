@@ -96,8 +96,10 @@ struct ImagePage {
     /// "Run again with this seed": the size the picture was generated at, when the same
     /// prompt, seed and size make it again (generated images and story scenes).
     rerun_size: Option<String>,
-    /// …and by the same provider, when it is still on offer.
+    /// …and by the same provider, when it is still on offer; what that costs, said on the
+    /// button ("1 credit"; empty when free).
     rerun_provider: Option<String>,
+    rerun_cost: String,
     /// Videos: played from `original_url` with the thumbnail as poster; "4.0 s"; and the
     /// whole seconds a re-run asks for.
     video: Option<String>,
@@ -241,6 +243,18 @@ pub(super) async fn image_page_with(
             tagging_job: data.tagging_job,
             can_suggest: state.tagger.may_tag(&current.user),
             suggest_cost: state.tagger.credits(),
+            rerun_cost: {
+                let credits = if image.duration_ms.is_some() {
+                    state.rules.credits_per_video
+                } else {
+                    state.rules.credits_per_image
+                };
+                match credits {
+                    0 => String::new(),
+                    1 => "1 credit".to_owned(),
+                    n => format!("{n} credits"),
+                }
+            },
         },
     )
 }

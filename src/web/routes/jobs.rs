@@ -15,6 +15,7 @@ use crate::db::models::job::{self, Job};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::domain::{JobKind, JobStatus};
 use crate::operations::generation;
+use crate::services::quota::charge::Reservation;
 use crate::storage::Variant;
 use crate::web::auth::anon_id;
 use crate::web::extract::{CurrentUser, MaybeUser};
@@ -77,6 +78,10 @@ struct JobPage {
     prompt: String,
     /// A tagging job: the image it looks at.
     tagging: Option<i64>,
+    /// A failed job: what was given back, in words.
+    refunded: Option<String>,
+    /// A failed picture or clip job: its form again with the prompt filled in.
+    try_again: String,
     status: String,
     pending: bool,
     /// The provider's progress while running, in words ("45% · about 12 s left").
@@ -171,6 +176,16 @@ async fn job_page(
             pending: !job.is_finished(),
             progress: progress_words(&job),
             error: job.error.clone(),
+            refunded: (job.status == JobStatus::Failed)
+                .then(|| refund_words(&job))
+                .flatten(),
+            try_again: match job.kind {
+                JobKind::Video => format!("/video?prompt={}", url_encode(&job.prompt)),
+                JobKind::Story | JobKind::Tag => "/generate".to_owned(),
+                JobKind::Image | JobKind::Edit => {
+                    format!("/generate?prompt={}", url_encode(&job.prompt))
+                }
+            },
             cards: images.iter().map(card).collect(),
             scenes: if job.kind == JobKind::Story {
                 images
@@ -199,6 +214,27 @@ async fn job_page(
                 }),
         },
     )
+}
+
+/// What a failed job gave back (failed jobs are refunded in the transaction that fails
+/// them), in words; `None` when it cost nothing.
+fn refund_words(job: &Job) -> Option<String> {
+    let paid = Reservation::of_job(job);
+    if paid.credits > 0 {
+        return Some(format!(
+            "Your {} credit{} {} given back.",
+            paid.credits,
+            if paid.credits == 1 { "" } else { "s" },
+            if paid.credits == 1 { "was" } else { "were" }
+        ));
+    }
+    if paid.free_image.is_some() {
+        return Some("The free image it used was given back.".into());
+    }
+    if paid.usage_event.is_some() {
+        return Some("It does not count against your free generations.".into());
+    }
+    None
 }
 
 /// A running job's progress in words, when its provider reports any.

@@ -14,7 +14,7 @@ use crate::base::error::AppError;
 use crate::operations::generation::{Order, check_video_order};
 use crate::services::generate::{SIZES, video};
 use crate::services::quota::ClientIp;
-use crate::web::extract::{CurrentUser, Form, Json, MaybeUser};
+use crate::web::extract::{CurrentUser, Form, Json, MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::{Layout, form_refused, render};
 
@@ -75,13 +75,16 @@ impl VideoPage {
     }
 }
 
+/// `GET /video` (`?prompt=` fills the prompt in, as "Try again" links do).
 async fn video_form(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
     ip: ClientIp,
+    Query(query): Query<VideoForm>,
 ) -> Result<HttpResponse, AppError> {
-    let page = VideoPage::new(&state, &session, user.0.as_ref(), ip).await?;
+    let mut page = VideoPage::new(&state, &session, user.0.as_ref(), ip).await?;
+    page.prompt = query.prompt.chars().take(1000).collect();
     render(StatusCode::OK, &page)
 }
 
