@@ -61,13 +61,13 @@ pub async fn request_log(
                     json,
                     StatusCode::SERVICE_UNAVAILABLE,
                     &AppError::DatabaseUnavailable.message(),
-                    false,
+                    None,
                 );
                 page.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 page
             } else {
-                errors::render(json, status, &default_message(status, None), false)
+                errors::render(json, status, &default_message(status, None), None)
             };
             Err(PreparedError(std::cell::RefCell::new(Some(page))).into())
         }
@@ -162,7 +162,7 @@ pub async fn csrf(
             StatusCode::FORBIDDEN,
             "This request came from another site and was refused. If you clicked a link \
              elsewhere, open Atelier directly and try again.",
-            false,
+            None,
         );
         return Ok(req.into_response(page));
     }
@@ -263,17 +263,12 @@ pub async fn error_pages(
         Some(info) => info.message,
         None => default_message(status, old.error()),
     };
-    let signed_in = http_req
-        .get_session()
-        .get::<i64>(keys::USER_ID)
-        .ok()
-        .flatten()
-        .is_some();
+    let user = nav_user(&http_req);
     let json = errors::wants_json(&http_req);
     let mut page = if errors::is_openai_path(&http_req) {
         errors::openai(status, &message)
     } else {
-        errors::render(json, status, &message, signed_in)
+        errors::render(json, status, &message, user)
     };
     // What the client needs to act on the error survives the page: when to retry, what is
     // allowed, the size a range must fit, and where a rate limit stands.
@@ -285,6 +280,32 @@ pub async fn error_pages(
         }
     }
     Ok(ServiceResponse::new(http_req, page))
+}
+
+/// Who the error page's navigation greets: the user the request's handler found signed
+/// in, by name; else the session's user as the auth cache knows them (no database trip on
+/// an error path); `None` (the signed-out menu) for nobody.
+fn nav_user(req: &actix_web::HttpRequest) -> Option<crate::web::views::NavUser> {
+    let found = actix_web::HttpMessage::extensions(req)
+        .get::<crate::web::extract::SignedIn>()
+        .cloned();
+    if let Some(signed_in) = found {
+        return Some(crate::web::views::NavUser {
+            username: signed_in.username,
+            is_admin: signed_in.is_admin,
+        });
+    }
+    let id = req.get_session().get::<i64>(keys::USER_ID).ok().flatten()?;
+    let cached = req
+        .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
+        .and_then(|state| state.auth_cache.user(id));
+    Some(crate::web::views::NavUser {
+        username: cached
+            .as_ref()
+            .map(|user| user.username.clone())
+            .unwrap_or_default(),
+        is_admin: cached.is_some_and(|user| user.is_admin()),
+    })
 }
 
 /// A message for errors raised outside `AppError` (actix's own 404/405/400s).

@@ -755,3 +755,19 @@ async fn an_abuse_report_says_which_file_is_missing_instead_of_failing() {
     assert_eq!(csv.matches("(file missing)").count(), 1, "{csv}");
     assert_eq!(csv.lines().count(), 3, "a header and both uploads: {csv}");
 }
+
+#[tokio::test]
+async fn error_pages_keep_the_signed_in_menu_with_the_name() {
+    let app = spawn_app_with(admin_settings).await;
+    let user = app.user("curious").await;
+    let response = app.get(&user, "/admin").await;
+    assert_eq!(response.status(), 404);
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains(">curious</a>"),
+        "the name, not \"Account\": {page}"
+    );
+    assert!(page.contains("action=\"/logout\""), "the signed-in menu");
+    let missing = app.page(&user, "/images/999999").await;
+    assert!(missing.contains(">curious</a>"));
+}

@@ -486,7 +486,10 @@ async fn seeds_are_accepted_recorded_shown_and_reproduce_the_picture() {
         .await
         .expect("page");
     assert!(page.contains("<code>42</code>"), "seed shown");
-    assert!(page.contains("Run again with this seed"));
+    assert!(
+        page.contains("Run again with this seed · 1 credit"),
+        "the price is said"
+    );
     assert!(page.contains(r#"name="seed" value="42""#));
     assert!(page.contains(r#"name="size" value="512x512""#));
 

@@ -36,6 +36,15 @@ pub struct CurrentUser {
 /// The signed-in user if there is one; never refuses the request.
 pub struct MaybeUser(pub Option<CurrentUser>);
 
+/// Left in the request's extensions once a session's user is known, for what runs after
+/// the handler (the error pages greet the user by name; the session itself is gone by
+/// then).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub username: String,
+    pub is_admin: bool,
+}
+
 async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let session = req.get_session();
     let state = req
@@ -45,10 +54,16 @@ async fn resolve(req: HttpRequest) -> Result<Option<CurrentUser>, AppError> {
         return bearer_user(&req, state).await;
     };
     match load_user(state, user_id).await? {
-        Some(user) if !user.disabled => Ok(Some(CurrentUser {
-            user,
-            session_id: session.get::<i64>(keys::SESSION_ID).ok().flatten(),
-        })),
+        Some(user) if !user.disabled => {
+            actix_web::HttpMessage::extensions_mut(&req).insert(SignedIn {
+                username: user.username.clone(),
+                is_admin: user.is_admin(),
+            });
+            Ok(Some(CurrentUser {
+                user,
+                session_id: session.get::<i64>(keys::SESSION_ID).ok().flatten(),
+            }))
+        }
         _ => {
             session.purge();
             Ok(None)

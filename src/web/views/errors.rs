@@ -31,8 +31,14 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-/// The error as a page, or as JSON when `json`; `signed_in` picks the navigation links.
-pub fn render(json: bool, status: StatusCode, message: &str, signed_in: bool) -> HttpResponse {
+/// The error as a page, or as JSON when `json`; `user` is who the navigation greets (the
+/// signed-in menu with their name, or the signed-out one).
+pub fn render(
+    json: bool,
+    status: StatusCode,
+    message: &str,
+    user: Option<NavUser>,
+) -> HttpResponse {
     if json {
         return HttpResponse::build(status).json(serde_json::json!({
             "success": false,
@@ -40,14 +46,7 @@ pub fn render(json: bool, status: StatusCode, message: &str, signed_in: bool) ->
         }));
     }
     let page = ErrorPage {
-        layout: Layout {
-            // The nav only needs to know whether to offer "log in" or "log out".
-            user: signed_in.then(|| NavUser {
-                username: String::new(),
-                is_admin: false,
-            }),
-            flash: None,
-        },
+        layout: Layout { user, flash: None },
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error"),
         message,

@@ -15,7 +15,7 @@ mod users;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpRequest, web};
@@ -40,16 +40,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Answers 404 to everyone but signed-in admins.
+/// Answers 404 to everyone but signed-in admins (as a response, so the error page around
+/// it still knows who is signed in).
 async fn require_admin(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let user = req.extract::<MaybeUser>().await?;
     if !user.0.is_some_and(|current| current.user.is_admin()) {
-        return Err(AppError::NotFound.into());
+        return Ok(req.error_response(AppError::NotFound));
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// A signed-in admin, and where they act from (for the audit log).
