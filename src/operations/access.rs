@@ -1,8 +1,9 @@
 //! Who may join and getting back in (SPEC §3): the registration mode and invites,
 //! resetting a password (by an admin, by the CLI, or with a one-time link, mailed on
-//! request when mail is on), and confirming addresses. Every reset
-//! ends the account's sessions and API tokens in the same transaction as its audit row,
-//! and the account is told on its next sign-in when someone else did it.
+//! request when mail is on), and confirming addresses. Every reset ends the account's
+//! sessions and API tokens in one transaction (with its audit row when an admin or the
+//! command line did it), and the account is told on its next sign-in when someone else
+//! did it.
 
 use chrono::{Duration, Utc};
 use diesel::{Connection, PgConnection};
@@ -254,11 +255,6 @@ pub fn sign_out_elsewhere(
     keep: Option<i64>,
 ) -> Result<usize, AppError> {
     Ok(SessionRow::revoke_others(conn, user_id, keep)?)
-}
-
-/// Reads and clears the "someone else reset your password" notice at sign-in.
-pub fn take_reset_notice(conn: &mut PgConnection, user_id: i64) -> Result<bool, AppError> {
-    Ok(User::take_reset_notice(conn, user_id)?)
 }
 
 /// How long a verification link works.
