@@ -725,3 +725,22 @@ async fn a_provider_clip_larger_than_the_memory_budget_is_refused_and_refunded()
             .count();
     assert_eq!(leftovers, 0, "the staged clip's workspace is gone");
 }
+
+#[tokio::test]
+async fn without_the_credits_for_a_clip_the_button_is_off_and_says_why() {
+    if !ffmpeg_or_skip("without_the_credits_for_a_clip") {
+        return;
+    }
+    let app = app_with_credits(4).await;
+    let client = app.user("almost").await;
+    let page = app.page(&client, "/video").await;
+    assert!(
+        page.contains("A video costs 5 credits; you have 4: ask the site"),
+        "{page}"
+    );
+    assert!(page.contains("disabled>Make the video"), "{page}");
+    let rich = app_with_credits(20).await;
+    let client = rich.user("enough").await;
+    let page = rich.page(&client, "/video").await;
+    assert!(!page.contains("disabled>Make the video"), "{page}");
+}

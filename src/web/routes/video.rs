@@ -38,6 +38,9 @@ struct VideoPage {
     cost: String,
     /// Why this server makes no videos, when it makes none.
     off: Option<String>,
+    /// The visitor cannot pay for one (blocked, or fewer credits than a video costs): the
+    /// button is disabled and `cost` says why.
+    cannot_pay: bool,
     error: Option<String>,
     signed_in: bool,
 }
@@ -51,9 +54,15 @@ impl VideoPage {
     ) -> Result<Self, AppError> {
         let usage = state.usage_of(current.map(|c| &c.user), ip).await?;
         let per_video = usage.credits_per_video;
+        let cannot_pay =
+            usage.blocked.is_some() || usage.credits.is_some_and(|credits| credits < per_video);
         let cost = match usage.credits {
             _ if usage.blocked.is_some() => "Your network is blocked.".to_owned(),
             None => "Videos are made with credits: log in first.".to_owned(),
+            Some(credits) if credits < per_video => format!(
+                "A video costs {per_video} credit{}; you have {credits}: ask the site's administrator for credits.",
+                if per_video == 1 { "" } else { "s" }
+            ),
             Some(credits) => format!(
                 "A video costs {per_video} credit{}; you have {credits}.",
                 if per_video == 1 { "" } else { "s" }
@@ -69,6 +78,7 @@ impl VideoPage {
             seed: String::new(),
             cost,
             off: state.video.as_ref().err().cloned(),
+            cannot_pay,
             error: None,
             signed_in: current.is_some(),
         })
