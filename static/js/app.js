@@ -290,3 +290,28 @@ document.addEventListener("keydown", (event) => {
   menu.open = false;
   menu.querySelector("summary")?.focus();
 });
+
+// The story form: count the sentences as they are typed (as the server splits them: at
+// . ! ? … and line breaks, each with a letter or digit) and say what they will cost.
+document.addEventListener("DOMContentLoaded", () => {
+  const cost = document.querySelector("#story-cost[data-credits]");
+  const story = document.querySelector("textarea#story");
+  if (!cost || !story) return;
+  const perScene = Number(cost.dataset.perScene);
+  const credits = Number(cost.dataset.credits);
+  const original = cost.textContent;
+  const count = () => story.value
+    .split(/[.!?…\r\n]+/)
+    .filter((part) => /[\p{L}\p{N}]/u.test(part)).length;
+  const update = () => {
+    const n = count();
+    if (n === 0) { cost.textContent = original; return; }
+    const total = n * perScene;
+    const words = `${n} sentence${n === 1 ? "" : "s"} · ${total} credit${total === 1 ? "" : "s"}`;
+    cost.textContent = n < 2 || n > 8
+      ? `${words}: a story has 2 to 8 sentences.`
+      : total <= credits ? `${words} (you have ${credits}).` : `${words}, and you have ${credits}.`;
+  };
+  story.addEventListener("input", update);
+  update();
+});

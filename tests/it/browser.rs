@@ -192,6 +192,14 @@ async fn generate_and_illustrate_a_story_in_chromium() {
     browser
         .fill("#story", "A fox wakes at dawn in a pine forest. It runs to the blue lake. At night the stars shine over the city.")
         .await;
+    // The price, counted as the story is typed.
+    assert!(
+        browser
+            .wait_until("document.querySelector('#story-cost').textContent.startsWith('3 sentences · 3 credits')")
+            .await,
+        "{}",
+        browser.text("#story-cost").await
+    );
     browser.click("main form button[type=submit]").await;
     assert!(
         browser.image_loaded(".scene:nth-child(3) img").await,

@@ -659,3 +659,27 @@ async fn a_prompt_edit_makes_a_new_linked_image_and_keeps_the_source() {
     let jobs = app.count_jobs();
     assert_eq!(jobs, 1);
 }
+
+#[tokio::test]
+async fn the_story_form_says_what_a_story_costs_and_is_off_when_it_cannot_be_paid() {
+    let app = crate::support::helpers::spawn_app_with(|s| {
+        s.insert("signup_credits".into(), "1".into());
+    })
+    .await;
+    let poor = app.user("onecredit").await;
+    let page = app.page(&poor, "/story").await;
+    assert!(
+        page.contains("Each sentence is a picture at 1 credit; you have 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("disabled>Illustrate"),
+        "two sentences need two credits: {page}"
+    );
+    crate::quotas::grant(&app, "onecredit", 5);
+    let page = app.page(&poor, "/story").await;
+    assert!(
+        page.contains("you have 6.") && !page.contains("disabled>Illustrate"),
+        "{page}"
+    );
+}

@@ -499,17 +499,69 @@ struct StoryPage {
     layout: Layout,
     story: String,
     error: Option<String>,
+    /// What a story costs this visitor, in words ("Each sentence is a picture: …"), and the
+    /// numbers the page's script counts with as the story is typed.
+    cost: String,
+    per_scene: i64,
+    credits: Option<i64>,
+    /// The visitor cannot pay even the shortest story: the button is off.
+    cannot_pay: bool,
 }
 
-async fn story_form(session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
-    render(
-        StatusCode::OK,
-        &StoryPage {
-            layout: Layout::new(&session, user.0.as_ref()),
+impl StoryPage {
+    async fn new(
+        state: &AppState,
+        session: &Session,
+        current: Option<&CurrentUser>,
+        ip: ClientIp,
+    ) -> Result<Self, AppError> {
+        let usage = state.usage_of(current.map(|c| &c.user), ip).await?;
+        let per_scene = usage.credits_per_image;
+        let shortest =
+            per_scene * i64::try_from(crate::services::generate::story::MIN_SCENES).unwrap_or(2);
+        let plural = |n: i64| if n == 1 { "" } else { "s" };
+        let (cost, cannot_pay) = match usage.credits {
+            _ if usage.blocked.is_some() => ("Your network is blocked.".to_owned(), true),
+            None => (
+                "Stories are made with credits: log in first.".to_owned(),
+                false,
+            ),
+            Some(credits) if credits < shortest => (
+                format!(
+                    "Each sentence is a picture at {per_scene} credit{}; you have {credits}, \
+                     fewer than the shortest story needs: ask the site's administrator for credits.",
+                    plural(per_scene)
+                ),
+                true,
+            ),
+            Some(credits) => (
+                format!(
+                    "Each sentence is a picture at {per_scene} credit{}; you have {credits}.",
+                    plural(per_scene)
+                ),
+                false,
+            ),
+        };
+        Ok(StoryPage {
+            layout: Layout::new(session, current),
             story: String::new(),
             error: None,
-        },
-    )
+            cost,
+            per_scene,
+            credits: usage.credits,
+            cannot_pay,
+        })
+    }
+}
+
+async fn story_form(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    ip: ClientIp,
+) -> Result<HttpResponse, AppError> {
+    let page = StoryPage::new(&state, &session, user.0.as_ref(), ip).await?;
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -533,14 +585,10 @@ async fn create_story(
         },
         Err(message) => AppError::BadRequest(message),
     };
-    form_refused(
-        &problem,
-        &StoryPage {
-            layout: Layout::new(&session, visitor.current()),
-            story: form.story.trim().to_owned(),
-            error: Some(problem.message()),
-        },
-    )
+    let mut page = StoryPage::new(&state, &session, visitor.current(), ip).await?;
+    page.story = form.story.trim().to_owned();
+    page.error = Some(problem.message());
+    form_refused(&problem, &page)
 }
 
 #[derive(Debug, Deserialize)]
