@@ -241,3 +241,40 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
         ]
     );
 }
+
+#[tokio::test]
+async fn after_the_last_free_picture_the_job_page_offers_no_more_with_the_reason() {
+    let app = spawn_app().await;
+    let visitor = app.visitor();
+    let mut job_page = String::new();
+    for n in 0..3 {
+        let response = visitor
+            .submit("/generate", &[("prompt", &format!("a quiet harbour {n}"))])
+            .await;
+        assert_eq!(response.status(), 303);
+        job_page = location(&response).to_owned();
+    }
+    let page = poll(
+        Duration::from_secs(10),
+        || async {
+            visitor
+                .fetch(&job_page)
+                .await
+                .text()
+                .await
+                .unwrap_or_default()
+        },
+        |page| page.contains("<h1>Done</h1>"),
+    )
+    .await;
+    assert!(
+        page.contains("title=\"Same prompt, a new seed\" disabled>Vary"),
+        "{page}"
+    );
+    assert!(page.contains("disabled>Re-run"));
+    assert!(page.contains("aria-disabled=\"true\">Generate another"));
+    assert!(
+        page.contains("0 of 3 left") || page.contains("used"),
+        "the reason: {page}"
+    );
+}

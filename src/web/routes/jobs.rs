@@ -15,6 +15,7 @@ use crate::db::models::job::{self, Job};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::domain::{JobKind, JobStatus};
 use crate::operations::generation;
+use crate::services::quota::ClientIp;
 use crate::services::quota::charge::Reservation;
 use crate::storage::Variant;
 use crate::web::auth::anon_id;
@@ -78,6 +79,10 @@ struct JobPage {
     prompt: String,
     /// A tagging job: the image it looks at.
     tagging: Option<i64>,
+    /// After a finished picture job: whether another may be paid for, and what the next
+    /// costs (or why none can be made).
+    can_pay: bool,
+    next_cost: Option<String>,
     /// A failed job: what was given back, in words.
     refunded: Option<String>,
     /// A failed picture or clip job: its form again with the prompt filled in.
@@ -143,10 +148,20 @@ async fn job_page(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    ip: ClientIp,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (job, images) =
         visible_job_with_images(&state, user.0.as_ref(), &session, id.into_inner()).await?;
+    // Vary, Re-run and Generate another spend: when nothing is left to spend they are off,
+    // with the reason, as on the generate form.
+    let next_image = match Again::of(&job) {
+        Some(_) if job.is_finished() => {
+            let usage = state.usage_of(user.0.as_ref().map(|c| &c.user), ip).await?;
+            Some((usage.can_make_an_image(), usage.next_image_cost()))
+        }
+        _ => None,
+    };
     let anonymous = job.user_id.is_none();
     // Anonymous visitors have no image pages: their pictures link to the full image.
     let card = |placed: &PlacedImage| {
@@ -169,6 +184,8 @@ async fn job_page(
             layout: Layout::new(&session, user.0.as_ref()),
             id: job.id,
             prompt: job.prompt.clone(),
+            can_pay: next_image.as_ref().is_none_or(|(can, _)| *can),
+            next_cost: next_image.map(|(_, words)| words),
             tagging: (job.kind == JobKind::Tag)
                 .then(|| job.params["image_id"].as_i64())
                 .flatten(),
