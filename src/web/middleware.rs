@@ -190,10 +190,11 @@ fn is_cross_site_write(req: &ServiceRequest) -> bool {
     false
 }
 
-/// Pages and JSON shown to a signed-in user (or a token's owner) are `Cache-Control:
-/// no-store`: Back after logout on a shared computer, or a cache on the way, must not show
-/// them again. Runs inside the session layer, after the handler (and the error pages), so
-/// a sign-in or logout counts at once.
+/// Pages and JSON shown to a signed-in user (or a token's owner), and the pages that carry
+/// a one-time secret (reset and invite links, the second sign-in step), are
+/// `Cache-Control: no-store`: Back after logout on a shared computer, or a cache on the
+/// way, must not show them again. Runs inside the session layer, after the handler (and the
+/// error pages), so a sign-in or logout counts at once.
 pub async fn private_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -205,15 +206,19 @@ pub async fn private_pages(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"));
     let request = response.request();
-    let signed_in = private_kind
-        && (request.headers().contains_key(header::AUTHORIZATION)
+    let carries_a_secret = request.path().starts_with("/password/")
+        || request.path() == "/login/2fa"
+        || (request.path() == "/register" && request.query_string().contains("invite="));
+    let private = private_kind
+        && (carries_a_secret
+            || request.headers().contains_key(header::AUTHORIZATION)
             || request
                 .get_session()
                 .get::<i64>(keys::USER_ID)
                 .ok()
                 .flatten()
                 .is_some());
-    if signed_in {
+    if private {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -280,6 +280,11 @@ async fn a_reset_link_works_once_and_not_after_an_hour() {
     let stranger = app.visitor();
     let form = stranger.fetch(&path).await;
     assert_eq!(form.status(), 200);
+    assert_eq!(
+        form.headers()["cache-control"],
+        "no-store",
+        "it holds the link's secret"
+    );
     assert!(form.text().await.expect("page").contains("linked"));
     let mismatch = stranger
         .submit(
