@@ -133,8 +133,8 @@ document.addEventListener("DOMContentLoaded", () => {
   dialog.addEventListener("close", () => { if (document.fullscreenElement) document.exitFullscreen(); });
 });
 
-// Gallery bulk actions: count what is ticked, show only the fields the chosen action needs,
-// ask before deleting.
+// Gallery bulk actions: count what is ticked (shift-click ticks a range), show only the
+// fields the chosen action needs, ask before deleting.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form#bulk");
   if (!form) return;
@@ -149,6 +149,19 @@ document.addEventListener("DOMContentLoaded", () => {
     tags.hidden = action.value !== "tag";
   };
   form.addEventListener("change", update);
+  // Shift-click ticks (or unticks) every picture between the last one clicked and this one.
+  const boxes = [...form.querySelectorAll("input[name=ids]")];
+  let last = null;
+  form.addEventListener("click", (event) => {
+    const box = event.target.closest("input[name=ids]");
+    if (!box) return;
+    if (event.shiftKey && last !== null) {
+      const [from, to] = [boxes.indexOf(last), boxes.indexOf(box)].sort((a, b) => a - b);
+      for (const between of boxes.slice(from, to + 1)) between.checked = box.checked;
+      update();
+    }
+    last = box;
+  });
   form.addEventListener("submit", (event) => {
     const n = form.querySelectorAll("input[name=ids]:checked").length;
     if (n === 0) {

@@ -335,6 +335,22 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
     assert_eq!(titles, json!(["Red mountain"]));
     browser.screenshot("66-search").await;
 
+    // Shift-click ticks a range; each box is at least 24 px to hit.
+    browser.goto(&app.url("/gallery")).await;
+    let ranged = browser
+        .execute(
+            "const boxes = [...document.querySelectorAll('input[name=ids]')];
+             boxes[0].click();
+             boxes[2].dispatchEvent(new MouseEvent('click', { shiftKey: true, bubbles: true, cancelable: true }));
+             return { ticked: boxes.filter((box) => box.checked).length,
+                      size: Math.min(boxes[0].getBoundingClientRect().width, boxes[0].getBoundingClientRect().height) };",
+            json!([]),
+        )
+        .await;
+    assert_eq!(ranged["ticked"], 3, "{ranged}");
+    assert!(ranged["size"].as_f64().unwrap_or(0.0) >= 24.0, "{ranged}");
+    assert!(browser.text(".bulk-count").await.contains("3 selected"));
+
     // Bulk: tick two, tag them, then move them into a new folder, then delete them.
     browser.goto(&app.url("/gallery")).await;
     browser
