@@ -743,3 +743,38 @@ async fn a_page_past_the_last_says_so_and_links_the_last() {
     assert!(page.contains("Go to page 1"));
     assert!(!page.contains("Nothing here yet"));
 }
+
+#[tokio::test]
+async fn a_date_ordered_gallery_has_month_headings() {
+    let app = spawn_app().await;
+    let client = app.user("chronicler").await;
+    let old = app
+        .upload_ok(&client, png(40, 30), &[("title", "Old")])
+        .await;
+    app.upload_ok(&client, png(40, 30), &[("title", "New")])
+        .await;
+    {
+        // No public path dates a picture in the past: the older upload is moved back a year.
+        use atelier::db::schema::images;
+        diesel::update(images::table.find(old))
+            .set(images::created_at.eq(chrono::Utc::now() - chrono::Duration::days(400)))
+            .execute(&mut app.conn())
+            .expect("age");
+    }
+    let page = app.page(&client, "/gallery").await;
+    let this_month = chrono::Utc::now().format("%B %Y").to_string();
+    let then = (chrono::Utc::now() - chrono::Duration::days(400))
+        .format("%B %Y")
+        .to_string();
+    let (now_at, then_at) = (
+        page.find(&format!("<h2>{this_month}</h2>"))
+            .expect("this month"),
+        page.find(&format!("<h2>{then}</h2>")).expect("that month"),
+    );
+    assert!(now_at < then_at, "newest first");
+    let by_title = app.page(&client, "/gallery?sort=title").await;
+    assert!(
+        !by_title.contains("class=\"date-heading\""),
+        "only when ordered by date"
+    );
+}

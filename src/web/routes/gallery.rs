@@ -55,7 +55,9 @@ struct GalleryPage {
     favourites_only: bool,
     /// This view's URL (filters and page), where bulk actions come back to.
     here: String,
-    cards: Vec<Card>,
+    /// The page's pictures, each with the month heading that starts before it when the
+    /// order is by date ("December 2026").
+    cards: Vec<(Option<String>, Card)>,
     total: i64,
     pager: Pager,
     /// Asked for a page past the last: how many there are and a link to the last.
@@ -186,13 +188,23 @@ async fn gallery_page(
     if let Some(search) = &filter.search {
         heading = format!("“{search}” in {heading}");
     }
+    let by_date = matches!(filter.sort, GallerySort::Newest | GallerySort::Oldest);
+    let mut month_shown: Option<String> = None;
     let cards = listing
         .items
         .iter()
-        .map(|placed| Card {
-            favourite: favourites.contains(&placed.image.id),
-            suggested: suggested.get(&placed.image.id).copied().unwrap_or(0),
-            ..Card::owned(placed)
+        .map(|placed| {
+            let card = Card {
+                favourite: favourites.contains(&placed.image.id),
+                suggested: suggested.get(&placed.image.id).copied().unwrap_or(0),
+                ..Card::owned(placed)
+            };
+            let month = placed.image.created_at.format("%B %Y").to_string();
+            let heading = (by_date && month_shown.as_deref() != Some(month.as_str())).then(|| {
+                month_shown = Some(month.clone());
+                month
+            });
+            (heading, card)
         })
         .collect();
     render(
