@@ -19,6 +19,7 @@ mod gallery_tools;
 mod generation;
 mod health;
 mod hostile_input;
+mod layers;
 mod library;
 mod mail;
 mod media_security;

@@ -1,7 +1,8 @@
 //! HTTP routes, one module per area, with each page's template struct beside its handler:
 //! extract, call one operation, render. The rule: every write goes through
-//! `crate::operations` (`grep -rn 'transaction(' src/web/routes` finds nothing, and no
-//! route touches the store); reads may call models directly. What pages share (layout,
+//! `crate::operations`. No route module opens a database transaction (a grep of this
+//! folder for the call finds none) or touches the store; reads may call models directly
+//! and read files through the library. What pages share (layout,
 //! cards, pager, formatting, error pages, refused forms) lives in `crate::web::views`.
 
 pub mod account;
