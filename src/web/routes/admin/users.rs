@@ -400,20 +400,7 @@ async fn delete(
         if wants_json(&req) {
             return Err(AppError::BadRequest(message));
         }
-        let kept = Kept {
-            form: "delete",
-            error: message,
-            ..Kept::of(&user)
-        };
-        return user_page(
-            &admin,
-            &state,
-            &session,
-            user,
-            StatusCode::BAD_REQUEST,
-            kept,
-        )
-        .await;
+        return refused(&admin, &state, &session, user, ("delete", message)).await;
     }
     let library = state.library.clone();
     let (user_id, actor) = (user.id, admin.actor());
@@ -428,6 +415,23 @@ async fn delete(
         format!("{} and their {images} images are deleted.", user.username),
     );
     Ok(see_other("/admin/users"))
+}
+
+/// The account's page again (400) with `error` beside the form named `form` and the
+/// account's own values in the others.
+async fn refused(
+    admin: &AdminUser,
+    state: &AppState,
+    session: &Session,
+    user: User,
+    (form, error): (&'static str, String),
+) -> Result<HttpResponse, AppError> {
+    let kept = Kept {
+        form,
+        error,
+        ..Kept::of(&user)
+    };
+    user_page(admin, state, session, user, StatusCode::BAD_REQUEST, kept).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -450,20 +454,8 @@ async fn set_password(
     let password = match NewPassword::parse(&form.password, &form.confirm_password) {
         Ok(password) => password,
         Err(problem) => {
-            let kept = Kept {
-                form: "password",
-                error: problem.message().to_owned(),
-                ..Kept::of(&user)
-            };
-            return user_page(
-                &admin,
-                &state,
-                &session,
-                user,
-                StatusCode::BAD_REQUEST,
-                kept,
-            )
-            .await;
+            let why = ("password", problem.message().to_owned());
+            return refused(&admin, &state, &session, user, why).await;
         }
     };
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
