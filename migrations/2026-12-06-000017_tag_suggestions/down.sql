@@ -7,6 +7,7 @@ ALTER TABLE images
 CREATE INDEX images_search_idx ON images USING gin (search);
 DROP FUNCTION atelier_tag_words(TEXT[]);
 ALTER TABLE users DROP COLUMN tag_language, DROP COLUMN remote_tagging;
+DROP INDEX generation_jobs_pending_tagging_idx;
 DELETE FROM generation_jobs WHERE kind = 'tag';
 ALTER TABLE generation_jobs
     DROP CONSTRAINT generation_jobs_kind_check,

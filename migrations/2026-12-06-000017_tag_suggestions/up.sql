@@ -10,11 +10,15 @@ CREATE TABLE tag_suggestions (
     PRIMARY KEY (image_id, tag)
 );
 
--- Tagging jobs share the generation queue.
+-- Tagging jobs share the generation queue. The image page asks whether one is still at
+-- work on its picture: answered from the few unfinished tagging jobs, never the history.
 ALTER TABLE generation_jobs
     DROP CONSTRAINT generation_jobs_kind_check,
     ADD CONSTRAINT generation_jobs_kind_check
         CHECK (kind IN ('image', 'story', 'edit', 'video', 'tag'));
+CREATE INDEX generation_jobs_pending_tagging_idx
+    ON generation_jobs (((params ->> 'image_id')::bigint))
+    WHERE kind = 'tag' AND status IN ('queued', 'running');
 
 -- A remote tagger sees an account's pictures only once its owner said yes; the language
 -- the model is asked to answer in.

@@ -281,14 +281,18 @@ pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
     })
 }
 
-/// The tagging job for the image that is queued or running, if there is one.
+/// The tagging job for the image that is queued or running, if there is one. The
+/// predicate is written as `generation_jobs_pending_tagging_idx` is (literal words, so even
+/// a generic plan can prove the partial index applies): a lookup among the unfinished
+/// tagging jobs, whatever the queue's history.
 pub fn tagging_pending(conn: &mut PgConnection, image_id: i64) -> QueryResult<Option<i64>> {
     generation_jobs::table
-        .filter(generation_jobs::kind.eq(JobKind::Tag))
-        .filter(generation_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
         .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("(params->>'image_id')::bigint = ")
-                .bind::<diesel::sql_types::BigInt, _>(image_id),
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "kind = 'tag' AND status IN ('queued', 'running') \
+                 AND (params ->> 'image_id')::bigint = ",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(image_id),
         )
         .select(generation_jobs::id)
         .order(generation_jobs::id.desc())

@@ -39,6 +39,7 @@ pub(super) async fn produce_tags(
         .user_id
         .ok_or_else(|| "Only an account's pictures are tagged.".to_owned())?;
     let tagger = tagger.clone();
+    let owner_tags_needed = tagger.needs_owner_tags();
     let seen = db
         .run(move |conn| {
             let owner = User::find(conn, owner_id)?;
@@ -50,7 +51,11 @@ pub(super) async fn produce_tags(
                 return Ok(None);
             }
             let from_camera = camera::find(conn, image_id)?.is_some();
-            let owner_tags = tag_suggestion::owner_tags(conn, owner_id, OWNER_TAGS)?;
+            let owner_tags = if owner_tags_needed {
+                tag_suggestion::owner_tags(conn, owner_id, OWNER_TAGS)?
+            } else {
+                Vec::new()
+            };
             Ok::<_, AppError>(Some((owner, placed, from_camera, owner_tags)))
         })
         .await

@@ -198,6 +198,12 @@ impl Tagger {
         Ok(image_ids.len())
     }
 
+    /// Whether the owner's own tags matter (a vocabulary allows them): reading them is a
+    /// pass over the owner's library, made only then.
+    pub fn needs_owner_tags(&self) -> bool {
+        self.vocabulary.is_some()
+    }
+
     /// What suggestions are labelled with: `builtin` or `openai:{model}`.
     pub fn source(&self) -> String {
         match &*self.kind {
