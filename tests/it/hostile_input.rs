@@ -29,6 +29,9 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/images/{id}/prompt-edit", &["prompt"]),
     ("/images/{id}/favourite", &["favourite"]),
     ("/images/{id}/share", &["visibility", "expires"]),
+    ("/images/{id}/suggest-tags", &["wait"]),
+    ("/images/{id}/tags/accept", &["tags", "all"]),
+    ("/images/{id}/tags/dismiss", &["tags", "all"]),
     (
         "/gallery/bulk",
         &["ids", "action", "folder", "tags", "back"],
@@ -41,6 +44,15 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         &["current_password", "new_password", "confirm_password"],
     ),
     ("/account/tokens", &["name"]),
+    ("/account/tagging", &["remote_tagging", "language"]),
+    ("/account/2fa/confirm", &["code"]),
+    ("/account/2fa/disable", &["password", "code"]),
+    ("/password/forgot", &["email"]),
+    (
+        "/password/reset",
+        &["token", "password", "confirm_password"],
+    ),
+    ("/login/2fa", &["code"]),
     ("/account/delete", &["password", "confirm"]),
     (
         "/admin/users/{user}/update",
@@ -53,6 +65,11 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         &["network", "generations", "uploads", "reason"],
     ),
     ("/admin/disposable-domains", &["domain"]),
+    ("/admin/invites", &["email", "days"]),
+    (
+        "/admin/users/{user}/password",
+        &["password", "confirm_password"],
+    ),
 ];
 
 const CONTENT_TYPES: &[Option<&str>] = &[
