@@ -24,8 +24,8 @@ use diesel::{Connection, PgConnection};
 
 use crate::base::error::AppError;
 use crate::db::models::Image;
-use crate::services::library::{file_lock, key_of};
-use crate::storage::{Storage, StoredName, Variant};
+use crate::services::library::{file_lock, key_of, stored_variants};
+use crate::storage::{Storage, StoredName};
 
 /// A temp file is a write in progress until it is at least this old, whatever the grace.
 pub const TEMP_MIN_AGE: Duration = Duration::from_secs(15 * 60);
@@ -130,9 +130,8 @@ fn check_owner(
     let mut expected = HashSet::new();
     for placed in Image::placed_for_username(conn, owner)? {
         report.rows_checked += 1;
-        let keys = Variant::ALL
-            .iter()
-            .map(|variant| Ok(key_of(&placed, *variant)?.as_str().to_owned()))
+        let keys = stored_variants(&placed.image)
+            .map(|variant| Ok(key_of(&placed, variant)?.as_str().to_owned()))
             .collect::<Result<Vec<_>, AppError>>()?;
         if keys.iter().all(|key| names.contains(key.as_str())) {
             expected.extend(keys);
@@ -181,7 +180,7 @@ fn files_now(
             return Ok((current, missing));
         }
         for placed in Image::placed_by_ids(conn, &[id])? {
-            for variant in Variant::ALL {
+            for variant in stored_variants(&placed.image) {
                 let key = key_of(&placed, variant)?.as_str().to_owned();
                 if storage.modified(&key)?.is_none() {
                     missing.push(key.clone());
@@ -228,7 +227,9 @@ fn remove_without_row(
         if let Some(id) = Image::lock_by_stem(conn, stem)? {
             let live = Image::placed_by_ids(conn, &[id])?
                 .iter()
-                .flat_map(|placed| Variant::ALL.map(|variant| key_of(placed, variant)))
+                .flat_map(|placed| {
+                    stored_variants(&placed.image).map(|variant| key_of(placed, variant))
+                })
                 .any(|key| key.is_ok_and(|key| key.as_str() == stray.name));
             if live {
                 return Ok(Err("its image's row appeared meanwhile"));

@@ -1,5 +1,6 @@
 //! The command line: `serve` (default), `migrate`, `create-admin`, and the
-//! operator's tools `block-ip`, `unblock-ip`, `grant-credits` and `purge-ips`.
+//! operator's tools `block-ip`, `unblock-ip`, `grant-credits`, `purge-ips`, `doctor`,
+//! `display-copies`, `migrate-storage` and `reset-password`.
 //!
 //! Every command resolves the database the same way: `DATABASE_URL` when set, otherwise
 //! the embedded cluster under `<data dir>/pg`, started for the command and stopped after.
@@ -81,6 +82,10 @@ pub enum Command {
         #[arg(long, default_value_t = crate::cli::doctor::DEFAULT_GRACE.as_secs())]
         grace_secs: u64,
     },
+    /// Make the display-sized copy (1600 px) of every picture stored before Atelier made
+    /// them, in batches; safe beside a running server and to run again. Pages show the
+    /// full working copy of a picture until it has one.
+    DisplayCopies,
     /// Copy every stored file to the other storage backend and verify it (run again after
     /// an interruption: what is there already is skipped). The source is left as it was;
     /// afterwards set ATELIER_STORAGE to the target and restart.
@@ -203,6 +208,10 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let mut conn = migrated(&database, &settings)?;
             doctor(&mut conn, &settings, fix, Duration::from_secs(grace_secs))
         }
+        Command::DisplayCopies => {
+            let mut conn = migrated(&database, &settings)?;
+            display_copies(&mut conn, &settings)
+        }
         Command::MigrateStorage { to } => {
             let mut conn = migrated(&database, &settings)?;
             migrate_storage(&mut conn, &settings, &to)
@@ -310,6 +319,41 @@ fn migrate_storage(
         to.as_str()
     );
     Ok(())
+}
+
+/// Makes the missing display copies, saying how far it got after each batch.
+fn display_copies(conn: &mut diesel::PgConnection, settings: &Settings) -> anyhow::Result<()> {
+    use crate::services::library::display_copies::backfill;
+    let storage = configured_storage(settings)?;
+    let budget = crate::storage::budget::DecodeBudget::new(settings.decode_memory_bytes);
+    let done = backfill(
+        conn,
+        &storage,
+        settings.max_image_pixels,
+        &budget,
+        |so_far| {
+            println!(
+                "{} display copies made so far ({} MB)",
+                so_far.made,
+                so_far.bytes / 1_000_000
+            );
+        },
+    )
+    .map_err(|err| anyhow::anyhow!("{err}"))?;
+    for (id, why) in &done.failed {
+        println!("image {id}: no display copy, {why}");
+    }
+    println!(
+        "made {} display copies ({} bytes); {} pictures could not have one",
+        done.made,
+        done.bytes,
+        done.failed.len()
+    );
+    if done.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("some pictures keep showing their working copy (see above)")
+    }
 }
 
 /// Prints what `doctor::check` finds and what `--fix` would remove (or removed); an

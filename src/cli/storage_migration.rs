@@ -9,8 +9,8 @@ use diesel::PgConnection;
 
 use crate::base::error::AppError;
 use crate::db::models::Image;
-use crate::services::library::key_of;
-use crate::storage::{Storage, StoreError, Variant};
+use crate::services::library::{key_of, stored_variants};
+use crate::storage::{Storage, StoreError};
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -33,7 +33,7 @@ pub fn copy_all(
     let mut migrated = Migrated::default();
     for owner in Image::owner_usernames(conn)? {
         for placed in Image::placed_for_username(conn, &owner)? {
-            for variant in Variant::ALL {
+            for variant in stored_variants(&placed.image) {
                 let key = key_of(&placed, variant)?;
                 let bytes = match from.get(&key) {
                     Ok(bytes) => bytes,

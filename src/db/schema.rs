@@ -153,6 +153,7 @@ diesel::table! {
         duration_ms -> Nullable<Int4>,
         share_public -> Bool,
         share_expires_at -> Nullable<Timestamptz>,
+        display_ext -> Nullable<Text>,
     }
 }
 

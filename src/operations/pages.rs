@@ -138,13 +138,25 @@ pub struct ImagePageData {
     pub suggestions: Vec<TagSuggestion>,
     /// The tagging job still at work on it.
     pub tagging_job: Option<i64>,
+    /// The pictures before and after it in the gallery view it was opened from.
+    pub neighbours: (Option<i64>, Option<i64>),
 }
 
+/// The image page's data; `view` is the owner's gallery view it was opened from (a folder
+/// slug and the filter), which ← and → walk.
 pub fn image_page(
     conn: &mut PgConnection,
     placed: &PlacedImage,
+    view: (Option<&str>, ImageFilter),
 ) -> Result<ImagePageData, AppError> {
-    let folders = Folder::list(conn, placed.image.user_id)?;
+    let owner = placed.image.user_id;
+    let folders = Folder::list(conn, owner)?;
+    let (folder_slug, mut filter) = view;
+    if let Some(slug) = folder_slug {
+        // A folder that is gone (or another's) narrows nothing: the walk is the whole library.
+        filter.folder_id = folders.iter().find(|f| f.slug == slug).map(|f| f.id);
+    }
+    let neighbours = Image::neighbours(conn, owner, &filter, &placed.image)?;
     let rerun_size = match placed.image.job_id {
         Some(id) if placed.image.kind == ImageKind::Generated => job::find(conn, id)?
             .and_then(|job| serde_json::from_value::<ImageParams>(job.params).ok())
@@ -159,6 +171,7 @@ pub fn image_page(
         camera: camera::find(conn, placed.image.id)?,
         suggestions: tag_suggestion::for_image(conn, placed.image.id)?,
         tagging_job: job::tagging_pending(conn, placed.image.id)?,
+        neighbours,
     })
 }
 

@@ -19,6 +19,11 @@ use super::budget::{DecodeBudget, NoRoom, Reservation};
 
 /// Longest side of a thumbnail.
 pub const THUMB_SIZE: u32 = 320;
+/// Longest side of the display copy pages show (sharp on a 1600 px wide window, a third of
+/// a 12-megapixel photo's bytes or less).
+pub const DISPLAY_SIZE: u32 = 1600;
+/// JPEG quality of the display copy: screen-size, so lighter than the working copy's 90.
+const DISPLAY_QUALITY: u8 = 82;
 /// Longest side a resize may ask for.
 pub const MAX_RESIZE_SIDE: u32 = 8192;
 
@@ -130,9 +135,11 @@ pub struct Encoded {
     pub format: Format,
 }
 
-/// What is stored for an image: the sanitised working copy and its thumbnail.
+/// What is stored for an image: the sanitised working copy, its display copy and its
+/// thumbnail.
 pub struct Sanitised {
     pub original: Encoded,
+    pub display: Encoded,
     pub thumb: Encoded,
     pub width: u32,
     pub height: u32,
@@ -233,17 +240,20 @@ pub fn sanitise_upload(
         },
         None => encode(&image, format.working_format())?,
     };
-    Ok((format, with_thumbnail(&image, original)?))
+    Ok((format, with_smaller_copies(&image, original)?))
 }
 
-/// Encodes the working copy in `format` and a thumbnail.
+/// Encodes the working copy in `format`, its display copy and a thumbnail.
 pub fn encode_variants(image: &DynamicImage, format: Format) -> Result<Sanitised, ImageProblem> {
-    with_thumbnail(image, encode(image, format)?)
+    with_smaller_copies(image, encode(image, format)?)
 }
 
-/// The working copy `original` of `image`, with a thumbnail made from `image`.
-fn with_thumbnail(image: &DynamicImage, original: Encoded) -> Result<Sanitised, ImageProblem> {
-    let thumb_image = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
+/// The working copy `original` of `image`, with the display copy and thumbnail made from
+/// `image` (the thumbnail from the display copy: a sixth of the pixels to read).
+fn with_smaller_copies(image: &DynamicImage, original: Encoded) -> Result<Sanitised, ImageProblem> {
+    let display_image = shrunk_to_fit(image, DISPLAY_SIZE);
+    let display = encode_display(&display_image)?;
+    let thumb_image = display_image.thumbnail(THUMB_SIZE, THUMB_SIZE);
     let thumb_format = if image.color().has_alpha() {
         Format::Png
     } else {
@@ -252,9 +262,52 @@ fn with_thumbnail(image: &DynamicImage, original: Encoded) -> Result<Sanitised, 
     let thumb = encode(&thumb_image, thumb_format)?;
     Ok(Sanitised {
         original,
+        display,
         thumb,
         width: image.width(),
         height: image.height(),
+    })
+}
+
+/// The display copy of a stored working copy, for pictures stored before copies existed.
+pub fn display_copy(
+    bytes: &[u8],
+    max_pixels: u64,
+    budget: &DecodeBudget,
+) -> Result<Encoded, ImageProblem> {
+    let format = Format::detect(bytes).ok_or(ImageProblem::UnsupportedType)?;
+    let (image, _held) = decode(bytes, format, max_pixels, budget)?;
+    encode_display(&shrunk_to_fit(&image, DISPLAY_SIZE))
+}
+
+/// `image` scaled down to fit in `side`×`side`, or as it is when it already fits (never
+/// scaled up: a 1024 px picture's display copy is 1024 px).
+fn shrunk_to_fit(image: &DynamicImage, side: u32) -> std::borrow::Cow<'_, DynamicImage> {
+    if image.width() <= side && image.height() <= side {
+        std::borrow::Cow::Borrowed(image)
+    } else {
+        std::borrow::Cow::Owned(image.thumbnail(side, side))
+    }
+}
+
+/// A display-sized picture as JPEG, or as lossless WebP when it has transparency to keep
+/// (still a fraction of a PNG's bytes).
+fn encode_display(image: &DynamicImage) -> Result<Encoded, ImageProblem> {
+    if image.color().has_alpha() {
+        encode(image, Format::WebP)
+    } else {
+        encode_jpeg(image, DISPLAY_QUALITY)
+    }
+}
+
+fn encode_jpeg(image: &DynamicImage, quality: u8) -> Result<Encoded, ImageProblem> {
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(&image.to_rgb8())
+        .map_err(|err| ImageProblem::Corrupt(format!("could not encode: {err}")))?;
+    Ok(Encoded {
+        bytes,
+        format: Format::Jpeg,
     })
 }
 
@@ -262,12 +315,7 @@ fn encode(image: &DynamicImage, format: Format) -> Result<Encoded, ImageProblem>
     let mut bytes = Vec::new();
     let failed = |err: image::ImageError| ImageProblem::Corrupt(format!("could not encode: {err}"));
     match format {
-        Format::Jpeg => {
-            let rgb = image.to_rgb8();
-            JpegEncoder::new_with_quality(&mut bytes, 90)
-                .encode_image(&rgb)
-                .map_err(failed)?;
-        }
+        Format::Jpeg => return encode_jpeg(image, 90),
         Format::WebP => {
             let rgba = image.to_rgba8();
             WebPEncoder::new_lossless(&mut bytes)
@@ -459,6 +507,32 @@ mod tests {
         assert_eq!((out.width, out.height), (1000, 500));
         let thumb = image::load_from_memory(&out.thumb.bytes).expect("thumb");
         assert_eq!((thumb.width(), thumb.height()), (320, 160));
+    }
+
+    #[test]
+    fn display_copies_fit_the_screen_and_never_grow() {
+        let budget = DecodeBudget::new(1 << 30);
+        let dims = |encoded: &Encoded| {
+            let image = image::load_from_memory(&encoded.bytes).expect("display copy");
+            (image.width(), image.height())
+        };
+        let (_, big) = sanitise_upload(&png(4000, 3000), 50_000_000, &budget).expect("ok");
+        assert_eq!(big.display.format, Format::Jpeg, "opaque: JPEG");
+        assert_eq!(dims(&big.display), (1600, 1200));
+        let (_, small) = sanitise_upload(&png(1024, 768), 50_000_000, &budget).expect("ok");
+        assert_eq!(dims(&small.display), (1024, 768), "not scaled up");
+        let transparent = {
+            let mut bytes = Vec::new();
+            DynamicImage::ImageRgba8(image::RgbaImage::new(2000, 100))
+                .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+                .expect("png");
+            bytes
+        };
+        let (_, clear) = sanitise_upload(&transparent, 50_000_000, &budget).expect("ok");
+        assert_eq!(clear.display.format, Format::WebP, "transparency kept");
+        assert_eq!(dims(&clear.display), (1600, 80));
+        let backfilled = display_copy(&big.original.bytes, 50_000_000, &budget).expect("ok");
+        assert_eq!(dims(&backfilled), (1600, 1200));
     }
 
     #[test]

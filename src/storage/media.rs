@@ -1,12 +1,12 @@
-//! The three files of a new library item (pristine, working copy, thumbnail), as the
-//! library stores them, with what they tell about themselves.
+//! The files of a new library item (pristine, working copy, display copy for pictures,
+//! thumbnail), as the library stores them, with what they tell about themselves.
 
 use super::Variant;
 use super::exif::{Camera, camera_of_jpeg};
 use super::imaging::{Format, Sanitised};
 use super::video::PreparedVideo;
 
-/// The three files of a new library item.
+/// The files of a new library item.
 pub enum MediaFiles {
     /// A still picture: the bytes received or generated, and the sanitised copies.
     Picture {
@@ -23,13 +23,13 @@ pub enum MediaFiles {
 
 impl MediaFiles {
     /// (variant, extension, bytes) of each file.
-    pub fn variants(&self) -> [(Variant, &'static str, &[u8]); 3] {
+    pub fn variants(&self) -> Vec<(Variant, &'static str, &[u8])> {
         match self {
             MediaFiles::Picture {
                 pristine,
                 pristine_format,
                 sanitised,
-            } => [
+            } => vec![
                 (Variant::Pristine, pristine_format.ext(), pristine),
                 (
                     Variant::Original,
@@ -37,12 +37,17 @@ impl MediaFiles {
                     &sanitised.original.bytes,
                 ),
                 (
+                    Variant::Display,
+                    sanitised.display.format.ext(),
+                    &sanitised.display.bytes,
+                ),
+                (
                     Variant::Thumb,
                     sanitised.thumb.format.ext(),
                     &sanitised.thumb.bytes,
                 ),
             ],
-            MediaFiles::Video { pristine, prepared } => [
+            MediaFiles::Video { pristine, prepared } => vec![
                 (Variant::Pristine, prepared.container.ext(), pristine),
                 (
                     Variant::Original,
@@ -52,6 +57,14 @@ impl MediaFiles {
                 (Variant::Thumb, Format::Jpeg.ext(), &prepared.poster),
             ],
         }
+    }
+
+    /// The extension of one stored file, if this item has that variant.
+    pub fn ext_of(&self, wanted: Variant) -> Option<&'static str> {
+        self.variants()
+            .into_iter()
+            .find(|(variant, _, _)| *variant == wanted)
+            .map(|(_, ext, _)| ext)
     }
 
     pub fn dimensions(&self) -> (u32, u32) {

@@ -1,7 +1,7 @@
 //! Where users' files are kept: the key of every stored file is made here, and nowhere
 //! else, and [`Storage`] is the one door to the backend holding them.
 //!
-//! Key layout: `{username}/{folder slug}/{original|thumb|pristine}/{stem}.{ext}`, each
+//! Key layout: `{username}/{folder slug}/{original|display|thumb|pristine}/{stem}.{ext}`, each
 //! segment a validated newtype. The backend is chosen by `ATELIER_STORAGE`: `local`, a
 //! folder on this machine ([`local`]), or `s3`, a bucket of any S3-compatible store
 //! ([`s3`]). Every call here is blocking (run it in `Db::run` or `web::block`) except
@@ -26,11 +26,14 @@ use bytes::Bytes;
 use crate::domain::{FolderSlug, Username};
 pub use local::create_private_dir;
 
-/// The three stored forms of an image.
+/// The stored forms of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
     /// The working copy: re-encoded without metadata, orientation applied. Edits change it.
     Original,
+    /// The working copy at screen size (longest side 1600 px), what pages show. Pictures
+    /// only, and optional: older pictures get theirs from `atelier display-copies`.
+    Display,
     /// A small preview (longest side 320 px).
     Thumb,
     /// The exact bytes received or generated; owner only, used to revert edits.
@@ -38,11 +41,17 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [Variant::Original, Variant::Thumb, Variant::Pristine];
+    pub const ALL: [Variant; 4] = [
+        Variant::Original,
+        Variant::Display,
+        Variant::Thumb,
+        Variant::Pristine,
+    ];
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "original" => Some(Variant::Original),
+            "display" => Some(Variant::Display),
             "thumb" => Some(Variant::Thumb),
             "pristine" => Some(Variant::Pristine),
             _ => None,
@@ -52,6 +61,7 @@ impl Variant {
     pub fn as_str(self) -> &'static str {
         match self {
             Variant::Original => "original",
+            Variant::Display => "display",
             Variant::Thumb => "thumb",
             Variant::Pristine => "pristine",
         }

@@ -328,3 +328,168 @@ document.addEventListener("DOMContentLoaded", () => {
   story.addEventListener("input", update);
   update();
 });
+
+// The image page: ← and → follow the picture's neighbours in the gallery view it came
+// from, a swipe does the same on a phone, and Escape goes back to that view (to the page
+// of it last seen, when this tab came from there). The links work without this.
+document.addEventListener("DOMContentLoaded", () => {
+  const gridKey = "atelier:grid";
+  if (document.querySelector("form#bulk")) sessionStorage.setItem(gridKey, location.href);
+  const stage = document.querySelector("[data-viewer]");
+  if (!stage) return;
+  const withoutPage = (href) => {
+    const url = new URL(href, location.href);
+    url.searchParams.delete("page");
+    return url.pathname + "?" + [...url.searchParams].sort().join("&");
+  };
+  const back = stage.querySelector("[data-back-link]");
+  const seen = sessionStorage.getItem(gridKey);
+  if (back && seen && withoutPage(seen) === withoutPage(back.href)) back.href = seen;
+  const go = (selector) => {
+    const link = stage.querySelector(selector);
+    if (link) location.href = link.href;
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable], .crop-frame, video")) return;
+    if (event.key === "ArrowLeft") go("[data-prev]");
+    else if (event.key === "ArrowRight") go("[data-next]");
+    else if (event.key === "Escape" && !document.querySelector("details.nav-menu[open], dialog[open]")) go("[data-back-link]");
+  });
+  let start = null;
+  const picture = stage.querySelector(".stage-picture");
+  picture.addEventListener("touchstart", (event) => {
+    start = event.touches.length === 1 ? { x: event.touches[0].clientX, y: event.touches[0].clientY } : null;
+  }, { passive: true });
+  picture.addEventListener("touchend", (event) => {
+    if (!start) return;
+    const dx = event.changedTouches[0].clientX - start.x;
+    const dy = event.changedTouches[0].clientY - start.y;
+    start = null;
+    if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) go(dx > 0 ? "[data-prev]" : "[data-next]");
+  });
+});
+
+// The crop box: a frame over the picture to drag (or move with the arrow keys; Shift for
+// bigger steps), corners to resize, shapes to keep; the four number fields follow it and
+// are what the form sends (without JavaScript they are the whole tool).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-crop]");
+  if (!form) return;
+  const box = form.querySelector(".crop-box");
+  const picture = box.querySelector("img");
+  const frame = box.querySelector(".crop-frame");
+  const aspects = form.querySelector(".crop-aspects");
+  const field = (name) => form.querySelector(`input[name=${name}]`);
+  const W = Number(form.dataset.width);
+  const H = Number(form.dataset.height);
+  box.hidden = false;
+  aspects.hidden = false;
+  // The crop in the picture's own pixels.
+  let crop = { x: 0, y: 0, w: W, h: H };
+  let aspect = 0;
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+  const draw = () => {
+    const scale = picture.clientWidth / W;
+    Object.assign(frame.style, {
+      left: `${crop.x * scale}px`, top: `${crop.y * scale}px`,
+      width: `${crop.w * scale}px`, height: `${crop.h * scale}px`,
+    });
+    field("x").value = Math.round(crop.x);
+    field("y").value = Math.round(crop.y);
+    field("w").value = Math.round(crop.w);
+    field("h").value = Math.round(crop.h);
+  };
+  const fit = (next) => {
+    next.w = clamp(next.w, 1, W);
+    next.h = clamp(next.h, 1, H);
+    next.x = clamp(next.x, 0, W - next.w);
+    next.y = clamp(next.y, 0, H - next.h);
+    crop = next;
+    draw();
+  };
+  const shape = (ratio) => {
+    aspect = ratio;
+    if (!ratio) return draw();
+    let w = crop.w, h = w / ratio;
+    if (h > H) { h = H; w = h * ratio; }
+    if (w > W) { w = W; h = w / ratio; }
+    fit({ x: crop.x + (crop.w - w) / 2, y: crop.y + (crop.h - h) / 2, w, h });
+  };
+  for (const button of aspects.querySelectorAll("[data-aspect]")) {
+    button.addEventListener("click", () => {
+      for (const other of aspects.querySelectorAll("[data-aspect]")) other.setAttribute("aria-pressed", String(other === button));
+      shape(Number(button.dataset.aspect) || 0);
+    });
+  }
+  for (const name of ["x", "y", "w", "h"]) {
+    field(name).addEventListener("change", () => fit({
+      x: Number(field("x").value) || 0, y: Number(field("y").value) || 0,
+      w: Number(field("w").value) || W, h: Number(field("h").value) || H,
+    }));
+  }
+  let drag = null;
+  frame.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    frame.setPointerCapture(event.pointerId);
+    drag = { corner: event.target.dataset.corner || null, x: event.clientX, y: event.clientY, from: { ...crop } };
+  });
+  frame.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const scale = picture.clientWidth / W;
+    const dx = (event.clientX - drag.x) / scale;
+    const dy = (event.clientY - drag.y) / scale;
+    const from = drag.from;
+    if (!drag.corner) return fit({ ...from, x: from.x + dx, y: from.y + dy });
+    const west = drag.corner.includes("w");
+    const north = drag.corner.includes("n");
+    let w = clamp(from.w + (west ? -dx : dx), 8, W);
+    let h = clamp(from.h + (north ? -dy : dy), 8, H);
+    if (aspect) h = w / aspect;
+    const right = from.x + from.w;
+    const bottom = from.y + from.h;
+    let x = west ? right - w : from.x;
+    let y = north ? bottom - h : from.y;
+    if (x < 0 || y < 0 || x + w > W || y + h > H) return;
+    crop = { x, y, w, h };
+    draw();
+  });
+  frame.addEventListener("pointerup", () => { drag = null; });
+  frame.addEventListener("keydown", (event) => {
+    const step = (event.shiftKey ? 50 : 5) * W / Math.max(picture.clientWidth, 1);
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    fit({ ...crop, x: crop.x + move[0], y: crop.y + move[1] });
+  });
+  if (picture.complete) draw(); else picture.addEventListener("load", draw);
+  window.addEventListener("resize", draw);
+});
+
+// Light or dark: the footer's switch cycles system → dark → light and remembers the
+// choice in this browser (theme.js applies it before the page paints).
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.querySelector("[data-theme-switch]");
+  if (!button) return;
+  const names = { "": "System", dark: "Dark", light: "Light" };
+  const order = ["", "dark", "light"];
+  const show = () => {
+    const chosen = document.documentElement.dataset.theme || "";
+    button.textContent = `Theme: ${names[chosen]}`;
+  };
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const chosen = document.documentElement.dataset.theme || "";
+    const next = order[(order.indexOf(chosen) + 1) % order.length];
+    if (next) {
+      document.documentElement.dataset.theme = next;
+      localStorage.setItem("atelier:theme", next);
+    } else {
+      delete document.documentElement.dataset.theme;
+      localStorage.removeItem("atelier:theme");
+    }
+    show();
+  });
+  show();
+});

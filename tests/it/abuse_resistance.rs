@@ -432,7 +432,7 @@ async fn stored_files_and_folders_are_private_to_the_service_user() {
     };
     assert_eq!(mode(&app.uploads), 0o700, "uploads root");
     let files = app.stored_files();
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4);
     for file in &files {
         assert_eq!(mode(file), 0o600, "{}", file.display());
         let mut dir = file.parent().expect("parent");

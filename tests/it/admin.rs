@@ -504,8 +504,8 @@ async fn deleting_everything_from_a_network_removes_its_files_and_rows_and_nothi
     assert_eq!(jobs, ["dave's garden", "carol at home"]);
     assert_eq!(
         app.stored_files().len(),
-        6,
-        "three files for each image left"
+        8,
+        "four files for each image left"
     );
     assert_eq!(
         app.get(&dave, kept["image_url"].as_str().expect("url"))

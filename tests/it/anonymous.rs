@@ -87,7 +87,7 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
     );
     let stranger = app.user("stranger").await;
     assert_eq!(app.get(&stranger, &image_url).await.status(), 404);
-    assert_eq!(files_under(&app, "_anon").len(), 3);
+    assert_eq!(files_under(&app, "_anon").len(), 4);
 
     // Registering moves files and row into the new account.
     let response = app
@@ -95,7 +95,7 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
         .await;
     assert_eq!(response.status(), 303);
     assert!(files_under(&app, "_anon").is_empty(), "nothing left behind");
-    assert_eq!(files_under(&app, "harbour/default").len(), 3);
+    assert_eq!(files_under(&app, "harbour/default").len(), 4);
     assert_eq!(app.get(&visitor, &image_url).await.status(), 404);
     app.login(&visitor, "harbour", PASSWORD).await;
     let images = app.api_images(&visitor).await;
@@ -153,7 +153,7 @@ async fn logging_in_also_claims_what_the_session_made() {
     let other = app.visitor();
     generate_and_wait(&other, "someone else's fern").await;
     app.login(&app.visitor(), "returning", PASSWORD).await;
-    assert_eq!(files_under(&app, "_anon").len(), 3);
+    assert_eq!(files_under(&app, "_anon").len(), 4);
 }
 
 #[tokio::test]

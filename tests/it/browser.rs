@@ -116,7 +116,7 @@ async fn upload_see_in_gallery_share_and_open_in_a_fresh_profile() {
         "lands on the image page: {landed}"
     );
     assert!(
-        browser.image_loaded(".viewer img").await,
+        browser.image_loaded(".stage-picture img").await,
         "the image loads through the proxy"
     );
     browser.screenshot("10-image-page").await;

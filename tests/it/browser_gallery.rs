@@ -26,13 +26,18 @@ async fn shown_pixels(browser: &Browser, css: &str) -> serde_json::Value {
     assert!(browser.image_loaded(css).await, "{css} loads");
     browser
         .execute(
-            "const img = document.querySelector(arguments[0]);
-             const canvas = document.createElement('canvas');
-             canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-             const context = canvas.getContext('2d');
-             context.drawImage(img, 0, 0);
-             const [r, g, b] = context.getImageData(2, 2, 1, 1).data;
-             return { width: img.naturalWidth, height: img.naturalHeight, corner: [r, g, b] };",
+            // The file the page shows (with a srcset, naturalWidth is scaled by density).
+            "return (async () => {
+               const img = new Image();
+               img.src = document.querySelector(arguments[0]).currentSrc;
+               await img.decode();
+               const canvas = document.createElement('canvas');
+               canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+               const context = canvas.getContext('2d');
+               context.drawImage(img, 0, 0);
+               const [r, g, b] = context.getImageData(2, 2, 1, 1).data;
+               return { width: img.naturalWidth, height: img.naturalHeight, corner: [r, g, b] };
+             })();",
             json!([css]),
         )
         .await
@@ -56,7 +61,7 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
     browser.goto(&app.url("/gallery")).await;
     let thumb_before = shown_pixels(&browser, ".tile img").await;
     browser.goto(&app.url(&format!("/images/{id}"))).await;
-    let before = shown_pixels(&browser, ".viewer img").await;
+    let before = shown_pixels(&browser, ".stage-picture img").await;
     assert_eq!(
         (before["width"].clone(), before["height"].clone()),
         (json!(800), json!(500))
@@ -70,7 +75,7 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
             .wait_until("document.querySelector('.flash')?.textContent.includes('Edited')")
             .await
     );
-    let after = shown_pixels(&browser, ".viewer img").await;
+    let after = shown_pixels(&browser, ".stage-picture img").await;
     assert_eq!(
         (after["width"].clone(), after["height"].clone()),
         (json!(500), json!(800)),
@@ -83,7 +88,7 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
     browser.screenshot("60-rotated").await;
     // A reload shows the same new picture, and so does the gallery's thumbnail.
     browser.goto(&app.url(&format!("/images/{id}"))).await;
-    assert_eq!(shown_pixels(&browser, ".viewer img").await, after);
+    assert_eq!(shown_pixels(&browser, ".stage-picture img").await, after);
     browser.goto(&app.url("/gallery")).await;
     let thumb_after = shown_pixels(&browser, ".tile img").await;
     assert_eq!(thumb_before["width"], json!(320));
@@ -103,7 +108,7 @@ async fn an_edit_shows_at_once_on_the_page_and_in_the_gallery() {
             .wait_until("document.querySelector('.flash')?.textContent.includes('Restored')")
             .await
     );
-    assert_eq!(shown_pixels(&browser, ".viewer img").await, before);
+    assert_eq!(shown_pixels(&browser, ".stage-picture img").await, before);
     browser.quit().await;
 }
 

@@ -446,7 +446,7 @@ async fn the_gallery_pages_through_many_images() {
         let (app, client) = (&app, &client);
         async move { app.get(client, path).await.text().await.expect("page") }
     };
-    let tiles = |html: &str| html.matches(r#"<li class="tile">"#).count();
+    let tiles = |html: &str| html.matches(r#"<li class="tile "#).count();
     let first = page("/gallery?tag=many").await;
     assert_eq!(tiles(&first), 24);
     let pager = first.split(r#"class="pager""#).nth(1).unwrap_or_default();

@@ -39,3 +39,4 @@ mod throttling;
 mod two_factor;
 mod uploads;
 mod video;
+mod viewer;

@@ -106,7 +106,7 @@ async fn admin_ip_actions_work_on_the_spec_paths_for_scripts() {
         .post_form(&admin, "/admin/ips/203.0.113.50/delete-all", &[])
         .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(app.stored_files().len(), files_before - 3);
+    assert_eq!(app.stored_files().len(), files_before - 4);
     use atelier::db::schema::{images, users};
     let remaining: Vec<i64> = images::table
         .inner_join(users::table)
@@ -644,7 +644,7 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
 
     let output = atelier(&app, &["doctor"], NO_ENV);
     assert!(output.status.success(), "{output:?}");
-    assert!(stdout(&output).contains("checked 2 images and 6 files"));
+    assert!(stdout(&output).contains("checked 2 images and 8 files"));
 
     let orphan = app
         .uploads

@@ -232,7 +232,7 @@ async fn the_store_dying_mid_upload_is_a_clear_503_leaves_no_row_and_recovers() 
     );
     assert!(output.status.success(), "{output:?}");
     assert!(atelier(&app, &["doctor"], &store.env()).status.success());
-    assert_eq!(app.stored_files().len(), 6);
+    assert_eq!(app.stored_files().len(), 8);
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
     let output = atelier(&app, &["migrate-storage", "--to", "s3"], &store.env());
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    assert!(text.contains("copied and verified 6 files"), "{text}");
+    assert!(text.contains("copied and verified 8 files"), "{text}");
     assert!(text.contains("set ATELIER_STORAGE=s3"), "{text}");
     let output = atelier(&app, &["migrate-storage", "--to", "s3"], &store.env());
     let text = stdout(&output);
@@ -284,7 +284,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
     ));
     let output = atelier(&app, &["migrate-storage", "--to", "local"], &env);
     assert!(output.status.success(), "{output:?}");
-    assert!(stdout(&output).contains("copied and verified 6 files"));
+    assert!(stdout(&output).contains("copied and verified 8 files"));
     let mut copied = Vec::new();
     for path in app.stored_files() {
         let relative = path.strip_prefix(&app.uploads).expect("inside");
@@ -314,7 +314,7 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     let output = atelier(&app, &["doctor"], &env);
     assert!(output.status.success(), "{output:?}");
     assert!(
-        stdout(&output).contains("checked 2 images and 6 files"),
+        stdout(&output).contains("checked 2 images and 8 files"),
         "{}",
         stdout(&output)
     );

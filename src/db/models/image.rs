@@ -48,6 +48,9 @@ pub struct Image {
     pub share_public: bool,
     /// When the share link stops working; `None` keeps it until revoked.
     pub share_expires_at: Option<DateTime<Utc>>,
+    /// The display-sized copy's extension; `None` for videos and for pictures whose copy
+    /// is not made yet (pages show the working copy meanwhile).
+    pub display_ext: Option<String>,
 }
 
 impl Image {
@@ -87,6 +90,7 @@ pub struct NewImage<'a> {
     pub original_ext: &'a str,
     pub thumb_ext: &'a str,
     pub pristine_ext: &'a str,
+    pub display_ext: Option<&'a str>,
     pub mime: &'a str,
     pub width: i32,
     pub height: i32,
@@ -98,6 +102,13 @@ pub struct NewImage<'a> {
     pub duration_ms: Option<i32>,
     #[diesel(embed)]
     pub provenance: Provenance,
+}
+
+/// The extensions of the files an edit rewrites.
+pub struct StoredExts<'a> {
+    pub original: &'a str,
+    pub display: &'a str,
+    pub thumb: &'a str,
 }
 
 /// An image with where its files live: owner's username and folder.
@@ -392,8 +403,7 @@ impl Image {
         conn: &mut PgConnection,
         id: i64,
         (width, height): (i32, i32),
-        original_ext: &str,
-        thumb_ext: &str,
+        exts: StoredExts<'_>,
         mime: &str,
         (bytes, disk_bytes): (i64, i64),
     ) -> QueryResult<()> {
@@ -401,12 +411,45 @@ impl Image {
             .set((
                 images::width.eq(width),
                 images::height.eq(height),
-                images::original_ext.eq(original_ext),
-                images::thumb_ext.eq(thumb_ext),
+                images::original_ext.eq(exts.original),
+                images::display_ext.eq(exts.display),
+                images::thumb_ext.eq(exts.thumb),
                 images::mime.eq(mime),
                 images::bytes.eq(bytes),
                 images::disk_bytes.eq(disk_bytes),
                 images::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Pictures without a display copy, by id after `after` (videos never have one).
+    pub fn missing_display_copy(
+        conn: &mut PgConnection,
+        after: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<i64>> {
+        images::table
+            .filter(images::display_ext.is_null())
+            .filter(images::duration_ms.is_null())
+            .filter(images::id.gt(after))
+            .order(images::id)
+            .select(images::id)
+            .limit(limit)
+            .load(conn)
+    }
+
+    /// Records a display copy made after the picture was stored.
+    pub fn set_display_copy(
+        conn: &mut PgConnection,
+        id: i64,
+        ext: &str,
+        bytes: i64,
+    ) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::display_ext.eq(ext),
+                images::disk_bytes.eq(images::disk_bytes + bytes),
             ))
             .execute(conn)?;
         Ok(())

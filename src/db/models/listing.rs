@@ -223,6 +223,66 @@ impl Image {
             .map(Option::unwrap_or_default)
     }
 
+    /// The images just before and just after `current` in the listing `filter` asks for
+    /// (the viewer's ← and →), `None` at either end: two index-ordered lookups from
+    /// `current`'s own sort key, however deep in the listing it is.
+    pub fn neighbours(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        current: &Image,
+    ) -> QueryResult<(Option<i64>, Option<i64>)> {
+        // The first row past `current` going down (`below`) or up (`above`) the order of
+        // `$column`, ties broken by id as the listing breaks them.
+        macro_rules! step {
+            ($column:expr, $value:expr, below) => {
+                matching(user_id, filter)
+                    .filter(
+                        $column
+                            .lt($value)
+                            .or($column.eq($value).and(images::id.lt(current.id))),
+                    )
+                    .order(($column.desc(), images::id.desc()))
+                    .select(images::id)
+                    .first::<i64>(conn)
+                    .optional()
+            };
+            ($column:expr, $value:expr, above) => {
+                matching(user_id, filter)
+                    .filter(
+                        $column
+                            .gt($value)
+                            .or($column.eq($value).and(images::id.gt(current.id))),
+                    )
+                    .order(($column.asc(), images::id.asc()))
+                    .select(images::id)
+                    .first::<i64>(conn)
+                    .optional()
+            };
+        }
+        let created = current.created_at;
+        let title = &current.title;
+        let bytes = current.bytes;
+        Ok(match filter.sort {
+            GallerySort::Newest => (
+                step!(images::created_at, created, above)?,
+                step!(images::created_at, created, below)?,
+            ),
+            GallerySort::Oldest => (
+                step!(images::created_at, created, below)?,
+                step!(images::created_at, created, above)?,
+            ),
+            GallerySort::Title => (
+                step!(images::title, title, below)?,
+                step!(images::title, title, above)?,
+            ),
+            GallerySort::Largest => (
+                step!(images::bytes, bytes, above)?,
+                step!(images::bytes, bytes, below)?,
+            ),
+        })
+    }
+
     /// How many of the user's images match `filter`.
     pub fn count_for_user(
         conn: &mut PgConnection,

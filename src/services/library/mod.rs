@@ -7,6 +7,7 @@
 //! doctor --fix` removes it; a row without files would be a broken image). Every function
 //! here is blocking: call it inside `Db::run` or `web::block`.
 
+pub mod display_copies;
 pub mod media_cache;
 pub mod privacy;
 pub mod summary_cache;
@@ -19,7 +20,7 @@ use sha2::Sha256;
 use crate::base::error::AppError;
 use crate::db::advisory_lock;
 use crate::db::models::audit::{self, Actor};
-use crate::db::models::image::{NewImage, Provenance};
+use crate::db::models::image::{NewImage, Provenance, StoredExts};
 use crate::db::models::{Folder, Image, PlacedImage, User};
 use crate::db::models::{camera, job};
 use crate::domain::tokens;
@@ -85,7 +86,7 @@ impl Library {
         let mut written = Vec::new();
         let result = conn.transaction(|conn| {
             file_lock(conn, &stem)?;
-            for (variant, ext, bytes) in files {
+            for &(variant, ext, bytes) in &files {
                 let name = FileName::new(&stem, ext)
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
                 let key = ObjectKey::new(input.username, &folder, variant, &name);
@@ -93,11 +94,20 @@ impl Library {
                 written.push(key);
             }
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
-            let [
-                (_, pristine_ext, _),
-                (_, original_ext, original),
-                (_, thumb_ext, _),
-            ] = files;
+            let ext = |variant| {
+                input.files.ext_of(variant).ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("no {} file", variant.as_str()))
+                })
+            };
+            let (pristine_ext, original_ext, thumb_ext) = (
+                ext(Variant::Pristine)?,
+                ext(Variant::Original)?,
+                ext(Variant::Thumb)?,
+            );
+            let original_bytes = files
+                .iter()
+                .find(|(variant, _, _)| *variant == Variant::Original)
+                .map_or(0, |(_, _, bytes)| bytes.len() as i64);
             let (width, height) = input.files.dimensions();
             let image = Image::insert(
                 conn,
@@ -109,10 +119,11 @@ impl Library {
                     original_ext,
                     thumb_ext,
                     pristine_ext,
+                    display_ext: input.files.ext_of(Variant::Display),
                     mime: mime_for(original_ext),
                     width: to_i32(width),
                     height: to_i32(height),
-                    bytes: original.len() as i64,
+                    bytes: original_bytes,
                     disk_bytes,
                     title: input.title,
                     tags: input.tags,
@@ -224,7 +235,7 @@ impl Library {
     ) -> Result<(), AppError> {
         let mut moved: Vec<(ObjectKey, ObjectKey)> = Vec::new();
         let result = (|| {
-            for variant in Variant::ALL {
+            for variant in stored_variants(&placed.image) {
                 let (_, _, name) = place(placed, variant)?;
                 let from = key_of(placed, variant)?;
                 let target = ObjectKey::new(user, folder, variant, &name);
@@ -286,7 +297,7 @@ impl Library {
 
     /// Undoes [`Self::relocate`] of `placed` to `user`/`folder` (best effort).
     fn move_back(&self, placed: &PlacedImage, user: &Username, folder: &FolderSlug) {
-        for variant in Variant::ALL {
+        for variant in stored_variants(&placed.image) {
             let (Ok((_, _, name)), Ok(home)) = (place(placed, variant), key_of(placed, variant))
             else {
                 continue;
@@ -417,33 +428,42 @@ impl Library {
             Ok(sanitised) => sanitised,
             Err(problem) => return Ok(Err(problem)),
         };
-        let (user, folder, _) = place(placed, Variant::Original)?;
-        let new_original = FileName::new(&image.stem, sanitised.original.format.ext())
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-        let new_thumb = FileName::new(&image.stem, sanitised.thumb.format.ext())
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-        let original_key = ObjectKey::new(&user, &folder, Variant::Original, &new_original);
-        let thumb_key = ObjectKey::new(&user, &folder, Variant::Thumb, &new_thumb);
-        let old_thumb_key = key_of(placed, Variant::Thumb)?;
-        self.storage.put(&original_key, &sanitised.original.bytes)?;
-        self.storage.put(&thumb_key, &sanitised.thumb.bytes)?;
+        let rewritten = [
+            (Variant::Original, &sanitised.original),
+            (Variant::Display, &sanitised.display),
+            (Variant::Thumb, &sanitised.thumb),
+        ];
+        let mut replaced = Vec::new();
+        for (variant, encoded) in rewritten {
+            let key = new_key(placed, variant, encoded.format.ext())?;
+            self.storage.put(&key, &encoded.bytes)?;
+            let old = key_of(placed, variant).ok();
+            replaced.extend(old.filter(|old| *old != key));
+        }
         let pristine_size = self
             .storage
             .size(&key_of(placed, Variant::Pristine)?)?
             .ok_or_else(|| {
                 AppError::internal(anyhow::anyhow!("image {} lost its pristine file", image.id))
             })? as i64;
-        if old_thumb_key != thumb_key {
-            let _ = self.storage.remove(&old_thumb_key);
+        for old in replaced {
+            let _ = self.storage.remove(&old);
         }
         let original_bytes = sanitised.original.bytes.len() as i64;
-        let disk_bytes = original_bytes + sanitised.thumb.bytes.len() as i64 + pristine_size;
+        let disk_bytes = rewritten
+            .iter()
+            .map(|(_, encoded)| encoded.bytes.len() as i64)
+            .sum::<i64>()
+            + pristine_size;
         Image::update_pixels(
             conn,
             image.id,
             (to_i32(sanitised.width), to_i32(sanitised.height)),
-            sanitised.original.format.ext(),
-            sanitised.thumb.format.ext(),
+            StoredExts {
+                original: sanitised.original.format.ext(),
+                display: sanitised.display.format.ext(),
+                thumb: sanitised.thumb.format.ext(),
+            },
             mime_for(sanitised.original.format.ext()),
             (original_bytes, disk_bytes),
         )?;
@@ -467,9 +487,8 @@ impl Library {
         conn: &mut PgConnection,
         placed: &PlacedImage,
     ) -> Result<Vec<ObjectKey>, AppError> {
-        let keys: Vec<_> = Variant::ALL
-            .iter()
-            .map(|variant| key_of(placed, *variant))
+        let keys: Vec<_> = stored_variants(&placed.image)
+            .map(|variant| key_of(placed, variant))
             .collect::<Result<_, _>>()?;
         Image::delete(conn, placed.image.id)?;
         Ok(keys)
@@ -529,6 +548,14 @@ pub fn key_of(placed: &PlacedImage, variant: Variant) -> Result<ObjectKey, AppEr
     Ok(ObjectKey::new(&user, &folder, variant, &name))
 }
 
+/// The storage key a new `ext` file of the placed image's `variant` gets.
+pub fn new_key(placed: &PlacedImage, variant: Variant, ext: &str) -> Result<ObjectKey, AppError> {
+    let (user, folder, _) = place(placed, Variant::Original)?;
+    let name = FileName::new(&placed.image.stem, ext)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
+    Ok(ObjectKey::new(&user, &folder, variant, &name))
+}
+
 /// Takes the transaction-scoped lock on the files named `stem`: [`Library::store`] holds it
 /// from the first file written until its row commits, and `doctor --fix` takes it before
 /// it removes a file it found without a row.
@@ -542,11 +569,6 @@ fn place(
     variant: Variant,
 ) -> Result<(Username, FolderSlug, FileName), AppError> {
     let image = &placed.image;
-    let ext = match variant {
-        Variant::Original => &image.original_ext,
-        Variant::Thumb => &image.thumb_ext,
-        Variant::Pristine => &image.pristine_ext,
-    };
     let broken = || {
         AppError::internal(anyhow::anyhow!(
             "image {} has an invalid stored path",
@@ -555,8 +577,27 @@ fn place(
     };
     let user = Username::parse(&placed.username).map_err(|_| broken())?;
     let folder = FolderSlug::parse(&placed.folder_slug).ok_or_else(broken)?;
+    let ext = stored_ext(image, variant).ok_or_else(broken)?;
     let name = FileName::new(&image.stem, ext).ok_or_else(broken)?;
     Ok((user, folder, name))
+}
+
+/// The extension of the image's `variant` file, if it has one (only the display copy may
+/// be missing: videos have none, older pictures until `atelier display-copies`).
+pub fn stored_ext(image: &Image, variant: Variant) -> Option<&str> {
+    match variant {
+        Variant::Original => Some(&image.original_ext),
+        Variant::Display => image.display_ext.as_deref(),
+        Variant::Thumb => Some(&image.thumb_ext),
+        Variant::Pristine => Some(&image.pristine_ext),
+    }
+}
+
+/// The variants the image has files for.
+pub fn stored_variants(image: &Image) -> impl Iterator<Item = Variant> + '_ {
+    Variant::ALL
+        .into_iter()
+        .filter(|variant| stored_ext(image, *variant).is_some())
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {

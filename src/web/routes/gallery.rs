@@ -114,8 +114,27 @@ async fn gallery(
     gallery_page(&state, &session, &current, query, StatusCode::OK, None).await
 }
 
+/// A gallery view's first page, where the image page's Esc goes back to.
+pub(super) fn gallery_view_link(folder: Option<&str>, filter: &ImageFilter) -> String {
+    gallery_link(folder, filter, 1)
+}
+
 /// A gallery view's URL with these filters, on `page`.
 fn gallery_link(folder: Option<&str>, filter: &ImageFilter, page: i64) -> String {
+    let mut params = view_params(folder, filter);
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/gallery".to_owned()
+    } else {
+        format!("/gallery?{}", params.join("&"))
+    }
+}
+
+/// The query words naming a gallery view (folder, tag, search, sort, favourites), which
+/// the image page's ← and → follow too.
+pub(super) fn view_params(folder: Option<&str>, filter: &ImageFilter) -> Vec<String> {
     let mut params = Vec::new();
     if let Some(slug) = folder {
         params.push(format!("folder={}", url_encode(slug)));
@@ -132,13 +151,16 @@ fn gallery_link(folder: Option<&str>, filter: &ImageFilter, page: i64) -> String
     if filter.favourites {
         params.push("favourites=1".to_owned());
     }
-    if page > 1 {
-        params.push(format!("page={page}"));
-    }
+    params
+}
+
+/// The image page's URL within a gallery view (so ← and → walk that view).
+pub(super) fn image_link(id: i64, folder: Option<&str>, filter: &ImageFilter) -> String {
+    let params = view_params(folder, filter);
     if params.is_empty() {
-        "/gallery".to_owned()
+        format!("/images/{id}")
     } else {
-        format!("/gallery?{}", params.join("&"))
+        format!("/images/{id}?{}", params.join("&"))
     }
 }
 
@@ -197,6 +219,7 @@ async fn gallery_page(
             let card = Card {
                 favourite: favourites.contains(&placed.image.id),
                 suggested: suggested.get(&placed.image.id).copied().unwrap_or(0),
+                link: image_link(placed.image.id, folder_slug.as_deref(), &filter),
                 ..Card::owned(placed)
             };
             let month = placed.image.created_at.format("%B %Y").to_string();

@@ -15,11 +15,13 @@ use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice
 use crate::operations::{images, pages};
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
-use crate::web::extract::{CurrentUser, Form, FormOrJson};
+use crate::web::extract::{CurrentUser, Form, FormOrJson, Query};
+use crate::web::routes::gallery::{GalleryQuery, gallery_view_link, image_link};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
 use crate::web::views::{
-    Flash, Layout, display_title, done, human_bytes, media_url, render, see_other, timestamp,
+    Flash, Layout, display_title, done, human_bytes, media_url, picture_srcset, render, see_other,
+    timestamp,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -59,7 +61,15 @@ struct ImagePage {
     id: i64,
     title: String,
     raw_title: String,
+    /// The working copy: Download and zoom only.
     original_url: String,
+    /// What the page shows: the display copy, and the sizes the browser may choose from.
+    display_url: String,
+    srcset: String,
+    /// ← and →: the neighbours in the gallery view it was opened from; Esc goes back there.
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    back_url: String,
     pristine_url: String,
     width: i32,
     height: i32,
@@ -115,16 +125,25 @@ struct ImagePage {
     suggest_cost: i64,
 }
 
+/// `/images/{id}`, with the gallery view it was opened from in the query (`folder`, `tag`,
+/// `q`, `sort`, `favourites`, as `/gallery` takes them), which ← and → walk.
 async fn image_page(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
+    Query(view): Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), true).await?;
-    image_page_with(&state, &session, &current, placed, StatusCode::OK, None).await
+    let page = ImagePageRequest {
+        status: StatusCode::OK,
+        error: None,
+        view,
+    };
+    render_image_page(&state, &session, &current, placed, page).await
 }
 
+/// The image page again after a refused change, with what was wrong.
 pub(super) async fn image_page_with(
     state: &AppState,
     session: &Session,
@@ -133,12 +152,45 @@ pub(super) async fn image_page_with(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    let page = ImagePageRequest {
+        status,
+        error,
+        view: GalleryQuery::default(),
+    };
+    render_image_page(state, session, current, placed, page).await
+}
+
+/// How the image page is asked for.
+struct ImagePageRequest {
+    status: StatusCode,
+    error: Option<String>,
+    view: GalleryQuery,
+}
+
+async fn render_image_page(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    placed: PlacedImage,
+    ImagePageRequest {
+        status,
+        error,
+        view,
+    }: ImagePageRequest,
+) -> Result<HttpResponse, AppError> {
     let owner_id = placed.image.user_id;
     let looked_at = placed.clone();
-    let data = state
-        .db
-        .run(move |conn| pages::image_page(conn, &looked_at))
-        .await?;
+    let filter = view.filter();
+    let folder = view.folder.clone().filter(|slug| !slug.is_empty());
+    let data = {
+        let (filter, folder) = (filter.clone(), folder.clone());
+        state
+            .db
+            .run(move |conn| pages::image_page(conn, &looked_at, (folder.as_deref(), filter)))
+            .await?
+    };
+    let (prev, next) = data.neighbours;
+    let walk = |id: i64| image_link(id, folder.as_deref(), &filter);
     let folders = data.folders.into_iter().map(|f| (f.slug, f.name)).collect();
     let rerun_size = data
         .rerun_size
@@ -155,6 +207,11 @@ pub(super) async fn image_page_with(
             title: display_title(image),
             raw_title: image.title.clone(),
             original_url: media_url(&placed, Variant::Original),
+            display_url: media_url(&placed, Variant::Display),
+            srcset: picture_srcset(&placed),
+            prev_url: prev.map(walk),
+            next_url: next.map(walk),
+            back_url: gallery_view_link(folder.as_deref(), &filter),
             pristine_url: media_url(&placed, Variant::Pristine),
             width: image.width,
             height: image.height,

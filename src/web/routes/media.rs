@@ -19,13 +19,13 @@ use crate::base::error::AppError;
 use crate::db::models::Image;
 use crate::db::models::user::ANON_USERNAME;
 use crate::domain::{FolderSlug, Username};
+use crate::services::library::stored_ext;
 use crate::storage::{FileName, Variant};
 use crate::web::auth::{anon_id, keys};
 use crate::web::extract::load_user;
 use crate::web::extract::token_owner;
 use crate::web::state::AppState;
 use crate::web::views::files::{MediaCaching, serve_variant};
-use crate::web::views::variant_ext;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/media").default_service(web::to(media)));
@@ -103,7 +103,7 @@ async fn media(
             placed
         }
     };
-    if variant_ext(&placed.image, variant) != file.ext() {
+    if stored_ext(&placed.image, variant) != Some(file.ext()) {
         return Err(AppError::NotFound);
     }
     serve_variant(

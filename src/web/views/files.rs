@@ -12,11 +12,12 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::{variant_ext, version_tag};
+use super::version_tag;
 use crate::base::error::AppError;
 use crate::db::models::PlacedImage;
 use crate::services::library::Library;
 use crate::services::library::media_cache::{CachedFile, MediaCache};
+use crate::services::library::stored_ext;
 use crate::storage::{Source, Variant};
 
 /// The proxy's answer for uploaded bytes: never rendered as a document, never sniffed.
@@ -81,6 +82,11 @@ pub async fn serve_variant(
     variant: Variant,
     caching: MediaCaching,
 ) -> Result<HttpResponse, AppError> {
+    // A picture without its display copy yet is served its working copy.
+    let variant = match stored_ext(&placed.image, variant) {
+        Some(_) => variant,
+        None => Variant::Original,
+    };
     let file_key = (
         placed.image.id,
         variant,
@@ -96,7 +102,7 @@ pub async fn serve_variant(
             opened
         }
     };
-    let ext = variant_ext(&placed.image, variant);
+    let ext = stored_ext(&placed.image, variant).unwrap_or_default();
     let disposition = ContentDisposition {
         disposition: DispositionType::Inline,
         parameters: vec![DispositionParam::Filename(format!(

@@ -22,7 +22,9 @@ use crate::db::models::tag_suggestion::TagSuggestion;
 use crate::db::models::user::ANON_USERNAME;
 use crate::db::models::{Image, PlacedImage, User};
 use crate::domain::ImageKind;
+use crate::services::library::stored_ext;
 use crate::storage::Variant;
+use crate::storage::imaging::{DISPLAY_SIZE, THUMB_SIZE};
 use crate::web::auth::keys;
 
 /// What every page's layout needs: who is signed in and a pending flash message.
@@ -260,10 +262,13 @@ pub struct Card {
     pub owner: String,
     /// A video's length ("4.0 s"), shown on a play badge; `None` for pictures.
     pub video: Option<String>,
-    /// The picture at full size, for the viewer (lightbox).
+    /// The picture at screen size (its display copy), for the viewer (lightbox).
     pub full_url: String,
     pub width: i32,
     pub height: i32,
+    /// The thumbnail's shape for a justified grid: `ar-13` for 1.3 wide per 1 high
+    /// (clamped to 0.5–2.5).
+    pub shape: String,
     /// The owner starred it (the owner's own gallery only).
     pub favourite: bool,
     /// How many tag suggestions wait for the owner (the owner's own gallery only).
@@ -280,9 +285,10 @@ impl Card {
             link: format!("/images/{}", placed.image.id),
             owner: String::new(),
             video: placed.image.seconds_label(),
-            full_url: media_url(placed, Variant::Original),
+            full_url: media_url(placed, Variant::Display),
             width: placed.image.width,
             height: placed.image.height,
+            shape: shape_class(placed.image.width, placed.image.height),
             favourite: false,
             suggested: 0,
         }
@@ -308,6 +314,7 @@ impl Card {
             full_url: share_file_url(placed, &format!("/s/{token}/image")),
             width: placed.image.width,
             height: placed.image.height,
+            shape: shape_class(placed.image.width, placed.image.height),
             favourite: false,
             suggested: 0,
         }
@@ -341,14 +348,6 @@ pub fn page_number(raw: Option<&str>) -> i64 {
         .unwrap_or(1)
 }
 
-pub fn variant_ext(image: &Image, variant: Variant) -> &str {
-    match variant {
-        Variant::Original => &image.original_ext,
-        Variant::Thumb => &image.thumb_ext,
-        Variant::Pristine => &image.pristine_ext,
-    }
-}
-
 /// The proxy URL of one variant as pages use it, versioned: `?v=` carries the row's
 /// version, so an edit gives every variant a new URL and browsers show the new pixels at
 /// once (see [`files::MediaCaching`]).
@@ -360,16 +359,45 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     )
 }
 
-/// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
-/// scripts always fetch the current file).
-pub fn media_path(placed: &PlacedImage, variant: Variant) -> String {
+/// The class naming a picture's shape in a justified grid (see [`Card::shape`]).
+pub fn shape_class(width: i32, height: i32) -> String {
+    let tenths = (f64::from(width.max(1)) * 10.0 / f64::from(height.max(1))).round() as i64;
+    format!("ar-{}", tenths.clamp(5, 25))
+}
+
+/// A picture's `srcset`: the thumbnail and the display copy with their widths, so a
+/// browser takes the smallest that is sharp on its screen. The working copy is never in
+/// it (Download and zoom fetch that).
+pub fn picture_srcset(placed: &PlacedImage) -> String {
+    let image = &placed.image;
+    let longest = image.width.max(image.height).max(1);
+    let width_within = |side: u32| {
+        let side = i64::from(side).min(i64::from(longest));
+        (i64::from(image.width) * side / i64::from(longest)).max(1)
+    };
     format!(
-        "/media/{}/{}/{}/{}.{}",
+        "{} {}w, {} {}w",
+        media_url(placed, Variant::Thumb),
+        width_within(THUMB_SIZE),
+        media_url(placed, Variant::Display),
+        width_within(DISPLAY_SIZE),
+    )
+}
+
+/// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
+/// scripts always fetch the current file). A picture without its display copy yet is
+/// shown by its working copy.
+pub fn media_path(placed: &PlacedImage, variant: Variant) -> String {
+    let (variant, ext) = match stored_ext(&placed.image, variant) {
+        Some(ext) => (variant, ext),
+        None => (Variant::Original, placed.image.original_ext.as_str()),
+    };
+    format!(
+        "/media/{}/{}/{}/{}.{ext}",
         placed.username,
         placed.folder_slug,
         variant.as_str(),
         placed.image.stem,
-        variant_ext(&placed.image, variant),
     )
 }
 

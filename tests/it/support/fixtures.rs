@@ -29,6 +29,29 @@ pub fn encoded(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
+/// A JPEG that compresses like a photograph rather than a flat gradient: smooth colour with
+/// a little sensor-like grain (a fixed pseudo-random sequence, the same every run).
+pub fn photo_like_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut state: u32 = 0x9e37_79b9;
+    let image = DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let grain = (state % 17) as i32 - 8;
+        let channel = |base: u32| (base as i32 + grain).clamp(0, 255) as u8;
+        image::Rgb([
+            channel(x * 255 / width.max(1)),
+            channel(y * 255 / height.max(1)),
+            channel(((x + y) / 8) % 200),
+        ])
+    }));
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+        .expect("encode");
+    bytes
+}
+
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     encoded(width, height, ImageFormat::Png)
 }
