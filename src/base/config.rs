@@ -236,6 +236,9 @@ settings! {
     free_min_account_age_secs: u64 = parsed(120),
     /// Client IPs older than this are erased everywhere (rows and counts stay).
     ip_retention_days: u32 = parsed(90),
+    /// Deleted pictures wait in their owner's trash this many days, restorable, before the
+    /// periodic clean-up removes them and their files.
+    trash_days: u32 = parsed(30),
     /// How often the periodic clean-up runs.
     housekeeping_interval_secs: u64 = parsed(600),
     admin_username: Option<String> = optional(),

@@ -154,6 +154,7 @@ diesel::table! {
         share_public -> Bool,
         share_expires_at -> Nullable<Timestamptz>,
         display_ext -> Nullable<Text>,
+        trashed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -11,7 +11,6 @@ use crate::db::models::{Folder, Image, PlacedImage, User, listing};
 use crate::domain::{ShareChoice, parse_tags};
 use crate::services::library::Library;
 use crate::services::tagging::Tagger;
-use crate::storage::ObjectKey;
 
 /// At most this many images per bulk action (a gallery page holds 24).
 pub const MAX_BULK: usize = 100;
@@ -82,8 +81,6 @@ pub struct BulkOutcome {
 enum Applied {
     /// Done; a `Share` made this token.
     Done(Option<String>),
-    /// The row is gone; its files go once that is committed.
-    Deleted(Vec<ObjectKey>),
     /// Left as it was (tags over the limit, or no credits for its suggestions).
     Refused,
 }
@@ -112,7 +109,7 @@ fn apply(
             let folder = Folder::find_by_id(conn, image.folder_id)?;
             library.update(conn, placed, &folder, &image.title, &merged)?;
         }
-        BulkAction::Delete => return Ok(Applied::Deleted(library.delete_row(conn, placed)?)),
+        BulkAction::Delete => Image::trash(conn, image.id)?,
         BulkAction::Share => {
             let (token, _) = library.share(conn, image.id, ShareChoice::default())?;
             return Ok(Applied::Done(Some(token)));
@@ -146,7 +143,7 @@ pub fn run(
         super::tagging::check(actor.tagger, actor.owner)?;
     }
     let mut images = Image::placed_by_ids(conn, ids)?;
-    images.retain(|placed| placed.image.user_id == user_id);
+    images.retain(|placed| placed.image.user_id == user_id && !placed.image.is_trashed());
     images.sort_by_key(|placed| std::cmp::Reverse(placed.image.id));
     let mut outcome = BulkOutcome {
         done: Vec::new(),
@@ -164,16 +161,16 @@ pub fn run(
         // request deleted meanwhile is skipped, as if it had not been ticked.
         let result = conn.transaction(|conn| {
             let placed = library.locked(conn, listed.image.id)?;
+            if placed.image.is_trashed() {
+                // Deleted by a request that ran meanwhile: it is not there to act on.
+                return Err(AppError::NotFound);
+            }
             let applied = apply(conn, actor, &placed, action, &outcome)?;
             Ok::<_, AppError>((placed, applied))
         });
         match result {
             Ok((placed, Applied::Done(token))) => {
                 outcome.tokens.extend(token);
-                outcome.done.push(placed);
-            }
-            Ok((placed, Applied::Deleted(files))) => {
-                library.remove_files(&files);
                 outcome.done.push(placed);
             }
             Ok((_, Applied::Refused)) => outcome.refused += 1,

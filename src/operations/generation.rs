@@ -306,9 +306,11 @@ pub fn queue_order(
     })
 }
 
-/// The images a job stored, in the job's order (missing ones skipped).
+/// The images a job stored, in the job's order (deleted ones and those in the trash
+/// skipped).
 pub fn job_images(conn: &mut PgConnection, job: &Job) -> Result<Vec<PlacedImage>, AppError> {
     let mut placed = Image::placed_by_ids(conn, &job.image_ids)?;
+    placed.retain(|image| !image.image.is_trashed());
     placed.sort_by_key(|image| job.image_ids.iter().position(|id| *id == image.image.id));
     Ok(placed)
 }

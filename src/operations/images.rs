@@ -1,5 +1,6 @@
 //! Changes to one of a user's images: its facts (title, tags, folder), its pixels (an edit
-//! or a revert), a favourite star, its share link, and deleting it. The library keeps
+//! or a revert), a favourite star, its share link, and deleting it (to the trash, whose
+//! own doors are in `trash`). The library keeps
 //! files and rows in step; these are the doors routes go through.
 
 use chrono::{DateTime, Utc};
@@ -67,11 +68,16 @@ pub fn unshare(conn: &mut PgConnection, image_id: i64) -> Result<(), AppError> {
     Ok(Image::clear_share(conn, image_id)?)
 }
 
-/// Deletes the row, then the files.
+/// Deletes the picture: to the trash, or (`for_good`) its row, then its files.
 pub fn delete(
     conn: &mut PgConnection,
     library: &Library,
     placed: &PlacedImage,
+    for_good: bool,
 ) -> Result<(), AppError> {
-    library.delete(conn, placed)
+    if for_good {
+        library.delete(conn, placed)
+    } else {
+        library.trash(conn, placed.image.id)
+    }
 }

@@ -25,4 +25,5 @@ pub mod login;
 pub mod pages;
 pub mod second_factor;
 pub mod tagging;
+pub mod trash;
 pub mod uploads;

@@ -241,7 +241,8 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 }
 
 /// Periodic clean-up: expired sessions, old login failures and usage events, anonymous
-/// images nobody claimed in time, and client IPs older than the retention. Takes the pool,
+/// images nobody claimed in time, pictures out of their trash time, and client IPs older
+/// than the retention. Takes the pool,
 /// the library and the durations it needs, nothing else.
 fn spawn_housekeeping(
     db: Db,
@@ -253,6 +254,7 @@ fn spawn_housekeeping(
     let login_window = secs(settings.login_failure_window_secs);
     let anon_retention = secs(settings.anon_retention_secs);
     let ip_retention = chrono::Duration::days(i64::from(settings.ip_retention_days));
+    let trash_time = chrono::Duration::days(i64::from(settings.trash_days));
     let interval = Duration::from_secs(settings.housekeeping_interval_secs);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(interval);
@@ -266,22 +268,28 @@ fn spawn_housekeeping(
                     let usage = limits::prune(conn, usage_window)?;
                     let anonymous =
                         library.purge_anonymous(conn, chrono::Utc::now() - anon_retention)?;
+                    let trashed = crate::operations::trash::expire(
+                        conn,
+                        &library,
+                        chrono::Utc::now() - trash_time,
+                    )?;
                     let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention)?;
                     Ok::<_, crate::base::error::AppError>((
                         sessions,
                         failures,
                         usage,
-                        anonymous,
+                        (anonymous, trashed),
                         ips.total(),
                     ))
                 })
                 .await;
             match result {
-                Ok((sessions, failures, usage, anonymous, ips)) => tracing::debug!(
+                Ok((sessions, failures, usage, (anonymous, trashed), ips)) => tracing::debug!(
                     sessions,
                     failures,
                     usage,
                     anonymous,
+                    trashed,
                     ips,
                     "housekeeping removed expired rows and old addresses"
                 ),

@@ -133,8 +133,8 @@ document.addEventListener("DOMContentLoaded", () => {
   dialog.addEventListener("close", () => { if (document.fullscreenElement) document.exitFullscreen(); });
 });
 
-// Gallery bulk actions: count what is ticked (shift-click ticks a range), show only the
-// fields the chosen action needs, ask before deleting.
+// Gallery and trash bulk actions: count what is ticked (shift-click ticks a range), show
+// only the fields the chosen action needs, ask before deleting anything for good.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form#bulk");
   if (!form) return;
@@ -142,11 +142,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const action = form.querySelector("select[name=action]");
   const folder = form.querySelector("select[name=folder]");
   const tags = form.querySelector("input[name=tags]");
+  const noun = action ? "images" : "pictures";
   const update = () => {
     const n = form.querySelectorAll("input[name=ids]:checked").length;
-    count.textContent = n === 0 ? "Tick images, then" : `${n} selected:`;
-    folder.hidden = action.value !== "move";
-    tags.hidden = action.value !== "tag";
+    count.textContent = n === 0 ? `Tick ${noun}, then` : `${n} selected:`;
+    if (action) {
+      folder.hidden = action.value !== "move";
+      tags.hidden = action.value !== "tag";
+    }
   };
   form.addEventListener("change", update);
   // Shift-click ticks (or unticks) every picture between the last one clicked and this one.
@@ -163,14 +166,17 @@ document.addEventListener("DOMContentLoaded", () => {
     last = box;
   });
   form.addEventListener("submit", (event) => {
+    // A tile's own Restore button belongs to its own one-picture form.
+    if (event.submitter && event.submitter.form !== form) return;
     const n = form.querySelectorAll("input[name=ids]:checked").length;
     if (n === 0) {
       // Nothing to ask about: say so where the count is, and send nothing.
       event.preventDefault();
-      count.textContent = "Tick at least one image first.";
+      count.textContent = `Tick at least one ${noun === "images" ? "image" : "picture"} first.`;
       return;
     }
-    if (action.value === "delete" && !window.confirm(`Delete ${n} image${n === 1 ? "" : "s"} for good?`)) event.preventDefault();
+    const forGood = (event.submitter?.getAttribute("formaction") || "").endsWith("/trash/delete");
+    if (forGood && !window.confirm(`Delete ${n} picture${n === 1 ? "" : "s"} for good? This cannot be undone.`)) event.preventDefault();
   });
   update();
 });

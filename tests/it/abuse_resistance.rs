@@ -547,7 +547,11 @@ async fn another_instance_stops_serving_a_deleted_image_at_once() {
         assert_eq!(response.status(), 200);
     }
     let response = app
-        .post_form(&client, &format!("/images/{id}/delete"), &[])
+        .post_form(
+            &client,
+            &format!("/images/{id}/delete"),
+            &[("forever", "1")],
+        )
         .await;
     assert_eq!(response.status(), 303);
     eventually("the other instance forgets the deleted image", || async {

@@ -269,11 +269,23 @@ async fn bulk_actions_touch_only_the_users_own_images() {
         .expect("bulk");
     assert_eq!(response.status(), 303, "the page says why");
     assert_eq!(app.count_images(), 3);
-    // Delete: the owner's two go, with their files; the stranger's stays.
+    // Delete: the owner's two go to their trash (out of every listing, files kept); the
+    // stranger's stays where it is.
+    let files = app.stored_files().len();
     let response = bulk(format!("{ids}&action=delete")).await.expect("bulk");
     assert_eq!(response.status(), 303);
-    assert_eq!(app.count_images(), 1);
+    assert!(app.api_images(&owner).await.is_empty());
     assert_eq!(app.api_images(&stranger).await.len(), 1);
+    assert_eq!(
+        app.stored_files().len(),
+        files,
+        "restorable: nothing removed yet"
+    );
+    assert!(
+        app.page(&owner, "/trash")
+            .await
+            .contains("Trash <span class=\"muted small\">2 pictures")
+    );
 }
 
 #[tokio::test]
@@ -690,9 +702,26 @@ async fn racing_bulk_actions_on_the_same_images_never_fail_the_server() {
             "{action}: {status} {answer}"
         );
     }
-    // Whatever interleaving happened, the deletes won: no rows, and no files left behind.
-    assert_eq!(app.count_images(), 0);
-    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    // Whatever interleaving happened, the deletes won: every picture is in the trash with
+    // its four files and no share link.
+    assert!(app.api_images(&owner).await.is_empty());
+    let (trashed, shared): (i64, i64) = {
+        use atelier::db::schema::images;
+        use diesel::dsl::count_star;
+        let trashed = images::table
+            .filter(images::trashed_at.is_not_null())
+            .select(count_star())
+            .first(&mut app.conn())
+            .expect("trash");
+        let shared = images::table
+            .filter(images::share_token_hash.is_not_null())
+            .select(count_star())
+            .first(&mut app.conn())
+            .expect("shares");
+        (trashed, shared)
+    };
+    assert_eq!((trashed, shared), (4, 0));
+    assert_eq!(app.stored_files().len(), 16, "{:?}", app.stored_files());
 }
 
 #[tokio::test]
@@ -712,7 +741,7 @@ async fn one_image_moved_edited_and_deleted_at_once_stays_whole() {
                 vec![("title", "moved"), ("folder", "other")],
             ),
             (format!("{image}/edit"), vec![("op", "rotate90")]),
-            (format!("{image}/delete"), vec![]),
+            (format!("{image}/delete"), vec![("forever", "1")]),
             (format!("{image}/edit"), vec![("op", "grayscale")]),
             (
                 format!("{image}/update"),

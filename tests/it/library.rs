@@ -257,9 +257,13 @@ async fn folders_refuse_deletion_while_holding_images() {
 
     let id = app.api_images(&client).await[0]["id"].as_i64().expect("id");
     assert_eq!(
-        app.post_form(&client, &format!("/images/{id}/delete"), &[])
-            .await
-            .status(),
+        app.post_form(
+            &client,
+            &format!("/images/{id}/delete"),
+            &[("forever", "1")]
+        )
+        .await
+        .status(),
         303
     );
     assert!(

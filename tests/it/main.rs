@@ -36,6 +36,7 @@ mod storage;
 mod support;
 mod tagging;
 mod throttling;
+mod trash;
 mod two_factor;
 mod uploads;
 mod video;

@@ -117,6 +117,7 @@ async fn two_instances_share_one_bucket_upload_on_one_edit_and_delete_on_the_oth
     // Deleted on the second: gone from the bucket, 404 on the first.
     let response = client
         .post(format!("{second}/images/{id}/delete"))
+        .form(&[("forever", "1")])
         .send()
         .await
         .expect("delete");

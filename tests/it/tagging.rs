@@ -453,7 +453,8 @@ async fn a_job_whose_picture_went_away_stores_nothing() {
         );
         assert!(reached.await > seen, "{gone}: the job reached the model");
         if gone == "deleted" {
-            let response = owner.submit(&format!("/images/{id}/delete"), &[]).await;
+            let path = format!("/images/{id}/delete");
+            let response = owner.submit(&path, &[("forever", "1")]).await;
             assert_eq!(response.status(), 303);
         } else {
             // No public path gives a picture to another account: the job must still cope.

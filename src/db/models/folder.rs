@@ -161,6 +161,20 @@ impl Folder {
         Err(diesel::result::Error::NotFound)
     }
 
+    /// One of the user's folders by id; `None` when it is not theirs or not there.
+    pub fn find_by_id_for(
+        conn: &mut PgConnection,
+        user_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Folder>> {
+        folders::table
+            .find(id)
+            .filter(folders::user_id.eq(user_id))
+            .select(Folder::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn find_by_slug(
         conn: &mut PgConnection,
         user_id: i64,

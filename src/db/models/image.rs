@@ -51,9 +51,17 @@ pub struct Image {
     /// The display-sized copy's extension; `None` for videos and for pictures whose copy
     /// is not made yet (pages show the working copy meanwhile).
     pub display_ext: Option<String>,
+    /// When its owner deleted it: in the trash, out of every listing, until restored or
+    /// removed for good (`None`: a live picture).
+    pub trashed_at: Option<DateTime<Utc>>,
 }
 
 impl Image {
+    /// In the trash: listed only there, restorable until it is removed for good.
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
+    }
+
     /// A clip (MP4 or WebM, with a poster frame as its thumbnail), not a still picture.
     pub fn is_video(&self) -> bool {
         self.duration_ms.is_some()
@@ -299,6 +307,7 @@ impl Image {
             conn,
             placed()
                 .filter(images::share_token_hash.eq(hash))
+                .filter(images::trashed_at.is_null())
                 .filter(users::disabled.eq(false))
                 .filter(unexpired_share()),
         )
@@ -313,6 +322,7 @@ impl Image {
         let total = images::table
             .inner_join(users::table)
             .filter(images::share_public)
+            .filter(images::trashed_at.is_null())
             .filter(unexpired_share())
             .filter(users::disabled.eq(false))
             .count()
@@ -321,6 +331,7 @@ impl Image {
             .inner_join(users::table)
             .inner_join(folders::table)
             .filter(images::share_public)
+            .filter(images::trashed_at.is_null())
             .filter(unexpired_share())
             .filter(users::disabled.eq(false))
             .order((images::shared_at.desc(), images::id.desc()))
@@ -338,6 +349,7 @@ impl Image {
     pub fn tags_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<String>> {
         let mut tags: Vec<String> = images::table
             .filter(images::user_id.eq(user_id))
+            .filter(images::trashed_at.is_null())
             .select(unnest(images::tags))
             .distinct()
             .load(conn)?;
@@ -421,6 +433,81 @@ impl Image {
             ))
             .execute(conn)?;
         Ok(())
+    }
+
+    /// Moves the image to the trash: out of every listing, its share link ended (a
+    /// restored picture is private again).
+    pub fn trash(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::trashed_at.eq(Utc::now()),
+                images::share_nonce.eq(None::<Vec<u8>>),
+                images::share_token_hash.eq(None::<Vec<u8>>),
+                images::shared_at.eq(None::<DateTime<Utc>>),
+                images::share_public.eq(false),
+                images::share_expires_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Takes the image out of the trash, back where it was.
+    pub fn restore(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set(images::trashed_at.eq(None::<DateTime<Utc>>))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// How many of the user's pictures are in the trash.
+    pub fn trash_count(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
+        images::table
+            .filter(images::user_id.eq(user_id))
+            .filter(images::trashed_at.is_not_null())
+            .count()
+            .get_result(conn)
+    }
+
+    /// One page of the user's trash, most recently deleted first, and how many are in it.
+    pub fn trash_page(
+        conn: &mut PgConnection,
+        user_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Page<PlacedImage>> {
+        let total = Self::trash_count(conn, user_id)?;
+        let items = placed()
+            .filter(images::user_id.eq(user_id))
+            .filter(images::trashed_at.is_not_null())
+            .order((images::trashed_at.desc(), images::id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .load::<PlacedRow>(conn)?
+            .into_iter()
+            .map(PlacedImage::from)
+            .collect();
+        Ok(Page { items, total })
+    }
+
+    /// Pictures in the trash since before `before` (any owner, `None`: all of the
+    /// owner's), oldest first, at most `limit`.
+    pub fn trashed(
+        conn: &mut PgConnection,
+        owner: Option<i64>,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        let mut query = placed()
+            .filter(images::trashed_at.lt(before))
+            .order((images::trashed_at.asc(), images::id.asc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(user_id) = owner {
+            query = query.filter(images::user_id.eq(user_id));
+        }
+        query
+            .load::<PlacedRow>(conn)
+            .map(|rows| rows.into_iter().map(PlacedImage::from).collect())
     }
 
     /// Pictures without a display copy, by id after `after` (videos never have one).

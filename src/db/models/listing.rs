@@ -1,5 +1,6 @@
 //! The user's gallery listing: filters (folder, tag, favourites, full-text search over
-//! title and prompt), sort orders and counts, and the favourites table. Explore's listing
+//! title and prompt), sort orders and counts, and the favourites table. Pictures in the
+//! trash are in none of it. Explore's listing
 //! and single-image lookups stay in `image.rs`.
 
 use diesel::dsl::sql;
@@ -101,6 +102,7 @@ type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
 fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
     let mut query = images::table
         .filter(images::user_id.eq(user_id))
+        .filter(images::trashed_at.is_null())
         .into_boxed();
     if let Some(folder_id) = filter.folder_id {
         query = query.filter(images::folder_id.eq(folder_id));
@@ -174,6 +176,7 @@ impl Image {
                 .inner_join(users::table)
                 .inner_join(folders::table)
                 .filter(images::user_id.eq(user_id))
+                .filter(images::trashed_at.is_null())
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)

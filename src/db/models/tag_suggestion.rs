@@ -121,6 +121,7 @@ pub fn remove(
 pub fn owner_tags(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<String>> {
     images::table
         .filter(images::user_id.eq(user_id))
+        .filter(images::trashed_at.is_null())
         .select(diesel::dsl::sql::<diesel::sql_types::Text>(
             "DISTINCT unnest(tags)",
         ))

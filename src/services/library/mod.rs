@@ -295,6 +295,57 @@ impl Library {
         })
     }
 
+    /// Moves every picture of the owner's folder `from` (those in the trash too) into
+    /// their default folder, files and rows, putting the live ones in the trash when
+    /// `trash` says so, then deletes `from`: all in one transaction, the files moved back
+    /// if anything fails. Returns how many pictures moved.
+    pub fn delete_folder_with_pictures(
+        &self,
+        conn: &mut PgConnection,
+        from: &Folder,
+        trash: bool,
+    ) -> Result<usize, AppError> {
+        let moved = conn.transaction(|conn| {
+            let user = User::find(conn, from.user_id)?.ok_or(AppError::NotFound)?;
+            let username = user.folder_owner()?;
+            let target = Folder::ensure_default(conn, from.user_id)?;
+            let to_folder = target.slug();
+            let images = Image::placed_in_folder(conn, from.id)?;
+            for (index, listed) in images.iter().enumerate() {
+                let result = self.locked(conn, listed.image.id).and_then(|placed| {
+                    self.relocate(&placed, &username, &to_folder, || {
+                        Image::reassign(conn, placed.image.id, from.user_id, target.id)?;
+                        if trash && !placed.image.is_trashed() {
+                            Image::trash(conn, placed.image.id)?;
+                        }
+                        Ok(())
+                    })
+                });
+                if let Err(err) = result {
+                    for earlier in images[..index].iter().rev() {
+                        self.move_back(earlier, &username, &to_folder);
+                    }
+                    return Err(err);
+                }
+            }
+            match Folder::delete_if_empty(conn, from.user_id, from.id)? {
+                Ok(_) => Ok((images.len(), username)),
+                Err(refusal) => {
+                    for earlier in images.iter().rev() {
+                        self.move_back(earlier, &username, &to_folder);
+                    }
+                    Err(AppError::internal(anyhow::anyhow!(
+                        "folder {} still not empty: {refusal:?}",
+                        from.id
+                    )))
+                }
+            }
+        })?;
+        let (count, username) = moved;
+        self.storage.remove_empty_folder(&username, &from.slug());
+        Ok(count)
+    }
+
     /// Undoes [`Self::relocate`] of `placed` to `user`/`folder` (best effort).
     fn move_back(&self, placed: &PlacedImage, user: &Username, folder: &FolderSlug) {
         for variant in stored_variants(&placed.image) {
@@ -468,6 +519,74 @@ impl Library {
             (original_bytes, disk_bytes),
         )?;
         Ok(Ok(()))
+    }
+
+    /// Moves the picture to the trash, under its row lock (see [`Image::trash`]).
+    pub fn trash(&self, conn: &mut PgConnection, image_id: i64) -> Result<(), AppError> {
+        conn.transaction(|conn| {
+            self.locked(conn, image_id)?;
+            Ok(Image::trash(conn, image_id)?)
+        })
+    }
+
+    /// Takes the owner's picture out of the trash; `false` when it is not there (restored
+    /// meanwhile, removed, or another's).
+    pub fn restore(
+        &self,
+        conn: &mut PgConnection,
+        owner: i64,
+        image_id: i64,
+    ) -> Result<bool, AppError> {
+        conn.transaction(|conn| {
+            let placed = match self.locked(conn, image_id) {
+                Ok(placed) => placed,
+                Err(AppError::NotFound) => return Ok(false),
+                Err(err) => return Err(err),
+            };
+            if placed.image.user_id != owner || !placed.image.is_trashed() {
+                return Ok(false);
+            }
+            Image::restore(conn, image_id)?;
+            Ok(true)
+        })
+    }
+
+    /// Removes for good, with their files, the pictures in the trash since before
+    /// `before` (`owner`: only theirs), a bounded batch at a time, each under its own lock
+    /// and transaction; returns how many went.
+    pub fn purge_trash(
+        &self,
+        conn: &mut PgConnection,
+        owner: Option<i64>,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, AppError> {
+        const BATCH: i64 = 200;
+        let mut removed = 0;
+        loop {
+            let batch = Image::trashed(conn, owner, before, BATCH)?;
+            for placed in &batch {
+                let files = conn.transaction(|conn| {
+                    let placed = self.locked(conn, placed.image.id)?;
+                    // Restored meanwhile: it stays.
+                    let expired = placed.image.trashed_at.is_some_and(|at| at < before);
+                    if !expired {
+                        return Ok(Vec::new());
+                    }
+                    self.delete_row(conn, &placed)
+                });
+                match files {
+                    Ok(files) => {
+                        removed += usize::from(!files.is_empty());
+                        self.remove_files(&files);
+                    }
+                    Err(AppError::NotFound) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            if (batch.len() as i64) < BATCH {
+                return Ok(removed);
+            }
+        }
     }
 
     /// Deletes the row, then the files.

@@ -111,19 +111,23 @@ pub struct ExportPlan {
     record: serde_json::Value,
 }
 
-/// Reads everything about `user` for the export: every image (to be stored under
-/// `images/{folder}/`), and the profile, images (prompts and client IPs included), folders,
+/// Reads everything about `user` for the export: every image, those in the trash too (to
+/// be stored under `images/{folder}/`), and the profile, images (prompts and client IPs included), folders,
 /// credit ledger, sessions and API tokens for `atelier-export.json`.
 pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, AppError> {
     let mut images = Vec::new();
     let mut listed = Vec::new();
-    let mut offset = 0;
+    let (mut offset, mut trash_offset) = (0, 0);
     loop {
-        let page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 500)?;
+        let mut page = Image::list_for_user(conn, user.id, &ImageFilter::default(), offset, 500)?;
+        offset += page.items.len() as i64;
+        if page.items.is_empty() {
+            page = Image::trash_page(conn, user.id, trash_offset, 500)?;
+            trash_offset += page.items.len() as i64;
+        }
         if page.items.is_empty() {
             break;
         }
-        offset += page.items.len() as i64;
         for placed in page.items {
             let name = format!(
                 "images/{}/{}.{}",
@@ -149,6 +153,7 @@ pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, A
                 "free": image.free,
                 "client_ip": image.client_ip.map(|ip| ip.ip().to_string()),
                 "shared": image.share_token_hash.is_some(),
+                "in_trash_since": image.trashed_at.map(|at| at.to_rfc3339()),
                 "created": image.created_at.to_rfc3339(),
             }));
             images.push((placed, name));

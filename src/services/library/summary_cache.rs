@@ -1,4 +1,5 @@
-//! Each account's folder list (with its counts) and tags, kept in memory so the gallery
+//! Each account's folder list (with its counts), tags and how many pictures wait in its
+//! trash, kept in memory so the gallery
 //! and the dashboard read one statement, not three.
 //!
 //! A summary is tagged with the account's library version (`library_versions`, bumped by
@@ -23,6 +24,8 @@ pub struct LibrarySummary {
     pub version: i64,
     pub folders: Vec<Folder>,
     pub tags: Vec<String>,
+    /// Pictures in the trash.
+    pub trashed: i64,
 }
 
 impl LibrarySummary {
@@ -73,6 +76,7 @@ impl SummaryCache {
             version,
             folders: Folder::list(conn, user_id)?,
             tags: Image::tags_for_user(conn, user_id)?,
+            trashed: Image::trash_count(conn, user_id)?,
         });
         let mut entries = self.lock();
         if entries.len() >= MAX_ENTRIES {

@@ -75,7 +75,7 @@ async fn one_image(
         .db
         .run(move |conn| {
             let placed = Image::find_placed(conn, id)?
-                .filter(|placed| placed.image.user_id == user_id)
+                .filter(|placed| placed.image.user_id == user_id && !placed.image.is_trashed())
                 .ok_or(AppError::NotFound)?;
             let suggestions = tag_suggestion::for_images(conn, &[id])?;
             Ok::<_, AppError>((placed, suggestions))

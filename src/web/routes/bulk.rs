@@ -31,18 +31,12 @@ struct BulkForm {
 }
 
 fn parse_form(pairs: Vec<(String, String)>) -> Result<BulkForm, AppError> {
-    let mut form = BulkForm::default();
+    let mut form = BulkForm {
+        ids: ticked_ids(&pairs)?,
+        ..BulkForm::default()
+    };
     for (name, value) in pairs {
         match name.as_str() {
-            "ids" | "ids[]" => {
-                let id = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| AppError::BadRequest("ids are image numbers.".into()))?;
-                if !form.ids.contains(&id) {
-                    form.ids.push(id);
-                }
-            }
             "action" => form.action = value,
             "folder" => form.folder = value,
             "tags" => form.tags = value,
@@ -51,6 +45,25 @@ fn parse_form(pairs: Vec<(String, String)>) -> Result<BulkForm, AppError> {
         }
     }
     Ok(form)
+}
+
+/// The ticked images of a form (`ids`, repeated; `ids[]` as some scripts send it), each
+/// once, in order.
+pub(super) fn ticked_ids(pairs: &[(String, String)]) -> Result<Vec<i64>, AppError> {
+    let mut ids = Vec::new();
+    for (_, value) in pairs
+        .iter()
+        .filter(|(name, _)| name == "ids" || name == "ids[]")
+    {
+        let id = value
+            .trim()
+            .parse()
+            .map_err(|_| AppError::BadRequest("ids are image numbers.".into()))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Where to go afterwards: the gallery view the form came from, never another site.
@@ -142,7 +155,10 @@ async fn bulk_action(
                 .map_or("the folder", |f| f.name.as_str())
         ),
         BulkAction::Tag(tags) => format!("Tagged {images} with {}.", tags.join(", ")),
-        BulkAction::Delete => format!("Deleted {images}."),
+        BulkAction::Delete => format!(
+            "Moved {images} to the trash: restore them from there within {} days.",
+            state.settings.trash_days
+        ),
         BulkAction::Share => format!("Made an unlisted link for {images}."),
         BulkAction::Unshare => format!("Stopped sharing {images}; the old links no longer work."),
         BulkAction::Favourite(true) => format!("Added {images} to favourites."),

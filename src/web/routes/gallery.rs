@@ -12,8 +12,9 @@ use crate::db::models::Folder;
 use crate::db::models::folder::FolderDeleteRefusal;
 use crate::db::models::listing::{GallerySort, ImageFilter, search_query};
 use crate::domain::parse_folder_name;
-use crate::operations::{folders, pages};
-use crate::web::extract::{CurrentUser, Form, Query};
+use crate::operations::folders::{self, FolderPictures};
+use crate::operations::pages;
+use crate::web::extract::{CurrentUser, Form, FormOrJson, Query};
 use crate::web::state::AppState;
 use crate::web::views::{
     Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other, url_encode,
@@ -47,6 +48,12 @@ struct GalleryPage {
     /// The folder being looked at, for the rename form.
     active_folder_id: Option<i64>,
     active_folder_name: String,
+    /// The open folder may be deleted (not the default), and how many pictures it shows.
+    active_folder_deletable: bool,
+    active_folder_count: i64,
+    /// Pictures in the trash, and how long they stay there.
+    trashed: i64,
+    trash_days: u32,
     active_tag: String,
     /// What the search box holds, the order and whether only favourites show.
     search: String,
@@ -251,6 +258,10 @@ async fn gallery_page(
             active_folder: folder_slug.clone().unwrap_or_default(),
             active_folder_id: folder.as_ref().map(|f| f.id),
             active_folder_name: folder.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+            active_folder_deletable: folder.as_ref().is_some_and(|f| !f.is_default()),
+            active_folder_count: folder.as_ref().map_or(0, |f| f.image_count),
+            trashed: summary.trashed,
+            trash_days: state.settings.trash_days,
             active_tag: filter.tag.clone().unwrap_or_default(),
             search: filter.search.clone().unwrap_or_default(),
             sort: filter.sort.as_str(),
@@ -369,21 +380,54 @@ async fn rename_folder(
     )))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteFolderForm {
+    /// What becomes of the pictures: `move` (to the default folder) or `trash`; absent,
+    /// only an empty folder is deleted.
+    pictures: Option<String>,
+}
+
+/// `POST /folders/{id}/delete` (`pictures` = `move` or `trash` for a folder that is not
+/// empty).
 async fn delete_folder(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
+    FormOrJson(form): FormOrJson<DeleteFolderForm>,
 ) -> Result<HttpResponse, AppError> {
+    let pictures = match form.pictures.as_deref().map(str::trim) {
+        None | Some("") => FolderPictures::MustBeEmpty,
+        Some("move") => FolderPictures::MoveOut,
+        Some("trash") => FolderPictures::Trash,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "pictures is move (to the default folder) or trash.".into(),
+            ));
+        }
+    };
     let (user_id, id) = (current.user.id, id.into_inner());
     let (library, owner) = (state.library.clone(), current.user.folder_owner()?);
     let result = state
         .db
-        .run(move |conn| folders::delete_empty(conn, &library, (user_id, &owner), id))
+        .run(move |conn| folders::delete(conn, &library, (user_id, &owner), id, pictures))
         .await?;
     match result {
-        Ok(folder) => {
-            Flash::success(&session, format!("Folder “{}” deleted.", folder.name));
+        Ok((folder, moved)) => {
+            let pictures = match moved {
+                0 => String::new(),
+                1 => " Its picture".to_owned(),
+                n => format!(" Its {n} pictures"),
+            };
+            let went = match (moved, pictures.is_empty()) {
+                (_, true) => String::new(),
+                _ if form.pictures.as_deref() == Some("trash") => {
+                    format!("{pictures} went to the trash.")
+                }
+                _ => format!("{pictures} moved to the default folder."),
+            };
+            Flash::success(&session, format!("Folder “{}” deleted.{went}", folder.name));
             Ok(see_other("/gallery"))
         }
         Err(FolderDeleteRefusal::NotFound) => Err(AppError::NotFound),
@@ -393,7 +437,8 @@ async fn delete_folder(
                     "The default folder cannot be deleted.".to_owned()
                 }
                 FolderDeleteRefusal::NotEmpty(n) => format!(
-                    "This folder still holds {n} image{}. Move or delete them first.",
+                    "This folder still holds {n} image{}: choose whether they move to the \
+                     default folder or to the trash.",
                     if n == 1 { "" } else { "s" }
                 ),
                 FolderDeleteRefusal::NotFound => String::new(),

@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/images/{id}/unshare", web::post().to(unshare));
 }
 
-/// The image if the current user owns it (admins may view any); 404 otherwise.
+/// The image if the current user owns it (admins may view any); 404 otherwise, and for a
+/// picture in the trash (the trash page is its only door).
 pub(super) async fn owned_image(
     state: &AppState,
     current: &CurrentUser,
@@ -47,6 +48,9 @@ pub(super) async fn owned_image(
         .await?
         .ok_or(AppError::NotFound)?;
     let is_owner = placed.image.user_id == current.user.id;
+    if placed.image.is_trashed() {
+        return Err(AppError::NotFound);
+    }
     if is_owner || (allow_admin && current.user.is_admin()) {
         Ok(placed)
     } else {
@@ -123,6 +127,8 @@ struct ImagePage {
     /// and what that costs.
     can_suggest: bool,
     suggest_cost: i64,
+    /// Days a deleted picture waits in the trash.
+    trash_days: u32,
 }
 
 /// `/images/{id}`, with the gallery view it was opened from in the query (`folder`, `tag`,
@@ -300,6 +306,7 @@ async fn render_image_page(
             tagging_job: data.tagging_job,
             can_suggest: state.tagger.may_tag(&current.user),
             suggest_cost: state.tagger.credits(),
+            trash_days: state.settings.trash_days,
             rerun_cost: {
                 let credits = if image.duration_ms.is_some() {
                     state.rules.credits_per_video
@@ -531,21 +538,47 @@ async fn favourite(
     Ok(done(&req, &session, message, &back, state_now))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    /// `forever=1`: skip the trash (scripts cleaning up; the trash page's "Delete now").
+    forever: Option<String>,
+}
+
+/// `POST /images/{id}/delete`: to the trash (restorable for `trash_days`), or for good.
 async fn delete(
     state: web::Data<AppState>,
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
+    FormOrJson(form): FormOrJson<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
+    let for_good = form
+        .forever
+        .as_deref()
+        .is_some_and(|f| matches!(f, "1" | "true" | "on"));
     let library = state.library.clone();
     let (folder, id) = (placed.folder_slug.clone(), placed.image.id);
+    let what = if placed.image.is_video() {
+        "Video"
+    } else {
+        "Image"
+    };
     state
         .db
-        .run(move |conn| images::delete(conn, &library, &placed))
+        .run(move |conn| images::delete(conn, &library, &placed, for_good))
         .await?;
     state.media_cache.forget_image(id);
-    Flash::success(&session, "Image deleted.");
+    let said = if for_good {
+        format!("{what} deleted for good.")
+    } else {
+        format!(
+            "{what} moved to the trash: restore it from there within {} days.",
+            state.settings.trash_days
+        )
+    };
+    Flash::success(&session, &said);
     Ok(see_other(&format!(
         "/gallery?folder={}",
         crate::web::views::url_encode(&folder)

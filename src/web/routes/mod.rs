@@ -24,6 +24,7 @@ pub mod password;
 pub mod second_factor;
 pub mod share;
 pub mod tagging;
+pub mod trash;
 pub mod upload;
 pub mod video;
 
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     dashboard::configure(cfg);
     gallery::configure(cfg);
     bulk::configure(cfg);
+    trash::configure(cfg);
     images::configure(cfg);
     tagging::configure(cfg);
     generate::configure(cfg);
