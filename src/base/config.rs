@@ -236,6 +236,9 @@ settings! {
     free_min_account_age_secs: u64 = parsed(120),
     /// Client IPs older than this are erased everywhere (rows and counts stay).
     ip_retention_days: u32 = parsed(90),
+    /// Where users out of credits are sent to ask for more: a `mailto:` or `https://`
+    /// address, linked beside every refusal for want of credits.
+    credits_contact: Option<String> = optional(),
     /// Deleted pictures wait in their owner's trash this many days, restorable, before the
     /// periodic clean-up removes them and their files.
     trash_days: u32 = parsed(30),
@@ -355,6 +358,19 @@ impl Settings {
             .is_some_and(|token| token.len() < 16)
         {
             bail!("ATELIER_METRICS_TOKEN must be at least 16 characters");
+        }
+        let linkable = |url: &str| {
+            ["mailto:", "https://", "http://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+                && !url.contains(['"', '<', '>', ' ', '\n', '\r'])
+        };
+        if self
+            .credits_contact
+            .as_deref()
+            .is_some_and(|url| !linkable(url))
+        {
+            bail!("ATELIER_CREDITS_CONTACT must be a mailto:, https:// or http:// address");
         }
         if self.anon_window_secs == 0 || self.housekeeping_interval_secs == 0 {
             bail!(

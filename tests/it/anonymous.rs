@@ -218,7 +218,7 @@ async fn unclaimed_anonymous_pictures_are_deleted_after_the_retention() {
     // Rows go first, then their files (a crash in between leaves only files, which
     // `atelier doctor --fix` removes): the files follow a moment later.
     eventually("only the recent picture's files are left", || async move {
-        files_under(app_ref, "_anon").len() == 3
+        files_under(app_ref, "_anon").len() == 4
     })
     .await;
     assert_eq!(

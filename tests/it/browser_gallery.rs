@@ -402,11 +402,11 @@ async fn the_viewer_bulk_actions_search_and_drag_and_drop_upload() {
     assert!(
         browser
             .wait_until(
-                "document.querySelector('.flash')?.textContent.includes('Deleted 2 images')"
+                "document.querySelector('.flash')?.textContent.includes('Moved 2 images to the trash')"
             )
             .await
     );
-    assert_eq!(app.count_images(), 3);
+    assert_eq!(app.api_images(&client).await.len(), 3);
     browser.quit().await;
 }
 

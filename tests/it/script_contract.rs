@@ -711,7 +711,7 @@ async fn doctor_reports_files_without_rows_rows_without_files_and_temp_files() {
     }
     assert_eq!(
         app.stored_files().len(),
-        6 + foreign.len(),
+        8 + foreign.len(),
         "the real files stay"
     );
     assert!(atelier(&app, &["doctor"], NO_ENV).status.success());

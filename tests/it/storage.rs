@@ -254,7 +254,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
     let output = atelier(&app, &["migrate-storage", "--to", "s3"], &store.env());
     let text = stdout(&output);
     assert!(
-        text.contains("copied and verified 0 files") && text.contains("6 were there already"),
+        text.contains("copied and verified 0 files") && text.contains("8 were there already"),
         "{text}"
     );
 
@@ -292,7 +292,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
         let there = std::fs::read(back.path().join(relative)).expect("copied back");
         copied.push(there == std::fs::read(&path).expect("original"));
     }
-    assert_eq!(copied, vec![true; 6]);
+    assert_eq!(copied, vec![true; 8]);
 
     // A store that does not answer is a clear error, not a half copy reported as done.
     store.kill();
@@ -333,7 +333,7 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     let text = stdout(&output);
     assert_eq!(
         text.matches("min old): s3://atelier/doc/default/").count(),
-        3,
+        4,
         "{text}"
     );
     // A shared bucket: other programs' objects, at the top, beside and inside an account's
@@ -360,11 +360,11 @@ async fn doctor_on_a_bucket_finds_and_removes_objects_without_rows() {
     let output = atelier(&app, &["doctor", "--fix", "--grace-secs", "0"], &env);
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    assert!(text.contains("removed 3 files"), "{text}");
+    assert!(text.contains("removed 4 files"), "{text}");
     assert!(text.contains("5 names not Atelier's"), "{text}");
     assert_eq!(
         app.stored_files().len(),
-        3 + foreign.len(),
+        4 + foreign.len(),
         "the real objects and everyone else's stay"
     );
     for key in foreign {

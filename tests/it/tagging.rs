@@ -669,7 +669,7 @@ async fn in_chromium_suggestions_appear_by_themselves_and_become_tags() {
     assert!(
         browser
             .wait_until(&format!(
-                "document.querySelector(\".tile a[href='/images/{id}']\") !== null"
+                "document.querySelector(\".tile a[href='/images/{id}?tag=beach']\") !== null"
             ))
             .await,
         "{}",

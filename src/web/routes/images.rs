@@ -13,6 +13,7 @@ use crate::base::error::AppError;
 use crate::db::models::{Image, PlacedImage};
 use crate::domain::{EXPIRY_CHOICES, FolderSlug, PUBLIC_DEFAULT_DAYS, ShareChoice, parse_tags};
 use crate::operations::{images, pages};
+use crate::services::quota::ClientIp;
 use crate::storage::Variant;
 use crate::storage::imaging::Edit;
 use crate::web::extract::{CurrentUser, Form, FormOrJson, Query};
@@ -20,8 +21,8 @@ use crate::web::routes::gallery::{GalleryQuery, gallery_view_link, image_link};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
 use crate::web::views::{
-    Flash, Layout, display_title, done, human_bytes, media_url, picture_srcset, render, see_other,
-    timestamp,
+    Flash, Layout, display_title, done, fitted_sizes, human_bytes, media_url, picture_srcset,
+    render, see_other, timestamp,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -70,6 +71,7 @@ struct ImagePage {
     /// What the page shows: the display copy, and the sizes the browser may choose from.
     display_url: String,
     srcset: String,
+    sizes: String,
     /// ← and →: the neighbours in the gallery view it was opened from; Esc goes back there.
     prev_url: Option<String>,
     next_url: Option<String>,
@@ -129,6 +131,15 @@ struct ImagePage {
     suggest_cost: i64,
     /// Days a deleted picture waits in the trash.
     trash_days: u32,
+    /// Why the owner cannot pay for "Run again", a prompt edit or tag suggestions now
+    /// (the button is then off, with this said beside it).
+    rerun_refused: Option<String>,
+    edit_refused: Option<String>,
+    tags_refused: Option<String>,
+    /// What a prompt edit costs ("1 credit"; empty when free).
+    edit_cost: String,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), when the operator says.
+    credits_contact: Option<String>,
 }
 
 /// `/images/{id}`, with the gallery view it was opened from in the query (`folder`, `tag`,
@@ -138,6 +149,7 @@ async fn image_page(
     session: Session,
     current: CurrentUser,
     id: web::Path<i64>,
+    ip: ClientIp,
     Query(view): Query<GalleryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let placed = owned_image(&state, &current, id.into_inner(), true).await?;
@@ -145,6 +157,7 @@ async fn image_page(
         status: StatusCode::OK,
         error: None,
         view,
+        ip: Some(ip),
     };
     render_image_page(&state, &session, &current, placed, page).await
 }
@@ -162,6 +175,7 @@ pub(super) async fn image_page_with(
         status,
         error,
         view: GalleryQuery::default(),
+        ip: None,
     };
     render_image_page(state, session, current, placed, page).await
 }
@@ -171,6 +185,9 @@ struct ImagePageRequest {
     status: StatusCode,
     error: Option<String>,
     view: GalleryQuery,
+    /// Where the owner asks from, to tell whether they can pay for what the page offers
+    /// (`None` after a refused change: the buttons stay on, the server still refuses).
+    ip: Option<ClientIp>,
 }
 
 async fn render_image_page(
@@ -182,9 +199,30 @@ async fn render_image_page(
         status,
         error,
         view,
+        ip,
     }: ImagePageRequest,
 ) -> Result<HttpResponse, AppError> {
     let owner_id = placed.image.user_id;
+    let is_owner = owner_id == current.user.id;
+    // What the owner's spending buttons would cost them, or why they cannot pay it.
+    let spending = match ip.filter(|_| is_owner) {
+        Some(ip) => Some(state.usage_of(Some(&current.user), ip).await?),
+        None => None,
+    };
+    let cannot_pay = |per_clip: bool| -> Option<String> {
+        let usage = spending.as_ref()?;
+        let credits = usage.credits.unwrap_or(0);
+        if per_clip {
+            (credits < usage.credits_per_video).then(|| {
+                format!(
+                    "A video costs {} credits and you have {credits}.",
+                    usage.credits_per_video
+                )
+            })
+        } else {
+            (!usage.can_make_an_image()).then(|| usage.next_image_cost())
+        }
+    };
     let looked_at = placed.clone();
     let filter = view.filter();
     let folder = view.folder.clone().filter(|slug| !slug.is_empty());
@@ -215,6 +253,7 @@ async fn render_image_page(
             original_url: media_url(&placed, Variant::Original),
             display_url: media_url(&placed, Variant::Display),
             srcset: picture_srcset(&placed),
+            sizes: fitted_sizes(&placed.image),
             prev_url: prev.map(walk),
             next_url: next.map(walk),
             back_url: gallery_view_link(folder.as_deref(), &filter),
@@ -274,7 +313,17 @@ async fn render_image_page(
                 .as_ref()
                 .and_then(|camera| camera.taken_at)
                 .map(|at| at.format("%Y-%m-%d %H:%M").to_string()),
-            is_owner: owner_id == current.user.id,
+            is_owner,
+            rerun_refused: cannot_pay(image.is_video()),
+            edit_cost: credits_words(state.rules.credits_per_image),
+            credits_contact: state.settings.credits_contact.clone(),
+            edit_refused: cannot_pay(false),
+            tags_refused: spending.as_ref().and_then(|usage| {
+                let cost = state.tagger.credits();
+                let credits = usage.credits.unwrap_or(0);
+                (cost > credits)
+                    .then(|| format!("Suggestions cost {cost} credits and you have {credits}."))
+            }),
             error,
             prompt: image.prompt.clone(),
             model: image.model.as_ref().map(|model| {
@@ -307,20 +356,22 @@ async fn render_image_page(
             can_suggest: state.tagger.may_tag(&current.user),
             suggest_cost: state.tagger.credits(),
             trash_days: state.settings.trash_days,
-            rerun_cost: {
-                let credits = if image.duration_ms.is_some() {
-                    state.rules.credits_per_video
-                } else {
-                    state.rules.credits_per_image
-                };
-                match credits {
-                    0 => String::new(),
-                    1 => "1 credit".to_owned(),
-                    n => format!("{n} credits"),
-                }
-            },
+            rerun_cost: credits_words(if image.is_video() {
+                state.rules.credits_per_video
+            } else {
+                state.rules.credits_per_image
+            }),
         },
     )
+}
+
+/// "1 credit", "5 credits", or nothing when it is free.
+fn credits_words(credits: i64) -> String {
+    match credits {
+        0 => String::new(),
+        1 => "1 credit".to_owned(),
+        n => format!("{n} credits"),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

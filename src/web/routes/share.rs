@@ -1,7 +1,7 @@
 //! What shared pictures look like to anyone: the share links (`/s/{token}`,
-//! `/s/{token}/image`, `/s/{token}/thumb`) and `/explore`. The owner makes and revokes
-//! links from the image page (`routes::images`).
-//! A share serves the working copy and thumbnail only, never `pristine`; revoking clears the
+//! `/s/{token}/image`, `/s/{token}/display`, `/s/{token}/thumb`) and `/explore`. The owner
+//! makes and revokes links from the image page (`routes::images`).
+//! A share serves the working copy, display copy and thumbnail only, never `pristine`; revoking clears the
 //! stored token hash, so the old link is a 404 from the next request on; so does expiry.
 //! Explore lists only shares their owners chose to publish; unlisted links never show.
 
@@ -14,17 +14,20 @@ use crate::base::error::AppError;
 use crate::db::models::{Image, PlacedImage};
 use crate::domain::tokens;
 use crate::storage::Variant;
-use crate::storage::imaging::THUMB_SIZE;
+use crate::storage::imaging::{DISPLAY_SIZE, THUMB_SIZE};
 use crate::web::extract::{MaybeUser, Query};
 use crate::web::state::AppState;
 use crate::web::views::PER_PAGE;
 use crate::web::views::files::{MediaCaching, serve_variant};
-use crate::web::views::{Card, display_title, page_number, share_file_url};
+use crate::web::views::{
+    Card, display_title, fitted_sizes, page_number, share_file_url, srcset, url_encode,
+};
 use crate::web::views::{Layout, Pager, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/s/{token}", web::get().to(share_page))
         .route("/s/{token}/image", super::get_or_head().to(share_image))
+        .route("/s/{token}/display", super::get_or_head().to(share_display))
         .route("/s/{token}/thumb", super::get_or_head().to(share_thumb))
         .route("/explore", web::get().to(explore));
 }
@@ -52,7 +55,16 @@ struct SharePage {
     layout: Layout,
     title: String,
     owner: String,
+    /// The working copy (Download), and what the page shows: the display copy, with the
+    /// sizes a browser may pick from.
     image_url: String,
+    display_url: String,
+    srcset: String,
+    sizes: String,
+    /// The prompt a generated picture was made from, and "Make your own" (the generate
+    /// form, with that prompt when there is one).
+    prompt: Option<String>,
+    make_your_own: String,
     width: i32,
     height: i32,
     tags: Vec<String>,
@@ -82,25 +94,40 @@ async fn share_page(
     let placed = find_shared(&state, &token).await?;
     let origin = crate::web::extract::public_origin(&req);
     let image = &placed.image;
-    // A video previews with its poster frame; a picture with itself, unless it is large,
-    // when the thumbnail is enough for a chat preview.
-    let (og_path, og_width, og_height) = if image.is_video() || image.bytes > 5_000_000 {
-        let scale = f64::from(THUMB_SIZE) / f64::from(image.width.max(image.height).max(1));
-        let fit = |edge: i32| ((f64::from(edge) * scale.min(1.0)).round() as i32).max(1);
-        ("thumb", fit(image.width), fit(image.height))
+    // A picture previews with its display copy (at most 1600 px, what chat apps fetch); a
+    // video with its poster frame, and the clip itself as `og:video`.
+    let (og_path, og_side) = if image.is_video() {
+        ("thumb", THUMB_SIZE)
+    } else if image.display_ext.is_some() {
+        ("display", DISPLAY_SIZE)
     } else {
-        ("image", image.width, image.height)
+        ("image", u32::MAX)
     };
+    let scale = f64::from(og_side) / f64::from(image.width.max(image.height).max(1));
+    let fit = |edge: i32| ((f64::from(edge) * scale.min(1.0)).round() as i32).max(1);
+    let (og_width, og_height) = (fit(image.width), fit(image.height));
+    let file = |variant: &str| share_file_url(&placed, &format!("/s/{token}/{variant}"));
     let mut page = render(
         StatusCode::OK,
         &SharePage {
             layout: Layout::new(&session, viewer.0.as_ref()),
             title: display_title(&placed.image),
             owner: placed.username.clone(),
-            image_url: share_file_url(&placed, &format!("/s/{token}/image")),
+            image_url: file("image"),
+            display_url: file("display"),
+            srcset: srcset(image, &file("thumb"), &file("display")),
+            sizes: fitted_sizes(image),
+            prompt: image.prompt.clone(),
+            make_your_own: match &image.prompt {
+                Some(prompt) if !image.is_video() => {
+                    format!("/generate?prompt={}", url_encode(prompt))
+                }
+                Some(prompt) => format!("/video?prompt={}", url_encode(prompt)),
+                None => "/generate".to_owned(),
+            },
             origin,
             page_path: format!("/s/{token}"),
-            og_image_path: share_file_url(&placed, &format!("/s/{token}/{og_path}")),
+            og_image_path: file(og_path),
             og_width,
             og_height,
             listed: placed.image.share_public,
@@ -125,16 +152,15 @@ async fn share_image(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let placed = find_shared(&state, &token).await?;
-    serve_variant(
-        &req,
-        &state.media_cache,
-        &state.library,
-        &placed,
-        Variant::Original,
-        MediaCaching::Shared,
-    )
-    .await
+    serve_shared(&req, &state, &token, Variant::Original).await
+}
+
+async fn share_display(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    serve_shared(&req, &state, &token, Variant::Display).await
 }
 
 async fn share_thumb(
@@ -142,13 +168,24 @@ async fn share_thumb(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let placed = find_shared(&state, &token).await?;
+    serve_shared(&req, &state, &token, Variant::Thumb).await
+}
+
+/// One file of a live share (a picture without its display copy yet serves its working
+/// copy there).
+async fn serve_shared(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    variant: Variant,
+) -> Result<HttpResponse, AppError> {
+    let placed = find_shared(state, token).await?;
     serve_variant(
-        &req,
+        req,
         &state.media_cache,
         &state.library,
         &placed,
-        Variant::Thumb,
+        variant,
         MediaCaching::Shared,
     )
     .await

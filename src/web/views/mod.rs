@@ -365,23 +365,36 @@ pub fn shape_class(width: i32, height: i32) -> String {
     format!("ar-{}", tenths.clamp(5, 25))
 }
 
-/// A picture's `srcset`: the thumbnail and the display copy with their widths, so a
-/// browser takes the smallest that is sharp on its screen. The working copy is never in
-/// it (Download and zoom fetch that).
-pub fn picture_srcset(placed: &PlacedImage) -> String {
-    let image = &placed.image;
+/// A picture's `srcset` from its thumbnail's and display copy's URLs, with their widths,
+/// so a browser takes the smallest that is sharp on its screen. The working copy is never
+/// in it (Download and zoom fetch that).
+pub fn srcset(image: &Image, thumb_url: &str, display_url: &str) -> String {
     let longest = image.width.max(image.height).max(1);
     let width_within = |side: u32| {
         let side = i64::from(side).min(i64::from(longest));
         (i64::from(image.width) * side / i64::from(longest)).max(1)
     };
     format!(
-        "{} {}w, {} {}w",
-        media_url(placed, Variant::Thumb),
+        "{thumb_url} {}w, {display_url} {}w",
         width_within(THUMB_SIZE),
-        media_url(placed, Variant::Display),
         width_within(DISPLAY_SIZE),
     )
+}
+
+/// [`srcset`] through the media proxy.
+pub fn picture_srcset(placed: &PlacedImage) -> String {
+    srcset(
+        &placed.image,
+        &media_url(placed, Variant::Thumb),
+        &media_url(placed, Variant::Display),
+    )
+}
+
+/// The `sizes` of a picture shown as large as fits the window (width, and 85 % of its
+/// height at the picture's own aspect), so the browser's pick from [`srcset`] is exact.
+pub fn fitted_sizes(image: &Image) -> String {
+    let aspect = f64::from(image.width.max(1)) / f64::from(image.height.max(1));
+    format!("min(100vw, {:.0}vh)", aspect * 85.0)
 }
 
 /// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
@@ -462,6 +475,8 @@ pub struct ImageJson {
 #[derive(Debug, Serialize)]
 pub struct ImageUrls {
     pub original: String,
+    /// The display copy (longest side 1600 px; the working copy until one is made).
+    pub display: String,
     pub thumb: String,
     pub pristine: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -494,6 +509,7 @@ impl ImageJson {
             page_url: page.clone(),
             urls: ImageUrls {
                 original: media_path(placed, Variant::Original),
+                display: media_path(placed, Variant::Display),
                 thumb: media_path(placed, Variant::Thumb),
                 pristine: media_path(placed, Variant::Pristine),
                 page,

@@ -63,7 +63,7 @@ pub struct NetworkForm {
 }
 
 const GROUPS_PER_PAGE: i64 = 30;
-const CASE_ROWS_PER_PAGE: i64 = 40;
+const CASE_ROWS_PER_PAGE: i64 = 25;
 const STRIP: i64 = 6;
 
 /// The network named in a path or form, or 404/400.
