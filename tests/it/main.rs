@@ -10,6 +10,7 @@ mod anonymous;
 mod api_tokens;
 mod browser;
 mod browser_gallery;
+mod browser_viewer;
 mod caches;
 mod comfyui;
 mod crash;

@@ -36,6 +36,8 @@ struct DashboardPage {
     uploads_per_hour: u32,
     recent: Vec<Card>,
     usage: Usage,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), shown beside a refusal.
+    credits_contact: Option<String>,
 }
 
 /// How many recent images the dashboard shows.
@@ -60,6 +62,7 @@ async fn dashboard(
         StatusCode::OK,
         &DashboardPage {
             layout: Layout::new(&session, Some(&current)),
+            credits_contact: state.settings.credits_contact.clone(),
             username: user.username.clone(),
             credits: quota.credits.unwrap_or(user.credits),
             tier: user.tier.to_string(),

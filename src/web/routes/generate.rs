@@ -177,6 +177,8 @@ struct GeneratePage {
     credits: Option<i64>,
     credits_per_image: i64,
     signed_in: bool,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), shown beside a refusal.
+    credits_contact: Option<String>,
 }
 
 /// How many of a user's latest jobs the generate page lists.
@@ -209,6 +211,7 @@ impl GeneratePage {
         Ok(GeneratePage {
             recent,
             layout: Layout::new(session, current),
+            credits_contact: state.settings.credits_contact.clone(),
             prompt: String::new(),
             count: 1,
             size: "512x512".into(),
@@ -506,6 +509,8 @@ struct StoryPage {
     credits: Option<i64>,
     /// The visitor cannot pay even the shortest story: the button is off.
     cannot_pay: bool,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), shown beside a refusal.
+    credits_contact: Option<String>,
 }
 
 impl StoryPage {
@@ -544,6 +549,7 @@ impl StoryPage {
         };
         Ok(StoryPage {
             layout: Layout::new(session, current),
+            credits_contact: state.settings.credits_contact.clone(),
             story: String::new(),
             error: None,
             cost,

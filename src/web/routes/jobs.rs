@@ -105,6 +105,8 @@ struct JobPage {
     again: Option<Again>,
     /// While pending: one placeholder per picture ordered (the progress grid).
     slots: Vec<u32>,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), shown beside a refusal.
+    credits_contact: Option<String>,
 }
 
 /// What made a picture job, to make more like it.
@@ -182,6 +184,7 @@ async fn job_page(
             again,
             slots,
             layout: Layout::new(&session, user.0.as_ref()),
+            credits_contact: state.settings.credits_contact.clone(),
             id: job.id,
             prompt: job.prompt.clone(),
             can_pay: next_image.as_ref().is_none_or(|(can, _)| *can),

@@ -43,6 +43,8 @@ struct VideoPage {
     cannot_pay: bool,
     error: Option<String>,
     signed_in: bool,
+    /// Where to ask for credits (`ATELIER_CREDITS_CONTACT`), shown beside a refusal.
+    credits_contact: Option<String>,
 }
 
 impl VideoPage {
@@ -70,6 +72,7 @@ impl VideoPage {
         };
         Ok(VideoPage {
             layout: Layout::new(session, current),
+            credits_contact: state.settings.credits_contact.clone(),
             prompt: String::new(),
             seconds: video::DEFAULT_SECONDS,
             seconds_choices: video::SECONDS.collect(),
