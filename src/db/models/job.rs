@@ -138,10 +138,12 @@ pub fn adopt_anonymous(conn: &mut PgConnection, anon_id: &str, user_id: i64) -> 
     .execute(conn)
 }
 
-/// The user's latest jobs of every kind, newest first.
+/// The user's latest jobs that made something (pictures, stories, clips, edits; not tag
+/// suggestions, which have no prompt to show), newest first.
 pub fn recent_for_user(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<Job>> {
     generation_jobs::table
         .filter(generation_jobs::user_id.eq(user_id))
+        .filter(generation_jobs::kind.ne(JobKind::Tag.as_str()))
         .order((
             generation_jobs::created_at.desc(),
             generation_jobs::id.desc(),
