@@ -51,14 +51,14 @@ ffmpeg -loglevel error -f lavfi -i "mandelbrot=size=4000x3000,noise=alls=10:allf
 curl -s -o /dev/null -c "$work/cookies" -X POST "$base/register" \
   -d "username=auditor&email=auditor@example.com&password=auditpass123&confirm_password=auditpass123"
 cookie=$(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/cookies")
-photo=$(curl -s -b "$work/cookies" -H "Accept: application/json" -F "file=@$work/photo.jpg" -F "title=Harbour at night" "$base/upload" \
+photo=$(curl -s -b "$work/cookies" -H "Origin: $base" -H "Accept: application/json" -F "file=@$work/photo.jpg" -F "title=Harbour at night" "$base/upload" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["image"]["id"])')
 for prompt in "a lighthouse in a storm" "a red fox at dawn" "mountains over a lake" "a quiet harbour"; do
-  curl -s -o /dev/null -b "$work/cookies" -H "Content-Type: application/json" -d "{\"prompt\":\"$prompt\"}" "$base/api/generate-image"
+  job=$(curl -s -b "$work/cookies" -H "Origin: $base" -H "Content-Type: application/json" \
+    -d "{\"prompt\":\"$prompt\"}" "$base/api/generate-image" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
 done
-share=$(curl -s -b "$work/cookies" -H "Accept: application/json" -X POST -d "visibility=public" "$base/images/$photo/share" \
+share=$(curl -s -b "$work/cookies" -H "Origin: $base" -H "Accept: application/json" -X POST -d "visibility=public" "$base/images/$photo/share" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["share_url"])')
-job=$(curl -s -b "$work/cookies" "$base/api/images" | python3 -c 'import json,sys; print([i for i in json.load(sys.stdin)["images"] if i.get("job_id")][0]["job_id"])')
 
 printf '%s\n' \
   "home / public" \

@@ -297,3 +297,108 @@ async fn with_no_credits_every_spending_button_is_off_and_says_why() {
     }
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn the_crop_box_keeps_a_shape_and_the_theme_switch_remembers() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("the_crop_box_keeps_a_shape_and_the_theme_switch_remembers");
+        return;
+    };
+    let app = spawn_app().await;
+    let client = app.user("cropper").await;
+    let id = app.upload_ok(&client, png(400, 300), &[]).await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    log_in(&browser, &app, "cropper").await;
+    for (width, height, label) in WIDTHS {
+        browser.resize(width, height).await;
+        browser.goto(&app.url(&format!("/images/{id}#edit"))).await;
+        let fields = || async {
+            browser
+                .execute(
+                    "return ['x', 'y', 'w', 'h'].map(n =>
+                       Number(document.querySelector(`form[data-crop] input[name=${n}]`).value));",
+                    json!([]),
+                )
+                .await
+        };
+        assert_eq!(fields().await, json!([0, 0, 400, 300]), "the whole picture");
+        browser.tap(".crop-aspects [data-aspect='1']").await;
+        assert_eq!(fields().await, json!([50, 0, 300, 300]), "a centred square");
+        // The frame moves with the keyboard, inside the picture.
+        browser.tap(".crop-frame").await;
+        for _ in 0..40 {
+            browser.press(LEFT).await;
+        }
+        let moved = fields().await;
+        assert_eq!(moved[0], json!(0), "stopped at the edge: {moved}");
+        assert_eq!((moved[2].clone(), moved[3].clone()), (json!(300), json!(300)));
+        browser
+            .screenshot(&format!("86-crop-box-{label}"))
+            .await;
+    }
+    browser.click("form[data-crop] button[type=submit]").await;
+    assert!(browser.text(".facts").await.contains("300 × 300 px"));
+
+    // Light or dark: the footer's switch, remembered on the next page.
+    let background = || async {
+        browser
+            .execute(
+                "return [document.documentElement.dataset.theme || '',
+                         getComputedStyle(document.body).backgroundColor];",
+                json!([]),
+            )
+            .await
+    };
+    browser.goto(&app.url("/gallery")).await;
+    browser.tap("[data-theme-switch]").await;
+    assert!(browser.text("[data-theme-switch]").await.contains("Dark"));
+    browser.goto(&app.url("/dashboard")).await;
+    let dark = background().await;
+    assert_eq!(dark[0], json!("dark"), "{dark}");
+    assert_eq!(dark[1], json!("rgb(18, 17, 25)"), "{dark}");
+    browser.screenshot("87-dark-dashboard").await;
+    browser.tap("[data-theme-switch]").await;
+    browser.goto(&app.url("/dashboard")).await;
+    assert_eq!(background().await, json!(["light", "rgb(247, 247, 251)"]));
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn page_numbers_jump_and_a_folder_goes_with_its_pictures() {
+    let Some((chromium, chromedriver)) = browser_binaries() else {
+        skip_or_fail("page_numbers_jump_and_a_folder_goes_with_its_pictures");
+        return;
+    };
+    let app = spawn_app().await;
+    let client = app.user("archivist").await;
+    app.post_form(&client, "/folders", &[("name", "Old trips")])
+        .await;
+    for n in 0..(24 * 5 + 1) {
+        let title = format!("trip {n}");
+        app.upload_ok(&client, png(12, 8), &[("title", &title), ("folder", "old-trips")])
+            .await;
+    }
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    log_in(&browser, &app, "archivist").await;
+    browser.goto(&app.url("/gallery?folder=old-trips")).await;
+    assert_eq!(
+        browser.text(".page-numbers").await.split_whitespace().collect::<Vec<_>>(),
+        ["1", "2", "3", "…", "6"]
+    );
+    browser.click(".page-numbers a[aria-label='Page 6']").await;
+    assert!(browser.url().await.ends_with("page=6"));
+    assert_eq!(browser.text(".page-numbers .current").await, "6");
+    browser.screenshot("88-page-six").await;
+    // Delete the folder, its pictures to the trash.
+    browser.tap(".folder-delete summary").await;
+    browser.tap(".folder-delete input[value='trash']").await;
+    browser.click(".folder-delete button[type=submit]").await;
+    assert!(
+        browser
+            .text(".flash")
+            .await
+            .contains("Its 121 pictures went to the trash.")
+    );
+    assert!(browser.text(".folder-list").await.contains("Trash 121"));
+    browser.screenshot("89-folder-deleted").await;
+}

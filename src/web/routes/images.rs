@@ -21,7 +21,7 @@ use crate::web::routes::gallery::{GalleryQuery, gallery_view_link, image_link};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
 use crate::web::views::{
-    Flash, Layout, display_title, done, fitted_sizes, human_bytes, media_url, picture_srcset,
+    Flash, Layout, alt_text, display_title, done, fitted_sizes, human_bytes, media_url, picture_srcset,
     render, see_other, timestamp,
 };
 
@@ -72,6 +72,8 @@ struct ImagePage {
     display_url: String,
     srcset: String,
     sizes: String,
+    /// What the picture shows, in words (see `views::alt_text`).
+    alt: String,
     /// ← and →: the neighbours in the gallery view it was opened from; Esc goes back there.
     prev_url: Option<String>,
     next_url: Option<String>,
@@ -254,6 +256,7 @@ async fn render_image_page(
             display_url: media_url(&placed, Variant::Display),
             srcset: picture_srcset(&placed),
             sizes: fitted_sizes(&placed.image),
+            alt: alt_text(&placed.image),
             prev_url: prev.map(walk),
             next_url: next.map(walk),
             back_url: gallery_view_link(folder.as_deref(), &filter),

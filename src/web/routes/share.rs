@@ -20,7 +20,7 @@ use crate::web::state::AppState;
 use crate::web::views::PER_PAGE;
 use crate::web::views::files::{MediaCaching, serve_variant};
 use crate::web::views::{
-    Card, display_title, fitted_sizes, page_number, share_file_url, srcset, url_encode,
+    Card, alt_text, display_title, fitted_sizes, page_number, share_file_url, srcset, url_encode,
 };
 use crate::web::views::{Layout, Pager, render};
 
@@ -61,6 +61,8 @@ struct SharePage {
     display_url: String,
     srcset: String,
     sizes: String,
+    /// What the picture shows, in words (see `views::alt_text`).
+    alt: String,
     /// The prompt a generated picture was made from, and "Make your own" (the generate
     /// form, with that prompt when there is one).
     prompt: Option<String>,
@@ -117,6 +119,7 @@ async fn share_page(
             display_url: file("display"),
             srcset: srcset(image, &file("thumb"), &file("display")),
             sizes: fitted_sizes(image),
+            alt: alt_text(image),
             prompt: image.prompt.clone(),
             make_your_own: match &image.prompt {
                 Some(prompt) if !image.is_video() => {

@@ -63,23 +63,44 @@ impl Layout {
     }
 }
 
-/// Page count and previous/next links of a paginated listing, for `partials/pager.html`.
+/// Page count, previous/next links and page numbers to jump to, of a paginated listing,
+/// for `partials/pager.html`.
 pub struct Pager {
     pub page: i64,
     pub pages: i64,
     pub prev_link: Option<String>,
     pub next_link: Option<String>,
+    /// The first and last pages and the two on each side of this one, in order, with
+    /// `None` where pages are skipped ("1 … 4 5 6 7 8 … 40"): (number, link).
+    pub numbers: Vec<Option<(i64, String)>>,
 }
 
 impl Pager {
     /// `page` of `total` items, `per_page` to a page; `link` makes a page's URL.
     pub fn new(page: i64, total: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
         let pages = ((total + per_page - 1) / per_page).max(1);
+        let mut shown: Vec<i64> = [1, pages]
+            .into_iter()
+            .chain(page - 2..=page + 2)
+            .filter(|number| (1..=pages).contains(number))
+            .collect();
+        shown.sort_unstable();
+        shown.dedup();
+        let mut numbers = Vec::with_capacity(shown.len() + 2);
+        let mut last_shown = 0;
+        for number in shown {
+            if number > last_shown + 1 {
+                numbers.push(None);
+            }
+            numbers.push(Some((number, link(number))));
+            last_shown = number;
+        }
         Pager {
             page,
             pages,
             prev_link: (page > 1).then(|| link(page - 1)),
             next_link: (page < pages).then(|| link(page + 1)),
+            numbers,
         }
     }
 }
@@ -359,6 +380,16 @@ pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
     )
 }
 
+/// What a picture shows, for its `alt` where its title is already the page's heading: the
+/// prompt it was made from, else its tags, else its title.
+pub fn alt_text(image: &Image) -> String {
+    match (&image.prompt, image.tags.is_empty()) {
+        (Some(prompt), _) => prompt.clone(),
+        (None, false) => format!("A picture of {}", image.tags.join(", ")),
+        (None, true) => display_title(image),
+    }
+}
+
 /// The class naming a picture's shape in a justified grid (see [`Card::shape`]).
 pub fn shape_class(width: i32, height: i32) -> String {
     let tenths = (f64::from(width.max(1)) * 10.0 / f64::from(height.max(1))).round() as i64;
@@ -592,5 +623,29 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/dashboard", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/dashboard");
+    }
+}
+
+#[cfg(test)]
+mod pager_tests {
+    use super::Pager;
+
+    fn numbers(page: i64, pages: i64) -> String {
+        Pager::new(page, pages * 10, 10, |n| format!("?page={n}"))
+            .numbers
+            .iter()
+            .map(|n| n.as_ref().map_or("…".to_owned(), |(n, _)| n.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn page_numbers_show_both_ends_and_the_neighbourhood() {
+        assert_eq!(numbers(1, 1), "1");
+        assert_eq!(numbers(1, 3), "1 2 3");
+        assert_eq!(numbers(6, 40), "1 … 4 5 6 7 8 … 40");
+        assert_eq!(numbers(40, 40), "1 … 38 39 40");
+        assert_eq!(numbers(3, 7), "1 2 3 4 5 … 7");
+        assert_eq!(numbers(2, 50_000).len(), "1 2 3 4 … 50000".len());
     }
 }
