@@ -437,6 +437,9 @@ document.addEventListener("DOMContentLoaded", () => {
   let drag = null;
   frame.addEventListener("pointerdown", (event) => {
     event.preventDefault();
+    // Taken by the pointer, the frame has the keyboard too (preventDefault stops the
+    // browser from focusing it).
+    frame.focus();
     frame.setPointerCapture(event.pointerId);
     drag = { corner: event.target.dataset.corner || null, x: event.clientX, y: event.clientY, from: { ...crop } };
   });

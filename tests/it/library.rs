@@ -454,11 +454,14 @@ async fn the_gallery_pages_through_many_images() {
     let first = page("/gallery?tag=many").await;
     assert_eq!(tiles(&first), 24);
     let pager = first.split(r#"class="pager""#).nth(1).unwrap_or_default();
-    assert!(pager.contains(r#"<span class="current" aria-current="page">1</span>"#), "{pager}");
+    assert!(
+        pager.contains(r#"<span class="current" aria-current="page">1</span>"#),
+        "{pager}"
+    );
     assert!(pager.contains(r#"aria-label="Page 2">2</a>"#), "{pager}");
     assert!(pager.contains("page=2\" rel=\"next\""), "{pager}");
     let second = page("/gallery?tag=many&page=2").await;
     assert_eq!(tiles(&second), 1);
-    assert!(second.contains("Page 2 of 2") && second.contains(r#"rel="prev""#));
+    assert!(second.contains(r#"aria-current="page">2<"#) && second.contains(r#"rel="prev""#));
     assert!(!second.contains(r#"rel="next""#));
 }

@@ -21,8 +21,8 @@ use crate::web::routes::gallery::{GalleryQuery, gallery_view_link, image_link};
 use crate::web::state::AppState;
 use crate::web::views::errors::wants_json;
 use crate::web::views::{
-    Flash, Layout, alt_text, display_title, done, fitted_sizes, human_bytes, media_url, picture_srcset,
-    render, see_other, timestamp,
+    Flash, Layout, alt_text, display_title, done, fitted_sizes, human_bytes, media_url,
+    picture_srcset, render, see_other, timestamp,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
