@@ -185,7 +185,15 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let mut conn = migrated(&database, &settings)?;
             let before =
                 chrono::Utc::now() - chrono::Duration::days(i64::from(settings.ip_retention_days));
-            let purged = crate::services::library::privacy::purge_ips(&mut conn, before)?;
+            let mut said = std::time::Instant::now();
+            let purged =
+                crate::services::library::privacy::purge_ips(&mut conn, before, |so_far| {
+                    // A line every few seconds on a long run, so the operator sees it move.
+                    if said.elapsed() >= Duration::from_secs(2) {
+                        println!("… {} rows erased so far", so_far.total());
+                        said = std::time::Instant::now();
+                    }
+                })?;
             let which = match settings.ip_retention_days {
                 0 => "every stored address".to_owned(),
                 days => format!("addresses older than {days} days"),

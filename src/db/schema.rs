@@ -173,6 +173,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    ip_activity_accounts (net, user_id) {
+        net -> Cidr,
+        user_id -> Int8,
+        uses -> Int8,
+    }
+}
+
+diesel::table! {
+    ip_activity_days (net, day) {
+        net -> Cidr,
+        day -> Date,
+        level -> Int2,
+        generations -> Int8,
+        uploads -> Int8,
+        anonymous -> Int8,
+        first_at -> Timestamptz,
+        last_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ip_activity_totals (net) {
+        net -> Cidr,
+        level -> Int2,
+        generations -> Int8,
+        uploads -> Int8,
+        anonymous -> Int8,
+        first_at -> Timestamptz,
+        last_at -> Timestamptz,
+        activity -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     ip_blocks (id) {
         id -> Int8,
         network -> Cidr,
@@ -337,6 +371,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     generation_jobs,
     images,
     invites,
+    ip_activity_accounts,
+    ip_activity_days,
+    ip_activity_totals,
     ip_blocks,
     library_versions,
     limit_overrides,

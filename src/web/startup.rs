@@ -273,7 +273,7 @@ fn spawn_housekeeping(
                         &library,
                         chrono::Utc::now() - trash_time,
                     )?;
-                    let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention)?;
+                    let ips = privacy::purge_ips(conn, chrono::Utc::now() - ip_retention, |_| {})?;
                     Ok::<_, crate::base::error::AppError>((
                         sessions,
                         failures,

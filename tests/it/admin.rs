@@ -27,7 +27,7 @@ pub fn admin_settings(s: &mut HashMap<String, String>) {
 }
 
 /// Uploads a small picture as `client` from wherever they are; its id.
-async fn upload_as(client: &Visitor) -> i64 {
+pub async fn upload_as(client: &Visitor) -> i64 {
     let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(40, 30))
         .file_name("photo.png")
         .mime_str("image/png")

@@ -268,10 +268,12 @@ async fn after_the_last_free_picture_the_job_page_offers_no_more_with_the_reason
     )
     .await;
     assert!(
-        page.contains("title=\"Same prompt, a new seed\" disabled>Vary"),
+        page.contains(
+            "title=\"Same prompt, a new seed\" disabled aria-describedby=\"next-cost\">Vary"
+        ),
         "{page}"
     );
-    assert!(page.contains("disabled>Re-run"));
+    assert!(page.contains("disabled aria-describedby=\"next-cost\">Re-run"));
     assert!(page.contains("aria-disabled=\"true\">Generate another"));
     assert!(
         page.contains("0 of 3 left") || page.contains("used"),

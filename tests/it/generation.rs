@@ -673,13 +673,13 @@ async fn the_story_form_says_what_a_story_costs_and_is_off_when_it_cannot_be_pai
         "{page}"
     );
     assert!(
-        page.contains("disabled>Illustrate"),
+        page.contains("disabled aria-describedby=\"story-cost\">Illustrate"),
         "two sentences need two credits: {page}"
     );
     crate::quotas::grant(&app, "onecredit", 5);
     let page = app.page(&poor, "/story").await;
     assert!(
-        page.contains("you have 6.") && !page.contains("disabled>Illustrate"),
+        page.contains("you have 6.") && !page.contains("disabled aria-describedby=\"story-cost\""),
         "{page}"
     );
 }

@@ -20,6 +20,7 @@ mod gallery_tools;
 mod generation;
 mod health;
 mod hostile_input;
+mod ip_rollups;
 mod layers;
 mod library;
 mod mail;

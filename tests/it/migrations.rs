@@ -95,6 +95,7 @@ fn diesel_type(udt: &str) -> String {
         "bool" => "Bool",
         "timestamptz" => "Timestamptz",
         "timestamp" => "Timestamp",
+        "date" => "Date",
         "inet" => "Inet",
         "cidr" => "Cidr",
         "jsonb" => "Jsonb",

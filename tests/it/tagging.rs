@@ -631,8 +631,14 @@ async fn in_chromium_suggestions_appear_by_themselves_and_become_tags() {
     browser.screenshot("51-tagging-suggested").await;
 
     for (button, after) in [
-        ("button[aria-label='Accept beach']", "Tag \"beach\" added."),
-        ("button[aria-label='Accept sea']", "Tag \"sea\" added."),
+        (
+            "form[action$='/tags/accept'] input[value='beach'] + button",
+            "Tag \"beach\" added.",
+        ),
+        (
+            "form[action$='/tags/accept'] input[value='sea'] + button",
+            "Tag \"sea\" added.",
+        ),
         ("button[aria-label='Dismiss sky']", "Suggestion dismissed."),
     ] {
         browser.click(button).await;

@@ -738,9 +738,15 @@ async fn without_the_credits_for_a_clip_the_button_is_off_and_says_why() {
         page.contains("A video costs 5 credits; you have 4: ask the site"),
         "{page}"
     );
-    assert!(page.contains("disabled>Make the video"), "{page}");
+    assert!(
+        page.contains("disabled aria-describedby=\"video-cost\">Make the video"),
+        "{page}"
+    );
     let rich = app_with_credits(20).await;
     let client = rich.user("enough").await;
     let page = rich.page(&client, "/video").await;
-    assert!(!page.contains("disabled>Make the video"), "{page}");
+    assert!(
+        !page.contains("disabled aria-describedby=\"video-cost\""),
+        "{page}"
+    );
 }

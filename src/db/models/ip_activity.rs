@@ -1,6 +1,11 @@
 //! What the IP gallery reads: generations (every job, failed and anonymous ones included)
 //! and uploads, by the client address they came from, grouped per address or per network
 //! (/24 for IPv4, /64 for IPv6), and the "case file" of one address or range.
+//!
+//! Groups come from the rollups triggers keep as activity happens (`ip_activity_totals`,
+//! `_days` and `_accounts`, see the `ip_rollups` migration): a page of groups is read
+//! through an index, whatever the size of the activity tables. Only a filter by account
+//! reads activity rows, that account's alone.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -17,6 +22,14 @@ pub enum Grouping {
 }
 
 impl Grouping {
+    /// The rollups' `level` column.
+    fn level(self) -> i16 {
+        match self {
+            Grouping::Address => 0,
+            Grouping::Prefix => 1,
+        }
+    }
+
     fn prefixes(self) -> (i32, i32) {
         match self {
             Grouping::Address => (32, 128),
@@ -44,11 +57,22 @@ impl IpSort {
         }
     }
 
+    /// The order over a group's columns (as `groups` names them).
     fn order_by(self) -> &'static str {
         match self {
-            IpSort::Activity => "count(*) DESC, max(at) DESC, net",
-            IpSort::LastSeen => "max(at) DESC, net",
-            IpSort::FirstSeen => "min(at) ASC, net",
+            IpSort::Activity => "generations + uploads DESC, last_seen DESC, network",
+            IpSort::LastSeen => "last_seen DESC, network",
+            IpSort::FirstSeen => "first_seen ASC, network",
+            IpSort::Address => "network",
+        }
+    }
+
+    /// The same order over `ip_activity_totals`, as its indexes hold it.
+    fn totals_order_by(self) -> &'static str {
+        match self {
+            IpSort::Activity => "activity DESC, last_at DESC, net",
+            IpSort::LastSeen => "last_at DESC, net",
+            IpSort::FirstSeen => "first_at ASC, net",
             IpSort::Address => "net",
         }
     }
@@ -77,30 +101,37 @@ pub struct IpGroup {
     pub first_seen: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
     pub last_seen: DateTime<Utc>,
+    /// The accounts seen there most, at most three ("alice, bob and 1,204 more").
     #[diesel(sql_type = Array<Text>)]
     pub accounts: Vec<String>,
+    /// How many more accounts were seen there.
+    #[diesel(sql_type = BigInt)]
+    pub more_accounts: i64,
     #[diesel(sql_type = Bool)]
     pub blocked: bool,
-    #[diesel(sql_type = BigInt)]
-    pub total_groups: i64,
 }
 
-/// Every generation and upload with its address and (if any) account. Tagging jobs make
-/// no pictures and are not counted as generations anywhere an admin looks for content.
-const ACTIVITY: &str = "
-    SELECT j.client_ip AS ip, 'generation' AS kind, j.user_id, (j.anon_id IS NOT NULL) AS anonymous,
-           j.created_at AS at
-    FROM generation_jobs j WHERE j.client_ip IS NOT NULL AND j.kind <> 'tag'
-    UNION ALL
-    SELECT i.client_ip, 'upload', i.user_id, FALSE, i.created_at
-    FROM images i WHERE i.kind = 'upload' AND i.client_ip IS NOT NULL";
+/// How many groups a listing counts at most: past that, the gallery says "10,000 or more"
+/// (counting every group of a busy year would read them all).
+pub const GROUPS_COUNTED: i64 = 10_000;
 
-/// A live block covering or inside `net`.
+/// A live block covering or inside the group's network. (Tagging jobs make no pictures
+/// and are counted as generations nowhere an admin looks for content.)
 const BLOCKED: &str = "EXISTS (SELECT 1 FROM ip_blocks b
       WHERE b.lifted_at IS NULL AND (b.expires_at IS NULL OR b.expires_at > now())
-        AND (b.network >>= net OR b.network <<= net))";
+        AND (b.network >>= g.network OR b.network <<= g.network))";
 
-/// One page of groups, and the number of groups.
+/// The accounts seen on `net` (the rollup's), most active first: the first three names and
+/// how many more, for a group's row.
+const ACCOUNTS_OF_NET: &str = "
+    coalesce((SELECT array_agg(username ORDER BY uses DESC, username) FROM (
+        SELECT u.username, a.uses FROM ip_activity_accounts a JOIN users u ON u.id = a.user_id
+        WHERE a.net = g.network AND u.username <> '_anon'
+        ORDER BY a.uses DESC, u.username LIMIT 3) top), '{}') AS accounts,
+    greatest((SELECT count(*) FROM ip_activity_accounts a JOIN users u ON u.id = a.user_id
+              WHERE a.net = g.network AND u.username <> '_anon') - 3, 0) AS more_accounts";
+
+/// One page of groups (`grouping`, filtered, in `sort` order).
 pub fn groups(
     conn: &mut PgConnection,
     grouping: Grouping,
@@ -109,29 +140,127 @@ pub fn groups(
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<IpGroup>> {
+    let level = grouping.level();
+    if let Some(username) = &filter.username {
+        return groups_of_account(conn, grouping, filter, username, sort, offset, limit);
+    }
+    let page = if filter.since.is_none() && filter.until.is_none() {
+        // Everything ever: the totals, a page read through the sort's index.
+        format!(
+            "SELECT net AS network, generations, uploads, anonymous,
+                    first_at AS first_seen, last_at AS last_seen
+             FROM ip_activity_totals
+             WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
+             ORDER BY {} OFFSET $5 LIMIT $6",
+            sort.totals_order_by()
+        )
+    } else {
+        // A window of days: that window's daily rows, summed per group.
+        format!(
+            "SELECT * FROM (
+               SELECT net AS network, sum(generations)::bigint AS generations,
+                      sum(uploads)::bigint AS uploads, sum(anonymous)::bigint AS anonymous,
+                      min(first_at) AS first_seen, max(last_at) AS last_seen
+               FROM ip_activity_days
+               WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
+                 AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date)
+                 AND ($4::timestamptz IS NULL OR day < ($4 AT TIME ZONE 'UTC')::date)
+               GROUP BY net) summed
+             ORDER BY {} OFFSET $5 LIMIT $6",
+            sort.order_by()
+        )
+    };
+    diesel::sql_query(format!(
+        "SELECT g.*, {ACCOUNTS_OF_NET}, {BLOCKED} AS blocked
+         FROM ({page}) g ORDER BY {}",
+        sort.order_by()
+    ))
+    .bind::<diesel::sql_types::SmallInt, _>(level)
+    .bind::<Nullable<Cidr>, _>(filter.within)
+    .bind::<Nullable<Timestamptz>, _>(filter.since)
+    .bind::<Nullable<Timestamptz>, _>(filter.until)
+    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+/// How many groups the listing has, counted up to [`GROUPS_COUNTED`] (one more means
+/// "more than that").
+pub fn group_count(
+    conn: &mut PgConnection,
+    grouping: Grouping,
+    filter: &IpFilter,
+) -> QueryResult<i64> {
+    let groups = if filter.username.is_some() {
+        return Ok(groups(
+            conn,
+            grouping,
+            filter,
+            IpSort::Address,
+            0,
+            GROUPS_COUNTED + 1,
+        )?
+        .len() as i64);
+    } else if filter.since.is_none() && filter.until.is_none() {
+        "SELECT net FROM ip_activity_totals
+         WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)"
+    } else {
+        "SELECT DISTINCT net FROM ip_activity_days
+         WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
+           AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date)
+           AND ($4::timestamptz IS NULL OR day < ($4 AT TIME ZONE 'UTC')::date)"
+    };
+    diesel::sql_query(format!(
+        "SELECT count(*) AS count FROM ({groups} LIMIT $5) counted"
+    ))
+    .bind::<diesel::sql_types::SmallInt, _>(grouping.level())
+    .bind::<Nullable<Cidr>, _>(filter.within)
+    .bind::<Nullable<Timestamptz>, _>(filter.since)
+    .bind::<Nullable<Timestamptz>, _>(filter.until)
+    .bind::<BigInt, _>(GROUPS_COUNTED + 1)
+    .get_result::<Count>(conn)
+    .map(|row| row.count)
+}
+
+/// The groups one account was active in, from that account's own jobs and uploads (the
+/// counts are its own).
+fn groups_of_account(
+    conn: &mut PgConnection,
+    grouping: Grouping,
+    filter: &IpFilter,
+    username: &str,
+    sort: IpSort,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<IpGroup>> {
     let (v4, v6) = grouping.prefixes();
     let sql = format!(
-        "WITH activity AS ({ACTIVITY}),
+        "WITH account AS (SELECT id FROM users WHERE username = $6),
+         activity AS (
+           SELECT j.client_ip AS ip, 'generation' AS kind, (j.anon_id IS NOT NULL) AS anonymous,
+                  j.created_at AS at
+           FROM generation_jobs j WHERE j.user_id = (SELECT id FROM account)
+             AND j.client_ip IS NOT NULL AND j.kind <> 'tag'
+           UNION ALL
+           SELECT i.client_ip, 'upload', FALSE, i.created_at
+           FROM images i WHERE i.user_id = (SELECT id FROM account)
+             AND i.kind = 'upload' AND i.client_ip IS NOT NULL),
          filtered AS (
-           SELECT a.*, u.username,
+           SELECT a.*,
                   network(set_masklen(a.ip, CASE WHEN family(a.ip) = 4 THEN $1 ELSE $2 END)) AS net
-           FROM activity a LEFT JOIN users u ON u.id = a.user_id
+           FROM activity a
            WHERE ($3::cidr IS NULL OR a.ip <<= $3)
              AND ($4::timestamptz IS NULL OR a.at >= $4)
-             AND ($5::timestamptz IS NULL OR a.at < $5)
-             AND ($6::text IS NULL OR u.username = $6))
-         SELECT net AS network,
-                count(*) FILTER (WHERE kind = 'generation') AS generations,
-                count(*) FILTER (WHERE kind = 'upload') AS uploads,
-                count(*) FILTER (WHERE anonymous) AS anonymous,
-                min(at) AS first_seen, max(at) AS last_seen,
-                coalesce(array_agg(DISTINCT username ORDER BY username)
-                         FILTER (WHERE username IS NOT NULL AND username <> '_anon'), '{{}}') AS accounts,
-                {BLOCKED} AS blocked,
-                count(*) OVER () AS total_groups
-         FROM filtered GROUP BY net
-         ORDER BY {}
-         OFFSET $7 LIMIT $8",
+             AND ($5::timestamptz IS NULL OR a.at < $5)),
+         g AS (
+           SELECT net AS network,
+                  count(*) FILTER (WHERE kind = 'generation') AS generations,
+                  count(*) FILTER (WHERE kind = 'upload') AS uploads,
+                  count(*) FILTER (WHERE anonymous) AS anonymous,
+                  min(at) AS first_seen, max(at) AS last_seen
+           FROM filtered GROUP BY net)
+         SELECT g.*, ARRAY[$6::text] AS accounts, 0::bigint AS more_accounts, {BLOCKED} AS blocked
+         FROM g ORDER BY {} OFFSET $7 LIMIT $8",
         sort.order_by()
     );
     diesel::sql_query(sql)
@@ -140,7 +269,7 @@ pub fn groups(
         .bind::<Nullable<Cidr>, _>(filter.within)
         .bind::<Nullable<Timestamptz>, _>(filter.since)
         .bind::<Nullable<Timestamptz>, _>(filter.until)
-        .bind::<Nullable<Text>, _>(filter.username.as_deref())
+        .bind::<Text, _>(username)
         .bind::<BigInt, _>(offset)
         .bind::<BigInt, _>(limit)
         .load(conn)
@@ -206,31 +335,90 @@ pub struct CaseRow {
     pub seconds: Option<i32>,
 }
 
-const CASE_ROWS: &str = "
+/// Where a page of a case file starts: just after this row (keyset paging, so page 900 is
+/// as cheap as page 1). Written in links as `at_micros.kind.id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseCursor {
+    pub at: DateTime<Utc>,
+    /// `j` for a job, `u` for an upload: the order's tie-breaker after the time.
+    pub source: char,
+    pub id: i64,
+}
+
+impl CaseCursor {
+    /// The cursor after `row`.
+    pub fn after(row: &CaseRow) -> Self {
+        CaseCursor {
+            at: row.at,
+            source: if row.kind == "upload" { 'u' } else { 'j' },
+            id: row.id,
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let micros: i64 = parts.next()?.parse().ok()?;
+        let source = match parts.next()? {
+            "j" => 'j',
+            "u" => 'u',
+            _ => return None,
+        };
+        let id = parts.next()?.parse().ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(CaseCursor {
+            at: DateTime::from_timestamp_micros(micros)?,
+            source,
+            id,
+        })
+    }
+
+    pub fn to_param(&self) -> String {
+        format!("{}.{}.{}", self.at.timestamp_micros(), self.source, self.id)
+    }
+}
+
+/// One side of a case file (jobs or uploads) from `$1`, newest first, after the cursor
+/// (`$2` time, `$3` source, `$4` id), at most `$5`: each side reads its own index from the
+/// cursor on, then the two are merged.
+const CASE_JOBS: &str = "
     SELECT CASE WHEN j.kind = 'video' THEN 'video' ELSE 'generation' END AS kind, j.id,
            j.user_id, u.username, (j.anon_id IS NOT NULL) AS anonymous,
            j.prompt, j.status, j.created_at AS at, j.client_ip::cidr AS ip, j.image_ids,
-           j.params -> 'charge' AS charge, (j.params ->> 'seconds')::integer AS seconds
+           j.params -> 'charge' AS charge, (j.params ->> 'seconds')::integer AS seconds,
+           'j' AS source
     FROM generation_jobs j LEFT JOIN users u ON u.id = j.user_id
     WHERE j.client_ip <<= $1 AND j.kind <> 'tag'
-    UNION ALL
-    SELECT 'upload', i.id, i.user_id, u.username, FALSE, i.title, 'stored', i.created_at,
-           i.client_ip::cidr, ARRAY[i.id], NULL, NULL
+      AND ($2::timestamptz IS NULL OR j.created_at < $2
+           OR (j.created_at = $2 AND ('j' < $3 OR ('j' = $3 AND j.id < $4))))
+    ORDER BY j.created_at DESC, j.id DESC LIMIT $5";
+const CASE_UPLOADS: &str = "
+    SELECT 'upload' AS kind, i.id, i.user_id, u.username, FALSE AS anonymous, i.title AS prompt,
+           'stored' AS status, i.created_at AS at, i.client_ip::cidr AS ip, ARRAY[i.id] AS image_ids,
+           NULL::jsonb AS charge, NULL::integer AS seconds, 'u' AS source
     FROM images i JOIN users u ON u.id = i.user_id
-    WHERE i.kind = 'upload' AND i.client_ip <<= $1";
+    WHERE i.kind = 'upload' AND i.client_ip <<= $1
+      AND ($2::timestamptz IS NULL OR i.created_at < $2
+           OR (i.created_at = $2 AND ('u' < $3 OR ('u' = $3 AND i.id < $4))))
+    ORDER BY i.created_at DESC, i.id DESC LIMIT $5";
 
-/// Every generation and upload from `network`, newest first.
+/// Generations and uploads from `network`, newest first: `limit` of them after `after`.
 pub fn case_rows(
     conn: &mut PgConnection,
     network: IpNetwork,
-    offset: i64,
+    after: Option<&CaseCursor>,
     limit: i64,
 ) -> QueryResult<Vec<CaseRow>> {
     diesel::sql_query(format!(
-        "SELECT * FROM ({CASE_ROWS}) rows ORDER BY at DESC, kind, id DESC OFFSET $2 LIMIT $3"
+        "SELECT kind, id, user_id, username, anonymous, prompt, status, at, ip, image_ids, charge, seconds
+         FROM (({CASE_JOBS}) UNION ALL ({CASE_UPLOADS})) rows
+         ORDER BY at DESC, source DESC, id DESC LIMIT $5"
     ))
     .bind::<Cidr, _>(network)
-    .bind::<BigInt, _>(offset)
+    .bind::<Nullable<Timestamptz>, _>(after.map(|c| c.at))
+    .bind::<Text, _>(after.map_or("j".to_owned(), |c| c.source.to_string()))
+    .bind::<BigInt, _>(after.map_or(0, |c| c.id))
     .bind::<BigInt, _>(limit)
     .load(conn)
 }
@@ -241,11 +429,18 @@ struct Count {
     count: i64,
 }
 
+/// How many generations and uploads came from `network`, from the rollups: its own group
+/// when it is one (an address, a /24, a /64), otherwise the sum of its addresses'.
 pub fn case_row_count(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<i64> {
-    diesel::sql_query(format!("SELECT count(*) AS count FROM ({CASE_ROWS}) rows"))
-        .bind::<Cidr, _>(network)
-        .get_result::<Count>(conn)
-        .map(|row| row.count)
+    diesel::sql_query(
+        "SELECT coalesce(
+           (SELECT activity FROM ip_activity_totals WHERE net = $1),
+           (SELECT sum(activity)::bigint FROM ip_activity_totals WHERE level = 0 AND net <<= $1),
+           0) AS count",
+    )
+    .bind::<Cidr, _>(network)
+    .get_result::<Count>(conn)
+    .map(|row| row.count)
 }
 
 /// What deleting everything from `network` would remove.

@@ -13,10 +13,6 @@ use diesel::prelude::*;
 use crate::base::error::AppError;
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::{Folder, Image, SessionRow, User, api_token};
-use crate::db::schema::{
-    admin_audit, free_image_allowances, generation_jobs, images, login_failures, sessions,
-    usage_events,
-};
 use crate::services::library::Library;
 use crate::services::quota::credits;
 
@@ -44,64 +40,104 @@ impl Purged {
     }
 }
 
-/// Erases every client IP recorded before `before`. One transaction.
-pub fn purge_ips(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<Purged> {
-    conn.transaction(|conn| {
-        let none = None::<ipnetwork::IpNetwork>;
-        Ok(Purged {
-            images: diesel::update(
-                images::table
-                    .filter(images::created_at.lt(before))
-                    .filter(images::client_ip.is_not_null()),
-            )
-            .set(images::client_ip.eq(none))
-            .execute(conn)?,
-            jobs: diesel::update(
-                generation_jobs::table
-                    .filter(generation_jobs::created_at.lt(before))
-                    .filter(generation_jobs::client_ip.is_not_null()),
-            )
-            .set(generation_jobs::client_ip.eq(none))
-            .execute(conn)?,
-            sessions: diesel::update(
-                sessions::table
-                    .filter(sessions::created_at.lt(before))
-                    .filter(sessions::ip.is_not_null()),
-            )
-            .set(sessions::ip.eq(none))
-            .execute(conn)?,
-            usage_events: diesel::update(
-                usage_events::table
-                    .filter(usage_events::at.lt(before))
-                    .filter(
-                        usage_events::ip_key
-                            .is_not_null()
-                            .or(usage_events::client_ip.is_not_null()),
-                    ),
-            )
-            .set((
-                usage_events::ip_key.eq(none),
-                usage_events::client_ip.eq(none),
-            ))
-            .execute(conn)?,
-            audit: diesel::update(
-                admin_audit::table
-                    .filter(admin_audit::at.lt(before))
-                    .filter(admin_audit::ip.is_not_null()),
-            )
-            .set(admin_audit::ip.eq(none))
-            .execute(conn)?,
-            deleted_counters: diesel::delete(
-                login_failures::table.filter(login_failures::at.lt(before)),
-            )
-            .execute(conn)?
-                + diesel::delete(
-                    free_image_allowances::table
-                        .filter(free_image_allowances::updated_at.lt(before)),
-                )
-                .execute(conn)?,
-        })
-    })
+/// How many rows one erasing step touches: a transaction of its own, short enough that an
+/// upload or generation waiting on a row it locked (a network's rollup row) waits a moment.
+const PURGE_BATCH: i64 = 1000;
+
+/// One kind of record that keeps an address: its table, what erasing sets (or `None`:
+/// the row only exists for the address and is deleted), and which rows are old (`$1` is
+/// the cutoff), as raw SQL over constants.
+struct PurgeStep {
+    table: &'static str,
+    set: Option<&'static str>,
+    old: &'static str,
+    /// Where the rows it touched are counted.
+    tally: fn(&mut Purged) -> &mut usize,
+}
+
+const PURGE_STEPS: [PurgeStep; 7] = [
+    PurgeStep {
+        table: "images",
+        set: Some("client_ip = NULL"),
+        old: "created_at < $1 AND client_ip IS NOT NULL",
+        tally: |p| &mut p.images,
+    },
+    PurgeStep {
+        table: "generation_jobs",
+        set: Some("client_ip = NULL"),
+        old: "created_at < $1 AND client_ip IS NOT NULL",
+        tally: |p| &mut p.jobs,
+    },
+    PurgeStep {
+        table: "sessions",
+        set: Some("ip = NULL"),
+        old: "created_at < $1 AND ip IS NOT NULL",
+        tally: |p| &mut p.sessions,
+    },
+    PurgeStep {
+        table: "usage_events",
+        set: Some("ip_key = NULL, client_ip = NULL"),
+        old: "at < $1 AND (ip_key IS NOT NULL OR client_ip IS NOT NULL)",
+        tally: |p| &mut p.usage_events,
+    },
+    PurgeStep {
+        table: "admin_audit",
+        set: Some("ip = NULL"),
+        old: "at < $1 AND ip IS NOT NULL",
+        tally: |p| &mut p.audit,
+    },
+    PurgeStep {
+        table: "login_failures",
+        set: None,
+        old: "at < $1",
+        tally: |p| &mut p.deleted_counters,
+    },
+    PurgeStep {
+        table: "free_image_allowances",
+        set: None,
+        old: "updated_at < $1",
+        tally: |p| &mut p.deleted_counters,
+    },
+];
+
+/// Erases every client IP recorded before `before`, in batches of [`PURGE_BATCH`] rows,
+/// each its own short transaction (never one long lock over a table); `progress` hears the
+/// running totals after every batch. Rollups follow in each batch's transaction.
+pub fn purge_ips(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    mut progress: impl FnMut(&Purged),
+) -> QueryResult<Purged> {
+    let mut purged = Purged::default();
+    for step in &PURGE_STEPS {
+        let rows = format!(
+            "SELECT ctid FROM {} WHERE {} LIMIT {PURGE_BATCH}",
+            step.table, step.old
+        );
+        let statement = match step.set {
+            Some(set) => format!(
+                "UPDATE {} SET {set} WHERE ctid = ANY (ARRAY({rows}))",
+                step.table
+            ),
+            None => format!(
+                "DELETE FROM {} WHERE ctid = ANY (ARRAY({rows}))",
+                step.table
+            ),
+        };
+        loop {
+            let done = conn.transaction(|conn| {
+                diesel::sql_query(&statement)
+                    .bind::<diesel::sql_types::Timestamptz, _>(before)
+                    .execute(conn)
+            })?;
+            *(step.tally)(&mut purged) += done;
+            progress(&purged);
+            if (done as i64) < PURGE_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(purged)
 }
 
 /// What an export holds, read from the database in one go: the images to copy and the

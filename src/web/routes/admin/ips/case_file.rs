@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{CASE_ROWS_PER_PAGE, network_from_path};
 use crate::base::error::AppError;
-use crate::db::models::ip_activity::{self, CaseRow, Footprint};
+use crate::db::models::ip_activity::{self, CaseCursor, CaseRow, Footprint};
 use crate::db::models::{Image, PlacedImage};
 use crate::services::quota::blocks::{self, Block, LimitOverride};
 use crate::services::quota::charge::Reservation;
@@ -19,9 +19,9 @@ use crate::web::extract::Query;
 use crate::web::routes::admin::{AdminUser, record};
 use crate::web::state::AppState;
 use crate::web::views::Card;
+use crate::web::views::human_bytes;
 use crate::web::views::network_label;
-use crate::web::views::{Layout, Pager, render, timestamp};
-use crate::web::views::{human_bytes, page_number};
+use crate::web::views::{Layout, render, timestamp};
 
 /// One line of a case file, ready to show.
 pub(super) struct CaseLine {
@@ -79,12 +79,15 @@ pub(super) struct CaseFilePage {
     limit_override: Option<LimitOverride>,
     footprint: Footprint,
     disk_used: String,
-    pager: Pager,
+    /// Keyset paging: the next (older) rows, and back to the newest when not there.
+    older_link: Option<String>,
+    newest_link: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
-    page: Option<String>,
+    /// Where the page starts: after this row (`CaseCursor::to_param`); absent, the newest.
+    after: Option<String>,
 }
 
 pub(super) async fn case_file(
@@ -95,16 +98,18 @@ pub(super) async fn case_file(
     Query(query): Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let network = network_from_path(&path)?;
-    let page = page_number(query.page.as_deref());
+    let after = match query.after.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(CaseCursor::parse(raw).ok_or_else(|| {
+            AppError::BadRequest("after names a row of the case file, as its links do.".into())
+        })?),
+    };
+    let shown_after = after.clone();
     let (rows, total, placed, history, over, footprint) = state
         .db
         .run(move |conn| {
-            let rows = ip_activity::case_rows(
-                conn,
-                network,
-                (page - 1) * CASE_ROWS_PER_PAGE,
-                CASE_ROWS_PER_PAGE,
-            )?;
+            let rows =
+                ip_activity::case_rows(conn, network, shown_after.as_ref(), CASE_ROWS_PER_PAGE)?;
             let total = ip_activity::case_row_count(conn, network)?;
             let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
             let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
@@ -122,7 +127,9 @@ pub(super) async fn case_file(
         &admin,
         "view_case_file",
         network_label(&network),
-        format!("page {page}"),
+        after
+            .as_ref()
+            .map_or("newest".to_owned(), CaseCursor::to_param),
     )
     .await?;
     let now = Utc::now();
@@ -159,9 +166,11 @@ pub(super) async fn case_file(
         })
         .collect();
     let link_base = format!("/admin/ips/{}", network_label(&network));
-    let pager = Pager::new(page, total, CASE_ROWS_PER_PAGE, |p| {
-        format!("{link_base}?page={p}")
-    });
+    let older_link = (rows.len() as i64 == CASE_ROWS_PER_PAGE)
+        .then(|| rows.last().map(CaseCursor::after))
+        .flatten()
+        .map(|cursor| format!("{link_base}?after={}", cursor.to_param()));
+    let newest_link = after.is_some().then(|| link_base.clone());
     render(
         StatusCode::OK,
         &CaseFilePage {
@@ -189,7 +198,8 @@ pub(super) async fn case_file(
             limit_override: over,
             disk_used: human_bytes(footprint.disk_bytes),
             footprint,
-            pager,
+            older_link,
+            newest_link,
         },
     )
 }

@@ -43,6 +43,8 @@ pub(super) struct GroupRow {
     first_seen: String,
     last_seen: String,
     accounts: Vec<String>,
+    /// Accounts seen there beyond those named.
+    more_accounts: i64,
     blocked: bool,
     thumbs: Vec<Card>,
 }
@@ -53,7 +55,9 @@ pub(super) struct GalleryPage {
     layout: Layout,
     section: &'static str,
     rows: Vec<GroupRow>,
+    /// Groups counted, up to `ip_activity::GROUPS_COUNTED` (past it: "or more").
     total: i64,
+    counted_all: bool,
     query: GalleryQuery,
     error: Option<String>,
     pager: Pager,
@@ -130,7 +134,7 @@ pub(super) async fn gallery(
     };
     let grouping = query.grouping();
     let sort = IpSort::parse(&query.sort);
-    let (groups, placed_by_network) = state
+    let (groups, total, placed_by_network) = state
         .db
         .run(move |conn| {
             let groups = ip_activity::groups(
@@ -141,6 +145,7 @@ pub(super) async fn gallery(
                 (page - 1) * GROUPS_PER_PAGE,
                 GROUPS_PER_PAGE,
             )?;
+            let total = ip_activity::group_count(conn, grouping, &filter)?;
             let networks: Vec<IpNetwork> = groups.iter().map(|group| group.network).collect();
             let recent = ip_activity::recent_image_ids(conn, &networks, STRIP)?;
             let ids: Vec<i64> = recent.iter().map(|(_, id)| *id).collect();
@@ -157,11 +162,10 @@ pub(super) async fn gallery(
                         .push(Card::for_admin(placed));
                 }
             }
-            Ok::<_, AppError>((groups, by_network))
+            Ok::<_, AppError>((groups, total, by_network))
         })
         .await?;
     let mut placed_by_network = placed_by_network;
-    let total = groups.first().map_or(0, |group| group.total_groups);
     let rows = groups
         .into_iter()
         .map(|group| GroupRow {
@@ -172,6 +176,7 @@ pub(super) async fn gallery(
             first_seen: timestamp(group.first_seen),
             last_seen: timestamp(group.last_seen),
             accounts: group.accounts,
+            more_accounts: group.more_accounts,
             blocked: group.blocked,
             thumbs: placed_by_network.remove(&group.network).unwrap_or_default(),
         })
@@ -187,7 +192,8 @@ pub(super) async fn gallery(
             layout: Layout::new(&session, Some(&admin.current)),
             section: "ips",
             rows,
-            total,
+            total: total.min(ip_activity::GROUPS_COUNTED),
+            counted_all: total <= ip_activity::GROUPS_COUNTED,
             error,
             pager,
             query,

@@ -45,7 +45,17 @@ pub(super) async fn report_rows(
         .db
         .run(move |conn| {
             let policy = policy.current(conn)?;
-            let rows = ip_activity::case_rows(conn, network, 0, i64::MAX)?;
+            // Every row, a keyset page at a time.
+            let mut rows = Vec::new();
+            loop {
+                let after = rows.last().map(ip_activity::CaseCursor::after);
+                let page = ip_activity::case_rows(conn, network, after.as_ref(), 1000)?;
+                let done = page.len() < 1000;
+                rows.extend(page);
+                if done {
+                    break;
+                }
+            }
             let ids: Vec<i64> = rows.iter().flat_map(|row| row.image_ids.clone()).collect();
             let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
                 .into_iter()

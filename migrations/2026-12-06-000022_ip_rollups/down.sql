@@ -1,0 +1,16 @@
+DROP TRIGGER images_ip_rollup_insert ON images;
+DROP TRIGGER images_ip_rollup_update ON images;
+DROP TRIGGER images_ip_rollup_delete ON images;
+DROP TRIGGER jobs_ip_rollup_insert ON generation_jobs;
+DROP TRIGGER jobs_ip_rollup_update ON generation_jobs;
+DROP TRIGGER jobs_ip_rollup_delete ON generation_jobs;
+DROP FUNCTION atelier_ip_rollup_uploads();
+DROP FUNCTION atelier_ip_rollup_jobs();
+DROP FUNCTION atelier_ip_rollup_apply(inet[], timestamptz[], int[], int[], int[], bigint[]);
+DROP FUNCTION atelier_ip_expand(inet[], timestamptz[], int[], int[], int[], bigint[]);
+DROP TABLE ip_activity_accounts;
+DROP TABLE ip_activity_days;
+DROP TABLE ip_activity_totals;
+DROP INDEX generation_jobs_ip_recent_idx;
+CREATE INDEX images_client_ip_idx ON images (client_ip);
+DROP INDEX images_ip_recent_idx;

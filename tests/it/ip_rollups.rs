@@ -1,0 +1,175 @@
+//! The IP gallery's rollups (#26) agree with a real count of the activity tables after
+//! every change that touches them: generations and uploads (on two instances), deletes
+//! and the trash, an anonymous visitor's work adopted at sign-up, an admin's delete-all by
+//! network, an account deleted, and `purge-ips` erasing old addresses.
+
+use diesel::QueryableByName;
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::admin::{app_with_admin, upload_as};
+use crate::support::helpers::{PASSWORD, TestApp, spawn_second_instance};
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Line {
+    #[diesel(sql_type = Text)]
+    line: String,
+}
+
+fn lines(app: &TestApp, sql: &str) -> Vec<String> {
+    let mut rows: Vec<Line> = diesel::sql_query(sql)
+        .load(&mut app.conn())
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    rows.sort();
+    rows.into_iter().map(|row| row.line).collect()
+}
+
+/// Every job but tag suggestions and every upload, with an address, as the rollups count
+/// them: each under its address and its /24 or /64.
+const COUNTED: &str = "
+    WITH activity AS (
+      SELECT client_ip AS ip, 1 AS g, 0 AS u, (anon_id IS NOT NULL)::int AS a, user_id, created_at AS at
+      FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag'
+      UNION ALL
+      SELECT client_ip, 0, 1, 0, user_id, created_at FROM images
+      WHERE client_ip IS NOT NULL AND kind = 'upload'),
+    grouped AS (
+      SELECT network(set_masklen(ip, CASE WHEN family(ip) = 4 THEN 32 ELSE 128 END)) AS net, * FROM activity
+      UNION ALL
+      SELECT network(set_masklen(ip, CASE WHEN family(ip) = 4 THEN 24 ELSE 64 END)), * FROM activity)";
+
+/// (totals, days, accounts) from a real count and from the rollups.
+fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
+    let real_totals = lines(
+        app,
+        &format!(
+            "{COUNTED} SELECT net || ' ' || sum(g) || ' ' || sum(u) || ' ' || sum(a) AS line FROM grouped GROUP BY net"
+        ),
+    );
+    let rolled_totals = lines(
+        app,
+        "SELECT net || ' ' || generations || ' ' || uploads || ' ' || anonymous AS line FROM ip_activity_totals",
+    );
+    let real_days = lines(
+        app,
+        &format!(
+            "{COUNTED} SELECT net || ' ' || (at AT TIME ZONE 'UTC')::date || ' ' || sum(g) || ' ' || sum(u) AS line FROM grouped GROUP BY net, (at AT TIME ZONE 'UTC')::date"
+        ),
+    );
+    let rolled_days = lines(
+        app,
+        "SELECT net || ' ' || day || ' ' || generations || ' ' || uploads AS line FROM ip_activity_days",
+    );
+    let real_accounts = lines(
+        app,
+        &format!(
+            "{COUNTED} SELECT net || ' ' || user_id || ' ' || count(*) AS line FROM grouped WHERE user_id IS NOT NULL GROUP BY net, user_id"
+        ),
+    );
+    let rolled_accounts = lines(
+        app,
+        "SELECT net || ' ' || user_id || ' ' || uses AS line FROM ip_activity_accounts",
+    );
+    [
+        (real_totals, rolled_totals),
+        (real_days, rolled_days),
+        (real_accounts, rolled_accounts),
+    ]
+}
+
+#[track_caller]
+fn agree(app: &TestApp, after: &str) {
+    for ((real, rolled), what) in both(app).into_iter().zip(["totals", "days", "accounts"]) {
+        assert_eq!(rolled, real, "{what} after {after}");
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+fn groups(app: &TestApp) -> i64 {
+    diesel::sql_query("SELECT count(*) AS count FROM ip_activity_totals")
+        .get_result::<Count>(&mut app.conn())
+        .expect("count")
+        .count
+}
+
+#[tokio::test]
+async fn the_rollups_agree_with_a_real_count_after_every_kind_of_change() {
+    let (app, admin) = app_with_admin().await;
+    let second = spawn_second_instance(&app).await;
+    agree(&app, "nothing");
+
+    // Generations and uploads, on both instances, from two networks and both families.
+    let alice = app.user_from("alice", "203.0.113.5").await;
+    alice.generated("a harbour").await;
+    alice.on(&second).generated("a lighthouse").await;
+    let alice_upload = upload_as(&alice.on(&second)).await;
+    let bob = app.user_from("bob", "2001:db8::7").await;
+    upload_as(&bob).await;
+    bob.from("198.51.100.20").generated("a fox").await;
+    let visitor = app.visitor_from("203.0.113.9");
+    visitor.generated("an anonymous painting").await;
+    agree(&app, "generations and uploads");
+    // Four addresses, and their networks: 203.0.113.0/24 (two of them), 198.51.100.0/24
+    // and 2001:db8::/64.
+    assert_eq!(groups(&app), 7, "addresses and networks of both families");
+
+    // The trash keeps the row (still counted); a delete for good takes it away.
+    let path = format!("/images/{alice_upload}/delete");
+    alice.submit(&path, &[]).await;
+    agree(&app, "a picture put in the trash");
+    alice.submit(&path, &[("forever", "1")]).await;
+    agree(&app, "a picture deleted for good");
+
+    // Signing up hands the anonymous visitor's job to the new account.
+    let response = visitor
+        .submit(
+            "/register",
+            &[
+                ("username", "carol"),
+                ("email", "carol@example.com"),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    agree(&app, "anonymous work adopted");
+
+    // An admin deletes everything from alice's network.
+    let response = app
+        .post_form(&admin, "/admin/ips/203.0.113.0%2F24/delete-all", &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    agree(&app, "delete-all by network");
+
+    // Bob deletes his account.
+    let response = bob
+        .on(&second)
+        .submit("/account/delete", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(response.status(), 200);
+    agree(&app, "an account deleted");
+
+    // Everything ages past the retention; purge-ips erases the addresses.
+    for table in ["images", "generation_jobs"] {
+        diesel::sql_query(format!(
+            "UPDATE {table} SET created_at = created_at - interval '100 days'"
+        ))
+        .execute(&mut app.conn())
+        .expect("age");
+    }
+    agree(&app, "everything aged");
+    let output = crate::support::helpers::atelier_cli(
+        &app,
+        &["purge-ips"],
+        &[("ATELIER_IP_RETENTION_DAYS", "90")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    agree(&app, "purge-ips");
+    assert_eq!(groups(&app), 0, "no address left, no group left");
+}
