@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# SPEC §16's reference volume, built in about a minute with generate_series, then the
+# pages an admin and a big library's owner open, timed: 50,000 accounts, 1.2 M images (one
+# account holding 300,000 in 21 folders), 1 M generation jobs from 131,072 addresses, 3 M
+# usage events. SCALE=10 multiplies every count (the IP gallery and the gallery pages).
+#
+# Prints the median of 15 sequential requests to every page (release build, warm), the
+# signed-in gallery's throughput for the big and a small account (wrk -t2 -c32), the
+# query plans PostgreSQL logged for the slowest statements (auto_explain, > 20 ms), and
+# `atelier purge-ips` over ~690k rows with the worst latency of uploads sent meanwhile.
+#
+# Needs: a release build, wrk, ffmpeg, curl, python3, PostgreSQL 15 server binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+SCALE=${SCALE:-1}
+RUNS=${RUNS:-15}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+pg_port=15442 port=18280
+base="http://127.0.0.1:$port"
+for p in $pg_port $port; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is in use: stop whatever listens there first" >&2
+    exit 1
+  fi
+done
+
+work=$(mktemp -d /tmp/atelier-scale.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -d "$work/pg" ] && su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/pg" && chown postgres "$work/pg"
+su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
+su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=20 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on\" start" >/dev/null
+psql_do() { psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg_port -U postgres -d atelier "$@"; }
+psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/atelier"
+
+start_server() {
+  ATELIER_DATA_DIR="$work/data" ATELIER_UPLOADS_DIR="$work/uploads" ATELIER_BIND="127.0.0.1:$port" \
+    ATELIER_BCRYPT_COST=4 ATELIER_LOG=warn ATELIER_UPLOADS_PER_HOUR=100000 ATELIER_SIGNUP_CREDITS=10 \
+    ATELIER_ADMIN_USERNAME=root ATELIER_ADMIN_EMAIL=root@example.com ATELIER_ADMIN_PASSWORD=scalepass123 \
+    ATELIER_AUTO_TAG=off ATELIER_IP_RETENTION_DAYS=3650 ./target/release/atelier serve >>"$work/server.log" 2>&1 &
+  server=$!
+  pids+=("$server")
+  for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && return; sleep 0.2; done
+  echo "the server did not start" >&2; cat "$work/server.log" >&2; exit 1
+}
+login() { # name → cookie file
+  curl -s -o /dev/null -c "$work/$1.cookies" -H "Origin: $base" -X POST "$base/login" \
+    -d "username=$1&password=scalepass123"
+}
+
+# Migrations, the admin, and the two accounts measured (their password hashes are the
+# ones the bulk accounts copy).
+start_server
+for name in big small; do
+  curl -s -o /dev/null -H "Origin: $base" -X POST "$base/register" \
+    -d "username=$name&email=$name@example.com&password=scalepass123&confirm_password=scalepass123"
+done
+kill "$server"; wait "$server" 2>/dev/null || true
+
+echo "building the volume (SCALE=$SCALE)…"
+started=$(date +%s)
+psql_do -v scale="$SCALE" <<'SQL'
+SET synchronous_commit = off;
+-- Bulk rows skip the per-row triggers; their counters are computed once below, as the
+-- triggers would have left them.
+ALTER TABLE images DISABLE TRIGGER USER;
+ALTER TABLE generation_jobs DISABLE TRIGGER USER;
+ALTER TABLE folders DISABLE TRIGGER USER;
+ALTER TABLE users DISABLE TRIGGER USER;
+
+INSERT INTO users (username, email, password_hash, created_at, updated_at)
+SELECT 'user' || n, 'user' || n || '@example.com',
+       (SELECT password_hash FROM users WHERE username = 'small'),
+       now() - interval '400 days', now()
+FROM generate_series(1::bigint, 50000 * :scale) AS n;
+INSERT INTO folders (user_id, slug, name)
+SELECT id, 'default', 'Default' FROM users WHERE username LIKE 'user%';
+INSERT INTO folders (user_id, slug, name)
+SELECT (SELECT id FROM users WHERE username = 'big'), 'trip-' || n, 'Trip ' || n
+FROM generate_series(1::bigint, 20) AS n;
+INSERT INTO folders (user_id, slug, name)
+SELECT id, 'default', 'Default' FROM users WHERE username IN ('big', 'small')
+ON CONFLICT DO NOTHING;
+
+-- The big library: 300,000 pictures (×SCALE) in 21 folders over a year.
+INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                    display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                    client_ip, created_at, updated_at, prompt)
+SELECT u.id, f.ids[1 + n % array_length(f.ids, 1)],
+       CASE WHEN n % 3 = 0 THEN 'upload' ELSE 'generated' END,
+       md5('big' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
+       50000 + (n * 7919) % 4000000, 120000 + (n * 7919) % 4000000,
+       (ARRAY['fox', 'lighthouse', 'storm', 'harbour', 'forest', 'mountain', 'lake', 'city'])[1 + n % 8]
+         || ' ' || (ARRAY['at dawn', 'in fog', 'at night', 'in spring', 'by the sea'])[1 + n % 5] || ' ' || n,
+       ARRAY['tag' || (n % 50), 'tag' || (n % 7)],
+       ('198.18.' || (n / 256) % 256 || '.' || n % 256)::inet,
+       now() - make_interval(secs => n * 100.0 / :scale), now(),
+       CASE WHEN n % 3 = 0 THEN NULL ELSE 'a painting ' || n END
+FROM generate_series(1::bigint, 300000 * :scale) AS n,
+     (SELECT id FROM users WHERE username = 'big') AS u,
+     (SELECT array_agg(id ORDER BY id) AS ids FROM folders
+      WHERE user_id = (SELECT id FROM users WHERE username = 'big')) AS f;
+-- Everyone else: 900,000 more (18 each), and ten for the small account.
+INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                    display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                    client_ip, created_at, updated_at, prompt)
+SELECT f.user_id, f.id, CASE WHEN n % 2 = 0 THEN 'upload' ELSE 'generated' END,
+       md5('u' || f.id || '.' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 800, 600,
+       80000, 200000, 'picture ' || n, ARRAY['tag' || (n % 50)],
+       ('198.19.' || (f.id / 256) % 256 || '.' || f.id % 256)::inet,
+       now() - make_interval(days => ((f.id + n) % 365)::int), now(), 'a scene ' || n
+FROM folders f, generate_series(1::bigint, 18) AS n
+WHERE f.user_id IN (SELECT id FROM users WHERE username LIKE 'user%');
+INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                    display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                    client_ip, created_at, updated_at, prompt)
+SELECT f.user_id, f.id, 'upload', md5('small' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg',
+       800, 600, 80000, 200000, 'small ' || n, ARRAY['tag1'], '192.0.2.10'::inet,
+       now() - make_interval(days => n::int), now(), NULL
+FROM folders f, generate_series(1::bigint, 10) AS n
+WHERE f.user_id = (SELECT id FROM users WHERE username = 'small');
+
+-- 1,000,000 generation jobs (×SCALE) from 131,072 addresses (198.18.0.0/15).
+INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, client_ip,
+                             image_ids, created_at, finished_at, anon_id)
+SELECT CASE WHEN n % 5 = 0 THEN NULL ELSE 1 + n % (50000 * :scale) END,
+       CASE WHEN n % 5 = 0 THEN 'anon:' || n % 9973 ELSE 'user:' || (1 + n % (50000 * :scale)) END,
+       'image', 'a prompt ' || n, '{}'::jsonb, 'succeeded',
+       ('198.' || (18 + (n % 131072) / 65536) || '.' || ((n % 131072) / 256) % 256 || '.' || n % 256)::inet,
+       '{}', now() - make_interval(secs => n * 31.5 / :scale), now() - make_interval(secs => n * 31.5 / :scale),
+       CASE WHEN n % 5 = 0 THEN 'anon' || n % 9973 END
+FROM generate_series(1::bigint, 1000000 * :scale) AS n;
+
+-- 3,000,000 usage events (×SCALE).
+INSERT INTO usage_events (ip_key, action, client_ip, at)
+SELECT ('198.18.' || (n / 256) % 256 || '.0')::inet, 'generate',
+       ('198.18.' || (n / 256) % 256 || '.' || n % 256)::inet,
+       now() - make_interval(secs => n * 10.0 / :scale)
+FROM generate_series(1::bigint, 3000000 * :scale) AS n;
+
+ALTER TABLE images ENABLE TRIGGER USER;
+ALTER TABLE generation_jobs ENABLE TRIGGER USER;
+ALTER TABLE folders ENABLE TRIGGER USER;
+ALTER TABLE users ENABLE TRIGGER USER;
+
+-- What the triggers keep: folder counts, library versions, the IP rollups.
+UPDATE folders SET image_count = c.images, disk_bytes = c.bytes
+FROM (SELECT folder_id, count(*) FILTER (WHERE trashed_at IS NULL) AS images,
+             sum(disk_bytes) AS bytes FROM images GROUP BY folder_id) c
+WHERE c.folder_id = folders.id;
+INSERT INTO library_versions (user_id, version) SELECT id, 1 FROM users
+ON CONFLICT (user_id) DO UPDATE SET version = library_versions.version + 1;
+TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_accounts;
+SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(1),
+    array_agg(0), array_agg((anon_id IS NOT NULL)::int), array_agg(user_id))
+FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag';
+SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(0),
+    array_agg(1), array_agg(0), array_agg(user_id))
+FROM images WHERE client_ip IS NOT NULL AND kind = 'upload';
+SQL
+psql_do -c "VACUUM ANALYZE"
+echo "built in $(( $(date +%s) - started )) s: $(psql_do -At -c "SELECT (SELECT count(*) FROM users) || ' accounts, ' || (SELECT count(*) FROM images) || ' images, ' || (SELECT count(*) FROM generation_jobs) || ' jobs, ' || (SELECT count(*) FROM usage_events) || ' usage events, ' || (SELECT count(*) FROM ip_activity_totals) || ' IP groups'")"
+
+start_server
+login big; login small; login root
+median() { # cookie-name path → median seconds of RUNS sequential requests (after 2 warm-ups)
+  local jar="$work/$1.cookies" path=$2
+  for _ in 1 2; do curl -s -o /dev/null -b "$jar" "$base$path"; done
+  for _ in $(seq "$RUNS"); do
+    curl -s -o /dev/null -b "$jar" -w '%{time_total} %{size_download} %{http_code}\n' "$base$path"
+  done | sort -n | awk -v runs="$RUNS" 'NR == int((runs + 1) / 2) { printf "%.1f ms  %d KB  (HTTP %s)", $1 * 1000, $2 / 1000, $3 }'
+}
+# Let the first clean-up (old usage events) finish, then read the log from here on.
+sleep 15
+log_from=$(stat -c %s "$work/pg/log")
+echo
+echo "| page | median | size |"
+echo "|---|---:|---:|"
+while read -r who path; do
+  printf '| `%s` (%s) | %s |\n' "$path" "$who" "$(median "$who" "$path" | sed 's/  / | /; s/  (HTTP 200)//')"
+done <<PAGES
+big /gallery
+big /gallery?page=10000
+small /gallery
+big /gallery?q=fox
+big /api/images?q=fox
+big /gallery?q=lighthouse+storm
+big /gallery?sort=largest
+big /gallery?sort=title
+big /gallery?tag=tag7
+big /gallery?sort=oldest&page=5000
+big /images/150000?q=fox
+small /explore?page=500
+root /admin
+root /admin/ips
+root /admin/ips?sort=last
+root /admin/ips?group=prefix
+root /admin/ips?since=2026-11-01
+root /admin/ips/198.18.0.0/16
+root /admin/ips/198.18.3.7
+root /admin/ips/198.18.0.0/16?after=$(date +%s)000000.j.500000
+root /admin/users?q=198.18.0.9
+PAGES
+
+echo
+for who in big small; do
+  wrk -t2 -c32 -d8s -H "Cookie: $(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/$who.cookies")" \
+    "$base/gallery" | awk -v who="$who" '/Requests\/sec/ { rps = $2 } /Latency/ { lat = $2 } END { printf "gallery of %s: %s req/s (mean latency %s)\n", who, rps, lat }'
+done
+
+echo
+echo "slowest statements PostgreSQL logged (auto_explain, > 20 ms), with their plans:"
+python3 - "$work/pg/log" "$log_from" <<'PY'
+import re, sys
+with open(sys.argv[1], errors="replace") as log:
+    log.seek(int(sys.argv[2]))
+    text = log.read()
+entries = re.split(r"\n(?=\S.*LOG:  duration: )", text)
+plans = []
+for entry in entries:
+    m = re.search(r"LOG:  duration: ([\d.]+) ms  plan:", entry)
+    if m:
+        plans.append((float(m.group(1)), entry))
+plans.sort(key=lambda p: -p[0])
+seen = set()
+for ms, entry in plans:
+    query = re.search(r"Query Text: (.*)", entry)
+    key = (query.group(1)[:120] if query else entry[:120])
+    if key in seen:
+        continue
+    seen.add(key)
+    print(f"--- {ms:.0f} ms")
+    print("\n".join(entry.splitlines()[:40]))
+    if len(seen) == 3:
+        break
+if not plans:
+    print("(none over 20 ms)")
+PY
+
+echo
+# purge-ips over the jobs and usage events older than 7 days, with uploads meanwhile.
+ffmpeg -loglevel error -f lavfi -i "testsrc2=s=640x480" -frames:v 1 "$work/up.jpg"
+( while [ ! -f "$work/purged" ]; do
+    curl -s -o /dev/null -b "$work/small.cookies" -H "Origin: $base" -w '%{time_total}\n' -F "file=@$work/up.jpg" "$base/upload"
+    sleep 0.05
+  done ) > "$work/upload-latency" & pids+=("$!")
+sleep 1
+purge_started=$(date +%s.%N)
+ATELIER_IP_RETENTION_DAYS=7 ATELIER_LOG=warn ./target/release/atelier purge-ips | tail -1
+purge_ended=$(date +%s.%N)
+touch "$work/purged"; sleep 0.5
+echo "purge-ips took $(python3 -c "print(round($purge_ended - $purge_started, 1))") s; uploads meanwhile: $(sort -n "$work/upload-latency" | awk '{ a[NR] = $1 } END { printf "%d, median %.0f ms, worst %.0f ms", NR, a[int((NR + 1) / 2)] * 1000, a[NR] * 1000 }')"
