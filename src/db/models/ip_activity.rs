@@ -283,7 +283,10 @@ struct RecentImage {
     id: i64,
 }
 
-/// The ids of the `per_network` most recent images from each network, newest first.
+/// The ids of the `per_network` most recent images from each network, newest first. Each
+/// network's images are found through the address index and only then ordered (`OFFSET 0`
+/// keeps the planner from walking every image by time looking for a network that may
+/// have none).
 pub fn recent_image_ids(
     conn: &mut PgConnection,
     networks: &[IpNetwork],
@@ -293,7 +296,8 @@ pub fn recent_image_ids(
         "SELECT g.net AS network, i.id
          FROM unnest($1::cidr[]) AS g(net)
          CROSS JOIN LATERAL (
-           SELECT id FROM images WHERE client_ip <<= g.net ORDER BY created_at DESC, id DESC LIMIT $2
+           SELECT id FROM (SELECT id, created_at FROM images WHERE client_ip <<= g.net OFFSET 0) own
+           ORDER BY created_at DESC, id DESC LIMIT $2
          ) i",
     )
     .bind::<Array<Cidr>, _>(networks)

@@ -144,10 +144,10 @@ impl Image {
     }
 
     /// One page of the user's images, which of them are favourites, and the account's
-    /// library version as that statement saw it (`None` on an empty page): one statement.
-    /// The everyday view (everything, newest first) is a static statement the planner
-    /// walks the index with, prepared once per connection; filtered and sorted views are
-    /// built for the request.
+    /// library version as the statement choosing the page saw it (`None` on an empty
+    /// page). The everyday view (everything, newest first) is a static statement the
+    /// planner walks the index with, prepared once per connection; filtered and sorted
+    /// views are built for the request.
     pub fn page_for_user(
         conn: &mut PgConnection,
         user_id: i64,
@@ -159,36 +159,19 @@ impl Image {
             .filter(library_versions::user_id.eq(user_id))
             .select(library_versions::version)
             .single_value();
-        let starred =
-            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
-        let columns = (
-            Image::as_select(),
-            users::username,
-            folders::slug,
-            folders::name,
-            version,
-            starred,
-        );
-        let rows: Vec<(Image, String, String, String, Option<i64>, bool)> = if filter
-            .is_everyday_view()
-        {
+        // The page's ids first, in order, through the index that starts with the owner and
+        // holds the sort (index-only, however deep the page); then those rows in full.
+        let page_ids: Vec<(i64, Option<i64>)> = if filter.is_everyday_view() {
             images::table
-                .inner_join(users::table)
-                .inner_join(folders::table)
                 .filter(images::user_id.eq(user_id))
                 .filter(images::trashed_at.is_null())
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)
-                .select(columns)
+                .select((images::id, version))
                 .load(conn)?
         } else {
-            let ids = matching(user_id, filter).select(images::id);
-            let query = images::table
-                .inner_join(users::table)
-                .inner_join(folders::table)
-                .filter(images::id.eq_any(ids))
-                .into_boxed();
+            let query = matching(user_id, filter);
             let query = match filter.sort {
                 GallerySort::Newest => query.order((images::created_at.desc(), images::id.desc())),
                 GallerySort::Oldest => query.order((images::created_at.asc(), images::id.asc())),
@@ -198,15 +181,35 @@ impl Image {
             query
                 .offset(offset)
                 .limit(limit)
-                .select(columns)
+                .select((images::id, version))
                 .load(conn)?
         };
+        let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
+        let starred =
+            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
+        let mut rows: Vec<(Image, String, String, String, bool)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            images::table
+                .inner_join(users::table)
+                .inner_join(folders::table)
+                .filter(images::id.eq_any(&ids))
+                .select((
+                    Image::as_select(),
+                    users::username,
+                    folders::slug,
+                    folders::name,
+                    starred,
+                ))
+                .load(conn)?
+        };
+        rows.sort_by_key(|row| ids.iter().position(|id| *id == row.0.id));
         let mut page = UserPage {
-            version: rows.first().and_then(|row| row.4),
+            version: page_ids.first().and_then(|(_, version)| *version),
             items: Vec::with_capacity(rows.len()),
             favourites: Vec::new(),
         };
-        for (image, username, slug, name, _, starred) in rows {
+        for (image, username, slug, name, starred) in rows {
             if starred {
                 page.favourites.push(image.id);
             }
@@ -236,26 +239,31 @@ impl Image {
         current: &Image,
     ) -> QueryResult<(Option<i64>, Option<i64>)> {
         // The first row past `current` going down (`below`) or up (`above`) the order of
-        // `$column`, ties broken by id as the listing breaks them.
+        // `$column`, ties broken by id as the listing breaks them: a row comparison, which
+        // the index starting with the owner and holding that order answers directly.
         macro_rules! step {
-            ($column:expr, $value:expr, below) => {
+            ($column:expr, $name:literal, $sql_type:ty, $value:expr, below) => {
                 matching(user_id, filter)
                     .filter(
-                        $column
-                            .lt($value)
-                            .or($column.eq($value).and(images::id.lt(current.id))),
+                        sql::<Bool>(concat!("(images.", $name, ", images.id) < ("))
+                            .bind::<$sql_type, _>($value)
+                            .sql(", ")
+                            .bind::<diesel::sql_types::BigInt, _>(current.id)
+                            .sql(")"),
                     )
                     .order(($column.desc(), images::id.desc()))
                     .select(images::id)
                     .first::<i64>(conn)
                     .optional()
             };
-            ($column:expr, $value:expr, above) => {
+            ($column:expr, $name:literal, $sql_type:ty, $value:expr, above) => {
                 matching(user_id, filter)
                     .filter(
-                        $column
-                            .gt($value)
-                            .or($column.eq($value).and(images::id.gt(current.id))),
+                        sql::<Bool>(concat!("(images.", $name, ", images.id) > ("))
+                            .bind::<$sql_type, _>($value)
+                            .sql(", ")
+                            .bind::<diesel::sql_types::BigInt, _>(current.id)
+                            .sql(")"),
                     )
                     .order(($column.asc(), images::id.asc()))
                     .select(images::id)
@@ -263,25 +271,26 @@ impl Image {
                     .optional()
             };
         }
+        use diesel::sql_types::{BigInt as Big, Timestamptz as Time};
         let created = current.created_at;
-        let title = &current.title;
+        let title = current.title.clone();
         let bytes = current.bytes;
         Ok(match filter.sort {
             GallerySort::Newest => (
-                step!(images::created_at, created, above)?,
-                step!(images::created_at, created, below)?,
+                step!(images::created_at, "created_at", Time, created, above)?,
+                step!(images::created_at, "created_at", Time, created, below)?,
             ),
             GallerySort::Oldest => (
-                step!(images::created_at, created, below)?,
-                step!(images::created_at, created, above)?,
+                step!(images::created_at, "created_at", Time, created, below)?,
+                step!(images::created_at, "created_at", Time, created, above)?,
             ),
             GallerySort::Title => (
-                step!(images::title, title, below)?,
-                step!(images::title, title, above)?,
+                step!(images::title, "title", Text, title.clone(), below)?,
+                step!(images::title, "title", Text, title, above)?,
             ),
             GallerySort::Largest => (
-                step!(images::bytes, bytes, above)?,
-                step!(images::bytes, bytes, below)?,
+                step!(images::bytes, "bytes", Big, bytes, above)?,
+                step!(images::bytes, "bytes", Big, bytes, below)?,
             ),
         })
     }

@@ -39,8 +39,10 @@ pub fn overview(conn: &mut PgConnection) -> QueryResult<Overview> {
            (SELECT count(*) FROM generation_jobs WHERE status = 'queued') AS jobs_queued,
            (SELECT count(*) FROM generation_jobs WHERE status = 'running') AS jobs_running,
            (SELECT count(*) FROM generation_jobs WHERE status = 'failed' AND created_at >= date_trunc('day', now())) AS jobs_failed_today,
-           (SELECT count(*) FROM images) AS images,
-           (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM images) AS disk_bytes",
+           -- The folders' counters, not a pass over every image (pictures in the trash are
+           -- in the bytes, not the count).
+           (SELECT coalesce(sum(image_count), 0)::bigint FROM folders) AS images,
+           (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM folders) AS disk_bytes",
     )
     .get_result(conn)
 }

@@ -355,7 +355,8 @@ impl UserSort {
     }
 }
 
-/// Users matching `text` (in name or email) or seen on `network` (sessions, images, jobs).
+/// Users matching `text` (in name or email) or seen on `network` (sessions, and jobs and
+/// uploads as the IP rollups count them).
 pub fn search(
     conn: &mut PgConnection,
     text: Option<&str>,
@@ -374,10 +375,12 @@ pub fn search(
          FROM users u
          WHERE u.username <> '{ANON_USERNAME}'
            AND ($1::text IS NULL OR u.username ILIKE $1 OR u.email ILIKE $1)
-           AND ($2::cidr IS NULL
-                OR EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.ip <<= $2)
-                OR EXISTS (SELECT 1 FROM images i WHERE i.user_id = u.id AND i.client_ip <<= $2)
-                OR EXISTS (SELECT 1 FROM generation_jobs j WHERE j.user_id = u.id AND j.client_ip <<= $2))
+           AND ($2::cidr IS NULL OR u.id IN (
+                SELECT s.user_id FROM sessions s WHERE s.ip <<= $2
+                UNION
+                -- Jobs and uploads, through the IP gallery's rollup of accounts per address.
+                SELECT a.user_id FROM ip_activity_accounts a
+                WHERE a.net <<= $2 AND masklen(a.net) IN (32, 128)))
          ORDER BY {}
          OFFSET $3 LIMIT $4",
         sort.order_by()

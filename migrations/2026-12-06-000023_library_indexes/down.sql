@@ -1,0 +1,10 @@
+CREATE INDEX images_tags_idx ON images USING GIN (tags);
+DROP INDEX images_user_tags_idx;
+CREATE INDEX images_search_idx ON images USING gin (search);
+DROP INDEX images_user_search_idx;
+CREATE INDEX images_folder_idx ON images (folder_id);
+DROP INDEX images_folder_created_idx;
+DROP INDEX images_live_title_idx;
+DROP INDEX images_live_bytes_idx;
+DROP INDEX images_live_created_idx;
+DROP EXTENSION IF EXISTS btree_gin;
