@@ -284,9 +284,10 @@ struct RecentImage {
 }
 
 /// The ids of the `per_network` most recent images from each network, newest first. Each
-/// network's images are found through the address index and only then ordered (`OFFSET 0`
-/// keeps the planner from walking every image by time looking for a network that may
-/// have none).
+/// network's images are found through the address index, as a range of host addresses
+/// from its first to its last (a `<<=` against a value from another table is not one the
+/// planner can turn into an index range), and only then ordered (`OFFSET 0` keeps the
+/// planner from walking every image by time looking for a network that may have none).
 pub fn recent_image_ids(
     conn: &mut PgConnection,
     networks: &[IpNetwork],
@@ -296,7 +297,12 @@ pub fn recent_image_ids(
         "SELECT g.net AS network, i.id
          FROM unnest($1::cidr[]) AS g(net)
          CROSS JOIN LATERAL (
-           SELECT id FROM (SELECT id, created_at FROM images WHERE client_ip <<= g.net OFFSET 0) own
+           SELECT id FROM (
+             SELECT id, created_at FROM images
+             WHERE client_ip >= set_masklen(network(g.net)::inet, CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
+               AND client_ip <= set_masklen(broadcast(g.net), CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
+               AND client_ip <<= g.net
+             OFFSET 0) own
            ORDER BY created_at DESC, id DESC LIMIT $2
          ) i",
     )
@@ -447,7 +453,22 @@ pub fn case_row_count(conn: &mut PgConnection, network: IpNetwork) -> QueryResul
     .map(|row| row.count)
 }
 
-/// What deleting everything from `network` would remove.
+/// How many accounts the rollups saw on `network` (its own group when it is one,
+/// otherwise its addresses'): the case file's header, without reading the activity.
+pub fn accounts_seen(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<i64> {
+    diesel::sql_query(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ip_activity_totals WHERE net = $1)
+                     THEN (SELECT count(*) FROM ip_activity_accounts WHERE net = $1)
+                     ELSE (SELECT count(DISTINCT user_id) FROM ip_activity_accounts
+                           WHERE net <<= $1 AND masklen(net) IN (32, 128)) END AS count",
+    )
+    .bind::<Cidr, _>(network)
+    .get_result::<Count>(conn)
+    .map(|row| row.count)
+}
+
+/// What deleting everything from `network` would remove (read on the delete review,
+/// where it is worth a pass over that network's rows).
 #[derive(Debug, Clone, Copy, Default, QueryableByName, serde::Serialize)]
 pub struct Footprint {
     #[diesel(sql_type = BigInt)]

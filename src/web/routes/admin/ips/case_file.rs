@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{CASE_ROWS_PER_PAGE, network_from_path};
 use crate::base::error::AppError;
-use crate::db::models::ip_activity::{self, CaseCursor, CaseRow, Footprint};
+use crate::db::models::ip_activity::{self, CaseCursor, CaseRow};
 use crate::db::models::{Image, PlacedImage};
 use crate::services::quota::blocks::{self, Block, LimitOverride};
 use crate::services::quota::charge::Reservation;
@@ -19,7 +19,6 @@ use crate::web::extract::Query;
 use crate::web::routes::admin::{AdminUser, record};
 use crate::web::state::AppState;
 use crate::web::views::Card;
-use crate::web::views::human_bytes;
 use crate::web::views::network_label;
 use crate::web::views::{Layout, render, timestamp};
 
@@ -77,8 +76,8 @@ pub(super) struct CaseFilePage {
     live_block: Option<Block>,
     history: Vec<(Block, String, String)>,
     limit_override: Option<LimitOverride>,
-    footprint: Footprint,
-    disk_used: String,
+    /// Accounts the rollups saw there.
+    accounts: i64,
     /// Keyset paging: the next (older) rows, and back to the newest when not there.
     older_link: Option<String>,
     newest_link: Option<String>,
@@ -105,7 +104,7 @@ pub(super) async fn case_file(
         })?),
     };
     let shown_after = after.clone();
-    let (rows, total, placed, history, over, footprint) = state
+    let (rows, total, placed, history, over, accounts) = state
         .db
         .run(move |conn| {
             let rows =
@@ -118,8 +117,8 @@ pub(super) async fn case_file(
                 .collect();
             let history = blocks::history(conn, network)?;
             let over = blocks::override_for(conn, network)?;
-            let footprint = ip_activity::footprint(conn, network)?;
-            Ok::<_, AppError>((rows, total, placed, history, over, footprint))
+            let accounts = ip_activity::accounts_seen(conn, network)?;
+            Ok::<_, AppError>((rows, total, placed, history, over, accounts))
         })
         .await?;
     record(
@@ -196,8 +195,7 @@ pub(super) async fn case_file(
                 })
                 .collect(),
             limit_override: over,
-            disk_used: human_bytes(footprint.disk_bytes),
-            footprint,
+            accounts,
             older_link,
             newest_link,
         },
