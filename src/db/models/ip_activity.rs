@@ -453,18 +453,37 @@ pub fn case_row_count(conn: &mut PgConnection, network: IpNetwork) -> QueryResul
     .map(|row| row.count)
 }
 
-/// How many accounts the rollups saw on `network` (its own group when it is one,
-/// otherwise its addresses'): the case file's header, without reading the activity.
-pub fn accounts_seen(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<i64> {
-    diesel::sql_query(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ip_activity_totals WHERE net = $1)
-                     THEN (SELECT count(*) FROM ip_activity_accounts WHERE net = $1)
-                     ELSE (SELECT count(DISTINCT user_id) FROM ip_activity_accounts
-                           WHERE net <<= $1 AND masklen(net) IN (32, 128)) END AS count",
-    )
-    .bind::<Cidr, _>(network)
-    .get_result::<Count>(conn)
-    .map(|row| row.count)
+/// Who was seen on `network`, from the rollups, for the case file's header: the accounts
+/// of a group (an address, a /24, a /64), or for a wider range how many of its addresses
+/// were active (distinct accounts across thousands of addresses would be a pass over
+/// them all).
+pub enum Seen {
+    Accounts(i64),
+    Addresses(i64),
+}
+
+pub fn seen_on(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Seen> {
+    let count = |conn: &mut PgConnection, sql: &str| {
+        diesel::sql_query(sql)
+            .bind::<Cidr, _>(network)
+            .get_result::<Count>(conn)
+            .map(|row| row.count)
+    };
+    let is_group = count(
+        conn,
+        "SELECT count(*) AS count FROM ip_activity_totals WHERE net = $1",
+    )? > 0;
+    Ok(if is_group {
+        Seen::Accounts(count(
+            conn,
+            "SELECT count(*) AS count FROM ip_activity_accounts WHERE net = $1",
+        )?)
+    } else {
+        Seen::Addresses(count(
+            conn,
+            "SELECT count(*) AS count FROM ip_activity_totals WHERE level = 0 AND net <<= $1",
+        )?)
+    })
 }
 
 /// What deleting everything from `network` would remove (read on the delete review,

@@ -42,7 +42,7 @@ impl Purged {
 
 /// How many rows one erasing step touches: a transaction of its own, short enough that an
 /// upload or generation waiting on a row it locked (a network's rollup row) waits a moment.
-const PURGE_BATCH: i64 = 1000;
+const PURGE_BATCH: i64 = 500;
 
 /// One kind of record that keeps an address: its table, what erasing sets (or `None`:
 /// the row only exists for the address and is deleted), and which rows are old (`$1` is

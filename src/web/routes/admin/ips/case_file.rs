@@ -76,8 +76,8 @@ pub(super) struct CaseFilePage {
     live_block: Option<Block>,
     history: Vec<(Block, String, String)>,
     limit_override: Option<LimitOverride>,
-    /// Accounts the rollups saw there.
-    accounts: i64,
+    /// "Accounts seen" or "Addresses active", and how many (from the rollups).
+    seen: (&'static str, i64),
     /// Keyset paging: the next (older) rows, and back to the newest when not there.
     older_link: Option<String>,
     newest_link: Option<String>,
@@ -117,7 +117,7 @@ pub(super) async fn case_file(
                 .collect();
             let history = blocks::history(conn, network)?;
             let over = blocks::override_for(conn, network)?;
-            let accounts = ip_activity::accounts_seen(conn, network)?;
+            let accounts = ip_activity::seen_on(conn, network)?;
             Ok::<_, AppError>((rows, total, placed, history, over, accounts))
         })
         .await?;
@@ -195,7 +195,10 @@ pub(super) async fn case_file(
                 })
                 .collect(),
             limit_override: over,
-            accounts,
+            seen: match accounts {
+                ip_activity::Seen::Accounts(n) => ("Accounts seen", n),
+                ip_activity::Seen::Addresses(n) => ("Addresses active", n),
+            },
             older_link,
             newest_link,
         },
