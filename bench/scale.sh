@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 mkdir -p "$work/pg" && chown postgres "$work/pg"
 su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
-su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=20 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on\" start" >/dev/null
+su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=20 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms\" start" >/dev/null
 psql_do() { psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg_port -U postgres -d atelier "$@"; }
 psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/atelier"
@@ -255,8 +255,11 @@ ffmpeg -loglevel error -f lavfi -i "testsrc2=s=640x480" -frames:v 1 "$work/up.jp
     sleep 0.05
   done ) > "$work/upload-latency" & pids+=("$!")
 sleep 1
+purge_log_from=$(stat -c %s "$work/pg/log")
 purge_started=$(date +%s.%N)
 ATELIER_IP_RETENTION_DAYS=7 ATELIER_LOG=warn ./target/release/atelier purge-ips | tail -1
 purge_ended=$(date +%s.%N)
 touch "$work/purged"; sleep 0.5
 echo "purge-ips took $(python3 -c "print(round($purge_ended - $purge_started, 1))") s; uploads meanwhile: $(sort -n "$work/upload-latency" | awk '{ a[NR] = $1 } END { printf "%d, median %.0f ms, worst %.0f ms", NR, a[int((NR + 1) / 2)] * 1000, a[NR] * 1000 }')"
+# PostgreSQL logs every wait for a lock longer than deadlock_timeout (100 ms).
+echo "lock waits over 100 ms while it ran: $(tail -c +$((purge_log_from + 1)) "$work/pg/log" | grep -c 'still waiting for' || true)"
