@@ -38,6 +38,10 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ),
     ("/folders", &["name"]),
     ("/folders/{folder}/rename", &["name"]),
+    ("/folders/{folder}/delete", &["pictures"]),
+    ("/images/{id}/delete", &["forever"]),
+    ("/trash/restore", &["ids"]),
+    ("/trash/delete", &["ids"]),
     ("/account/email", &["email", "password"]),
     (
         "/account/password",

@@ -46,24 +46,7 @@ async fn a_deleted_picture_waits_in_the_trash_and_comes_back() {
             &[("title", "regretted"), ("tags", "sea")],
         )
         .await;
-    let shared: serde_json::Value = owner
-        .request_to(reqwest::Method::POST, &format!("/images/{id}/share"))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .expect("share")
-        .json()
-        .await
-        .expect("json");
-    let share_url = shared["url"]
-        .as_str()
-        .or(shared["share_url"].as_str())
-        .unwrap_or_else(|| panic!("a share link: {shared}"))
-        .to_owned();
-    let share_path = share_url
-        .find("/s/")
-        .map(|at| share_url[at..].to_owned())
-        .expect("a /s/ path");
+    let share_path = app.share(&owner, id, "unlisted").await;
     assert_eq!(status(&app, &owner, &share_path).await, 200);
     let (_, bytes_before) = folder_counts(&app, "default");
     let files = app.stored_files().len();
@@ -162,7 +145,13 @@ async fn deleting_for_good_and_emptying_remove_rows_and_files() {
             .await
             .contains("The trash is empty.")
     );
-    // `forever=1` skips the trash (scripts cleaning up).
+    // `forever=1` skips the trash (scripts cleaning up); anything else but 0 is refused.
+    let path = format!("/images/{}/delete", ids[3]);
+    let response = app
+        .post_form(&owner, &path, &[("forever", "perhaps")])
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.count_images(), 1, "nothing changed");
     app.post_form(
         &owner,
         &format!("/images/{}/delete", ids[3]),

@@ -438,15 +438,9 @@ impl Image {
     /// Moves the image to the trash: out of every listing, its share link ended (a
     /// restored picture is private again).
     pub fn trash(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+        Self::clear_share(conn, id)?;
         diesel::update(images::table.find(id))
-            .set((
-                images::trashed_at.eq(Utc::now()),
-                images::share_nonce.eq(None::<Vec<u8>>),
-                images::share_token_hash.eq(None::<Vec<u8>>),
-                images::shared_at.eq(None::<DateTime<Utc>>),
-                images::share_public.eq(false),
-                images::share_expires_at.eq(None::<DateTime<Utc>>),
-            ))
+            .set(images::trashed_at.eq(Utc::now()))
             .execute(conn)?;
         Ok(())
     }

@@ -607,11 +607,16 @@ async fn delete(
     id: web::Path<i64>,
     FormOrJson(form): FormOrJson<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
+    let for_good = match form.forever.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false" | "off") => false,
+        Some("1" | "true" | "on") => true,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "forever is 1 (skip the trash) or 0.".into(),
+            ));
+        }
+    };
     let placed = owned_image(&state, &current, id.into_inner(), false).await?;
-    let for_good = form
-        .forever
-        .as_deref()
-        .is_some_and(|f| matches!(f, "1" | "true" | "on"));
     let library = state.library.clone();
     let (folder, id) = (placed.folder_slug.clone(), placed.image.id);
     let what = if placed.image.is_video() {

@@ -12,6 +12,7 @@ use crate::base::error::AppError;
 use crate::db::models::Image;
 use crate::operations::bulk::MAX_BULK;
 use crate::operations::trash;
+use crate::services::library::Library;
 use crate::storage::Variant;
 use crate::web::extract::{CurrentUser, FormPairs, Query};
 use crate::web::routes::bulk::ticked_ids;
@@ -132,20 +133,10 @@ async fn restore(
     current: CurrentUser,
     FormPairs(pairs): FormPairs,
 ) -> Result<HttpResponse, AppError> {
-    let Some(ids) = chosen(&session, &pairs)? else {
-        return Ok(see_other("/trash"));
-    };
-    let (library, owner) = (state.library.clone(), current.user.id);
-    let forget = ids.clone();
-    let restored = state
-        .db
-        .run(move |conn| trash::restore(conn, &library, owner, &ids))
-        .await?;
-    for id in forget {
-        state.media_cache.forget_image(id);
-    }
-    Flash::success(&session, format!("Restored {}.", pictures(restored)));
-    Ok(see_other("/trash"))
+    on_ticked(&state, &session, &current, &pairs, trash::restore, |n| {
+        format!("Restored {}.", pictures(n))
+    })
+    .await
 }
 
 async fn delete_now(
@@ -154,19 +145,35 @@ async fn delete_now(
     current: CurrentUser,
     FormPairs(pairs): FormPairs,
 ) -> Result<HttpResponse, AppError> {
-    let Some(ids) = chosen(&session, &pairs)? else {
+    on_ticked(&state, &session, &current, &pairs, trash::remove, |n| {
+        format!("Deleted {} for good.", pictures(n))
+    })
+    .await
+}
+
+/// Runs `operation` on the ticked pictures of the owner's trash, says what it did in
+/// `said`'s words, and goes back to the trash.
+async fn on_ticked(
+    state: &AppState,
+    session: &Session,
+    current: &CurrentUser,
+    pairs: &[(String, String)],
+    operation: fn(&mut diesel::PgConnection, &Library, i64, &[i64]) -> Result<usize, AppError>,
+    said: impl FnOnce(usize) -> String,
+) -> Result<HttpResponse, AppError> {
+    let Some(ids) = chosen(session, pairs)? else {
         return Ok(see_other("/trash"));
     };
     let (library, owner) = (state.library.clone(), current.user.id);
     let forget = ids.clone();
-    let removed = state
+    let done = state
         .db
-        .run(move |conn| trash::remove(conn, &library, owner, &ids))
+        .run(move |conn| operation(conn, &library, owner, &ids))
         .await?;
     for id in forget {
         state.media_cache.forget_image(id);
     }
-    Flash::success(&session, format!("Deleted {} for good.", pictures(removed)));
+    Flash::success(session, said(done));
     Ok(see_other("/trash"))
 }
 
