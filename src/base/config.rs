@@ -478,6 +478,27 @@ mod tests {
     }
 
     #[test]
+    fn the_credits_contact_is_a_mail_or_web_address_and_nothing_else() {
+        let with = |url: &str| {
+            Settings::from_map(&HashMap::from([(
+                "credits_contact".to_owned(),
+                url.to_owned(),
+            )]))
+        };
+        assert!(with("mailto:credits@example.com").is_ok());
+        assert!(with("https://example.com/credits").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "https://example.com/\" onmouseover=\"x",
+            "example.com",
+        ] {
+            let err = with(bad).expect_err(bad);
+            assert!(err.to_string().contains("ATELIER_CREDITS_CONTACT"), "{err}");
+        }
+    }
+
+    #[test]
     fn typos_and_bad_values_are_refused_with_the_name() {
         assert!(parse_toml("bcrypt_cots = 4").is_err());
         let values = HashMap::from([("bcrypt_cost".to_owned(), "many".to_owned())]);
