@@ -6,8 +6,12 @@
 #
 # Prints the median of 15 sequential requests to every page (release build, warm), the
 # signed-in gallery's throughput for the big and a small account (wrk -t2 -c32), the
-# query plans PostgreSQL logged for the slowest statements (auto_explain, > 20 ms), and
+# query plans PostgreSQL logged for the slowest statements (auto_explain, > 20 ms, in a pass
+# of its own), and
 # `atelier purge-ips` over ~690k rows with the worst latency of uploads sent meanwhile.
+#
+# KEEP=/some/dir keeps the cluster there and reuses it on the next run (the volume is built
+# once; the purge, which would change it, is skipped): for measuring a change again quickly.
 #
 # Needs: a release build, wrk, ffmpeg, curl, python3, PostgreSQL 15 server binaries.
 set -euo pipefail
@@ -25,22 +29,34 @@ for p in $pg_port $port; do
   fi
 done
 
-work=$(mktemp -d /tmp/atelier-scale.XXXXXX)
+KEEP=${KEEP:-}
+if [ -n "$KEEP" ]; then
+  work=$(realpath -m "$KEEP")
+  mkdir -p "$work"
+else
+  work=$(mktemp -d /tmp/atelier-scale.XXXXXX)
+fi
 chmod 755 "$work"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -d "$work/pg" ] && su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ -d "$work/pg" ] && su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -m fast stop" >/dev/null 2>&1 || true
+  [ -n "$KEEP" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir -p "$work/pg" && chown postgres "$work/pg"
-su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
-su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=20 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms\" start" >/dev/null
+reusing=false
+if [ -n "$KEEP" ] && [ -f "$work/built" ]; then
+  reusing=true
+else
+  rm -rf "$work/pg" "$work/data" "$work/uploads"
+  mkdir -p "$work/pg" && chown postgres "$work/pg"
+  su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
+fi
+su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=-1 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms\" start" >/dev/null
 psql_do() { psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg_port -U postgres -d atelier "$@"; }
-psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
+$reusing || psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/atelier"
 
 start_server() {
@@ -58,6 +74,7 @@ login() { # name → cookie file
     -d "username=$1&password=scalepass123"
 }
 
+if ! $reusing; then
 # Migrations, the admin, and the two accounts measured (their password hashes are the
 # ones the bulk accounts copy).
 start_server
@@ -170,8 +187,11 @@ FROM images WHERE client_ip IS NOT NULL AND kind = 'upload';
 SQL
 psql_do -c "VACUUM ANALYZE"
 echo "built in $(( $(date +%s) - started )) s: $(psql_do -At -c "SELECT (SELECT count(*) FROM users) || ' accounts, ' || (SELECT count(*) FROM images) || ' images, ' || (SELECT count(*) FROM generation_jobs) || ' jobs, ' || (SELECT count(*) FROM usage_events) || ' usage events, ' || (SELECT count(*) FROM ip_activity_totals) || ' IP groups'")"
+touch "$work/built"
+fi
 
 start_server
+if $reusing; then psql_do -c "VACUUM ANALYZE"; fi # what a new migration rewrote or indexed
 login big; login small; login root
 median() { # cookie-name path → median seconds of RUNS sequential requests (after 2 warm-ups)
   local jar="$work/$1.cookies" path=$2
@@ -180,15 +200,8 @@ median() { # cookie-name path → median seconds of RUNS sequential requests (af
     curl -s -o /dev/null -b "$jar" -w '%{time_total} %{size_download} %{http_code}\n' "$base$path"
   done | sort -n | awk -v runs="$RUNS" 'NR == int((runs + 1) / 2) { printf "%.1f ms  %d KB  (HTTP %s)", $1 * 1000, $2 / 1000, $3 }'
 }
-# Let the first clean-up (old usage events) finish, then read the log from here on.
-sleep 15
-log_from=$(stat -c %s "$work/pg/log")
-echo
-echo "| page | median | size |"
-echo "|---|---:|---:|"
-while read -r who path; do
-  printf '| `%s` (%s) | %s |\n' "$path" "$who" "$(median "$who" "$path" | sed 's/  / | /; s/  (HTTP 200)//')"
-done <<PAGES
+# Every page measured: who asks, and the path.
+pages=$(cat <<PAGES
 big /gallery
 big /gallery?page=10000
 small /gallery
@@ -211,6 +224,15 @@ root /admin/ips/198.18.3.7
 root /admin/ips/198.18.0.0/16?after=$(date +%s)000000.j.500000
 root /admin/users?q=198.18.0.9
 PAGES
+)
+# Let the first clean-up (old usage events) finish.
+sleep 15
+echo
+echo "| page | median | size |"
+echo "|---|---:|---:|"
+while read -r who path; do
+  printf '| `%s` (%s) | %s |\n' "$path" "$who" "$(median "$who" "$path" | sed 's/  / | /; s/  (HTTP 200)//')"
+done <<<"$pages"
 
 echo
 for who in big small; do
@@ -218,6 +240,15 @@ for who in big small; do
     "$base/gallery" | awk -v who="$who" '/Requests\/sec/ { rps = $2 } /Latency/ { lat = $2 } END { printf "gallery of %s: %s req/s (mean latency %s)\n", who, rps, lat }'
 done
 
+# The plans, from one more pass over the pages with auto_explain on (timing every plan
+# node slows the statements it measures, so the medians above were taken without it).
+psql_do -c "ALTER SYSTEM SET auto_explain.log_min_duration = 20" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+log_from=$(stat -c %s "$work/pg/log")
+while read -r who path; do
+  curl -s -o /dev/null -b "$work/$who.cookies" "$base$path"
+done <<<"$pages"
+psql_do -c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "SELECT pg_reload_conf()" >/dev/null
 echo
 echo "slowest statements PostgreSQL logged (auto_explain, > 20 ms), with their plans:"
 python3 - "$work/pg/log" "$log_from" <<'PY'
@@ -248,6 +279,10 @@ if not plans:
 PY
 
 echo
+if [ -n "$KEEP" ]; then
+  echo "purge-ips skipped: it would change the kept volume (run without KEEP to measure it)"
+  exit 0
+fi
 # purge-ips over the jobs and usage events older than 7 days, with uploads meanwhile.
 ffmpeg -loglevel error -f lavfi -i "testsrc2=s=640x480" -frames:v 1 "$work/up.jpg"
 ( while [ ! -f "$work/purged" ]; do

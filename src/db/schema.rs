@@ -185,9 +185,9 @@ diesel::table! {
         net -> Cidr,
         day -> Date,
         level -> Int2,
-        generations -> Int8,
-        uploads -> Int8,
-        anonymous -> Int8,
+        generations -> Int4,
+        uploads -> Int4,
+        anonymous -> Int4,
         first_at -> Timestamptz,
         last_at -> Timestamptz,
     }
@@ -203,6 +203,7 @@ diesel::table! {
         first_at -> Timestamptz,
         last_at -> Timestamptz,
         activity -> Nullable<Int8>,
+        accounts -> Int8,
     }
 }
 

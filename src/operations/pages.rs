@@ -38,7 +38,7 @@ pub struct GalleryData {
 pub fn gallery(
     conn: &mut PgConnection,
     summaries: &SummaryCache,
-    user_id: i64,
+    (user_id, username): (i64, &str),
     folder_slug: Option<&str>,
     mut filter: ImageFilter,
     (offset, limit): (i64, i64),
@@ -81,17 +81,31 @@ pub fn gallery(
             .map_or(0, |folder| folder.image_count),
         (false, None) => summary.image_count(),
     };
-    let ids: Vec<i64> = page.items.iter().map(|placed| placed.image.id).collect();
+    let ids: Vec<i64> = page.items.iter().map(|image| image.id).collect();
     Ok(GalleryData {
-        summary,
         listing: Page {
-            items: page.items,
+            items: place(conn, &summary, username, page.items)?,
             total,
         },
+        summary,
         folder,
         favourites: page.favourites,
         suggested: tag_suggestion::counts(conn, &ids)?,
     })
+}
+
+/// A page read at `summary`'s version, placed in its folders (one it does not know, which
+/// that version rules out, is looked up).
+fn place(
+    conn: &mut PgConnection,
+    summary: &LibrarySummary,
+    username: &str,
+    images: Vec<Image>,
+) -> Result<Vec<PlacedImage>, AppError> {
+    match summary.place(username, images) {
+        Ok(placed) => Ok(placed),
+        Err(images) => Ok(Image::place_owned(conn, images)?),
+    }
 }
 
 /// `/dashboard`: what the visitor may still do, counts, storage and uploads against the
@@ -120,7 +134,7 @@ pub fn dashboard(
         image_count: summary.image_count(),
         stored_bytes: summary.disk_bytes(),
         folder_count: summary.folders.len(),
-        recent: page.items,
+        recent: place(conn, &summary, &user.username, page.items)?,
         uploads_last_hour: storage::recent_uploads(conn, user.id)?.0,
     })
 }

@@ -25,13 +25,16 @@ fn lines(app: &TestApp, sql: &str) -> Vec<String> {
 }
 
 /// Every job but tag suggestions and every upload, with an address, as the rollups count
-/// them: each under its address and its /24 or /64.
+/// them: each under its address and its /24 or /64, with the account that made it (none
+/// for anonymous work, held by the `_anon` account or by nobody).
 const COUNTED: &str = "
     WITH activity AS (
-      SELECT client_ip AS ip, 1 AS g, 0 AS u, (anon_id IS NOT NULL)::int AS a, user_id, created_at AS at
+      SELECT client_ip AS ip, 1 AS g, 0 AS u, (anon_id IS NOT NULL)::int AS a,
+             nullif(user_id, (SELECT id FROM users WHERE username = '_anon')) AS user_id, created_at AS at
       FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag'
       UNION ALL
-      SELECT client_ip, 0, 1, 0, user_id, created_at FROM images
+      SELECT client_ip, 0, 1, 0, nullif(user_id, (SELECT id FROM users WHERE username = '_anon')),
+             created_at FROM images
       WHERE client_ip IS NOT NULL AND kind = 'upload'),
     grouped AS (
       SELECT network(set_masklen(ip, CASE WHEN family(ip) = 4 THEN 32 ELSE 128 END)) AS net, * FROM activity
@@ -43,12 +46,12 @@ fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
     let real_totals = lines(
         app,
         &format!(
-            "{COUNTED} SELECT net || ' ' || sum(g) || ' ' || sum(u) || ' ' || sum(a) AS line FROM grouped GROUP BY net"
+            "{COUNTED} SELECT net || ' ' || sum(g) || ' ' || sum(u) || ' ' || sum(a) || ' ' || count(DISTINCT user_id) AS line FROM grouped GROUP BY net"
         ),
     );
     let rolled_totals = lines(
         app,
-        "SELECT net || ' ' || generations || ' ' || uploads || ' ' || anonymous AS line FROM ip_activity_totals",
+        "SELECT net || ' ' || generations || ' ' || uploads || ' ' || anonymous || ' ' || accounts AS line FROM ip_activity_totals",
     );
     let real_days = lines(
         app,
@@ -172,4 +175,27 @@ async fn the_rollups_agree_with_a_real_count_after_every_kind_of_change() {
     assert!(output.status.success(), "{output:?}");
     agree(&app, "purge-ips");
     assert_eq!(groups(&app), 0, "no address left, no group left");
+}
+
+/// The count of accounts kept on each group holds when the same accounts upload from one
+/// network at once, on two instances: a pair seen for the first time by two statements is
+/// counted once (the second waits for the first's row and updates it).
+#[tokio::test]
+async fn accounts_seen_at_once_on_two_instances_are_counted_once() {
+    let (app, _admin) = app_with_admin().await;
+    let second = spawn_second_instance(&app).await;
+    let alice = app.user_from("alice", "203.0.113.5").await;
+    let bob = app.user_from("bob", "203.0.113.6").await;
+    let uploads = (0..6).flat_map(|n| {
+        let instance = if n % 2 == 0 { &app.address } else { &second };
+        [alice.on(instance), bob.on(instance)]
+    });
+    let uploaders: Vec<_> = uploads.collect();
+    futures_util::future::join_all(uploaders.iter().map(upload_as)).await;
+    agree(&app, "uploads at once");
+    let accounts: Vec<String> = lines(
+        &app,
+        "SELECT net || ' ' || accounts AS line FROM ip_activity_totals WHERE level = 1",
+    );
+    assert_eq!(accounts, ["203.0.113.0/24 2"]);
 }

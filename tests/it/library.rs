@@ -439,6 +439,67 @@ async fn api_upload_and_dashboard_counts() {
     );
 }
 
+/// Pages past the first ten pick their ids before reading rows (`Image::page_for_user`):
+/// in every sort, the pages read in turn hold the listing in its order, none lost or
+/// repeated where the two ways of reading meet.
+#[tokio::test]
+async fn deep_pages_continue_the_first_ones_in_every_sort() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let client = app.user("prolific").await;
+    let first = app.upload_ok(&client, png(8, 8), &[("tags", "many")]).await;
+    // 279 more rows like it (the listing reads rows, not files), with distinct dates,
+    // titles and sizes, some of them equal to exercise the id tie-break.
+    diesel::sql_query(format!(
+        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                             client_ip, created_at, updated_at, prompt)
+         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
+                display_ext, mime, width, height, bytes + n % 7, disk_bytes, 'picture ' || n % 97,
+                tags, client_ip, created_at - make_interval(mins => n % 150), updated_at, prompt
+         FROM images, generate_series(1, 279) AS n WHERE id = {first}"
+    ))
+    .execute(&mut app.conn())
+    .expect("more rows");
+    let orders = [
+        ("newest", "created_at DESC, id DESC"),
+        ("oldest", "created_at, id"),
+        ("title", "title, id"),
+        ("largest", "bytes DESC, id DESC"),
+    ];
+    for (sort, order) in orders {
+        let expected: Vec<i64> = diesel::sql_query(format!(
+            "SELECT id FROM images WHERE id >= {first} ORDER BY {order}"
+        ))
+        .load::<Id>(&mut app.conn())
+        .expect("order")
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+        let mut seen = Vec::new();
+        for page in 1..=12 {
+            let html = app
+                .get(&client, &format!("/gallery?sort={sort}&page={page}"))
+                .await
+                .text()
+                .await
+                .expect("page");
+            seen.extend(html.split(r#"<li class="tile "#).skip(1).map(|tile| {
+                let link = tile.split(r#"href="/images/"#).nth(1).expect("link");
+                let digits: String = link.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<i64>().expect("id")
+            }));
+        }
+        assert_eq!(seen, expected, "sort={sort}");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
 #[tokio::test]
 async fn the_gallery_pages_through_many_images() {
     let app = spawn_app().await;

@@ -194,6 +194,18 @@ diesel::define_sql_function! {
     fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
 }
 
+impl PlacedImage {
+    /// `image`, which `username` keeps in `folder`.
+    pub fn new(image: Image, username: &str, folder: &Folder) -> Self {
+        PlacedImage {
+            image,
+            username: username.to_owned(),
+            folder_slug: folder.slug.clone(),
+            folder_name: folder.name.clone(),
+        }
+    }
+}
+
 impl From<PlacedRow> for PlacedImage {
     fn from((image, username, folder_slug, folder_name): PlacedRow) -> Self {
         PlacedImage {

@@ -121,15 +121,14 @@ const BLOCKED: &str = "EXISTS (SELECT 1 FROM ip_blocks b
       WHERE b.lifted_at IS NULL AND (b.expires_at IS NULL OR b.expires_at > now())
         AND (b.network >>= g.network OR b.network <<= g.network))";
 
-/// The accounts seen on `net` (the rollup's), most active first: the first three names and
-/// how many more, for a group's row.
+/// The accounts seen on the group, most active first: the first three names (from the
+/// index of each group's accounts by use) and how many more (the count its totals keep).
 const ACCOUNTS_OF_NET: &str = "
-    coalesce((SELECT array_agg(username ORDER BY uses DESC, username) FROM (
-        SELECT u.username, a.uses FROM ip_activity_accounts a JOIN users u ON u.id = a.user_id
-        WHERE a.net = g.network AND u.username <> '_anon'
-        ORDER BY a.uses DESC, u.username LIMIT 3) top), '{}') AS accounts,
-    greatest((SELECT count(*) FROM ip_activity_accounts a JOIN users u ON u.id = a.user_id
-              WHERE a.net = g.network AND u.username <> '_anon') - 3, 0) AS more_accounts";
+    coalesce((SELECT array_agg(u.username ORDER BY top.uses DESC, top.user_id) FROM (
+        SELECT a.user_id, a.uses FROM ip_activity_accounts a WHERE a.net = g.network
+        ORDER BY a.uses DESC, a.user_id LIMIT 3) top JOIN users u ON u.id = top.user_id), '{}') AS accounts,
+    greatest(coalesce((SELECT t.accounts FROM ip_activity_totals t WHERE t.net = g.network), 0) - 3, 0)
+        AS more_accounts";
 
 /// One page of groups (`grouping`, filtered, in `sort` order).
 pub fn groups(
@@ -144,7 +143,8 @@ pub fn groups(
     if let Some(username) = &filter.username {
         return groups_of_account(conn, grouping, filter, username, sort, offset, limit);
     }
-    let page = if filter.since.is_none() && filter.until.is_none() {
+    let window = filter.since.is_some() || filter.until.is_some();
+    let page = if !window {
         // Everything ever: the totals, a page read through the sort's index.
         format!(
             "SELECT net AS network, generations, uploads, anonymous,
@@ -158,8 +158,8 @@ pub fn groups(
         // A window of days: that window's daily rows, summed per group.
         format!(
             "SELECT * FROM (
-               SELECT net AS network, sum(generations)::bigint AS generations,
-                      sum(uploads)::bigint AS uploads, sum(anonymous)::bigint AS anonymous,
+               SELECT net AS network, sum(generations) AS generations,
+                      sum(uploads) AS uploads, sum(anonymous) AS anonymous,
                       min(first_at) AS first_seen, max(last_at) AS last_seen
                FROM ip_activity_days
                WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
@@ -170,7 +170,7 @@ pub fn groups(
             sort.order_by()
         )
     };
-    diesel::sql_query(format!(
+    let query = diesel::sql_query(format!(
         "SELECT g.*, {ACCOUNTS_OF_NET}, {BLOCKED} AS blocked
          FROM ({page}) g ORDER BY {}",
         sort.order_by()
@@ -180,8 +180,16 @@ pub fn groups(
     .bind::<Nullable<Timestamptz>, _>(filter.since)
     .bind::<Nullable<Timestamptz>, _>(filter.until)
     .bind::<BigInt, _>(offset)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    .bind::<BigInt, _>(limit);
+    if !window {
+        return query.load(conn);
+    }
+    // The sums of a window are held in memory per group (about 260 bytes each: a month of
+    // 100,000 addresses is 26 MB), not spilled to disk in batches at the default 4 MB.
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL work_mem = '64MB'").execute(conn)?;
+        query.load(conn)
+    })
 }
 
 /// How many groups the listing has, counted up to [`GROUPS_COUNTED`] (one more means
@@ -283,29 +291,39 @@ struct RecentImage {
     id: i64,
 }
 
-/// The ids of the `per_network` most recent images from each network, newest first. Each
-/// network's images are found through the address index, as a range of host addresses
-/// from its first to its last (a `<<=` against a value from another table is not one the
-/// planner can turn into an index range), and only then ordered (`OFFSET 0` keeps the
-/// planner from walking every image by time looking for a network that may have none).
+/// The ids of the `per_network` most recent images from each network (all of one
+/// `grouping`), newest first, each read in order from an index.
 pub fn recent_image_ids(
     conn: &mut PgConnection,
+    grouping: Grouping,
     networks: &[IpNetwork],
     per_network: i64,
 ) -> QueryResult<Vec<(IpNetwork, i64)>> {
-    let rows: Vec<RecentImage> = diesel::sql_query(
+    let own_images = match grouping {
+        // A /24 or /64: the index on each image's network.
+        Grouping::Prefix => {
+            "SELECT id FROM images
+             WHERE atelier_ip_prefix(client_ip) = g.net AND client_ip IS NOT NULL
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        }
+        // One address: the address index, as the range of host addresses the group is
+        // (a `<<=` against a value from another table is not one the planner can turn
+        // into an index range), and only then ordered (`OFFSET 0` keeps the planner from
+        // walking every image by time looking for an address that may have none).
+        Grouping::Address => {
+            "SELECT id FROM (
+               SELECT id, created_at FROM images
+               WHERE client_ip >= set_masklen(network(g.net)::inet, CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
+                 AND client_ip <= set_masklen(broadcast(g.net), CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
+                 AND client_ip <<= g.net
+               OFFSET 0) own
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        }
+    };
+    let rows: Vec<RecentImage> = diesel::sql_query(format!(
         "SELECT g.net AS network, i.id
-         FROM unnest($1::cidr[]) AS g(net)
-         CROSS JOIN LATERAL (
-           SELECT id FROM (
-             SELECT id, created_at FROM images
-             WHERE client_ip >= set_masklen(network(g.net)::inet, CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
-               AND client_ip <= set_masklen(broadcast(g.net), CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
-               AND client_ip <<= g.net
-             OFFSET 0) own
-           ORDER BY created_at DESC, id DESC LIMIT $2
-         ) i",
-    )
+         FROM unnest($1::cidr[]) AS g(net) CROSS JOIN LATERAL ({own_images}) i"
+    ))
     .bind::<Array<Cidr>, _>(networks)
     .bind::<BigInt, _>(per_network)
     .load(conn)?;
@@ -463,26 +481,21 @@ pub enum Seen {
 }
 
 pub fn seen_on(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Seen> {
-    let count = |conn: &mut PgConnection, sql: &str| {
-        diesel::sql_query(sql)
+    let accounts_of_group =
+        diesel::sql_query("SELECT accounts AS count FROM ip_activity_totals WHERE net = $1")
             .bind::<Cidr, _>(network)
             .get_result::<Count>(conn)
-            .map(|row| row.count)
-    };
-    let is_group = count(
-        conn,
-        "SELECT count(*) AS count FROM ip_activity_totals WHERE net = $1",
-    )? > 0;
-    Ok(if is_group {
-        Seen::Accounts(count(
-            conn,
-            "SELECT count(*) AS count FROM ip_activity_accounts WHERE net = $1",
-        )?)
-    } else {
-        Seen::Addresses(count(
-            conn,
-            "SELECT count(*) AS count FROM ip_activity_totals WHERE level = 0 AND net <<= $1",
-        )?)
+            .optional()?;
+    Ok(match accounts_of_group {
+        Some(accounts) => Seen::Accounts(accounts.count),
+        None => Seen::Addresses(
+            diesel::sql_query(
+                "SELECT count(*) AS count FROM ip_activity_totals WHERE level = 0 AND net <<= $1",
+            )
+            .bind::<Cidr, _>(network)
+            .get_result::<Count>(conn)?
+            .count,
+        ),
     })
 }
 

@@ -7,8 +7,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
+use super::Folder;
 use super::Image;
-use super::image::{Page, PlacedImage, PlacedRow};
+use super::image::{Page, PlacedImage};
 use crate::db::schema::{favourites, folders, images, library_versions, users};
 
 /// How a gallery listing is ordered.
@@ -87,9 +88,11 @@ pub fn search_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" & "))
 }
 
-/// One page of a user's listing, as [`Image::page_for_user`] read it.
+/// One page of a user's listing, as [`Image::page_for_user`] read it: the images alone (the
+/// owner and the folders are the same for every row; the library summary at `version`
+/// places them, see `LibrarySummary::place`).
 pub struct UserPage {
-    pub items: Vec<PlacedImage>,
+    pub items: Vec<Image>,
     /// The ids on the page the user starred.
     pub favourites: Vec<i64>,
     /// The account's library version the statement saw (`None` on an empty page).
@@ -97,6 +100,10 @@ pub struct UserPage {
 }
 
 type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// How deep a page may start and still read its rows straight in the listing's order (see
+/// [`Image::page_for_user`]): the first ten pages of 24.
+const SHALLOW_OFFSET: i64 = 240;
 
 /// The user's images matching `filter` (not yet ordered or selected).
 fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
@@ -129,6 +136,17 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
     query
 }
 
+/// [`matching`] in the order `filter` asks for, ties broken by id.
+fn ordered<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
+    let query = matching(user_id, filter);
+    match filter.sort {
+        GallerySort::Newest => query.order((images::created_at.desc(), images::id.desc())),
+        GallerySort::Oldest => query.order((images::created_at.asc(), images::id.asc())),
+        GallerySort::Title => query.order((images::title.asc(), images::id.asc())),
+        GallerySort::Largest => query.order((images::bytes.desc(), images::id.desc())),
+    }
+}
+
 impl Image {
     /// The user's images matching `filter`, with how many match.
     pub fn list_for_user(
@@ -139,15 +157,46 @@ impl Image {
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
         let total = Self::count_for_user(conn, user_id, filter)?;
-        let items = Self::page_for_user(conn, user_id, filter, offset, limit)?.items;
+        let images = Self::page_for_user(conn, user_id, filter, offset, limit)?.items;
+        let items = Self::place_owned(conn, images)?;
         Ok(Page { items, total })
+    }
+
+    /// Images of one owner placed in their folders, in their order: one statement for the
+    /// distinct folders (and the owner's name), not a join per row. An image whose folder
+    /// went away since it was read is left out, as a listing read a moment later would.
+    pub fn place_owned(
+        conn: &mut PgConnection,
+        images: Vec<Image>,
+    ) -> QueryResult<Vec<PlacedImage>> {
+        let mut folder_ids: Vec<i64> = images.iter().map(|image| image.folder_id).collect();
+        folder_ids.sort_unstable();
+        folder_ids.dedup();
+        let folders: Vec<(Folder, String)> = if folder_ids.is_empty() {
+            Vec::new()
+        } else {
+            folders::table
+                .inner_join(users::table)
+                .filter(folders::id.eq_any(&folder_ids))
+                .select((Folder::as_select(), users::username))
+                .load(conn)?
+        };
+        Ok(images
+            .into_iter()
+            .filter_map(|image| {
+                let (folder, username) = folders.iter().find(|(f, _)| f.id == image.folder_id)?;
+                Some(PlacedImage::new(image, username, folder))
+            })
+            .collect())
     }
 
     /// One page of the user's images, which of them are favourites, and the account's
     /// library version as the statement choosing the page saw it (`None` on an empty
-    /// page). The everyday view (everything, newest first) is a static statement the
-    /// planner walks the index with, prepared once per connection; filtered and sorted
-    /// views are built for the request.
+    /// page). The pages nearly every visit reads (up to [`SHALLOW_OFFSET`]) are one
+    /// statement reading rows in the listing's order from the index that starts with the
+    /// owner and holds the sort; the everyday view's is static, so prepared once per
+    /// connection. Deeper pages pick their ids first, index-only (rows skipped that way
+    /// cost no heap reads), then read those rows.
     pub fn page_for_user(
         conn: &mut PgConnection,
         user_id: i64,
@@ -159,62 +208,54 @@ impl Image {
             .filter(library_versions::user_id.eq(user_id))
             .select(library_versions::version)
             .single_value();
-        // The page's ids first, in order, through the index that starts with the owner and
-        // holds the sort (index-only, however deep the page); then those rows in full.
-        let page_ids: Vec<(i64, Option<i64>)> = if filter.is_everyday_view() {
+        let starred =
+            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
+        let rows: Vec<(Image, Option<i64>, bool)> = if offset >= SHALLOW_OFFSET {
+            let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
+                .offset(offset)
+                .limit(limit)
+                .select((images::id, version))
+                .load(conn)?;
+            let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
+            let mut rows: Vec<(Image, bool)> = if ids.is_empty() {
+                Vec::new()
+            } else {
+                images::table
+                    .filter(images::id.eq_any(&ids))
+                    .select((Image::as_select(), starred))
+                    .load(conn)?
+            };
+            rows.sort_by_key(|(image, _)| ids.iter().position(|id| *id == image.id));
+            let version = page_ids.first().and_then(|(_, version)| *version);
+            rows.into_iter()
+                .map(|(image, starred)| (image, version, starred))
+                .collect()
+        } else if filter.is_everyday_view() {
             images::table
                 .filter(images::user_id.eq(user_id))
                 .filter(images::trashed_at.is_null())
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)
-                .select((images::id, version))
+                .select((Image::as_select(), version, starred))
                 .load(conn)?
         } else {
-            let query = matching(user_id, filter);
-            let query = match filter.sort {
-                GallerySort::Newest => query.order((images::created_at.desc(), images::id.desc())),
-                GallerySort::Oldest => query.order((images::created_at.asc(), images::id.asc())),
-                GallerySort::Title => query.order((images::title.asc(), images::id.asc())),
-                GallerySort::Largest => query.order((images::bytes.desc(), images::id.desc())),
-            };
-            query
+            ordered(user_id, filter)
                 .offset(offset)
                 .limit(limit)
-                .select((images::id, version))
+                .select((Image::as_select(), version, starred))
                 .load(conn)?
         };
-        let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
-        let starred =
-            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
-        let mut rows: Vec<(Image, String, String, String, bool)> = if ids.is_empty() {
-            Vec::new()
-        } else {
-            images::table
-                .inner_join(users::table)
-                .inner_join(folders::table)
-                .filter(images::id.eq_any(&ids))
-                .select((
-                    Image::as_select(),
-                    users::username,
-                    folders::slug,
-                    folders::name,
-                    starred,
-                ))
-                .load(conn)?
-        };
-        rows.sort_by_key(|row| ids.iter().position(|id| *id == row.0.id));
         let mut page = UserPage {
-            version: page_ids.first().and_then(|(_, version)| *version),
+            version: rows.first().and_then(|(_, version, _)| *version),
             items: Vec::with_capacity(rows.len()),
             favourites: Vec::new(),
         };
-        for (image, username, slug, name, starred) in rows {
+        for (image, _, starred) in rows {
             if starred {
                 page.favourites.push(image.id);
             }
-            page.items
-                .push(PlacedImage::from((image, username, slug, name) as PlacedRow));
+            page.items.push(image);
         }
         Ok(page)
     }

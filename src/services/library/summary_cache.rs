@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{PgConnection, QueryResult};
 
-use crate::db::models::{Folder, Image};
+use crate::db::models::{Folder, Image, PlacedImage};
 
 /// How many accounts' summaries are kept before the cache starts over.
 const MAX_ENTRIES: usize = 50_000;
@@ -41,6 +41,26 @@ impl LibrarySummary {
 
     pub fn folder(&self, slug: &str) -> Option<&Folder> {
         self.folders.iter().find(|folder| folder.slug == slug)
+    }
+
+    /// The images of a page read at this summary's version (so in its folders), placed in
+    /// them; all of them back if one is in a folder it does not know.
+    pub fn place(
+        &self,
+        username: &str,
+        images: Vec<Image>,
+    ) -> Result<Vec<PlacedImage>, Vec<Image>> {
+        let folder_of = |image: &Image| self.folders.iter().find(|f| f.id == image.folder_id);
+        if !images.iter().all(|image| folder_of(image).is_some()) {
+            return Err(images);
+        }
+        Ok(images
+            .into_iter()
+            .filter_map(|image| {
+                let folder = folder_of(&image)?;
+                Some(PlacedImage::new(image, username, folder))
+            })
+            .collect())
     }
 }
 

@@ -28,10 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// One folder in the sidebar.
-struct FolderLink {
+struct FolderLink<'a> {
     id: i64,
-    slug: String,
-    name: String,
+    slug: &'a str,
+    name: &'a str,
     count: i64,
     active: bool,
     deletable: bool,
@@ -39,11 +39,12 @@ struct FolderLink {
 
 #[derive(Template)]
 #[template(path = "gallery/gallery.html")]
-struct GalleryPage {
+struct GalleryPage<'a> {
     layout: Layout,
     heading: String,
-    folders: Vec<FolderLink>,
-    tags: Vec<String>,
+    /// The folders and tags, borrowed from the library summary.
+    folders: Vec<FolderLink<'a>>,
+    tags: &'a [String],
     active_folder: String,
     /// The folder being looked at, for the rename form.
     active_folder_id: Option<i64>,
@@ -182,7 +183,7 @@ async fn gallery_page(
     let page = page_number(query.page.as_deref());
     let filter = query.filter();
     let folder_slug = query.folder.filter(|f| !f.is_empty());
-    let user_id = current.user.id;
+    let (user_id, username) = (current.user.id, current.user.username.clone());
     let pages::GalleryData {
         summary,
         listing,
@@ -199,7 +200,7 @@ async fn gallery_page(
                 pages::gallery(
                     conn,
                     &summaries,
-                    user_id,
+                    (user_id, &username),
                     folder_slug.as_deref(),
                     filter,
                     window,
@@ -229,7 +230,7 @@ async fn gallery_page(
                 link: image_link(placed.image.id, folder_slug.as_deref(), &filter),
                 ..Card::owned(placed)
             };
-            let month = placed.image.created_at.format("%B %Y").to_string();
+            let month = month_heading(placed.image.created_at);
             let heading = (by_date && month_shown.as_deref() != Some(month.as_str())).then(|| {
                 month_shown = Some(month.clone());
                 month
@@ -249,12 +250,12 @@ async fn gallery_page(
                     active: folder_slug.as_deref() == Some(f.slug.as_str()),
                     deletable: !f.is_default(),
                     id: f.id,
-                    slug: f.slug.clone(),
-                    name: f.name.clone(),
+                    slug: &f.slug,
+                    name: &f.name,
                     count: f.image_count,
                 })
                 .collect(),
-            tags: summary.tags.clone(),
+            tags: &summary.tags,
             active_folder: folder_slug.clone().unwrap_or_default(),
             active_folder_id: folder.as_ref().map(|f| f.id),
             active_folder_name: folder.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
@@ -454,4 +455,25 @@ async fn delete_folder(
             .await
         }
     }
+}
+
+/// "December 2026": the heading over a month's pictures (by a table, not a format string
+/// parsed for every picture of the page).
+fn month_heading(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    format!("{} {}", MONTHS[at.month0() as usize], at.year())
 }

@@ -147,7 +147,7 @@ pub(super) async fn gallery(
             )?;
             let total = ip_activity::group_count(conn, grouping, &filter)?;
             let networks: Vec<IpNetwork> = groups.iter().map(|group| group.network).collect();
-            let recent = ip_activity::recent_image_ids(conn, &networks, STRIP)?;
+            let recent = ip_activity::recent_image_ids(conn, grouping, &networks, STRIP)?;
             let ids: Vec<i64> = recent.iter().map(|(_, id)| *id).collect();
             let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
                 .into_iter()
