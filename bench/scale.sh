@@ -5,7 +5,8 @@
 # usage events. SCALE=10 multiplies every count (the IP gallery and the gallery pages).
 #
 # Prints the median of 15 sequential requests to every page (release build, warm), the
-# signed-in gallery's throughput for the big and a small account (wrk -t2 -c32), the
+# signed-in gallery's throughput (wrk -t2 -c32) for the big account, its 100-picture twin and
+# the 10-picture account, the
 # query plans PostgreSQL logged for the slowest statements (auto_explain, > 20 ms, in a pass
 # of its own), and
 # `atelier purge-ips` over ~690k rows with the worst latency of uploads sent meanwhile.
@@ -54,7 +55,7 @@ else
   mkdir -p "$work/pg" && chown postgres "$work/pg"
   su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
 fi
-su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_min_duration=-1 -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms\" start" >/dev/null
+su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms -c log_checkpoints=on\" start" >/dev/null
 psql_do() { psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg_port -U postgres -d atelier "$@"; }
 $reusing || psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/atelier"
@@ -78,7 +79,7 @@ if ! $reusing; then
 # Migrations, the admin, and the two accounts measured (their password hashes are the
 # ones the bulk accounts copy).
 start_server
-for name in big small; do
+for name in big twin small; do
   curl -s -o /dev/null -H "Origin: $base" -X POST "$base/register" \
     -d "username=$name&email=$name@example.com&password=scalepass123&confirm_password=scalepass123"
 done
@@ -127,6 +128,31 @@ FROM generate_series(1::bigint, 300000 * :scale) AS n,
      (SELECT id FROM users WHERE username = 'big') AS u,
      (SELECT array_agg(id ORDER BY id) AS ids FROM folders
       WHERE user_id = (SELECT id FROM users WHERE username = 'big')) AS f;
+-- The big library's twin in everything but size: 100 pictures in 21 folders with the same
+-- 50 tags, so its first page shows what the big one's shows.
+INSERT INTO folders (user_id, slug, name)
+SELECT (SELECT id FROM users WHERE username = 'twin'), 'trip-' || n, 'Trip ' || n
+FROM generate_series(1::bigint, 20) AS n;
+INSERT INTO folders (user_id, slug, name)
+SELECT id, 'default', 'Default' FROM users WHERE username = 'twin'
+ON CONFLICT DO NOTHING;
+INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                    display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                    client_ip, created_at, updated_at, prompt)
+SELECT u.id, f.ids[1 + n % array_length(f.ids, 1)],
+       CASE WHEN n % 3 = 0 THEN 'upload' ELSE 'generated' END,
+       md5('twin' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
+       50000 + (n * 7919) % 4000000, 120000 + (n * 7919) % 4000000,
+       (ARRAY['fox', 'lighthouse', 'storm', 'harbour', 'forest', 'mountain', 'lake', 'city'])[1 + n % 8]
+         || ' ' || (ARRAY['at dawn', 'in fog', 'at night', 'in spring', 'by the sea'])[1 + n % 5] || ' ' || n,
+       ARRAY['tag' || (n % 50), 'tag' || (n % 7)],
+       ('198.18.' || (n / 256) % 256 || '.' || n % 256)::inet,
+       now() - make_interval(secs => n * 100.0), now(),
+       CASE WHEN n % 3 = 0 THEN NULL ELSE 'a painting ' || n END
+FROM generate_series(1::bigint, 100) AS n,
+     (SELECT id FROM users WHERE username = 'twin') AS u,
+     (SELECT array_agg(id ORDER BY id) AS ids FROM folders
+      WHERE user_id = (SELECT id FROM users WHERE username = 'twin')) AS f;
 -- Everyone else: 900,000 more (18 each), and ten for the small account.
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
@@ -192,7 +218,7 @@ fi
 
 start_server
 if $reusing; then psql_do -c "VACUUM ANALYZE"; fi # what a new migration rewrote or indexed
-login big; login small; login root
+login big; login twin; login small; login root
 median() { # cookie-name path → median seconds of RUNS sequential requests (after 2 warm-ups)
   local jar="$work/$1.cookies" path=$2
   for _ in 1 2; do curl -s -o /dev/null -b "$jar" "$base$path"; done
@@ -235,7 +261,9 @@ while read -r who path; do
 done <<<"$pages"
 
 echo
-for who in big small; do
+# The big library, its small twin (the same first page: 24 pictures, 21 folders, 50 tags)
+# and the ten-picture account (a page of 10 pictures, one folder, one tag), in turn, twice.
+for who in big twin small big twin small; do
   wrk -t2 -c32 -d8s -H "Cookie: $(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/$who.cookies")" \
     "$base/gallery" | awk -v who="$who" '/Requests\/sec/ { rps = $2 } /Latency/ { lat = $2 } END { printf "gallery of %s: %s req/s (mean latency %s)\n", who, rps, lat }'
 done
@@ -285,6 +313,15 @@ if [ -n "$KEEP" ]; then
 fi
 # purge-ips over the jobs and usage events older than 7 days, with uploads meanwhile.
 ffmpeg -loglevel error -f lavfi -i "testsrc2=s=640x480" -frames:v 1 "$work/up.jpg"
+latency() { # file of seconds → count, median, p99, worst, how many over 100 ms
+  sort -n "$1" | awk '{ a[NR] = $1 } END { printf "%d uploads, median %.0f ms, p99 %.0f ms, worst %.0f ms, %d over 100 ms", NR, a[int((NR + 1) / 2)] * 1000, a[int(NR * 0.99)] * 1000, a[NR] * 1000, over } $1 > 0.1 { over++ }'
+}
+# First the uploads alone for 30 s, to compare with.
+( end=$((SECONDS + 30)); while [ $SECONDS -lt $end ]; do
+    curl -s -o /dev/null -b "$work/small.cookies" -H "Origin: $base" -w '%{time_total}\n' -F "file=@$work/up.jpg" "$base/upload"
+    sleep 0.05
+  done ) > "$work/upload-alone"
+echo "uploads alone: $(latency "$work/upload-alone")"
 ( while [ ! -f "$work/purged" ]; do
     curl -s -o /dev/null -b "$work/small.cookies" -H "Origin: $base" -w '%{time_total}\n' -F "file=@$work/up.jpg" "$base/upload"
     sleep 0.05
@@ -295,6 +332,6 @@ purge_started=$(date +%s.%N)
 ATELIER_IP_RETENTION_DAYS=7 ATELIER_LOG=warn ./target/release/atelier purge-ips | tail -1
 purge_ended=$(date +%s.%N)
 touch "$work/purged"; sleep 0.5
-echo "purge-ips took $(python3 -c "print(round($purge_ended - $purge_started, 1))") s; uploads meanwhile: $(sort -n "$work/upload-latency" | awk '{ a[NR] = $1 } END { printf "%d, median %.0f ms, worst %.0f ms", NR, a[int((NR + 1) / 2)] * 1000, a[NR] * 1000 }')"
+echo "purge-ips took $(python3 -c "print(round($purge_ended - $purge_started, 1))") s; uploads meanwhile: $(latency "$work/upload-latency")"
 # PostgreSQL logs every wait for a lock longer than deadlock_timeout (100 ms).
-echo "lock waits over 100 ms while it ran: $(tail -c +$((purge_log_from + 1)) "$work/pg/log" | grep -c 'still waiting for' || true)"
+echo "lock waits over 100 ms while it ran: $(tail -c +$((purge_log_from + 1)) "$work/pg/log" | grep -c 'still waiting for' || true); checkpoints: $(tail -c +$((purge_log_from + 1)) "$work/pg/log" | grep -c 'checkpoint complete' || true)"
