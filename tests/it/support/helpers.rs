@@ -288,10 +288,14 @@ where
     assert!(happened, "{what} did not happen within 2 s");
 }
 
+/// A browser-like client: cookies kept, redirects shown. Idle connections are dropped after
+/// 2 s, before the server's 5 s keep-alive closes them: a POST sent on a connection the
+/// server is closing at that moment fails with `IncompleteMessage` (and is not retried).
 pub fn new_client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("client")
 }
