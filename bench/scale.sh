@@ -104,55 +104,34 @@ FROM generate_series(1::bigint, 50000 * :scale) AS n;
 INSERT INTO folders (user_id, slug, name)
 SELECT id, 'default', 'Default' FROM users WHERE username LIKE 'user%';
 INSERT INTO folders (user_id, slug, name)
-SELECT (SELECT id FROM users WHERE username = 'big'), 'trip-' || n, 'Trip ' || n
-FROM generate_series(1::bigint, 20) AS n;
+SELECT u.id, 'trip-' || n, 'Trip ' || n
+FROM users u, generate_series(1::bigint, 20) AS n WHERE u.username IN ('big', 'twin');
 INSERT INTO folders (user_id, slug, name)
-SELECT id, 'default', 'Default' FROM users WHERE username IN ('big', 'small')
+SELECT id, 'default', 'Default' FROM users WHERE username IN ('big', 'twin', 'small')
 ON CONFLICT DO NOTHING;
 
--- The big library: 300,000 pictures (×SCALE) in 21 folders over a year.
+-- The big library: 300,000 pictures (×SCALE) in 21 folders over a year; and its twin in
+-- everything but size: 100 pictures in 21 folders with the same 50 tags, so its first page
+-- shows what the big one's shows.
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
                     client_ip, created_at, updated_at, prompt)
 SELECT u.id, f.ids[1 + n % array_length(f.ids, 1)],
        CASE WHEN n % 3 = 0 THEN 'upload' ELSE 'generated' END,
-       md5('big' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
+       md5(lib.name || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
        50000 + (n * 7919) % 4000000, 120000 + (n * 7919) % 4000000,
        (ARRAY['fox', 'lighthouse', 'storm', 'harbour', 'forest', 'mountain', 'lake', 'city'])[1 + n % 8]
          || ' ' || (ARRAY['at dawn', 'in fog', 'at night', 'in spring', 'by the sea'])[1 + n % 5] || ' ' || n,
        ARRAY['tag' || (n % 50), 'tag' || (n % 7)],
        ('198.18.' || (n / 256) % 256 || '.' || n % 256)::inet,
-       now() - make_interval(secs => n * 100.0 / :scale), now(),
+       now() - make_interval(secs => n * lib.spacing), now(),
        CASE WHEN n % 3 = 0 THEN NULL ELSE 'a painting ' || n END
-FROM generate_series(1::bigint, 300000 * :scale) AS n,
-     (SELECT id FROM users WHERE username = 'big') AS u,
-     (SELECT array_agg(id ORDER BY id) AS ids FROM folders
-      WHERE user_id = (SELECT id FROM users WHERE username = 'big')) AS f;
--- The big library's twin in everything but size: 100 pictures in 21 folders with the same
--- 50 tags, so its first page shows what the big one's shows.
-INSERT INTO folders (user_id, slug, name)
-SELECT (SELECT id FROM users WHERE username = 'twin'), 'trip-' || n, 'Trip ' || n
-FROM generate_series(1::bigint, 20) AS n;
-INSERT INTO folders (user_id, slug, name)
-SELECT id, 'default', 'Default' FROM users WHERE username = 'twin'
-ON CONFLICT DO NOTHING;
-INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
-                    display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                    client_ip, created_at, updated_at, prompt)
-SELECT u.id, f.ids[1 + n % array_length(f.ids, 1)],
-       CASE WHEN n % 3 = 0 THEN 'upload' ELSE 'generated' END,
-       md5('twin' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
-       50000 + (n * 7919) % 4000000, 120000 + (n * 7919) % 4000000,
-       (ARRAY['fox', 'lighthouse', 'storm', 'harbour', 'forest', 'mountain', 'lake', 'city'])[1 + n % 8]
-         || ' ' || (ARRAY['at dawn', 'in fog', 'at night', 'in spring', 'by the sea'])[1 + n % 5] || ' ' || n,
-       ARRAY['tag' || (n % 50), 'tag' || (n % 7)],
-       ('198.18.' || (n / 256) % 256 || '.' || n % 256)::inet,
-       now() - make_interval(secs => n * 100.0), now(),
-       CASE WHEN n % 3 = 0 THEN NULL ELSE 'a painting ' || n END
-FROM generate_series(1::bigint, 100) AS n,
-     (SELECT id FROM users WHERE username = 'twin') AS u,
-     (SELECT array_agg(id ORDER BY id) AS ids FROM folders
-      WHERE user_id = (SELECT id FROM users WHERE username = 'twin')) AS f;
+FROM (VALUES ('big', 300000 * :scale, 100.0 / :scale), ('twin', 100, 100.0))
+       AS lib(name, pictures, spacing)
+     JOIN users u ON u.username = lib.name
+     CROSS JOIN LATERAL (SELECT array_agg(id ORDER BY id) AS ids FROM folders
+                         WHERE user_id = u.id) AS f
+     CROSS JOIN LATERAL generate_series(1::bigint, lib.pictures) AS n;
 -- Everyone else: 900,000 more (18 each), and ten for the small account.
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
