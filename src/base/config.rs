@@ -158,6 +158,10 @@ settings! {
     login_failure_limit: u32 = parsed(10),
     login_failure_window_secs: u64 = parsed(900),
     db_pool_size: u32 = parsed(16),
+    /// How many of those connections serve requests at once, each on a thread of its own:
+    /// enough that a few slow queries or file writes leave room for page views, not so
+    /// many that they take turns on the same cores with cold caches.
+    db_threads: usize = parsed(default_workers() * 4),
     db_connect_timeout_secs: u64 = parsed(3),
     workers: usize = parsed(default_workers()),
     /// Uploads larger than this are refused with 413 before they are read.
@@ -314,9 +318,13 @@ impl Settings {
         if !(4..=31).contains(&self.bcrypt_cost) {
             bail!("ATELIER_BCRYPT_COST must be between 4 and 31");
         }
-        if self.bcrypt_concurrency == 0 || self.db_pool_size == 0 || self.workers == 0 {
+        if self.bcrypt_concurrency == 0
+            || self.db_pool_size == 0
+            || self.db_threads == 0
+            || self.workers == 0
+        {
             bail!(
-                "ATELIER_BCRYPT_CONCURRENCY, ATELIER_DB_POOL_SIZE and ATELIER_WORKERS must be at least 1"
+                "ATELIER_BCRYPT_CONCURRENCY, ATELIER_DB_POOL_SIZE, ATELIER_DB_THREADS and ATELIER_WORKERS must be at least 1"
             );
         }
         if self.ipv6_limit_prefix > 128 {

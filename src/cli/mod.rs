@@ -527,6 +527,7 @@ impl Database {
         Db::new(
             &self.url,
             2,
+            2,
             Duration::from_secs(settings.db_connect_timeout_secs),
         )
     }

@@ -1,6 +1,6 @@
 //! The connection pool, embedded migrations, and [`Db::run`]: the one way request code
-//! touches the database. Diesel is synchronous, so every query runs on actix's blocking
-//! thread pool, never on the async executor.
+//! touches the database. Diesel is synchronous, so every query runs on the pool's own
+//! threads ([`threads`]), never on the async executor.
 //!
 //! Checkouts are not pinged: a `SELECT 1` per checkout would be a round trip per request.
 //! A connection the server dropped is found out by using it instead: libpq then reports
@@ -11,17 +11,18 @@
 pub mod models;
 pub mod pg_embedded;
 pub mod schema;
+pub mod threads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use actix_web::web;
 use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::base::error::AppError;
+use threads::DbThreads;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -36,17 +37,22 @@ const UNAVAILABLE_MEMORY_SECS: i64 = 10;
 pub struct Db {
     pool: PgPool,
     last_unavailable_at: Arc<AtomicI64>,
-    /// One permit per pooled connection: requests beyond that wait here, on the executor,
-    /// instead of each holding a blocking thread (and its allocator arena) while it waits
-    /// for a connection.
+    /// One permit per database thread: requests beyond that wait here, on the executor,
+    /// and give up after `wait_limit` (a 503) rather than queue without end.
     permits: Arc<tokio::sync::Semaphore>,
     wait_limit: Duration,
+    /// The threads queries run on, warm ones first (the rest of the pool's connections
+    /// serve background work: generation, maintenance).
+    threads: DbThreads,
 }
 
 impl Db {
-    /// A pool that gives up on a checkout after `connect_timeout` so a dead database turns
-    /// into a 503 within seconds (r2d2 would wait 30 s by default). Does not connect yet.
-    pub fn new(url: &str, max_size: u32, connect_timeout: Duration) -> Self {
+    /// A pool of `max_size` connections that gives up on a checkout after `connect_timeout`
+    /// so a dead database turns into a 503 within seconds (r2d2 would wait 30 s by
+    /// default), and up to `threads` of them (at most `max_size`) serving requests at once.
+    /// Does not connect yet.
+    pub fn new(url: &str, max_size: u32, threads: usize, connect_timeout: Duration) -> Self {
+        let threads = threads.clamp(1, max_size as usize);
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
@@ -56,12 +62,13 @@ impl Db {
         Db {
             pool,
             last_unavailable_at: Arc::new(AtomicI64::new(0)),
-            permits: Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+            permits: Arc::new(tokio::sync::Semaphore::new(threads)),
             wait_limit: connect_timeout,
+            threads: DbThreads::new(threads),
         }
     }
 
-    /// Runs `query` with a pooled connection on the blocking pool. The query may fail with
+    /// Runs `query` with a pooled connection on the database threads. The query may fail with
     /// any error that becomes an `AppError` (a Diesel error, a refusal): the closure is
     /// just the query, without `Ok(…?)` around it.
     pub async fn run<T, E, F>(&self, query: F) -> Result<T, AppError>
@@ -78,18 +85,19 @@ impl Db {
             })?
             .map_err(AppError::internal)?;
         let db = self.clone();
-        web::block(move || {
-            let _permit = permit;
-            let mut conn = db.checkout()?;
-            let result = query(&mut conn).map_err(Into::into);
-            if result.is_err() && conn.is_broken() {
-                db.note_unavailable();
-                return Err(AppError::DatabaseUnavailable);
-            }
-            result
-        })
-        .await
-        .map_err(AppError::internal)?
+        self.threads
+            .run(move || {
+                let _permit = permit;
+                let mut conn = db.checkout()?;
+                let result = query(&mut conn).map_err(Into::into);
+                if result.is_err() && conn.is_broken() {
+                    db.note_unavailable();
+                    return Err(AppError::DatabaseUnavailable);
+                }
+                result
+            })
+            .await
+            .map_err(|_| AppError::internal(anyhow::anyhow!("a database task panicked")))?
     }
 
     /// A connection for code already off the executor (CLI, background tasks).

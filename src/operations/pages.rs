@@ -13,7 +13,9 @@ use crate::db::models::job::{self, ImageParams};
 use crate::db::models::listing::{self, ImageFilter};
 use crate::db::models::stats::{self, Overview, TopAddress};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
-use crate::db::models::{Folder, Image, PlacedImage, SessionRow, User, api_token, camera};
+use crate::db::models::{
+    Folder, Image, ImageTile, PlacedImage, PlacedTile, SessionRow, User, api_token, camera,
+};
 use crate::domain::ImageKind;
 use crate::services::library::summary_cache::{LibrarySummary, SummaryCache};
 use crate::services::quota::blocks::{self, Block};
@@ -27,7 +29,7 @@ use crate::services::quota::storage;
 /// favourites filter adds a count.
 pub struct GalleryData {
     pub summary: Arc<LibrarySummary>,
-    pub listing: Page<PlacedImage>,
+    pub listing: Page<PlacedTile>,
     pub folder: Option<Folder>,
     /// The ids on this page the user starred.
     pub favourites: Vec<i64>,
@@ -100,8 +102,8 @@ fn place(
     conn: &mut PgConnection,
     summary: &LibrarySummary,
     username: &str,
-    images: Vec<Image>,
-) -> Result<Vec<PlacedImage>, AppError> {
+    images: Vec<ImageTile>,
+) -> Result<Vec<PlacedTile>, AppError> {
     match summary.place(username, images) {
         Ok(placed) => Ok(placed),
         Err(images) => Ok(Image::place_owned(conn, images)?),
@@ -115,7 +117,7 @@ pub struct DashboardData {
     pub image_count: i64,
     pub stored_bytes: i64,
     pub folder_count: usize,
-    pub recent: Vec<PlacedImage>,
+    pub recent: Vec<PlacedTile>,
     pub uploads_last_hour: u32,
 }
 

@@ -49,6 +49,7 @@ impl Application {
         let db = Db::new(
             database_url,
             settings.db_pool_size,
+            settings.db_threads,
             Duration::from_secs(settings.db_connect_timeout_secs),
         );
         let session_key = session_key(&settings)?;

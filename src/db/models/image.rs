@@ -8,60 +8,34 @@ use super::Folder;
 use crate::db::schema::{folders, images, users};
 use crate::domain::ImageKind;
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+/// What a tile in a grid shows of an image and what names its files: id, owner, folder,
+/// file stem and extensions, size, title, times and a video's length. Listings that show
+/// tiles read these columns alone (no prompt, tags or share state); every [`Image`] holds
+/// one and dereferences to it, so code that names files takes either.
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = images)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
-pub struct Image {
+pub struct ImageTile {
     pub id: i64,
     pub user_id: i64,
     pub folder_id: i64,
-    pub kind: ImageKind,
     pub stem: String,
     pub original_ext: String,
     pub thumb_ext: String,
     pub pristine_ext: String,
-    pub mime: String,
-    pub width: i32,
-    pub height: i32,
-    pub bytes: i64,
-    pub disk_bytes: i64,
-    pub title: String,
-    pub tags: Vec<String>,
-    pub share_nonce: Option<Vec<u8>>,
-    pub share_token_hash: Option<Vec<u8>>,
-    pub shared_at: Option<DateTime<Utc>>,
-    pub client_ip: Option<IpNetwork>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub prompt: Option<String>,
-    pub model: Option<String>,
-    pub provider: Option<String>,
-    pub seed: Option<i64>,
-    pub job_id: Option<i64>,
-    pub source_image_id: Option<i64>,
-    /// What the image cost: credits, or a free image of the network.
-    pub credits_used: i32,
-    pub free: bool,
-    /// How long a video runs; `None` for still pictures.
-    pub duration_ms: Option<i32>,
-    /// The share link also lists the image on `/explore` (otherwise it is unlisted).
-    pub share_public: bool,
-    /// When the share link stops working; `None` keeps it until revoked.
-    pub share_expires_at: Option<DateTime<Utc>>,
     /// The display-sized copy's extension; `None` for videos and for pictures whose copy
     /// is not made yet (pages show the working copy meanwhile).
     pub display_ext: Option<String>,
-    /// When its owner deleted it: in the trash, out of every listing, until restored or
-    /// removed for good (`None`: a live picture).
-    pub trashed_at: Option<DateTime<Utc>>,
+    pub width: i32,
+    pub height: i32,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How long a video runs; `None` for still pictures.
+    pub duration_ms: Option<i32>,
 }
 
-impl Image {
-    /// In the trash: listed only there, restorable until it is removed for good.
-    pub fn is_trashed(&self) -> bool {
-        self.trashed_at.is_some()
-    }
-
+impl ImageTile {
     /// A clip (MP4 or WebM, with a poster frame as its thumbnail), not a still picture.
     pub fn is_video(&self) -> bool {
         self.duration_ms.is_some()
@@ -71,6 +45,68 @@ impl Image {
     pub fn seconds_label(&self) -> Option<String> {
         self.duration_ms
             .map(|ms| format!("{:.1} s", f64::from(ms) / 1000.0))
+    }
+}
+
+impl AsRef<ImageTile> for ImageTile {
+    fn as_ref(&self) -> &ImageTile {
+        self
+    }
+}
+
+/// The whole row: the [`ImageTile`] plus what it was made from, its tags, share state and
+/// where it came from.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = images)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Image {
+    #[diesel(embed)]
+    pub tile: ImageTile,
+    pub kind: ImageKind,
+    pub mime: String,
+    pub bytes: i64,
+    pub disk_bytes: i64,
+    pub tags: Vec<String>,
+    pub share_nonce: Option<Vec<u8>>,
+    pub share_token_hash: Option<Vec<u8>>,
+    pub shared_at: Option<DateTime<Utc>>,
+    pub client_ip: Option<IpNetwork>,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub seed: Option<i64>,
+    pub job_id: Option<i64>,
+    pub source_image_id: Option<i64>,
+    /// What the image cost: credits, or a free image of the network.
+    pub credits_used: i32,
+    pub free: bool,
+    /// The share link also lists the image on `/explore` (otherwise it is unlisted).
+    pub share_public: bool,
+    /// When the share link stops working; `None` keeps it until revoked.
+    pub share_expires_at: Option<DateTime<Utc>>,
+    /// When its owner deleted it: in the trash, out of every listing, until restored or
+    /// removed for good (`None`: a live picture).
+    pub trashed_at: Option<DateTime<Utc>>,
+}
+
+impl std::ops::Deref for Image {
+    type Target = ImageTile;
+
+    fn deref(&self) -> &ImageTile {
+        &self.tile
+    }
+}
+
+impl AsRef<ImageTile> for Image {
+    fn as_ref(&self) -> &ImageTile {
+        &self.tile
+    }
+}
+
+impl Image {
+    /// In the trash: listed only there, restorable until it is removed for good.
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
     }
 }
 
@@ -119,14 +155,21 @@ pub struct StoredExts<'a> {
     pub thumb: &'a str,
 }
 
-/// An image with where its files live: owner's username and folder.
+/// An image (a whole row, or a tile) with where its files live: owner's username and
+/// folder.
 #[derive(Debug, Clone)]
-pub struct PlacedImage {
-    pub image: Image,
+pub struct Placed<I> {
+    pub image: I,
     pub username: String,
     pub folder_slug: String,
     pub folder_name: String,
 }
+
+/// A whole image row, placed.
+pub type PlacedImage = Placed<Image>;
+
+/// A tile's columns, placed: what grids and strips show.
+pub type PlacedTile = Placed<ImageTile>;
 
 /// A page of a listing.
 pub struct Page<T> {
@@ -194,10 +237,10 @@ diesel::define_sql_function! {
     fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
 }
 
-impl PlacedImage {
+impl<I> Placed<I> {
     /// `image`, which `username` keeps in `folder`.
-    pub fn new(image: Image, username: &str, folder: &Folder) -> Self {
-        PlacedImage {
+    pub fn new(image: I, username: &str, folder: &Folder) -> Self {
+        Placed {
             image,
             username: username.to_owned(),
             folder_slug: folder.slug.clone(),

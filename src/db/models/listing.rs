@@ -7,9 +7,8 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::Folder;
-use super::Image;
-use super::image::{Page, PlacedImage};
+use super::image::{ImageTile, Page, Placed, PlacedImage};
+use super::{Folder, Image};
 use crate::db::schema::{favourites, folders, images, library_versions, users};
 
 /// How a gallery listing is ordered.
@@ -88,11 +87,11 @@ pub fn search_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" & "))
 }
 
-/// One page of a user's listing, as [`Image::page_for_user`] read it: the images alone (the
+/// One page of a user's listing, as [`Image::page_for_user`] read it: the tiles alone (the
 /// owner and the folders are the same for every row; the library summary at `version`
 /// places them, see `LibrarySummary::place`).
 pub struct UserPage {
-    pub items: Vec<Image>,
+    pub items: Vec<ImageTile>,
     /// The ids on the page the user starred.
     pub favourites: Vec<i64>,
     /// The account's library version the statement saw (`None` on an empty page).
@@ -148,7 +147,9 @@ fn ordered<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
 }
 
 impl Image {
-    /// The user's images matching `filter`, with how many match.
+    /// The user's images matching `filter`, whole rows (for the JSON API, the export and
+    /// admin pages), with how many match: the page's ids chosen as the gallery chooses
+    /// them, then their rows.
     pub fn list_for_user(
         conn: &mut PgConnection,
         user_id: i64,
@@ -157,19 +158,28 @@ impl Image {
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
         let total = Self::count_for_user(conn, user_id, filter)?;
-        let images = Self::page_for_user(conn, user_id, filter, offset, limit)?.items;
-        let items = Self::place_owned(conn, images)?;
+        let ids: Vec<i64> = Self::page_for_user(conn, user_id, filter, offset, limit)?
+            .items
+            .iter()
+            .map(|tile| tile.id)
+            .collect();
+        let mut items = Self::placed_by_ids(conn, &ids)?;
+        items.sort_by_key(|placed| ids.iter().position(|id| *id == placed.image.id));
         Ok(Page { items, total })
     }
 
-    /// Images of one owner placed in their folders, in their order: one statement for the
-    /// distinct folders (and the owner's name), not a join per row. An image whose folder
-    /// went away since it was read is left out, as a listing read a moment later would.
-    pub fn place_owned(
+    /// Images (or tiles) of one owner placed in their folders, in their order: one
+    /// statement for the distinct folders (and the owner's name), not a join per row. An
+    /// image whose folder went away since it was read is left out, as a listing read a
+    /// moment later would.
+    pub fn place_owned<I: AsRef<ImageTile>>(
         conn: &mut PgConnection,
-        images: Vec<Image>,
-    ) -> QueryResult<Vec<PlacedImage>> {
-        let mut folder_ids: Vec<i64> = images.iter().map(|image| image.folder_id).collect();
+        images: Vec<I>,
+    ) -> QueryResult<Vec<Placed<I>>> {
+        let mut folder_ids: Vec<i64> = images
+            .iter()
+            .map(|image| image.as_ref().folder_id)
+            .collect();
         folder_ids.sort_unstable();
         folder_ids.dedup();
         let folders: Vec<(Folder, String)> = if folder_ids.is_empty() {
@@ -184,13 +194,14 @@ impl Image {
         Ok(images
             .into_iter()
             .filter_map(|image| {
-                let (folder, username) = folders.iter().find(|(f, _)| f.id == image.folder_id)?;
-                Some(PlacedImage::new(image, username, folder))
+                let folder_id = image.as_ref().folder_id;
+                let (folder, username) = folders.iter().find(|(f, _)| f.id == folder_id)?;
+                Some(Placed::new(image, username, folder))
             })
             .collect())
     }
 
-    /// One page of the user's images, which of them are favourites, and the account's
+    /// One page of the user's images as tiles, which of them are favourites, and the account's
     /// library version as the statement choosing the page saw it (`None` on an empty
     /// page). The pages nearly every visit reads (up to [`SHALLOW_OFFSET`]) are one
     /// statement reading rows in the listing's order from the index that starts with the
@@ -210,19 +221,19 @@ impl Image {
             .single_value();
         let starred =
             diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
-        let rows: Vec<(Image, Option<i64>, bool)> = if offset >= SHALLOW_OFFSET {
+        let rows: Vec<(ImageTile, Option<i64>, bool)> = if offset >= SHALLOW_OFFSET {
             let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
                 .offset(offset)
                 .limit(limit)
                 .select((images::id, version))
                 .load(conn)?;
             let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
-            let mut rows: Vec<(Image, bool)> = if ids.is_empty() {
+            let mut rows: Vec<(ImageTile, bool)> = if ids.is_empty() {
                 Vec::new()
             } else {
                 images::table
                     .filter(images::id.eq_any(&ids))
-                    .select((Image::as_select(), starred))
+                    .select((ImageTile::as_select(), starred))
                     .load(conn)?
             };
             rows.sort_by_key(|(image, _)| ids.iter().position(|id| *id == image.id));
@@ -237,13 +248,13 @@ impl Image {
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)
-                .select((Image::as_select(), version, starred))
+                .select((ImageTile::as_select(), version, starred))
                 .load(conn)?
         } else {
             ordered(user_id, filter)
                 .offset(offset)
                 .limit(limit)
-                .select((Image::as_select(), version, starred))
+                .select((ImageTile::as_select(), version, starred))
                 .load(conn)?
         };
         let mut page = UserPage {

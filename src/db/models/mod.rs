@@ -20,6 +20,6 @@ pub mod tag_suggestion;
 pub mod user;
 
 pub use folder::Folder;
-pub use image::{Image, PlacedImage};
+pub use image::{Image, ImageTile, Placed, PlacedImage, PlacedTile};
 pub use session::SessionRow;
 pub use user::{NewUser, User};

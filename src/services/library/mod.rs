@@ -21,7 +21,7 @@ use crate::base::error::AppError;
 use crate::db::advisory_lock;
 use crate::db::models::audit::{self, Actor};
 use crate::db::models::image::{NewImage, Provenance, StoredExts};
-use crate::db::models::{Folder, Image, PlacedImage, User};
+use crate::db::models::{Folder, Image, ImageTile, PlacedImage, User};
 use crate::db::models::{camera, job};
 use crate::domain::tokens;
 use crate::domain::{FolderSlug, ImageKind, ShareChoice, Username};
@@ -703,7 +703,7 @@ fn place(
 
 /// The extension of the image's `variant` file, if it has one (only the display copy may
 /// be missing: videos have none, older pictures until `atelier display-copies`).
-pub fn stored_ext(image: &Image, variant: Variant) -> Option<&str> {
+pub fn stored_ext(image: &ImageTile, variant: Variant) -> Option<&str> {
     match variant {
         Variant::Original => Some(&image.original_ext),
         Variant::Display => image.display_ext.as_deref(),
@@ -713,7 +713,7 @@ pub fn stored_ext(image: &Image, variant: Variant) -> Option<&str> {
 }
 
 /// The variants the image has files for.
-pub fn stored_variants(image: &Image) -> impl Iterator<Item = Variant> + '_ {
+pub fn stored_variants(image: &ImageTile) -> impl Iterator<Item = Variant> + '_ {
     Variant::ALL
         .into_iter()
         .filter(|variant| stored_ext(image, *variant).is_some())

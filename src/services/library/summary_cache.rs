@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{PgConnection, QueryResult};
 
-use crate::db::models::{Folder, Image, PlacedImage};
+use crate::db::models::{Folder, Image, ImageTile, Placed};
 
 /// How many accounts' summaries are kept before the cache starts over.
 const MAX_ENTRIES: usize = 50_000;
@@ -45,12 +45,15 @@ impl LibrarySummary {
 
     /// The images of a page read at this summary's version (so in its folders), placed in
     /// them; all of them back if one is in a folder it does not know.
-    pub fn place(
+    pub fn place<I: AsRef<ImageTile>>(
         &self,
         username: &str,
-        images: Vec<Image>,
-    ) -> Result<Vec<PlacedImage>, Vec<Image>> {
-        let folder_of = |image: &Image| self.folders.iter().find(|f| f.id == image.folder_id);
+        images: Vec<I>,
+    ) -> Result<Vec<Placed<I>>, Vec<I>> {
+        let folder_of = |image: &I| {
+            let folder_id = image.as_ref().folder_id;
+            self.folders.iter().find(|f| f.id == folder_id)
+        };
         if !images.iter().all(|image| folder_of(image).is_some()) {
             return Err(images);
         }
@@ -58,7 +61,7 @@ impl LibrarySummary {
             .into_iter()
             .filter_map(|image| {
                 let folder = folder_of(&image)?;
-                Some(PlacedImage::new(image, username, folder))
+                Some(Placed::new(image, username, folder))
             })
             .collect())
     }

@@ -5,6 +5,7 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use chrono::Datelike;
 use serde::Deserialize;
 
 use crate::base::error::AppError;
@@ -17,7 +18,7 @@ use crate::operations::pages;
 use crate::web::extract::{CurrentUser, Form, FormOrJson, Query};
 use crate::web::state::AppState;
 use crate::web::views::{
-    Card, Flash, Layout, PER_PAGE, Pager, page_number, render, see_other, url_encode,
+    Card, Flash, Layout, PER_PAGE, Pager, html, page_number, see_other, url_encode,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -164,11 +165,15 @@ pub(super) fn view_params(folder: Option<&str>, filter: &ImageFilter) -> Vec<Str
 
 /// The image page's URL within a gallery view (so ← and → walk that view).
 pub(super) fn image_link(id: i64, folder: Option<&str>, filter: &ImageFilter) -> String {
-    let params = view_params(folder, filter);
-    if params.is_empty() {
+    image_link_in(id, &view_params(folder, filter).join("&"))
+}
+
+/// The image page's URL within the view `view_query` names (empty: the whole library).
+fn image_link_in(id: i64, view_query: &str) -> String {
+    if view_query.is_empty() {
         format!("/images/{id}")
     } else {
-        format!("/images/{id}?{}", params.join("&"))
+        format!("/images/{id}?{view_query}")
     }
 }
 
@@ -180,68 +185,100 @@ async fn gallery_page(
     status: StatusCode,
     folder_error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let page = page_number(query.page.as_deref());
-    let filter = query.filter();
-    let folder_slug = query.folder.filter(|f| !f.is_empty());
+    let view = GalleryView {
+        layout: Layout::new(session, Some(current)),
+        page: page_number(query.page.as_deref()),
+        filter: query.filter(),
+        folder_slug: query.folder.filter(|f| !f.is_empty()),
+        trash_days: state.settings.trash_days,
+        folder_error,
+    };
     let (user_id, username) = (current.user.id, current.user.username.clone());
-    let pages::GalleryData {
-        summary,
-        listing,
-        folder,
-        favourites,
-        suggested,
-    } = {
-        let (folder_slug, filter) = (folder_slug.clone(), filter.clone());
-        let window = ((page - 1) * PER_PAGE, PER_PAGE);
-        let summaries = state.summaries.clone();
-        state
-            .db
-            .run(move |conn| {
-                pages::gallery(
-                    conn,
-                    &summaries,
-                    (user_id, &username),
-                    folder_slug.as_deref(),
-                    filter,
-                    window,
-                )
-            })
-            .await?
-    };
-    let mut heading = match (&folder, &filter.tag) {
-        (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
-        (Some(folder), None) => folder.name.clone(),
-        (None, Some(tag)) => format!("#{tag}"),
-        (None, None) if filter.favourites => "Favourites".to_owned(),
-        (None, None) => "All images".to_owned(),
-    };
-    if let Some(search) = &filter.search {
-        heading = format!("“{search}” in {heading}");
-    }
-    let by_date = matches!(filter.sort, GallerySort::Newest | GallerySort::Oldest);
-    let mut month_shown: Option<String> = None;
-    let cards = listing
-        .items
-        .iter()
-        .map(|placed| {
-            let card = Card {
-                favourite: favourites.contains(&placed.image.id),
-                suggested: suggested.get(&placed.image.id).copied().unwrap_or(0),
-                link: image_link(placed.image.id, folder_slug.as_deref(), &filter),
-                ..Card::owned(placed)
-            };
-            let month = month_heading(placed.image.created_at);
-            let heading = (by_date && month_shown.as_deref() != Some(month.as_str())).then(|| {
-                month_shown = Some(month.clone());
-                month
-            });
-            (heading, card)
+    let summaries = state.summaries.clone();
+    // Read and rendered in one blocking hop: the rows, the cards and the HTML are made and
+    // dropped on one thread (handing two dozen rows' strings to another thread to free
+    // cost more than building them).
+    let body = state
+        .db
+        .run(move |conn| {
+            let window = ((view.page - 1) * PER_PAGE, PER_PAGE);
+            let data = pages::gallery(
+                conn,
+                &summaries,
+                (user_id, &username),
+                view.folder_slug.as_deref(),
+                view.filter.clone(),
+                window,
+            )?;
+            view.render(data)
         })
-        .collect();
-    render(
-        status,
-        &GalleryPage {
-            layout: Layout::new(session, Some(current)),
+        .await?;
+    Ok(html(status, body))
+}
+
+/// What a gallery request asks to see, besides the data: the view, the page, and what
+/// the layout and the folder form show.
+struct GalleryView {
+    layout: Layout,
+    page: i64,
+    filter: ImageFilter,
+    folder_slug: Option<String>,
+    trash_days: u32,
+    folder_error: Option<String>,
+}
+
+impl GalleryView {
+    /// The page's HTML.
+    fn render(self, data: pages::GalleryData) -> Result<String, AppError> {
+        let GalleryView {
+            layout,
+            page,
+            filter,
+            folder_slug,
+            trash_days,
+            folder_error,
+        } = self;
+        let pages::GalleryData {
+            summary,
+            listing,
+            folder,
+            favourites,
+            suggested,
+        } = data;
+        let mut heading = match (&folder, &filter.tag) {
+            (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
+            (Some(folder), None) => folder.name.clone(),
+            (None, Some(tag)) => format!("#{tag}"),
+            (None, None) if filter.favourites => "Favourites".to_owned(),
+            (None, None) => "All images".to_owned(),
+        };
+        if let Some(search) = &filter.search {
+            heading = format!("“{search}” in {heading}");
+        }
+        let by_date = matches!(filter.sort, GallerySort::Newest | GallerySort::Oldest);
+        let view_query = view_params(folder_slug.as_deref(), &filter).join("&");
+        let mut month_shown = None;
+        let cards = listing
+            .items
+            .iter()
+            .map(|placed| {
+                let image = &placed.image;
+                let mut card = Card::owned(placed);
+                card.favourite = favourites.contains(&image.id);
+                card.suggested = suggested.get(&image.id).copied().unwrap_or(0);
+                if !view_query.is_empty() {
+                    card.link = image_link_in(image.id, &view_query);
+                }
+                let month = (image.created_at.year(), image.created_at.month0());
+                let heading = (by_date && month_shown != Some(month)).then(|| {
+                    month_shown = Some(month);
+                    month_heading(image.created_at)
+                });
+                (heading, card)
+            })
+            .collect();
+        let page = GalleryPage {
+            layout,
             heading,
             folders: summary
                 .folders
@@ -262,7 +299,7 @@ async fn gallery_page(
             active_folder_deletable: folder.as_ref().is_some_and(|f| !f.is_default()),
             active_folder_count: folder.as_ref().map_or(0, |f| f.image_count),
             trashed: summary.trashed,
-            trash_days: state.settings.trash_days,
+            trash_days,
             active_tag: filter.tag.clone().unwrap_or_default(),
             search: filter.search.clone().unwrap_or_default(),
             sort: filter.sort.as_str(),
@@ -279,8 +316,9 @@ async fn gallery_page(
                 (last, gallery_link(folder_slug.as_deref(), &filter, last))
             }),
             folder_error,
-        },
-    )
+        };
+        Ok(page.render()?)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -460,7 +498,6 @@ async fn delete_folder(
 /// "December 2026": the heading over a month's pictures (by a table, not a format string
 /// parsed for every picture of the page).
 fn month_heading(at: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::Datelike;
     const MONTHS: [&str; 12] = [
         "January",
         "February",

@@ -35,7 +35,7 @@ struct TrashedCard {
     title: String,
     thumb_url: String,
     display_url: String,
-    shape: String,
+    shape: &'static str,
     /// "deleted 3 Dec · 27 days left"
     left: String,
 }

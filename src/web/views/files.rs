@@ -12,7 +12,7 @@ use actix_web::http::header::{
 };
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::version_tag;
+use super::VersionTag;
 use crate::base::error::AppError;
 use crate::db::models::PlacedImage;
 use crate::services::library::Library;
@@ -43,7 +43,7 @@ impl MediaCaching {
         match self {
             MediaCaching::Shared => "no-cache",
             MediaCaching::Private => {
-                let current = version_tag(&placed.image);
+                let current = VersionTag::of(&placed.image).to_string();
                 let versioned = req
                     .query_string()
                     .split('&')

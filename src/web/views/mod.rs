@@ -20,7 +20,7 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::tag_suggestion::TagSuggestion;
 use crate::db::models::user::ANON_USERNAME;
-use crate::db::models::{Image, PlacedImage, User};
+use crate::db::models::{Image, ImageTile, Placed, PlacedImage, User};
 use crate::domain::ImageKind;
 use crate::services::library::stored_ext;
 use crate::storage::Variant;
@@ -175,9 +175,14 @@ impl FieldErrors {
 
 /// Renders a page with `status`.
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
+    Ok(html(status, page.render()?))
+}
+
+/// A page already rendered (off the executor, say), as the response.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type(ContentType::html())
-        .body(page.render()?))
+        .body(body)
 }
 
 /// A form shown again after a refusal ([`AppError::is_form_refusal`]): `page` (carrying
@@ -289,7 +294,7 @@ pub struct Card {
     pub height: i32,
     /// The thumbnail's shape for a justified grid: `ar-13` for 1.3 wide per 1 high
     /// (clamped to 0.5–2.5).
-    pub shape: String,
+    pub shape: &'static str,
     /// The owner starred it (the owner's own gallery only).
     pub favourite: bool,
     /// How many tag suggestions wait for the owner (the owner's own gallery only).
@@ -298,25 +303,26 @@ pub struct Card {
 
 impl Card {
     /// The owner's own view: the thumbnail links to the image page.
-    pub fn owned(placed: &PlacedImage) -> Self {
+    pub fn owned<I: AsRef<ImageTile>>(placed: &Placed<I>) -> Self {
+        let image = placed.image.as_ref();
         Card {
-            id: placed.image.id,
-            title: display_title(&placed.image),
+            id: image.id,
+            title: display_title(image),
             thumb_url: media_url(placed, Variant::Thumb),
-            link: format!("/images/{}", placed.image.id),
+            link: format!("/images/{}", image.id),
             owner: String::new(),
-            video: placed.image.seconds_label(),
+            video: image.seconds_label(),
             full_url: media_url(placed, Variant::Display),
-            width: placed.image.width,
-            height: placed.image.height,
-            shape: shape_class(placed.image.width, placed.image.height),
+            width: image.width,
+            height: image.height,
+            shape: shape_class(image.width, image.height),
             favourite: false,
             suggested: 0,
         }
     }
 
     /// An admin's view: the thumbnail links to the working copy.
-    pub fn for_admin(placed: &PlacedImage) -> Self {
+    pub fn for_admin<I: AsRef<ImageTile>>(placed: &Placed<I>) -> Self {
         Card {
             link: media_url(placed, Variant::Original),
             ..Card::owned(placed)
@@ -324,18 +330,19 @@ impl Card {
     }
 
     /// A public share: only the share link's URLs, and the owner's name.
-    pub fn shared(placed: &PlacedImage, token: &str) -> Self {
+    pub fn shared<I: AsRef<ImageTile>>(placed: &Placed<I>, token: &str) -> Self {
+        let image = placed.image.as_ref();
         Card {
-            id: placed.image.id,
-            title: display_title(&placed.image),
+            id: image.id,
+            title: display_title(image),
             thumb_url: share_file_url(placed, &format!("/s/{token}/thumb")),
             link: format!("/s/{token}"),
             owner: placed.username.clone(),
-            video: placed.image.seconds_label(),
+            video: image.seconds_label(),
             full_url: share_file_url(placed, &format!("/s/{token}/image")),
-            width: placed.image.width,
-            height: placed.image.height,
-            shape: shape_class(placed.image.width, placed.image.height),
+            width: image.width,
+            height: image.height,
+            shape: shape_class(image.width, image.height),
             favourite: false,
             suggested: 0,
         }
@@ -343,7 +350,7 @@ impl Card {
 }
 
 /// The title a page shows: the image's own, or "Image 42".
-pub fn display_title(image: &Image) -> String {
+pub fn display_title(image: &ImageTile) -> String {
     if image.title.is_empty() {
         format!("Image {}", image.id)
     } else {
@@ -372,11 +379,16 @@ pub fn page_number(raw: Option<&str>) -> i64 {
 /// The proxy URL of one variant as pages use it, versioned: `?v=` carries the row's
 /// version, so an edit gives every variant a new URL and browsers show the new pixels at
 /// once (see [`files::MediaCaching`]).
-pub fn media_url(placed: &PlacedImage, variant: Variant) -> String {
+pub fn media_url<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> String {
+    let image = placed.image.as_ref();
+    let (variant, ext) = variant_file(image, variant);
     format!(
-        "{}?v={}",
-        media_path(placed, variant),
-        version_tag(&placed.image)
+        "/media/{}/{}/{}/{}.{ext}?v={}",
+        placed.username,
+        placed.folder_slug,
+        variant.as_str(),
+        image.stem,
+        VersionTag::of(image),
     )
 }
 
@@ -391,15 +403,20 @@ pub fn alt_text(image: &Image) -> String {
 }
 
 /// The class naming a picture's shape in a justified grid (see [`Card::shape`]).
-pub fn shape_class(width: i32, height: i32) -> String {
+pub fn shape_class(width: i32, height: i32) -> &'static str {
+    const SHAPES: [&str; 21] = [
+        "ar-5", "ar-6", "ar-7", "ar-8", "ar-9", "ar-10", "ar-11", "ar-12", "ar-13", "ar-14",
+        "ar-15", "ar-16", "ar-17", "ar-18", "ar-19", "ar-20", "ar-21", "ar-22", "ar-23", "ar-24",
+        "ar-25",
+    ];
     let tenths = (f64::from(width.max(1)) * 10.0 / f64::from(height.max(1))).round() as i64;
-    format!("ar-{}", tenths.clamp(5, 25))
+    SHAPES[(tenths.clamp(5, 25) - 5) as usize]
 }
 
 /// A picture's `srcset` from its thumbnail's and display copy's URLs, with their widths,
 /// so a browser takes the smallest that is sharp on its screen. The working copy is never
 /// in it (Download and zoom fetch that).
-pub fn srcset(image: &Image, thumb_url: &str, display_url: &str) -> String {
+pub fn srcset(image: &ImageTile, thumb_url: &str, display_url: &str) -> String {
     let longest = image.width.max(image.height).max(1);
     let width_within = |side: u32| {
         let side = i64::from(side).min(i64::from(longest));
@@ -423,7 +440,7 @@ pub fn picture_srcset(placed: &PlacedImage) -> String {
 
 /// The `sizes` of a picture shown as large as fits the window (width, and 85 % of its
 /// height at the picture's own aspect), so the browser's pick from [`srcset`] is exact.
-pub fn fitted_sizes(image: &Image) -> String {
+pub fn fitted_sizes(image: &ImageTile) -> String {
     let aspect = f64::from(image.width.max(1)) / f64::from(image.height.max(1));
     format!("min(100vw, {:.0}vh)", aspect * 85.0)
 }
@@ -431,39 +448,59 @@ pub fn fitted_sizes(image: &Image) -> String {
 /// The proxy path of one variant, as the JSON API gives it (revalidated on every use, so
 /// scripts always fetch the current file). A picture without its display copy yet is
 /// shown by its working copy.
-pub fn media_path(placed: &PlacedImage, variant: Variant) -> String {
-    let (variant, ext) = match stored_ext(&placed.image, variant) {
-        Some(ext) => (variant, ext),
-        None => (Variant::Original, placed.image.original_ext.as_str()),
-    };
+pub fn media_path<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> String {
+    let image = placed.image.as_ref();
+    let (variant, ext) = variant_file(image, variant);
     format!(
         "/media/{}/{}/{}/{}.{ext}",
         placed.username,
         placed.folder_slug,
         variant.as_str(),
-        placed.image.stem,
+        image.stem,
     )
+}
+
+/// The variant that shows `variant` and its file's extension: the working copy stands in
+/// for a display copy not made yet.
+fn variant_file(image: &ImageTile, variant: Variant) -> (Variant, &str) {
+    match stored_ext(image, variant) {
+        Some(ext) => (variant, ext),
+        None => (Variant::Original, image.original_ext.as_str()),
+    }
 }
 
 /// A share link's file URL (`/s/{token}/image` or `/s/{token}/thumb`), versioned like
 /// [`media_url`].
-pub fn share_file_url(placed: &PlacedImage, path: &str) -> String {
-    format!("{path}?v={}", version_tag(&placed.image))
+pub fn share_file_url<I: AsRef<ImageTile>>(placed: &Placed<I>, path: &str) -> String {
+    format!("{path}?v={}", VersionTag::of(placed.image.as_ref()))
 }
 
 /// The row's version as a short URL token: its last change in microseconds, base 36.
-pub fn version_tag(image: &Image) -> String {
-    let mut micros = image.updated_at.timestamp_micros().unsigned_abs();
-    let mut digits = Vec::new();
-    loop {
-        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(micros % 36) as usize]);
-        micros /= 36;
-        if micros == 0 {
-            break;
-        }
+pub struct VersionTag(u64);
+
+impl VersionTag {
+    pub fn of(image: &ImageTile) -> Self {
+        VersionTag(image.updated_at.timestamp_micros().unsigned_abs())
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+}
+
+impl std::fmt::Display for VersionTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        // u64::MAX has 13 digits in base 36.
+        let mut buffer = [0u8; 13];
+        let mut start = buffer.len();
+        let mut rest = self.0;
+        loop {
+            start -= 1;
+            buffer[start] = DIGITS[(rest % 36) as usize];
+            rest /= 36;
+            if rest == 0 {
+                break;
+            }
+        }
+        f.write_str(std::str::from_utf8(&buffer[start..]).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 /// One image as every JSON answer shows it: the listing (`GET /api/images`), uploads, and
