@@ -156,14 +156,19 @@ pub struct ImagePageData {
     pub tagging_job: Option<i64>,
     /// The pictures before and after it in the gallery view it was opened from.
     pub neighbours: (Option<i64>, Option<i64>),
+    /// What the owner may spend from where they ask (to say what its buttons cost), when
+    /// asked for.
+    pub spending: Option<Usage>,
 }
 
 /// The image page's data; `view` is the owner's gallery view it was opened from (a folder
-/// slug and the filter), which ← and → walk.
+/// slug and the filter), which ← and → walk; `spender` the owner and their address, when
+/// the page says what they can afford.
 pub fn image_page(
     conn: &mut PgConnection,
     placed: &PlacedImage,
     view: (Option<&str>, ImageFilter),
+    spender: Option<(&Rules, &User, IpNetwork)>,
 ) -> Result<ImagePageData, AppError> {
     let owner = placed.image.user_id;
     let folders = Folder::list(conn, owner)?;
@@ -188,6 +193,10 @@ pub fn image_page(
         suggestions: tag_suggestion::for_image(conn, placed.image.id)?,
         tagging_job: job::tagging_pending(conn, placed.image.id)?,
         neighbours,
+        spending: match spender {
+            Some((rules, user, ip)) => Some(charge::usage(conn, rules, Some(user), ip, true)?),
+            None => None,
+        },
     })
 }
 

@@ -206,11 +206,23 @@ async fn render_image_page(
 ) -> Result<HttpResponse, AppError> {
     let owner_id = placed.image.user_id;
     let is_owner = owner_id == current.user.id;
-    // What the owner's spending buttons would cost them, or why they cannot pay it.
-    let spending = match ip.filter(|_| is_owner) {
-        Some(ip) => Some(state.usage_of(Some(&current.user), ip).await?),
-        None => None,
+    let looked_at = placed.clone();
+    let filter = view.filter();
+    let folder = view.folder.clone().filter(|slug| !slug.is_empty());
+    let data = {
+        let (filter, folder) = (filter.clone(), folder.clone());
+        let (rules, owner) = (state.rules.clone(), current.user.clone());
+        // What the owner's spending buttons would cost them, or why they cannot pay it.
+        let spender_ip = ip.filter(|_| is_owner).map(|ip| ip.0.into());
+        state
+            .db
+            .run(move |conn| {
+                let spender = spender_ip.map(|ip| (&rules, &owner, ip));
+                pages::image_page(conn, &looked_at, (folder.as_deref(), filter), spender)
+            })
+            .await?
     };
+    let spending = data.spending.as_ref();
     let cannot_pay = |per_clip: bool| -> Option<String> {
         let usage = spending.as_ref()?;
         let credits = usage.credits.unwrap_or(0);
@@ -224,16 +236,6 @@ async fn render_image_page(
         } else {
             (!usage.can_make_an_image()).then(|| usage.next_image_cost())
         }
-    };
-    let looked_at = placed.clone();
-    let filter = view.filter();
-    let folder = view.folder.clone().filter(|slug| !slug.is_empty());
-    let data = {
-        let (filter, folder) = (filter.clone(), folder.clone());
-        state
-            .db
-            .run(move |conn| pages::image_page(conn, &looked_at, (folder.as_deref(), filter)))
-            .await?
     };
     let (prev, next) = data.neighbours;
     let walk = |id: i64| image_link(id, folder.as_deref(), &filter);
