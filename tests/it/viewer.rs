@@ -285,3 +285,40 @@ async fn the_image_page_walks_the_view_it_was_opened_from() {
     .await;
     assert_eq!((prev, next), (Some(ids[3]), Some(ids[1])));
 }
+
+#[tokio::test]
+async fn pictures_made_in_the_same_instant_are_each_walked_once() {
+    let app = spawn_app().await;
+    let client = app.user("twins").await;
+    let mut ids = Vec::new();
+    for title in ["one", "two", "three", "four"] {
+        ids.push(
+            app.upload_ok(&client, png(30, 30), &[("title", title)])
+                .await,
+        );
+    }
+    // The middle two share one timestamp (a batch of generations lands together): the
+    // walk breaks the tie by id, as the gallery orders them.
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.conn();
+        diesel::sql_query(format!(
+            "UPDATE images SET created_at = (SELECT created_at FROM images WHERE id = {}) \
+             WHERE id = {}",
+            ids[1], ids[2]
+        ))
+        .execute(&mut conn)
+        .expect("same instant");
+    }
+    // Newest first: four, three, two, one (three and two by id, higher first).
+    let order = [ids[3], ids[2], ids[1], ids[0]];
+    for (at, id) in order.iter().enumerate() {
+        let (prev, next, _) = walk(&app, &client, &format!("/images/{id}")).await;
+        assert_eq!(
+            prev,
+            at.checked_sub(1).map(|before| order[before]),
+            "‹ of {id}"
+        );
+        assert_eq!(next, order.get(at + 1).copied(), "› of {id}");
+    }
+}

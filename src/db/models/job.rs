@@ -288,13 +288,19 @@ pub fn recover_expired(conn: &mut PgConnection) -> QueryResult<Vec<Job>> {
 /// a generic plan can prove the partial index applies): a lookup among the unfinished
 /// tagging jobs, whatever the queue's history.
 pub fn tagging_pending(conn: &mut PgConnection, image_id: i64) -> QueryResult<Option<i64>> {
+    // Static (so prepared once per connection): the image's id compared as the text the
+    // job's parameters hold.
     generation_jobs::table
+        .filter(generation_jobs::kind.eq(JobKind::Tag))
         .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "kind = 'tag' AND status IN ('queued', 'running') \
-                 AND (params ->> 'image_id')::bigint = ",
-            )
-            .bind::<diesel::sql_types::BigInt, _>(image_id),
+            generation_jobs::status
+                .eq(JobStatus::Queued)
+                .or(generation_jobs::status.eq(JobStatus::Running)),
+        )
+        .filter(
+            generation_jobs::params
+                .retrieve_as_text("image_id")
+                .eq(image_id.to_string()),
         )
         .select(generation_jobs::id)
         .order(generation_jobs::id.desc())
@@ -305,7 +311,11 @@ pub fn tagging_pending(conn: &mut PgConnection, image_id: i64) -> QueryResult<Op
 /// How many jobs are queued and running, cluster-wide (for `/metrics`).
 pub fn queue_depth(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
     generation_jobs::table
-        .filter(generation_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
+        .filter(
+            generation_jobs::status
+                .eq(JobStatus::Queued)
+                .or(generation_jobs::status.eq(JobStatus::Running)),
+        )
         .group_by(generation_jobs::status)
         .select((
             diesel::dsl::sql::<diesel::sql_types::Text>("status::text"),

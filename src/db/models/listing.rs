@@ -323,6 +323,9 @@ impl Image {
                     .optional()
             };
         }
+        if filter.is_everyday_view() {
+            return Self::everyday_neighbours(conn, user_id, current);
+        }
         use diesel::sql_types::{BigInt as Big, Timestamptz as Time};
         let created = current.created_at;
         let title = current.title.clone();
@@ -345,6 +348,38 @@ impl Image {
                 step!(images::bytes, "bytes", Big, bytes, below)?,
             ),
         })
+    }
+
+    /// [`Image::neighbours`] in the whole library, newest first (the view an image is
+    /// opened from nearly every time), as static statements: prepared once per connection,
+    /// where the general form is parsed and planned on every view. `created_at <=` bounds
+    /// the index scan; the `or` breaks ties by id.
+    fn everyday_neighbours(
+        conn: &mut PgConnection,
+        user_id: i64,
+        current: &Image,
+    ) -> QueryResult<(Option<i64>, Option<i64>)> {
+        let (created, id) = (current.created_at, current.id);
+        let live = images::user_id
+            .eq(user_id)
+            .and(images::trashed_at.is_null());
+        let newer = images::table
+            .filter(live)
+            .filter(images::created_at.ge(created))
+            .filter(images::created_at.gt(created).or(images::id.gt(id)))
+            .order((images::created_at.asc(), images::id.asc()))
+            .select(images::id)
+            .first::<i64>(conn)
+            .optional()?;
+        let older = images::table
+            .filter(live)
+            .filter(images::created_at.le(created))
+            .filter(images::created_at.lt(created).or(images::id.lt(id)))
+            .order((images::created_at.desc(), images::id.desc()))
+            .select(images::id)
+            .first::<i64>(conn)
+            .optional()?;
+        Ok((newer, older))
     }
 
     /// How many of the user's images match `filter`.

@@ -134,37 +134,44 @@ pub(super) async fn gallery(
     };
     let grouping = query.grouping();
     let sort = IpSort::parse(&query.sort);
-    let (groups, total, placed_by_network) = state
-        .db
-        .run(move |conn| {
-            let groups = ip_activity::groups(
-                conn,
-                grouping,
-                &filter,
-                sort,
-                (page - 1) * GROUPS_PER_PAGE,
-                GROUPS_PER_PAGE,
-            )?;
-            let total = ip_activity::group_count(conn, grouping, &filter)?;
-            let networks: Vec<IpNetwork> = groups.iter().map(|group| group.network).collect();
-            let recent = ip_activity::recent_image_ids(conn, grouping, &networks, STRIP)?;
-            let ids: Vec<i64> = recent.iter().map(|(_, id)| *id).collect();
-            let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
-                .into_iter()
-                .map(|placed| (placed.image.id, placed))
-                .collect();
-            let mut by_network: HashMap<IpNetwork, Vec<Card>> = HashMap::new();
-            for (network, id) in recent {
-                if let Some(placed) = placed.get(&id) {
-                    by_network
-                        .entry(network)
-                        .or_default()
-                        .push(Card::for_admin(placed));
-                }
+    // The page and the count are independent reads: on two connections at once, a
+    // window's page (its days summed per group) and its count (its groups hashed) take
+    // the longer of the two, not their sum.
+    let counting = {
+        let filter = filter.clone();
+        state
+            .db
+            .run(move |conn| ip_activity::group_count(conn, grouping, &filter))
+    };
+    let listing = state.db.run(move |conn| {
+        let groups = ip_activity::groups(
+            conn,
+            grouping,
+            &filter,
+            sort,
+            (page - 1) * GROUPS_PER_PAGE,
+            GROUPS_PER_PAGE,
+        )?;
+        let networks: Vec<IpNetwork> = groups.iter().map(|group| group.network).collect();
+        let recent = ip_activity::recent_image_ids(conn, grouping, &networks, STRIP)?;
+        let ids: Vec<i64> = recent.iter().map(|(_, id)| *id).collect();
+        let placed: HashMap<i64, PlacedImage> = Image::placed_by_ids(conn, &ids)?
+            .into_iter()
+            .map(|placed| (placed.image.id, placed))
+            .collect();
+        let mut by_network: HashMap<IpNetwork, Vec<Card>> = HashMap::new();
+        for (network, id) in recent {
+            if let Some(placed) = placed.get(&id) {
+                by_network
+                    .entry(network)
+                    .or_default()
+                    .push(Card::for_admin(placed));
             }
-            Ok::<_, AppError>((groups, total, by_network))
-        })
-        .await?;
+        }
+        Ok::<_, AppError>((groups, by_network))
+    });
+    let ((groups, placed_by_network), total) =
+        futures_util::future::try_join(listing, counting).await?;
     let mut placed_by_network = placed_by_network;
     let rows = groups
         .into_iter()
