@@ -221,6 +221,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    library_tags (user_id, tag) {
+        user_id -> Int8,
+        tag -> Text,
+        images -> Int8,
+    }
+}
+
+diesel::table! {
     library_versions (user_id) {
         user_id -> Int8,
         version -> Int8,
@@ -376,6 +384,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ip_activity_days,
     ip_activity_totals,
     ip_blocks,
+    library_tags,
     library_versions,
     limit_overrides,
     login_failures,

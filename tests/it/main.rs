@@ -23,6 +23,7 @@ mod hostile_input;
 mod ip_rollups;
 mod layers;
 mod library;
+mod library_tags;
 mod mail;
 mod media_security;
 mod migrations;

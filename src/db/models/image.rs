@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
 use super::Folder;
-use crate::db::schema::{folders, images, users};
+use crate::db::schema::{folders, images, library_tags, users};
 use crate::domain::ImageKind;
 
 /// What a tile in a grid shows of an image and what names its files: id, owner, folder,
@@ -232,11 +232,6 @@ fn unexpired_share() -> UnexpiredShare {
         .or(images::share_expires_at.gt(diesel::dsl::now))
 }
 
-diesel::define_sql_function! {
-    /// Each element of an array as a row.
-    fn unnest(array: diesel::sql_types::Array<diesel::sql_types::Text>) -> diesel::sql_types::Text;
-}
-
 impl<I> Placed<I> {
     /// `image`, which `username` keeps in `folder`.
     pub fn new(image: I, username: &str, folder: &Folder) -> Self {
@@ -400,17 +395,15 @@ impl Image {
         Ok(Page { items, total })
     }
 
-    /// The user's distinct tags in order (the first 200), for the gallery's filter.
+    /// The user's distinct tags in order (the first 200), for the gallery's filter: from
+    /// the per-account counts the triggers keep (`library_tags`), not every picture.
     pub fn tags_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<String>> {
-        let mut tags: Vec<String> = images::table
-            .filter(images::user_id.eq(user_id))
-            .filter(images::trashed_at.is_null())
-            .select(unnest(images::tags))
-            .distinct()
-            .load(conn)?;
-        tags.sort_unstable();
-        tags.truncate(200);
-        Ok(tags)
+        library_tags::table
+            .filter(library_tags::user_id.eq(user_id))
+            .order(library_tags::tag)
+            .select(library_tags::tag)
+            .limit(200)
+            .load(conn)
     }
 
     /// (image count, bytes on disk) for the user, from the folders' counts.
