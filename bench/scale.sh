@@ -216,8 +216,13 @@ big /gallery?q=lighthouse+storm
 big /gallery?sort=largest
 big /gallery?sort=title
 big /gallery?tag=tag7
+big /gallery?folder=trip-2
+big /gallery?folder=trip-2&sort=largest
+big /gallery?favourites=1
 big /gallery?sort=oldest&page=5000
 big /images/150000?q=fox
+big /images/150000
+big /dashboard
 small /explore?page=500
 root /admin
 root /admin/ips
