@@ -175,11 +175,14 @@ ALTER TABLE generation_jobs ENABLE TRIGGER USER;
 ALTER TABLE folders ENABLE TRIGGER USER;
 ALTER TABLE users ENABLE TRIGGER USER;
 
--- What the triggers keep: folder counts, library versions, the IP rollups.
+-- What the triggers keep: folder counts, tag counts, library versions, the IP rollups.
 UPDATE folders SET image_count = c.images, disk_bytes = c.bytes
 FROM (SELECT folder_id, count(*) FILTER (WHERE trashed_at IS NULL) AS images,
              sum(disk_bytes) AS bytes FROM images GROUP BY folder_id) c
 WHERE c.folder_id = folders.id;
+INSERT INTO library_tags (user_id, tag, images)
+SELECT user_id, tag, count(*) FROM images CROSS JOIN LATERAL unnest(tags) AS tag
+WHERE trashed_at IS NULL GROUP BY user_id, tag;
 INSERT INTO library_versions (user_id, version) SELECT id, 1 FROM users
 ON CONFLICT (user_id) DO UPDATE SET version = library_versions.version + 1;
 TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_accounts;
