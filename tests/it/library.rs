@@ -526,3 +526,31 @@ async fn the_gallery_pages_through_many_images() {
     assert!(second.contains(r#"aria-current="page">2<"#) && second.contains(r#"rel="prev""#));
     assert!(!second.contains(r#"rel="next""#));
 }
+
+#[tokio::test]
+async fn a_message_waiting_for_a_gallery_that_fails_shows_on_the_next_page() {
+    let app = spawn_app().await;
+    let client = app.user("messenger").await;
+    let response = app
+        .post_form(&client, "/folders", &[("name", "Trips")])
+        .await;
+    assert_eq!(response.status(), 303);
+    // The message waits; a folder that is not there is a 404 and does not use it up.
+    let missing = app.get(&client, "/gallery?folder=nowhere").await;
+    assert_eq!(missing.status(), 404);
+    let page = app
+        .get(&client, "/gallery?folder=trips")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Folder “Trips” created."), "{page}");
+    // Shown once.
+    let again = app
+        .get(&client, "/gallery?folder=trips")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!again.contains("Folder “Trips” created."));
+}

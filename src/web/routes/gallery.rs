@@ -195,9 +195,10 @@ async fn gallery_page(
     };
     let (user_id, username) = (current.user.id, current.user.username.clone());
     let summaries = state.summaries.clone();
-    // Read and rendered in one blocking hop: the rows, the cards and the HTML are made and
-    // dropped on one thread (handing two dozen rows' strings to another thread to free
-    // cost more than building them).
+    // The layout took the session's flash message; a page that fails gives it back.
+    let flash = view.layout.flash.clone();
+    // Read and rendered in one hop: the rows, the cards and the HTML are made and freed on
+    // one warm database thread, not handed to the HTTP worker.
     let body = state
         .db
         .run(move |conn| {
@@ -212,7 +213,12 @@ async fn gallery_page(
             )?;
             view.render(data)
         })
-        .await?;
+        .await
+        .inspect_err(|_| {
+            if let Some(flash) = flash {
+                flash.keep(session);
+            }
+        })?;
     Ok(html(status, body))
 }
 

@@ -131,6 +131,11 @@ impl Flash {
         Self::set(session, "info", message.into());
     }
 
+    /// Puts back a message taken for a page that then failed, for the next page shown.
+    pub fn keep(self, session: &Session) {
+        Self::set(session, &self.kind, self.message);
+    }
+
     fn set(session: &Session, kind: &str, message: String) {
         let flash = Flash {
             kind: kind.to_owned(),
