@@ -26,26 +26,6 @@ pub fn admin_settings(s: &mut HashMap<String, String>) {
     s.insert("admin_password".into(), PASSWORD.into());
 }
 
-/// Uploads a small picture as `client` from wherever they are; its id.
-pub async fn upload_as(client: &Visitor) -> i64 {
-    let part = reqwest::multipart::Part::bytes(crate::support::fixtures::png(40, 30))
-        .file_name("photo.png")
-        .mime_str("image/png")
-        .expect("mime");
-    let response = client
-        .request_to(reqwest::Method::POST, "/api/upload")
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 201);
-    let json: serde_json::Value = response.json().await.expect("json");
-    json["id"]
-        .as_i64()
-        .or(json["image"]["id"].as_i64())
-        .expect("id")
-}
-
 async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
     let response = app.get(client, path).await;
     assert_eq!(response.status(), 200, "GET {path}");
@@ -157,7 +137,7 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
     bob.from("2001:db8:1:2::7")
         .generated("a heron over water")
         .await;
-    upload_as(&bob.from("198.51.100.9")).await;
+    bob.from("198.51.100.9").api_upload(&[]).await;
 
     let gallery = page(&app, &admin, "/admin/ips").await;
     for text in [
@@ -468,7 +448,7 @@ async fn deleting_everything_from_a_network_removes_its_files_and_rows_and_nothi
     let dave = app.user("dave").await;
     carol.from("203.0.113.20").generated("carol's spam").await;
     carol.from("203.0.113.21").generated("more spam").await;
-    upload_as(&carol.from("203.0.113.22")).await;
+    carol.from("203.0.113.22").api_upload(&[]).await;
     let kept = dave.from("198.51.100.20").generated("dave's garden").await;
     let carol_home = carol.from("198.51.100.21").generated("carol at home").await;
     assert_eq!(app.count_images(), 5);

@@ -5,24 +5,10 @@
 
 use diesel::QueryableByName;
 use diesel::RunQueryDsl;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 
-use crate::admin::{app_with_admin, upload_as};
+use crate::admin::app_with_admin;
 use crate::support::helpers::{PASSWORD, TestApp, spawn_second_instance};
-
-#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
-}
-
-fn lines(app: &TestApp, sql: &str) -> Vec<String> {
-    let mut rows: Vec<Line> = diesel::sql_query(sql)
-        .load(&mut app.conn())
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
-    rows.sort();
-    rows.into_iter().map(|row| row.line).collect()
-}
 
 /// Every job but tag suggestions and every upload, with an address, as the rollups count
 /// them: each under its address and its /24 or /64, with the account that made it (none
@@ -43,36 +29,29 @@ const COUNTED: &str = "
 
 /// (totals, days, accounts) from a real count and from the rollups.
 fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
-    let real_totals = lines(
-        app,
+    let real_totals = app.lines(
         &format!(
             "{COUNTED} SELECT net || ' ' || sum(g) || ' ' || sum(u) || ' ' || sum(a) || ' ' || count(DISTINCT user_id) AS line FROM grouped GROUP BY net"
         ),
     );
-    let rolled_totals = lines(
-        app,
+    let rolled_totals = app.lines(
         "SELECT net || ' ' || generations || ' ' || uploads || ' ' || anonymous || ' ' || accounts AS line FROM ip_activity_totals",
     );
-    let real_days = lines(
-        app,
+    let real_days = app.lines(
         &format!(
             "{COUNTED} SELECT net || ' ' || (at AT TIME ZONE 'UTC')::date || ' ' || sum(g) || ' ' || sum(u) AS line FROM grouped GROUP BY net, (at AT TIME ZONE 'UTC')::date"
         ),
     );
-    let rolled_days = lines(
-        app,
+    let rolled_days = app.lines(
         "SELECT net || ' ' || day || ' ' || generations || ' ' || uploads AS line FROM ip_activity_days",
     );
-    let real_accounts = lines(
-        app,
+    let real_accounts = app.lines(
         &format!(
             "{COUNTED} SELECT net || ' ' || user_id || ' ' || count(*) AS line FROM grouped WHERE user_id IS NOT NULL GROUP BY net, user_id"
         ),
     );
-    let rolled_accounts = lines(
-        app,
-        "SELECT net || ' ' || user_id || ' ' || uses AS line FROM ip_activity_accounts",
-    );
+    let rolled_accounts =
+        app.lines("SELECT net || ' ' || user_id || ' ' || uses AS line FROM ip_activity_accounts");
     [
         (real_totals, rolled_totals),
         (real_days, rolled_days),
@@ -110,9 +89,9 @@ async fn the_rollups_agree_with_a_real_count_after_every_kind_of_change() {
     let alice = app.user_from("alice", "203.0.113.5").await;
     alice.generated("a harbour").await;
     alice.on(&second).generated("a lighthouse").await;
-    let alice_upload = upload_as(&alice.on(&second)).await;
+    let alice_upload = alice.on(&second).api_upload(&[]).await;
     let bob = app.user_from("bob", "2001:db8::7").await;
-    upload_as(&bob).await;
+    bob.api_upload(&[]).await;
     bob.from("198.51.100.20").generated("a fox").await;
     let visitor = app.visitor_from("203.0.113.9");
     visitor.generated("an anonymous painting").await;
@@ -191,11 +170,9 @@ async fn accounts_seen_at_once_on_two_instances_are_counted_once() {
         [alice.on(instance), bob.on(instance)]
     });
     let uploaders: Vec<_> = uploads.collect();
-    futures_util::future::join_all(uploaders.iter().map(upload_as)).await;
+    futures_util::future::join_all(uploaders.iter().map(|uploader| uploader.api_upload(&[]))).await;
     agree(&app, "uploads at once");
-    let accounts: Vec<String> = lines(
-        &app,
-        "SELECT net || ' ' || accounts AS line FROM ip_activity_totals WHERE level = 1",
-    );
+    let accounts: Vec<String> =
+        app.lines("SELECT net || ' ' || accounts AS line FROM ip_activity_totals WHERE level = 1");
     assert_eq!(accounts, ["203.0.113.0/24 2"]);
 }

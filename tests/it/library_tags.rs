@@ -4,40 +4,18 @@
 //! removal for good and a deleted account; and the gallery's tag list and a tag filter's
 //! total read them.
 
-use diesel::QueryableByName;
-use diesel::RunQueryDsl;
-use diesel::sql_types::Text;
-
 use crate::support::fixtures::png;
 use crate::support::helpers::{PASSWORD, TestApp, spawn_app, spawn_second_instance};
-
-#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    line: String,
-}
-
-fn lines(app: &TestApp, sql: &str) -> Vec<String> {
-    let mut rows: Vec<Line> = diesel::sql_query(sql)
-        .load(&mut app.conn())
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
-    rows.sort();
-    rows.into_iter().map(|row| row.line).collect()
-}
 
 /// (real, kept): "user tag count" for every tag of a live picture.
 fn both(app: &TestApp) -> (Vec<String>, Vec<String>) {
     (
-        lines(
-            app,
+        app.lines(
             "SELECT user_id || ' ' || tag || ' ' || count(*) AS line
              FROM images CROSS JOIN LATERAL unnest(tags) AS tag
              WHERE trashed_at IS NULL GROUP BY user_id, tag",
         ),
-        lines(
-            app,
-            "SELECT user_id || ' ' || tag || ' ' || images AS line FROM library_tags",
-        ),
+        app.lines("SELECT user_id || ' ' || tag || ' ' || images AS line FROM library_tags"),
     )
 }
 
@@ -149,27 +127,14 @@ async fn uploads_with_the_same_tags_at_once_on_two_instances_are_each_counted() 
     let app = spawn_app().await;
     let second = spawn_second_instance(&app).await;
     let owner = app.user("busy").await;
-    let upload = |instance: &str| {
-        let client = owner.on(instance);
-        async move {
-            let part = reqwest::multipart::Part::bytes(png(16, 16))
-                .file_name("photo.png")
-                .mime_str("image/png")
-                .expect("mime");
-            let form = reqwest::multipart::Form::new()
-                .part("file", part)
-                .text("tags", "same, other");
-            let response = client
-                .request_to(reqwest::Method::POST, "/api/upload")
-                .multipart(form)
-                .send()
-                .await
-                .expect("POST");
-            assert_eq!(response.status(), 201);
-        }
-    };
     let instances = [app.address.clone(), second];
-    futures_util::future::join_all((0..12).map(|n| upload(&instances[n % 2]))).await;
+    let uploaders: Vec<_> = (0..12).map(|n| owner.on(&instances[n % 2])).collect();
+    futures_util::future::join_all(
+        uploaders
+            .iter()
+            .map(|uploader| uploader.api_upload(&[("tags", "same, other")])),
+    )
+    .await;
     agree(&app, "uploads at once");
     let (real, _) = both(&app);
     assert!(

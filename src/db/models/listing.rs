@@ -7,7 +7,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::image::{ImageTile, Page, Placed, PlacedImage};
+use super::image::{ImageTile, Page, Placed, PlacedImage, PlacedTile};
 use super::{Folder, Image};
 use crate::db::schema::{favourites, folders, images, library_tags, library_versions, users};
 
@@ -174,18 +174,14 @@ impl Image {
         Ok(Page { items, total })
     }
 
-    /// Images (or tiles) of one owner placed in their folders, in their order: one
-    /// statement for the distinct folders (and the owner's name), not a join per row. An
-    /// image whose folder went away since it was read is left out, as a listing read a
-    /// moment later would.
-    pub fn place_owned<I: AsRef<ImageTile>>(
+    /// Tiles of one owner placed in their folders, in their order: one statement for the
+    /// distinct folders (and the owner's name), not a join per row. A tile whose folder
+    /// went away since it was read is left out, as a listing read a moment later would.
+    pub fn place_owned(
         conn: &mut PgConnection,
-        images: Vec<I>,
-    ) -> QueryResult<Vec<Placed<I>>> {
-        let mut folder_ids: Vec<i64> = images
-            .iter()
-            .map(|image| image.as_ref().folder_id)
-            .collect();
+        tiles: Vec<ImageTile>,
+    ) -> QueryResult<Vec<PlacedTile>> {
+        let mut folder_ids: Vec<i64> = tiles.iter().map(|tile| tile.folder_id).collect();
         folder_ids.sort_unstable();
         folder_ids.dedup();
         let folders: Vec<(Folder, String)> = if folder_ids.is_empty() {
@@ -197,12 +193,11 @@ impl Image {
                 .select((Folder::as_select(), users::username))
                 .load(conn)?
         };
-        Ok(images
+        Ok(tiles
             .into_iter()
-            .filter_map(|image| {
-                let folder_id = image.as_ref().folder_id;
-                let (folder, username) = folders.iter().find(|(f, _)| f.id == folder_id)?;
-                Some(Placed::new(image, username, folder))
+            .filter_map(|tile| {
+                let (folder, username) = folders.iter().find(|(f, _)| f.id == tile.folder_id)?;
+                Some(Placed::new(tile, username, folder))
             })
             .collect())
     }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{PgConnection, QueryResult};
 
-use crate::db::models::{Folder, Image, ImageTile, Placed};
+use crate::db::models::{Folder, Image, ImageTile, Placed, PlacedTile};
 
 /// How many accounts' summaries are kept before the cache starts over.
 const MAX_ENTRIES: usize = 50_000;
@@ -45,23 +45,20 @@ impl LibrarySummary {
 
     /// The images of a page read at this summary's version (so in its folders), placed in
     /// them; all of them back if one is in a folder it does not know.
-    pub fn place<I: AsRef<ImageTile>>(
+    pub fn place(
         &self,
         username: &str,
-        images: Vec<I>,
-    ) -> Result<Vec<Placed<I>>, Vec<I>> {
-        let folder_of = |image: &I| {
-            let folder_id = image.as_ref().folder_id;
-            self.folders.iter().find(|f| f.id == folder_id)
-        };
-        if !images.iter().all(|image| folder_of(image).is_some()) {
-            return Err(images);
+        tiles: Vec<ImageTile>,
+    ) -> Result<Vec<PlacedTile>, Vec<ImageTile>> {
+        let folder_of = |tile: &ImageTile| self.folders.iter().find(|f| f.id == tile.folder_id);
+        if !tiles.iter().all(|tile| folder_of(tile).is_some()) {
+            return Err(tiles);
         }
-        Ok(images
+        Ok(tiles
             .into_iter()
-            .filter_map(|image| {
-                let folder = folder_of(&image)?;
-                Some(Placed::new(image, username, folder))
+            .filter_map(|tile| {
+                let folder = folder_of(&tile)?;
+                Some(Placed::new(tile, username, folder))
             })
             .collect())
     }

@@ -385,16 +385,11 @@ pub fn page_number(raw: Option<&str>) -> i64 {
 /// version, so an edit gives every variant a new URL and browsers show the new pixels at
 /// once (see [`files::MediaCaching`]).
 pub fn media_url<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> String {
-    let image = placed.image.as_ref();
-    let (variant, ext) = variant_file(image, variant);
-    format!(
-        "/media/{}/{}/{}/{}.{ext}?v={}",
-        placed.username,
-        placed.folder_slug,
-        variant.as_str(),
-        image.stem,
-        VersionTag::of(image),
-    )
+    use std::fmt::Write;
+    let mut url = media_path(placed, variant);
+    // Writing into a String cannot fail.
+    let _ = write!(url, "?v={}", VersionTag::of(placed.image.as_ref()));
+    url
 }
 
 /// What a picture shows, for its `alt` where its title is already the page's heading: the
@@ -455,7 +450,10 @@ pub fn fitted_sizes(image: &ImageTile) -> String {
 /// shown by its working copy.
 pub fn media_path<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> String {
     let image = placed.image.as_ref();
-    let (variant, ext) = variant_file(image, variant);
+    let (variant, ext) = match stored_ext(image, variant) {
+        Some(ext) => (variant, ext),
+        None => (Variant::Original, image.original_ext.as_str()),
+    };
     format!(
         "/media/{}/{}/{}/{}.{ext}",
         placed.username,
@@ -463,15 +461,6 @@ pub fn media_path<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> 
         variant.as_str(),
         image.stem,
     )
-}
-
-/// The variant that shows `variant` and its file's extension: the working copy stands in
-/// for a display copy not made yet.
-fn variant_file(image: &ImageTile, variant: Variant) -> (Variant, &str) {
-    match stored_ext(image, variant) {
-        Some(ext) => (variant, ext),
-        None => (Variant::Original, image.original_ext.as_str()),
-    }
 }
 
 /// A share link's file URL (`/s/{token}/image` or `/s/{token}/thumb`), versioned like

@@ -309,6 +309,24 @@ impl TestApp {
         PgConnection::establish(&self.db_url).expect("connect test db")
     }
 
+    /// The `line` column of every row `sql` returns, sorted: for comparing what a trigger
+    /// keeps with a real count.
+    pub fn lines(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            line: String,
+        }
+        let mut lines: Vec<String> =
+            diesel::RunQueryDsl::load::<Line>(diesel::sql_query(sql), &mut self.conn())
+                .unwrap_or_else(|err| panic!("{sql}: {err}"))
+                .into_iter()
+                .map(|row| row.line)
+                .collect();
+        lines.sort();
+        lines
+    }
+
     pub async fn get(&self, client: &Client, path: &str) -> Response {
         client.get(self.url(path)).send().await.expect("GET")
     }

@@ -83,6 +83,31 @@ impl Visitor {
     }
 
     /// `GET path`, sent.
+    /// Uploads a small picture through `POST /api/upload` with `fields` (title, tags…);
+    /// its id.
+    pub async fn api_upload(&self, fields: &[(&str, &str)]) -> i64 {
+        let part = reqwest::multipart::Part::bytes(super::fixtures::png(40, 30))
+            .file_name("photo.png")
+            .mime_str("image/png")
+            .expect("mime");
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        let response = self
+            .request_to(Method::POST, "/api/upload")
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 201);
+        let json: serde_json::Value = response.json().await.expect("json");
+        json["id"]
+            .as_i64()
+            .or(json["image"]["id"].as_i64())
+            .expect("id")
+    }
+
     pub async fn fetch(&self, path: &str) -> Response {
         self.request_to(Method::GET, path)
             .send()
