@@ -92,9 +92,12 @@ SET synchronous_commit = off;
 -- Bulk rows skip the per-row triggers; their counters are computed once below, as the
 -- triggers would have left them.
 ALTER TABLE images DISABLE TRIGGER USER;
+ALTER TABLE image_origins DISABLE TRIGGER USER;
 ALTER TABLE generation_jobs DISABLE TRIGGER USER;
 ALTER TABLE folders DISABLE TRIGGER USER;
 ALTER TABLE users DISABLE TRIGGER USER;
+-- Each picture's address goes in with it here and moves to `image_origins` below.
+ALTER TABLE images ADD COLUMN scale_ip inet;
 
 INSERT INTO users (username, email, password_hash, created_at, updated_at)
 SELECT 'user' || n, 'user' || n || '@example.com',
@@ -115,7 +118,7 @@ ON CONFLICT DO NOTHING;
 -- shows what the big one's shows.
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                    client_ip, created_at, updated_at, prompt)
+                    scale_ip, created_at, updated_at, prompt)
 SELECT u.id, f.ids[1 + n % array_length(f.ids, 1)],
        CASE WHEN n % 3 = 0 THEN 'upload' ELSE 'generated' END,
        md5(lib.name || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 1024, 768,
@@ -135,7 +138,7 @@ FROM (VALUES ('big', 300000 * :scale, 100.0 / :scale), ('twin', 100, 100.0))
 -- Everyone else: 900,000 more (18 each), and ten for the small account.
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                    client_ip, created_at, updated_at, prompt)
+                    scale_ip, created_at, updated_at, prompt)
 SELECT f.user_id, f.id, CASE WHEN n % 2 = 0 THEN 'upload' ELSE 'generated' END,
        md5('u' || f.id || '.' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg', 800, 600,
        80000, 200000, 'picture ' || n, ARRAY['tag' || (n % 50)],
@@ -145,7 +148,7 @@ FROM folders f, generate_series(1::bigint, 18) AS n
 WHERE f.user_id IN (SELECT id FROM users WHERE username LIKE 'user%');
 INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                     display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                    client_ip, created_at, updated_at, prompt)
+                    scale_ip, created_at, updated_at, prompt)
 SELECT f.user_id, f.id, 'upload', md5('small' || n), 'jpg', 'jpg', 'jpg', 'jpg', 'image/jpeg',
        800, 600, 80000, 200000, 'small ' || n, ARRAY['tag1'], '192.0.2.10'::inet,
        now() - make_interval(days => n::int), now(), NULL
@@ -170,7 +173,12 @@ SELECT ('198.18.' || (n / 256) % 256 || '.0')::inet, 'generate',
        now() - make_interval(secs => n * 10.0 / :scale)
 FROM generate_series(1::bigint, 3000000 * :scale) AS n;
 
+INSERT INTO image_origins (image_id, user_id, client_ip, upload, created_at)
+SELECT id, user_id, scale_ip, kind = 'upload', created_at FROM images ORDER BY id;
+ALTER TABLE images DROP COLUMN scale_ip;
+
 ALTER TABLE images ENABLE TRIGGER USER;
+ALTER TABLE image_origins ENABLE TRIGGER USER;
 ALTER TABLE generation_jobs ENABLE TRIGGER USER;
 ALTER TABLE folders ENABLE TRIGGER USER;
 ALTER TABLE users ENABLE TRIGGER USER;
@@ -191,7 +199,7 @@ SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), arra
 FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag';
 SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(0),
     array_agg(1), array_agg(0), array_agg(user_id))
-FROM images WHERE client_ip IS NOT NULL AND kind = 'upload';
+FROM image_origins WHERE upload;
 SQL
 psql_do -c "VACUUM ANALYZE"
 echo "built in $(( $(date +%s) - started )) s: $(psql_do -At -c "SELECT (SELECT count(*) FROM users) || ' accounts, ' || (SELECT count(*) FROM images) || ' images, ' || (SELECT count(*) FROM generation_jobs) || ' jobs, ' || (SELECT count(*) FROM usage_events) || ' usage events, ' || (SELECT count(*) FROM ip_activity_totals) || ' IP groups'")"

@@ -120,6 +120,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    image_origins (image_id) {
+        image_id -> Int8,
+        user_id -> Int8,
+        client_ip -> Inet,
+        upload -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     images (id) {
         id -> Int8,
         user_id -> Int8,
@@ -139,7 +149,6 @@ diesel::table! {
         share_nonce -> Nullable<Bytea>,
         share_token_hash -> Nullable<Bytea>,
         shared_at -> Nullable<Timestamptz>,
-        client_ip -> Nullable<Inet>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         prompt -> Nullable<Text>,
@@ -353,6 +362,7 @@ diesel::table! {
 
 diesel::joinable!(folders -> users (user_id));
 diesel::joinable!(generation_jobs -> users (user_id));
+diesel::joinable!(image_origins -> images (image_id));
 diesel::joinable!(images -> generation_jobs (job_id));
 diesel::joinable!(images -> folders (folder_id));
 diesel::joinable!(images -> users (user_id));
@@ -378,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     folders,
     free_image_allowances,
     generation_jobs,
+    image_origins,
     images,
     invites,
     ip_activity_accounts,

@@ -19,9 +19,9 @@ const COUNTED: &str = "
              nullif(user_id, (SELECT id FROM users WHERE username = '_anon')) AS user_id, created_at AS at
       FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag'
       UNION ALL
-      SELECT client_ip, 0, 1, 0, nullif(user_id, (SELECT id FROM users WHERE username = '_anon')),
-             created_at FROM images
-      WHERE client_ip IS NOT NULL AND kind = 'upload'),
+      SELECT o.client_ip, 0, 1, 0, nullif(i.user_id, (SELECT id FROM users WHERE username = '_anon')),
+             i.created_at FROM images i JOIN image_origins o ON o.image_id = i.id
+      WHERE i.kind = 'upload'),
     grouped AS (
       SELECT network(set_masklen(ip, CASE WHEN family(ip) = 4 THEN 32 ELSE 128 END)) AS net, * FROM activity
       UNION ALL
@@ -64,6 +64,14 @@ fn agree(app: &TestApp, after: &str) {
     for ((real, rolled), what) in both(app).into_iter().zip(["totals", "days", "accounts"]) {
         assert_eq!(rolled, real, "{what} after {after}");
     }
+    let astray = app.lines(
+        "SELECT o.image_id::text AS line FROM image_origins o JOIN images i ON i.id = o.image_id
+         WHERE (o.user_id, o.created_at, o.upload) IS DISTINCT FROM (i.user_id, i.created_at, i.kind = 'upload')",
+    );
+    assert!(
+        astray.is_empty(),
+        "origins out of step with their pictures after {after}: {astray:?}"
+    );
 }
 
 #[derive(QueryableByName)]
@@ -138,7 +146,7 @@ async fn the_rollups_agree_with_a_real_count_after_every_kind_of_change() {
     agree(&app, "an account deleted");
 
     // Everything ages past the retention; purge-ips erases the addresses.
-    for table in ["images", "generation_jobs"] {
+    for table in ["images", "image_origins", "generation_jobs"] {
         diesel::sql_query(format!(
             "UPDATE {table} SET created_at = created_at - interval '100 days'"
         ))

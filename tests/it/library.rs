@@ -453,10 +453,10 @@ async fn deep_pages_continue_the_first_ones_in_every_sort() {
     diesel::sql_query(format!(
         "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
                              display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                             client_ip, created_at, updated_at, prompt)
+                             created_at, updated_at, prompt)
          SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
                 display_ext, mime, width, height, bytes + n % 7, disk_bytes, 'picture ' || n % 97,
-                tags, client_ip, created_at - make_interval(mins => n % 150), updated_at, prompt
+                tags, created_at - make_interval(mins => n % 150), updated_at, prompt
          FROM images, generate_series(1, 279) AS n WHERE id = {first}"
     ))
     .execute(&mut app.conn())

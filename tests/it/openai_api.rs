@@ -211,10 +211,11 @@ async fn the_official_sdk_generates_downloads_and_is_refused_as_openai_refuses()
     assert_eq!(listing["total"], 3, "{listing}");
     assert_eq!(app.credits_of("sdkuser"), 0);
     let addresses: Vec<Option<ipnetwork::IpNetwork>> = {
-        use atelier::db::schema::images;
-        use diesel::{QueryDsl, RunQueryDsl};
+        use atelier::db::schema::{image_origins, images};
+        use diesel::{NullableExpressionMethods, QueryDsl, RunQueryDsl};
         images::table
-            .select(images::client_ip)
+            .left_join(image_origins::table)
+            .select(image_origins::client_ip.nullable())
             .load(&mut app.conn())
             .expect("addresses")
     };

@@ -54,6 +54,7 @@ fn age_everything(app: &TestApp, days: i64) {
     let mut conn = app.conn();
     for statement in [
         "UPDATE images SET created_at = created_at - make_interval(days => $1)",
+        "UPDATE image_origins SET created_at = created_at - make_interval(days => $1)",
         "UPDATE generation_jobs SET created_at = created_at - make_interval(days => $1)",
         "UPDATE sessions SET created_at = created_at - make_interval(days => $1)",
         "UPDATE usage_events SET at = at - make_interval(days => $1)",
@@ -118,7 +119,7 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
         .map(|(column, _)| column.as_str())
         .collect();
     for column in [
-        "images.client_ip",
+        "image_origins.client_ip",
         "generation_jobs.client_ip",
         "sessions.ip",
         "usage_events.ip_key",
@@ -147,11 +148,16 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
     // Recent addresses are kept.
     user.from("198.51.100.1").generated("a new painting").await;
     purge(&app);
-    let kept: Vec<Option<ipnetwork::IpNetwork>> = atelier::db::schema::images::table
-        .order(atelier::db::schema::images::id.asc())
-        .select(atelier::db::schema::images::client_ip)
-        .load(&mut app.conn())
-        .expect("ips");
+    let kept: Vec<Option<ipnetwork::IpNetwork>> = {
+        use atelier::db::schema::{image_origins, images};
+        use diesel::NullableExpressionMethods;
+        images::table
+            .left_join(image_origins::table)
+            .order(images::id.asc())
+            .select(image_origins::client_ip.nullable())
+            .load(&mut app.conn())
+            .expect("ips")
+    };
     assert_eq!(kept.len(), 3);
     assert_eq!(
         kept[2].map(|ip| ip.ip().to_string()),

@@ -596,10 +596,9 @@ async fn purge_ips_with_zero_retention_erases_every_address_now() {
     let kept = atelier(&app, &["purge-ips"], NO_ENV);
     assert!(kept.status.success(), "{kept:?}");
     let count_ips = |app: &TestApp| -> i64 {
-        use atelier::db::schema::{generation_jobs, images, sessions};
+        use atelier::db::schema::{generation_jobs, image_origins, sessions};
         let mut conn = app.conn();
-        images::table
-            .filter(images::client_ip.is_not_null())
+        image_origins::table
             .count()
             .get_result::<i64>(&mut conn)
             .expect("images")

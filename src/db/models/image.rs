@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
 use super::Folder;
-use crate::db::schema::{folders, images, library_tags, users};
+use crate::db::schema::{folders, image_origins, images, library_tags, users};
 use crate::domain::ImageKind;
 
 /// What a tile in a grid shows of an image and what names its files: id, owner, folder,
@@ -70,7 +70,6 @@ pub struct Image {
     pub share_nonce: Option<Vec<u8>>,
     pub share_token_hash: Option<Vec<u8>>,
     pub shared_at: Option<DateTime<Utc>>,
-    pub client_ip: Option<IpNetwork>,
     pub prompt: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -142,6 +141,8 @@ pub struct NewImage<'a> {
     pub disk_bytes: i64,
     pub title: &'a str,
     pub tags: &'a [String],
+    /// The address it was sent from, kept in `image_origins` beside the row.
+    #[diesel(skip_insertion)]
     pub client_ip: Option<IpNetwork>,
     pub duration_ms: Option<i32>,
     #[diesel(embed)]
@@ -256,11 +257,36 @@ impl From<PlacedRow> for PlacedImage {
 }
 
 impl Image {
+    /// Inserts the row and, when it has one, its origin (the address it was sent from).
     pub fn insert(conn: &mut PgConnection, new: &NewImage<'_>) -> QueryResult<Image> {
-        diesel::insert_into(images::table)
+        let image: Image = diesel::insert_into(images::table)
             .values(new)
             .returning(Image::as_returning())
-            .get_result(conn)
+            .get_result(conn)?;
+        if let Some(client_ip) = new.client_ip {
+            diesel::insert_into(image_origins::table)
+                .values((
+                    image_origins::image_id.eq(image.id),
+                    image_origins::user_id.eq(image.user_id),
+                    image_origins::client_ip.eq(client_ip),
+                    image_origins::upload.eq(image.kind == ImageKind::Upload),
+                    image_origins::created_at.eq(image.created_at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(image)
+    }
+
+    /// The addresses `ids` were sent from (those retention still keeps), by image id.
+    pub fn origins(
+        conn: &mut PgConnection,
+        ids: &[i64],
+    ) -> QueryResult<std::collections::HashMap<i64, IpNetwork>> {
+        image_origins::table
+            .filter(image_origins::image_id.eq_any(ids))
+            .select((image_origins::image_id, image_origins::client_ip))
+            .load::<(i64, IpNetwork)>(conn)
+            .map(|rows| rows.into_iter().collect())
     }
 
     pub fn find_placed(conn: &mut PgConnection, id: i64) -> QueryResult<Option<PlacedImage>> {
@@ -454,6 +480,9 @@ impl Image {
                 images::folder_id.eq(folder_id),
                 images::updated_at.eq(Utc::now()),
             ))
+            .execute(conn)?;
+        diesel::update(image_origins::table.find(id))
+            .set(image_origins::user_id.eq(user_id))
             .execute(conn)?;
         Ok(())
     }

@@ -250,9 +250,8 @@ fn groups_of_account(
            FROM generation_jobs j WHERE j.user_id = (SELECT id FROM account)
              AND j.client_ip IS NOT NULL AND j.kind <> 'tag'
            UNION ALL
-           SELECT i.client_ip, 'upload', FALSE, i.created_at
-           FROM images i WHERE i.user_id = (SELECT id FROM account)
-             AND i.kind = 'upload' AND i.client_ip IS NOT NULL),
+           SELECT o.client_ip, 'upload', FALSE, o.created_at
+           FROM image_origins o WHERE o.user_id = (SELECT id FROM account) AND o.upload),
          filtered AS (
            SELECT a.*,
                   network(set_masklen(a.ip, CASE WHEN family(a.ip) = 4 THEN $1 ELSE $2 END)) AS net
@@ -302,9 +301,9 @@ pub fn recent_image_ids(
     let own_images = match grouping {
         // A /24 or /64: the index on each image's network.
         Grouping::Prefix => {
-            "SELECT id FROM images
-             WHERE atelier_ip_prefix(client_ip) = g.net AND client_ip IS NOT NULL
-             ORDER BY created_at DESC, id DESC LIMIT $2"
+            "SELECT image_id AS id FROM image_origins
+             WHERE atelier_ip_prefix(client_ip) = g.net
+             ORDER BY created_at DESC, image_id DESC LIMIT $2"
         }
         // One address: the address index, as the range of host addresses the group is
         // (a `<<=` against a value from another table is not one the planner can turn
@@ -312,7 +311,7 @@ pub fn recent_image_ids(
         // walking every image by time looking for an address that may have none).
         Grouping::Address => {
             "SELECT id FROM (
-               SELECT id, created_at FROM images
+               SELECT image_id AS id, created_at FROM image_origins
                WHERE client_ip >= set_masklen(network(g.net)::inet, CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
                  AND client_ip <= set_masklen(broadcast(g.net), CASE family(g.net) WHEN 4 THEN 32 ELSE 128 END)
                  AND client_ip <<= g.net
@@ -422,14 +421,15 @@ const CASE_JOBS: &str = "
            OR (j.created_at = $2 AND ('j' < $3 OR ('j' = $3 AND j.id < $4))))
     ORDER BY j.created_at DESC, j.id DESC LIMIT $5";
 const CASE_UPLOADS: &str = "
-    SELECT 'upload' AS kind, i.id, i.user_id, u.username, FALSE AS anonymous, i.title AS prompt,
-           'stored' AS status, i.created_at AS at, i.client_ip::cidr AS ip, ARRAY[i.id] AS image_ids,
-           NULL::jsonb AS charge, NULL::integer AS seconds, 'u' AS source
-    FROM images i JOIN users u ON u.id = i.user_id
-    WHERE i.kind = 'upload' AND i.client_ip <<= $1
-      AND ($2::timestamptz IS NULL OR i.created_at < $2
-           OR (i.created_at = $2 AND ('u' < $3 OR ('u' = $3 AND i.id < $4))))
-    ORDER BY i.created_at DESC, i.id DESC LIMIT $5";
+    SELECT 'upload' AS kind, o.image_id AS id, o.user_id, u.username, FALSE AS anonymous,
+           i.title AS prompt, 'stored' AS status, o.created_at AS at, o.client_ip::cidr AS ip,
+           ARRAY[o.image_id] AS image_ids, NULL::jsonb AS charge, NULL::integer AS seconds,
+           'u' AS source
+    FROM image_origins o JOIN images i ON i.id = o.image_id JOIN users u ON u.id = o.user_id
+    WHERE o.upload AND o.client_ip <<= $1
+      AND ($2::timestamptz IS NULL OR o.created_at < $2
+           OR (o.created_at = $2 AND ('u' < $3 OR ('u' = $3 AND o.image_id < $4))))
+    ORDER BY o.created_at DESC, o.image_id DESC LIMIT $5";
 
 /// Generations and uploads from `network`, newest first: `limit` of them after `after`.
 pub fn case_rows(
@@ -515,10 +515,12 @@ pub struct Footprint {
 
 pub fn footprint(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Footprint> {
     diesel::sql_query(
-        "SELECT (SELECT count(*) FROM images WHERE client_ip <<= $1) AS images,
+        "WITH own AS (SELECT o.user_id, i.disk_bytes FROM image_origins o
+                      JOIN images i ON i.id = o.image_id WHERE o.client_ip <<= $1)
+         SELECT (SELECT count(*) FROM own) AS images,
                 (SELECT count(*) FROM generation_jobs WHERE client_ip <<= $1 AND kind <> 'tag') AS jobs,
-                (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM images WHERE client_ip <<= $1) AS disk_bytes,
-                (SELECT count(DISTINCT user_id) FROM images WHERE client_ip <<= $1) AS accounts",
+                (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM own) AS disk_bytes,
+                (SELECT count(DISTINCT user_id) FROM own) AS accounts",
     )
     .bind::<Cidr, _>(network)
     .get_result(conn)
@@ -526,10 +528,10 @@ pub fn footprint(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Foo
 
 /// The ids of every image from `network`.
 pub fn image_ids_from(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Vec<i64>> {
-    use crate::db::schema::images;
-    images::table
-        .filter(images::client_ip.is_contained_by_or_eq(network))
-        .select(images::id)
+    use crate::db::schema::image_origins;
+    image_origins::table
+        .filter(image_origins::client_ip.is_contained_by_or_eq(network))
+        .select(image_origins::image_id)
         .load(conn)
 }
 
@@ -557,7 +559,7 @@ pub fn addresses_of_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<V
     diesel::sql_query(
         "SELECT ip::cidr AS ip, count(*) AS uses, max(at) AS last_seen FROM (
            SELECT ip, last_seen_at AS at FROM sessions WHERE user_id = $1 AND ip IS NOT NULL
-           UNION ALL SELECT client_ip, created_at FROM images WHERE user_id = $1 AND client_ip IS NOT NULL
+           UNION ALL SELECT client_ip, created_at FROM image_origins WHERE user_id = $1
            UNION ALL SELECT client_ip, created_at FROM generation_jobs WHERE user_id = $1 AND client_ip IS NOT NULL
          ) seen GROUP BY ip ORDER BY max(at) DESC LIMIT 100",
     )

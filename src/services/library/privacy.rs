@@ -57,9 +57,9 @@ struct PurgeStep {
 
 const PURGE_STEPS: [PurgeStep; 7] = [
     PurgeStep {
-        table: "images",
-        set: Some("client_ip = NULL"),
-        old: "created_at < $1 AND client_ip IS NOT NULL",
+        table: "image_origins",
+        set: None,
+        old: "created_at < $1",
         tally: |p| &mut p.images,
     },
     PurgeStep {
@@ -164,6 +164,8 @@ pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, A
         if page.items.is_empty() {
             break;
         }
+        let ids: Vec<i64> = page.items.iter().map(|placed| placed.image.id).collect();
+        let origins = Image::origins(conn, &ids)?;
         for placed in page.items {
             let name = format!(
                 "images/{}/{}.{}",
@@ -187,7 +189,7 @@ pub fn plan_export(conn: &mut PgConnection, user: &User) -> Result<ExportPlan, A
                 "seed": image.seed,
                 "credits_used": image.credits_used,
                 "free": image.free,
-                "client_ip": image.client_ip.map(|ip| ip.ip().to_string()),
+                "client_ip": origins.get(&image.id).map(|ip| ip.ip().to_string()),
                 "shared": image.share_token_hash.is_some(),
                 "in_trash_since": image.trashed_at.map(|at| at.to_rfc3339()),
                 "created": image.created_at.to_rfc3339(),
