@@ -35,6 +35,15 @@ pub struct GalleryData {
     pub favourites: Vec<i64>,
     /// How many tag suggestions wait on each picture of this page that has any.
     pub suggested: std::collections::HashMap<i64, i64>,
+    /// More pictures match than `listing.total`, which a search (or favourites) counts
+    /// only to [`counted_to`] its page.
+    pub more_than_total: bool,
+}
+
+/// How far a narrowed listing is counted for a page starting at `offset`: the next
+/// thousand past the page, so the pager can offer the pages that follow.
+fn counted_to(offset: i64, limit: i64) -> i64 {
+    ((offset + limit) / 1000 + 1) * 1000
 }
 
 pub fn gallery(
@@ -76,8 +85,10 @@ pub fn gallery(
         }
     }
     let narrowed = filter.tag.is_some() || filter.search.is_some() || filter.favourites;
+    let cap = counted_to(offset, limit);
     let total = match (narrowed, &folder) {
-        (true, _) => Image::count_for_user(conn, user_id, &filter)?,
+        // One more than the cap says whether there are more than it.
+        (true, _) => Image::count_for_user_up_to(conn, user_id, &filter, cap + 1)?,
         (false, Some(folder)) => summary
             .folder(&folder.slug)
             .map_or(0, |folder| folder.image_count),
@@ -87,8 +98,9 @@ pub fn gallery(
     Ok(GalleryData {
         listing: Page {
             items: place(conn, &summary, username, page.items)?,
-            total,
+            total: total.min(cap),
         },
+        more_than_total: total > cap,
         summary,
         folder,
         favourites: page.favourites,

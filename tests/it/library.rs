@@ -500,6 +500,70 @@ struct Id {
     id: i64,
 }
 
+/// A search is counted only as far as the pages around the one shown (a thousand past
+/// it): "1000+ images", a pager that leads on without a last page; near the end the count
+/// is exact again. The JSON API keeps the exact total.
+#[tokio::test]
+async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let client = app.user("prolific").await;
+    let first = app
+        .upload_ok(&client, png(8, 8), &[("title", "fox 0")])
+        .await;
+    diesel::sql_query(format!(
+        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                             created_at, updated_at)
+         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
+                display_ext, mime, width, height, bytes, disk_bytes,
+                CASE WHEN n <= 1100 THEN 'fox ' ELSE 'owl ' END || n, tags,
+                created_at - make_interval(secs => n), updated_at
+         FROM images, generate_series(1, 1130) AS n WHERE id = {first}"
+    ))
+    .execute(&mut app.conn())
+    .expect("more rows");
+    let page = |path: String| {
+        let (app, client) = (&app, &client);
+        async move { app.get(client, &path).await.text().await.expect("page") }
+    };
+    let pager_of = |html: &str| {
+        html.split(r#"class="pager""#)
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let foxes = page("/gallery?q=fox".into()).await;
+    assert!(foxes.contains("1000+ images"), "{foxes}");
+    let pager = pager_of(&foxes);
+    assert!(pager.contains("page=2\" rel=\"next\""), "{pager}");
+    assert!(
+        !pager.contains("Page 42\""),
+        "no last page to jump to: {pager}"
+    );
+    assert!(pager.contains(r#"<li class="gap""#), "{pager}");
+
+    // Page 46 of 1,101 foxes: counted to the end, the last page and its number shown.
+    let near_the_end = page("/gallery?q=fox&page=45".into()).await;
+    assert!(near_the_end.contains("1101 images"), "{near_the_end}");
+    let pager = pager_of(&near_the_end);
+    assert!(pager.contains("aria-label=\"Page 46\">46</a>"), "{pager}");
+    let last = page("/gallery?q=fox&page=46".into()).await;
+    assert_eq!(last.matches(r#"<li class="tile "#).count(), 1101 - 45 * 24);
+    assert!(!pager_of(&last).contains(r#"rel="next""#));
+
+    let owls = page("/gallery?q=owl".into()).await;
+    assert!(owls.contains("30 images"), "fewer than the cap: exact");
+    let listing: serde_json::Value = app
+        .get(&client, "/api/images?q=fox")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listing["total"], 1101, "{listing}");
+}
+
 #[tokio::test]
 async fn the_gallery_pages_through_many_images() {
     let app = spawn_app().await;

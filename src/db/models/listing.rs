@@ -67,6 +67,11 @@ impl ImageFilter {
             && self.search.is_none()
             && self.sort == GallerySort::Newest
     }
+
+    /// A tag and nothing else narrows the listing (its count is kept per account).
+    fn is_tag_only(&self) -> bool {
+        self.tag.is_some() && self.folder_id.is_none() && !self.favourites && self.search.is_none()
+    }
 }
 
 /// A search box's text as a PostgreSQL `tsquery`: up to eight words of letters and digits,
@@ -383,6 +388,26 @@ impl Image {
         Ok((newer, older))
     }
 
+    /// How many of the user's images match `filter`, counted no further than `cap`: a
+    /// search of a big library can match tens of thousands of pictures, and the page
+    /// showing a few of them needs only to know the pages around it. Reads at most `cap`
+    /// matches, however many the library holds (a tag alone is read from its count).
+    pub fn count_for_user_up_to(
+        conn: &mut PgConnection,
+        user_id: i64,
+        filter: &ImageFilter,
+        cap: i64,
+    ) -> QueryResult<i64> {
+        if filter.is_tag_only() {
+            return Ok(Self::count_for_user(conn, user_id, filter)?.min(cap));
+        }
+        let matches: Vec<i64> = matching(user_id, filter)
+            .select(images::id)
+            .limit(cap)
+            .load(conn)?;
+        Ok(matches.len() as i64)
+    }
+
     /// How many of the user's images match `filter`. A tag alone is counted by the
     /// per-account tag counts the triggers keep (one row, however many pictures carry it).
     pub fn count_for_user(
@@ -391,17 +416,13 @@ impl Image {
         filter: &ImageFilter,
     ) -> QueryResult<i64> {
         match &filter.tag {
-            Some(tag)
-                if filter.folder_id.is_none() && !filter.favourites && filter.search.is_none() =>
-            {
-                library_tags::table
-                    .filter(library_tags::user_id.eq(user_id))
-                    .filter(library_tags::tag.eq(tag))
-                    .select(library_tags::images)
-                    .first(conn)
-                    .optional()
-                    .map(Option::unwrap_or_default)
-            }
+            Some(tag) if filter.is_tag_only() => library_tags::table
+                .filter(library_tags::user_id.eq(user_id))
+                .filter(library_tags::tag.eq(tag))
+                .select(library_tags::images)
+                .first(conn)
+                .optional()
+                .map(Option::unwrap_or_default),
             _ => matching(user_id, filter).count().get_result(conn),
         }
     }

@@ -68,6 +68,8 @@ struct GalleryPage<'a> {
     /// order is by date ("December 2026").
     cards: Vec<(Option<String>, Card)>,
     total: i64,
+    /// More match than `total` (a search counted only so far): "1000+ images".
+    more_than_total: bool,
     pager: Pager,
     /// Asked for a page past the last: how many there are and a link to the last.
     past_the_end: Option<(i64, String)>,
@@ -250,6 +252,7 @@ impl GalleryView {
             folder,
             favourites,
             suggested,
+            more_than_total,
         } = data;
         let mut heading = match (&folder, &filter.tag) {
             (Some(folder), Some(tag)) => format!("{} · #{tag}", folder.name),
@@ -314,9 +317,16 @@ impl GalleryView {
             here: gallery_link(folder_slug.as_deref(), &filter, page),
             cards,
             total: listing.total,
-            pager: Pager::new(page, listing.total, PER_PAGE, |page| {
-                gallery_link(folder_slug.as_deref(), &filter, page)
-            }),
+            more_than_total,
+            pager: if more_than_total {
+                Pager::at_least(page, listing.total, PER_PAGE, |page| {
+                    gallery_link(folder_slug.as_deref(), &filter, page)
+                })
+            } else {
+                Pager::new(page, listing.total, PER_PAGE, |page| {
+                    gallery_link(folder_slug.as_deref(), &filter, page)
+                })
+            },
             past_the_end: (listing.items.is_empty() && listing.total > 0).then(|| {
                 let last = (listing.total + PER_PAGE - 1) / PER_PAGE;
                 (last, gallery_link(folder_slug.as_deref(), &filter, last))

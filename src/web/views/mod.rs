@@ -103,6 +103,22 @@ impl Pager {
             numbers,
         }
     }
+
+    /// Like [`Pager::new`] for a listing counted only so far: `counted` items and more.
+    /// The pages up to there, and no last page to jump to ("1 … 4 5 6 7 8 …").
+    pub fn at_least(page: i64, counted: i64, per_page: i64, link: impl Fn(i64) -> String) -> Self {
+        let mut pager = Self::new(page, counted, per_page, &link);
+        if let Some(Some((last, _))) = pager.numbers.last()
+            && *last > page + 2
+        {
+            pager.numbers.pop();
+        }
+        if pager.numbers.last().is_some_and(Option::is_some) {
+            pager.numbers.push(None);
+        }
+        pager.next_link = Some(link(page + 1));
+        pager
+    }
 }
 
 /// A moment as pages show it: `2026-12-02 15:04 UTC`.
@@ -678,5 +694,24 @@ mod pager_tests {
         assert_eq!(numbers(40, 40), "1 … 38 39 40");
         assert_eq!(numbers(3, 7), "1 2 3 4 5 … 7");
         assert_eq!(numbers(2, 50_000).len(), "1 2 3 4 … 50000".len());
+    }
+
+    #[test]
+    fn a_listing_counted_only_so_far_has_no_last_page() {
+        let open = |page: i64, counted: i64| {
+            let pager = Pager::at_least(page, counted, 24, |n| format!("?page={n}"));
+            let numbers = pager
+                .numbers
+                .iter()
+                .map(|n| n.as_ref().map_or("…".to_owned(), |(n, _)| n.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (numbers, pager.next_link)
+        };
+        let next = |n: i64| Some(format!("?page={n}"));
+        assert_eq!(open(1, 1000), ("1 2 3 …".to_owned(), next(2)));
+        assert_eq!(open(6, 1000), ("1 … 4 5 6 7 8 …".to_owned(), next(7)));
+        // The page before the count's end still leads on.
+        assert_eq!(open(41, 1000), ("1 … 39 40 41 42 …".to_owned(), next(42)));
     }
 }
