@@ -224,6 +224,7 @@ small /gallery
 big /gallery?q=fox
 big /api/images?q=fox
 big /gallery?q=lighthouse+storm
+big /gallery?q=fox+dawn
 big /gallery?sort=largest
 big /gallery?sort=title
 big /gallery?tag=tag7

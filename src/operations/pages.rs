@@ -10,7 +10,7 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::image::Page;
 use crate::db::models::job::{self, ImageParams};
-use crate::db::models::listing::{self, ImageFilter};
+use crate::db::models::listing::{self, ImageFilter, SearchPath};
 use crate::db::models::stats::{self, Overview, TopAddress};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::db::models::{
@@ -68,8 +68,26 @@ pub fn gallery(
             .ok_or(AppError::NotFound),
         None => Ok(None),
     };
+    let narrowed = filter.tag.is_some() || filter.search.is_some() || filter.favourites;
+    let cap = counted_to(offset, limit);
+    // A narrowed listing is counted first (to the cap and one more, which says whether
+    // there are more): how many match decides how a search reads its page.
+    let count_narrowed = |conn: &mut PgConnection,
+                          summary: &LibrarySummary,
+                          folder: Option<&Folder>,
+                          filter: &mut ImageFilter|
+     -> Result<Option<i64>, AppError> {
+        if !narrowed {
+            return Ok(None);
+        }
+        let matches = Image::count_for_user_up_to(conn, user_id, filter, cap + 1)?;
+        let pictures = folder.map_or(summary.image_count(), |folder| folder.image_count);
+        filter.search_path = SearchPath::for_page(matches, pictures, offset + limit);
+        Ok(Some(matches))
+    };
     let mut folder = folder_of(&summary)?;
     filter.folder_id = folder.as_ref().map(|folder| folder.id);
+    let mut matches = count_narrowed(conn, &summary, folder.as_ref(), &mut filter)?;
     let mut page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
     let current = summaries.current(conn, user_id, page.version)?;
     if current.version != summary.version {
@@ -81,18 +99,14 @@ pub fn gallery(
         folder = now;
         if moved {
             filter.folder_id = folder.as_ref().map(|folder| folder.id);
+            matches = count_narrowed(conn, &summary, folder.as_ref(), &mut filter)?;
             page = Image::page_for_user(conn, user_id, &filter, offset, limit)?;
         }
     }
-    let narrowed = filter.tag.is_some() || filter.search.is_some() || filter.favourites;
-    let cap = counted_to(offset, limit);
-    let total = match (narrowed, &folder) {
-        // One more than the cap says whether there are more than it.
-        (true, _) => Image::count_for_user_up_to(conn, user_id, &filter, cap + 1)?,
-        (false, Some(folder)) => summary
-            .folder(&folder.slug)
-            .map_or(0, |folder| folder.image_count),
-        (false, None) => summary.image_count(),
+    let total = match (matches, &folder) {
+        (Some(matches), _) => matches,
+        (None, Some(folder)) => folder.image_count,
+        (None, None) => summary.image_count(),
     };
     let ids: Vec<i64> = page.items.iter().map(|image| image.id).collect();
     Ok(GalleryData {

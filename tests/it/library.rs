@@ -484,14 +484,22 @@ async fn deep_pages_continue_the_first_ones_in_every_sort() {
                 .text()
                 .await
                 .expect("page");
-            seen.extend(html.split(r#"<li class="tile "#).skip(1).map(|tile| {
-                let link = tile.split(r#"href="/images/"#).nth(1).expect("link");
-                let digits: String = link.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse::<i64>().expect("id")
-            }));
+            seen.extend(tile_ids(&html));
         }
         assert_eq!(seen, expected, "sort={sort}");
     }
+}
+
+/// The ids of a gallery page's tiles, in order.
+fn tile_ids(html: &str) -> Vec<i64> {
+    html.split(r#"<li class="tile "#)
+        .skip(1)
+        .map(|tile| {
+            let link = tile.split(r#"href="/images/"#).nth(1).expect("link");
+            let digits: String = link.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<i64>().expect("id")
+        })
+        .collect()
 }
 
 #[derive(diesel::QueryableByName)]
@@ -536,6 +544,16 @@ async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
 
     let foxes = page("/gallery?q=fox".into()).await;
     assert!(foxes.contains("1000+ images"), "{foxes}");
+    // So many match that the page walks the listing in order, testing each picture.
+    let newest_foxes: Vec<i64> = diesel::sql_query(
+        "SELECT id FROM images WHERE title LIKE 'fox %' ORDER BY created_at DESC, id DESC LIMIT 24",
+    )
+    .load::<Id>(&mut app.conn())
+    .expect("foxes")
+    .into_iter()
+    .map(|row| row.id)
+    .collect();
+    assert_eq!(tile_ids(&foxes), newest_foxes);
     let pager = pager_of(&foxes);
     assert!(pager.contains("page=2\" rel=\"next\""), "{pager}");
     assert!(

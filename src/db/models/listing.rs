@@ -56,7 +56,36 @@ pub struct ImageFilter {
     /// Words every match's title or prompt contains (prefixes count: "mount" finds
     /// "mountains"); see [`search_query`].
     pub search: Option<String>,
+    /// How a search finds its matches; the gallery picks it from how many there are.
+    pub search_path: SearchPath,
     pub sort: GallerySort,
+}
+
+/// How a search finds its matches. PostgreSQL estimates a search over every library at once
+/// and cannot know that a library's words are its owner's: in the 300,000-picture library
+/// where 7,500 pictures are foxes at dawn it expects a few hundred, gathers all 7,500 from
+/// the search index and sorts them (24 ms), where walking the listing's own index in order
+/// and testing each picture finds a page of them within 960 rows (0.5 ms).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum SearchPath {
+    /// Matches gathered from the search index: few of them, wherever they are.
+    #[default]
+    Index,
+    /// The listing walked in its order, each picture tested: matches are common enough
+    /// that a page of them is near.
+    Walk,
+}
+
+impl SearchPath {
+    /// The cheaper way to the first `through` of `matches` pictures among `pictures`:
+    /// a walk reads about `through × pictures / matches` rows, the index `matches`.
+    pub fn for_page(matches: i64, pictures: i64, through: i64) -> Self {
+        if matches.saturating_mul(matches) > through.saturating_mul(pictures) {
+            Self::Walk
+        } else {
+            Self::Index
+        }
+    }
 }
 
 impl ImageFilter {
@@ -137,11 +166,15 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
         );
     }
     if let Some(search) = filter.search.as_deref().and_then(search_query) {
-        query = query.filter(
-            sql::<Bool>("images.search @@ to_tsquery('english'::regconfig, ")
-                .bind::<Text, _>(search)
-                .sql(")"),
-        );
+        // `IS TRUE` is the same test in a form no index answers, so the planner walks.
+        let (open, close) = match filter.search_path {
+            SearchPath::Index => ("images.search @@ to_tsquery('english'::regconfig, ", ")"),
+            SearchPath::Walk => (
+                "(images.search @@ to_tsquery('english'::regconfig, ",
+                ")) IS TRUE",
+            ),
+        };
+        query = query.filter(sql::<Bool>(open).bind::<Text, _>(search).sql(close));
     }
     query
 }
@@ -480,6 +513,22 @@ pub fn is_favourite(conn: &mut PgConnection, user_id: i64, image_id: i64) -> Que
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_walks_the_listing_when_a_page_of_matches_is_nearer_than_all_of_them() {
+        // A quarter of 300,000 pictures match: 96 rows walked for a page of 24.
+        assert_eq!(SearchPath::for_page(75_000, 300_000, 24), SearchPath::Walk);
+        // 7,500 of them: 960 rows walked against 7,500 gathered.
+        assert_eq!(SearchPath::for_page(7_500, 300_000, 24), SearchPath::Walk);
+        // 50 of them: gathered (a walk would read 144,000 rows).
+        assert_eq!(SearchPath::for_page(50, 300_000, 24), SearchPath::Index);
+        // Deep pages need more of the walk.
+        assert_eq!(
+            SearchPath::for_page(2_000, 300_000, 2_400),
+            SearchPath::Index
+        );
+        assert_eq!(SearchPath::for_page(0, 0, 24), SearchPath::Index);
+    }
 
     #[test]
     fn search_text_becomes_prefix_words_and_nothing_else() {

@@ -112,6 +112,7 @@ impl GalleryQuery {
                 .map(|q| q.trim().chars().take(200).collect::<String>())
                 .filter(|q| search_query(q).is_some()),
             sort: GallerySort::parse(self.sort.as_deref().unwrap_or_default()),
+            ..ImageFilter::default()
         }
     }
 }
