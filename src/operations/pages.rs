@@ -108,7 +108,6 @@ pub fn gallery(
         (None, Some(folder)) => folder.image_count,
         (None, None) => summary.image_count(),
     };
-    let ids: Vec<i64> = page.items.iter().map(|image| image.id).collect();
     Ok(GalleryData {
         listing: Page {
             items: place(conn, &summary, username, page.items)?,
@@ -118,7 +117,7 @@ pub fn gallery(
         summary,
         folder,
         favourites: page.favourites,
-        suggested: tag_suggestion::counts(conn, &ids)?,
+        suggested: page.suggested,
     })
 }
 

@@ -3,13 +3,17 @@
 //! trash are in none of it. Explore's listing
 //! and single-image lookups stay in `image.rs`.
 
+use std::collections::HashMap;
+
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
 use super::image::{ImageTile, Page, Placed, PlacedImage, PlacedTile};
 use super::{Folder, Image};
-use crate::db::schema::{favourites, folders, images, library_tags, library_versions, users};
+use crate::db::schema::{
+    favourites, folders, images, library_tags, library_versions, tag_suggestions, users,
+};
 
 /// How a gallery listing is ordered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -128,11 +132,16 @@ pub struct UserPage {
     pub items: Vec<ImageTile>,
     /// The ids on the page the user starred.
     pub favourites: Vec<i64>,
+    /// How many tag suggestions wait on each picture of the page that has any.
+    pub suggested: HashMap<i64, i64>,
     /// The account's library version the statement saw (`None` on an empty page).
     pub version: Option<i64>,
 }
 
 type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// What a page says of each tile beside the tile: starred, and the tag suggestions waiting.
+type Marks = (bool, Option<i64>);
 
 /// How deep a page may start and still read its rows straight in the listing's order (see
 /// [`Image::page_for_user`]): the first ten pages of 24.
@@ -240,9 +249,9 @@ impl Image {
             .collect())
     }
 
-    /// One page of the user's images as tiles, which of them are favourites, and the account's
-    /// library version as the statement choosing the page saw it (`None` on an empty
-    /// page). The pages nearly every visit reads (up to [`SHALLOW_OFFSET`]) are one
+    /// One page of the user's images as tiles, which of them are favourites and how many tag
+    /// suggestions wait on each, and the account's library version as the statement
+    /// choosing the page saw it (`None` on an empty page). The pages nearly every visit reads (up to [`SHALLOW_OFFSET`]) are one
     /// statement reading rows in the listing's order from the index that starts with the
     /// owner and holds the sort; the everyday view's is static, so prepared once per
     /// connection. Deeper pages pick their ids first, index-only (rows skipped that way
@@ -260,25 +269,30 @@ impl Image {
             .single_value();
         let starred =
             diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
-        let rows: Vec<(ImageTile, Option<i64>, bool)> = if offset >= SHALLOW_OFFSET {
+        let waiting = tag_suggestions::table
+            .filter(tag_suggestions::image_id.eq(images::id))
+            .select(diesel::dsl::count_star())
+            .single_value();
+        let marks = (starred, waiting);
+        let rows: Vec<(ImageTile, Option<i64>, Marks)> = if offset >= SHALLOW_OFFSET {
             let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
                 .offset(offset)
                 .limit(limit)
                 .select((images::id, version))
                 .load(conn)?;
             let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
-            let mut rows: Vec<(ImageTile, bool)> = if ids.is_empty() {
+            let mut rows: Vec<(ImageTile, Marks)> = if ids.is_empty() {
                 Vec::new()
             } else {
                 images::table
                     .filter(images::id.eq_any(&ids))
-                    .select((ImageTile::as_select(), starred))
+                    .select((ImageTile::as_select(), marks))
                     .load(conn)?
             };
             rows.sort_by_key(|(image, _)| ids.iter().position(|id| *id == image.id));
             let version = page_ids.first().and_then(|(_, version)| *version);
             rows.into_iter()
-                .map(|(image, starred)| (image, version, starred))
+                .map(|(image, marks)| (image, version, marks))
                 .collect()
         } else if filter.is_everyday_view() {
             images::table
@@ -287,23 +301,27 @@ impl Image {
                 .order((images::created_at.desc(), images::id.desc()))
                 .offset(offset)
                 .limit(limit)
-                .select((ImageTile::as_select(), version, starred))
+                .select((ImageTile::as_select(), version, marks))
                 .load(conn)?
         } else {
             ordered(user_id, filter)
                 .offset(offset)
                 .limit(limit)
-                .select((ImageTile::as_select(), version, starred))
+                .select((ImageTile::as_select(), version, marks))
                 .load(conn)?
         };
         let mut page = UserPage {
             version: rows.first().and_then(|(_, version, _)| *version),
             items: Vec::with_capacity(rows.len()),
             favourites: Vec::new(),
+            suggested: HashMap::new(),
         };
-        for (image, _, starred) in rows {
+        for (image, _, (starred, waiting)) in rows {
             if starred {
                 page.favourites.push(image.id);
+            }
+            if let Some(waiting @ 1..) = waiting {
+                page.suggested.insert(image.id, waiting);
             }
             page.items.push(image);
         }

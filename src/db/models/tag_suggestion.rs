@@ -61,16 +61,6 @@ pub fn for_images(
     Ok(by_image)
 }
 
-/// How many suggestions wait on each of `image_ids` that has any.
-pub fn counts(conn: &mut PgConnection, image_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = tag_suggestions::table
-        .filter(tag_suggestions::image_id.eq_any(image_ids))
-        .group_by(tag_suggestions::image_id)
-        .select((tag_suggestions::image_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows.into_iter().collect())
-}
-
 /// Replaces the image's suggestions with `found` (tag, confidence) from `source`.
 pub fn replace(
     conn: &mut PgConnection,
