@@ -380,6 +380,28 @@ fn current_balance(conn: &mut PgConnection, user_id: i64) -> QueryResult<i64> {
         .first(conn)
 }
 
+/// The account's balance and the free images used on `key`, in one statement (every
+/// signed-in page that shows what the visitor may still do reads both).
+fn balance_and_free_used(
+    conn: &mut PgConnection,
+    user_id: i64,
+    key: IpNetwork,
+) -> QueryResult<(i64, u32)> {
+    use crate::db::schema::{free_image_allowances, users};
+    let used = free_image_allowances::table
+        .find(key)
+        .select(free_image_allowances::used)
+        .single_value();
+    let (credits, used): (i64, Option<i32>) = users::table
+        .find(user_id)
+        .select((users::credits, used))
+        .first(conn)?;
+    Ok((
+        credits,
+        used.map_or(0, |used| u32::try_from(used).unwrap_or(0)),
+    ))
+}
+
 /// Gives back a failed job's reservation, exactly once per job (see the module comment).
 pub fn refund(
     conn: &mut PgConnection,
@@ -509,10 +531,9 @@ pub fn usage(
         )?),
         false => None,
     };
-    let used = free::used(conn, key)?;
     let (credits, free_images) = match user {
         Some(user) => {
-            let credits = current_balance(conn, user.id)?;
+            let (credits, used) = balance_and_free_used(conn, user.id, key)?;
             let allowance = rules.free_max(user, over);
             let unavailable_because = free_image_eligibility(&policy, rules, user, Utc::now())
                 .err()
@@ -539,15 +560,18 @@ pub fn usage(
                 },
             )
         }
-        None => (
-            None,
-            FreeImages {
-                allowance: rules.free_standard,
-                used: used.min(rules.free_standard),
-                left: rules.free_standard.saturating_sub(used),
-                unavailable_because: Some("free images are for signed-in users.".into()),
-            },
-        ),
+        None => {
+            let used = free::used(conn, key)?;
+            (
+                None,
+                FreeImages {
+                    allowance: rules.free_standard,
+                    used: used.min(rules.free_standard),
+                    left: rules.free_standard.saturating_sub(used),
+                    unavailable_because: Some("free images are for signed-in users.".into()),
+                },
+            )
+        }
     };
     Ok(Usage {
         credits,
