@@ -193,7 +193,7 @@ SELECT user_id, tag, count(*) FROM images CROSS JOIN LATERAL unnest(tags) AS tag
 WHERE trashed_at IS NULL GROUP BY user_id, tag;
 INSERT INTO library_versions (user_id, version) SELECT id, 1 FROM users
 ON CONFLICT (user_id) DO UPDATE SET version = library_versions.version + 1;
-TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_accounts;
+TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_months, ip_activity_accounts;
 SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(1),
     array_agg(0), array_agg((anon_id IS NOT NULL)::int), array_agg(user_id))
 FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag';

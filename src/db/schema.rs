@@ -203,6 +203,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    ip_activity_months (net, month) {
+        net -> Cidr,
+        month -> Date,
+        level -> Int2,
+        generations -> Int4,
+        uploads -> Int4,
+        anonymous -> Int4,
+        first_at -> Timestamptz,
+        last_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     ip_activity_totals (net) {
         net -> Cidr,
         level -> Int2,
@@ -393,6 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invites,
     ip_activity_accounts,
     ip_activity_days,
+    ip_activity_months,
     ip_activity_totals,
     ip_blocks,
     library_tags,

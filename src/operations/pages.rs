@@ -10,7 +10,7 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::image::Page;
 use crate::db::models::job::{self, ImageParams};
-use crate::db::models::listing::{self, ImageFilter, SearchPath};
+use crate::db::models::listing::{self, ImageFilter};
 use crate::db::models::stats::{self, Overview, TopAddress};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::db::models::{
@@ -80,9 +80,13 @@ pub fn gallery(
         if !narrowed {
             return Ok(None);
         }
-        let matches = Image::count_for_user_up_to(conn, user_id, filter, cap + 1)?;
         let pictures = folder.map_or(summary.image_count(), |folder| folder.image_count);
-        filter.search_path = SearchPath::for_page(matches, pictures, offset + limit);
+        let matches = Image::count_for_user_up_to(
+            conn,
+            user_id,
+            filter,
+            (pictures, cap + 1, offset + limit),
+        )?;
         Ok(Some(matches))
     };
     let mut folder = folder_of(&summary)?;

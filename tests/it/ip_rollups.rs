@@ -27,8 +27,8 @@ const COUNTED: &str = "
       UNION ALL
       SELECT network(set_masklen(ip, CASE WHEN family(ip) = 4 THEN 24 ELSE 64 END)), * FROM activity)";
 
-/// (totals, days, accounts) from a real count and from the rollups.
-fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
+/// (totals, days, months, accounts) from a real count and from the rollups.
+fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 4] {
     let real_totals = app.lines(
         &format!(
             "{COUNTED} SELECT net || ' ' || sum(g) || ' ' || sum(u) || ' ' || sum(a) || ' ' || count(DISTINCT user_id) AS line FROM grouped GROUP BY net"
@@ -45,6 +45,14 @@ fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
     let rolled_days = app.lines(
         "SELECT net || ' ' || day || ' ' || generations || ' ' || uploads AS line FROM ip_activity_days",
     );
+    let real_months = app.lines(
+        &format!(
+            "{COUNTED} SELECT net || ' ' || date_trunc('month', at AT TIME ZONE 'UTC')::date || ' ' || sum(g) || ' ' || sum(u) AS line FROM grouped GROUP BY net, date_trunc('month', at AT TIME ZONE 'UTC')::date"
+        ),
+    );
+    let rolled_months = app.lines(
+        "SELECT net || ' ' || month || ' ' || generations || ' ' || uploads AS line FROM ip_activity_months",
+    );
     let real_accounts = app.lines(
         &format!(
             "{COUNTED} SELECT net || ' ' || user_id || ' ' || count(*) AS line FROM grouped WHERE user_id IS NOT NULL GROUP BY net, user_id"
@@ -55,13 +63,17 @@ fn both(app: &TestApp) -> [(Vec<String>, Vec<String>); 3] {
     [
         (real_totals, rolled_totals),
         (real_days, rolled_days),
+        (real_months, rolled_months),
         (real_accounts, rolled_accounts),
     ]
 }
 
 #[track_caller]
 fn agree(app: &TestApp, after: &str) {
-    for ((real, rolled), what) in both(app).into_iter().zip(["totals", "days", "accounts"]) {
+    for ((real, rolled), what) in both(app)
+        .into_iter()
+        .zip(["totals", "days", "months", "accounts"])
+    {
         assert_eq!(rolled, real, "{what} after {after}");
     }
     let astray = app.lines(
@@ -183,4 +195,76 @@ async fn accounts_seen_at_once_on_two_instances_are_counted_once() {
     let accounts: Vec<String> =
         app.lines("SELECT net || ' ' || accounts AS line FROM ip_activity_totals WHERE level = 1");
     assert_eq!(accounts, ["203.0.113.0/24 2"]);
+}
+
+/// A window of days reads its whole months from the monthly rollups and days only at its
+/// ragged ends: every window, open or closed, on month boundaries or not, finds what a real
+/// count of the jobs in it finds.
+#[tokio::test]
+async fn windows_sum_whole_months_and_ragged_days_as_a_real_count_does() {
+    use atelier::db::models::ip_activity::{self, Grouping, IpFilter, IpSort};
+    use chrono::{NaiveDate, TimeZone, Utc};
+    let app = crate::support::helpers::spawn_app().await;
+    // A job a day at noon from late August to early December, from three addresses in turn.
+    diesel::sql_query(
+        "INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, client_ip,
+                                     image_ids, created_at, finished_at, anon_id)
+         SELECT NULL, 'anon:w', 'image', 'a prompt', '{}'::jsonb, 'succeeded',
+                ('192.0.2.' || (extract(doy FROM day)::int % 3))::inet, '{}', day + interval '12 hours',
+                day + interval '12 hours', 'w'
+         FROM generate_series(timestamptz '2026-08-28 00:00Z', timestamptz '2026-12-05 00:00Z',
+                              interval '1 day') AS day",
+    )
+    .execute(&mut app.conn())
+    .expect("jobs");
+    let day = |text: &str| {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+        Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+    };
+    let windows = [
+        (Some("2026-09-15"), Some("2026-11-20")),
+        (Some("2026-09-01"), Some("2026-11-01")),
+        (Some("2026-10-10"), Some("2026-10-20")),
+        (Some("2026-10-31"), Some("2026-11-01")),
+        (None, Some("2026-10-15")),
+        (Some("2026-09-30"), None),
+        (Some("2026-11-01"), None),
+    ];
+    for (since, until) in windows {
+        let real = app.lines(&format!(
+            "SELECT host(client_ip) || ' ' || count(*) AS line FROM generation_jobs
+             WHERE created_at >= coalesce({}, '-infinity'::timestamptz)
+               AND created_at < coalesce({}, 'infinity'::timestamptz)
+             GROUP BY client_ip",
+            since.map_or("NULL".to_owned(), |d| format!("timestamptz '{d} 00:00Z'")),
+            until.map_or("NULL".to_owned(), |d| format!("timestamptz '{d} 00:00Z'")),
+        ));
+        let filter = IpFilter {
+            since: since.map(day),
+            until: until.map(day),
+            ..IpFilter::default()
+        };
+        let mut conn = app.conn();
+        let mut summed: Vec<String> = ip_activity::groups(
+            &mut conn,
+            Grouping::Address,
+            &filter,
+            IpSort::Address,
+            0,
+            10,
+        )
+        .expect("groups")
+        .iter()
+        .map(|group| format!("{} {}", group.network.ip(), group.generations))
+        .collect();
+        summed.sort();
+        assert_eq!(summed, real, "since {since:?} until {until:?}");
+        let counted =
+            ip_activity::group_count(&mut conn, Grouping::Address, &filter).expect("count");
+        assert_eq!(
+            counted,
+            real.len() as i64,
+            "since {since:?} until {until:?}"
+        );
+    }
 }

@@ -3,13 +3,15 @@
 //! (/24 for IPv4, /64 for IPv6), and the "case file" of one address or range.
 //!
 //! Groups come from the rollups triggers keep as activity happens (`ip_activity_totals`,
-//! `_days` and `_accounts`, see the `ip_rollups` migration): a page of groups is read
+//! `_days`, `_months` and `_accounts`, see the `ip_rollups` migration): a page of groups is read
 //! through an index, whatever the size of the activity tables. Only a filter by account
 //! reads activity rows, that account's alone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Cidr, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{
+    Array, BigInt, Bool, Cidr, Date, Integer, Jsonb, Nullable, Text, Timestamptz,
+};
 use ipnetwork::IpNetwork;
 
 /// How rows are grouped.
@@ -87,6 +89,50 @@ pub struct IpFilter {
     pub username: Option<String>,
 }
 
+/// A window of days (`since`/`until` as UTC dates, `None` where it is open) and the whole
+/// months inside it, which are read from the monthly rollups; the days are read only
+/// outside them, at the window's ragged ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WindowSpans {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    months_from: Option<NaiveDate>,
+    months_to: Option<NaiveDate>,
+}
+
+impl WindowSpans {
+    fn of(filter: &IpFilter) -> Self {
+        let from = filter.since.map(|at| at.date_naive());
+        let to = filter.until.map(|at| at.date_naive());
+        let month_of = |day: NaiveDate| day.with_day(1).unwrap_or(day);
+        WindowSpans {
+            from,
+            to,
+            // The first month starting on or after `from`.
+            months_from: from.map(|day| match day.day() {
+                1 => day,
+                _ => month_of(day)
+                    .checked_add_months(Months::new(1))
+                    .unwrap_or(NaiveDate::MAX),
+            }),
+            // Months ending on or before `to` (exclusive): those before its own month.
+            months_to: to.map(month_of),
+        }
+    }
+}
+
+/// The rows of a window of days (`$3`–`$6` bound from [`WindowSpans`]) for groups of level
+/// `$1` within `$2`: whole months from the monthly rollups, the other days from the daily.
+const WINDOW_ROWS: &str = "
+    SELECT net, generations, uploads, anonymous, first_at, last_at FROM ip_activity_months
+    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
+      AND ($5::date IS NULL OR month >= $5) AND ($6::date IS NULL OR month < $6)
+    UNION ALL
+    SELECT net, generations, uploads, anonymous, first_at, last_at FROM ip_activity_days
+    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
+      AND ($3::date IS NULL OR day >= $3) AND ($4::date IS NULL OR day < $4)
+      AND NOT (($5::date IS NULL OR day >= $5) AND ($6::date IS NULL OR day < $6))";
+
 #[derive(Debug, Clone, QueryableByName)]
 pub struct IpGroup {
     #[diesel(sql_type = Cidr)]
@@ -151,25 +197,23 @@ pub fn groups(
                     first_at AS first_seen, last_at AS last_seen
              FROM ip_activity_totals
              WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-             ORDER BY {} OFFSET $5 LIMIT $6",
+             ORDER BY {} OFFSET $7 LIMIT $8",
             sort.totals_order_by()
         )
     } else {
-        // A window of days: that window's daily rows, summed per group.
+        // A window of days: its months' and days' rows, summed per group.
         format!(
             "SELECT * FROM (
                SELECT net AS network, sum(generations) AS generations,
                       sum(uploads) AS uploads, sum(anonymous) AS anonymous,
                       min(first_at) AS first_seen, max(last_at) AS last_seen
-               FROM ip_activity_days
-               WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-                 AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date)
-                 AND ($4::timestamptz IS NULL OR day < ($4 AT TIME ZONE 'UTC')::date)
+               FROM ({WINDOW_ROWS}) rows
                GROUP BY net) summed
-             ORDER BY {} OFFSET $5 LIMIT $6",
+             ORDER BY {} OFFSET $7 LIMIT $8",
             sort.order_by()
         )
     };
+    let spans = WindowSpans::of(filter);
     let query = diesel::sql_query(format!(
         "SELECT g.*, {ACCOUNTS_OF_NET}, {BLOCKED} AS blocked
          FROM ({page}) g ORDER BY {}",
@@ -177,8 +221,10 @@ pub fn groups(
     ))
     .bind::<diesel::sql_types::SmallInt, _>(level)
     .bind::<Nullable<Cidr>, _>(filter.within)
-    .bind::<Nullable<Timestamptz>, _>(filter.since)
-    .bind::<Nullable<Timestamptz>, _>(filter.until)
+    .bind::<Nullable<Date>, _>(spans.from)
+    .bind::<Nullable<Date>, _>(spans.to)
+    .bind::<Nullable<Date>, _>(spans.months_from)
+    .bind::<Nullable<Date>, _>(spans.months_to)
     .bind::<BigInt, _>(offset)
     .bind::<BigInt, _>(limit);
     if !window {
@@ -212,19 +258,20 @@ pub fn group_count(
     } else if filter.since.is_none() && filter.until.is_none() {
         "SELECT net FROM ip_activity_totals
          WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)"
+            .to_owned()
     } else {
-        "SELECT DISTINCT net FROM ip_activity_days
-         WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-           AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date)
-           AND ($4::timestamptz IS NULL OR day < ($4 AT TIME ZONE 'UTC')::date)"
+        format!("SELECT DISTINCT net FROM ({WINDOW_ROWS}) rows")
     };
+    let spans = WindowSpans::of(filter);
     diesel::sql_query(format!(
-        "SELECT count(*) AS count FROM ({groups} LIMIT $5) counted"
+        "SELECT count(*) AS count FROM ({groups} LIMIT $7) counted"
     ))
     .bind::<diesel::sql_types::SmallInt, _>(grouping.level())
     .bind::<Nullable<Cidr>, _>(filter.within)
-    .bind::<Nullable<Timestamptz>, _>(filter.since)
-    .bind::<Nullable<Timestamptz>, _>(filter.until)
+    .bind::<Nullable<Date>, _>(spans.from)
+    .bind::<Nullable<Date>, _>(spans.to)
+    .bind::<Nullable<Date>, _>(spans.months_from)
+    .bind::<Nullable<Date>, _>(spans.months_to)
     .bind::<BigInt, _>(GROUPS_COUNTED + 1)
     .get_result::<Count>(conn)
     .map(|row| row.count)

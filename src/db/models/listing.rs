@@ -60,7 +60,8 @@ pub struct ImageFilter {
     /// Words every match's title or prompt contains (prefixes count: "mount" finds
     /// "mountains"); see [`search_query`].
     pub search: Option<String>,
-    /// How a search finds its matches; the gallery picks it from how many there are.
+    /// How a search finds its matches; the gallery picks it (see
+    /// [`Image::count_search_up_to`]).
     pub search_path: SearchPath,
     pub sort: GallerySort,
 }
@@ -69,27 +70,30 @@ pub struct ImageFilter {
 /// and cannot know that a library's words are its owner's: in the 300,000-picture library
 /// where 7,500 pictures are foxes at dawn it expects a few hundred, gathers all 7,500 from
 /// the search index and sorts them (24 ms), where walking the listing's own index in order
-/// and testing each picture finds a page of them within 960 rows (0.5 ms).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// and testing each picture finds a page of them within 960 rows (0.5 ms); and where no
+/// picture is a lighthouse in a storm it may walk all 3 million of a library ten times that
+/// size looking for one (1.5 s).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub enum SearchPath {
-    /// Matches gathered from the search index: few of them, wherever they are.
+    /// As PostgreSQL plans it (the JSON API, the viewer's neighbours).
     #[default]
-    Index,
+    Planned,
     /// The listing walked in its order, each picture tested: matches are common enough
-    /// that a page of them is near.
+    /// that the ones wanted are near.
     Walk,
+    /// Every match is known (a few hundred at most): read by id.
+    Among(Vec<i64>),
 }
 
-impl SearchPath {
-    /// The cheaper way to the first `through` of `matches` pictures among `pictures`:
-    /// a walk reads about `through × pictures / matches` rows, the index `matches`.
-    pub fn for_page(matches: i64, pictures: i64, through: i64) -> Self {
-        if matches.saturating_mul(matches) > through.saturating_mul(pictures) {
-            Self::Walk
-        } else {
-            Self::Index
-        }
-    }
+/// How many of a search's scope (its folder, tag or favourites) [`Image::count_search_up_to`]
+/// tests, newest first, to judge how common the search's words are there.
+const PROBE: i64 = 1000;
+
+/// Whether walking the listing to its `wanted`th match reads fewer rows than gathering
+/// all the matches: with `found` matches among the `PROBE` newest of `pictures`, a walk
+/// reads about `wanted × PROBE / found` rows, the search index `found × pictures / PROBE`.
+fn walk_is_nearer(found: i64, pictures: i64, wanted: i64) -> bool {
+    found.saturating_mul(found).saturating_mul(pictures) > wanted.saturating_mul(PROBE * PROBE)
 }
 
 impl ImageFilter {
@@ -176,16 +180,34 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
     }
     if let Some(search) = filter.search.as_deref().and_then(search_query) {
         // `IS TRUE` is the same test in a form no index answers, so the planner walks.
-        let (open, close) = match filter.search_path {
-            SearchPath::Index => ("images.search @@ to_tsquery('english'::regconfig, ", ")"),
-            SearchPath::Walk => (
-                "(images.search @@ to_tsquery('english'::regconfig, ",
-                ")) IS TRUE",
-            ),
+        query = match &filter.search_path {
+            SearchPath::Planned => query.filter(search_test(search)),
+            SearchPath::Walk => query.filter(walked_search_test(search)),
+            SearchPath::Among(ids) => query.filter(images::id.eq_any(ids.clone())),
         };
-        query = query.filter(sql::<Bool>(open).bind::<Text, _>(search).sql(close));
     }
     query
+}
+
+/// A test of each picture, as the listing's queries take it.
+type Test = Box<dyn BoxableExpression<images::table, diesel::pg::Pg, SqlType = Bool>>;
+
+/// Whether a picture matches `tsquery` (from [`search_query`]), as the search index answers.
+fn search_test(tsquery: String) -> Test {
+    Box::new(
+        sql::<Bool>("images.search @@ to_tsquery('english'::regconfig, ")
+            .bind::<Text, _>(tsquery)
+            .sql(")"),
+    )
+}
+
+/// [`search_test`] in a form no index answers (`IS TRUE`), so the planner walks.
+fn walked_search_test(tsquery: String) -> Test {
+    Box::new(
+        sql::<Bool>("(images.search @@ to_tsquery('english'::regconfig, ")
+            .bind::<Text, _>(tsquery)
+            .sql(")) IS TRUE"),
+    )
 }
 
 /// [`matching`] in the order `filter` asks for, ties broken by id.
@@ -441,22 +463,71 @@ impl Image {
 
     /// How many of the user's images match `filter`, counted no further than `cap`: a
     /// search of a big library can match tens of thousands of pictures, and the page
-    /// showing a few of them needs only to know the pages around it. Reads at most `cap`
-    /// matches, however many the library holds (a tag alone is read from its count).
+    /// showing a few of them needs only to know the pages around it (a tag alone is read
+    /// from its count). A search also sets how the page ending at `through` reads its
+    /// matches (`filter.search_path`), judged by a probe of the `PROBE` newest pictures of
+    /// its scope (`pictures` in all):
+    /// - a scope no bigger than the probe: every match is known from it;
+    /// - words common there: the count walks the listing (about `cap × PROBE / found`
+    ///   rows, however big the library), and so does the page when its matches are nearer
+    ///   than all of them;
+    /// - rarer words: the search index, which names every match when there are fewer
+    ///   than `cap`; the page reads those by id.
     pub fn count_for_user_up_to(
         conn: &mut PgConnection,
         user_id: i64,
-        filter: &ImageFilter,
-        cap: i64,
+        filter: &mut ImageFilter,
+        (pictures, cap, through): (i64, i64, i64),
     ) -> QueryResult<i64> {
         if filter.is_tag_only() {
             return Ok(Self::count_for_user(conn, user_id, filter)?.min(cap));
         }
+        let Some(tsquery) = filter.search.as_deref().and_then(search_query) else {
+            let matches: Vec<i64> = matching(user_id, filter)
+                .select(images::id)
+                .limit(cap)
+                .load(conn)?;
+            return Ok(matches.len() as i64);
+        };
+        let scope = ImageFilter {
+            search: None,
+            search_path: SearchPath::Planned,
+            ..filter.clone()
+        };
+        let probe: Vec<(i64, bool)> = matching(user_id, &scope)
+            .order((images::created_at.desc(), images::id.desc()))
+            .limit(PROBE)
+            .select((images::id, walked_search_test(tsquery)))
+            .load(conn)?;
+        let probed = probe.len() as i64;
+        let mut found: Vec<i64> = probe
+            .into_iter()
+            .filter_map(|(id, hit)| hit.then_some(id))
+            .collect();
+        if probed < PROBE {
+            found.truncate(usize::try_from(cap).unwrap_or(0));
+            let count = found.len() as i64;
+            filter.search_path = SearchPath::Among(found);
+            return Ok(count);
+        }
+        let found = found.len() as i64;
+        filter.search_path = match walk_is_nearer(found, pictures, cap) {
+            true => SearchPath::Walk,
+            false => SearchPath::Planned,
+        };
         let matches: Vec<i64> = matching(user_id, filter)
             .select(images::id)
             .limit(cap)
             .load(conn)?;
-        Ok(matches.len() as i64)
+        let count = matches.len() as i64;
+        filter.search_path = if count < cap {
+            SearchPath::Among(matches)
+        } else if walk_is_nearer(found, pictures, through) {
+            SearchPath::Walk
+        } else {
+            SearchPath::Planned
+        };
+        Ok(count)
     }
 
     /// How many of the user's images match `filter`. A tag alone is counted by the
@@ -533,19 +604,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_search_walks_the_listing_when_a_page_of_matches_is_nearer_than_all_of_them() {
-        // A quarter of 300,000 pictures match: 96 rows walked for a page of 24.
-        assert_eq!(SearchPath::for_page(75_000, 300_000, 24), SearchPath::Walk);
-        // 7,500 of them: 960 rows walked against 7,500 gathered.
-        assert_eq!(SearchPath::for_page(7_500, 300_000, 24), SearchPath::Walk);
-        // 50 of them: gathered (a walk would read 144,000 rows).
-        assert_eq!(SearchPath::for_page(50, 300_000, 24), SearchPath::Index);
-        // Deep pages need more of the walk.
-        assert_eq!(
-            SearchPath::for_page(2_000, 300_000, 2_400),
-            SearchPath::Index
-        );
-        assert_eq!(SearchPath::for_page(0, 0, 24), SearchPath::Index);
+    fn a_search_walks_the_listing_when_the_matches_wanted_are_nearer_than_all_of_them() {
+        // A quarter of the 1,000 newest match in 300,000: 96 rows walked for a page of
+        // 24, 4,000 for a count to 1,000, against 75,000 gathered.
+        assert!(walk_is_nearer(250, 300_000, 24));
+        assert!(walk_is_nearer(250, 300_000, 1_001));
+        // 25 of them (7,500 in all): a page walks (960 rows), a count to 1,000 gathers
+        // (40,000 rows walked); in a library ten times that size both walk.
+        assert!(walk_is_nearer(25, 300_000, 24));
+        assert!(!walk_is_nearer(25, 300_000, 1_001));
+        assert!(walk_is_nearer(25, 3_000_000, 1_001));
+        // None of them: the index, however big the library.
+        assert!(!walk_is_nearer(0, 3_000_000, 24));
     }
 
     #[test]
