@@ -162,6 +162,21 @@ pub fn run_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
     result
 }
 
+/// Runs `read` in a transaction whose sorts, hashes and bitmaps may each use `megabytes`
+/// of memory (PostgreSQL's default is 4): for the few reads that gather far more rows than
+/// a page and would otherwise spill to disk or turn a bitmap lossy.
+pub fn with_work_mem<T>(
+    conn: &mut PgConnection,
+    megabytes: u16,
+    read: impl FnOnce(&mut PgConnection) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    use diesel::{Connection, RunQueryDsl};
+    conn.transaction(|conn| {
+        diesel::sql_query(format!("SET LOCAL work_mem = '{megabytes}MB'")).execute(conn)?;
+        read(conn)
+    })
+}
+
 /// Takes a transaction-scoped advisory lock named by `key`.
 pub fn advisory_lock(conn: &mut PgConnection, key: &str) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;

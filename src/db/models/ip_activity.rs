@@ -232,10 +232,7 @@ pub fn groups(
     }
     // The sums of a window are held in memory per group (about 260 bytes each: a month of
     // 100,000 addresses is 26 MB), not spilled to disk in batches at the default 4 MB.
-    conn.transaction(|conn| {
-        diesel::sql_query("SET LOCAL work_mem = '64MB'").execute(conn)?;
-        query.load(conn)
-    })
+    crate::db::with_work_mem(conn, 64, |conn| query.load(conn))
 }
 
 /// How many groups the listing has, counted up to [`GROUPS_COUNTED`] (one more means

@@ -189,6 +189,22 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
     query
 }
 
+/// Runs `read` with memory enough for a search that gathers its matches from the index:
+/// each word is a prefix, and the index collects every picture carrying a word that starts
+/// with it before the words are combined; at PostgreSQL's default 4 MB the bitmaps of two
+/// words carried by 375,000 pictures each turn lossy, and every row of their pages is
+/// tested again (1.2 s instead of 0.14 s in a 3-million-picture library).
+fn gathering<T>(
+    conn: &mut PgConnection,
+    filter: &ImageFilter,
+    read: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    match (&filter.search, &filter.search_path) {
+        (Some(_), SearchPath::Planned) => crate::db::with_work_mem(conn, 32, read),
+        _ => read(conn),
+    }
+}
+
 /// A test of each picture, as the listing's queries take it.
 type Test = Box<dyn BoxableExpression<images::table, diesel::pg::Pg, SqlType = Bool>>;
 
@@ -296,42 +312,44 @@ impl Image {
             .select(diesel::dsl::count_star())
             .single_value();
         let marks = (starred, waiting);
-        let rows: Vec<(ImageTile, Option<i64>, Marks)> = if offset >= SHALLOW_OFFSET {
-            let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
-                .offset(offset)
-                .limit(limit)
-                .select((images::id, version))
-                .load(conn)?;
-            let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
-            let mut rows: Vec<(ImageTile, Marks)> = if ids.is_empty() {
-                Vec::new()
-            } else {
+        let rows: Vec<(ImageTile, Option<i64>, Marks)> = gathering(conn, filter, |conn| {
+            Ok(if offset >= SHALLOW_OFFSET {
+                let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
+                    .offset(offset)
+                    .limit(limit)
+                    .select((images::id, version))
+                    .load(conn)?;
+                let ids: Vec<i64> = page_ids.iter().map(|(id, _)| *id).collect();
+                let mut rows: Vec<(ImageTile, Marks)> = if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    images::table
+                        .filter(images::id.eq_any(&ids))
+                        .select((ImageTile::as_select(), marks))
+                        .load(conn)?
+                };
+                rows.sort_by_key(|(image, _)| ids.iter().position(|id| *id == image.id));
+                let version = page_ids.first().and_then(|(_, version)| *version);
+                rows.into_iter()
+                    .map(|(image, marks)| (image, version, marks))
+                    .collect()
+            } else if filter.is_everyday_view() {
                 images::table
-                    .filter(images::id.eq_any(&ids))
-                    .select((ImageTile::as_select(), marks))
+                    .filter(images::user_id.eq(user_id))
+                    .filter(images::trashed_at.is_null())
+                    .order((images::created_at.desc(), images::id.desc()))
+                    .offset(offset)
+                    .limit(limit)
+                    .select((ImageTile::as_select(), version, marks))
                     .load(conn)?
-            };
-            rows.sort_by_key(|(image, _)| ids.iter().position(|id| *id == image.id));
-            let version = page_ids.first().and_then(|(_, version)| *version);
-            rows.into_iter()
-                .map(|(image, marks)| (image, version, marks))
-                .collect()
-        } else if filter.is_everyday_view() {
-            images::table
-                .filter(images::user_id.eq(user_id))
-                .filter(images::trashed_at.is_null())
-                .order((images::created_at.desc(), images::id.desc()))
-                .offset(offset)
-                .limit(limit)
-                .select((ImageTile::as_select(), version, marks))
-                .load(conn)?
-        } else {
-            ordered(user_id, filter)
-                .offset(offset)
-                .limit(limit)
-                .select((ImageTile::as_select(), version, marks))
-                .load(conn)?
-        };
+            } else {
+                ordered(user_id, filter)
+                    .offset(offset)
+                    .limit(limit)
+                    .select((ImageTile::as_select(), version, marks))
+                    .load(conn)?
+            })
+        })?;
         let mut page = UserPage {
             version: rows.first().and_then(|(_, version, _)| *version),
             items: Vec::with_capacity(rows.len()),
@@ -515,10 +533,12 @@ impl Image {
             true => SearchPath::Walk,
             false => SearchPath::Planned,
         };
-        let matches: Vec<i64> = matching(user_id, filter)
-            .select(images::id)
-            .limit(cap)
-            .load(conn)?;
+        let matches: Vec<i64> = gathering(conn, filter, |conn| {
+            matching(user_id, filter)
+                .select(images::id)
+                .limit(cap)
+                .load(conn)
+        })?;
         let count = matches.len() as i64;
         filter.search_path = if count < cap {
             SearchPath::Among(matches)
@@ -545,7 +565,9 @@ impl Image {
                 .first(conn)
                 .optional()
                 .map(Option::unwrap_or_default),
-            _ => matching(user_id, filter).count().get_result(conn),
+            _ => gathering(conn, filter, |conn| {
+                matching(user_id, filter).count().get_result(conn)
+            }),
         }
     }
 }

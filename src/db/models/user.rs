@@ -367,6 +367,19 @@ pub fn search(
 ) -> QueryResult<Vec<UserSummary>> {
     use diesel::sql_types::{BigInt, Cidr, Nullable, Text};
     let pattern = text.map(|text| format!("%{}%", crate::db::models::audit::escape_like(text)));
+    // Written only when asked for: behind `$2 IS NULL OR`, the planner cannot start from
+    // the accounts seen on the network and tests every account against them instead.
+    let seen_on_network = match network {
+        Some(_) => {
+            "AND u.id IN (
+                SELECT s.user_id FROM sessions s WHERE s.ip <<= $2
+                UNION
+                -- Jobs and uploads, through the IP gallery's rollup of accounts per address.
+                SELECT a.user_id FROM ip_activity_accounts a
+                WHERE a.net <<= $2 AND masklen(a.net) IN (32, 128))"
+        }
+        None => "",
+    };
     diesel::sql_query(format!(
         "SELECT u.id, u.username, u.email, u.role, u.tier, u.credits, u.disabled, u.created_at,
                 (SELECT count(*) FROM generation_jobs j WHERE j.user_id = u.id) AS generations,
@@ -375,12 +388,7 @@ pub fn search(
          FROM users u
          WHERE u.username <> '{ANON_USERNAME}'
            AND ($1::text IS NULL OR u.username ILIKE $1 OR u.email ILIKE $1)
-           AND ($2::cidr IS NULL OR u.id IN (
-                SELECT s.user_id FROM sessions s WHERE s.ip <<= $2
-                UNION
-                -- Jobs and uploads, through the IP gallery's rollup of accounts per address.
-                SELECT a.user_id FROM ip_activity_accounts a
-                WHERE a.net <<= $2 AND masklen(a.net) IN (32, 128)))
+           {seen_on_network}
          ORDER BY {}
          OFFSET $3 LIMIT $4",
         sort.order_by()
