@@ -383,7 +383,9 @@ pub fn search(
     diesel::sql_query(format!(
         "SELECT u.id, u.username, u.email, u.role, u.tier, u.credits, u.disabled, u.created_at,
                 (SELECT count(*) FROM generation_jobs j WHERE j.user_id = u.id) AS generations,
-                (SELECT count(*) FROM images i WHERE i.user_id = u.id) AS images,
+                -- The folders' counters (live pictures), not a pass over a big library.
+                (SELECT coalesce(sum(f.image_count), 0)::bigint FROM folders f
+                 WHERE f.user_id = u.id) AS images,
                 count(*) OVER () AS total
          FROM users u
          WHERE u.username <> '{ANON_USERNAME}'
