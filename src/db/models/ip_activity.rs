@@ -89,49 +89,59 @@ pub struct IpFilter {
     pub username: Option<String>,
 }
 
-/// A window of days (`since`/`until` as UTC dates, `None` where it is open) and the whole
-/// months inside it, which are read from the monthly rollups; the days are read only
-/// outside them, at the window's ragged ends.
+/// A window of days (`since`/`until` as UTC dates) split into three spans, each read
+/// through an index as a range: the whole months inside it, from the monthly rollups, and
+/// the ragged days before and after them, from the daily ones. A window holding no whole
+/// month is all head. An open end is a date no activity reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct WindowSpans {
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    months_from: Option<NaiveDate>,
-    months_to: Option<NaiveDate>,
+    head: (NaiveDate, NaiveDate),
+    months: (NaiveDate, NaiveDate),
+    tail: (NaiveDate, NaiveDate),
 }
 
 impl WindowSpans {
     fn of(filter: &IpFilter) -> Self {
-        let from = filter.since.map(|at| at.date_naive());
-        let to = filter.until.map(|at| at.date_naive());
+        let open = |year| NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default();
+        let from = filter.since.map_or(open(1), |at| at.date_naive());
+        let to = filter.until.map_or(open(9999), |at| at.date_naive());
         let month_of = |day: NaiveDate| day.with_day(1).unwrap_or(day);
-        WindowSpans {
-            from,
-            to,
-            // The first month starting on or after `from`.
-            months_from: from.map(|day| match day.day() {
-                1 => day,
-                _ => month_of(day)
-                    .checked_add_months(Months::new(1))
-                    .unwrap_or(NaiveDate::MAX),
-            }),
-            // Months ending on or before `to` (exclusive): those before its own month.
-            months_to: to.map(month_of),
+        // The first month starting on or after `from`; the months ending by `to` are
+        // those before its own.
+        let months_from = match from.day() {
+            1 => from,
+            _ => month_of(from)
+                .checked_add_months(Months::new(1))
+                .unwrap_or(to),
+        };
+        let months_to = month_of(to);
+        if months_from < months_to && from < to {
+            WindowSpans {
+                head: (from, months_from),
+                months: (months_from, months_to),
+                tail: (months_to, to),
+            }
+        } else {
+            WindowSpans {
+                head: (from, to),
+                months: (to, to),
+                tail: (to, to),
+            }
         }
     }
 }
 
-/// The rows of a window of days (`$3`–`$6` bound from [`WindowSpans`]) for groups of level
-/// `$1` within `$2`: whole months from the monthly rollups, the other days from the daily.
+/// The rows of a window of days (`$3`–`$8`: the spans of [`WindowSpans`]) for groups of
+/// level `$1` within `$2`.
 const WINDOW_ROWS: &str = "
+    SELECT net, generations, uploads, anonymous, first_at, last_at FROM ip_activity_days
+    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2) AND day >= $3 AND day < $4
+    UNION ALL
     SELECT net, generations, uploads, anonymous, first_at, last_at FROM ip_activity_months
-    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-      AND ($5::date IS NULL OR month >= $5) AND ($6::date IS NULL OR month < $6)
+    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2) AND month >= $5 AND month < $6
     UNION ALL
     SELECT net, generations, uploads, anonymous, first_at, last_at FROM ip_activity_days
-    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-      AND ($3::date IS NULL OR day >= $3) AND ($4::date IS NULL OR day < $4)
-      AND NOT (($5::date IS NULL OR day >= $5) AND ($6::date IS NULL OR day < $6))";
+    WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2) AND day >= $7 AND day < $8";
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct IpGroup {
@@ -197,7 +207,7 @@ pub fn groups(
                     first_at AS first_seen, last_at AS last_seen
              FROM ip_activity_totals
              WHERE level = $1 AND ($2::cidr IS NULL OR net <<= $2)
-             ORDER BY {} OFFSET $7 LIMIT $8",
+             ORDER BY {} OFFSET $9 LIMIT $10",
             sort.totals_order_by()
         )
     } else {
@@ -209,7 +219,7 @@ pub fn groups(
                       min(first_at) AS first_seen, max(last_at) AS last_seen
                FROM ({WINDOW_ROWS}) rows
                GROUP BY net) summed
-             ORDER BY {} OFFSET $7 LIMIT $8",
+             ORDER BY {} OFFSET $9 LIMIT $10",
             sort.order_by()
         )
     };
@@ -221,10 +231,12 @@ pub fn groups(
     ))
     .bind::<diesel::sql_types::SmallInt, _>(level)
     .bind::<Nullable<Cidr>, _>(filter.within)
-    .bind::<Nullable<Date>, _>(spans.from)
-    .bind::<Nullable<Date>, _>(spans.to)
-    .bind::<Nullable<Date>, _>(spans.months_from)
-    .bind::<Nullable<Date>, _>(spans.months_to)
+    .bind::<Date, _>(spans.head.0)
+    .bind::<Date, _>(spans.head.1)
+    .bind::<Date, _>(spans.months.0)
+    .bind::<Date, _>(spans.months.1)
+    .bind::<Date, _>(spans.tail.0)
+    .bind::<Date, _>(spans.tail.1)
     .bind::<BigInt, _>(offset)
     .bind::<BigInt, _>(limit);
     if !window {
@@ -261,14 +273,16 @@ pub fn group_count(
     };
     let spans = WindowSpans::of(filter);
     diesel::sql_query(format!(
-        "SELECT count(*) AS count FROM ({groups} LIMIT $7) counted"
+        "SELECT count(*) AS count FROM ({groups} LIMIT $9) counted"
     ))
     .bind::<diesel::sql_types::SmallInt, _>(grouping.level())
     .bind::<Nullable<Cidr>, _>(filter.within)
-    .bind::<Nullable<Date>, _>(spans.from)
-    .bind::<Nullable<Date>, _>(spans.to)
-    .bind::<Nullable<Date>, _>(spans.months_from)
-    .bind::<Nullable<Date>, _>(spans.months_to)
+    .bind::<Date, _>(spans.head.0)
+    .bind::<Date, _>(spans.head.1)
+    .bind::<Date, _>(spans.months.0)
+    .bind::<Date, _>(spans.months.1)
+    .bind::<Date, _>(spans.tail.0)
+    .bind::<Date, _>(spans.tail.1)
     .bind::<BigInt, _>(GROUPS_COUNTED + 1)
     .get_result::<Count>(conn)
     .map(|row| row.count)
