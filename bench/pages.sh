@@ -68,6 +68,12 @@ ffmpeg -loglevel error -f lavfi -i "testsrc2=s=800x600:r=25,noise=alls=12:allf=t
 curl -s -o /dev/null -X POST "$base/register" -d "username=bench&email=bench@example.com&password=benchpass123&confirm_password=benchpass123"
 curl -s -o /dev/null -c "$work/cookies" -X POST "$base/login" -d "username=bench&password=benchpass123"
 for pic in "$work"/pics/*.jpg; do curl -s -o /dev/null -b "$work/cookies" -F "file=@$pic" "$base/upload"; done
+# Uploads are tagged in the background (ATELIER_AUTO_TAG's default): let the queue drain, so
+# the runs below do not share the cores with the tagger.
+for _ in $(seq 300); do
+  [ "$(psql_do -d atelier -Atc "SELECT count(*) FROM generation_jobs WHERE status IN ('queued', 'running')")" = 0 ] && break
+  sleep 0.2
+done
 # Let PostgreSQL's statistics catch up with the 200 new rows (autovacuum would within a
 # minute), so the runs below measure the steady state, not plans made for an empty table.
 psql_do -d atelier -c "ANALYZE"
