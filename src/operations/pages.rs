@@ -35,8 +35,8 @@ pub struct GalleryData {
     pub favourites: Vec<i64>,
     /// How many tag suggestions wait on each picture of this page that has any.
     pub suggested: std::collections::HashMap<i64, i64>,
-    /// More pictures match than `listing.total`, which a search (or favourites) counts
-    /// only to [`counted_to`] its page.
+    /// More pictures match than `listing.total`, which a search or favourites view
+    /// counts only to [`counted_to`] its page (a tag alone is counted exactly).
     pub more_than_total: bool,
 }
 
@@ -112,12 +112,13 @@ pub fn gallery(
         (None, Some(folder)) => folder.image_count,
         (None, None) => summary.image_count(),
     };
+    let more_than_total = total > cap && !filter.is_tag_only();
     Ok(GalleryData {
         listing: Page {
             items: place(conn, &summary, username, page.items)?,
-            total: total.min(cap),
+            total: if more_than_total { cap } else { total },
         },
-        more_than_total: total > cap,
+        more_than_total,
         summary,
         folder,
         favourites: page.favourites,

@@ -510,14 +510,14 @@ struct Id {
 
 /// A search is counted only as far as the pages around the one shown (a thousand past
 /// it): "1000+ images", a pager that leads on without a last page; near the end the count
-/// is exact again. The JSON API keeps the exact total.
+/// is exact again. A tag alone and the JSON API keep exact totals.
 #[tokio::test]
 async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
     use diesel::RunQueryDsl;
     let app = spawn_app().await;
     let client = app.user("prolific").await;
     let first = app
-        .upload_ok(&client, png(8, 8), &[("title", "fox 0")])
+        .upload_ok(&client, png(8, 8), &[("title", "fox 0"), ("tags", "wild")])
         .await;
     diesel::sql_query(format!(
         "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
@@ -573,6 +573,9 @@ async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
 
     let owls = page("/gallery?q=owl".into()).await;
     assert!(owls.contains("30 images"), "fewer than the cap: exact");
+    // A tag alone is counted exactly, however many carry it (its count is kept).
+    let wild = page("/gallery?tag=wild".into()).await;
+    assert!(wild.contains("1131 images"), "{wild}");
     let listing: serde_json::Value = app
         .get(&client, "/api/images?q=fox")
         .await

@@ -106,7 +106,7 @@ impl ImageFilter {
     }
 
     /// A tag and nothing else narrows the listing (its count is kept per account).
-    fn is_tag_only(&self) -> bool {
+    pub fn is_tag_only(&self) -> bool {
         self.tag.is_some() && self.folder_id.is_none() && !self.favourites && self.search.is_none()
     }
 }
@@ -481,8 +481,8 @@ impl Image {
 
     /// How many of the user's images match `filter`, counted no further than `cap`: a
     /// search of a big library can match tens of thousands of pictures, and the page
-    /// showing a few of them needs only to know the pages around it (a tag alone is read
-    /// from its count). A search also sets how the page ending at `through` reads its
+    /// showing a few of them needs only to know the pages around it (a tag alone is read,
+    /// exactly, from its count). A search also sets how the page ending at `through` reads its
     /// matches (`filter.search_path`), judged by a probe of the `PROBE` newest pictures of
     /// its scope (`pictures` in all):
     /// - a scope no bigger than the probe: every match is known from it;
@@ -498,7 +498,7 @@ impl Image {
         (pictures, cap, through): (i64, i64, i64),
     ) -> QueryResult<i64> {
         if filter.is_tag_only() {
-            return Ok(Self::count_for_user(conn, user_id, filter)?.min(cap));
+            return Self::count_for_user(conn, user_id, filter);
         }
         let Some(tsquery) = filter.search.as_deref().and_then(search_query) else {
             let matches: Vec<i64> = matching(user_id, filter)
