@@ -61,7 +61,7 @@ pub struct ImageFilter {
     /// "mountains"); see [`search_query`].
     pub search: Option<String>,
     /// How a search finds its matches; the gallery picks it (see
-    /// [`Image::count_search_up_to`]).
+    /// [`Image::count_for_user_up_to`]).
     pub search_path: SearchPath,
     pub sort: GallerySort,
 }
@@ -85,7 +85,7 @@ pub enum SearchPath {
     Among(Vec<i64>),
 }
 
-/// How many of a search's scope (its folder, tag or favourites) [`Image::count_search_up_to`]
+/// How many of a search's scope (its folder, tag or favourites) [`Image::count_for_user_up_to`]
 /// tests, newest first, to judge how common the search's words are there.
 const PROBE: i64 = 1000;
 
@@ -179,10 +179,9 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
         );
     }
     if let Some(search) = filter.search.as_deref().and_then(search_query) {
-        // `IS TRUE` is the same test in a form no index answers, so the planner walks.
         query = match &filter.search_path {
-            SearchPath::Planned => query.filter(search_test(search)),
-            SearchPath::Walk => query.filter(walked_search_test(search)),
+            SearchPath::Planned => query.filter(search_test(search, false)),
+            SearchPath::Walk => query.filter(search_test(search, true)),
             SearchPath::Among(ids) => query.filter(images::id.eq_any(ids.clone())),
         };
     }
@@ -205,25 +204,16 @@ fn gathering<T>(
     }
 }
 
-/// A test of each picture, as the listing's queries take it.
-type Test = Box<dyn BoxableExpression<images::table, diesel::pg::Pg, SqlType = Bool>>;
-
-/// Whether a picture matches `tsquery` (from [`search_query`]), as the search index answers.
-fn search_test(tsquery: String) -> Test {
-    Box::new(
-        sql::<Bool>("images.search @@ to_tsquery('english'::regconfig, ")
-            .bind::<Text, _>(tsquery)
-            .sql(")"),
-    )
-}
-
-/// [`search_test`] in a form no index answers (`IS TRUE`), so the planner walks.
-fn walked_search_test(tsquery: String) -> Test {
-    Box::new(
-        sql::<Bool>("(images.search @@ to_tsquery('english'::regconfig, ")
-            .bind::<Text, _>(tsquery)
-            .sql(")) IS TRUE"),
-    )
+/// Whether a picture matches `tsquery` (from [`search_query`]); `walked`: in a form no
+/// index answers (`IS TRUE`), so the planner walks the listing's own index instead.
+fn search_test(
+    tsquery: String,
+    walked: bool,
+) -> Box<dyn BoxableExpression<images::table, diesel::pg::Pg, SqlType = Bool>> {
+    let test = sql::<Bool>("(images.search @@ to_tsquery('english'::regconfig, ")
+        .bind::<Text, _>(tsquery)
+        .sql(if walked { ")) IS TRUE" } else { "))" });
+    Box::new(test)
 }
 
 /// [`matching`] in the order `filter` asks for, ties broken by id.
@@ -289,8 +279,8 @@ impl Image {
 
     /// One page of the user's images as tiles, which of them are favourites and how many tag
     /// suggestions wait on each, and the account's library version as the statement
-    /// choosing the page saw it (`None` on an empty page). The pages nearly every visit reads (up to [`SHALLOW_OFFSET`]) are one
-    /// statement reading rows in the listing's order from the index that starts with the
+    /// choosing the page saw it (`None` on an empty page). The pages nearly every visit
+    /// reads (up to [`SHALLOW_OFFSET`]) are one statement reading rows in the listing's order from the index that starts with the
     /// owner and holds the sort; the everyday view's is static, so prepared once per
     /// connection. Deeper pages pick their ids first, index-only (rows skipped that way
     /// cost no heap reads), then read those rows.
@@ -482,9 +472,9 @@ impl Image {
     /// How many of the user's images match `filter`, counted no further than `cap`: a
     /// search of a big library can match tens of thousands of pictures, and the page
     /// showing a few of them needs only to know the pages around it (a tag alone is read,
-    /// exactly, from its count). A search also sets how the page ending at `through` reads its
-    /// matches (`filter.search_path`), judged by a probe of the `PROBE` newest pictures of
-    /// its scope (`pictures` in all):
+    /// exactly, from its count). A search also sets how the page ending at `through` reads
+    /// its matches (`filter.search_path`), judged by a probe of the `PROBE` newest pictures
+    /// of its scope (`pictures` in all):
     /// - a scope no bigger than the probe: every match is known from it;
     /// - words common there: the count walks the listing (about `cap × PROBE / found`
     ///   rows, however big the library), and so does the page when its matches are nearer
@@ -500,39 +490,37 @@ impl Image {
         if filter.is_tag_only() {
             return Self::count_for_user(conn, user_id, filter);
         }
-        let Some(tsquery) = filter.search.as_deref().and_then(search_query) else {
-            let matches: Vec<i64> = matching(user_id, filter)
-                .select(images::id)
-                .limit(cap)
+        // The probe: how many of the scope's newest pictures the words find.
+        let mut found_in_probe = None;
+        if let Some(tsquery) = filter.search.as_deref().and_then(search_query) {
+            let scope = ImageFilter {
+                search: None,
+                search_path: SearchPath::Planned,
+                ..filter.clone()
+            };
+            let probe: Vec<(i64, bool)> = matching(user_id, &scope)
+                .order((images::created_at.desc(), images::id.desc()))
+                .limit(PROBE)
+                .select((images::id, search_test(tsquery, true)))
                 .load(conn)?;
-            return Ok(matches.len() as i64);
-        };
-        let scope = ImageFilter {
-            search: None,
-            search_path: SearchPath::Planned,
-            ..filter.clone()
-        };
-        let probe: Vec<(i64, bool)> = matching(user_id, &scope)
-            .order((images::created_at.desc(), images::id.desc()))
-            .limit(PROBE)
-            .select((images::id, walked_search_test(tsquery)))
-            .load(conn)?;
-        let probed = probe.len() as i64;
-        let mut found: Vec<i64> = probe
-            .into_iter()
-            .filter_map(|(id, hit)| hit.then_some(id))
-            .collect();
-        if probed < PROBE {
-            found.truncate(usize::try_from(cap).unwrap_or(0));
-            let count = found.len() as i64;
-            filter.search_path = SearchPath::Among(found);
-            return Ok(count);
+            let probed = probe.len() as i64;
+            let mut found: Vec<i64> = probe
+                .into_iter()
+                .filter_map(|(id, hit)| hit.then_some(id))
+                .collect();
+            if probed < PROBE {
+                found.truncate(usize::try_from(cap).unwrap_or(0));
+                let count = found.len() as i64;
+                filter.search_path = SearchPath::Among(found);
+                return Ok(count);
+            }
+            let found = found.len() as i64;
+            filter.search_path = match walk_is_nearer(found, pictures, cap) {
+                true => SearchPath::Walk,
+                false => SearchPath::Planned,
+            };
+            found_in_probe = Some(found);
         }
-        let found = found.len() as i64;
-        filter.search_path = match walk_is_nearer(found, pictures, cap) {
-            true => SearchPath::Walk,
-            false => SearchPath::Planned,
-        };
         let matches: Vec<i64> = gathering(conn, filter, |conn| {
             matching(user_id, filter)
                 .select(images::id)
@@ -540,13 +528,15 @@ impl Image {
                 .load(conn)
         })?;
         let count = matches.len() as i64;
-        filter.search_path = if count < cap {
-            SearchPath::Among(matches)
-        } else if walk_is_nearer(found, pictures, through) {
-            SearchPath::Walk
-        } else {
-            SearchPath::Planned
-        };
+        if let Some(found) = found_in_probe {
+            filter.search_path = if count < cap {
+                SearchPath::Among(matches)
+            } else if walk_is_nearer(found, pictures, through) {
+                SearchPath::Walk
+            } else {
+                SearchPath::Planned
+            };
+        }
         Ok(count)
     }
 

@@ -396,10 +396,7 @@ fn balance_and_free_used(
         .find(user_id)
         .select((users::credits, used))
         .first(conn)?;
-    Ok((
-        credits,
-        used.map_or(0, |used| u32::try_from(used).unwrap_or(0)),
-    ))
+    Ok((credits, free::counted(used)))
 }
 
 /// Gives back a failed job's reservation, exactly once per job (see the module comment).

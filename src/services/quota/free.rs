@@ -21,7 +21,12 @@ pub fn used(conn: &mut PgConnection, key: IpNetwork) -> QueryResult<u32> {
         .select(free_image_allowances::used)
         .first(conn)
         .optional()?;
-    Ok(used.map_or(0, |used| u32::try_from(used).unwrap_or(0)))
+    Ok(counted(used))
+}
+
+/// A network's `used` column as a count (no row: none used).
+pub(super) fn counted(used: Option<i32>) -> u32 {
+    used.map_or(0, |used| u32::try_from(used).unwrap_or(0))
 }
 
 /// Takes one free image if fewer than `max` are used on `key`; `false` otherwise.
