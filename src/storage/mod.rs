@@ -399,6 +399,16 @@ impl Storage {
         }
     }
 
+    /// Stores several files, each atomically, at once: on the local disk their fsyncs are
+    /// issued together ([`local::Disk::put_all`]), on S3 their uploads run together. On
+    /// failure some may be stored: remove them all (a missing key is no error).
+    pub fn put_all(&self, files: &[(&ObjectKey, &[u8])]) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Local(disk) => Ok(disk.put_all(files)?),
+            Backend::S3(bucket) => bucket.put_all(files),
+        }
+    }
+
     pub fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, StoreError> {
         match &*self.0 {
             Backend::Local(disk) => Ok(disk.get(key)?),

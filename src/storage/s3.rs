@@ -122,9 +122,17 @@ impl Bucket {
     }
 
     pub fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<(), StoreError> {
-        let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
-        let location = path(key.as_str());
-        runtime().block_on(self.store.put(&location, payload))?;
+        self.put_all(&[(key, bytes)])
+    }
+
+    pub fn put_all(&self, files: &[(&ObjectKey, &[u8])]) -> Result<(), StoreError> {
+        let puts = files.iter().map(|(key, bytes)| {
+            let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
+            let location = path(key.as_str());
+            let store = &self.store;
+            async move { store.put(&location, payload).await }
+        });
+        runtime().block_on(futures_util::future::try_join_all(puts))?;
         Ok(())
     }
 

@@ -83,16 +83,22 @@ impl Library {
         let stem = FileName::random_stem().map_err(AppError::internal)?;
         let folder = input.folder.slug();
         let files = input.files.variants();
-        let mut written = Vec::new();
-        let result = conn.transaction(|conn| {
-            file_lock(conn, &stem)?;
-            for &(variant, ext, bytes) in &files {
+        let keys = files
+            .iter()
+            .map(|&(variant, ext, _)| {
                 let name = FileName::new(&stem, ext)
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad stem")))?;
-                let key = ObjectKey::new(input.username, &folder, variant, &name);
-                self.storage.put(&key, bytes)?;
-                written.push(key);
-            }
+                Ok(ObjectKey::new(input.username, &folder, variant, &name))
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let result = conn.transaction(|conn| {
+            file_lock(conn, &stem)?;
+            let writes: Vec<_> = keys
+                .iter()
+                .zip(&files)
+                .map(|(key, &(_, _, bytes))| (key, bytes))
+                .collect();
+            self.storage.put_all(&writes)?;
             let disk_bytes = files.iter().map(|(_, _, bytes)| bytes.len() as i64).sum();
             let ext = |variant| {
                 input.files.ext_of(variant).ok_or_else(|| {
@@ -138,7 +144,7 @@ impl Library {
             Ok::<_, AppError>(image)
         });
         if result.is_err() {
-            for key in &written {
+            for key in &keys {
                 let _ = self.storage.remove(key);
             }
         }
@@ -484,13 +490,16 @@ impl Library {
             (Variant::Display, &sanitised.display),
             (Variant::Thumb, &sanitised.thumb),
         ];
+        let mut writes = Vec::new();
         let mut replaced = Vec::new();
         for (variant, encoded) in rewritten {
             let key = new_key(placed, variant, encoded.format.ext())?;
-            self.storage.put(&key, &encoded.bytes)?;
             let old = key_of(placed, variant).ok();
             replaced.extend(old.filter(|old| *old != key));
+            writes.push((key, encoded.bytes.as_slice()));
         }
+        let writes: Vec<_> = writes.iter().map(|(key, bytes)| (key, *bytes)).collect();
+        self.storage.put_all(&writes)?;
         let pristine_size = self
             .storage
             .size(&key_of(placed, Variant::Pristine)?)?

@@ -59,7 +59,7 @@ const PURGE_STEPS: [PurgeStep; 7] = [
     PurgeStep {
         table: "image_origins",
         set: None,
-        old: "created_at < $1",
+        old: "created_at < $1 ORDER BY client_ip",
         tally: |p| &mut p.images,
     },
     PurgeStep {
