@@ -164,6 +164,8 @@ diesel::table! {
         share_expires_at -> Nullable<Timestamptz>,
         display_ext -> Nullable<Text>,
         trashed_at -> Nullable<Timestamptz>,
+        starred -> Bool,
+        suggestions_waiting -> Int4,
     }
 }
 

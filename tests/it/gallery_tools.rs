@@ -136,6 +136,7 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
     .await;
     assert_eq!((status, answer["favourite"].clone()), (200, json!(false)));
     assert!(titles(&app, &client, "favourites=1").await.is_empty());
+    assert!(!app.page(&client, "/gallery").await.contains("fav-badge"));
     let (status, _) = json_post(
         &client,
         app.url(&format!("/images/{}/favourite", ids[1])),
@@ -722,6 +723,11 @@ async fn racing_bulk_actions_on_the_same_images_never_fail_the_server() {
     };
     assert_eq!((trashed, shared), (4, 0));
     assert_eq!(app.stored_files().len(), 16, "{:?}", app.stored_files());
+    // Each tile's star (kept on the picture's row) agrees with the favourites.
+    let starred = "SELECT id || ' ' || starred AS line FROM images";
+    let favourites = "SELECT id || ' ' || EXISTS (SELECT 1 FROM favourites f \
+                      WHERE f.image_id = images.id) AS line FROM images";
+    assert_eq!(app.lines(starred), app.lines(favourites));
 }
 
 #[tokio::test]

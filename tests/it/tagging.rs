@@ -73,6 +73,12 @@ async fn suggestions_settled(who: &Visitor, id: i64) -> Vec<String> {
     tags_of(&image["suggested_tags"])
 }
 
+/// The "N suggested" badge of the gallery's only tile, if it has one.
+fn waiting_on_tile(page: &str) -> Option<usize> {
+    let badge = page.split("<span class=\"badge-suggested\">").nth(1)?;
+    badge.split(' ').next()?.parse().ok()
+}
+
 /// As a server runs by default: every upload and generation gets suggestions unasked.
 fn suggesting_unasked(s: &mut HashMap<String, String>) {
     s.insert("auto_tag".into(), "suggest".into());
@@ -106,6 +112,10 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
     }
     assert_eq!(answer["suggested_tags"][0]["source"], "builtin");
     assert!(answer["suggested_tags"][0]["confidence"].as_f64().is_some());
+    assert_eq!(
+        waiting_on_tile(&app.page(&owner, "/gallery").await),
+        Some(suggested.len())
+    );
 
     // Everyone else: 404 on all three routes, and nothing in any JSON they can read.
     let stranger = app.user("stranger").await;
@@ -137,6 +147,10 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
         .submit(&format!("/images/{id}/tags/accept"), &[("tags", "red")])
         .await;
     assert_eq!(response.status(), 303);
+    assert_eq!(
+        waiting_on_tile(&app.page(&owner, "/gallery").await),
+        Some(suggested.len() - 1)
+    );
     let (status, answer) = post_json(
         &owner,
         &format!("/images/{id}/tags/accept"),
@@ -155,6 +169,7 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
     let (_, image) = image_of(&owner, id).await;
     assert_eq!(tags_of(&image["tags"]), ["red", "landscape"]);
     assert_eq!(image["suggested_tags"], serde_json::json!([]));
+    assert_eq!(waiting_on_tile(&app.page(&owner, "/gallery").await), None);
     let (status, answer) = post_json(
         &owner,
         &format!("/images/{id}/tags/accept"),

@@ -11,9 +11,7 @@ use diesel::sql_types::{Bool, Text};
 
 use super::image::{ImageTile, Page, Placed, PlacedImage, PlacedTile};
 use super::{Folder, Image};
-use crate::db::schema::{
-    favourites, folders, images, library_tags, library_versions, tag_suggestions, users,
-};
+use crate::db::schema::{favourites, folders, images, library_tags, library_versions, users};
 
 /// How a gallery listing is ordered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -144,8 +142,9 @@ pub struct UserPage {
 
 type Filtered<'a> = images::BoxedQuery<'a, diesel::pg::Pg>;
 
-/// What a page says of each tile beside the tile: starred, and the tag suggestions waiting.
-type Marks = (bool, Option<i64>);
+/// What a page says of each tile beside the tile: starred, and the tag suggestions waiting
+/// (columns triggers keep from `favourites` and `tag_suggestions`).
+type Marks = (bool, i32);
 
 /// How deep a page may start and still read its rows straight in the listing's order (see
 /// [`Image::page_for_user`]): the first ten pages of 24.
@@ -295,13 +294,7 @@ impl Image {
             .filter(library_versions::user_id.eq(user_id))
             .select(library_versions::version)
             .single_value();
-        let starred =
-            diesel::dsl::exists(favourites::table.filter(favourites::image_id.eq(images::id)));
-        let waiting = tag_suggestions::table
-            .filter(tag_suggestions::image_id.eq(images::id))
-            .select(diesel::dsl::count_star())
-            .single_value();
-        let marks = (starred, waiting);
+        let marks = (images::starred, images::suggestions_waiting);
         let rows: Vec<(ImageTile, Option<i64>, Marks)> = gathering(conn, filter, |conn| {
             Ok(if offset >= SHALLOW_OFFSET {
                 let page_ids: Vec<(i64, Option<i64>)> = ordered(user_id, filter)
@@ -350,8 +343,8 @@ impl Image {
             if starred {
                 page.favourites.push(image.id);
             }
-            if let Some(waiting @ 1..) = waiting {
-                page.suggested.insert(image.id, waiting);
+            if waiting > 0 {
+                page.suggested.insert(image.id, i64::from(waiting));
             }
             page.items.push(image);
         }
