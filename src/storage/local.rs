@@ -212,11 +212,7 @@ impl Disk {
         let mut staged = Vec::with_capacity(files.len());
         for (key, bytes) in files {
             let path = self.root.join(key.as_str());
-            let dir = path
-                .parent()
-                .ok_or_else(|| io::Error::other("file has no parent folder"))?;
-            create_private_dir(dir)?;
-            self.refuse_symlinks(dir)?;
+            let dir = self.ready_folder(&path)?;
             let temp = dir.join(format!("{TEMP_PREFIX}{}", FileName::random_stem()?));
             let mut file = OpenOptions::new()
                 .write(true)
@@ -246,12 +242,19 @@ impl Disk {
     /// Moves a stored file to another folder (same filesystem: one atomic rename).
     pub fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> io::Result<()> {
         let to = self.root.join(to.as_str());
-        let dir = to
+        self.ready_folder(&to)?;
+        fs::rename(self.path(from.as_str())?, to)
+    }
+
+    /// The folder a file at `path` goes in: created if missing, refused if a symlink was
+    /// planted on the way.
+    fn ready_folder<'p>(&self, path: &'p Path) -> io::Result<&'p Path> {
+        let dir = path
             .parent()
             .ok_or_else(|| io::Error::other("file has no parent folder"))?;
         create_private_dir(dir)?;
         self.refuse_symlinks(dir)?;
-        fs::rename(self.path(from.as_str())?, to)
+        Ok(dir)
     }
 
     /// Removes a file by key or listed name; a missing file is not an error. A planted
