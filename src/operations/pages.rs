@@ -20,7 +20,6 @@ use crate::domain::ImageKind;
 use crate::services::library::summary_cache::{LibrarySummary, SummaryCache};
 use crate::services::quota::blocks::{self, Block};
 use crate::services::quota::charge::{self, Rules, Usage};
-use crate::services::quota::storage;
 
 /// `/gallery`: the folders with their counts, the tags, one page of images, and the folder
 /// being looked at (a folder that is not the user's is a 404). In the steady state one
@@ -161,13 +160,14 @@ pub fn dashboard(
 ) -> Result<DashboardData, AppError> {
     let page = Image::page_for_user(conn, user.id, &ImageFilter::default(), 0, recent)?;
     let summary = summaries.current(conn, user.id, page.version)?;
+    let (usage, uploads_last_hour) = charge::usage_and_recent_uploads(conn, rules, user, ip)?;
     Ok(DashboardData {
-        usage: charge::usage(conn, rules, Some(user), ip, false)?,
+        usage,
         image_count: summary.image_count(),
         stored_bytes: summary.disk_bytes(),
         folder_count: summary.folders.len(),
         recent: place(conn, &summary, &user.username, page.items)?,
-        uploads_last_hour: storage::recent_uploads(conn, user.id)?.0,
+        uploads_last_hour,
     })
 }
 

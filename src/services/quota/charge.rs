@@ -18,6 +18,7 @@ use crate::base::config::Settings;
 use crate::base::error::AppError;
 use crate::db::Db;
 use crate::db::models::User;
+use crate::db::schema::free_image_allowances;
 use crate::domain::Tier;
 use crate::services::quota::{ClientIp, limit_key};
 
@@ -387,16 +388,50 @@ fn balance_and_free_used(
     user_id: i64,
     key: IpNetwork,
 ) -> QueryResult<(i64, u32)> {
-    use crate::db::schema::{free_image_allowances, users};
-    let used = free_image_allowances::table
-        .find(key)
-        .select(free_image_allowances::used)
-        .single_value();
+    use crate::db::schema::users;
     let (credits, used): (i64, Option<i32>) = users::table
         .find(user_id)
-        .select((users::credits, used))
+        .select((users::credits, free_used_on(key)))
         .first(conn)?;
     Ok((credits, free::counted(used)))
+}
+
+/// The free images used on `key`, as a subquery of a statement about the visitor.
+fn free_used_on(
+    key: IpNetwork,
+) -> diesel::dsl::SingleValue<
+    diesel::dsl::Select<
+        diesel::dsl::Find<free_image_allowances::table, IpNetwork>,
+        free_image_allowances::used,
+    >,
+> {
+    free_image_allowances::table
+        .find(key)
+        .select(free_image_allowances::used)
+        .single_value()
+}
+
+/// [`balance_and_free_used`] and the account's uploads of the last hour (as
+/// [`storage::recent_uploads`](super::storage::recent_uploads) counts them), in one
+/// statement: the dashboard shows all three.
+fn balance_free_used_and_uploads(
+    conn: &mut PgConnection,
+    user_id: i64,
+    key: IpNetwork,
+) -> QueryResult<(i64, u32, u32)> {
+    use crate::db::schema::{images, users};
+    let uploads = images::table
+        .filter(images::user_id.eq(user_id))
+        .filter(images::kind.eq(crate::domain::ImageKind::Upload))
+        .filter(images::created_at.gt(super::storage::upload_window_start()))
+        .select(diesel::dsl::count_star())
+        .single_value();
+    let (credits, used, uploads): (i64, Option<i32>, Option<i64>) = users::table
+        .find(user_id)
+        .select((users::credits, free_used_on(key), uploads))
+        .first(conn)?;
+    let uploads = u32::try_from(uploads.unwrap_or(0)).unwrap_or(u32::MAX);
+    Ok((credits, free::counted(used), uploads))
 }
 
 /// Gives back a failed job's reservation, exactly once per job (see the module comment).
@@ -513,6 +548,35 @@ pub fn usage(
     ip: IpNetwork,
     with_anonymous: bool,
 ) -> QueryResult<Usage> {
+    let balance = match user {
+        Some(user) => Some(balance_and_free_used(conn, user.id, rules.key(ip))?),
+        None => None,
+    };
+    usage_given(conn, rules, user, ip, with_anonymous, balance)
+}
+
+/// A signed-in user's [`usage`] and their uploads of the last hour, the balance and the
+/// uploads read in one statement (the dashboard).
+pub fn usage_and_recent_uploads(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: &User,
+    ip: IpNetwork,
+) -> QueryResult<(Usage, u32)> {
+    let (credits, used, uploads) = balance_free_used_and_uploads(conn, user.id, rules.key(ip))?;
+    let usage = usage_given(conn, rules, Some(user), ip, false, Some((credits, used)))?;
+    Ok((usage, uploads))
+}
+
+/// [`usage`] once the signed-in user's balance and free images used are read.
+fn usage_given(
+    conn: &mut PgConnection,
+    rules: &Rules,
+    user: Option<&User>,
+    ip: IpNetwork,
+    with_anonymous: bool,
+    balance: Option<(i64, u32)>,
+) -> QueryResult<Usage> {
     let key = rules.key(ip);
     let policy = rules.policy.current(conn)?;
     let over = policy.override_for(ip.ip());
@@ -528,9 +592,8 @@ pub fn usage(
         )?),
         false => None,
     };
-    let (credits, free_images) = match user {
-        Some(user) => {
-            let (credits, used) = balance_and_free_used(conn, user.id, key)?;
+    let (credits, free_images) = match user.zip(balance) {
+        Some((user, (credits, used))) => {
             let allowance = rules.free_max(user, over);
             let unavailable_because = free_image_eligibility(&policy, rules, user, Utc::now())
                 .err()

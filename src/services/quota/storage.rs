@@ -47,16 +47,20 @@ pub fn standing(conn: &mut PgConnection, user_id: i64) -> QueryResult<UploadStan
     })
 }
 
+/// Where the rolling hour of the upload rate starts: uploads made after it count.
+pub fn upload_window_start() -> DateTime<Utc> {
+    Utc::now() - Duration::hours(1)
+}
+
 /// The account's uploads of the last hour: how many, and when the oldest was made.
 pub fn recent_uploads(
     conn: &mut PgConnection,
     user_id: i64,
 ) -> QueryResult<(u32, Option<DateTime<Utc>>)> {
-    let since = Utc::now() - Duration::hours(1);
     let (count, oldest): (i64, Option<DateTime<Utc>>) = images::table
         .filter(images::user_id.eq(user_id))
         .filter(images::kind.eq(ImageKind::Upload))
-        .filter(images::created_at.gt(since))
+        .filter(images::created_at.gt(upload_window_start()))
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::min(images::created_at),
