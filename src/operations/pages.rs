@@ -10,7 +10,7 @@ use ipnetwork::IpNetwork;
 use crate::base::error::AppError;
 use crate::db::models::image::Page;
 use crate::db::models::job::{self, ImageParams};
-use crate::db::models::listing::{self, ImageFilter};
+use crate::db::models::listing::ImageFilter;
 use crate::db::models::stats::{self, Overview, TopAddress};
 use crate::db::models::tag_suggestion::{self, TagSuggestion};
 use crate::db::models::{
@@ -214,13 +214,15 @@ pub fn image_page(
             .map(|params| (params.width, params.height)),
         _ => None,
     };
-    let favourite = listing::is_favourite(conn, placed.image.user_id, placed.image.id)?;
     Ok(ImagePageData {
         folders,
         rerun_size,
-        favourite,
+        favourite: placed.image.starred,
         camera: camera::find(conn, placed.image.id)?,
-        suggestions: tag_suggestion::for_image(conn, placed.image.id)?,
+        suggestions: match placed.image.suggestions_waiting {
+            0 => Vec::new(),
+            _ => tag_suggestion::for_image(conn, placed.image.id)?,
+        },
         tagging_job: job::tagging_pending(conn, placed.image.id)?,
         neighbours,
         spending: match spender {

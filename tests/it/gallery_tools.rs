@@ -128,6 +128,8 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
     );
     let page = app.page(&client, "/gallery?favourites=1").await;
     assert!(page.contains("fav-badge") && page.contains("Favourites"));
+    let image_page = app.page(&client, &format!("/images/{}", ids[1])).await;
+    assert!(image_page.contains("aria-pressed=\"true\""), "{image_page}");
     let (status, answer) = json_post(
         &client,
         app.url(&format!("/images/{}/favourite", ids[1])),
@@ -137,6 +139,8 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
     assert_eq!((status, answer["favourite"].clone()), (200, json!(false)));
     assert!(titles(&app, &client, "favourites=1").await.is_empty());
     assert!(!app.page(&client, "/gallery").await.contains("fav-badge"));
+    let image_page = app.page(&client, &format!("/images/{}", ids[1])).await;
+    assert!(image_page.contains("aria-pressed=\"false\""), "{image_page}");
     let (status, _) = json_post(
         &client,
         app.url(&format!("/images/{}/favourite", ids[1])),

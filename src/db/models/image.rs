@@ -86,6 +86,10 @@ pub struct Image {
     /// When its owner deleted it: in the trash, out of every listing, until restored or
     /// removed for good (`None`: a live picture).
     pub trashed_at: Option<DateTime<Utc>>,
+    /// Its owner starred it (kept from `favourites` by a trigger).
+    pub starred: bool,
+    /// How many tag suggestions wait for its owner (kept from `tag_suggestions`).
+    pub suggestions_waiting: i32,
 }
 
 impl std::ops::Deref for Image {

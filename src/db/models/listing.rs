@@ -594,16 +594,6 @@ pub fn favourites_among(
         .load(conn)
 }
 
-/// Whether the user starred this image.
-pub fn is_favourite(conn: &mut PgConnection, user_id: i64, image_id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        favourites::table
-            .filter(favourites::user_id.eq(user_id))
-            .filter(favourites::image_id.eq(image_id)),
-    ))
-    .get_result(conn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
