@@ -140,7 +140,10 @@ async fn search_sort_and_favourites_narrow_the_gallery() {
     assert!(titles(&app, &client, "favourites=1").await.is_empty());
     assert!(!app.page(&client, "/gallery").await.contains("fav-badge"));
     let image_page = app.page(&client, &format!("/images/{}", ids[1])).await;
-    assert!(image_page.contains("aria-pressed=\"false\""), "{image_page}");
+    assert!(
+        image_page.contains("aria-pressed=\"false\""),
+        "{image_page}"
+    );
     let (status, _) = json_post(
         &client,
         app.url(&format!("/images/{}/favourite", ids[1])),

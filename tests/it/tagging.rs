@@ -117,7 +117,10 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
         Some(suggested.len())
     );
     let image_page = app.page(&owner, &format!("/images/{id}")).await;
-    assert!(!image_page.contains("No suggestions waiting"), "{image_page}");
+    assert!(
+        !image_page.contains("No suggestions waiting"),
+        "{image_page}"
+    );
 
     // Everyone else: 404 on all three routes, and nothing in any JSON they can read.
     let stranger = app.user("stranger").await;
@@ -173,7 +176,10 @@ async fn the_owner_suggests_accepts_some_and_dismisses_the_rest_and_nobody_else_
     assert_eq!(image["suggested_tags"], serde_json::json!([]));
     assert_eq!(waiting_on_tile(&app.page(&owner, "/gallery").await), None);
     let image_page = app.page(&owner, &format!("/images/{id}")).await;
-    assert!(image_page.contains("No suggestions waiting"), "{image_page}");
+    assert!(
+        image_page.contains("No suggestions waiting"),
+        "{image_page}"
+    );
     let (status, answer) = post_json(
         &owner,
         &format!("/images/{id}/tags/accept"),

@@ -548,11 +548,14 @@ pub fn usage(
     ip: IpNetwork,
     with_anonymous: bool,
 ) -> QueryResult<Usage> {
-    let balance = match user {
-        Some(user) => Some(balance_and_free_used(conn, user.id, rules.key(ip))?),
+    let signed_in = match user {
+        Some(user) => {
+            let (credits, used) = balance_and_free_used(conn, user.id, rules.key(ip))?;
+            Some((user, credits, used))
+        }
         None => None,
     };
-    usage_given(conn, rules, user, ip, with_anonymous, balance)
+    usage_given(conn, rules, signed_in, ip, with_anonymous)
 }
 
 /// A signed-in user's [`usage`] and their uploads of the last hour, the balance and the
@@ -564,25 +567,25 @@ pub fn usage_and_recent_uploads(
     ip: IpNetwork,
 ) -> QueryResult<(Usage, u32)> {
     let (credits, used, uploads) = balance_free_used_and_uploads(conn, user.id, rules.key(ip))?;
-    let usage = usage_given(conn, rules, Some(user), ip, false, Some((credits, used)))?;
+    let usage = usage_given(conn, rules, Some((user, credits, used)), ip, false)?;
     Ok((usage, uploads))
 }
 
-/// [`usage`] once the signed-in user's balance and free images used are read.
+/// [`usage`] once a signed-in visitor's balance and free images used are read
+/// (`signed_in`: the user, their credits, the free images used on their network).
 fn usage_given(
     conn: &mut PgConnection,
     rules: &Rules,
-    user: Option<&User>,
+    signed_in: Option<(&User, i64, u32)>,
     ip: IpNetwork,
     with_anonymous: bool,
-    balance: Option<(i64, u32)>,
 ) -> QueryResult<Usage> {
     let key = rules.key(ip);
     let policy = rules.policy.current(conn)?;
     let over = policy.override_for(ip.ip());
     let blocked = policy.block_for(ip.ip()).map(Block::message);
     let anon_limit = rules.anon_limit(Action::Generate, over);
-    let anonymous = match with_anonymous || user.is_none() {
+    let anonymous = match with_anonymous || signed_in.is_none() {
         true => Some(limits::standing(
             conn,
             key,
@@ -592,8 +595,8 @@ fn usage_given(
         )?),
         false => None,
     };
-    let (credits, free_images) = match user.zip(balance) {
-        Some((user, (credits, used))) => {
+    let (credits, free_images) = match signed_in {
+        Some((user, credits, used)) => {
             let allowance = rules.free_max(user, over);
             let unavailable_because = free_image_eligibility(&policy, rules, user, Utc::now())
                 .err()
