@@ -470,13 +470,25 @@ pub fn media_path<I: AsRef<ImageTile>>(placed: &Placed<I>, variant: Variant) -> 
         Some(ext) => (variant, ext),
         None => (Variant::Original, image.original_ext.as_str()),
     };
-    format!(
-        "/media/{}/{}/{}/{}.{ext}",
-        placed.username,
-        placed.folder_slug,
+    // Pieces pushed into one allocation of the right size: a gallery page builds two of
+    // these per tile, and `format!` cost a tenth of its rendering.
+    let parts = [
+        "/media/",
+        &placed.username,
+        "/",
+        &placed.folder_slug,
+        "/",
         variant.as_str(),
-        image.stem,
-    )
+        "/",
+        &image.stem,
+        ".",
+        ext,
+    ];
+    let mut path = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + 16);
+    for part in parts {
+        path.push_str(part);
+    }
+    path
 }
 
 /// A share link's file URL (`/s/{token}/image` or `/s/{token}/thumb`), versioned like
