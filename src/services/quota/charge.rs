@@ -411,19 +411,16 @@ fn free_used_on(
         .single_value()
 }
 
-/// [`balance_and_free_used`] and the account's uploads of the last hour (as
-/// [`storage::recent_uploads`](super::storage::recent_uploads) counts them), in one
-/// statement: the dashboard shows all three.
+/// [`balance_and_free_used`] and the account's
+/// [uploads of the last hour](super::storage::uploads_of_last_hour), in one statement: the
+/// dashboard shows all three.
 fn balance_free_used_and_uploads(
     conn: &mut PgConnection,
     user_id: i64,
     key: IpNetwork,
 ) -> QueryResult<(i64, u32, u32)> {
-    use crate::db::schema::{images, users};
-    let uploads = images::table
-        .filter(images::user_id.eq(user_id))
-        .filter(images::kind.eq(crate::domain::ImageKind::Upload))
-        .filter(images::created_at.gt(super::storage::upload_window_start()))
+    use crate::db::schema::users;
+    let uploads = super::storage::uploads_of_last_hour(user_id)
         .select(diesel::dsl::count_star())
         .single_value();
     let (credits, used, uploads): (i64, Option<i32>, Option<i64>) = users::table

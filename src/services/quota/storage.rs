@@ -47,9 +47,16 @@ pub fn standing(conn: &mut PgConnection, user_id: i64) -> QueryResult<UploadStan
     })
 }
 
-/// Where the rolling hour of the upload rate starts: uploads made after it count.
-pub fn upload_window_start() -> DateTime<Utc> {
-    Utc::now() - Duration::hours(1)
+/// The account's uploads that count against the hourly rate: those of the last hour. One
+/// definition for the limit ([`recent_uploads`]) and the dashboard (beside the balance).
+#[diesel::dsl::auto_type]
+pub fn uploads_of_last_hour(user_id: i64) -> _ {
+    let upload: ImageKind = ImageKind::Upload;
+    let since: DateTime<Utc> = Utc::now() - Duration::hours(1);
+    images::table
+        .filter(images::user_id.eq(user_id))
+        .filter(images::kind.eq(upload))
+        .filter(images::created_at.gt(since))
 }
 
 /// The account's uploads of the last hour: how many, and when the oldest was made.
@@ -57,10 +64,7 @@ pub fn recent_uploads(
     conn: &mut PgConnection,
     user_id: i64,
 ) -> QueryResult<(u32, Option<DateTime<Utc>>)> {
-    let (count, oldest): (i64, Option<DateTime<Utc>>) = images::table
-        .filter(images::user_id.eq(user_id))
-        .filter(images::kind.eq(ImageKind::Upload))
-        .filter(images::created_at.gt(upload_window_start()))
+    let (count, oldest): (i64, Option<DateTime<Utc>>) = uploads_of_last_hour(user_id)
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::min(images::created_at),
