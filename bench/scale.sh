@@ -183,7 +183,8 @@ ALTER TABLE generation_jobs ENABLE TRIGGER USER;
 ALTER TABLE folders ENABLE TRIGGER USER;
 ALTER TABLE users ENABLE TRIGGER USER;
 
--- What the triggers keep: folder counts, tag counts, library versions, the IP rollups.
+-- What the triggers keep: folder counts, tag counts, library versions, the search words,
+-- the IP rollups.
 UPDATE folders SET image_count = c.images, disk_bytes = c.bytes
 FROM (SELECT folder_id, count(*) FILTER (WHERE trashed_at IS NULL) AS images,
              sum(disk_bytes) AS bytes FROM images GROUP BY folder_id) c
@@ -193,6 +194,9 @@ SELECT user_id, tag, count(*) FROM images CROSS JOIN LATERAL unnest(tags) AS tag
 WHERE trashed_at IS NULL GROUP BY user_id, tag;
 INSERT INTO library_versions (user_id, version) SELECT id, 1 FROM users
 ON CONFLICT (user_id) DO UPDATE SET version = library_versions.version + 1;
+INSERT INTO search_words (word)
+SELECT DISTINCT word FROM images, unnest(tsvector_to_array(search)) AS word ORDER BY 1
+ON CONFLICT DO NOTHING;
 TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_months, ip_activity_accounts;
 SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(1),
     array_agg(0), array_agg((anon_id IS NOT NULL)::int), array_agg(user_id))

@@ -320,6 +320,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    search_words (word) {
+        word -> Text,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Int8,
         key_hash -> Bytea,
@@ -418,6 +424,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     password_resets,
     recovery_codes,
+    search_words,
     sessions,
     tag_suggestions,
     usage_events,

@@ -639,3 +639,122 @@ async fn a_message_waiting_for_a_gallery_that_fails_shows_on_the_next_page() {
         .expect("page");
     assert!(!again.contains("Folder “Trips” created."));
 }
+
+/// Words the newest thousand pictures lack are asked of the search index as the whole
+/// words they start (`atelier_search_query`): the answer is the one the prefixes give,
+/// for words known when the library was made, words a retitle brings in, stop words, and
+/// a start shared by more words than the expansion takes.
+#[tokio::test]
+async fn a_search_on_the_index_finds_what_its_word_starts_find() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let client = app.user("archivist").await;
+    let first = app
+        .upload_ok(&client, png(8, 8), &[("title", "filler 0")])
+        .await;
+    // 1,100 newest pictures of nothing in particular; older ones with the words sought,
+    // 40 of them each with its own word starting "qua" (more than 32).
+    diesel::sql_query(format!(
+        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                             created_at, updated_at)
+         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
+                display_ext, mime, width, height, bytes, disk_bytes,
+                CASE WHEN n <= 1100 THEN 'filler ' || n
+                     WHEN n <= 1103 THEN 'Stormy lighthouse ' || n
+                     WHEN n <= 1105 THEN 'storm over the lighthouses ' || n
+                     WHEN n <= 1108 THEN 'lighthouse keeper ' || n
+                     WHEN n <= 1110 THEN 'storm cellar ' || n
+                     ELSE 'lighthouse qua' || n END, tags,
+                created_at - make_interval(secs => n), updated_at
+         FROM images, generate_series(1, 1150) AS n WHERE id = {first}"
+    ))
+    .execute(&mut app.conn())
+    .expect("more rows");
+    let prefix_answer = |words: &str| -> Vec<i64> {
+        let tsquery = words
+            .split(' ')
+            .map(|word| format!("{word}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ");
+        diesel::sql_query(format!(
+            "SELECT id FROM images WHERE search @@ to_tsquery('english', '{tsquery}')
+             ORDER BY created_at DESC, id DESC LIMIT 24"
+        ))
+        .load::<Id>(&mut app.conn())
+        .expect("prefix answer")
+        .into_iter()
+        .map(|row| row.id)
+        .collect()
+    };
+    let gallery = |words: &'static str| {
+        let (app, client) = (&app, &client);
+        async move {
+            let html = app
+                .get(client, &format!("/gallery?q={}", words.replace(' ', "+")))
+                .await
+                .text()
+                .await
+                .expect("page");
+            tile_ids(&html)
+        }
+    };
+
+    for (words, matches) in [
+        ("storm lighthou", 5),
+        ("sto ligh", 5),
+        ("the stormy lighthouse", 3),
+        ("lighthouse keep", 3),
+        ("qua lighthouse", 24),
+        ("storm nowhere", 0),
+    ] {
+        let expected = prefix_answer(&words.replace("the ", ""));
+        assert_eq!(expected.len(), matches, "{words}");
+        assert_eq!(gallery(words).await, expected, "{words}");
+    }
+    let api: serde_json::Value = app
+        .get(&client, "/api/images?q=storm+lighthou")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(api["total"], 5, "{api}");
+
+    // Whole words where a start has few continuations, the prefix where it has many.
+    #[derive(diesel::QueryableByName)]
+    struct Query {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        query: String,
+    }
+    let asked = |words: &str| {
+        diesel::sql_query(format!(
+            "SELECT atelier_search_query(string_to_array('{words}', ' '))::text AS query"
+        ))
+        .get_result::<Query>(&mut app.conn())
+        .expect("query")
+        .query
+    };
+    assert_eq!(
+        asked("storm lighthou"),
+        "( 'storm' | 'stormi' ) & 'lighthous'"
+    );
+    assert_eq!(asked("qua"), "'qua':*");
+    assert_eq!(asked("nowhere"), "'nowher'");
+
+    // A word a retitle brings in is found the same way.
+    let keeper = prefix_answer("keeper")[0];
+    let response = app
+        .post_form(
+            &client,
+            &format!("/images/{keeper}/update"),
+            &[
+                ("title", "Blizzard lighthouse"),
+                ("tags", ""),
+                ("folder", "default"),
+            ],
+        )
+        .await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(asked("blizz"), "'blizzard'");
+    assert_eq!(gallery("blizz lighthouse").await, vec![keeper]);
+}

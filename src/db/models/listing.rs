@@ -73,7 +73,7 @@ pub struct ImageFilter {
 /// size looking for one (1.5 s).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub enum SearchPath {
-    /// As PostgreSQL plans it (the JSON API, the viewer's neighbours).
+    /// As PostgreSQL plans it, each word a prefix (the viewer's neighbours).
     #[default]
     Planned,
     /// The listing walked in its order, each picture tested: matches are common enough
@@ -81,6 +81,10 @@ pub enum SearchPath {
     Walk,
     /// Every match is known (a few hundred at most): read by id.
     Among(Vec<i64>),
+    /// The search index, asked for whole words (the `tsquery` of
+    /// [`indexed_search_query`]): words rare in the scope's newest pictures, or common
+    /// ones that seldom meet.
+    Indexed(String),
 }
 
 /// How many of a search's scope (its folder, tag or favourites) [`Image::count_for_user_up_to`]
@@ -109,22 +113,43 @@ impl ImageFilter {
     }
 }
 
-/// A search box's text as a PostgreSQL `tsquery`: up to eight words of letters and digits,
-/// each matched as a prefix, all required (`mountain:* & lake:*`). `None` when the text has
-/// no word (punctuation only), so nothing the user types reaches the query parser raw.
-pub fn search_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
+/// A search box's words: up to eight runs of letters and digits, lower case, 64 characters
+/// at most each. Nothing else the user types reaches PostgreSQL's query parser.
+fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .take(8)
-        .map(|word| {
-            format!(
-                "{}:*",
-                word.chars().take(64).collect::<String>().to_lowercase()
-            )
-        })
-        .collect();
-    (!words.is_empty()).then(|| words.join(" & "))
+        .map(|word| word.chars().take(64).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// A search box's text as a PostgreSQL `tsquery`: its [`search_words`], each matched as a
+/// prefix, all required (`mountain:* & lake:*`). `None` when the text has no word
+/// (punctuation only).
+pub fn search_query(text: &str) -> Option<String> {
+    let words = search_words(text);
+    (!words.is_empty()).then(|| {
+        words
+            .iter()
+            .map(|word| format!("{word}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    })
+}
+
+/// The search for `text` as the search index answers it fastest: each word as the whole
+/// words the index holds that it starts (`atelier_search_query`, migration
+/// `000029_search_words`), so the index walks the words' lists together instead of
+/// gathering every picture of every word first. Matches exactly what [`search_query`]
+/// matches; an empty query (matching nothing) when every word is a stop word.
+fn indexed_search_query(conn: &mut PgConnection, text: &str) -> QueryResult<String> {
+    use diesel::sql_types::Array;
+    diesel::select(
+        sql::<Text>("coalesce(atelier_search_query(")
+            .bind::<Array<Text>, _>(search_words(text))
+            .sql(")::text, '')"),
+    )
+    .get_result(conn)
 }
 
 /// One page of a user's listing, as [`Image::page_for_user`] read it: the tiles alone (the
@@ -182,23 +207,30 @@ fn matching<'a>(user_id: i64, filter: &'a ImageFilter) -> Filtered<'a> {
             SearchPath::Planned => query.filter(search_test(search, false)),
             SearchPath::Walk => query.filter(search_test(search, true)),
             SearchPath::Among(ids) => query.filter(images::id.eq_any(ids.clone())),
+            SearchPath::Indexed(words) => query.filter(
+                sql::<Bool>("images.search @@ CAST(")
+                    .bind::<Text, _>(words.clone())
+                    .sql(" AS tsquery)"),
+            ),
         };
     }
     query
 }
 
 /// Runs `read` with memory enough for a search that gathers its matches from the index:
-/// each word is a prefix, and the index collects every picture carrying a word that starts
-/// with it before the words are combined; at PostgreSQL's default 4 MB the bitmaps of two
-/// words carried by 375,000 pictures each turn lossy, and every row of their pages is
-/// tested again (1.2 s instead of 0.14 s in a 3-million-picture library).
+/// asked as a prefix, a word's pictures are all collected before the words are combined;
+/// at PostgreSQL's default 4 MB the bitmaps of two words carried by 375,000 pictures each
+/// turn lossy, and every row of their pages is tested again (1.2 s instead of 0.14 s in a
+/// 3-million-picture library). Whole words with many matches gather a bitmap too.
 fn gathering<T>(
     conn: &mut PgConnection,
     filter: &ImageFilter,
     read: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
     match (&filter.search, &filter.search_path) {
-        (Some(_), SearchPath::Planned) => crate::db::with_work_mem(conn, 32, read),
+        (Some(_), SearchPath::Planned | SearchPath::Indexed(_)) => {
+            crate::db::with_work_mem(conn, 32, read)
+        }
         _ => read(conn),
     }
 }
@@ -237,6 +269,11 @@ impl Image {
         offset: i64,
         limit: i64,
     ) -> QueryResult<Page<PlacedImage>> {
+        let mut filter = filter.clone();
+        if let (Some(text), SearchPath::Planned) = (&filter.search, &filter.search_path) {
+            filter.search_path = SearchPath::Indexed(indexed_search_query(conn, text)?);
+        }
+        let filter = &filter;
         let total = Self::count_for_user(conn, user_id, filter)?;
         let ids: Vec<i64> = Self::page_for_user(conn, user_id, filter, offset, limit)?
             .items
@@ -485,7 +522,8 @@ impl Image {
         }
         // The probe: how many of the scope's newest pictures the words find.
         let mut found_in_probe = None;
-        if let Some(tsquery) = filter.search.as_deref().and_then(search_query) {
+        let text = filter.search.clone().unwrap_or_default();
+        if let Some(tsquery) = search_query(&text) {
             let scope = ImageFilter {
                 search: None,
                 search_path: SearchPath::Planned,
@@ -510,7 +548,7 @@ impl Image {
             let found = found.len() as i64;
             filter.search_path = match walk_is_nearer(found, pictures, cap) {
                 true => SearchPath::Walk,
-                false => SearchPath::Planned,
+                false => SearchPath::Indexed(indexed_search_query(conn, &text)?),
             };
             found_in_probe = Some(found);
         }
@@ -526,8 +564,10 @@ impl Image {
                 SearchPath::Among(matches)
             } else if walk_is_nearer(found, pictures, through) {
                 SearchPath::Walk
+            } else if matches!(filter.search_path, SearchPath::Indexed(_)) {
+                std::mem::take(&mut filter.search_path)
             } else {
-                SearchPath::Planned
+                SearchPath::Indexed(indexed_search_query(conn, &text)?)
             };
         }
         Ok(count)
