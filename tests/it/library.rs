@@ -758,3 +758,55 @@ async fn a_search_on_the_index_finds_what_its_word_starts_find() {
     assert_eq!(asked("blizz"), "'blizzard'");
     assert_eq!(gallery("blizz lighthouse").await, vec![keeper]);
 }
+
+/// Uploads racing in with the same new words, in every order, each note them once: none
+/// waits on another for long or fails, and every one is found by its words.
+#[tokio::test]
+async fn uploads_racing_in_with_the_same_new_words_all_land_and_are_found() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let titles = [
+        "zebra yak quokka",
+        "quokka yak zebra",
+        "yak zebra quokka",
+        "zebras yaks",
+        "quokkas zebra",
+        "yak quokka zebras",
+    ];
+    let uploads = titles.iter().flat_map(|title| {
+        [&ann, &bob].map(|client| {
+            let app = &app;
+            async move {
+                app.upload(client, png(8, 8), "p.png", &[("title", *title)])
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        })
+    });
+    let statuses = futures_util::future::join_all(uploads).await;
+    assert_eq!(statuses, vec![303; 12]);
+
+    #[derive(diesel::QueryableByName)]
+    struct Word {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        word: String,
+    }
+    let words: Vec<String> = diesel::sql_query("SELECT word FROM search_words ORDER BY word")
+        .load::<Word>(&mut app.conn())
+        .expect("words")
+        .into_iter()
+        .map(|row| row.word)
+        .collect();
+    assert_eq!(words, ["quokka", "yak", "zebra"]);
+    for client in [&ann, &bob] {
+        let found: serde_json::Value = app
+            .get(client, "/api/images?q=zeb+yak")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(found["total"], 5, "{found}");
+    }
+}
