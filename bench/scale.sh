@@ -5,8 +5,8 @@
 # usage events. SCALE=10 multiplies every count (the IP gallery and the gallery pages).
 #
 # Prints the median of 15 sequential requests to every page (release build, warm), the
-# signed-in gallery's throughput (wrk -t2 -c32) for the big account, its 100-picture twin and
-# the 10-picture account, the
+# signed-in gallery's throughput (wrk -t2 -c32, four rounds and their medians) for the big
+# account, its 100-picture twin and the 10-picture account, the
 # query plans PostgreSQL logged for the slowest statements (auto_explain, > 20 ms, in a pass
 # of its own), and
 # `atelier purge-ips` over ~690k rows with the worst latency of uploads sent meanwhile.
@@ -262,17 +262,31 @@ done <<<"$pages"
 
 echo
 # The big library, its small twin (the same first page: 24 pictures, 21 folders, 50 tags)
-# and the ten-picture account (a page of 10 pictures, one folder, one tag), in turn, twice,
-# after a few seconds of each (the first pass after the build otherwise meets pages that
-# autovacuum and the index builds left cold).
+# and the ten-picture account (a page of 10 pictures, one folder, one tag), in turn,
+# GALLERY_ROUNDS times (4), after a few seconds of each (the first pass after the build
+# otherwise meets pages that autovacuum and the index builds left cold); then each
+# account's median over the rounds and the big account's against the others'. Rounds on
+# this shared 2-core machine differ by up to a tenth, so one or two say little.
 for who in big twin small; do
   wrk -t2 -c32 -d3s -H "Cookie: $(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/$who.cookies")" \
     "$base/gallery" >/dev/null
 done
-for who in big twin small big twin small; do
+throughput=$(for _ in $(seq "${GALLERY_ROUNDS:-4}"); do for who in big twin small; do
   wrk -t2 -c32 -d8s -H "Cookie: $(awk '$6 == "atelier_session" { print $6 "=" $7 }' "$work/$who.cookies")" \
     "$base/gallery" | awk -v who="$who" '/Requests\/sec/ { rps = $2 } /Latency/ { lat = $2 } END { printf "gallery of %s: %s req/s (mean latency %s)\n", who, rps, lat }'
-done
+done; done)
+echo "$throughput"
+THROUGHPUT="$throughput" python3 - <<'PY'
+import os, statistics
+rates = {}
+for line in os.environ["THROUGHPUT"].splitlines():
+    words = line.split()
+    rates.setdefault(words[2].rstrip(":"), []).append(float(words[3]))
+big, twin, small = (statistics.median(rates[who]) for who in ("big", "twin", "small"))
+rounds = " ".join(f"{b / s:.2f}" for b, s in zip(rates["big"], rates["small"]))
+print(f"medians: big {big:.0f}, twin {twin:.0f}, small {small:.0f} req/s; "
+      f"big/small {big / small:.2f} (rounds: {rounds}), big/twin {big / twin:.2f}")
+PY
 
 # The plans, from one more pass over the pages with auto_explain on (timing every plan
 # node slows the statements it measures, so the medians above were taken without it).
