@@ -49,6 +49,9 @@ const PURGE_BATCH: i64 = 500;
 /// the cutoff) in the order batches take them, as raw SQL over constants. Pictures' origins
 /// go in address order: a batch then touches the rollup rows of a few networks once,
 /// rather than the same /24 and /16 rows again in every batch (2.5× less WAL per row).
+/// Jobs go in date order, read from the index of jobs still holding an address: unordered,
+/// PostgreSQL read the table from its start for every batch, past each job already
+/// erased, and batches slowed from 14k to 7.5k rows a second as the purge went on.
 struct PurgeStep {
     table: &'static str,
     set: Option<&'static str>,
@@ -67,7 +70,7 @@ const PURGE_STEPS: [PurgeStep; 7] = [
     PurgeStep {
         table: "generation_jobs",
         set: Some("client_ip = NULL"),
-        old: "created_at < $1 AND client_ip IS NOT NULL",
+        old: "created_at < $1 AND client_ip IS NOT NULL ORDER BY created_at",
         tally: |p| &mut p.jobs,
     },
     PurgeStep {
