@@ -450,17 +450,16 @@ async fn deep_pages_continue_the_first_ones_in_every_sort() {
     let first = app.upload_ok(&client, png(8, 8), &[("tags", "many")]).await;
     // 279 more rows like it (the listing reads rows, not files), with distinct dates,
     // titles and sizes, some of them equal to exercise the id tie-break.
-    diesel::sql_query(format!(
-        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
-                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                             created_at, updated_at, prompt)
-         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
-                display_ext, mime, width, height, bytes + n % 7, disk_bytes, 'picture ' || n % 97,
-                tags, created_at - make_interval(mins => n % 150), updated_at, prompt
-         FROM images, generate_series(1, 279) AS n WHERE id = {first}"
-    ))
-    .execute(&mut app.conn())
-    .expect("more rows");
+    copies_of(
+        &app,
+        first,
+        279,
+        [
+            "'picture ' || n % 97",
+            "bytes + n % 7",
+            "created_at - make_interval(mins => n % 150)",
+        ],
+    );
     let orders = [
         ("newest", "created_at DESC, id DESC"),
         ("oldest", "created_at, id"),
@@ -502,6 +501,23 @@ fn tile_ids(html: &str) -> Vec<i64> {
         .collect()
 }
 
+/// `count` more rows like picture `first` (the listing reads rows, not files), numbered
+/// `n` from 1, their title, size and date SQL expressions of `n` and the first's columns.
+fn copies_of(app: &TestApp, first: i64, count: u32, [title, bytes, created_at]: [&str; 3]) {
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!(
+        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
+                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
+                             created_at, updated_at, prompt)
+         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
+                display_ext, mime, width, height, {bytes}, disk_bytes, {title}, tags,
+                {created_at}, updated_at, prompt
+         FROM images, generate_series(1, {count}) AS n WHERE id = {first}"
+    ))
+    .execute(&mut app.conn())
+    .expect("more rows");
+}
+
 #[derive(diesel::QueryableByName)]
 struct Id {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -519,18 +535,16 @@ async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
     let first = app
         .upload_ok(&client, png(8, 8), &[("title", "fox 0"), ("tags", "wild")])
         .await;
-    diesel::sql_query(format!(
-        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
-                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                             created_at, updated_at)
-         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
-                display_ext, mime, width, height, bytes, disk_bytes,
-                CASE WHEN n <= 1100 THEN 'fox ' ELSE 'owl ' END || n, tags,
-                created_at - make_interval(secs => n), updated_at
-         FROM images, generate_series(1, 1130) AS n WHERE id = {first}"
-    ))
-    .execute(&mut app.conn())
-    .expect("more rows");
+    copies_of(
+        &app,
+        first,
+        1130,
+        [
+            "CASE WHEN n <= 1100 THEN 'fox ' ELSE 'owl ' END || n",
+            "bytes",
+            "created_at - make_interval(secs => n)",
+        ],
+    );
     let page = |path: String| {
         let (app, client) = (&app, &client);
         async move { app.get(client, &path).await.text().await.expect("page") }
@@ -654,23 +668,21 @@ async fn a_search_on_the_index_finds_what_its_word_starts_find() {
         .await;
     // 1,100 newest pictures of nothing in particular; older ones with the words sought,
     // 40 of them each with its own word starting "qua" (more than 32).
-    diesel::sql_query(format!(
-        "INSERT INTO images (user_id, folder_id, kind, stem, original_ext, thumb_ext, pristine_ext,
-                             display_ext, mime, width, height, bytes, disk_bytes, title, tags,
-                             created_at, updated_at)
-         SELECT user_id, folder_id, kind, md5(stem || n), original_ext, thumb_ext, pristine_ext,
-                display_ext, mime, width, height, bytes, disk_bytes,
-                CASE WHEN n <= 1100 THEN 'filler ' || n
-                     WHEN n <= 1103 THEN 'Stormy lighthouse ' || n
-                     WHEN n <= 1105 THEN 'storm over the lighthouses ' || n
-                     WHEN n <= 1108 THEN 'lighthouse keeper ' || n
-                     WHEN n <= 1110 THEN 'storm cellar ' || n
-                     ELSE 'lighthouse qua' || n END, tags,
-                created_at - make_interval(secs => n), updated_at
-         FROM images, generate_series(1, 1150) AS n WHERE id = {first}"
-    ))
-    .execute(&mut app.conn())
-    .expect("more rows");
+    copies_of(
+        &app,
+        first,
+        1150,
+        [
+            "CASE WHEN n <= 1100 THEN 'filler ' || n
+                  WHEN n <= 1103 THEN 'Stormy lighthouse ' || n
+                  WHEN n <= 1105 THEN 'storm over the lighthouses ' || n
+                  WHEN n <= 1108 THEN 'lighthouse keeper ' || n
+                  WHEN n <= 1110 THEN 'storm cellar ' || n
+                  ELSE 'lighthouse qua' || n END",
+            "bytes",
+            "created_at - make_interval(secs => n)",
+        ],
+    );
     let prefix_answer = |words: &str| -> Vec<i64> {
         let tsquery = words
             .split(' ')
