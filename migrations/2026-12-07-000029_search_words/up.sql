@@ -30,7 +30,7 @@ CREATE TRIGGER images_note_changed_search_words AFTER UPDATE OF title, prompt, t
 
 -- The search for `typed` words (letters and digits, lower case; each the start of a word,
 -- all required) as a tsquery the index answers word by word: each word as the known words
--- it starts (`'lighthous' | 'lighthouses'`), up to 32 of them; past that, as the prefix
+-- it starts (`'storm' | 'stormi'` for "storm"), up to 32 of them; past that, as the prefix
 -- itself (`'a':*`). A word with no known continuation is asked for as itself (nothing
 -- carries it); stop words are left out, as to_tsquery leaves them out; NULL when no word
 -- is left. Words sort bytewise (COLLATE "C"), so those starting with a stem are the run
