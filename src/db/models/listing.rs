@@ -468,8 +468,9 @@ impl Image {
     }
 
     /// [`Image::neighbours`] in the whole library, newest first (the view an image is
-    /// opened from nearly every time), as static statements: prepared once per connection,
-    /// where the general form is parsed and planned on every view. `created_at <=` bounds
+    /// opened from nearly every time), as one static statement (both steps as subqueries):
+    /// prepared once per connection, where the general form is parsed and planned on every
+    /// view. `created_at <=` bounds
     /// the index scan; the `or` breaks ties by id.
     fn everyday_neighbours(
         conn: &mut PgConnection,
@@ -486,17 +487,17 @@ impl Image {
             .filter(images::created_at.gt(created).or(images::id.gt(id)))
             .order((images::created_at.asc(), images::id.asc()))
             .select(images::id)
-            .first::<i64>(conn)
-            .optional()?;
+            .limit(1)
+            .single_value();
         let older = images::table
             .filter(live)
             .filter(images::created_at.le(created))
             .filter(images::created_at.lt(created).or(images::id.lt(id)))
             .order((images::created_at.desc(), images::id.desc()))
             .select(images::id)
-            .first::<i64>(conn)
-            .optional()?;
-        Ok((newer, older))
+            .limit(1)
+            .single_value();
+        diesel::select((newer, older)).get_result(conn)
     }
 
     /// How many of the user's images match `filter`, counted no further than `cap`: a
