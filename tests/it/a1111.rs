@@ -106,15 +106,7 @@ async fn the_providers_progress_shows_on_the_job_page_and_in_the_api() {
     };
     let seen = poll(
         Duration::from_secs(6),
-        || async {
-            let json: serde_json::Value = app
-                .get(&client, &format!("/api/jobs/{job}"))
-                .await
-                .json()
-                .await
-                .expect("json");
-            json
-        },
+        || async { app.json(&client, &format!("/api/jobs/{job}")).await },
         halfway,
     )
     .await;

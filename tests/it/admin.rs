@@ -232,12 +232,7 @@ async fn the_ip_gallery_answers_who_generated_what_from_where() {
         .find(|line| line.contains("a sly fox in the snow"))
         .expect("fox row");
     assert!(fox_line.contains(&hash) && fox_line.contains("alice") && fox_line.ends_with(",none,"));
-    let json: serde_json::Value = app
-        .get(&admin, "/admin/ips/203.0.113.6/report.json")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let json = app.json(&admin, "/admin/ips/203.0.113.6/report.json").await;
     let rows = json["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["user"], "anonymous");

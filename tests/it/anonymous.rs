@@ -51,15 +51,7 @@ async fn a_visitor_generates_from_the_form_then_registers_and_keeps_the_picture(
     let job_id: i64 = job_url.trim_start_matches("/jobs/").parse().expect("id");
     let job = poll(
         Duration::from_secs(10),
-        || async {
-            let job: serde_json::Value = app
-                .get(&visitor, &format!("/api/jobs/{job_id}"))
-                .await
-                .json()
-                .await
-                .expect("json");
-            job
-        },
+        || async { app.json(&visitor, &format!("/api/jobs/{job_id}")).await },
         |job| job["job"]["status"] == "succeeded",
     )
     .await;

@@ -10,12 +10,7 @@ use crate::support::fixtures::{jpeg_from_a_phone, png};
 use crate::support::helpers::{PASSWORD, TestApp, location, new_client, spawn_app, spawn_app_with};
 
 async fn titles(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<String> {
-    let listing: Value = app
-        .get(client, &format!("/api/images?{query}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listing: Value = app.json(client, &format!("/api/images?{query}")).await;
     listing["images"]
         .as_array()
         .expect("images")

@@ -11,11 +11,7 @@ use crate::support::helpers::{
 };
 
 async fn job_status(app: &TestApp, client: &reqwest::Client, id: i64) -> serde_json::Value {
-    app.get(client, &format!("/api/jobs/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json")
+    app.json(client, &format!("/api/jobs/{id}")).await
 }
 
 #[tokio::test]
@@ -452,14 +448,11 @@ async fn a_story_becomes_one_picture_per_sentence_in_its_own_folder() {
     assert_eq!(json["images"].as_array().expect("images").len(), 3);
 
     let images: serde_json::Value = app
-        .get(
+        .json(
             &client,
             "/api/images?folder=a-fox-wakes-at-dawn-in-a-misty-forest",
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     let mut prompts: Vec<String> = images["images"]
         .as_array()
         .expect("images")

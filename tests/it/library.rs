@@ -180,19 +180,9 @@ async fn moving_to_another_folder_moves_the_files_and_the_url(app: TestApp) {
     assert_eq!(app.api_images(&client).await[0]["title"], "Beach");
 
     // Filters.
-    let in_folder: serde_json::Value = app
-        .get(&client, "/api/images?folder=summer-trip")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let in_folder = app.json(&client, "/api/images?folder=summer-trip").await;
     assert_eq!(in_folder["total"], 1);
-    let by_tag: serde_json::Value = app
-        .get(&client, "/api/images?tag=rain")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let by_tag = app.json(&client, "/api/images?tag=rain").await;
     assert_eq!(by_tag["total"], 0);
     let page = app
         .get(&client, "/gallery?tag=sea")
@@ -590,12 +580,7 @@ async fn a_search_matching_thousands_is_counted_as_far_as_its_pages() {
     // A tag alone is counted exactly, however many carry it (its count is kept).
     let wild = page("/gallery?tag=wild".into()).await;
     assert!(wild.contains("1131 images"), "{wild}");
-    let listing: serde_json::Value = app
-        .get(&client, "/api/images?q=fox")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listing = app.json(&client, "/api/images?q=fox").await;
     assert_eq!(listing["total"], 1101, "{listing}");
 }
 
@@ -703,11 +688,8 @@ async fn a_search_on_the_index_finds_what_its_word_starts_find() {
         let (app, client) = (&app, &client);
         async move {
             let html = app
-                .get(client, &format!("/gallery?q={}", words.replace(' ', "+")))
-                .await
-                .text()
-                .await
-                .expect("page");
+                .page(client, &format!("/gallery?q={}", words.replace(' ', "+")))
+                .await;
             tile_ids(&html)
         }
     };
@@ -724,12 +706,7 @@ async fn a_search_on_the_index_finds_what_its_word_starts_find() {
         assert_eq!(expected.len(), matches, "{words}");
         assert_eq!(gallery(words).await, expected, "{words}");
     }
-    let api: serde_json::Value = app
-        .get(&client, "/api/images?q=storm+lighthou")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let api = app.json(&client, "/api/images?q=storm+lighthou").await;
     assert_eq!(api["total"], 5, "{api}");
 
     // Whole words where a start has few continuations, the prefix where it has many.
@@ -813,12 +790,7 @@ async fn uploads_racing_in_with_the_same_new_words_all_land_and_are_found() {
         .collect();
     assert_eq!(words, ["quokka", "yak", "zebra"]);
     for client in [&ann, &bob] {
-        let found: serde_json::Value = app
-            .get(client, "/api/images?q=zeb+yak")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let found = app.json(client, "/api/images?q=zeb+yak").await;
         assert_eq!(found["total"], 5, "{found}");
     }
 }

@@ -58,12 +58,7 @@ async fn free_images_reach(
 ) {
     let check = &check;
     crate::support::helpers::eventually(what, || async move {
-        let usage: serde_json::Value = app
-            .get(client, "/api/usage")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let usage = app.json(client, "/api/usage").await;
         check(&usage["usage"]["free_images"])
     })
     .await;
@@ -530,12 +525,7 @@ async fn new_accounts_and_throwaway_addresses_get_no_free_images() {
     let refused = fresh.from("198.51.100.90").order_one().await;
     assert_eq!(refused.status(), 402);
     assert!(error_of(refused).await.contains("few minutes old"));
-    let usage: serde_json::Value = app
-        .get(&fresh, "/api/usage")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let usage = app.json(&fresh, "/api/usage").await;
     assert!(
         usage["usage"]["free_images"]["unavailable_because"]
             .as_str()

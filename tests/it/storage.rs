@@ -260,12 +260,7 @@ async fn migrate_storage_copies_every_file_to_s3_and_back_verified_and_idempoten
 
     // An instance on the bucket serves what the local instance served.
     let on_s3 = spawn_second_instance_with(&app, |values| store.configure(values)).await;
-    let json: serde_json::Value = app
-        .get(&client, "/api/images")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let json = app.json(&client, "/api/images").await;
     for image in json["images"].as_array().expect("images") {
         for variant in ["original", "thumb", "pristine"] {
             let url = image["urls"][variant].as_str().expect("url");

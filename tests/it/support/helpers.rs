@@ -336,6 +336,11 @@ impl TestApp {
         self.get(client, path).await.text().await.expect("page")
     }
 
+    /// `GET path` as `client`; the body as JSON, whatever the status.
+    pub async fn json(&self, client: &Client, path: &str) -> serde_json::Value {
+        self.get(client, path).await.json().await.expect("json")
+    }
+
     pub async fn post_form(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         client
             .post(self.url(path))
@@ -409,12 +414,7 @@ impl TestApp {
 
     /// The API's view of the signed-in user's images.
     pub async fn api_images(&self, client: &Client) -> Vec<serde_json::Value> {
-        let json: serde_json::Value = self
-            .get(client, "/api/images")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let json = self.json(client, "/api/images").await;
         json["images"].as_array().expect("images").clone()
     }
 
