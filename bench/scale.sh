@@ -94,10 +94,12 @@ SET synchronous_commit = off;
 ALTER TABLE images DISABLE TRIGGER USER;
 ALTER TABLE image_origins DISABLE TRIGGER USER;
 ALTER TABLE generation_jobs DISABLE TRIGGER USER;
+ALTER TABLE job_origins DISABLE TRIGGER USER;
 ALTER TABLE folders DISABLE TRIGGER USER;
 ALTER TABLE users DISABLE TRIGGER USER;
 -- Each picture's address goes in with it here and moves to `image_origins` below.
 ALTER TABLE images ADD COLUMN scale_ip inet;
+ALTER TABLE generation_jobs ADD COLUMN scale_ip inet;
 
 INSERT INTO users (username, email, password_hash, created_at, updated_at)
 SELECT 'user' || n, 'user' || n || '@example.com',
@@ -156,7 +158,7 @@ FROM folders f, generate_series(1::bigint, 10) AS n
 WHERE f.user_id = (SELECT id FROM users WHERE username = 'small');
 
 -- 1,000,000 generation jobs (×SCALE) from 131,072 addresses (198.18.0.0/15).
-INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, client_ip,
+INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, scale_ip,
                              image_ids, created_at, finished_at, anon_id)
 SELECT CASE WHEN n % 5 = 0 THEN NULL ELSE 1 + n % (50000 * :scale) END,
        CASE WHEN n % 5 = 0 THEN 'anon:' || n % 9973 ELSE 'user:' || (1 + n % (50000 * :scale)) END,
@@ -176,10 +178,15 @@ FROM generate_series(1::bigint, 3000000 * :scale) AS n;
 INSERT INTO image_origins (image_id, user_id, client_ip, upload, created_at)
 SELECT id, user_id, scale_ip, kind = 'upload', created_at FROM images ORDER BY id;
 ALTER TABLE images DROP COLUMN scale_ip;
+INSERT INTO job_origins (job_id, user_id, client_ip, anonymous, tagging, created_at)
+SELECT id, user_id, scale_ip, anon_id IS NOT NULL, kind = 'tag', created_at
+FROM generation_jobs ORDER BY id;
+ALTER TABLE generation_jobs DROP COLUMN scale_ip;
 
 ALTER TABLE images ENABLE TRIGGER USER;
 ALTER TABLE image_origins ENABLE TRIGGER USER;
 ALTER TABLE generation_jobs ENABLE TRIGGER USER;
+ALTER TABLE job_origins ENABLE TRIGGER USER;
 ALTER TABLE folders ENABLE TRIGGER USER;
 ALTER TABLE users ENABLE TRIGGER USER;
 
@@ -199,8 +206,8 @@ SELECT DISTINCT word FROM images, unnest(tsvector_to_array(search)) AS word ORDE
 ON CONFLICT DO NOTHING;
 TRUNCATE ip_activity_totals, ip_activity_days, ip_activity_months, ip_activity_accounts;
 SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(1),
-    array_agg(0), array_agg((anon_id IS NOT NULL)::int), array_agg(user_id))
-FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag';
+    array_agg(0), array_agg(anonymous::int), array_agg(user_id))
+FROM job_origins WHERE NOT tagging;
 SELECT atelier_ip_rollup_apply(array_agg(client_ip), array_agg(created_at), array_agg(0),
     array_agg(1), array_agg(0), array_agg(user_id))
 FROM image_origins WHERE upload;

@@ -87,7 +87,6 @@ diesel::table! {
         params -> Jsonb,
         status -> Text,
         error -> Nullable<Text>,
-        client_ip -> Nullable<Inet>,
         attempts -> Int4,
         lease_until -> Nullable<Timestamptz>,
         image_ids -> Array<Int8>,
@@ -125,6 +124,17 @@ diesel::table! {
         user_id -> Int8,
         client_ip -> Inet,
         upload -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_origins (job_id) {
+        job_id -> Int8,
+        user_id -> Nullable<Int8>,
+        client_ip -> Inet,
+        anonymous -> Bool,
+        tagging -> Bool,
         created_at -> Timestamptz,
     }
 }
@@ -384,6 +394,7 @@ diesel::table! {
 diesel::joinable!(folders -> users (user_id));
 diesel::joinable!(generation_jobs -> users (user_id));
 diesel::joinable!(image_origins -> images (image_id));
+diesel::joinable!(job_origins -> generation_jobs (job_id));
 diesel::joinable!(images -> generation_jobs (job_id));
 diesel::joinable!(images -> folders (folder_id));
 diesel::joinable!(images -> users (user_id));
@@ -417,6 +428,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ip_activity_months,
     ip_activity_totals,
     ip_blocks,
+    job_origins,
     library_tags,
     library_versions,
     limit_overrides,

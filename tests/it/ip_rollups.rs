@@ -12,12 +12,13 @@ use crate::support::helpers::{PASSWORD, TestApp, spawn_second_instance};
 
 /// Every job but tag suggestions and every upload, with an address, as the rollups count
 /// them: each under its address and its /24 or /64, with the account that made it (none
-/// for anonymous work, held by the `_anon` account or by nobody).
+/// for anonymous work, held by the `_anon` account or by nobody). Account, time and kind
+/// come from the job's or picture's own row, so an origin out of step with it shows.
 const COUNTED: &str = "
     WITH activity AS (
-      SELECT client_ip AS ip, 1 AS g, 0 AS u, (anon_id IS NOT NULL)::int AS a,
-             nullif(user_id, (SELECT id FROM users WHERE username = '_anon')) AS user_id, created_at AS at
-      FROM generation_jobs WHERE client_ip IS NOT NULL AND kind <> 'tag'
+      SELECT o.client_ip AS ip, 1 AS g, 0 AS u, (j.anon_id IS NOT NULL)::int AS a,
+             nullif(j.user_id, (SELECT id FROM users WHERE username = '_anon')) AS user_id, j.created_at AS at
+      FROM generation_jobs j JOIN job_origins o ON o.job_id = j.id WHERE j.kind <> 'tag'
       UNION ALL
       SELECT o.client_ip, 0, 1, 0, nullif(i.user_id, (SELECT id FROM users WHERE username = '_anon')),
              i.created_at FROM images i JOIN image_origins o ON o.image_id = i.id
@@ -158,7 +159,7 @@ async fn the_rollups_agree_with_a_real_count_after_every_kind_of_change() {
     agree(&app, "an account deleted");
 
     // Everything ages past the retention; purge-ips erases the addresses.
-    for table in ["images", "image_origins", "generation_jobs"] {
+    for table in ["images", "image_origins", "generation_jobs", "job_origins"] {
         diesel::sql_query(format!(
             "UPDATE {table} SET created_at = created_at - interval '100 days'"
         ))
@@ -207,13 +208,17 @@ async fn windows_sum_whole_months_and_ragged_days_as_a_real_count_does() {
     let app = crate::support::helpers::spawn_app().await;
     // A job a day at noon from late August to early December, from three addresses in turn.
     diesel::sql_query(
-        "INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, client_ip,
-                                     image_ids, created_at, finished_at, anon_id)
-         SELECT NULL, 'anon:w', 'image', 'a prompt', '{}'::jsonb, 'succeeded',
-                ('192.0.2.' || (extract(doy FROM day)::int % 3))::inet, '{}', day + interval '12 hours',
-                day + interval '12 hours', 'w'
-         FROM generate_series(timestamptz '2026-08-28 00:00Z', timestamptz '2026-12-05 00:00Z',
-                              interval '1 day') AS day",
+        "WITH jobs AS (
+           INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status,
+                                        image_ids, created_at, finished_at, anon_id)
+           SELECT NULL, 'anon:w', 'image', 'a prompt', '{}'::jsonb, 'succeeded', '{}',
+                  day + interval '12 hours', day + interval '12 hours', 'w'
+           FROM generate_series(timestamptz '2026-08-28 00:00Z', timestamptz '2026-12-05 00:00Z',
+                                interval '1 day') AS day
+           RETURNING id, created_at)
+         INSERT INTO job_origins (job_id, user_id, client_ip, anonymous, tagging, created_at)
+         SELECT id, NULL, ('192.0.2.' || (extract(doy FROM created_at)::int % 3))::inet, TRUE,
+                FALSE, created_at FROM jobs",
     )
     .execute(&mut app.conn())
     .expect("jobs");
@@ -232,7 +237,7 @@ async fn windows_sum_whole_months_and_ragged_days_as_a_real_count_does() {
     ];
     for (since, until) in windows {
         let real = app.lines(&format!(
-            "SELECT host(client_ip) || ' ' || count(*) AS line FROM generation_jobs
+            "SELECT host(client_ip) || ' ' || count(*) AS line FROM job_origins
              WHERE created_at >= coalesce({}, '-infinity'::timestamptz)
                AND created_at < coalesce({}, 'infinity'::timestamptz)
              GROUP BY client_ip",

@@ -172,3 +172,92 @@ fn schema_rs_matches_the_migrated_database() {
         "src/db/schema.rs differs from the migrations: regenerate it with `diesel print-schema`"
     );
 }
+
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+fn lines(conn: &mut PgConnection, sql: &str) -> Vec<String> {
+    let rows: Vec<Line> = diesel::sql_query(sql).load(conn).expect(sql);
+    rows.into_iter().map(|row| row.line).collect()
+}
+
+/// What the IP gallery counts, every rollup table as sorted lines.
+fn rollups(conn: &mut PgConnection) -> Vec<String> {
+    lines(
+        conn,
+        "SELECT line FROM (
+           SELECT 'total ' || net || ' ' || generations || ' ' || uploads || ' ' || anonymous
+                  || ' ' || accounts || ' ' || first_at || ' ' || last_at AS line
+                  FROM ip_activity_totals
+           UNION ALL SELECT 'day ' || net || ' ' || day || ' ' || generations FROM ip_activity_days
+           UNION ALL SELECT 'month ' || net || ' ' || month || ' ' || generations
+                     FROM ip_activity_months
+           UNION ALL SELECT 'account ' || net || ' ' || user_id || ' ' || uses
+                     FROM ip_activity_accounts) all_rows ORDER BY line",
+    )
+}
+
+/// Moving jobs' addresses into `job_origins` (000030) keeps every address, what each job
+/// was (anonymous, a tag suggestion) and every count the IP gallery shows; its down.sql
+/// puts the addresses back on the jobs, with the same counts.
+#[test]
+fn job_addresses_move_to_their_own_table_and_back_with_their_counts() {
+    let url = crate::support::helpers::empty_database();
+    let mut conn = PgConnection::establish(&url).expect("connect");
+    let names: Vec<String> = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .expect("migrations")
+        .iter()
+        .map(|migration| migration.name().to_string())
+        .collect();
+    let before = names
+        .iter()
+        .position(|name| name.ends_with("_job_origins"))
+        .expect("the job_origins migration");
+    for _ in 0..before {
+        conn.run_next_migration(MIGRATIONS).expect("up");
+    }
+    diesel::sql_query(
+        "WITH alice AS (
+           INSERT INTO users (username, email, password_hash) VALUES ('alice', 'a@example.com', 'x')
+           RETURNING id)
+         INSERT INTO generation_jobs (user_id, owner_key, kind, prompt, params, status, client_ip,
+                                      created_at, anon_id)
+         SELECT CASE WHEN n % 3 = 0 THEN NULL ELSE (SELECT id FROM alice) END,
+                'o', CASE WHEN n % 4 = 0 THEN 'tag' ELSE 'image' END, 'p', '{}', 'succeeded',
+                CASE WHEN n % 5 = 0 THEN NULL
+                     ELSE ('192.0.2.' || n % 3)::inet END,
+                timestamptz '2026-11-01 12:00Z' + make_interval(days => n % 40),
+                CASE WHEN n % 3 = 0 THEN 'anon' || n END
+         FROM generate_series(1, 60) AS n",
+    )
+    .execute(&mut conn)
+    .expect("jobs");
+    let addresses = "SELECT j.id || ' ' || host(j.client_ip) || ' ' || (j.anon_id IS NOT NULL)
+                            || ' ' || (j.kind = 'tag') || ' ' || coalesce(j.user_id::text, '-')
+                            || ' ' || j.created_at AS line
+                     FROM generation_jobs j WHERE j.client_ip IS NOT NULL ORDER BY j.id";
+    let kept = lines(&mut conn, addresses);
+    let counted = rollups(&mut conn);
+    assert_eq!(kept.len(), 48, "{kept:?}");
+    assert!(counted.iter().any(|line| line.starts_with("total 192.0.2.0/24 ")));
+
+    conn.run_next_migration(MIGRATIONS).expect("000030 up");
+    assert_eq!(
+        lines(
+            &mut conn,
+            "SELECT job_id || ' ' || host(client_ip) || ' ' || anonymous || ' ' || tagging
+                    || ' ' || coalesce(user_id::text, '-') || ' ' || created_at AS line
+             FROM job_origins ORDER BY job_id",
+        ),
+        kept,
+        "every address, with what its job was"
+    );
+    assert_eq!(rollups(&mut conn), counted, "the counts are untouched");
+
+    conn.revert_last_migration(MIGRATIONS).expect("000030 down");
+    assert_eq!(lines(&mut conn, addresses), kept, "the addresses are back");
+    assert_eq!(rollups(&mut conn), counted);
+}

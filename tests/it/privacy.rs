@@ -56,6 +56,7 @@ fn age_everything(app: &TestApp, days: i64) {
         "UPDATE images SET created_at = created_at - make_interval(days => $1)",
         "UPDATE image_origins SET created_at = created_at - make_interval(days => $1)",
         "UPDATE generation_jobs SET created_at = created_at - make_interval(days => $1)",
+        "UPDATE job_origins SET created_at = created_at - make_interval(days => $1)",
         "UPDATE sessions SET created_at = created_at - make_interval(days => $1)",
         "UPDATE usage_events SET at = at - make_interval(days => $1)",
         "UPDATE login_failures SET at = at - make_interval(days => $1)",
@@ -120,7 +121,7 @@ async fn purge_ips_leaves_no_address_older_than_the_retention() {
         .collect();
     for column in [
         "image_origins.client_ip",
-        "generation_jobs.client_ip",
+        "job_origins.client_ip",
         "sessions.ip",
         "usage_events.ip_key",
         "usage_events.client_ip",

@@ -435,13 +435,13 @@ async fn ipv6_clients_count_per_64() {
         202,
         "the next /64 is another household"
     );
-    let stored: Vec<Option<ipnetwork::IpNetwork>> = atelier::db::schema::generation_jobs::table
-        .select(atelier::db::schema::generation_jobs::client_ip)
-        .order(atelier::db::schema::generation_jobs::id.asc())
+    let stored: Vec<ipnetwork::IpNetwork> = atelier::db::schema::job_origins::table
+        .select(atelier::db::schema::job_origins::client_ip)
+        .order(atelier::db::schema::job_origins::job_id.asc())
         .load(&mut app.conn())
         .expect("ips");
     assert_eq!(
-        stored[1].map(|ip| ip.ip().to_string()),
+        stored.get(1).map(|ip| ip.ip().to_string()),
         Some("2001:db8:1:2::ffff".to_owned()),
         "the full address is recorded"
     );

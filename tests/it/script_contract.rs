@@ -596,14 +596,13 @@ async fn purge_ips_with_zero_retention_erases_every_address_now() {
     let kept = atelier(&app, &["purge-ips"], NO_ENV);
     assert!(kept.status.success(), "{kept:?}");
     let count_ips = |app: &TestApp| -> i64 {
-        use atelier::db::schema::{generation_jobs, image_origins, sessions};
+        use atelier::db::schema::{image_origins, job_origins, sessions};
         let mut conn = app.conn();
         image_origins::table
             .count()
             .get_result::<i64>(&mut conn)
             .expect("images")
-            + generation_jobs::table
-                .filter(generation_jobs::client_ip.is_not_null())
+            + job_origins::table
                 .count()
                 .get_result::<i64>(&mut conn)
                 .expect("jobs")

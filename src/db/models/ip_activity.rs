@@ -321,10 +321,8 @@ fn groups_of_account(
     let sql = format!(
         "WITH account AS (SELECT id FROM users WHERE username = $6),
          activity AS (
-           SELECT j.client_ip AS ip, 'generation' AS kind, (j.anon_id IS NOT NULL) AS anonymous,
-                  j.created_at AS at
-           FROM generation_jobs j WHERE j.user_id = (SELECT id FROM account)
-             AND j.client_ip IS NOT NULL AND j.kind <> 'tag'
+           SELECT j.client_ip AS ip, 'generation' AS kind, j.anonymous, j.created_at AS at
+           FROM job_origins j WHERE j.user_id = (SELECT id FROM account) AND NOT j.tagging
            UNION ALL
            SELECT o.client_ip, 'upload', FALSE, o.created_at
            FROM image_origins o WHERE o.user_id = (SELECT id FROM account) AND o.upload),
@@ -488,14 +486,15 @@ impl CaseCursor {
 const CASE_JOBS: &str = "
     SELECT CASE WHEN j.kind = 'video' THEN 'video' ELSE 'generation' END AS kind, j.id,
            j.user_id, u.username, (j.anon_id IS NOT NULL) AS anonymous,
-           j.prompt, j.status, j.created_at AS at, j.client_ip::cidr AS ip, j.image_ids,
+           j.prompt, j.status, o.created_at AS at, o.client_ip::cidr AS ip, j.image_ids,
            j.params -> 'charge' AS charge, (j.params ->> 'seconds')::integer AS seconds,
            'j' AS source
-    FROM generation_jobs j LEFT JOIN users u ON u.id = j.user_id
-    WHERE j.client_ip <<= $1 AND j.kind <> 'tag'
-      AND ($2::timestamptz IS NULL OR j.created_at < $2
-           OR (j.created_at = $2 AND ('j' < $3 OR ('j' = $3 AND j.id < $4))))
-    ORDER BY j.created_at DESC, j.id DESC LIMIT $5";
+    FROM job_origins o JOIN generation_jobs j ON j.id = o.job_id
+         LEFT JOIN users u ON u.id = j.user_id
+    WHERE o.client_ip <<= $1 AND NOT o.tagging
+      AND ($2::timestamptz IS NULL OR o.created_at < $2
+           OR (o.created_at = $2 AND ('j' < $3 OR ('j' = $3 AND o.job_id < $4))))
+    ORDER BY o.created_at DESC, o.job_id DESC LIMIT $5";
 const CASE_UPLOADS: &str = "
     SELECT 'upload' AS kind, o.image_id AS id, o.user_id, u.username, FALSE AS anonymous,
            i.title AS prompt, 'stored' AS status, o.created_at AS at, o.client_ip::cidr AS ip,
@@ -594,7 +593,7 @@ pub fn footprint(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<Foo
         "WITH own AS (SELECT o.user_id, i.disk_bytes FROM image_origins o
                       JOIN images i ON i.id = o.image_id WHERE o.client_ip <<= $1)
          SELECT (SELECT count(*) FROM own) AS images,
-                (SELECT count(*) FROM generation_jobs WHERE client_ip <<= $1 AND kind <> 'tag') AS jobs,
+                (SELECT count(*) FROM job_origins WHERE client_ip <<= $1 AND NOT tagging) AS jobs,
                 (SELECT coalesce(sum(disk_bytes), 0)::bigint FROM own) AS disk_bytes,
                 (SELECT count(DISTINCT user_id) FROM own) AS accounts",
     )
@@ -613,11 +612,12 @@ pub fn image_ids_from(conn: &mut PgConnection, network: IpNetwork) -> QueryResul
 
 /// Deletes every job from `network` (their images are deleted by the caller first).
 pub fn delete_jobs_from(conn: &mut PgConnection, network: IpNetwork) -> QueryResult<usize> {
-    use crate::db::schema::generation_jobs;
-    diesel::delete(
-        generation_jobs::table.filter(generation_jobs::client_ip.is_contained_by_or_eq(network)),
-    )
-    .execute(conn)
+    use crate::db::schema::{generation_jobs, job_origins};
+    let from_network = job_origins::table
+        .filter(job_origins::client_ip.is_contained_by_or_eq(network))
+        .select(job_origins::job_id);
+    diesel::delete(generation_jobs::table.filter(generation_jobs::id.eq_any(from_network)))
+        .execute(conn)
 }
 
 /// The addresses a user was seen on (sessions, images, jobs), most recent first.
@@ -636,7 +636,7 @@ pub fn addresses_of_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<V
         "SELECT ip::cidr AS ip, count(*) AS uses, max(at) AS last_seen FROM (
            SELECT ip, last_seen_at AS at FROM sessions WHERE user_id = $1 AND ip IS NOT NULL
            UNION ALL SELECT client_ip, created_at FROM image_origins WHERE user_id = $1
-           UNION ALL SELECT client_ip, created_at FROM generation_jobs WHERE user_id = $1 AND client_ip IS NOT NULL
+           UNION ALL SELECT client_ip, created_at FROM job_origins WHERE user_id = $1
          ) seen GROUP BY ip ORDER BY max(at) DESC LIMIT 100",
     )
     .bind::<BigInt, _>(user_id)

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
-use crate::db::schema::generation_jobs;
+use crate::db::schema::{generation_jobs, job_origins};
 use crate::domain::{JobKind, JobStatus};
 
 /// How long a claim lasts without renewal.
@@ -30,7 +30,6 @@ pub struct Job {
     pub params: serde_json::Value,
     pub status: JobStatus,
     pub error: Option<String>,
-    pub client_ip: Option<IpNetwork>,
     pub attempts: i32,
     pub lease_until: Option<DateTime<Utc>>,
     pub image_ids: Vec<i64>,
@@ -100,15 +99,40 @@ pub struct NewJob<'a> {
     pub kind: JobKind,
     pub prompt: &'a str,
     pub params: serde_json::Value,
+    /// The address it was asked from, kept in `job_origins` beside the row.
+    #[diesel(skip_insertion)]
     pub client_ip: Option<IpNetwork>,
     pub anon_id: Option<&'a str>,
 }
 
-pub fn enqueue(conn: &mut PgConnection, job: &NewJob<'_>) -> QueryResult<Job> {
-    diesel::insert_into(generation_jobs::table)
-        .values(job)
+/// Inserts the job and, when it has one, its origin (the address it was asked from).
+pub fn enqueue(conn: &mut PgConnection, new: &NewJob<'_>) -> QueryResult<Job> {
+    let job: Job = diesel::insert_into(generation_jobs::table)
+        .values(new)
         .returning(Job::as_returning())
-        .get_result(conn)
+        .get_result(conn)?;
+    if let Some(client_ip) = new.client_ip {
+        diesel::insert_into(job_origins::table)
+            .values((
+                job_origins::job_id.eq(job.id),
+                job_origins::user_id.eq(job.user_id),
+                job_origins::client_ip.eq(client_ip),
+                job_origins::anonymous.eq(job.anon_id.is_some()),
+                job_origins::tagging.eq(job.kind == JobKind::Tag),
+                job_origins::created_at.eq(job.created_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(job)
+}
+
+/// The address job `id` was asked from, while retention keeps it.
+pub fn origin(conn: &mut PgConnection, id: i64) -> QueryResult<Option<IpNetwork>> {
+    job_origins::table
+        .find(id)
+        .select(job_origins::client_ip)
+        .first(conn)
+        .optional()
 }
 
 /// An id for a job about to be queued, so what it is charged can name it before the row
@@ -124,9 +148,9 @@ pub fn next_id(conn: &mut PgConnection) -> QueryResult<i64> {
         .map(|row| row.id)
 }
 
-/// Hands an anonymous visitor's jobs to the account they signed in to.
+/// Hands an anonymous visitor's jobs, and their origins, to the account they signed in to.
 pub fn adopt_anonymous(conn: &mut PgConnection, anon_id: &str, user_id: i64) -> QueryResult<usize> {
-    diesel::update(
+    let adopted: Vec<i64> = diesel::update(
         generation_jobs::table
             .filter(generation_jobs::anon_id.eq(anon_id))
             .filter(generation_jobs::user_id.is_null()),
@@ -135,7 +159,12 @@ pub fn adopt_anonymous(conn: &mut PgConnection, anon_id: &str, user_id: i64) -> 
         generation_jobs::user_id.eq(user_id),
         generation_jobs::owner_key.eq(format!("user:{user_id}")),
     ))
-    .execute(conn)
+    .returning(generation_jobs::id)
+    .get_results(conn)?;
+    diesel::update(job_origins::table.filter(job_origins::job_id.eq_any(&adopted)))
+        .set(job_origins::user_id.eq(user_id))
+        .execute(conn)?;
+    Ok(adopted.len())
 }
 
 /// The user's latest jobs that made something (pictures, stories, clips, edits; not tag

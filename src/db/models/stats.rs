@@ -58,8 +58,8 @@ pub struct TopAddress {
 /// The addresses with the most generations in the last 24 hours.
 pub fn top_addresses(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<TopAddress>> {
     diesel::sql_query(
-        "SELECT client_ip::cidr AS ip, count(*) AS generations FROM generation_jobs
-         WHERE client_ip IS NOT NULL AND kind <> 'tag' AND created_at >= now() - interval '24 hours'
+        "SELECT client_ip::cidr AS ip, count(*) AS generations FROM job_origins
+         WHERE NOT tagging AND created_at >= now() - interval '24 hours'
          GROUP BY client_ip ORDER BY count(*) DESC, client_ip LIMIT $1",
     )
     .bind::<BigInt, _>(limit)

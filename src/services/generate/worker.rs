@@ -126,7 +126,7 @@ async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
     match outcome {
         Ok(image_ids) => {
             let (tagger, made) = (ctx.tagger.clone(), job.kind != JobKind::Tag);
-            let (owner_id, client_ip) = (job.user_id, job.client_ip);
+            let owner_id = job.user_id;
             let done = ctx
                 .db
                 .run(move |conn| {
@@ -136,6 +136,7 @@ async fn run(ctx: &WorkerContext, providers: &Providers, job: Job) {
                         if let (true, true, Some(owner_id)) = (succeeded, made, owner_id)
                             && let Some(owner) = User::find(conn, owner_id)?
                         {
+                            let client_ip = job::origin(conn, id)?;
                             tagger.suggest_unasked(conn, &owner, &image_ids, client_ip)?;
                         }
                         Ok::<_, diesel::result::Error>(succeeded)
@@ -445,7 +446,7 @@ struct Made {
 /// Stores one result of `job` in the library (files first, then the row).
 async fn store_made(ctx: &WorkerContext, job: &Job, made: Made) -> Result<i64, String> {
     let library = ctx.library.clone();
-    let (job_id, client_ip, anon_id) = (job.id, job.client_ip, job.anon_id.clone());
+    let (job_id, anon_id) = (job.id, job.anon_id.clone());
     let seed = i64::from_ne_bytes(made.seed.to_ne_bytes());
     let stored = ctx
         .db
@@ -453,6 +454,7 @@ async fn store_made(ctx: &WorkerContext, job: &Job, made: Made) -> Result<i64, S
             conn.transaction(|conn| {
                 let (user, folder) =
                     destination(conn, job_id, anon_id.as_deref(), made.folder.as_deref())?;
+                let client_ip = job::origin(conn, job_id)?;
                 let username = user.folder_owner()?;
                 let title: String = made.prompt.chars().take(80).collect();
                 library.store(

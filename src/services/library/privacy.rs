@@ -46,12 +46,10 @@ const PURGE_BATCH: i64 = 500;
 
 /// One kind of record that keeps an address: its table, what erasing sets (or `None`:
 /// the row only exists for the address and is deleted), and which rows are old (`$1` is
-/// the cutoff) in the order batches take them, as raw SQL over constants. Pictures' origins
-/// go in address order: a batch then touches the rollup rows of a few networks once,
-/// rather than the same /24 and /16 rows again in every batch (2.5× less WAL per row).
-/// Jobs go in date order, read from the index of jobs still holding an address: unordered,
-/// PostgreSQL read the table from its start for every batch, past each job already
-/// erased, and batches slowed from 14k to 7.5k rows a second as the purge went on.
+/// the cutoff) in the order batches take them, as raw SQL over constants. Pictures' and
+/// jobs' origins go in address order: a batch then touches the rollup rows of a few
+/// networks once, rather than the same /24 and /16 rows again in every batch (2.5× less
+/// WAL per row).
 struct PurgeStep {
     table: &'static str,
     set: Option<&'static str>,
@@ -68,9 +66,9 @@ const PURGE_STEPS: [PurgeStep; 7] = [
         tally: |p| &mut p.images,
     },
     PurgeStep {
-        table: "generation_jobs",
-        set: Some("client_ip = NULL"),
-        old: "created_at < $1 AND client_ip IS NOT NULL ORDER BY created_at",
+        table: "job_origins",
+        set: None,
+        old: "created_at < $1 ORDER BY client_ip",
         tally: |p| &mut p.jobs,
     },
     PurgeStep {
