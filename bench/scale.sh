@@ -55,7 +55,7 @@ else
   mkdir -p "$work/pg" && chown postgres "$work/pg"
   su postgres -s /bin/sh -c "$PG_BIN/initdb -D $work/pg -A trust -U postgres" >/dev/null
 fi
-su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c shared_preload_libraries=auto_explain -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms -c log_checkpoints=on\" start" >/dev/null
+su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $work/pg -l $work/pg/log -w -o \"-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$work/pg -c max_connections=100 -c shared_buffers=1GB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c backend_flush_after=256kB -c shared_preload_libraries=auto_explain -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_nested_statements=on -c log_lock_waits=on -c deadlock_timeout=100ms -c log_checkpoints=on\" start" >/dev/null
 psql_do() { psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg_port -U postgres -d atelier "$@"; }
 $reusing || psql -q -h 127.0.0.1 -p $pg_port -U postgres -c "CREATE DATABASE atelier"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/atelier"

@@ -242,7 +242,11 @@ fn job_addresses_move_to_their_own_table_and_back_with_their_counts() {
     let kept = lines(&mut conn, addresses);
     let counted = rollups(&mut conn);
     assert_eq!(kept.len(), 48, "{kept:?}");
-    assert!(counted.iter().any(|line| line.starts_with("total 192.0.2.0/24 ")));
+    assert!(
+        counted
+            .iter()
+            .any(|line| line.starts_with("total 192.0.2.0/24 "))
+    );
 
     conn.run_next_migration(MIGRATIONS).expect("000030 up");
     assert_eq!(

@@ -46,10 +46,10 @@ const PURGE_BATCH: i64 = 500;
 
 /// One kind of record that keeps an address: its table, what erasing sets (or `None`:
 /// the row only exists for the address and is deleted), and which rows are old (`$1` is
-/// the cutoff) in the order batches take them, as raw SQL over constants. Pictures' and
-/// jobs' origins go in address order: a batch then touches the rollup rows of a few
-/// networks once, rather than the same /24 and /16 rows again in every batch (2.5× less
-/// WAL per row).
+/// the cutoff) in the order batches take them, as raw SQL over constants, each the order
+/// of an index. Pictures' and counted jobs' origins go in address order: a batch then
+/// touches the rollup rows of a few networks once, rather than the same /24 and /16 rows
+/// again in every batch (2.5× less WAL per row). Tag jobs, counted nowhere, go by date.
 struct PurgeStep {
     table: &'static str,
     set: Option<&'static str>,
@@ -58,7 +58,7 @@ struct PurgeStep {
     tally: fn(&mut Purged) -> &mut usize,
 }
 
-const PURGE_STEPS: [PurgeStep; 7] = [
+const PURGE_STEPS: [PurgeStep; 8] = [
     PurgeStep {
         table: "image_origins",
         set: None,
@@ -68,7 +68,13 @@ const PURGE_STEPS: [PurgeStep; 7] = [
     PurgeStep {
         table: "job_origins",
         set: None,
-        old: "created_at < $1 ORDER BY client_ip",
+        old: "created_at < $1 AND NOT tagging ORDER BY client_ip",
+        tally: |p| &mut p.jobs,
+    },
+    PurgeStep {
+        table: "job_origins",
+        set: None,
+        old: "created_at < $1 AND tagging ORDER BY created_at",
         tally: |p| &mut p.jobs,
     },
     PurgeStep {
