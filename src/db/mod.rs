@@ -8,6 +8,7 @@
 //! and the request answers 503. For a few seconds after that, checkouts are pinged, so
 //! the other idle connections that died with it are replaced before anyone uses them.
 
+pub mod batches;
 pub mod models;
 pub mod pg_embedded;
 pub mod schema;

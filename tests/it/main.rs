@@ -20,6 +20,7 @@ mod gallery_tools;
 mod generation;
 mod health;
 mod hostile_input;
+mod housekeeping;
 mod ip_rollups;
 mod layers;
 mod library;

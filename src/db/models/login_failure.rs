@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
 use crate::db::advisory_lock as lock;
+use crate::db::batches::{Change, change_in_batches};
 use crate::db::schema::login_failures;
 use crate::domain::rolling_window::retry_after;
 
@@ -84,6 +85,12 @@ pub fn clear_after_success(
 
 /// Deletes attempts older than the window.
 pub fn prune(conn: &mut PgConnection, window: Duration) -> QueryResult<usize> {
-    diesel::delete(login_failures::table.filter(login_failures::at.le(Utc::now() - window)))
-        .execute(conn)
+    change_in_batches(
+        conn,
+        "login_failures",
+        Change::Delete,
+        "at <= $1 ORDER BY at",
+        Utc::now() - window,
+        |_| {},
+    )
 }

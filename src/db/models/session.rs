@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::db::batches::{Change, change_in_batches};
 use crate::db::schema::sessions;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -135,6 +136,13 @@ impl SessionRow {
     }
 
     pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
-        diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now()))).execute(conn)
+        change_in_batches(
+            conn,
+            "sessions",
+            Change::Delete,
+            "expires_at <= $1 ORDER BY expires_at",
+            Utc::now(),
+            |_| {},
+        )
     }
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::base::error::AppError;
+use crate::db::batches::{Change, change_in_batches};
 use crate::db::models::listing::ImageFilter;
 use crate::db::models::{Folder, Image, SessionRow, User, api_token};
 use crate::services::library::Library;
@@ -40,19 +41,15 @@ impl Purged {
     }
 }
 
-/// How many rows one erasing step touches: a transaction of its own, short enough that an
-/// upload or generation waiting on a row it locked (a network's rollup row) waits a moment.
-const PURGE_BATCH: i64 = 500;
-
-/// One kind of record that keeps an address: its table, what erasing sets (or `None`:
-/// the row only exists for the address and is deleted), and which rows are old (`$1` is
-/// the cutoff) in the order batches take them, as raw SQL over constants, each the order
-/// of an index. Pictures' and counted jobs' origins go in address order: a batch then
-/// touches the rollup rows of a few networks once, rather than the same /24 and /16 rows
-/// again in every batch (2.5× less WAL per row). Tag jobs, counted nowhere, go by date.
+/// One kind of record that keeps an address: its table, what erasing does to it (rows
+/// that only exist for the address are deleted), and which rows are old (`$1` is the
+/// cutoff) in the order batches take them, each the order of an index. Pictures' and
+/// counted jobs' origins go in address order: a batch then touches the rollup rows of a few
+/// networks once, rather than the same /24 and /16 rows again in every batch (2.5× less
+/// WAL per row). Tag jobs, counted nowhere, go by date.
 struct PurgeStep {
     table: &'static str,
-    set: Option<&'static str>,
+    change: Change,
     old: &'static str,
     /// Where the rows it touched are counted.
     tally: fn(&mut Purged) -> &mut usize,
@@ -61,57 +58,57 @@ struct PurgeStep {
 const PURGE_STEPS: [PurgeStep; 8] = [
     PurgeStep {
         table: "image_origins",
-        set: None,
+        change: Change::Delete,
         old: "created_at < $1 ORDER BY client_ip",
         tally: |p| &mut p.images,
     },
     PurgeStep {
         table: "job_origins",
-        set: None,
+        change: Change::Delete,
         old: "created_at < $1 AND NOT tagging ORDER BY client_ip",
         tally: |p| &mut p.jobs,
     },
     PurgeStep {
         table: "job_origins",
-        set: None,
+        change: Change::Delete,
         old: "created_at < $1 AND tagging ORDER BY created_at",
         tally: |p| &mut p.jobs,
     },
     PurgeStep {
         table: "sessions",
-        set: Some("ip = NULL"),
+        change: Change::Set("ip = NULL"),
         old: "created_at < $1 AND ip IS NOT NULL",
         tally: |p| &mut p.sessions,
     },
     PurgeStep {
         table: "usage_events",
-        set: Some("ip_key = NULL, client_ip = NULL"),
-        old: "at < $1 AND (ip_key IS NOT NULL OR client_ip IS NOT NULL)",
+        change: Change::Set("ip_key = NULL, client_ip = NULL"),
+        old: "at < $1 AND (ip_key IS NOT NULL OR client_ip IS NOT NULL) ORDER BY at",
         tally: |p| &mut p.usage_events,
     },
     PurgeStep {
         table: "admin_audit",
-        set: Some("ip = NULL"),
+        change: Change::Set("ip = NULL"),
         old: "at < $1 AND ip IS NOT NULL",
         tally: |p| &mut p.audit,
     },
     PurgeStep {
         table: "login_failures",
-        set: None,
-        old: "at < $1",
+        change: Change::Delete,
+        old: "at < $1 ORDER BY at",
         tally: |p| &mut p.deleted_counters,
     },
     PurgeStep {
         table: "free_image_allowances",
-        set: None,
+        change: Change::Delete,
         old: "updated_at < $1",
         tally: |p| &mut p.deleted_counters,
     },
 ];
 
-/// Erases every client IP recorded before `before`, in batches of [`PURGE_BATCH`] rows,
-/// each its own short transaction (never one long lock over a table); `progress` hears the
-/// running totals after every batch. Rollups follow in each batch's transaction.
+/// Erases every client IP recorded before `before`, in batches (never one long lock over a
+/// table; see [`change_in_batches`]); `progress` hears the running totals after every
+/// batch. Rollups follow in each batch's transaction.
 pub fn purge_ips(
     conn: &mut PgConnection,
     before: DateTime<Utc>,
@@ -119,32 +116,10 @@ pub fn purge_ips(
 ) -> QueryResult<Purged> {
     let mut purged = Purged::default();
     for step in &PURGE_STEPS {
-        let rows = format!(
-            "SELECT ctid FROM {} WHERE {} LIMIT {PURGE_BATCH}",
-            step.table, step.old
-        );
-        let statement = match step.set {
-            Some(set) => format!(
-                "UPDATE {} SET {set} WHERE ctid = ANY (ARRAY({rows}))",
-                step.table
-            ),
-            None => format!(
-                "DELETE FROM {} WHERE ctid = ANY (ARRAY({rows}))",
-                step.table
-            ),
-        };
-        loop {
-            let done = conn.transaction(|conn| {
-                diesel::sql_query(&statement)
-                    .bind::<diesel::sql_types::Timestamptz, _>(before)
-                    .execute(conn)
-            })?;
+        change_in_batches(conn, step.table, step.change, step.old, before, |done| {
             *(step.tally)(&mut purged) += done;
             progress(&purged);
-            if (done as i64) < PURGE_BATCH {
-                break;
-            }
-        }
+        })?;
     }
     Ok(purged)
 }

@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use ipnetwork::IpNetwork;
 
+use crate::db::batches::{Change, change_in_batches};
 use crate::db::schema::usage_events;
 use crate::domain::rolling_window::{retry_after, secs_until};
 
@@ -139,10 +140,16 @@ pub fn uncount(conn: &mut PgConnection, event_id: i64) -> QueryResult<()> {
     Ok(())
 }
 
-/// Deletes uses that no window counts any more.
+/// Deletes uses that no window counts any more, oldest first, in batches.
 pub fn prune(conn: &mut PgConnection, window: Duration) -> QueryResult<usize> {
-    diesel::delete(usage_events::table.filter(usage_events::at.le(Utc::now() - window)))
-        .execute(conn)
+    change_in_batches(
+        conn,
+        "usage_events",
+        Change::Delete,
+        "at <= $1 ORDER BY at",
+        Utc::now() - window,
+        |_| {},
+    )
 }
 
 fn counted_times(
