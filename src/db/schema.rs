@@ -129,17 +129,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    job_origins (job_id) {
-        job_id -> Int8,
-        user_id -> Nullable<Int8>,
-        client_ip -> Inet,
-        anonymous -> Bool,
-        tagging -> Bool,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     images (id) {
         id -> Int8,
         user_id -> Int8,
@@ -251,6 +240,17 @@ diesel::table! {
         created_at -> Timestamptz,
         lifted_at -> Nullable<Timestamptz>,
         lifted_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    job_origins (job_id) {
+        job_id -> Int8,
+        user_id -> Nullable<Int8>,
+        client_ip -> Inet,
+        anonymous -> Bool,
+        tagging -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
